@@ -1,0 +1,368 @@
+package io.jkvm.kvm;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The libc calls jkvm needs, bound with the Foreign Function &amp; Memory API (no JNI).
+ *
+ * <p>Every call captures {@code errno} at the call site (a later JVM-internal call could
+ * otherwise overwrite it) and failures become {@link NativeException}s naming the call.
+ */
+public final class Native {
+    private Native() {}
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO =
+            CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+    // open(2) flags and friends (asm-generic/fcntl.h, x86-64 values).
+    public static final int O_RDONLY = 0;
+    public static final int O_WRONLY = 1;
+    public static final int O_RDWR = 2;
+    public static final int O_NONBLOCK = 0x800;
+    public static final int O_CLOEXEC = 0x80000;
+    // mmap(2)
+    public static final int PROT_NONE = 0;
+    public static final int PROT_READ = 1;
+    public static final int PROT_WRITE = 2;
+    public static final int MAP_SHARED = 0x01;
+    public static final int MAP_PRIVATE = 0x02;
+    public static final int MAP_ANONYMOUS = 0x20;
+    public static final int MAP_NORESERVE = 0x4000;
+    public static final int MAP_HUGETLB = 0x40000;
+    public static final int MADV_DONTNEED = 4;
+    public static final int MADV_MERGEABLE = 12;
+    public static final int MADV_DONTDUMP = 16;
+    public static final int MADV_HUGEPAGE = 14;
+    // eventfd(2)
+    public static final int EFD_CLOEXEC = 0x80000;
+    public static final int EFD_NONBLOCK = 0x800;
+    // poll(2)
+    public static final short POLLIN = 0x1;
+    // signals
+    public static final int SIG_BLOCK = 0;
+    public static final int SIG_UNBLOCK = 1;
+    public static final int SIG_SETMASK = 2;
+    /** glibc's sigset_t is 1024 bits; the kernel's (and KVM_SET_SIGNAL_MASK's) is 64. */
+    public static final int SIGSET_BYTES = 128;
+    public static final int KERNEL_SIGSET_BYTES = 8;
+
+    public static final int EINTR = 4;
+    public static final int EAGAIN = 11;
+
+    private static MethodHandle fn(String name, FunctionDescriptor fd, Linker.Option... opts) {
+        MemorySegment sym = LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc lacks " + name));
+        return LINKER.downcallHandle(sym, fd, opts);
+    }
+
+    private static MethodHandle errnoFn(String name, FunctionDescriptor fd) {
+        return fn(name, fd, CAPTURE_ERRNO);
+    }
+
+    private static final MethodHandle OPEN = LINKER.downcallHandle(LIBC.find("open").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+            CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle CLOSE = errnoFn("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    // ioctl(int fd, unsigned long request, ...): the third argument is variadic.
+    private static final MethodHandle IOCTL_LONG = LINKER.downcallHandle(LIBC.find("ioctl").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG),
+            CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle IOCTL_PTR = LINKER.downcallHandle(LIBC.find("ioctl").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
+            CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle MMAP = errnoFn("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MUNMAP = errnoFn("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle MADVISE = errnoFn("madvise",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle EVENTFD = errnoFn("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle READ = errnoFn("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle WRITE = errnoFn("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle POLL = errnoFn("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle GETTID = fn("gettid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle GETPID = fn("getpid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle TGKILL = errnoFn("tgkill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle PTHREAD_SIGMASK = fn("pthread_sigmask",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle SIGTIMEDWAIT = errnoFn("sigtimedwait",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle STRERROR = fn("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final MethodHandle ISATTY = fn("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle SYSCONF = fn("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
+    private static final MethodHandle GETUID = fn("geteuid", FunctionDescriptor.of(JAVA_INT));
+
+    /** Per-thread errno capture buffer: calls happen on many threads (vCPUs, I/O workers). */
+    private static final ThreadLocal<MemorySegment> CAPTURE_BUF =
+            ThreadLocal.withInitial(() -> Arena.global().allocate(CAPTURE));
+
+    private static int errno(MemorySegment cap) {
+        return (int) ERRNO.get(cap, 0L);
+    }
+
+    private static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) {
+            return r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new IllegalStateException(t);
+    }
+
+    /** The text of an errno value, e.g. "Permission denied". */
+    public static String strerror(int errno) {
+        try {
+            MemorySegment p = (MemorySegment) STRERROR.invokeExact(errno);
+            return p.reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            return "errno " + errno;
+        }
+    }
+
+    public static int open(String path, int flags) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment cap = CAPTURE_BUF.get();
+            int fd = (int) OPEN.invokeExact(cap, a.allocateFrom(path), flags, 0);
+            if (fd < 0) {
+                throw new NativeException("open(" + path + ")", errno(cap));
+            }
+            return fd;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static void close(int fd) {
+        try {
+            int r = (int) CLOSE.invokeExact(CAPTURE_BUF.get(), fd);
+            // close(2) errors leave the descriptor closed on Linux; nothing useful to do.
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** ioctl with an integer argument; returns the (non-negative) result or throws naming {@code name}. */
+    public static int ioctl(int fd, long request, long arg, String name) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        int r;
+        try {
+            r = (int) IOCTL_LONG.invokeExact(cap, fd, request, arg);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r < 0) {
+            throw new KvmException(name, errno(cap));
+        }
+        return r;
+    }
+
+    /** ioctl with a pointer argument; returns the result or throws naming {@code name}. */
+    public static int ioctl(int fd, long request, MemorySegment arg, String name) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        int r;
+        try {
+            r = (int) IOCTL_PTR.invokeExact(cap, fd, request, arg);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r < 0) {
+            throw new KvmException(name, errno(cap));
+        }
+        return r;
+    }
+
+    /**
+     * KVM_RUN-style ioctl that reports EINTR/EAGAIN as a negative errno instead of throwing:
+     * those are the normal way a kicked vCPU comes back to userspace.
+     */
+    public static int ioctlOrErrno(int fd, long request, long arg) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        int r;
+        try {
+            r = (int) IOCTL_LONG.invokeExact(cap, fd, request, arg);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -errno(cap) : r;
+    }
+
+    public static MemorySegment mmap(long addr, long length, int prot, int flags, int fd, long offset) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        MemorySegment p;
+        try {
+            p = (MemorySegment) MMAP.invokeExact(cap, MemorySegment.ofAddress(addr), length, prot, flags, fd, offset);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (p.address() == -1L) {
+            throw new NativeException("mmap(" + length + " bytes)", errno(cap));
+        }
+        return p.reinterpret(length);
+    }
+
+    public static void munmap(MemorySegment seg) {
+        try {
+            int r = (int) MUNMAP.invokeExact(CAPTURE_BUF.get(), seg, seg.byteSize());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** madvise(2); returns false with no exception when the kernel refuses (advice is optional). */
+    public static boolean madvise(MemorySegment seg, int advice) {
+        try {
+            return (int) MADVISE.invokeExact(CAPTURE_BUF.get(), seg, seg.byteSize(), advice) == 0;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int eventfd(int initval, int flags) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        int fd;
+        try {
+            fd = (int) EVENTFD.invokeExact(cap, initval, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (fd < 0) {
+            throw new NativeException("eventfd", errno(cap));
+        }
+        return fd;
+    }
+
+    /** read(2); returns bytes read, or -errno. */
+    public static long read(int fd, MemorySegment buf, long len) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        long r;
+        try {
+            r = (long) READ.invokeExact(cap, fd, buf, len);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -errno(cap) : r;
+    }
+
+    /** write(2); returns bytes written, or -errno. */
+    public static long write(int fd, MemorySegment buf, long len) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        long r;
+        try {
+            r = (long) WRITE.invokeExact(cap, fd, buf, len);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -errno(cap) : r;
+    }
+
+    /** poll(2) on {@code pollfds} (an array of struct pollfd); returns ready count, 0, or -errno. */
+    public static int poll(MemorySegment pollfds, int nfds, int timeoutMs) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        int r;
+        try {
+            r = (int) POLL.invokeExact(cap, pollfds, (long) nfds, timeoutMs);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -errno(cap) : r;
+    }
+
+    public static int gettid() {
+        try {
+            return (int) GETTID.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int getpid() {
+        try {
+            return (int) GETPID.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int geteuid() {
+        try {
+            return (int) GETUID.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static boolean isatty(int fd) {
+        try {
+            return (int) ISATTY.invokeExact(fd) == 1;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** sysconf(_SC_PAGESIZE) etc. */
+    public static long sysconf(int name) {
+        try {
+            return (long) SYSCONF.invokeExact(name);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Sends {@code sig} to one thread of this process; returns false if the thread is gone. */
+    public static boolean tgkill(int tid, int sig) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        try {
+            return (int) TGKILL.invokeExact(cap, getpid(), tid, sig) == 0;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** A sigset_t containing just {@code sig}. */
+    public static MemorySegment sigset(Arena arena, int sig) {
+        MemorySegment set = arena.allocate(SIGSET_BYTES, 8);
+        set.set(ValueLayout.JAVA_LONG, 0, 1L << (sig - 1));
+        return set;
+    }
+
+    /** pthread_sigmask(2) for the calling thread; {@code old} may be NULL. */
+    public static void pthreadSigmask(int how, MemorySegment set, MemorySegment old) {
+        int r;
+        try {
+            r = (int) PTHREAD_SIGMASK.invokeExact(how, set, old);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r != 0) {
+            throw new NativeException("pthread_sigmask", r);
+        }
+    }
+
+    /** Consumes a pending signal in {@code set} without waiting; returns the signal or -errno. */
+    public static int sigtimedwaitNow(MemorySegment set, MemorySegment zeroTimespec) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        int r;
+        try {
+            r = (int) SIGTIMEDWAIT.invokeExact(cap, set, MemorySegment.NULL, zeroTimespec);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -errno(cap) : r;
+    }
+}

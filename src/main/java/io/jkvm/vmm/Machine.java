@@ -1,0 +1,322 @@
+package io.jkvm.vmm;
+
+import io.jkvm.arch.x86.Layout;
+import io.jkvm.device.Bus;
+import io.jkvm.device.IrqLine;
+import io.jkvm.kvm.Kvm;
+import io.jkvm.kvm.KvmIoctls;
+import io.jkvm.kvm.VcpuFd;
+import io.jkvm.kvm.VmFd;
+import io.jkvm.memory.GuestMemory;
+import io.jkvm.memory.GuestRam;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * A KVM virtual machine: guest RAM, the in-kernel interrupt controllers and PIT, the port and
+ * MMIO buses, and one platform thread per vCPU.
+ *
+ * <p>Lifecycle: {@link #create} → configure devices and boot state → {@link #start()} →
+ * {@link #awaitExit} (or {@link #requestStop}). {@link #pause()}/{@link #resume()} quiesce
+ * every vCPU outside KVM_RUN, as snapshots and migration need. No lock is ever held while a
+ * vCPU is in KVM_RUN: coordination uses flags, a kick (immediate_exit + signal) and a monitor
+ * that vCPU threads take only between runs.
+ */
+public final class Machine implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Machine.class);
+
+    /** What the machine is made of. */
+    public record Options(int cpus, long memoryBytes, boolean irqchip, boolean hugepages) {
+        public Options {
+            if (cpus < 1) {
+                throw new IllegalArgumentException("cpus must be at least 1");
+            }
+            if (memoryBytes <= 0) {
+                throw new IllegalArgumentException("memory must be positive");
+            }
+        }
+    }
+
+    private final Options options;
+    private final Kvm kvm;
+    private final boolean ownsKvm;
+    private final VmFd vm;
+    private final GuestRam ram;
+    private final Bus pio = new Bus("pio");
+    private final Bus mmio = new Bus("mmio");
+    private final List<VcpuFd> vcpuFds = new ArrayList<>();
+    private final List<Thread> threads = new ArrayList<>();
+    private final ExitHandler exits = new ExitHandler(pio, mmio);
+    private final AtomicLongArray exitCounts = new AtomicLongArray(64);
+
+    private final Object lock = new Object();
+    private MachineExit exit;
+    private boolean pauseRequested;
+    private int parkedOrDone;
+    private int running;
+    private volatile boolean stopping;
+    private boolean started;
+
+    private Machine(Options options, Kvm kvm, boolean ownsKvm) {
+        this.options = options;
+        this.kvm = kvm;
+        this.ownsKvm = ownsKvm;
+        VmFd v = kvm.createVm();
+        GuestRam r = null;
+        try {
+            // The TSS and identity-map pages must sit in the hole below 4 GiB, away from RAM (api.rst).
+            v.setTssAddr(Layout.TSS_ADDR);
+            if (kvm.checkExtension(KvmIoctls.KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
+                v.setIdentityMapAddr(Layout.IDENTITY_MAP_ADDR);
+            }
+            if (options.irqchip()) {
+                v.createIrqchip();
+                v.createPit2();
+            }
+            r = GuestRam.allocate(options.memoryBytes(), options.hugepages());
+            int slot = 0;
+            for (GuestMemory.Region region : r.memory().regions()) {
+                v.setUserMemoryRegion(slot++, 0, region.guestAddress(), region.host());
+            }
+            for (int i = 0; i < options.cpus(); i++) {
+                vcpuFds.add(v.createVcpu(i));
+            }
+        } catch (RuntimeException e) {
+            vcpuFds.forEach(VcpuFd::close);
+            if (r != null) {
+                r.close();
+            }
+            v.close();
+            throw e;
+        }
+        this.vm = v;
+        this.ram = r;
+    }
+
+    /** Creates a machine on an already open /dev/kvm handle (not closed with the machine). */
+    public static Machine create(Kvm kvm, Options options) {
+        return new Machine(options, kvm, false);
+    }
+
+    /** Opens /dev/kvm and creates a machine that owns the handle. */
+    public static Machine create(Options options) {
+        Kvm kvm = Kvm.open();
+        try {
+            return new Machine(options, kvm, true);
+        } catch (RuntimeException e) {
+            kvm.close();
+            throw e;
+        }
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    public Kvm kvm() {
+        return kvm;
+    }
+
+    public VmFd vm() {
+        return vm;
+    }
+
+    public GuestMemory memory() {
+        return ram.memory();
+    }
+
+    public Bus pio() {
+        return pio;
+    }
+
+    public Bus mmio() {
+        return mmio;
+    }
+
+    public List<VcpuFd> vcpus() {
+        return List.copyOf(vcpuFds);
+    }
+
+    /** An interrupt line into the in-kernel PIC/IOAPIC input {@code gsi}. */
+    public IrqLine irqLine(int gsi) {
+        if (!options.irqchip()) {
+            return high -> { };
+        }
+        return high -> vm.irqLine(gsi, high);
+    }
+
+    /** Exits seen so far for a KVM exit reason. */
+    public long exitCount(int reason) {
+        return reason >= 0 && reason < exitCounts.length() ? exitCounts.get(reason) : 0;
+    }
+
+    /** Starts one platform thread per vCPU. */
+    public void start() {
+        synchronized (lock) {
+            if (started) {
+                throw new IllegalStateException("machine already started");
+            }
+            started = true;
+            running = vcpuFds.size();
+        }
+        for (VcpuFd fd : vcpuFds) {
+            Thread t = Thread.ofPlatform().name("vcpu-" + fd.id()).daemon(true).unstarted(() -> vcpuLoop(fd));
+            threads.add(t);
+        }
+        threads.forEach(Thread::start);
+    }
+
+    /** Records the first stop reason and makes every vCPU leave KVM_RUN. */
+    public void requestStop(StopReason reason, String detail) {
+        synchronized (lock) {
+            if (exit == null) {
+                exit = new MachineExit(reason, detail);
+                LOG.debug("machine stopping: {} {}", reason, detail);
+            }
+            stopping = true;
+            lock.notifyAll();
+        }
+        kickAll();
+    }
+
+    private void kickAll() {
+        for (VcpuFd fd : vcpuFds) {
+            fd.kick();
+        }
+    }
+
+    /** Waits for the machine to stop; returns null on timeout. */
+    public MachineExit awaitExit(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (lock) {
+            while (exit == null || running > 0) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return null;
+                }
+                lock.wait(Math.max(1, left / 1_000_000));
+            }
+            return exit;
+        }
+    }
+
+    public MachineExit awaitExit() throws InterruptedException {
+        synchronized (lock) {
+            while (exit == null || running > 0) {
+                lock.wait();
+            }
+            return exit;
+        }
+    }
+
+    /** Quiesces every vCPU outside KVM_RUN; returns when all are parked (or finished). */
+    public void pause() throws InterruptedException {
+        synchronized (lock) {
+            pauseRequested = true;
+        }
+        kickAll();
+        synchronized (lock) {
+            while (parkedOrDone < vcpuFds.size() && started && !stopping) {
+                lock.wait();
+            }
+        }
+    }
+
+    public void resume() {
+        synchronized (lock) {
+            pauseRequested = false;
+            lock.notifyAll();
+        }
+    }
+
+    public boolean isPaused() {
+        synchronized (lock) {
+            return pauseRequested && parkedOrDone == vcpuFds.size();
+        }
+    }
+
+    private void vcpuLoop(VcpuFd fd) {
+        try {
+            fd.bindToCurrentThread();
+            Vcpu vcpu = new Vcpu(this, fd, exits);
+            while (true) {
+                // Clear before checking the flags: a kick that lands after the check leaves its
+                // signal pending, so the next KVM_RUN returns at once.
+                fd.clearImmediateExit();
+                if (stopping) {
+                    break;
+                }
+                if (pauseRequestedNow()) {
+                    park();
+                    continue;
+                }
+                int reason = fd.run();
+                if (reason >= 0 && reason < exitCounts.length()) {
+                    exitCounts.incrementAndGet(reason);
+                }
+                if (!vcpu.handleExit(reason)) {
+                    break;
+                }
+            }
+        } catch (Throwable t) {
+            LOG.error("vcpu {} failed", fd.id(), t);
+            requestStop(StopReason.ERROR, "vCPU " + fd.id() + ": " + t.getMessage());
+        } finally {
+            synchronized (lock) {
+                running--;
+                parkedOrDone++;
+                if (running == 0 && exit == null) {
+                    exit = new MachineExit(StopReason.HALTED, "all vCPUs halted");
+                }
+                lock.notifyAll();
+            }
+        }
+    }
+
+    private boolean pauseRequestedNow() {
+        synchronized (lock) {
+            return pauseRequested;
+        }
+    }
+
+    private void park() {
+        synchronized (lock) {
+            parkedOrDone++;
+            lock.notifyAll();
+            try {
+                while (pauseRequested && !stopping) {
+                    lock.wait();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                parkedOrDone--;
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        requestStop(StopReason.STOPPED, "closed");
+        for (Thread t : threads) {
+            try {
+                t.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        for (VcpuFd fd : vcpuFds) {
+            fd.close();
+        }
+        ram.close();
+        vm.close();
+        if (ownsKvm) {
+            kvm.close();
+        }
+    }
+}
