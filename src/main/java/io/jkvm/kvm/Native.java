@@ -102,6 +102,8 @@ public final class Native {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle SIGTIMEDWAIT = errnoFn("sigtimedwait",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle SIGACTION = errnoFn("sigaction",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle STRERROR = fn("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
     private static final MethodHandle ISATTY = fn("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle SYSCONF = fn("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
@@ -331,6 +333,32 @@ public final class Native {
             return (int) TGKILL.invokeExact(cap, getpid(), tid, sig) == 0;
         } catch (Throwable t) {
             throw rethrow(t);
+        }
+    }
+
+    /** struct sigaction (x86-64 glibc): handler, sa_mask (sigset_t), sa_flags, sa_restorer. */
+    private static final int SIGACTION_SIZE = 8 + SIGSET_BYTES + 8 + 8;
+
+    /**
+     * Installs a do-nothing native handler for {@code sig}. A signal whose action is the default
+     * "terminate" kills the whole process the moment it is sent to a thread that has it unblocked,
+     * which is exactly the state of a vCPU thread inside KVM_RUN; with a handler installed it only
+     * interrupts KVM_RUN (api.rst, KVM_SET_SIGNAL_MASK). The handler must be native code that is
+     * safe in any thread state (a Java upcall is not, e.g. while the JVM tears a thread down), so
+     * it is libc's getpid: async-signal-safe, it ignores its argument and has no side effects.
+     */
+    public static synchronized void installNoopHandler(int sig) {
+        MemorySegment act = Arena.global().allocate(SIGACTION_SIZE, 8);
+        act.set(ADDRESS, 0, LIBC.find("getpid").orElseThrow());
+        MemorySegment cap = CAPTURE_BUF.get();
+        int r;
+        try {
+            r = (int) SIGACTION.invokeExact(cap, sig, act, MemorySegment.NULL);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r != 0) {
+            throw new NativeException("sigaction(" + sig + ")", errno(cap));
         }
     }
 

@@ -23,7 +23,10 @@ public final class VcpuFd implements AutoCloseable {
     private final int fd;
     private final MemorySegment runPage;
     private final KvmRun run;
-    private volatile int tid = -1;
+    private static volatile boolean handlerInstalled;
+
+    private final Object kickLock = new Object();
+    private int tid = -1;
     private MemorySegment kickSet;
     private MemorySegment zeroTimeout;
 
@@ -59,6 +62,7 @@ public final class VcpuFd implements AutoCloseable {
      * consumes it. No signal handler is ever invoked, so nothing runs on a signal stack.
      */
     public void bindToCurrentThread() {
+        installKickHandler();
         Arena arena = Arena.global();
         kickSet = Native.sigset(arena, KICK_SIGNAL);
         zeroTimeout = arena.allocate(16, 8);
@@ -71,7 +75,40 @@ public final class VcpuFd implements AutoCloseable {
             m.set(ValueLayout.JAVA_LONG_UNALIGNED, 4, mask);
             Native.ioctl(fd, KVM_SET_SIGNAL_MASK, m, "KVM_SET_SIGNAL_MASK");
         }
-        tid = Native.gettid();
+        synchronized (kickLock) {
+            tid = Native.gettid();
+        }
+    }
+
+    private static void installKickHandler() {
+        if (!handlerInstalled) {
+            synchronized (VcpuFd.class) {
+                if (!handlerInstalled) {
+                    Native.installNoopHandler(KICK_SIGNAL);
+                    handlerInstalled = true;
+                }
+            }
+        }
+    }
+
+    /**
+     * Called by the vCPU thread before it ends, so a later kick can never hit another thread
+     * that reuses the same thread ID.
+     */
+    public void unbindFromCurrentThread() {
+        synchronized (kickLock) {
+            tid = -1;
+        }
+        drainKicks();
+    }
+
+    /** Consumes every queued kick (real-time signals queue) so none is left pending. */
+    private void drainKicks() {
+        if (kickSet != null) {
+            while (Native.sigtimedwaitNow(kickSet, zeroTimeout) > 0) {
+                // keep draining
+            }
+        }
     }
 
     /**
@@ -81,9 +118,7 @@ public final class VcpuFd implements AutoCloseable {
     public int run() {
         int r = Native.ioctlOrErrno(fd, KVM_RUN, 0);
         if (r == -Native.EINTR || r == -Native.EAGAIN) {
-            if (kickSet != null) {
-                Native.sigtimedwaitNow(kickSet, zeroTimeout);
-            }
+            drainKicks();
             return KVM_EXIT_INTR;
         }
         if (r < 0) {
@@ -98,9 +133,10 @@ public final class VcpuFd implements AutoCloseable {
      */
     public void kick() {
         run.immediateExit(true);
-        int t = tid;
-        if (t > 0) {
-            Native.tgkill(t, KICK_SIGNAL);
+        synchronized (kickLock) {
+            if (tid > 0) {
+                Native.tgkill(tid, KICK_SIGNAL);
+            }
         }
     }
 

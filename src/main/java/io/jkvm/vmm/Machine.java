@@ -267,6 +267,7 @@ public final class Machine implements AutoCloseable {
             LOG.error("vcpu {} failed", fd.id(), t);
             requestStop(StopReason.ERROR, "vCPU " + fd.id() + ": " + t.getMessage());
         } finally {
+            fd.unbindFromCurrentThread();
             synchronized (lock) {
                 running--;
                 parkedOrDone++;
