@@ -1,0 +1,30 @@
+package io.jkvm.config;
+
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * A validated description of one VM to boot (see {@link VmConfigValidator}). Immutable.
+ *
+ * @param kernel bzImage or ELF vmlinux
+ * @param initrd optional initial ramdisk
+ * @param cmdline kernel command line
+ * @param cpus vCPU count
+ * @param memoryBytes guest RAM
+ * @param onReboot what a guest reboot does
+ * @param nested expose VMX/SVM to the guest (nested virtualization; off unless asked for)
+ */
+public record VmConfig(Path kernel, Optional<Path> initrd, String cmdline, int cpus, long memoryBytes,
+                       OnReboot onReboot, boolean nested) {
+    /** Serial console on COM1; keyboard-controller reset for reboot; reboot instead of hanging on panic. */
+    public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=1";
+    public static final int DEFAULT_CPUS = 1;
+    public static final long DEFAULT_MEMORY = 512L << 20;
+
+    public VmConfig {
+        java.util.Objects.requireNonNull(kernel, "kernel");
+        java.util.Objects.requireNonNull(initrd, "initrd");
+        java.util.Objects.requireNonNull(cmdline, "cmdline");
+        java.util.Objects.requireNonNull(onReboot, "onReboot");
+    }
+}
