@@ -15,6 +15,11 @@ public record AccessOp(boolean write, long offset, int size, long value) {
         return ops(minOffset, maxOffset, Arbitraries.of(VALID_SIZES)).list().ofMaxSize(300);
     }
 
+    /** One random access with an offset in [minOffset, maxOffset] and a valid size. */
+    public static Arbitrary<AccessOp> single(long minOffset, long maxOffset) {
+        return ops(minOffset, maxOffset, Arbitraries.of(VALID_SIZES));
+    }
+
     /** As {@link #sequences} but with hostile sizes too (0, negative, odd, huge). */
     public static Arbitrary<List<AccessOp>> hostileSequences(long minOffset, long maxOffset) {
         return ops(minOffset, maxOffset, Arbitraries.oneOf(Arbitraries.of(VALID_SIZES),
