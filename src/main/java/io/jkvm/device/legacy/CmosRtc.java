@@ -187,10 +187,10 @@ public final class CmosRtc implements BusDevice {
         if (!wasSet && (v & B_SET) != 0) {
             freezeInto(now()); // encoded with the old format, as a real chip would hold them
         }
-        cmos[REG_B] = (byte) v;
         if (wasSet && (v & B_SET) == 0) {
-            commit();
+            commit(); // decoded in the format they were written in, before B changes
         }
+        cmos[REG_B] = (byte) v;
     }
 
     private int readC() {
