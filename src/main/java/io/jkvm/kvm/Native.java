@@ -104,6 +104,10 @@ public final class Native {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
     private static final MethodHandle SIGACTION = errnoFn("sigaction",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle TCGETATTR = fn("tcgetattr", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle TCSETATTR = fn("tcsetattr",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle CFMAKERAW = fn("cfmakeraw", FunctionDescriptor.ofVoid(ADDRESS));
     private static final MethodHandle STRERROR = fn("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
     private static final MethodHandle ISATTY = fn("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle SYSCONF = fn("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
@@ -312,6 +316,45 @@ public final class Native {
     public static boolean isatty(int fd) {
         try {
             return (int) ISATTY.invokeExact(fd) == 1;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** struct termios is 60 bytes in glibc on x86-64; a little slack costs nothing. */
+    public static final int TERMIOS_BYTES = 64;
+
+    /** tcgetattr(3): the terminal settings of {@code fd}, or null if it is not a terminal. */
+    public static byte[] tcgetattr(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment t = a.allocate(TERMIOS_BYTES, 8);
+            if ((int) TCGETATTR.invokeExact(fd, t) != 0) {
+                return null;
+            }
+            return t.toArray(ValueLayout.JAVA_BYTE);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** tcsetattr(3) with TCSANOW; returns false if it failed. */
+    public static boolean tcsetattr(int fd, byte[] termios) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment t = a.allocate(TERMIOS_BYTES, 8);
+            MemorySegment.copy(termios, 0, t, ValueLayout.JAVA_BYTE, 0, termios.length);
+            return (int) TCSETATTR.invokeExact(fd, 0, t) == 0;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** cfmakeraw(3) applied to a copy of {@code termios}. */
+    public static byte[] cfmakeraw(byte[] termios) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment t = a.allocate(TERMIOS_BYTES, 8);
+            MemorySegment.copy(termios, 0, t, ValueLayout.JAVA_BYTE, 0, termios.length);
+            CFMAKERAW.invokeExact(t);
+            return t.toArray(ValueLayout.JAVA_BYTE);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -1,0 +1,112 @@
+package io.jkvm.cli;
+
+import io.jkvm.arch.x86.boot.BootException;
+import io.jkvm.config.ConfigException;
+import io.jkvm.config.HostLimits;
+import io.jkvm.config.OnReboot;
+import io.jkvm.config.VmConfig;
+import io.jkvm.config.VmConfigValidator;
+import io.jkvm.kvm.Kvm;
+import io.jkvm.kvm.NativeException;
+import io.jkvm.vmm.LinuxVm;
+import io.jkvm.vmm.MachineExit;
+import io.jkvm.vmm.RawTerminal;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code jkvm run}: boots a Linux kernel in a new VM with the serial console on this terminal. */
+@Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Boot a Linux kernel (bzImage or ELF vmlinux) in a new VM.",
+                "The serial console (ttyS0) is this terminal; press Ctrl-A x to quit.",
+                "Exit status: 0 guest powered off (or rebooted with --on-reboot exit), 1 guest or VMM error,",
+                "2 bad configuration, 3 triple fault."})
+public final class RunCommand implements Callable<Integer> {
+    @Option(names = "--kernel", required = true, paramLabel = "PATH", description = "Kernel image: bzImage or ELF vmlinux (PVH).")
+    Path kernel;
+
+    @Option(names = "--initrd", paramLabel = "PATH", description = "Initial ramdisk (e.g. a cpio.gz initramfs).")
+    Path initrd;
+
+    @Option(names = "--cmdline", paramLabel = "STR", description = "Kernel command line (default: ${DEFAULT-VALUE}).")
+    String cmdline = VmConfig.DEFAULT_CMDLINE;
+
+    @Option(names = "--cpus", paramLabel = "N", description = "vCPUs (default: ${DEFAULT-VALUE}).")
+    int cpus = VmConfig.DEFAULT_CPUS;
+
+    @Option(names = "--memory", paramLabel = "SIZE", description = "Guest RAM, like 512M or 2G (default: ${DEFAULT-VALUE}).")
+    String memory = "512M";
+
+    @Option(names = "--on-reboot", paramLabel = "exit|restart",
+            description = "What a guest reboot does: exit the VMM or restart the VM (default: ${DEFAULT-VALUE}).",
+            converter = OnRebootConverter.class)
+    OnReboot onReboot = OnReboot.EXIT;
+
+    @Option(names = "--nested", description = "Expose hardware virtualization (VMX/SVM) to the guest.")
+    boolean nested;
+
+    @Override
+    public Integer call() throws Exception {
+        VmConfig config;
+        int maxVcpus;
+        try (Kvm kvm = Kvm.open()) {
+            maxVcpus = kvm.maxVcpus();
+        } catch (NativeException e) {
+            throw new UserError("cannot use KVM: " + e.getMessage() + " (try `jkvm host-check`)");
+        }
+        try {
+            config = new VmConfigValidator(new HostLimits(maxVcpus, HostLimits.hostMemory()))
+                    .validate(kernel, initrd, cmdline, cpus, memory, onReboot, nested);
+        } catch (ConfigException e) {
+            throw new UserError(e.getMessage());
+        }
+        RawTerminal raw = RawTerminal.enterIfTty();
+        MachineExit exit;
+        try {
+            LinuxVm vm = new LinuxVm(config, new LinuxVm.Console(System.in,
+                    new FileOutputStream(FileDescriptor.out), raw != null));
+            exit = vm.run();
+        } catch (BootException e) {
+            throw new UserError(e.getMessage());
+        } finally {
+            if (raw != null) {
+                raw.close();
+            }
+        }
+        return switch (exit.reason()) {
+            case POWER_OFF, STOPPED, HALTED -> {
+                System.err.println("jkvm: " + exit.detail());
+                yield 0;
+            }
+            case REBOOT -> {
+                System.err.println("jkvm: guest rebooted (" + exit.detail() + "); exiting as --on-reboot is exit");
+                yield 0;
+            }
+            case TRIPLE_FAULT -> {
+                System.err.println("jkvm: " + exit.detail());
+                yield 3;
+            }
+            case ERROR -> {
+                System.err.println("jkvm: guest stopped with an error: " + exit.detail());
+                yield 1;
+            }
+        };
+    }
+
+    /** Accepts exit|restart in any case and says what is allowed otherwise. */
+    static final class OnRebootConverter implements picocli.CommandLine.ITypeConverter<OnReboot> {
+        @Override
+        public OnReboot convert(String value) {
+            for (OnReboot r : OnReboot.values()) {
+                if (r.name().equalsIgnoreCase(value)) {
+                    return r;
+                }
+            }
+            throw new picocli.CommandLine.TypeConversionException("'" + value + "' is not one of exit, restart");
+        }
+    }
+}

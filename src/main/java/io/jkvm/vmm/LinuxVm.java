@@ -1,0 +1,190 @@
+package io.jkvm.vmm;
+
+import io.jkvm.arch.x86.Layout;
+import io.jkvm.arch.x86.X86BootSetup;
+import io.jkvm.arch.x86.cpu.BootCpuState;
+import io.jkvm.arch.x86.cpu.BootMsrs;
+import io.jkvm.arch.x86.cpu.Segment;
+import io.jkvm.arch.x86.cpuid.CpuidBuilder;
+import io.jkvm.config.OnReboot;
+import io.jkvm.config.VmConfig;
+import io.jkvm.device.BusDevice;
+import io.jkvm.device.legacy.AcpiPmDevice;
+import io.jkvm.device.legacy.CmosRtc;
+import io.jkvm.device.legacy.I8042;
+import io.jkvm.device.legacy.Serial16550;
+import io.jkvm.device.pci.PciConfigIo;
+import io.jkvm.device.pci.PciRoot;
+import io.jkvm.kvm.CpuidEntry;
+import io.jkvm.kvm.Kvm;
+import io.jkvm.kvm.KvmStructs;
+import io.jkvm.kvm.MsrEntry;
+import io.jkvm.kvm.Regs;
+import io.jkvm.kvm.Sregs;
+import io.jkvm.kvm.StructBuffer;
+import io.jkvm.kvm.VcpuFd;
+import io.jkvm.memory.GuestRam;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.time.Clock;
+import java.util.List;
+
+/**
+ * A Linux guest on a {@link Machine}: the PC devices Linux expects (16550 UART on COM1, i8042
+ * for the reset line, CMOS RTC, ACPI hardware-reduced power management, a PCI host bridge),
+ * the boot data in guest RAM, CPUID and MSRs for every vCPU and the boot CPU's registers.
+ * Reboots either end the run or start the machine again from scratch, per {@link OnReboot}.
+ */
+public final class LinuxVm {
+    private static final Logger LOG = LoggerFactory.getLogger(LinuxVm.class);
+
+    /** Where the serial console goes and comes from. */
+    public record Console(InputStream in, OutputStream out, boolean interactive) {}
+
+    private final VmConfig config;
+    private final Console console;
+    private volatile Machine current;
+    private volatile boolean quit;
+
+    public LinuxVm(VmConfig config, Console console) {
+        this.config = config;
+        this.console = console;
+    }
+
+    /** Boots and runs until the guest powers off, crashes, or reboots with on-reboot=exit. */
+    public MachineExit run() throws IOException, InterruptedException {
+        // One UART for the whole run: console input keeps flowing across guest reboots. Its
+        // interrupt line follows whichever machine is current.
+        Serial16550 uart = new Serial16550(high -> {
+            Machine m = current;
+            if (m != null) {
+                m.vm().irqLine(Layout.COM1_IRQ, high);
+            }
+        }, console.out());
+        ConsoleInput input = new ConsoleInput(console.in(), uart, console.interactive(), () -> {
+            LOG.info("console escape: stopping the VM");
+            stop();
+        });
+        boolean inputStarted = false;
+        try (Kvm kvm = Kvm.open()) {
+            List<CpuidEntry> supported = kvm.supportedCpuid();
+            while (true) {
+                try (Machine m = Machine.create(kvm, new Machine.Options(config.cpus(), config.memoryBytes(), true, false))) {
+                    uart.reset();
+                    wireDevices(m, uart);
+                    BootCpuState bsp = X86BootSetup.setup(m.memory(), new X86BootSetup.Config(config.memoryBytes(),
+                            config.cpus(), config.kernel(), config.initrd().orElse(null), config.cmdline()));
+                    configureVcpus(m, supported, bsp);
+                    current = m;
+                    if (quit) {
+                        return new MachineExit(StopReason.STOPPED, "stop requested");
+                    }
+                    m.start();
+                    if (!inputStarted) {
+                        inputStarted = true;
+                        input.start();
+                    }
+                    MachineExit exit = m.awaitExit();
+                    current = null;
+                    if (exit.reason() == StopReason.REBOOT && config.onReboot() == OnReboot.RESTART && !quit) {
+                        LOG.info("guest rebooted: restarting the machine");
+                        continue;
+                    }
+                    return exit;
+                } finally {
+                    current = null;
+                }
+            }
+        }
+    }
+
+    /** Stops the VM from another thread (signals, API). */
+    public void stop() {
+        quit = true;
+        Machine m = current;
+        if (m != null) {
+            m.requestStop(StopReason.STOPPED, "stop requested");
+        }
+    }
+
+    private void wireDevices(Machine m, Serial16550 uart) {
+        m.pio().register(Layout.COM1_PORT, Serial16550.REGISTER_COUNT, uart);
+        m.pio().register(Layout.I8042_PORT, 5, new I8042(m.irqLine(1), m.irqLine(12),
+                () -> m.requestStop(StopReason.REBOOT, "guest reset through the i8042 keyboard controller")));
+        long low = GuestRam.layout(config.memoryBytes()).get(0)[1];
+        m.pio().register(Layout.RTC_PORT, 2, new CmosRtc(Clock.systemUTC(), low, config.memoryBytes() - low));
+        m.pio().register(Layout.ACPI_PM_PORT, 3, new AcpiPmDevice(
+                () -> m.requestStop(StopReason.POWER_OFF, "guest powered off (ACPI S5)"),
+                () -> m.requestStop(StopReason.REBOOT, "guest reset through the ACPI reset register")));
+        PciRoot pci = new PciRoot();
+        m.pio().register(Layout.PCI_CONFIG_PORT, 8, new PciConfigIo(pci));
+        // Port 0x80 is the POST/delay port Linux writes to for I/O delays: accept silently.
+        m.pio().register(0x80, 1, Sink.INSTANCE);
+    }
+
+    private void configureVcpus(Machine m, List<CpuidEntry> supported, BootCpuState bsp) {
+        CpuidBuilder cpuid = new CpuidBuilder(supported, config.nested());
+        List<MsrEntry> msrs = BootMsrs.entries();
+        for (VcpuFd v : m.vcpus()) {
+            v.setCpuid(cpuid.forVcpu(v.id(), config.cpus()));
+            v.setMsrs(msrs);
+            // x87 and SSE control words as after FNINIT / reset (Intel SDM 9.1.1).
+            StructBuffer fpu = v.getFpu();
+            fpu.u16(KvmStructs.Fpu.FCW, 0x37f);
+            fpu.u32(KvmStructs.Fpu.MXCSR, 0x1f80);
+            v.setFpu(fpu);
+            // LINT0 as ExtINT (the 8259 behind the local APIC), LINT1 as NMI: the virtual-wire
+            // setup of a PC (MP spec 3.6.2.2), which Linux expects before switching to the IOAPIC.
+            StructBuffer lapic = v.getLapic();
+            lapic.u32(KvmStructs.Lapic.LVT_LINT0, (lapic.u32(KvmStructs.Lapic.LVT_LINT0) & ~0x700 & ~0x10000) | 0x700);
+            lapic.u32(KvmStructs.Lapic.LVT_LINT1, (lapic.u32(KvmStructs.Lapic.LVT_LINT1) & ~0x700 & ~0x10000) | 0x400);
+            v.setLapic(lapic);
+        }
+        VcpuFd boot = m.vcpus().get(0);
+        Sregs s = boot.getSregs();
+        s.cs(seg(bsp.cs()));
+        s.segment(KvmStructs.Sregs.DS, seg(bsp.ds()));
+        s.segment(KvmStructs.Sregs.ES, seg(bsp.es()));
+        s.segment(KvmStructs.Sregs.FS, seg(bsp.fs()));
+        s.segment(KvmStructs.Sregs.GS, seg(bsp.gs()));
+        s.segment(KvmStructs.Sregs.SS, seg(bsp.ss()));
+        s.tr(seg(bsp.tr()));
+        s.ldt(seg(bsp.ldt()));
+        s.gdt(bsp.gdt().base(), bsp.gdt().limit());
+        s.idt(bsp.idt().base(), bsp.idt().limit());
+        s.cr0(bsp.cr0());
+        s.cr3(bsp.cr3());
+        s.cr4(bsp.cr4());
+        s.efer(bsp.efer());
+        boot.setSregs(s);
+        Regs r = new Regs();
+        r.rip(bsp.rip());
+        r.rsi(bsp.rsi());
+        r.rbx(bsp.rbx());
+        r.rsp(bsp.rsp());
+        r.rbp(bsp.rsp());
+        r.rflags(bsp.rflags());
+        boot.setRegs(r);
+    }
+
+    private static Sregs.Seg seg(Segment s) {
+        return new Sregs.Seg(s.base(), (int) s.limit(), s.selector(), s.type(), s.present(), s.dpl(), s.db(),
+                s.s(), s.l(), s.g(), s.avl(), s.unusable());
+    }
+
+    /** Reads as zero, ignores writes, never logs. */
+    private enum Sink implements BusDevice {
+        INSTANCE;
+
+        public long read(long offset, int size) {
+            return 0;
+        }
+
+        public void write(long offset, int size, long value) {
+        }
+    }
+}
