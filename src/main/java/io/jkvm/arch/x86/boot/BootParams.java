@@ -42,6 +42,10 @@ public final class BootParams {
         page.put(SetupHeader.OFF_LOADFLAGS, (byte) flags);
         page.putShort(SetupHeader.OFF_HEAP_END_PTR, (short) HEAP_END_PTR);
         page.putLong(SetupHeader.OFF_SETUP_DATA, 0);
+        // Loader-owned fields: never pass through whatever the file happened to contain.
+        page.putInt(SetupHeader.OFF_RAMDISK_IMAGE, 0);
+        page.putInt(SetupHeader.OFF_RAMDISK_SIZE, 0);
+        page.putInt(SetupHeader.OFF_CMD_LINE_PTR, 0);
     }
 
     /** cmd_line_ptr (low 32 bits) and ext_cmd_line_ptr (high 32 bits). */
