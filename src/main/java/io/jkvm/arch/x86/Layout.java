@@ -67,4 +67,21 @@ public final class Layout {
     /** ACPI SCI interrupt (unused by hardware-reduced ACPI, but FADT carries one). */
     public static final int ACPI_SCI_IRQ = 9;
     public static final int IOAPIC_PINS = 24;
+
+    // --- PCI INTx routing (shared by the DSDT's _PRT and the device wiring) ---
+    /** First I/O APIC GSI used for PCI INTx; GSIs 16..23 are the pins legacy ISA IRQs never use. */
+    public static final int PCI_INTX_GSI_BASE = 16;
+    public static final int PCI_INTX_GSI_COUNT = 8;
+
+    /**
+     * The GSI that PCI device {@code slot} (bus 0, 0..31) pin {@code pin} (0 = INTA .. 3 = INTD)
+     * interrupts on: {@code 16 + ((slot + pin) % 8)}, the usual "swizzle" so devices in
+     * neighbouring slots spread over the eight PCI GSIs. Level-triggered, active-low (PCI 3.0 §2.2.6).
+     */
+    public static int pciIntxGsi(int slot, int pin) {
+        if (slot < 0 || slot > 31 || pin < 0 || pin > 3) {
+            throw new IllegalArgumentException("bad PCI slot/pin " + slot + "/" + pin);
+        }
+        return PCI_INTX_GSI_BASE + (slot + pin) % PCI_INTX_GSI_COUNT;
+    }
 }

@@ -1,0 +1,76 @@
+package io.jkvm.arch.x86.acpi;
+
+import io.jkvm.arch.x86.Layout;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Differentiated System Description Table (ACPI 6.4 §5.2.11.1) in hand-encoded AML:
+ * <ul>
+ *   <li>{@code \_S5_}: soft-off sleep type (§7.4.2) for the hardware-reduced sleep control register;
+ *   <li>{@code \_SB_.PCI0}: the PCI host bridge (PNP0A03, §6.1.5 _HID) with segment 0, bus 0,
+ *       config mechanism #1 ports, the I/O ranges on either side of them, the 32-bit MMIO window,
+ *       and a _PRT (§6.2.13) routing every slot's INTA-D straight to I/O APIC GSIs with
+ *       {@link Layout#pciIntxGsi};
+ *   <li>{@code \_SB_.COM1}: the 16550 UART (PNP0501) at 0x3F8, IRQ 4.
+ * </ul>
+ */
+public final class Dsdt {
+    private Dsdt() {}
+
+    /** Revision 2 makes AML integers 64-bit (§5.2.11.1). */
+    public static final int REVISION = 2;
+
+    public static byte[] build() {
+        byte[] aml = Aml.concat(
+                Aml.name("\\_S5_", Aml.pkg(Aml.integer(Layout.ACPI_S5_SLP_TYP), Aml.ZERO, Aml.ZERO, Aml.ZERO)),
+                Aml.scope("\\_SB_", pciRoot(), com1()));
+        ByteBuffer b = AcpiTable.start("DSDT", AcpiTable.HEADER_SIZE + aml.length, REVISION);
+        b.put(aml);
+        return AcpiTable.finish(b);
+    }
+
+    static byte[] pciRoot() {
+        byte[] crs = AmlResources.template(
+                AmlResources.wordBusNumber(0, 0),
+                AmlResources.io(Layout.PCI_CONFIG_PORT, Layout.PCI_CONFIG_PORT, 1, 8),
+                AmlResources.wordIo(0x0000, Layout.PCI_CONFIG_PORT - 1),
+                AmlResources.wordIo(0x0d00, 0xffff),
+                AmlResources.dwordMemoryNonCacheable(Layout.PCI_MMIO32_START, Layout.PCI_MMIO32_END - 1));
+        return Aml.device("PCI0",
+                Aml.name("_HID", Aml.eisaId("PNP0A03")),
+                Aml.name("_UID", Aml.ZERO),
+                Aml.name("_SEG", Aml.ZERO),
+                Aml.name("_BBN", Aml.ZERO),
+                Aml.name("_CRS", crs),
+                Aml.name("_PRT", prt()));
+    }
+
+    /**
+     * _PRT entries {address 0xSSSSFFFF (any function of slot S), pin 0-3, source Zero (so the
+     * last field is a GSI), GSI} for slots 1..31; slot 0 is the host bridge itself.
+     */
+    static byte[] prt() {
+        List<byte[]> entries = new ArrayList<>();
+        for (int slot = 1; slot <= 31; slot++) {
+            for (int pin = 0; pin < 4; pin++) {
+                entries.add(Aml.pkg(
+                        Aml.integer(((long) slot << 16) | 0xffff),
+                        Aml.integer(pin),
+                        Aml.ZERO,
+                        Aml.integer(Layout.pciIntxGsi(slot, pin))));
+            }
+        }
+        return Aml.pkg(entries.toArray(byte[][]::new));
+    }
+
+    static byte[] com1() {
+        return Aml.device("COM1",
+                Aml.name("_HID", Aml.eisaId("PNP0501")),
+                Aml.name("_UID", Aml.ONE),
+                Aml.name("_CRS", AmlResources.template(
+                        AmlResources.io(Layout.COM1_PORT, Layout.COM1_PORT, 1, 8),
+                        AmlResources.irqNoFlags(Layout.COM1_IRQ))));
+    }
+}
