@@ -1,5 +1,7 @@
 package io.jkvm.arch.x86.cpu;
 
+import io.jkvm.kvm.MsrEntry;
+
 import java.util.List;
 
 /**

@@ -1,5 +1,7 @@
 package io.jkvm.arch.x86.cpuid;
 
+import io.jkvm.kvm.CpuidEntry;
+
 import java.util.ArrayList;
 import java.util.List;
 

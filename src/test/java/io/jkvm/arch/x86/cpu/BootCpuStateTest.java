@@ -1,5 +1,7 @@
 package io.jkvm.arch.x86.cpu;
 
+import io.jkvm.kvm.MsrEntry;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jkvm.arch.x86.Layout;

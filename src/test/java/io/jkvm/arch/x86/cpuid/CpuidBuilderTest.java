@@ -1,5 +1,7 @@
 package io.jkvm.arch.x86.cpuid;
 
+import io.jkvm.kvm.CpuidEntry;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
