@@ -1,0 +1,47 @@
+package io.jkvm.lab;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The qemu-system-x86_64 command line of the lab machine (L1): software-emulated EPYC with SVM
+ * (so L1's KVM is ordinary nested AMD-V), no network, the host's files over virtio-9p, the serial
+ * console on stdio without QEMU's escape character (binary input must pass unchanged), and in
+ * pipe mode three virtio-serial ports connected to unix sockets the host side listens on.
+ */
+final class L1CommandLine {
+    static final String QEMU = "qemu-system-x86_64";
+
+    private L1CommandLine() {}
+
+    static List<String> build(Path kernel, Path initrd, LabOptions opts, LabJob job, List<LabJob.Share> shares) {
+        List<String> c = new ArrayList<>(List.of(QEMU,
+                "-nodefaults", "-no-user-config",
+                "-accel", "tcg", "-cpu", "EPYC,+svm",
+                "-m", Integer.toString(opts.memoryMib()), "-smp", Integer.toString(opts.cpus()),
+                "-nic", "none", "-display", "none", "-vga", "none", "-monitor", "none",
+                "-no-reboot",
+                "-chardev", "stdio,id=con,signal=off,mux=off", "-serial", "chardev:con",
+                "-kernel", kernel.toString(), "-initrd", initrd.toString(),
+                // quiet + loglevel=0: no kernel messages in the command's output. panic=-1 with
+                // -no-reboot: a crashed /init ends QEMU instead of hanging until the timeout.
+                "-append", "console=ttyS0 quiet loglevel=0 panic=-1 mitigations=off"
+                        + " jkvm.lab=" + job.dir(),
+                "-virtfs", "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap",
+                "-virtfs", "local,path=/tmp,mount_tag=tmp,security_model=none,multidevs=remap"));
+        for (LabJob.Share s : shares) {
+            c.addAll(List.of("-virtfs", "local,path=" + s.path() + ",mount_tag=" + s.tag()
+                    + ",security_model=none,multidevs=remap"));
+        }
+        if (!opts.tty()) {
+            c.addAll(List.of("-device", "virtio-serial-pci,id=vser0"));
+            for (String p : List.of("stdin", "stdout", "stderr")) {
+                c.addAll(List.of(
+                        "-chardev", "socket,id=" + p + ",path=" + job.socket(p),
+                        "-device", "virtserialport,bus=vser0.0,chardev=" + p + ",name=jkvm." + p));
+            }
+        }
+        return c;
+    }
+}
