@@ -13,6 +13,7 @@ public final class Cli {
 
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
+        addHelpOptions(cl);
         cl.setParameterExceptionHandler((ex, args) -> {
             ex.getCommandLine().getErr().println("jkvm: " + ex.getMessage());
             return EXIT_USAGE;
@@ -25,6 +26,16 @@ public final class Cli {
             return ex instanceof UserError ? EXIT_USAGE : EXIT_FAILURE;
         });
         return cl;
+    }
+
+    /** Every subcommand answers -h/--help (and -V), not just the top-level command. */
+    private static void addHelpOptions(CommandLine cl) {
+        cl.getCommandSpec().mixinStandardHelpOptions(true);
+        for (CommandLine sub : cl.getSubcommands().values()) {
+            if (!(sub.getCommand() instanceof CommandLine.HelpCommand)) {
+                addHelpOptions(sub);
+            }
+        }
     }
 
     public static int execute(String... args) {
