@@ -20,14 +20,27 @@ public final class RecordingSink extends OutputStream {
         notifyAll();
     }
 
+    private int occurrences(String needle) {
+        int n = 0;
+        for (int i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + 1)) {
+            n++;
+        }
+        return n;
+    }
+
     public synchronized String text() {
         return text.toString();
     }
 
     /** Waits until the output contains {@code needle}; returns false on timeout. */
-    public synchronized boolean awaitContains(String needle, Duration timeout) throws InterruptedException {
+    public boolean awaitContains(String needle, Duration timeout) throws InterruptedException {
+        return awaitCount(needle, 1, timeout);
+    }
+
+    /** Waits until {@code needle} has appeared {@code count} times; returns false on timeout. */
+    public synchronized boolean awaitCount(String needle, int count, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (text.indexOf(needle) < 0) {
+        while (occurrences(needle) < count) {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
                 return false;

@@ -1,0 +1,113 @@
+package io.jkvm.labtests;
+
+import io.jkvm.image.DefaultImage;
+import io.jkvm.lab.Lab;
+import io.jkvm.lab.LabOptions;
+import io.jkvm.lab.LabResult;
+import io.jkvm.testing.JkvmCommand;
+import io.jkvm.testing.RecordingSink;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Lab: Debian's stock kernel boots under jkvm on real (nested) KVM. Each L1 boot costs seconds
+ * of emulation, so one lab run covers the scripted checks and one covers the interactive ones.
+ */
+@Tag("lab")
+class LinuxBootLabTest {
+    private static Path kernel;
+    private static Path initrd;
+
+    @BeforeAll
+    static void needsTheLab() throws IOException {
+        var reason = Lab.availability();
+        Assumptions.assumeTrue(reason.isEmpty(), () -> "lab tests skipped: " + reason.orElse(""));
+        kernel = DefaultImage.defaultKernel().orElseThrow();
+        initrd = DefaultImage.ensure(kernel);
+    }
+
+    private static LabOptions options() {
+        return LabOptions.defaults().withTimeout(Duration.ofSeconds(420));
+    }
+
+    private static String[] runArgs(String onReboot, String extraCmdline) {
+        return new String[] {"run", "--kernel", kernel.toString(), "--initrd", initrd.toString(), "--cpus", "2",
+                "--memory", "512M", "--on-reboot", onReboot,
+                "--cmdline", "console=ttyS0 reboot=k panic=1 " + extraCmdline};
+    }
+
+    @Test
+    void bootsToUserspaceWithTwoCpusTheMemoryAndTheDatePowersOffAndRebootExits() throws IOException {
+        String script = String.join("\n",
+                JkvmCommand.shell(runArgs("exit", "jkvm.demo")) + " </dev/null",
+                "echo \"@@poweroff-exit=$?\"",
+                JkvmCommand.shell(runArgs("exit", "jkvm.reboot")) + " </dev/null",
+                "echo \"@@reboot-exit=$?\"");
+        Instant before = Instant.now();
+        LabResult r = Lab.exec(List.of("sh", "-c", script), options());
+        String out = r.stdout();
+        assertThat(r.labFailed()).as(r.error() + "\n" + r.console()).isFalse();
+        assertThat(out).contains("Run /init as init process").contains("jkvm-guest: up");
+        Matcher facts = Pattern.compile("jkvm-guest: kernel=\\S+ cpus=(\\d+) mem_kb=(\\d+) date=(\\S+)").matcher(out);
+        assertThat(facts.find()).as(out).isTrue();
+        assertThat(Integer.parseInt(facts.group(1))).isEqualTo(2);
+        // MemTotal is RAM minus what the kernel reserves for itself: about 512 MiB, never more.
+        assertThat(Long.parseLong(facts.group(2))).isBetween(400L * 1024, 512L * 1024);
+        Instant guestDate = Instant.parse(facts.group(3));
+        assertThat(guestDate).isBetween(before.minusSeconds(120), Instant.now().plusSeconds(120));
+        assertThat(out).contains("@@poweroff-exit=0");
+        assertThat(r.stderr()).contains("guest powered off");
+        assertThat(out).contains("@@reboot-exit=0");
+        assertThat(r.stderr()).contains("guest rebooted");
+        assertThat(r.exitCode()).isZero();
+    }
+
+    @Test
+    void typedInputReachesTheShellAndRebootRestartsWhenAskedTo() throws Exception {
+        PipedOutputStream keyboard = new PipedOutputStream();
+        PipedInputStream stdin = new PipedInputStream(keyboard, 4096);
+        RecordingSink screen = new RecordingSink();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        CompletableFuture<LabResult> run = CompletableFuture.supplyAsync(() -> {
+            try {
+                return Lab.run(JkvmCommand.of(runArgs("restart", "")), options(), stdin, screen, err);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        Duration wait = Duration.ofSeconds(300);
+        assertThat(screen.awaitContains("jkvm-guest: up", wait)).as(screen.text()).isTrue();
+        type(keyboard, "echo typed-$((6*7))\n");
+        assertThat(screen.awaitContains("typed-42", wait)).as(screen.text()).isTrue();
+        type(keyboard, "reboot -f\n");
+        assertThat(screen.awaitCount("jkvm-guest: up", 2, wait)).as(screen.text()).isTrue();
+        type(keyboard, "poweroff -f\n");
+        LabResult r = run.get();
+        keyboard.close();
+        assertThat(r.exitCode()).as(err.toString(StandardCharsets.UTF_8) + r.error()).isZero();
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("guest powered off");
+    }
+
+    private static void type(PipedOutputStream keyboard, String text) throws IOException {
+        keyboard.write(text.getBytes(StandardCharsets.US_ASCII));
+        keyboard.flush();
+    }
+
+}

@@ -1,0 +1,39 @@
+package io.jkvm.testing;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The command line that runs jkvm's CLI from the classes under test (no packaging step needed),
+ * usable on this host and inside the lab, where the host's files are at the same paths.
+ */
+public final class JkvmCommand {
+    private JkvmCommand() {}
+
+    public static List<String> of(String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.add("-XX:+UseSerialGC");
+        cmd.add("-XX:TieredStopAtLevel=1");
+        cmd.add("-Xshare:auto");
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add("io.jkvm.cli.Main");
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    /** The same, as one shell-quoted string for scripts. */
+    public static String shell(String... args) {
+        StringBuilder sb = new StringBuilder();
+        for (String a : of(args)) {
+            if (!sb.isEmpty()) {
+                sb.append(' ');
+            }
+            sb.append('\'').append(a.replace("'", "'\\''")).append('\'');
+        }
+        return sb.toString();
+    }
+}
