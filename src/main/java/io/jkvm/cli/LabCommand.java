@@ -77,11 +77,12 @@ public final class LabCommand implements Runnable {
                     .withTty(tty);
             LabResult r = Lab.run(command, opts, System.in, System.out, System.err);
             System.out.flush();
+            boolean debug = System.getenv("JKVM_DEBUG") != null;
+            if (debug || r.error() != null && r.boot() == null) {
+                System.err.println("jkvm lab: L1 console (last lines):");
+                System.err.println(tail(r.console(), debug ? 200 : 25));
+            }
             if (r.error() != null) {
-                if (r.exitCode() == Lab.EXIT_LAB_FAILURE && r.boot() == null || System.getenv("JKVM_DEBUG") != null) {
-                    System.err.println("jkvm lab: L1 console (last lines):");
-                    System.err.println(tail(r.console(), 25));
-                }
                 System.err.println("jkvm lab: " + r.error());
             }
             if (verbose) {
