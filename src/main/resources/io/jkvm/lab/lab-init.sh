@@ -77,6 +77,9 @@ run() {
 say "ready"
 if [ "$TTY" = 1 ]; then
   [ -n "$ROWS" ] && stty -F /dev/ttyS0 rows "$ROWS" cols "$COLS"
+  # Drop what the UART picked up during boot (a stray NUL): the host sends input only after START.
+  stty -F /dev/ttyS0 -icanon min 0 time 0 && cat /dev/ttyS0 >/dev/null
+  stty -F /dev/ttyS0 icanon min 1
   echo "@@JKVM-LAB-START@@"
   # A session of its own with the console as controlling terminal: ^C and job control work.
   setsid -c /bin/env -i /bin/chroot $R /bin/sh "$job/cmd.sh" </dev/ttyS0 >/dev/ttyS0 2>&1
