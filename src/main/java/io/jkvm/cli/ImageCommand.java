@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code jkvm image ...}: guest images. */
-@Command(name = "image", description = "Guest images.",
+@Command(name = "image", mixinStandardHelpOptions = true, description = "Guest images.",
         subcommands = {ImageCommand.Build.class})
 public final class ImageCommand implements Runnable {
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
@@ -23,7 +23,7 @@ public final class ImageCommand implements Runnable {
     }
 
     /** {@code jkvm image build}: the default busybox initramfs for a kernel. */
-    @Command(name = "build", description = {
+    @Command(name = "build", mixinStandardHelpOptions = true, description = {
         "Build the default guest initramfs (busybox + virtio/vsock/ext4 modules) for a kernel.",
         "Rebuilt only when missing or older than its inputs. Prints the image path."})
     static final class Build implements Callable<Integer> {

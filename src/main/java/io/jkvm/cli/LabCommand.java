@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code jkvm lab ...}: run commands in an emulated AMD-V machine with real nested KVM. */
-@Command(name = "lab", description = {
+@Command(name = "lab", mixinStandardHelpOptions = true, description = {
     "Run commands inside the lab: QEMU (TCG, EPYC with SVM) booting the host's kernel with kvm_amd,",
     "the host's root read-only, /tmp and the project writable. Exit status: the command's;",
     "124 on timeout; 125 when the lab itself failed."},
@@ -77,11 +77,12 @@ public final class LabCommand implements Runnable {
                     .withTty(tty);
             LabResult r = Lab.run(command, opts, System.in, System.out, System.err);
             System.out.flush();
+            boolean debug = System.getenv("JKVM_DEBUG") != null;
+            if (debug || r.error() != null && r.boot() == null) {
+                System.err.println("jkvm lab: L1 console (last lines):");
+                System.err.println(tail(r.console(), debug ? 200 : 25));
+            }
             if (r.error() != null) {
-                if (r.exitCode() == Lab.EXIT_LAB_FAILURE && r.boot() == null || System.getenv("JKVM_DEBUG") != null) {
-                    System.err.println("jkvm lab: L1 console (last lines):");
-                    System.err.println(tail(r.console(), 25));
-                }
                 System.err.println("jkvm lab: " + r.error());
             }
             if (verbose) {
@@ -102,7 +103,7 @@ public final class LabCommand implements Runnable {
     }
 
     /** {@code jkvm lab exec -- CMD...}. */
-    @Command(name = "exec", description = "Run CMD in the lab (e.g. jkvm lab exec -- sh -c 'test -c /dev/kvm').")
+    @Command(name = "exec", mixinStandardHelpOptions = true, description = "Run CMD in the lab (e.g. jkvm lab exec -- sh -c 'test -c /dev/kvm').")
     static final class Exec implements Callable<Integer> {
         @Mixin LabArgs args;
 
@@ -116,7 +117,7 @@ public final class LabCommand implements Runnable {
     }
 
     /** {@code jkvm lab run ARGS...}: {@code jkvm run ARGS...} inside the lab. */
-    @Command(name = "run", description = "Run 'jkvm run ARGS...' inside the lab (a VM on real nested KVM).")
+    @Command(name = "run", mixinStandardHelpOptions = true, description = "Run 'jkvm run ARGS...' inside the lab (a VM on real nested KVM).")
     static final class Run implements Callable<Integer> {
         @Mixin LabArgs args;
 

@@ -32,6 +32,7 @@ final class ConsoleMonitor {
     private String error;
     private long startNanos = -1;
     private boolean logTruncated;
+    private boolean ended;
 
     /** @param forward where the command's console output goes, or null to only watch */
     ConsoleMonitor(OutputStream forward) {
@@ -142,6 +143,8 @@ final class ConsoleMonitor {
 
     /** Called at end of stream: bytes held back as a possible marker were output after all. */
     synchronized void finish() throws IOException {
+        ended = true;
+        notifyAll();
         if (phase == Phase.RUN && forward != null) {
             forward.write(pending.toByteArray());
             forward.flush();
@@ -159,6 +162,14 @@ final class ConsoleMonitor {
             logTruncated = true;
         }
         log.write(b, off, Math.min(len, LOG_LIMIT));
+    }
+
+    /** Blocks until the command has started; false if the console ended before that. */
+    synchronized boolean awaitStart() throws InterruptedException {
+        while (startNanos < 0 && !ended && phase == Phase.BOOT) {
+            wait();
+        }
+        return startNanos >= 0;
     }
 
     synchronized boolean started() {

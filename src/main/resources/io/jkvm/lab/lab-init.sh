@@ -14,10 +14,14 @@ mount -t devtmpfs devtmpfs /dev
 # Kernel messages would land in the middle of the command's console output.
 echo 0 > /proc/sys/kernel/printk
 
+# Progress lines (with L1 uptime) stay in the console log, which the host shows on failure.
+say() { echo "jkvm-lab: $(cut -d' ' -f1 /proc/uptime) $*"; }
+say "init started"
 rel=$(uname -r)
 while read -r m; do
   insmod "/lib/modules/$rel/$m" 2>/dev/null
 done < "/lib/modules/$rel/jkvm.load"
+say "modules loaded"
 
 set -f
 job=
@@ -42,8 +46,9 @@ O9P=trans=virtio,version=9p2000.L,msize=262144
 mkdir -p $R
 [ -n "$job" ] || fail "no jkvm.lab= on the kernel command line"
 # The host root, read-only: binaries, libraries and the JDK at their usual paths.
-mount -t 9p -o "$O9P,ro,cache=loose" root $R || fail "cannot mount the host root over 9p"
+mount -t 9p -o "$O9P,ro,cache=mmap" root $R || fail "cannot mount the host root over 9p"
 mount -t 9p -o "$O9P" tmp $R/tmp || fail "cannot mount the host /tmp over 9p"
+say "host root and /tmp mounted"
 [ -f "$R$job/job" ] || fail "no job file $job/job"
 status_ok=1
 
@@ -69,8 +74,12 @@ run() {
   /bin/env -i /bin/chroot $R /bin/sh "$job/cmd.sh"
 }
 
+say "ready"
 if [ "$TTY" = 1 ]; then
   [ -n "$ROWS" ] && stty -F /dev/ttyS0 rows "$ROWS" cols "$COLS"
+  # Drop what the UART picked up during boot (a stray NUL): the host sends input only after START.
+  stty -F /dev/ttyS0 -icanon min 0 time 0 && cat /dev/ttyS0 >/dev/null
+  stty -F /dev/ttyS0 icanon min 1
   echo "@@JKVM-LAB-START@@"
   # A session of its own with the console as controlling terminal: ^C and job control work.
   setsid -c /bin/env -i /bin/chroot $R /bin/sh "$job/cmd.sh" </dev/ttyS0 >/dev/ttyS0 2>&1

@@ -68,7 +68,7 @@ class LabTest {
 
     @Test
     void timeoutKillsTheLab() throws IOException {
-        LabResult r = Lab.exec(List.of("sleep", "600"), options().withTimeout(Duration.ofSeconds(20)));
+        LabResult r = Lab.exec(List.of("sleep", "600"), options().withTimeout(Duration.ofSeconds(12)));
         assertThat(r.exitCode()).isEqualTo(Lab.EXIT_TIMEOUT);
         assertThat(r.error()).contains("timed out");
     }
