@@ -14,6 +14,8 @@ public final class Cli {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         addHelpOptions(cl);
+        // `jkvm lab run ARGS` forwards jkvm run's options untouched.
+        cl.getSubcommands().get("lab").getSubcommands().get("run").setUnmatchedOptionsArePositionalParams(true);
         cl.setParameterExceptionHandler((ex, args) -> {
             ex.getCommandLine().getErr().println("jkvm: " + ex.getMessage());
             return EXIT_USAGE;

@@ -116,16 +116,38 @@ public final class LabCommand implements Runnable {
         }
     }
 
-    /** {@code jkvm lab run ARGS...}: {@code jkvm run ARGS...} inside the lab. */
-    @Command(name = "run", mixinStandardHelpOptions = true, description = "Run 'jkvm run ARGS...' inside the lab (a VM on real nested KVM).")
+    /**
+     * {@code jkvm lab run ARGS...}: {@code jkvm run ARGS...} inside the lab. Every argument that is
+     * not a {@code --lab-*} option goes to {@code jkvm run} unchanged, so --memory, --cpus and
+     * --kernel mean the guest's, exactly as for {@code jkvm run}.
+     */
+    @Command(name = "run", mixinStandardHelpOptions = true,
+            description = {"Run 'jkvm run ARGS...' inside the lab (a VM on real nested KVM).",
+                    "Lab settings use --lab-timeout, --lab-memory, --lab-cpus, --lab-verbose."})
     static final class Run implements Callable<Integer> {
-        @Mixin LabArgs args;
+        @Option(names = "--lab-timeout", paramLabel = "SECONDS", defaultValue = "600",
+                description = "Kill the lab after this many seconds (default ${DEFAULT-VALUE}).")
+        long timeoutSeconds;
+
+        @Option(names = "--lab-memory", paramLabel = "MiB", defaultValue = "4096", description = "Lab machine memory (default ${DEFAULT-VALUE}).")
+        int memoryMib;
+
+        @Option(names = "--lab-cpus", defaultValue = "2", description = "Lab machine CPUs (default ${DEFAULT-VALUE}).")
+        int cpus;
+
+        @Option(names = "--lab-verbose", description = "Print lab boot and total time to stderr.")
+        boolean verbose;
 
         @Parameters(arity = "0..*", paramLabel = "ARGS", description = "Arguments of jkvm run.")
         List<String> runArgs = new ArrayList<>();
 
         @Override
         public Integer call() throws IOException {
+            LabArgs args = new LabArgs();
+            args.timeoutSeconds = timeoutSeconds;
+            args.memoryMib = memoryMib;
+            args.cpus = cpus;
+            args.verbose = verbose;
             List<String> cmd = new ArrayList<>(List.of(
                     "env", "JKVM_NO_BUILD=1", JkvmHome.get().resolve("bin/jkvm").toString(), "run"));
             cmd.addAll(runArgs);

@@ -32,6 +32,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @Tag("lab")
 class LinuxBootLabTest {
+    /** busybox ash's prompt for root in / (the default guest's shell). */
+    private static final String PROMPT = "/ # ";
     private static Path kernel;
     private static Path initrd;
 
@@ -93,11 +95,14 @@ class LinuxBootLabTest {
             }
         });
         Duration wait = Duration.ofSeconds(300);
-        assertThat(screen.awaitContains("jkvm-guest: up", wait)).as(screen.text()).isTrue();
+        // Type only once the shell shows its prompt, as a person would: bytes that arrive before the
+        // shell owns the terminal are flushed when it sets the line discipline up.
+        assertThat(screen.awaitContains(PROMPT, wait)).as(screen.text()).isTrue();
         type(keyboard, "echo typed-$((6*7))\n");
         assertThat(screen.awaitContains("typed-42", wait)).as(screen.text()).isTrue();
         type(keyboard, "reboot -f\n");
         assertThat(screen.awaitCount("jkvm-guest: up", 2, wait)).as(screen.text()).isTrue();
+        assertThat(screen.awaitCount(PROMPT, 3, wait)).as(screen.text()).isTrue();
         type(keyboard, "poweroff -f\n");
         LabResult r = run.get();
         keyboard.close();
