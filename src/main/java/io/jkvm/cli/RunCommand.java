@@ -67,7 +67,7 @@ public final class RunCommand implements Callable<Integer> {
         RawTerminal raw = RawTerminal.enterIfTty();
         MachineExit exit;
         try {
-            LinuxVm vm = new LinuxVm(config, new LinuxVm.Console(System.in,
+            LinuxVm vm = new LinuxVm(config, new LinuxVm.Console(new io.jkvm.kvm.FdInputStream(0, 4096),
                     new FileOutputStream(FileDescriptor.out), raw != null));
             exit = vm.run();
         } catch (BootException e) {

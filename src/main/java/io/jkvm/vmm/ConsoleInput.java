@@ -11,6 +11,7 @@ import java.io.InputStream;
  * is only honoured when the input is interactive.
  */
 public final class ConsoleInput {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ConsoleInput.class);
     public static final int ESCAPE = 0x01; // Ctrl-A
 
     private final InputStream in;
@@ -39,7 +40,8 @@ public final class ConsoleInput {
             while (true) {
                 int n = in.read(buf);
                 if (n < 0) {
-                    return; // EOF: the guest just sees no more input
+                    LOG.debug("console input: end of file");
+                    return; // the guest just sees no more input
                 }
                 int w = 0;
                 for (int i = 0; i < n; i++) {
@@ -62,7 +64,7 @@ public final class ConsoleInput {
                 send(buf, w);
             }
         } catch (IOException e) {
-            // stdin closed under us: nothing more to send
+            LOG.warn("console input stopped: {}", e.toString());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

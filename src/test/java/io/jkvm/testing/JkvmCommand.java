@@ -18,6 +18,10 @@ public final class JkvmCommand {
         cmd.add("-XX:+UseSerialGC");
         cmd.add("-XX:TieredStopAtLevel=1");
         cmd.add("-Xshare:auto");
+        String log = System.getProperty("jkvm.test.log");
+        if (log != null) {
+            cmd.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=" + log);
+        }
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add("io.jkvm.cli.Main");
