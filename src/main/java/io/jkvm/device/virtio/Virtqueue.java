@@ -339,8 +339,8 @@ public final class Virtqueue {
         VarHandle.fullFence();
         int old = signalledUsed;
         int now = usedIdx;
-        if (now == old && signalledValid) {
-            return false;
+        if (now == old) {
+            return false; // nothing used since the last decision (a wrap of 65536 is impossible)
         }
         signalledUsed = now;
         try {
