@@ -76,7 +76,7 @@ class MachineDirectTest {
                 .code16
                     mov $0x510, %dx
                     in %dx, %ax
-                    mov $0x511, %dx
+                    mov $0x512, %dx
                     out %ax, %dx
                     hlt
                 """, 0x1000);
@@ -84,7 +84,7 @@ class MachineDirectTest {
             Probe in = new Probe(0xbeef, () -> { });
             Probe out = new Probe(0, () -> { });
             m.pio().register(0x510, 2, in);
-            m.pio().register(0x511, 2, out);
+            m.pio().register(0x512, 2, out);
             TestGuest.startRealMode(m.vcpus().get(0), m.memory(), code, 0x1000);
             m.start();
             assertThat(m.awaitExit(WAIT).reason()).isEqualTo(StopReason.HALTED);
