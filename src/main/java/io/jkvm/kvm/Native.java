@@ -63,6 +63,34 @@ public final class Native {
     public static final int SIGSET_BYTES = 128;
     public static final int KERNEL_SIGSET_BYTES = 8;
 
+    // fallocate(2) modes (linux/falloc.h)
+    public static final int FALLOC_FL_KEEP_SIZE = 0x01;
+    public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+    public static final int FALLOC_FL_ZERO_RANGE = 0x10;
+    // fcntl(2) open-file-description locks (asm-generic/fcntl.h)
+    public static final int F_OFD_GETLK = 36;
+    public static final int F_OFD_SETLK = 37;
+    public static final short F_RDLCK = 0;
+    public static final short F_WRLCK = 1;
+    public static final short F_UNLCK = 2;
+    public static final int SEEK_END = 2;
+    // socketpair(2)
+    public static final int AF_UNIX = 1;
+    public static final int SOCK_SEQPACKET = 5;
+    public static final int SOCK_NONBLOCK = 0x800;
+    public static final int SOCK_CLOEXEC = 0x80000;
+    public static final short POLLOUT = 0x4;
+    public static final short POLLERR = 0x8;
+    public static final short POLLHUP = 0x10;
+    public static final short POLLNVAL = 0x20;
+    public static final int EIO = 5;
+    public static final int EBADF = 9;
+    public static final int EACCES = 13;
+    public static final int EINVAL = 22;
+    public static final int ENOSPC = 28;
+    public static final int EOPNOTSUPP = 95;
+    /** Size of struct iovec (x86-64): void *iov_base; size_t iov_len. */
+    public static final int IOVEC_SIZE = 16;
     public static final int EINTR = 4;
     public static final int EAGAIN = 11;
 
@@ -112,6 +140,23 @@ public final class Native {
     private static final MethodHandle ISATTY = fn("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle SYSCONF = fn("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
     private static final MethodHandle GETUID = fn("geteuid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle PREAD = errnoFn("pread",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle PWRITE = errnoFn("pwrite",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle READV = errnoFn("readv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle WRITEV = errnoFn("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle FSYNC = errnoFn("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FDATASYNC = errnoFn("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FALLOCATE = errnoFn("fallocate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle LSEEK = errnoFn("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    // fcntl(int fd, int cmd, ...): the third argument is variadic.
+    private static final MethodHandle FCNTL_PTR = LINKER.downcallHandle(LIBC.find("fcntl").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+            CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle SOCKETPAIR = errnoFn("socketpair",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
 
     /** Per-thread errno capture buffer: calls happen on many threads (vCPUs, I/O workers). */
     private static final ThreadLocal<MemorySegment> CAPTURE_BUF =
@@ -431,6 +476,154 @@ public final class Native {
         int r;
         try {
             r = (int) SIGTIMEDWAIT.invokeExact(cap, set, MemorySegment.NULL, zeroTimespec);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -errno(cap) : r;
+    }
+
+    /** pread(2) into {@code buf} (e.g. a guest-memory slice: no copy); returns bytes read, or -errno. */
+    public static long pread(int fd, MemorySegment buf, long len, long offset) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        long r;
+        try {
+            r = (long) PREAD.invokeExact(cap, fd, buf, len, offset);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -errno(cap) : r;
+    }
+
+    /** pwrite(2) from {@code buf}; returns bytes written, or -errno. */
+    public static long pwrite(int fd, MemorySegment buf, long len, long offset) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        long r;
+        try {
+            r = (long) PWRITE.invokeExact(cap, fd, buf, len, offset);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -errno(cap) : r;
+    }
+
+    /** readv(2) over an array of {@code count} struct iovec; returns bytes read, or -errno. */
+    public static long readv(int fd, MemorySegment iov, int count) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        long r;
+        try {
+            r = (long) READV.invokeExact(cap, fd, iov, count);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -errno(cap) : r;
+    }
+
+    /** writev(2) over an array of {@code count} struct iovec; returns bytes written, or -errno. */
+    public static long writev(int fd, MemorySegment iov, int count) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        long r;
+        try {
+            r = (long) WRITEV.invokeExact(cap, fd, iov, count);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -errno(cap) : r;
+    }
+
+    /** fsync(2); returns 0 or -errno. */
+    public static int fsync(int fd) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        int r;
+        try {
+            r = (int) FSYNC.invokeExact(cap, fd);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -errno(cap) : r;
+    }
+
+    /** fdatasync(2); returns 0 or -errno. */
+    public static int fdatasync(int fd) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        int r;
+        try {
+            r = (int) FDATASYNC.invokeExact(cap, fd);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -errno(cap) : r;
+    }
+
+    /** fallocate(2); returns 0 or -errno (e.g. -EOPNOTSUPP where the filesystem lacks the mode). */
+    public static int fallocate(int fd, int mode, long offset, long len) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        int r;
+        try {
+            r = (int) FALLOCATE.invokeExact(cap, fd, mode, offset, len);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -errno(cap) : r;
+    }
+
+    /** lseek(2); returns the new offset or -errno. */
+    public static long lseek(int fd, long offset, int whence) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        long r;
+        try {
+            r = (long) LSEEK.invokeExact(cap, fd, offset, whence);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -errno(cap) : r;
+    }
+
+    /** struct flock (x86-64): l_type, l_whence (shorts), l_start, l_len (off_t), l_pid. */
+    private static final int FLOCK_SIZE = 32;
+
+    /**
+     * Takes (or with {@link #F_UNLCK} drops) an open-file-description lock on the whole file
+     * without waiting (F_OFD_SETLK). OFD locks belong to the open file, not the process, so two
+     * opens in one JVM conflict exactly like two processes would. Returns 0 or -errno
+     * (-EAGAIN/-EACCES: someone else holds a conflicting lock).
+     */
+    public static int ofdLock(int fd, short type) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment fl = a.allocate(FLOCK_SIZE, 8);
+            fl.set(ValueLayout.JAVA_SHORT, 0, type);
+            fl.set(ValueLayout.JAVA_SHORT, 2, (short) 0); // SEEK_SET
+            fl.set(ValueLayout.JAVA_LONG, 8, 0L);
+            fl.set(ValueLayout.JAVA_LONG, 16, 0L); // 0 = to end of file, however it grows
+            fl.set(ValueLayout.JAVA_INT, 24, 0); // must be 0 for OFD locks
+            int r = (int) FCNTL_PTR.invokeExact(cap, fd, F_OFD_SETLK, fl);
+            return r < 0 ? -errno(cap) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** socketpair(2); returns the two descriptors. */
+    public static int[] socketpair(int domain, int type, int protocol) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment fds = a.allocate(8, 4);
+            int r = (int) SOCKETPAIR.invokeExact(cap, domain, type, protocol, fds);
+            if (r < 0) {
+                throw new NativeException("socketpair", errno(cap));
+            }
+            return new int[] {fds.get(JAVA_INT, 0), fds.get(JAVA_INT, 4)};
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** ioctl with a pointer argument returning -errno instead of throwing. */
+    public static int ioctlOrErrno(int fd, long request, MemorySegment arg) {
+        MemorySegment cap = CAPTURE_BUF.get();
+        int r;
+        try {
+            r = (int) IOCTL_PTR.invokeExact(cap, fd, request, arg);
         } catch (Throwable t) {
             throw rethrow(t);
         }

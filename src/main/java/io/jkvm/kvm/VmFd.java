@@ -124,6 +124,38 @@ public final class VmFd implements AutoCloseable {
         }
     }
 
+    /**
+     * KVM_SET_GSI_ROUTING: replaces the <em>whole</em> routing table with {@code routes}
+     * (struct kvm_irq_routing: u32 nr, u32 flags, then 48-byte entries). The caller must include
+     * the default irqchip routes or legacy interrupts stop working.
+     */
+    public void setGsiRouting(java.util.List<IrqRoute> routes) {
+        int n = routes.size();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(8L + (long) n * KvmStructs.IRQ_ROUTING_ENTRY_SIZE, 8);
+            s.set(ValueLayout.JAVA_INT, 0, n);
+            for (int i = 0; i < n; i++) {
+                long e = 8L + (long) i * KvmStructs.IRQ_ROUTING_ENTRY_SIZE;
+                IrqRoute r = routes.get(i);
+                s.set(ValueLayout.JAVA_INT, e, r.gsi());
+                switch (r) {
+                    case IrqRoute.Irqchip c -> {
+                        s.set(ValueLayout.JAVA_INT, e + 4, IrqRoute.TYPE_IRQCHIP);
+                        s.set(ValueLayout.JAVA_INT, e + 16, c.chip());
+                        s.set(ValueLayout.JAVA_INT, e + 20, c.pin());
+                    }
+                    case IrqRoute.Msi m -> {
+                        s.set(ValueLayout.JAVA_INT, e + 4, IrqRoute.TYPE_MSI);
+                        s.set(ValueLayout.JAVA_INT, e + 16, (int) m.address());
+                        s.set(ValueLayout.JAVA_INT, e + 20, (int) (m.address() >>> 32));
+                        s.set(ValueLayout.JAVA_INT, e + 24, m.data());
+                    }
+                }
+            }
+            Native.ioctl(fd, KVM_SET_GSI_ROUTING, s, "KVM_SET_GSI_ROUTING");
+        }
+    }
+
     /** Reads a fixed-size VM state structure (irqchip, PIT, clock...). */
     public byte[] getState(long ioctl, int size, String name, byte[] in) {
         try (Arena a = Arena.ofConfined()) {

@@ -1,0 +1,279 @@
+package io.jkvm.device.virtio;
+
+import io.jkvm.storage.DiskConfig;
+import io.jkvm.storage.RawImage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * virtio-blk over a {@link RawImage} (virtio 1.2 §5.2), one request queue.
+ *
+ * <p><b>Features</b>: SEG_MAX, BLK_SIZE (512), FLUSH, and, when writable, DISCARD and
+ * WRITE_ZEROES; RO when read-only. Capacity is the image size in 512-byte sectors (rounded
+ * down).
+ *
+ * <p><b>Requests</b> (§5.2.6): a 16-byte readable header {@code {le32 type, le32 reserved, le64
+ * sector}}, data, and a status byte in the last writable byte. Data moves directly between the
+ * image and guest memory (pread/pwrite on guest-memory slices; no copies). Errors:
+ * <ul>
+ *   <li>no writable byte for the status: nothing can be reported, the chain is returned with
+ *       length 0 and no I/O is done;
+ *   <li>header shorter than 16 bytes, data not a whole number of sectors, any part of the
+ *       range past the capacity (sector arithmetic is overflow-safe), a write/discard/
+ *       write-zeroes on a read-only disk, a host I/O error: status IOERR;
+ *   <li>unknown request types, discard with the unmap flag or reserved flags set: UNSUPP.
+ * </ul>
+ * FLUSH is fsync(2) of the image: data acknowledged before a completed flush survives the VMM
+ * being killed. GET_ID returns the disk's id (up to 20 bytes, zero padded, §5.2.6.1).
+ */
+public final class VirtioBlock implements VirtioDevice {
+    private static final Logger LOG = LoggerFactory.getLogger(VirtioBlock.class);
+
+    public static final int DEVICE_TYPE = 2;
+    public static final int QUEUE_SIZE = 256;
+    public static final int SECTOR = 512;
+    public static final int ID_BYTES = 20;
+
+    // Feature bits (§5.2.3).
+    public static final int F_SEG_MAX = 2;
+    public static final int F_RO = 5;
+    public static final int F_BLK_SIZE = 6;
+    public static final int F_FLUSH = 9;
+    public static final int F_DISCARD = 13;
+    public static final int F_WRITE_ZEROES = 14;
+
+    // Request types and status values (§5.2.6).
+    public static final int T_IN = 0;
+    public static final int T_OUT = 1;
+    public static final int T_FLUSH = 4;
+    public static final int T_GET_ID = 8;
+    public static final int T_DISCARD = 11;
+    public static final int T_WRITE_ZEROES = 13;
+    public static final byte S_OK = 0;
+    public static final byte S_IOERR = 1;
+    public static final byte S_UNSUPP = 2;
+
+    static final int HEADER = 16;
+    static final int SEGMENT = 16;
+    static final int CONFIG_SIZE = 60;
+    /** Limits advertised for discard / write zeroes (in sectors and segments per request). */
+    static final int MAX_DISCARD_SECTORS = 0x3f_ffff;
+    static final int MAX_DISCARD_SEGMENTS = 32;
+    static final int DISCARD_ALIGNMENT_SECTORS = 8;
+
+    private final RawImage image;
+    private final byte[] id;
+    private final long capacity;
+    private VirtioContext context;
+
+    /** @param id the serial reported by GET_ID (ASCII, at most 20 bytes used) */
+    public VirtioBlock(RawImage image, String id) {
+        this.image = image;
+        this.capacity = image.size() / SECTOR;
+        this.id = new byte[ID_BYTES];
+        if (id != null) {
+            byte[] b = id.getBytes(StandardCharsets.US_ASCII);
+            System.arraycopy(b, 0, this.id, 0, Math.min(b.length, ID_BYTES));
+        }
+    }
+
+    /** Opens (and locks) the image described by {@code cfg}. */
+    public static VirtioBlock open(DiskConfig cfg) throws IOException {
+        return new VirtioBlock(RawImage.open(cfg.path(), cfg.readOnly()), cfg.id());
+    }
+
+    public long capacitySectors() {
+        return capacity;
+    }
+
+    @Override
+    public int deviceType() {
+        return DEVICE_TYPE;
+    }
+
+    @Override
+    public int pciClassCode() {
+        return 0x01_80_00; // mass storage, other
+    }
+
+    @Override
+    public int queueCount() {
+        return 1;
+    }
+
+    @Override
+    public int queueMaxSize(int index) {
+        return QUEUE_SIZE;
+    }
+
+    @Override
+    public long deviceFeatures() {
+        long f = VirtioFeatures.bit(F_SEG_MAX) | VirtioFeatures.bit(F_BLK_SIZE) | VirtioFeatures.bit(F_FLUSH);
+        if (image.readOnly()) {
+            f |= VirtioFeatures.bit(F_RO);
+        } else {
+            f |= VirtioFeatures.bit(F_DISCARD) | VirtioFeatures.bit(F_WRITE_ZEROES);
+        }
+        return f;
+    }
+
+    @Override
+    public int configSize() {
+        return CONFIG_SIZE;
+    }
+
+    @Override
+    public void readConfig(int offset, byte[] dst) {
+        ByteBuffer b = ByteBuffer.allocate(CONFIG_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(0, capacity);
+        b.putInt(12, QUEUE_SIZE - 2); // seg_max: header and status take two descriptors
+        b.putInt(20, SECTOR); // blk_size
+        b.putShort(34, (short) 1); // num_queues (only meaningful with MQ)
+        if (!image.readOnly()) {
+            b.putInt(36, MAX_DISCARD_SECTORS);
+            b.putInt(40, MAX_DISCARD_SEGMENTS);
+            b.putInt(44, DISCARD_ALIGNMENT_SECTORS);
+            b.putInt(48, MAX_DISCARD_SECTORS);
+            b.putInt(52, MAX_DISCARD_SEGMENTS);
+            b.put(56, (byte) 1); // write_zeroes_may_unmap
+        }
+        b.get(offset, dst);
+    }
+
+    @Override
+    public void activate(VirtioContext ctx) {
+        this.context = ctx;
+    }
+
+    @Override
+    public void queueNotified(int index) throws VirtqueueException {
+        context.drain(index, this::handle);
+    }
+
+    @Override
+    public void reset() {
+        context = null;
+    }
+
+    /** Serves one request; returns the used length. Never throws for guest input. */
+    int handle(DescriptorChain c) {
+        if (c.writableLength() < 1) {
+            LOG.debug("virtio-blk: request without a status byte dropped");
+            return 0;
+        }
+        int statusAt = c.writableLength() - 1;
+        byte[] hdr = new byte[HEADER];
+        if (c.read(0, hdr, 0, HEADER) < HEADER) {
+            return finish(c, statusAt, S_IOERR, 0);
+        }
+        ByteBuffer h = ByteBuffer.wrap(hdr).order(ByteOrder.LITTLE_ENDIAN);
+        int type = h.getInt(0);
+        long sector = h.getLong(8);
+        try {
+            return switch (type) {
+                case T_IN -> read(c, sector, statusAt);
+                case T_OUT -> write(c, sector, statusAt);
+                case T_FLUSH -> {
+                    image.flush();
+                    yield finish(c, statusAt, S_OK, 0);
+                }
+                case T_GET_ID -> {
+                    int n = c.write(0, id, 0, Math.min(ID_BYTES, statusAt));
+                    yield finish(c, statusAt, S_OK, n);
+                }
+                case T_DISCARD, T_WRITE_ZEROES -> discardOrZero(c, type, statusAt);
+                default -> finish(c, statusAt, S_UNSUPP, 0);
+            };
+        } catch (IOException e) {
+            LOG.warn("virtio-blk: I/O error on {}: {}", image.path(), e.getMessage());
+            return finish(c, statusAt, S_IOERR, 0);
+        }
+    }
+
+    private int read(DescriptorChain c, long sector, int statusAt) throws IOException {
+        long len = statusAt;
+        if (!inRange(sector, len)) {
+            return finish(c, statusAt, S_IOERR, 0);
+        }
+        long pos = sector * SECTOR;
+        for (MemorySegment s : c.writableSlices(0, len)) {
+            image.read(pos, s);
+            pos += s.byteSize();
+        }
+        return finish(c, statusAt, S_OK, (int) len);
+    }
+
+    private int write(DescriptorChain c, long sector, int statusAt) throws IOException {
+        long len = c.readableLength() - HEADER;
+        if (image.readOnly() || !inRange(sector, len)) {
+            return finish(c, statusAt, S_IOERR, 0);
+        }
+        long pos = sector * SECTOR;
+        for (MemorySegment s : c.readableSlices(HEADER, len)) {
+            image.write(pos, s);
+            pos += s.byteSize();
+        }
+        return finish(c, statusAt, S_OK, 0);
+    }
+
+    /** §5.2.6.2: segments of {le64 sector, le32 num_sectors, le32 flags (bit 0 unmap)}. */
+    private int discardOrZero(DescriptorChain c, int type, int statusAt) throws IOException {
+        if (image.readOnly()) {
+            return finish(c, statusAt, S_IOERR, 0);
+        }
+        int bytes = c.readableLength() - HEADER;
+        if (bytes <= 0 || bytes % SEGMENT != 0 || bytes / SEGMENT > MAX_DISCARD_SEGMENTS) {
+            return finish(c, statusAt, S_UNSUPP, 0);
+        }
+        byte[] raw = new byte[bytes];
+        c.read(HEADER, raw, 0, bytes);
+        ByteBuffer segs = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
+        // Validate every segment before touching the image, so a bad one changes nothing.
+        for (int i = 0; i < bytes; i += SEGMENT) {
+            long sector = segs.getLong(i);
+            long count = segs.getInt(i + 8) & 0xffff_ffffL;
+            int flags = segs.getInt(i + 12);
+            boolean unmap = (flags & 1) != 0;
+            if ((flags & ~1) != 0 || (type == T_DISCARD && unmap) || count > MAX_DISCARD_SECTORS) {
+                return finish(c, statusAt, S_UNSUPP, 0);
+            }
+            if (!inRange(sector, count * SECTOR)) {
+                return finish(c, statusAt, S_IOERR, 0);
+            }
+        }
+        for (int i = 0; i < bytes; i += SEGMENT) {
+            long off = segs.getLong(i) * SECTOR;
+            long len = (segs.getInt(i + 8) & 0xffff_ffffL) * SECTOR;
+            if (type == T_DISCARD) {
+                image.discard(off, len);
+            } else {
+                image.writeZeroes(off, len, (segs.getInt(i + 12) & 1) != 0);
+            }
+        }
+        return finish(c, statusAt, S_OK, 0);
+    }
+
+    /** Whether {@code len} bytes at {@code sector} are whole sectors inside the disk (no overflow). */
+    private boolean inRange(long sector, long len) {
+        if (len < 0 || len % SECTOR != 0 || sector < 0 || sector > capacity) {
+            return false;
+        }
+        return len / SECTOR <= capacity - sector;
+    }
+
+    private static int finish(DescriptorChain c, int statusAt, byte status, int dataWritten) {
+        c.write(statusAt, new byte[] {status}, 0, 1);
+        return dataWritten + 1;
+    }
+
+    @Override
+    public void close() {
+        image.close();
+    }
+}

@@ -1,0 +1,42 @@
+package io.jkvm.storage;
+
+import io.jkvm.config.ConfigException;
+import io.jkvm.config.OptionList;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * One {@code --disk path=FILE[,readonly=on][,id=NAME]}: a raw image, whether the guest may
+ * write it, and the id reported as the virtio-blk serial (GET_ID, at most 20 ASCII bytes).
+ */
+public record DiskConfig(Path path, boolean readOnly, String id) {
+    public static final int MAX_ID = 20;
+
+    public DiskConfig {
+        Objects.requireNonNull(path, "path");
+        if (id != null) {
+            if (id.isEmpty() || id.length() > MAX_ID) {
+                throw new ConfigException("--disk: field 'id' must be 1.." + MAX_ID + " characters: '" + id + "'");
+            }
+            for (char ch : id.toCharArray()) {
+                if (ch < 0x21 || ch > 0x7e) {
+                    throw new ConfigException("--disk: field 'id' must be printable ASCII without spaces: '" + id + "'");
+                }
+            }
+        }
+    }
+
+    /** Parses the {@code --disk} argument. */
+    public static DiskConfig parse(String text) {
+        Map<String, String> kv = OptionList.parse("--disk", text, Set.of("path", "readonly", "id"));
+        String path = kv.get("path");
+        if (path == null) {
+            throw new ConfigException("--disk: field 'path' is required");
+        }
+        boolean ro = kv.containsKey("readonly") && OptionList.flag("--disk", "readonly", kv.get("readonly"));
+        return new DiskConfig(Path.of(path), ro, kv.get("id"));
+    }
+}
