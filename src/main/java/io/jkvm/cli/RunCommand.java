@@ -2,6 +2,9 @@ package io.jkvm.cli;
 
 import io.jkvm.arch.x86.boot.BootException;
 import io.jkvm.config.ConfigException;
+import io.jkvm.config.DeviceConfig;
+import io.jkvm.net.NetConfig;
+import io.jkvm.storage.DiskConfig;
 import io.jkvm.config.HostLimits;
 import io.jkvm.config.OnReboot;
 import io.jkvm.config.VmConfig;
@@ -17,6 +20,8 @@ import picocli.CommandLine.Option;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code jkvm run}: boots a Linux kernel in a new VM with the serial console on this terminal. */
@@ -49,6 +54,21 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--nested", description = "Expose hardware virtualization (VMX/SVM) to the guest.")
     boolean nested;
 
+    @Option(names = "--disk", paramLabel = "path=FILE[,readonly=on][,id=NAME]",
+            description = "A raw disk image as virtio-blk (repeatable; /dev/vda, /dev/vdb, ...).")
+    List<String> disks = new ArrayList<>();
+
+    @Option(names = "--net", paramLabel = "tap=NAME[,mac=MAC]",
+            description = "A virtio-net interface on an existing TAP device (repeatable).")
+    List<String> nets = new ArrayList<>();
+
+    @Option(names = "--rng", description = "A virtio-rng entropy device (the guest's /dev/hwrng).")
+    boolean rng;
+
+    @Option(names = "--console", paramLabel = "serial|virtio",
+            description = "Where this terminal is connected: the 16550 UART (ttyS0, default) or virtio-console (hvc0).")
+    String consoleKind = "serial";
+
     @Override
     public Integer call() throws Exception {
         VmConfig config;
@@ -59,8 +79,24 @@ public final class RunCommand implements Callable<Integer> {
             throw new UserError("cannot use KVM: " + e.getMessage() + " (try `jkvm host-check`)");
         }
         try {
+            boolean virtioConsole = switch (consoleKind) {
+                case "serial" -> false;
+                case "virtio" -> true;
+                default -> throw new ConfigException("--console " + consoleKind + ": must be serial or virtio");
+            };
+            String line = cmdline;
+            if (virtioConsole && !cmdlineGiven()) {
+                line = line.replace("console=ttyS0", "console=hvc0");
+            }
+            DeviceConfig devices = new DeviceConfig(disks.stream().map(DiskConfig::parse).toList(),
+                    nets.stream().map(NetConfig::parse).toList(), rng, virtioConsole);
             config = new VmConfigValidator(new HostLimits(maxVcpus, HostLimits.hostMemory()))
-                    .validate(kernel, initrd, cmdline, cpus, memory, onReboot, nested);
+                    .validate(kernel, initrd, line, cpus, memory, onReboot, nested).withDevices(devices);
+            for (DiskConfig d : devices.disks()) {
+                if (!java.nio.file.Files.isRegularFile(d.path())) {
+                    throw new ConfigException("--disk " + d.path() + ": no such file");
+                }
+            }
         } catch (ConfigException e) {
             throw new UserError(e.getMessage());
         }
@@ -72,6 +108,8 @@ public final class RunCommand implements Callable<Integer> {
             exit = vm.run();
         } catch (BootException e) {
             throw new UserError(e.getMessage());
+        } catch (java.io.IOException e) {
+            throw new UserError("cannot start the VM: " + e.getMessage());
         } finally {
             if (raw != null) {
                 raw.close();
@@ -95,6 +133,13 @@ public final class RunCommand implements Callable<Integer> {
                 yield 1;
             }
         };
+    }
+
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    private boolean cmdlineGiven() {
+        return spec != null && spec.commandLine().getParseResult() != null
+                && spec.commandLine().getParseResult().hasMatchedOption("--cmdline");
     }
 
     /** Accepts exit|restart in any case and says what is allowed otherwise. */

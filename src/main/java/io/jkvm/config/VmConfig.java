@@ -13,9 +13,10 @@ import java.util.Optional;
  * @param memoryBytes guest RAM
  * @param onReboot what a guest reboot does
  * @param nested expose VMX/SVM to the guest (nested virtualization; off unless asked for)
+ * @param devices virtio devices
  */
 public record VmConfig(Path kernel, Optional<Path> initrd, String cmdline, int cpus, long memoryBytes,
-                       OnReboot onReboot, boolean nested) {
+                       OnReboot onReboot, boolean nested, DeviceConfig devices) {
     /** Serial console on COM1; keyboard-controller reset for reboot; reboot instead of hanging on panic. */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=1";
     public static final int DEFAULT_CPUS = 1;
@@ -26,5 +27,16 @@ public record VmConfig(Path kernel, Optional<Path> initrd, String cmdline, int c
         java.util.Objects.requireNonNull(initrd, "initrd");
         java.util.Objects.requireNonNull(cmdline, "cmdline");
         java.util.Objects.requireNonNull(onReboot, "onReboot");
+        java.util.Objects.requireNonNull(devices, "devices");
+    }
+
+    /** A VM without virtio devices. */
+    public VmConfig(Path kernel, Optional<Path> initrd, String cmdline, int cpus, long memoryBytes,
+                    OnReboot onReboot, boolean nested) {
+        this(kernel, initrd, cmdline, cpus, memoryBytes, onReboot, nested, DeviceConfig.NONE);
+    }
+
+    public VmConfig withDevices(DeviceConfig d) {
+        return new VmConfig(kernel, initrd, cmdline, cpus, memoryBytes, onReboot, nested, d);
     }
 }

@@ -6,7 +6,16 @@ import io.jkvm.arch.x86.cpu.BootCpuState;
 import io.jkvm.arch.x86.cpu.BootMsrs;
 import io.jkvm.arch.x86.cpu.Segment;
 import io.jkvm.arch.x86.cpuid.CpuidBuilder;
+import io.jkvm.config.DeviceConfig;
 import io.jkvm.config.OnReboot;
+import io.jkvm.device.virtio.VirtioBlock;
+import io.jkvm.device.virtio.VirtioConsole;
+import io.jkvm.device.virtio.VirtioNet;
+import io.jkvm.device.virtio.VirtioRng;
+import io.jkvm.device.virtio.pci.VirtioDevices;
+import io.jkvm.net.NetConfig;
+import io.jkvm.net.Tap;
+import io.jkvm.storage.DiskConfig;
 import io.jkvm.config.VmConfig;
 import io.jkvm.device.BusDevice;
 import io.jkvm.device.legacy.AcpiPmDevice;
@@ -48,6 +57,8 @@ public final class LinuxVm {
     private final VmConfig config;
     private final Console console;
     private volatile Machine current;
+    private VirtioDevices virtio;
+    private PciRoot pci;
     private volatile boolean quit;
 
     public LinuxVm(VmConfig config, Console console) {
@@ -76,6 +87,7 @@ public final class LinuxVm {
                 try (Machine m = Machine.create(kvm, new Machine.Options(config.cpus(), config.memoryBytes(), true, false))) {
                     uart.reset();
                     wireDevices(m, uart);
+                    virtio = attachVirtio(m);
                     BootCpuState bsp = X86BootSetup.setup(m.memory(), new X86BootSetup.Config(config.memoryBytes(),
                             config.cpus(), config.kernel(), config.initrd().orElse(null), config.cmdline()));
                     configureVcpus(m, supported, bsp);
@@ -84,7 +96,8 @@ public final class LinuxVm {
                         return new MachineExit(StopReason.STOPPED, "stop requested");
                     }
                     m.start();
-                    if (!inputStarted) {
+                    // With a virtio console, stdin belongs to hvc0; the UART only shows early output.
+                    if (!inputStarted && !config.devices().virtioConsole()) {
                         inputStarted = true;
                         input.start();
                     }
@@ -97,6 +110,10 @@ public final class LinuxVm {
                     return exit;
                 } finally {
                     current = null;
+                    if (virtio != null) {
+                        virtio.close();
+                        virtio = null;
+                    }
                 }
             }
         }
@@ -120,10 +137,38 @@ public final class LinuxVm {
         m.pio().register(Layout.ACPI_PM_PORT, 3, new AcpiPmDevice(
                 () -> m.requestStop(StopReason.POWER_OFF, "guest powered off (ACPI S5)"),
                 () -> m.requestStop(StopReason.REBOOT, "guest reset through the ACPI reset register")));
-        PciRoot pci = new PciRoot();
+        pci = new PciRoot();
         m.pio().register(Layout.PCI_CONFIG_PORT, 8, new PciConfigIo(pci));
         // Port 0x80 is the POST/delay port Linux writes to for I/O delays: accept silently.
         m.pio().register(0x80, 1, Sink.INSTANCE);
+    }
+
+    /**
+     * Virtio devices on PCI bus 0, one slot each from slot 1, with their INTx fallback on the GSI
+     * the DSDT's _PRT announces for that slot (Layout.pciIntxGsi). Linux uses MSI-X.
+     */
+    private VirtioDevices attachVirtio(Machine m) throws IOException {
+        DeviceConfig d = config.devices();
+        VirtioDevices v = VirtioDevices.forMachine(m, pci);
+        try {
+            int slot = 1;
+            for (DiskConfig disk : d.disks()) {
+                v.attach(VirtioBlock.open(disk), Layout.pciIntxGsi(slot++, 0));
+            }
+            for (NetConfig net : d.nets()) {
+                v.attach(new VirtioNet(Tap.open(net.tap()), net.mac()), Layout.pciIntxGsi(slot++, 0));
+            }
+            if (d.rng()) {
+                v.attach(new VirtioRng(), Layout.pciIntxGsi(slot++, 0));
+            }
+            if (d.virtioConsole()) {
+                v.attach(new VirtioConsole(console.in(), console.out(), 80, 25), Layout.pciIntxGsi(slot++, 0));
+            }
+        } catch (IOException | RuntimeException e) {
+            v.close();
+            throw e;
+        }
+        return v;
     }
 
     private void configureVcpus(Machine m, List<CpuidEntry> supported, BootCpuState bsp) {

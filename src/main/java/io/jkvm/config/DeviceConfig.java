@@ -1,0 +1,37 @@
+package io.jkvm.config;
+
+import io.jkvm.net.NetConfig;
+import io.jkvm.storage.DiskConfig;
+
+import java.util.List;
+
+/**
+ * The virtio devices of a VM, in PCI slot order: disks, then network interfaces, then the
+ * entropy device and the virtio console.
+ *
+ * @param disks virtio-blk devices (--disk)
+ * @param nets virtio-net devices on TAP interfaces (--net)
+ * @param rng a virtio-rng device fed from the host's entropy (--rng)
+ * @param virtioConsole the console is hvc0 (virtio-console) instead of ttyS0 (--console virtio)
+ */
+public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean rng, boolean virtioConsole) {
+    public static final DeviceConfig NONE = new DeviceConfig(List.of(), List.of(), false, false);
+
+    public DeviceConfig {
+        disks = List.copyOf(disks);
+        nets = List.copyOf(nets);
+        long ids = disks.stream().map(DiskConfig::id).filter(java.util.Objects::nonNull).distinct().count();
+        if (ids != disks.stream().map(DiskConfig::id).filter(java.util.Objects::nonNull).count()) {
+            throw new ConfigException("--disk: two disks have the same id");
+        }
+        if (disks.stream().map(d -> d.path().toAbsolutePath().normalize()).distinct().count() != disks.size()) {
+            throw new ConfigException("--disk: the same image is given twice");
+        }
+        if (nets.stream().map(NetConfig::tap).distinct().count() != nets.size()) {
+            throw new ConfigException("--net: the same TAP interface is given twice");
+        }
+        if (disks.size() + nets.size() + 2 > 31) {
+            throw new ConfigException("too many devices: a PCI bus has 31 slots");
+        }
+    }
+}
