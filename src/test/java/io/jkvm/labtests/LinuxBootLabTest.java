@@ -1,6 +1,9 @@
 package io.jkvm.labtests;
 
 import io.jkvm.image.DefaultImage;
+import io.jkvm.image.JkvmHome;
+import io.jkvm.image.KernelVersion;
+import io.jkvm.image.Vmlinux;
 import io.jkvm.lab.Lab;
 import io.jkvm.lab.LabOptions;
 import io.jkvm.lab.LabResult;
@@ -36,6 +39,8 @@ class LinuxBootLabTest {
     private static final String PROMPT = "/ # ";
     private static Path kernel;
     private static Path initrd;
+    /** The same kernel as an ELF vmlinux, booted through its PVH entry. */
+    private static Path vmlinux;
 
     @BeforeAll
     static void needsTheLab() throws IOException {
@@ -43,6 +48,8 @@ class LinuxBootLabTest {
         Assumptions.assumeTrue(reason.isEmpty(), () -> "lab tests skipped: " + reason.orElse(""));
         kernel = DefaultImage.defaultKernel().orElseThrow();
         initrd = DefaultImage.ensure(kernel);
+        vmlinux = Vmlinux.ensure(kernel, JkvmHome.buildDir().resolve("lab/vmlinux-" + KernelVersion.of(kernel)))
+                .orElse(null);
     }
 
     private static LabOptions options() {
@@ -50,6 +57,10 @@ class LinuxBootLabTest {
     }
 
     private static String[] runArgs(String onReboot, String extraCmdline) {
+        return runArgs(kernel, onReboot, extraCmdline);
+    }
+
+    private static String[] runArgs(Path kernel, String onReboot, String extraCmdline) {
         return new String[] {"run", "--kernel", kernel.toString(), "--initrd", initrd.toString(), "--cpus", "2",
                 "--memory", "512M", "--on-reboot", onReboot,
                 "--cmdline", "console=ttyS0 reboot=k panic=1 " + extraCmdline};
@@ -61,7 +72,10 @@ class LinuxBootLabTest {
                 JkvmCommand.shell(runArgs("exit", "jkvm.demo")) + " </dev/null",
                 "echo \"@@poweroff-exit=$?\"",
                 JkvmCommand.shell(runArgs("exit", "jkvm.reboot")) + " </dev/null",
-                "echo \"@@reboot-exit=$?\"");
+                "echo \"@@reboot-exit=$?\"",
+                vmlinux == null ? "echo '@@pvh-exit=skipped'"
+                        : JkvmCommand.shell(runArgs(vmlinux, "exit", "jkvm.demo")) + " </dev/null",
+                "echo \"@@pvh-exit=$?\"");
         Instant before = Instant.now();
         LabResult r = Lab.exec(List.of("sh", "-c", script), options());
         String out = r.stdout();
@@ -78,6 +92,10 @@ class LinuxBootLabTest {
         assertThat(r.stderr()).contains("guest powered off");
         assertThat(out).contains("@@reboot-exit=0");
         assertThat(r.stderr()).contains("guest rebooted");
+        // ELF vmlinux through the PVH entry (32-bit protected mode start, hvm_start_info).
+        assertThat(vmlinux).as("the kernel has an ELF payload with a PVH note").isNotNull();
+        assertThat(out).contains("@@pvh-exit=0");
+        assertThat(out.split("jkvm-guest: up", -1)).hasSize(4);
         assertThat(r.exitCode()).isZero();
     }
 

@@ -1,0 +1,128 @@
+package io.jkvm.labtests;
+
+import io.jkvm.image.DefaultImage;
+import io.jkvm.lab.Lab;
+import io.jkvm.lab.LabOptions;
+import io.jkvm.lab.LabResult;
+import io.jkvm.testing.JkvmCommand;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Lab: Linux on jkvm uses virtio devices for real. The guest boots with its root file system
+ * on an ext4 virtio-blk disk, checks a file the test wrote, writes a new one, syncs and powers
+ * off; the host then reads the new file back and e2fsck finds the file system clean. A second,
+ * readonly disk refuses writes, and /dev/hwrng (virtio-rng) gives entropy.
+ */
+@Tag("lab")
+class VirtioLabTest {
+    private static Path kernel;
+    private static Path initrd;
+
+    @BeforeAll
+    static void needsTheLab() throws IOException {
+        var reason = Lab.availability();
+        Assumptions.assumeTrue(reason.isEmpty(), () -> "lab tests skipped: " + reason.orElse(""));
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/sbin/mke2fs")) && Files.isExecutable(Path.of("/sbin/e2fsck"))
+                && Files.isExecutable(Path.of("/sbin/debugfs")), "e2fsprogs (mke2fs, e2fsck, debugfs) not installed");
+        kernel = DefaultImage.defaultKernel().orElseThrow();
+        initrd = DefaultImage.ensure(kernel);
+    }
+
+    private static final String GUEST_INIT = """
+            #!/bin/busybox sh
+            /bin/busybox --install -s /bin
+            export PATH=/bin
+            echo "disk-test: root=$(awk '$2=="/" {print $1 "," $3}' /proc/mounts | tail -n 1)"
+            echo "disk-test: known=$(sha256sum /data/known.bin | cut -d' ' -f1)"
+            head -c 262144 /dev/urandom > /data/new.bin
+            echo "disk-test: new=$(sha256sum /data/new.bin | cut -d' ' -f1)"
+            sync
+            if dd if=/dev/zero of=/dev/vdb bs=512 count=1 conv=fsync 2>/dev/null; then r=accepted; else r=refused; fi
+            echo "disk-test: ro-write=$r ro-flag=$(cat /sys/block/vdb/ro)"
+            echo "disk-test: hwrng=$(cat /sys/class/misc/hw_random/rng_current) bytes=$(dd if=/dev/hwrng bs=32 count=1 2>/dev/null | wc -c)"
+            echo "disk-test: done"
+            poweroff -f
+            """;
+
+    @Test
+    void ext4RootOnVirtioBlkSurvivesWritesReadonlyDiskRefusesThemAndHwrngWorks(@TempDir Path dir) throws Exception {
+        // The root file system: busybox, an init script, and a file whose digest the test knows.
+        Path tree = Files.createDirectories(dir.resolve("tree"));
+        for (String d : List.of("bin", "sbin", "data", "dev", "proc", "sys", "run", "tmp")) {
+            Files.createDirectories(tree.resolve(d));
+        }
+        Files.copy(Path.of("/bin/busybox"), tree.resolve("bin/busybox"));
+        Path init = Files.writeString(tree.resolve("sbin/init"), GUEST_INIT);
+        Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
+        byte[] known = new byte[1 << 20];
+        new Random(42).nextBytes(known);
+        Files.write(tree.resolve("data/known.bin"), known);
+        Path root = dir.resolve("root.ext4");
+        run("/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-d", tree.toString(), root.toString(), "64M");
+        Path ro = dir.resolve("readonly.img");
+        Files.write(ro, new byte[1 << 20]);
+
+        String cmd = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
+                "--cpus", "2", "--memory", "512M", "--rng",
+                "--disk", "path=" + root + ",id=root", "--disk", "path=" + ro + ",readonly=on,id=ro",
+                "--cmdline", "console=ttyS0 reboot=k panic=1 root=/dev/vda init=/sbin/init");
+        LabResult r = Lab.exec(List.of("sh", "-c", cmd + " </dev/null"),
+                LabOptions.defaults().withTimeout(Duration.ofSeconds(420)));
+        String out = r.stdout();
+        assertThat(r.labFailed()).as(r.error() + "\n" + r.console()).isFalse();
+        assertThat(out).as(out + r.stderr()).contains("disk-test: done");
+        assertThat(r.exitCode()).as(r.stderr()).isZero();
+
+        assertThat(out).contains("disk-test: root=/dev/vda,ext4");
+        assertThat(field(out, "known")).isEqualTo(sha256(known));
+        assertThat(out).contains("disk-test: ro-write=refused ro-flag=1");
+        assertThat(out).containsPattern("disk-test: hwrng=virtio_rng\\.\\d+ bytes=32");
+
+        // The host finds the guest's file intact and the file system clean.
+        Path back = dir.resolve("new.bin");
+        run("/sbin/debugfs", "-R", "dump /data/new.bin " + back, root.toString());
+        assertThat(sha256(Files.readAllBytes(back))).isEqualTo(field(out, "new"));
+        assertThat(run("/sbin/e2fsck", "-fn", root.toString())).isZero();
+        assertThat(Files.readAllBytes(ro)).containsOnly(0);
+    }
+
+    private static String field(String out, String name) {
+        Matcher m = Pattern.compile("disk-test: " + name + "=([0-9a-f]{64})").matcher(out);
+        assertThat(m.find()).as("%s in %s", name, out).isTrue();
+        return m.group(1);
+    }
+
+    private static String sha256(byte[] data) throws NoSuchAlgorithmException {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
+    }
+
+    private static int run(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).as(String.join(" ", cmd)).isTrue();
+        if (!cmd[0].endsWith("e2fsck")) {
+            assertThat(p.exitValue()).as(String.join(" ", cmd) + ": " + output).isZero();
+        }
+        return p.exitValue();
+    }
+}
