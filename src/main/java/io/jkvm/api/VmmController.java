@@ -507,6 +507,9 @@ public final class VmmController {
         } catch (java.nio.file.InvalidPathException e) {
             throw ApiException.badRequest(field + ": not a usable path: " + e.getMessage());
         }
+        if (!p.isAbsolute()) {
+            throw ApiException.badRequest(field + " " + path + ": must be an absolute path");
+        }
         if (Files.isDirectory(p)) {
             throw ApiException.badRequest(field + " " + path + ": is a directory");
         }
