@@ -10,7 +10,6 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -44,8 +43,9 @@ public final class ConsoleServer implements AutoCloseable {
     public static ConsoleServer start(Path socket, OutputStream primary) throws IOException {
         UdsHttpServer.prepare(socket);
         ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        ch.bind(UnixDomainSocketAddress.of(socket));
-        Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+        Path bound = UdsHttpServer.privateBindPath(socket);
+        ch.bind(UnixDomainSocketAddress.of(bound));
+        UdsHttpServer.publish(bound, socket);
         ConsoleServer s = new ConsoleServer(socket, ch, primary);
         Thread.ofPlatform().name("console-accept").daemon(true).start(s::acceptLoop);
         return s;

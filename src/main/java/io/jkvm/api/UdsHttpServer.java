@@ -28,7 +28,7 @@ import java.time.Duration;
  * per-VM API and the daemon. Hardening for hostile local clients: bodies are capped
  * ({@link #MAX_BODY}, 413 beyond), request headers at 8 KiB, idle connections (a client that
  * stops sending mid-request) are closed after {@code idleTimeout}, and the worker pool is bounded.
- * The socket file is made 0600 (owner only) as soon as it exists.
+ * The socket is bound under a private name, made 0600 (owner only), then renamed into place.
  */
 public final class UdsHttpServer implements AutoCloseable {
     /** Largest request body accepted. */
@@ -55,7 +55,8 @@ public final class UdsHttpServer implements AutoCloseable {
         http.setSendServerVersion(false);
         http.setSendDateHeader(false);
         UnixDomainServerConnector connector = new UnixDomainServerConnector(server, 1, 1, new HttpConnectionFactory(http));
-        connector.setUnixDomainPath(socket);
+        Path bindPath = privateBindPath(socket);
+        connector.setUnixDomainPath(bindPath);
         connector.setIdleTimeout(idleTimeout.toMillis());
         server.addConnector(connector);
         server.setHandler(new EndpointHandler(endpoint));
@@ -70,7 +71,7 @@ public final class UdsHttpServer implements AutoCloseable {
             }
             throw new IOException("cannot listen on " + socket + ": " + e.getMessage(), e);
         }
-        Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+        publish(bindPath, socket);
         return new UdsHttpServer(server, socket);
     }
 
@@ -80,19 +81,35 @@ public final class UdsHttpServer implements AutoCloseable {
 
     /** Refuses a socket someone is serving; removes a stale one left by a killed process. */
     static void prepare(Path socket) throws IOException {
-        if (socket.toString().getBytes().length > 107) {
+        if (privateBindPath(socket).toString().getBytes().length > 107) {
             throw new IOException(socket + ": unix socket paths are limited to 107 bytes");
         }
         Path parent = socket.toAbsolutePath().getParent();
         if (parent != null && !Files.isDirectory(parent)) {
             throw new IOException(socket + ": directory " + parent + " does not exist");
         }
+        Files.deleteIfExists(privateBindPath(socket));
         if (Files.exists(socket, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             if (listening(socket)) {
                 throw new IOException(socket + ": already in use by a running process");
             }
             Files.delete(socket);
         }
+    }
+
+    /**
+     * Where to bind before the socket is published: a sibling name no client looks for. Binding
+     * creates the file with the process umask; only after it is made 0600 is it renamed to the
+     * public name, so there is no moment when anyone else could connect.
+     */
+    static Path privateBindPath(Path socket) {
+        return socket.resolveSibling("." + socket.getFileName() + "." + ProcessHandle.current().pid() + ".bind");
+    }
+
+    /** Makes the freshly bound socket owner-only, then gives it its public name (rename is atomic). */
+    static void publish(Path bound, Path socket) throws IOException {
+        Files.setPosixFilePermissions(bound, PosixFilePermissions.fromString("rw-------"));
+        Files.move(bound, socket, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     /** True if something accepts connections on {@code socket}. */
