@@ -40,7 +40,8 @@ class ApiLabTest {
         String jkvm = JkvmCommand.shell();
         String script = """
                 set -u
-                D=$(mktemp -d /tmp/jkvm-api-lab.XXXXXX)
+                # Unix sockets cannot be bound on the 9p-shared /tmp (ENXIO): use the lab's own tmpfs.
+                D=$(mktemp -d /dev/shm/jkvm-api-lab.XXXXXX)
                 S=$D/api.sock
                 %1$s run --api-sock $S --id lab-vm >$D/serial.out 2>$D/vmm.err </dev/null &
                 P=$!
