@@ -25,6 +25,9 @@ public final class Cli {
             if (System.getenv("JKVM_DEBUG") != null) {
                 ex.printStackTrace(commandLine.getErr());
             }
+            if (ex instanceof ExitCodeError e) {
+                return e.exitCode();
+            }
             return ex instanceof UserError ? EXIT_USAGE : EXIT_FAILURE;
         });
         return cl;

@@ -28,11 +28,31 @@ import java.util.concurrent.Callable;
 @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Boot a Linux kernel (bzImage or ELF vmlinux) in a new VM.",
                 "The serial console (ttyS0) is this terminal; press Ctrl-A x to quit.",
+                "With --api-sock the VMM waits for its configuration over a Firecracker-compatible HTTP API",
+                "on that Unix socket; --config-file boots from Firecracker's JSON configuration document.",
                 "Exit status: 0 guest powered off (or rebooted with --on-reboot exit), 1 guest or VMM error,",
                 "2 bad configuration, 3 triple fault."})
 public final class RunCommand implements Callable<Integer> {
-    @Option(names = "--kernel", required = true, paramLabel = "PATH", description = "Kernel image: bzImage or ELF vmlinux (PVH).")
+    @Option(names = "--kernel", paramLabel = "PATH", description = "Kernel image: bzImage or ELF vmlinux (PVH).")
     Path kernel;
+
+    @Option(names = "--api-sock", paramLabel = "PATH",
+            description = "Serve the Firecracker-compatible API on this Unix socket (created 0600) and boot on InstanceStart.")
+    Path apiSock;
+
+    @Option(names = "--config-file", paramLabel = "FILE",
+            description = "Boot from a Firecracker JSON configuration (boot-source, machine-config, drives, ...).")
+    Path configFile;
+
+    @Option(names = "--no-api", description = "With --config-file: serve no API (the default unless --api-sock is given).")
+    boolean noApi;
+
+    @Option(names = "--console-sock", paramLabel = "PATH",
+            description = "Also offer the serial console on this Unix socket (output is copied, input typed in).")
+    Path consoleSock;
+
+    @Option(names = "--id", paramLabel = "ID", description = "Instance id reported by the API (default: ${DEFAULT-VALUE}).")
+    String id = "anonymous-instance";
 
     @Option(names = "--initrd", paramLabel = "PATH", description = "Initial ramdisk (e.g. a cpio.gz initramfs).")
     Path initrd;
@@ -71,6 +91,22 @@ public final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (apiSock != null || configFile != null) {
+            if (kernel != null || initrd != null) {
+                throw new UserError("--kernel/--initrd cannot be combined with --api-sock or --config-file "
+                        + "(give them as boot-source)");
+            }
+            if (noApi && apiSock != null) {
+                throw new UserError("--no-api and --api-sock contradict each other");
+            }
+            return exitStatus(new ApiVmm(apiSock, configFile, consoleSock, id, onReboot).run());
+        }
+        if (kernel == null) {
+            throw new UserError("missing --kernel (or use --api-sock / --config-file)");
+        }
+        if (noApi || consoleSock != null) {
+            throw new UserError("--no-api and --console-sock go with --config-file or --api-sock");
+        }
         VmConfig config;
         int maxVcpus;
         try (Kvm kvm = Kvm.open()) {
@@ -115,6 +151,11 @@ public final class RunCommand implements Callable<Integer> {
                 raw.close();
             }
         }
+        return exitStatus(exit);
+    }
+
+    /** The exit status scripts rely on, printing what happened to stderr. */
+    static int exitStatus(MachineExit exit) {
         return switch (exit.reason()) {
             case POWER_OFF, STOPPED, HALTED -> {
                 System.err.println("jkvm: " + exit.detail());

@@ -40,13 +40,25 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * A Linux guest on a {@link Machine}: the PC devices Linux expects (16550 UART on COM1, i8042
  * for the reset line, CMOS RTC, ACPI hardware-reduced power management, a PCI host bridge),
  * the boot data in guest RAM, CPUID and MSRs for every vCPU and the boot CPU's registers.
  * Reboots either end the run or start the machine again from scratch, per {@link OnReboot}.
+ *
+ * <p>Control from other threads (the API, signals) goes through {@link #stop}, {@link #pause},
+ * {@link #resume} and {@link #sendCtrlAltDel}; none of them runs on or blocks a vCPU thread
+ * beyond the machine's own pause handshake. {@link #metrics()} reads counters that add up over
+ * every boot of this VM.
  */
 public final class LinuxVm {
     private static final Logger LOG = LoggerFactory.getLogger(LinuxVm.class);
@@ -59,7 +71,14 @@ public final class LinuxVm {
     private volatile Machine current;
     private VirtioDevices virtio;
     private PciRoot pci;
+    private volatile I8042 keyboard;
     private volatile boolean quit;
+    private final DeviceCounters devices = new DeviceCounters();
+    /** Exits of machines that already ended (earlier boots), by reason; guarded by this. */
+    private final long[] pastExits = new long[64];
+    private final CompletableFuture<Void> started = new CompletableFuture<>();
+    private volatile long startedNanos;
+    private volatile int boots;
 
     public LinuxVm(VmConfig config, Console console) {
         this.config = config;
@@ -68,6 +87,17 @@ public final class LinuxVm {
 
     /** Boots and runs until the guest powers off, crashes, or reboots with on-reboot=exit. */
     public MachineExit run() throws IOException, InterruptedException {
+        try {
+            return runMachines();
+        } catch (IOException | InterruptedException | RuntimeException | Error e) {
+            started.completeExceptionally(e);
+            throw e;
+        } finally {
+            started.completeExceptionally(new IllegalStateException("the VM stopped before it started"));
+        }
+    }
+
+    private MachineExit runMachines() throws IOException, InterruptedException {
         // One UART for the whole run: console input keeps flowing across guest reboots. Its
         // interrupt line follows whichever machine is current.
         Serial16550 uart = new Serial16550(high -> {
@@ -96,6 +126,11 @@ public final class LinuxVm {
                         return new MachineExit(StopReason.STOPPED, "stop requested");
                     }
                     m.start();
+                    boots++;
+                    if (startedNanos == 0) {
+                        startedNanos = System.nanoTime();
+                    }
+                    started.complete(null);
                     // With a virtio console, stdin belongs to hvc0; the UART only shows early output.
                     if (!inputStarted && !config.devices().virtioConsole()) {
                         inputStarted = true;
@@ -103,6 +138,12 @@ public final class LinuxVm {
                     }
                     MachineExit exit = m.awaitExit();
                     current = null;
+                    keyboard = null;
+                    synchronized (this) {
+                        for (int i = 0; i < pastExits.length; i++) {
+                            pastExits[i] += m.exitCount(i);
+                        }
+                    }
                     if (exit.reason() == StopReason.REBOOT && config.onReboot() == OnReboot.RESTART && !quit) {
                         LOG.info("guest rebooted: restarting the machine");
                         continue;
@@ -128,17 +169,84 @@ public final class LinuxVm {
         }
     }
 
+    /**
+     * Waits until the first machine has started its vCPUs. Throws what made the boot fail (for
+     * instance a {@link io.jkvm.arch.x86.boot.BootException}), or a TimeoutException.
+     */
+    public void awaitStarted(Duration timeout) throws InterruptedException, TimeoutException, ExecutionException {
+        started.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /** True while a machine is running or paused. */
+    public boolean isRunning() {
+        return current != null;
+    }
+
+    /** Parks every vCPU outside KVM_RUN; returns when they are parked. */
+    public void pause() throws InterruptedException {
+        Machine m = requireMachine();
+        m.pause();
+    }
+
+    public void resume() {
+        requireMachine().resume();
+    }
+
+    public boolean isPaused() {
+        Machine m = current;
+        return m != null && m.isPaused();
+    }
+
+    /**
+     * Presses and releases Ctrl+Alt+Del on the PS/2 keyboard, as Firecracker's SendCtrlAltDel:
+     * a Linux guest whose i8042/atkbd drivers are bound reboots (or does what its
+     * ctrl_alt_del handling says). Returns false if the keyboard could not take the keys.
+     */
+    public boolean sendCtrlAltDel() {
+        requireMachine();
+        I8042 k = keyboard;
+        return k != null && k.injectCtrlAltDel();
+    }
+
+    private Machine requireMachine() {
+        Machine m = current;
+        if (m == null) {
+            throw new IllegalStateException("the VM is not running");
+        }
+        return m;
+    }
+
+    /** Counters over every boot of this VM so far. */
+    public VmMetrics metrics() {
+        Map<String, Long> exits = new TreeMap<>();
+        Machine m = current;
+        synchronized (this) {
+            for (int i = 0; i < pastExits.length; i++) {
+                long n = pastExits[i] + (m != null ? m.exitCount(i) : 0);
+                if (n > 0) {
+                    exits.merge(io.jkvm.kvm.KvmIoctls.exitName(i), n, Long::sum);
+                }
+            }
+        }
+        long since = startedNanos;
+        long uptime = since == 0 ? 0 : (System.nanoTime() - since) / 1_000_000;
+        return new VmMetrics(config.cpus(), uptime, exits, devices.snapshot(), boots);
+    }
+
     private void wireDevices(Machine m, Serial16550 uart) {
-        m.pio().register(Layout.COM1_PORT, Serial16550.REGISTER_COUNT, uart);
-        m.pio().register(Layout.I8042_PORT, 5, new I8042(m.irqLine(1), m.irqLine(12),
-                () -> m.requestStop(StopReason.REBOOT, "guest reset through the i8042 keyboard controller")));
+        m.pio().register(Layout.COM1_PORT, Serial16550.REGISTER_COUNT, devices.counting("serial", uart));
+        I8042 kbd = new I8042(m.irqLine(1), m.irqLine(12),
+                () -> m.requestStop(StopReason.REBOOT, "guest reset through the i8042 keyboard controller"));
+        keyboard = kbd;
+        m.pio().register(Layout.I8042_PORT, 5, devices.counting("i8042", kbd));
         long low = GuestRam.layout(config.memoryBytes()).get(0)[1];
-        m.pio().register(Layout.RTC_PORT, 2, new CmosRtc(Clock.systemUTC(), low, config.memoryBytes() - low));
-        m.pio().register(Layout.ACPI_PM_PORT, 3, new AcpiPmDevice(
+        m.pio().register(Layout.RTC_PORT, 2, devices.counting("rtc",
+                new CmosRtc(Clock.systemUTC(), low, config.memoryBytes() - low)));
+        m.pio().register(Layout.ACPI_PM_PORT, 3, devices.counting("acpi_pm", new AcpiPmDevice(
                 () -> m.requestStop(StopReason.POWER_OFF, "guest powered off (ACPI S5)"),
-                () -> m.requestStop(StopReason.REBOOT, "guest reset through the ACPI reset register")));
+                () -> m.requestStop(StopReason.REBOOT, "guest reset through the ACPI reset register"))));
         pci = new PciRoot();
-        m.pio().register(Layout.PCI_CONFIG_PORT, 8, new PciConfigIo(pci));
+        m.pio().register(Layout.PCI_CONFIG_PORT, 8, devices.counting("pci_config", new PciConfigIo(pci)));
         // Port 0x80 is the POST/delay port Linux writes to for I/O delays: accept silently.
         m.pio().register(0x80, 1, Sink.INSTANCE);
     }

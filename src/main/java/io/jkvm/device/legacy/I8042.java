@@ -133,6 +133,29 @@ public final class I8042 implements BusDevice {
         }
     }
 
+    /** Ctrl, Alt, Del pressed then released, scan code set 1 (what Linux sees with translation on). */
+    private static final int[] CTRL_ALT_DEL_SET1 = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+    /** The same keys in scan code set 2 (translation off). */
+    private static final int[] CTRL_ALT_DEL_SET2 = {0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14};
+
+    /**
+     * Types Ctrl+Alt+Del on the keyboard (Firecracker's SendCtrlAltDel): the make and break codes
+     * are queued as keyboard data, in set 1 when the controller translates (command byte bit 6,
+     * the PC default) and set 2 otherwise, raising IRQ 1 byte by byte as the guest reads them.
+     * Returns false, queuing nothing, if the output buffer has no room for the whole sequence.
+     */
+    public synchronized boolean injectCtrlAltDel() {
+        int[] codes = (ctr & CTR_XLATE) != 0 ? CTRL_ALT_DEL_SET1 : CTRL_ALT_DEL_SET2;
+        if (queue.size() + codes.length > QUEUE_LIMIT) {
+            return false;
+        }
+        for (int c : codes) {
+            enqueue(c, false);
+        }
+        updateIrqs();
+        return true;
+    }
+
     /** The status register (port 0x64). */
     public synchronized int status() {
         int s = STATUS_UNLOCKED;

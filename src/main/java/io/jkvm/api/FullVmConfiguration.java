@@ -1,0 +1,18 @@
+package io.jkvm.api;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import java.util.List;
+
+/**
+ * Firecracker's {@code GET /vm/config} answer, which is also the document {@code --config-file}
+ * takes: the same section names, so a dumped configuration boots again unchanged.
+ */
+public record FullVmConfiguration(
+        @JsonProperty("boot-source") BootSource bootSource,
+        @JsonProperty("machine-config") MachineConfiguration machineConfig,
+        @JsonProperty("drives") List<Drive> drives,
+        @JsonProperty("network-interfaces") List<NetworkInterface> networkInterfaces,
+        @JsonProperty("logger") LoggerConfig logger,
+        @JsonProperty("metrics") MetricsConfig metrics) {
+}

@@ -1,0 +1,98 @@
+package io.jkvm.api;
+
+import io.jkvm.arch.x86.boot.BootException;
+import io.jkvm.config.ConfigException;
+import io.jkvm.vmm.LinuxVm;
+import io.jkvm.vmm.MachineExit;
+import io.jkvm.vmm.StopReason;
+import io.jkvm.vmm.VmMetrics;
+
+import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+
+/**
+ * Boots a {@link LinuxVm} on its own platform thread and reports its end once. A boot that
+ * fails before the vCPUs run (bad kernel, KVM refusing the machine) is a 400 for InstanceStart
+ * and leaves the API in "Not started", so the client can fix the configuration and retry.
+ */
+public final class LinuxVmLauncher implements GuestLauncher {
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+
+    private final LinuxVm.Console console;
+    private final Consumer<MachineExit> onExit;
+
+    public LinuxVmLauncher(LinuxVm.Console console, Consumer<MachineExit> onExit) {
+        this.console = console;
+        this.onExit = onExit;
+    }
+
+    @Override
+    public RunningGuest launch(GuestSpec spec) {
+        LinuxVm vm = new LinuxVm(spec.config(), console);
+        var bootedOk = new java.util.concurrent.atomic.AtomicBoolean();
+        var reported = new java.util.concurrent.CountDownLatch(1);
+        Thread main = Thread.ofPlatform().name("vmm-main").unstarted(() -> {
+            MachineExit exit;
+            try {
+                exit = vm.run();
+            } catch (Throwable t) {
+                exit = new MachineExit(StopReason.ERROR, String.valueOf(t.getMessage()));
+            }
+            try {
+                reported.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (bootedOk.get()) {
+                onExit.accept(exit);
+            }
+        });
+        main.start();
+        try {
+            vm.awaitStarted(START_TIMEOUT);
+            bootedOk.set(true);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            String what = c instanceof BootException || c instanceof ConfigException ? c.getMessage()
+                    : "cannot start the microVM: " + c.getMessage();
+            throw ApiException.badRequest(what);
+        } catch (TimeoutException e) {
+            vm.stop();
+            throw ApiException.badRequest("the microVM did not start within " + START_TIMEOUT.toSeconds() + " s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            vm.stop();
+            throw ApiException.badRequest("interrupted while starting the microVM");
+        } finally {
+            reported.countDown();
+        }
+        return new RunningGuest() {
+            @Override
+            public void pause() throws InterruptedException {
+                vm.pause();
+            }
+
+            @Override
+            public void resume() {
+                vm.resume();
+            }
+
+            @Override
+            public boolean isPaused() {
+                return vm.isPaused();
+            }
+
+            @Override
+            public boolean sendCtrlAltDel() {
+                return vm.sendCtrlAltDel();
+            }
+
+            @Override
+            public VmMetrics metrics() {
+                return vm.metrics();
+            }
+        };
+    }
+}

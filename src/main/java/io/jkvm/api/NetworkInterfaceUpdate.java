@@ -1,0 +1,11 @@
+package io.jkvm.api;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.JsonNode;
+
+/** Firecracker's {@code PATCH /network-interfaces/{iface_id}} body (rate limiters only). */
+public record NetworkInterfaceUpdate(
+        @JsonProperty("iface_id") String ifaceId,
+        @JsonProperty("rx_rate_limiter") JsonNode rxRateLimiter,
+        @JsonProperty("tx_rate_limiter") JsonNode txRateLimiter) {
+}

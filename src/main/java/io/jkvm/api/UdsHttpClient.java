@@ -1,0 +1,87 @@
+package io.jkvm.api;
+
+import org.eclipse.jetty.client.BytesRequestContent;
+import org.eclipse.jetty.client.ContentResponse;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
+import org.eclipse.jetty.io.ClientConnector;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * HTTP/1.1 over a Unix domain socket with Jetty's client: how the daemon talks to each VMM's
+ * API and the CLI to the daemon. Failures to connect or answer become IOException.
+ */
+public final class UdsHttpClient implements AutoCloseable {
+    /** Status and body of an answer. */
+    public record Reply(int status, String body) {
+        public boolean ok() {
+            return status >= 200 && status < 300;
+        }
+    }
+
+    private final HttpClient client;
+    private final Path socket;
+
+    public UdsHttpClient(Path socket) throws IOException {
+        this.socket = socket;
+        QueuedThreadPool pool = new QueuedThreadPool(4, 1);
+        pool.setName("uds-client");
+        pool.setDaemon(true);
+        ClientConnector connector = ClientConnector.forUnixDomain(socket);
+        connector.setExecutor(pool);
+        this.client = new HttpClient(new HttpClientTransportOverHTTP(connector));
+        client.setExecutor(pool);
+        client.setUserAgentField(null);
+        try {
+            client.start();
+        } catch (Exception e) {
+            throw new IOException("cannot start an HTTP client for " + socket + ": " + e.getMessage(), e);
+        }
+    }
+
+    public Path socket() {
+        return socket;
+    }
+
+    public Reply send(String method, String path, String json, Duration timeout) throws IOException {
+        Request req = client.newRequest("http://localhost" + path).method(method)
+                .timeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        if (json != null) {
+            req.body(new BytesRequestContent("application/json", json.getBytes(StandardCharsets.UTF_8)));
+        }
+        try {
+            ContentResponse r = req.send();
+            return new Reply(r.getStatus(), r.getContentAsString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } catch (TimeoutException e) {
+            throw new IOException(socket + ": no answer within " + timeout.toMillis() + " ms", e);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause() == null ? e : e.getCause();
+            throw new IOException(socket + ": " + c.getMessage(), c);
+        }
+    }
+
+    public Reply get(String path, Duration timeout) throws IOException {
+        return send("GET", path, null, timeout);
+    }
+
+    @Override
+    public void close() {
+        try {
+            client.stop();
+        } catch (Exception e) {
+            // stopping anyway
+        }
+    }
+}

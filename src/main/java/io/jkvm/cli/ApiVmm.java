@@ -1,0 +1,130 @@
+package io.jkvm.cli;
+
+import io.jkvm.api.ApiException;
+import io.jkvm.api.ConfigFile;
+import io.jkvm.api.ConsoleServer;
+import io.jkvm.api.EventLog;
+import io.jkvm.api.HttpReply;
+import io.jkvm.api.LinuxVmLauncher;
+import io.jkvm.api.ApiRouter;
+import io.jkvm.api.UdsHttpServer;
+import io.jkvm.api.VmmController;
+import io.jkvm.config.HostLimits;
+import io.jkvm.config.OnReboot;
+import io.jkvm.kvm.Kvm;
+import io.jkvm.kvm.NativeException;
+import io.jkvm.vmm.LinuxVm;
+import io.jkvm.vmm.MachineExit;
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * {@code jkvm run --api-sock / --config-file}: the VMM as Firecracker runs it. Serial output goes
+ * to stdout (and to console-socket clients), events to stderr as JSON lines (or the logger's
+ * file). The process ends when the guest does, with {@code jkvm run}'s exit status; sockets are
+ * removed on the way out, including on SIGTERM.
+ */
+final class ApiVmm {
+    /** Idle connections (a stalled client) are closed after this; JKVM_API_IDLE_MS overrides (tests). */
+    static final Duration IDLE_TIMEOUT = Duration.ofMillis(envLong("JKVM_API_IDLE_MS", 10_000));
+
+    static long envLong(String name, long dflt) {
+        try {
+            String v = System.getenv(name);
+            return v == null || v.isBlank() ? dflt : Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            return dflt;
+        }
+    }
+
+    private final Path apiSock;
+    private final Path configFile;
+    private final Path consoleSock;
+    private final String id;
+    private final OnReboot onReboot;
+
+    ApiVmm(Path apiSock, Path configFile, Path consoleSock, String id, OnReboot onReboot) {
+        this.apiSock = apiSock;
+        this.configFile = configFile;
+        this.consoleSock = consoleSock;
+        this.id = id;
+        this.onReboot = onReboot;
+    }
+
+    MachineExit run() throws IOException, InterruptedException {
+        HostLimits limits;
+        try (Kvm kvm = Kvm.open()) {
+            limits = new HostLimits(kvm.maxVcpus(), HostLimits.hostMemory());
+        } catch (NativeException e) {
+            throw new UserError("cannot use KVM: " + e.getMessage() + " (try `jkvm host-check`)");
+        }
+        EventLog log = EventLog.toStderr("vmm");
+        OutputStream stdout = new FileOutputStream(FileDescriptor.out);
+        ConsoleServer console = null;
+        UdsHttpServer server = null;
+        CompletableFuture<MachineExit> exited = new CompletableFuture<>();
+        try {
+            InputStream in = System.in;
+            OutputStream out = stdout;
+            if (consoleSock != null) {
+                console = ConsoleServer.start(consoleSock, stdout);
+                in = console.input();
+                out = console.output();
+            }
+            VmmController[] holder = new VmmController[1];
+            LinuxVmLauncher launcher = new LinuxVmLauncher(new LinuxVm.Console(in, out, false), exit -> {
+                holder[0].guestExited(exit);
+                exited.complete(exit);
+            });
+            VmmController vmm = new VmmController(id, limits, launcher, log, onReboot);
+            holder[0] = vmm;
+            if (apiSock != null) {
+                ApiRouter router = new ApiRouter(vmm, log);
+                server = UdsHttpServer.start(apiSock, (method, path, query, body) -> HttpReply.of(router.handle(method, path, body)),
+                        8, IDLE_TIMEOUT);
+                log.info("api_listening", "id", id, "socket", apiSock, "pid", ProcessHandle.current().pid());
+            }
+            closeOnExit(server, console);
+            if (configFile != null) {
+                try {
+                    ConfigFile.apply(ConfigFile.read(configFile), vmm);
+                    vmm.start();
+                } catch (ApiException e) {
+                    throw new UserError(e.getMessage());
+                }
+            }
+            return exited.get();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        } catch (IOException e) {
+            throw new UserError(e.getMessage());
+        } finally {
+            if (server != null) {
+                server.close();
+            }
+            if (console != null) {
+                console.close();
+            }
+        }
+    }
+
+    /** SIGTERM/SIGINT end the JVM without the finally above: remove the sockets then too. */
+    private static void closeOnExit(UdsHttpServer server, ConsoleServer console) {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (server != null) {
+                server.close();
+            }
+            if (console != null) {
+                console.close();
+            }
+        }, "close-sockets"));
+    }
+}

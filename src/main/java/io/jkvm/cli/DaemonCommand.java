@@ -1,0 +1,69 @@
+package io.jkvm.cli;
+
+import io.jkvm.api.EventLog;
+import io.jkvm.api.UdsHttpServer;
+import io.jkvm.config.HostLimits;
+import io.jkvm.daemon.Daemon;
+import io.jkvm.daemon.DaemonApi;
+import io.jkvm.daemon.DaemonPaths;
+import io.jkvm.daemon.StateStore;
+import io.jkvm.kvm.Kvm;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** {@code jkvm daemon}: the host daemon that defines, runs and supervises VMs (one VMM process each). */
+@Command(name = "daemon", sortOptions = false,
+        description = {"Run the host daemon: VMs are managed through its Unix socket (see `jkvm vm`).",
+                "Each VM runs in its own VMM process that outlives the daemon; a restarted daemon finds",
+                "running VMs again. Logs are JSON lines on stderr."})
+public final class DaemonCommand implements Callable<Integer> {
+    @Option(names = "--state-dir", paramLabel = "DIR", description = "Definitions, state, logs, VM sockets (default: $JKVM_STATE_DIR, /var/lib/jkvm as root, else ~/.local/state/jkvm).")
+    Path stateDir;
+
+    @Option(names = "--socket", paramLabel = "PATH", description = "The daemon's API socket (default: $JKVM_DAEMON_SOCKET or STATE_DIR/daemon.sock).")
+    Path socket;
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = stateDir != null ? stateDir : DaemonPaths.defaultStateDir();
+        Path sock = socket != null ? socket : (stateDir != null ? dir.resolve("daemon.sock") : DaemonPaths.defaultSocket());
+        EventLog log = EventLog.toStderr("daemon");
+        StateStore store;
+        try {
+            store = new StateStore(dir);
+        } catch (IOException e) {
+            throw new UserError("--state-dir " + dir + ": " + e.getMessage());
+        }
+        int maxVcpus = 255;
+        try (Kvm kvm = Kvm.open()) {
+            maxVcpus = kvm.maxVcpus();
+        } catch (RuntimeException e) {
+            log.warn("kvm_unavailable", "error", e.getMessage());
+        }
+        Daemon daemon = new Daemon(store, log, new HostLimits(maxVcpus, HostLimits.hostMemory()));
+        UdsHttpServer server;
+        try {
+            server = UdsHttpServer.start(sock, new DaemonApi(daemon, log), 48, Duration.ofSeconds(30));
+        } catch (IOException e) {
+            daemon.close();
+            throw new UserError("--socket: " + e.getMessage());
+        }
+        CountDownLatch done = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            log.info("daemon_stopping", "note", "VMs keep running");
+            server.close();
+            daemon.close();
+            done.countDown();
+        }, "daemon-shutdown"));
+        log.info("daemon_listening", "socket", sock, "state_dir", store.root(), "pid", ProcessHandle.current().pid(),
+                "vms", daemon.list().size());
+        done.await();
+        return 0;
+    }
+}

@@ -1,0 +1,393 @@
+package io.jkvm.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.jkvm.api.BootSource;
+import io.jkvm.api.ConfigFile;
+import io.jkvm.api.Drive;
+import io.jkvm.api.FullVmConfiguration;
+import io.jkvm.api.Json;
+import io.jkvm.api.MachineConfiguration;
+import io.jkvm.api.NetworkInterface;
+import io.jkvm.config.Size;
+import io.jkvm.config.VmConfig;
+import io.jkvm.daemon.DaemonPaths;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.RandomAccessFile;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code jkvm vm ...}: manage VMs through the daemon. */
+@Command(name = "vm", description = {"Manage VMs through the jkvm daemon (`jkvm daemon`).",
+        "Exit status: 0 done, 1 failed (e.g. the VMM would not start), 2 bad arguments or definition,",
+        "3 no such VM, 4 wrong state (e.g. start a running VM), 5 the daemon is not reachable."},
+        subcommands = {VmCommand.Create.class, VmCommand.Start.class, VmCommand.Stop.class, VmCommand.Kill.class,
+                VmCommand.Pause.class, VmCommand.Resume.class, VmCommand.Delete.class, VmCommand.ListVms.class,
+                VmCommand.Show.class, VmCommand.Console.class, VmCommand.Logs.class})
+public final class VmCommand implements Runnable {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    /** Options every vm subcommand takes. */
+    static final class Common {
+        @Option(names = "--socket", paramLabel = "PATH", description = "The daemon's socket (default: $JKVM_DAEMON_SOCKET or the state dir's daemon.sock).")
+        Path socket;
+
+        @Option(names = "--json", description = "Print JSON (for scripts) instead of a table.")
+        boolean json;
+
+        DaemonClient client() {
+            return new DaemonClient(socket != null ? socket : DaemonPaths.defaultSocket());
+        }
+
+        void print(JsonNode status) {
+            if (json) {
+                System.out.println(status.toPrettyString());
+            } else {
+                printTable(List.of(status));
+            }
+        }
+    }
+
+    static void printTable(List<JsonNode> vms) {
+        String fmt = "%-20s %-9s %-8s %-6s %-8s %s%n";
+        System.out.printf(fmt, "NAME", "STATE", "PID", "VCPUS", "MEMORY", "STARTED");
+        for (JsonNode v : vms) {
+            System.out.printf(fmt, v.path("name").asText(), v.path("state").asText(),
+                    v.hasNonNull("pid") ? v.path("pid").asText() : "-", v.path("vcpu_count").asText(),
+                    v.path("mem_size_mib").asText() + "M",
+                    v.hasNonNull("started_at") ? v.path("started_at").asText() : "-");
+        }
+    }
+
+    @Command(name = "create", description = "Define a VM (from flags or a Firecracker --config-file); does not start it.")
+    static final class Create implements Callable<Integer> {
+        @Mixin Common common;
+        @Parameters(paramLabel = "NAME") String name;
+        @Option(names = "--config-file", paramLabel = "FILE", description = "Firecracker JSON configuration (boot-source, machine-config, drives, network-interfaces).")
+        Path configFile;
+        @Option(names = "--kernel", paramLabel = "PATH") Path kernel;
+        @Option(names = "--initrd", paramLabel = "PATH") Path initrd;
+        @Option(names = "--cmdline", paramLabel = "STR", description = "Kernel command line (default: " + VmConfig.DEFAULT_CMDLINE + ").")
+        String cmdline;
+        @Option(names = "--cpus", paramLabel = "N", defaultValue = "1") int cpus;
+        @Option(names = "--memory", paramLabel = "SIZE", defaultValue = "512M", description = "Guest RAM, e.g. 512M (whole MiB).")
+        String memory;
+        @Option(names = "--drive", paramLabel = "PATH[:ro]", description = "A disk image; the first is the root device. Repeatable.")
+        List<String> drives = new ArrayList<>();
+        @Option(names = "--net", paramLabel = "TAP[=MAC]", description = "A network interface backed by a TAP device. Repeatable.")
+        List<String> nets = new ArrayList<>();
+
+        @Override
+        public Integer call() {
+            FullVmConfiguration config = configFile != null ? fromFile() : fromFlags();
+            try (DaemonClient c = common.client()) {
+                common.print(c.callJson("POST", "/vms", Json.write(Map.of("name", name, "config", config))));
+            }
+            return 0;
+        }
+
+        private FullVmConfiguration fromFile() {
+            if (kernel != null || initrd != null || !drives.isEmpty() || !nets.isEmpty()) {
+                throw new UserError("--config-file cannot be combined with --kernel, --initrd, --drive or --net");
+            }
+            try {
+                return ConfigFile.read(configFile.toAbsolutePath());
+            } catch (io.jkvm.api.ApiException e) {
+                throw new UserError(e.getMessage());
+            }
+        }
+
+        private FullVmConfiguration fromFlags() {
+            if (kernel == null) {
+                throw new UserError("give --kernel (or --config-file)");
+            }
+            long bytes;
+            try {
+                bytes = Size.parse(memory);
+            } catch (IllegalArgumentException e) {
+                throw new UserError("--memory " + memory + ": " + e.getMessage());
+            }
+            if (bytes % (1 << 20) != 0 || bytes >> 20 > Integer.MAX_VALUE) {
+                throw new UserError("--memory " + memory + ": must be a whole number of MiB");
+            }
+            List<Drive> ds = new ArrayList<>();
+            for (String d : drives) {
+                boolean ro = d.endsWith(":ro");
+                String path = Path.of(ro ? d.substring(0, d.length() - 3) : d).toAbsolutePath().toString();
+                ds.add(new Drive(ds.isEmpty() ? "rootfs" : "drive" + ds.size(), path, ds.isEmpty(), ro,
+                        null, null, null, null, null));
+            }
+            List<NetworkInterface> ns = new ArrayList<>();
+            for (String n : nets) {
+                int eq = n.indexOf('=');
+                ns.add(new NetworkInterface("eth" + ns.size(), eq < 0 ? n : n.substring(0, eq),
+                        eq < 0 ? null : n.substring(eq + 1), null, null));
+            }
+            return new FullVmConfiguration(
+                    new BootSource(kernel.toAbsolutePath().toString(),
+                            initrd == null ? null : initrd.toAbsolutePath().toString(), cmdline),
+                    new MachineConfiguration(cpus, (int) (bytes >> 20), null, null, null, null), ds, ns, null, null);
+        }
+    }
+
+    /** start/kill/pause/resume: a POST and the new status. */
+    abstract static class Action implements Callable<Integer> {
+        @Mixin Common common;
+        @Parameters(paramLabel = "NAME") String name;
+
+        abstract String action();
+
+        String body() {
+            return null;
+        }
+
+        @Override
+        public Integer call() {
+            try (DaemonClient c = common.client()) {
+                common.print(c.callJson("POST", "/vms/" + name + "/" + action(), body()));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "start", description = "Start a defined VM (spawns its VMM and boots it).")
+    static final class Start extends Action {
+        String action() {
+            return "start";
+        }
+    }
+
+    @Command(name = "stop", description = "Shut a VM down: Ctrl+Alt+Del, then kill it if it has not stopped by --timeout.")
+    static final class Stop extends Action {
+        @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "10", description = "Grace period (default: ${DEFAULT-VALUE}).")
+        double timeout;
+
+        String action() {
+            return "stop";
+        }
+
+        @Override
+        String body() {
+            if (timeout < 0) {
+                throw new UserError("--timeout " + timeout + ": must not be negative");
+            }
+            return Json.write(Map.of("timeout_ms", (long) (timeout * 1000)));
+        }
+    }
+
+    @Command(name = "kill", description = "Stop a VM at once (SIGKILL to its VMM).")
+    static final class Kill extends Action {
+        String action() {
+            return "kill";
+        }
+    }
+
+    @Command(name = "pause", description = "Pause a running VM's vCPUs.")
+    static final class Pause extends Action {
+        String action() {
+            return "pause";
+        }
+    }
+
+    @Command(name = "resume", description = "Resume a paused VM.")
+    static final class Resume extends Action {
+        String action() {
+            return "resume";
+        }
+    }
+
+    @Command(name = "delete", description = "Remove a stopped VM and its files (--force kills a running one first).")
+    static final class Delete implements Callable<Integer> {
+        @Mixin Common common;
+        @Parameters(paramLabel = "NAME") String name;
+        @Option(names = "--force") boolean force;
+
+        @Override
+        public Integer call() {
+            try (DaemonClient c = common.client()) {
+                c.call("DELETE", "/vms/" + name + (force ? "?force=true" : ""), null);
+            }
+            if (!common.json) {
+                System.out.println("deleted " + name);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "list", aliases = "ls", description = "List VMs.")
+    static final class ListVms implements Callable<Integer> {
+        @Mixin Common common;
+
+        @Override
+        public Integer call() {
+            try (DaemonClient c = common.client()) {
+                JsonNode all = c.callJson("GET", "/vms", null);
+                if (common.json) {
+                    System.out.println(all.toPrettyString());
+                } else {
+                    List<JsonNode> rows = new ArrayList<>();
+                    all.forEach(rows::add);
+                    printTable(rows);
+                }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "show", description = "Show a VM's state, files and definition.")
+    static final class Show implements Callable<Integer> {
+        @Mixin Common common;
+        @Parameters(paramLabel = "NAME") String name;
+
+        @Override
+        public Integer call() {
+            try (DaemonClient c = common.client()) {
+                JsonNode all = c.callJson("GET", "/vms/" + name, null);
+                if (common.json) {
+                    System.out.println(all.toPrettyString());
+                } else {
+                    all.path("status").properties().forEach(e -> System.out.printf("%-15s %s%n", e.getKey() + ":",
+                            e.getValue().isNull() ? "-" : e.getValue().asText()));
+                    System.out.println("definition:");
+                    System.out.println(all.path("definition").path("config").toPrettyString());
+                }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "logs", description = "Print a VM's serial console log (--follow keeps printing).")
+    static final class Logs implements Callable<Integer> {
+        @Mixin Common common;
+        @Parameters(paramLabel = "NAME") String name;
+        @Option(names = {"-f", "--follow"}) boolean follow;
+        @Option(names = "--bytes", paramLabel = "N", defaultValue = "65536", description = "How much of the end to print first.")
+        int bytes;
+
+        @Override
+        public Integer call() throws Exception {
+            Path log;
+            try (DaemonClient c = common.client()) {
+                if (!follow) {
+                    System.out.print(c.call("GET", "/vms/" + name + "/log?bytes=" + bytes, null));
+                    System.out.flush();
+                    return 0;
+                }
+                log = Path.of(c.callJson("GET", "/vms/" + name, null).path("status").path("serial_log").asText());
+            }
+            long pos = Files.exists(log) ? Math.max(0, Files.size(log) - bytes) : 0;
+            while (true) {
+                if (Files.exists(log)) {
+                    try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "r")) {
+                        if (f.length() < pos) {
+                            pos = 0; // the log was replaced
+                        }
+                        f.seek(pos);
+                        byte[] buf = new byte[(int) Math.min(1 << 20, f.length() - pos)];
+                        f.readFully(buf);
+                        pos += buf.length;
+                        System.out.write(buf);
+                        System.out.flush();
+                    }
+                }
+                Thread.sleep(250);
+            }
+        }
+    }
+
+    @Command(name = "console", description = {"Attach to a VM's serial console (Ctrl-] detaches; the VM keeps running)."})
+    static final class Console implements Callable<Integer> {
+        static final int DETACH = 0x1d; // Ctrl-]
+        @Mixin Common common;
+        @Parameters(paramLabel = "NAME") String name;
+
+        @Override
+        public Integer call() throws Exception {
+            JsonNode status;
+            try (DaemonClient c = common.client()) {
+                status = c.callJson("GET", "/vms/" + name, null).path("status");
+            }
+            if (status.path("pid").isNull() || status.path("pid").isMissingNode()) {
+                throw new ExitCodeError(DaemonClient.EXIT_WRONG_STATE, "VM '" + name + "' is not running");
+            }
+            Path sock = Path.of(status.path("console_socket").asText());
+            try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                ch.connect(UnixDomainSocketAddress.of(sock));
+                System.err.println("jkvm: attached to " + name + "'s console; Ctrl-] detaches");
+                io.jkvm.vmm.RawTerminal raw = io.jkvm.vmm.RawTerminal.enterIfTty();
+                try {
+                    Thread out = Thread.ofPlatform().daemon(true).start(() -> copyOut(ch));
+                    copyIn(System.in, ch, raw != null);
+                    out.interrupt();
+                } finally {
+                    if (raw != null) {
+                        raw.close();
+                    }
+                }
+            } catch (IOException e) {
+                throw new ExitCodeError(Cli.EXIT_FAILURE, "cannot attach to " + sock + ": " + e.getMessage());
+            }
+            System.err.println("\r\njkvm: detached");
+            return 0;
+        }
+
+        private static void copyOut(SocketChannel ch) {
+            try {
+                InputStream in = Channels.newInputStream(ch);
+                OutputStream out = System.out;
+                byte[] buf = new byte[4096];
+                int n;
+                while ((n = in.read(buf)) >= 0) {
+                    out.write(buf, 0, n);
+                    out.flush();
+                }
+            } catch (IOException e) {
+                // detached or the VM ended
+            }
+        }
+
+        private static void copyIn(InputStream in, SocketChannel ch, boolean interactive) throws IOException {
+            byte[] buf = new byte[256];
+            int n;
+            while ((n = in.read(buf)) >= 0) {
+                int len = n;
+                if (interactive) {
+                    for (int i = 0; i < n; i++) {
+                        if (buf[i] == DETACH) {
+                            len = i;
+                            break;
+                        }
+                    }
+                }
+                ByteBuffer b = ByteBuffer.wrap(buf, 0, len);
+                while (b.hasRemaining()) {
+                    ch.write(b);
+                }
+                if (len < n) {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+package io.jkvm.daemon;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.jkvm.api.EventLog;
+import io.jkvm.api.FullVmConfiguration;
+import io.jkvm.config.HostLimits;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The host daemon's model: every defined VM, loaded from the {@link StateStore} at start (VMMs
+ * that survived a daemon restart are recognised by pid, start time and command line, and kept),
+ * plus a monitor that notices VMMs that ended on their own.
+ */
+public final class Daemon implements AutoCloseable {
+    private final StateStore store;
+    private final EventLog log;
+    private final HostLimits limits;
+    private final Map<String, ManagedVm> vms = new ConcurrentSkipListMap<>();
+    private final Map<String, Object> creating = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService monitor = Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().name("vm-monitor").daemon(true).unstarted(r));
+    private final Instant startedAt = Instant.now();
+
+    public Daemon(StateStore store, EventLog log, HostLimits limits) throws IOException {
+        this.store = store;
+        this.log = log;
+        this.limits = limits;
+        for (String name : store.names()) {
+            VmDefinition d = store.loadDefinition(name);
+            VmRuntime r = store.loadRuntime(name).orElse(VmRuntime.stopped(null));
+            ManagedVm vm = new ManagedVm(store, log, d, r);
+            vm.refresh();
+            vms.put(name, vm);
+            log.info("vm_loaded", "vm", name, "state", vm.status().state(), "pid", vm.runtime().pid());
+        }
+        monitor.scheduleWithFixedDelay(() -> vms.values().forEach(ManagedVm::refresh), 1, 1, TimeUnit.SECONDS);
+    }
+
+    public StateStore store() {
+        return store;
+    }
+
+    public Instant startedAt() {
+        return startedAt;
+    }
+
+    public VmStatus create(String name, FullVmConfiguration config) {
+        VmName.require(name);
+        if (config == null || config.bootSource() == null) {
+            throw DaemonException.badRequest("the definition needs a 'config' with a 'boot-source'");
+        }
+        ManagedVm.validate(config, limits);
+        if (creating.putIfAbsent(name, Boolean.TRUE) != null || vms.containsKey(name)) {
+            creating.remove(name);
+            throw DaemonException.conflict("a VM named '" + name + "' already exists");
+        }
+        try {
+            VmDefinition d = new VmDefinition(name, config, Instant.now().toString());
+            store.saveDefinition(d);
+            store.saveRuntime(name, VmRuntime.stopped(null));
+            ManagedVm vm = new ManagedVm(store, log, d, VmRuntime.stopped(null));
+            vms.put(name, vm);
+            log.info("vm_defined", "vm", name);
+            return vm.status();
+        } catch (IOException e) {
+            throw DaemonException.failed("cannot store VM '" + name + "': " + e.getMessage());
+        } finally {
+            creating.remove(name);
+        }
+    }
+
+    public ManagedVm get(String name) {
+        ManagedVm vm = vms.get(name);
+        if (vm == null) {
+            throw DaemonException.notFound(name);
+        }
+        return vm;
+    }
+
+    public List<VmStatus> list() {
+        List<VmStatus> out = new ArrayList<>();
+        for (ManagedVm vm : vms.values()) {
+            out.add(vm.status());
+        }
+        return out;
+    }
+
+    public VmStatus start(String name) {
+        return get(name).start();
+    }
+
+    public VmStatus stop(String name, Duration deadline) {
+        return get(name).stop(deadline);
+    }
+
+    public VmStatus kill(String name) {
+        return get(name).kill();
+    }
+
+    public VmStatus pause(String name) {
+        return get(name).pause();
+    }
+
+    public VmStatus resume(String name) {
+        return get(name).resume();
+    }
+
+    /** Removes a stopped VM and its files; {@code force} kills a running one first. */
+    public void delete(String name, boolean force) {
+        ManagedVm vm = get(name);
+        vm.refresh();
+        if (vm.runtime().running()) {
+            if (!force) {
+                throw DaemonException.conflict("VM '" + name + "' is running: stop it first (or delete with force)");
+            }
+            vm.kill();
+        }
+        try {
+            store.delete(name);
+        } catch (IOException e) {
+            throw DaemonException.failed("cannot delete the files of '" + name + "': " + e.getMessage());
+        }
+        vms.remove(name);
+        log.info("vm_deleted", "vm", name);
+    }
+
+    /** Each running VM's metrics from its VMM, by name. */
+    public Map<String, JsonNode> vmmMetrics() {
+        Map<String, JsonNode> out = new java.util.TreeMap<>();
+        for (ManagedVm vm : vms.values()) {
+            JsonNode m = vm.vmmMetrics();
+            if (m != null) {
+                out.put(vm.name(), m);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        monitor.shutdownNow();
+    }
+}

@@ -1,0 +1,383 @@
+package io.jkvm.daemon;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.jkvm.api.ConfigFile;
+import io.jkvm.api.Drive;
+import io.jkvm.api.EventLog;
+import io.jkvm.api.FullVmConfiguration;
+import io.jkvm.api.Json;
+import io.jkvm.api.MachineConfiguration;
+import io.jkvm.api.NetworkInterface;
+import io.jkvm.api.UdsHttpClient;
+import io.jkvm.api.UdsHttpServer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * One VM under the daemon: its definition, its VMM process and the operations on it. Operations
+ * on one VM are serialized by its lock (different VMs proceed in parallel); {@link #status()}
+ * reads volatile fields and never waits behind a slow start or stop.
+ *
+ * <p>Start spawns {@code jkvm run --api-sock} and configures it through the Firecracker API
+ * exactly as any client would. Stop is "shutdown with a deadline": Ctrl+Alt+Del (guests without
+ * ACPI power buttons reboot on it and, with on-reboot=exit, the VMM ends), then SIGKILL if the
+ * guest has not ended by the deadline.
+ */
+final class ManagedVm {
+    private static final Duration SPAWN_TIMEOUT = Duration.ofSeconds(90);
+    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(30);
+
+    private final StateStore store;
+    private final EventLog log;
+    private final VmDefinition definition;
+    private final ReentrantLock lock = new ReentrantLock();
+    private volatile VmRuntime runtime;
+    private volatile String transition; // "starting", "stopping" or null
+    private volatile Process child; // set when this daemon spawned the VMM
+    private UdsHttpClient client;
+
+    ManagedVm(StateStore store, EventLog log, VmDefinition definition, VmRuntime runtime) {
+        this.store = store;
+        this.log = log;
+        this.definition = definition;
+        this.runtime = runtime;
+    }
+
+    String name() {
+        return definition.name();
+    }
+
+    VmDefinition definition() {
+        return definition;
+    }
+
+    VmRuntime runtime() {
+        return runtime;
+    }
+
+    VmStatus status() {
+        VmRuntime r = runtime;
+        String name = name();
+        String state = transition != null ? transition : !r.running() ? "stopped" : r.paused() ? "paused" : "running";
+        FullVmConfiguration c = definition.config();
+        MachineConfiguration m = c.machineConfig() == null ? MachineConfiguration.DEFAULT
+                : MachineConfiguration.DEFAULT.patchedWith(c.machineConfig());
+        return new VmStatus(name, state, r.running() ? r.pid() : null, m.vcpuCount(), m.memSizeMib(),
+                c.bootSource().kernelImagePath(), r.startedAt(), r.lastExit(),
+                store.apiSocket(name).toString(), store.consoleSocket(name).toString(),
+                store.serialLog(name).toString(), store.vmmLog(name).toString());
+    }
+
+    // ---- operations ----
+
+    VmStatus start() {
+        lock.lock();
+        try {
+            refresh();
+            if (runtime.running()) {
+                throw DaemonException.conflict("VM '" + name() + "' is already running (pid " + runtime.pid() + ")");
+            }
+            transition = "starting";
+            try {
+                doStart();
+            } finally {
+                transition = null;
+            }
+            return status();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void doStart() {
+        String name = name();
+        Path api = store.apiSocket(name);
+        Path console = store.consoleSocket(name);
+        deleteSockets();
+        Process p;
+        try {
+            p = VmmProcess.spawn(api, console, name, store.serialLog(name), store.vmmLog(name));
+        } catch (IOException e) {
+            throw DaemonException.failed("cannot start the VMM for '" + name + "': " + e.getMessage());
+        }
+        child = p;
+        long pid = p.pid();
+        save(new VmRuntime(pid, VmmProcess.startTime(pid), false, Instant.now().toString(), null));
+        log.info("vmm_spawned", "vm", name, "pid", pid);
+        try {
+            awaitApi(p, api);
+            configure();
+            call("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+            log.info("vm_started", "vm", name, "pid", pid);
+            p.onExit().thenRun(this::reapSoon);
+        } catch (DaemonException e) {
+            VmmProcess.kill(pid);
+            try {
+                VmmProcess.awaitGone(pid, Duration.ofSeconds(10));
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+            markStopped("failed to start: " + e.getMessage());
+            throw e;
+        }
+    }
+
+    private void awaitApi(Process p, Path api) {
+        long deadline = System.nanoTime() + SPAWN_TIMEOUT.toNanos();
+        while (!UdsHttpServer.listening(api)) {
+            if (!p.isAlive()) {
+                throw DaemonException.failed("the VMM for '" + name() + "' exited with status " + p.exitValue()
+                        + " before serving its API (see " + store.vmmLog(name()) + ")");
+            }
+            if (System.nanoTime() > deadline) {
+                throw DaemonException.failed("the VMM for '" + name() + "' did not open its API socket within "
+                        + SPAWN_TIMEOUT.toSeconds() + " s");
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw DaemonException.failed("interrupted");
+            }
+        }
+    }
+
+    /** Sends the definition to the VMM section by section, as a Firecracker client would. */
+    private void configure() {
+        FullVmConfiguration c = definition.config();
+        call("PUT", "/metrics", Json.write(Map.of("metrics_path", store.metricsFile(name()).toString())));
+        if (c.machineConfig() != null) {
+            call("PUT", "/machine-config", Json.write(MachineConfiguration.DEFAULT.patchedWith(c.machineConfig())));
+        }
+        call("PUT", "/boot-source", Json.write(c.bootSource()));
+        if (c.drives() != null) {
+            for (Drive d : c.drives()) {
+                call("PUT", "/drives/" + d.driveId(), Json.write(d));
+            }
+        }
+        if (c.networkInterfaces() != null) {
+            for (NetworkInterface n : c.networkInterfaces()) {
+                call("PUT", "/network-interfaces/" + n.ifaceId(), Json.write(n));
+            }
+        }
+    }
+
+    VmStatus pause() {
+        return changeState(true);
+    }
+
+    VmStatus resume() {
+        return changeState(false);
+    }
+
+    private VmStatus changeState(boolean pause) {
+        lock.lock();
+        try {
+            requireRunning();
+            call("PATCH", "/vm", pause ? "{\"state\": \"Paused\"}" : "{\"state\": \"Resumed\"}");
+            save(runtime.withPaused(pause));
+            log.info(pause ? "vm_paused" : "vm_resumed", "vm", name());
+            return status();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Ctrl+Alt+Del, then SIGKILL at the deadline. Returns how it ended. */
+    VmStatus stop(Duration deadline) {
+        lock.lock();
+        try {
+            requireRunning();
+            transition = "stopping";
+            long pid = runtime.pid();
+            try {
+                String how;
+                try {
+                    if (runtime.paused()) {
+                        call("PATCH", "/vm", "{\"state\": \"Resumed\"}");
+                    }
+                    call("PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}");
+                    how = VmmProcess.awaitGone(pid, deadline) ? "guest shut down after Ctrl+Alt+Del" : null;
+                } catch (DaemonException e) {
+                    how = null;
+                }
+                if (how == null) {
+                    VmmProcess.kill(pid);
+                    VmmProcess.awaitGone(pid, Duration.ofSeconds(10));
+                    how = "killed: the guest did not shut down within " + deadline.toMillis() + " ms of Ctrl+Alt+Del";
+                }
+                markStopped(how);
+                log.info("vm_stopped", "vm", name(), "how", how);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw DaemonException.failed("interrupted");
+            } finally {
+                transition = null;
+            }
+            return status();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    VmStatus kill() {
+        lock.lock();
+        try {
+            requireRunning();
+            long pid = runtime.pid();
+            VmmProcess.kill(pid);
+            try {
+                VmmProcess.awaitGone(pid, Duration.ofSeconds(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            markStopped("killed");
+            log.info("vm_killed", "vm", name(), "pid", pid);
+            return status();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The VMM's own metrics (GET /jkvm/metrics), or null if it is not running or does not answer. */
+    JsonNode vmmMetrics() {
+        VmRuntime r = runtime;
+        if (!r.running() || transition != null) {
+            return null;
+        }
+        try {
+            UdsHttpClient.Reply reply = client().get("/jkvm/metrics", Duration.ofSeconds(2));
+            return reply.ok() ? Json.MAPPER.readTree(reply.body()) : null;
+        } catch (IOException | DaemonException e) {
+            return null;
+        }
+    }
+
+    // ---- bookkeeping ----
+
+    /**
+     * Reconciles the record with reality: a recorded VMM that is gone (or whose pid now belongs
+     * to another process) is marked stopped and its sockets removed. Called at daemon start, by
+     * the monitor and before each operation.
+     */
+    void refresh() {
+        if (!lock.tryLock()) {
+            return; // an operation is in progress and will leave things consistent
+        }
+        try {
+            VmRuntime r = runtime;
+            if (r.running() && !VmmProcess.isOurVmm(r.pid(), store.apiSocket(name()), r.processStart())) {
+                Process p = child;
+                String how = p != null && p.pid() == r.pid() && !p.isAlive()
+                        ? "the VMM exited with status " + p.exitValue() + describeStatus(p.exitValue())
+                        : "the VMM (pid " + r.pid() + ") is gone";
+                markStopped(how);
+                log.info("vm_exited", "vm", name(), "how", how);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static String describeStatus(int status) {
+        return switch (status) {
+            case 0 -> " (guest powered off or rebooted)";
+            case 1 -> " (guest or VMM error)";
+            case 3 -> " (triple fault)";
+            case 137 -> " (killed)";
+            default -> "";
+        };
+    }
+
+    private void reapSoon() {
+        Thread.ofVirtual().start(this::refresh);
+    }
+
+    private void requireRunning() {
+        refresh();
+        if (!runtime.running()) {
+            throw DaemonException.conflict("VM '" + name() + "' is not running");
+        }
+    }
+
+    private void markStopped(String how) {
+        closeClient();
+        child = null;
+        deleteSockets();
+        save(VmRuntime.stopped(how));
+    }
+
+    private void deleteSockets() {
+        try {
+            Files.deleteIfExists(store.apiSocket(name()));
+            Files.deleteIfExists(store.consoleSocket(name()));
+        } catch (IOException e) {
+            log.warn("socket_cleanup_failed", "vm", name(), "error", e.getMessage());
+        }
+    }
+
+    private void save(VmRuntime r) {
+        runtime = r;
+        try {
+            store.saveRuntime(name(), r);
+        } catch (IOException e) {
+            log.error("state_write_failed", "vm", name(), "error", e.getMessage());
+            throw DaemonException.failed("cannot record the state of '" + name() + "': " + e.getMessage());
+        }
+    }
+
+    private synchronized UdsHttpClient client() throws IOException {
+        if (client == null) {
+            client = new UdsHttpClient(store.apiSocket(name()));
+        }
+        return client;
+    }
+
+    private synchronized void closeClient() {
+        if (client != null) {
+            client.close();
+            client = null;
+        }
+    }
+
+    /** One API call to the VMM; a refusal carries the VMM's fault message. */
+    private void call(String method, String path, String json) {
+        UdsHttpClient.Reply r;
+        try {
+            r = client().send(method, path, json, CALL_TIMEOUT);
+        } catch (IOException e) {
+            throw DaemonException.failed("VM '" + name() + "': the VMM did not answer " + method + " " + path + ": "
+                    + e.getMessage());
+        }
+        if (!r.ok()) {
+            String fault = r.body();
+            try {
+                fault = Json.MAPPER.readTree(r.body()).path("fault_message").asText(r.body());
+            } catch (IOException e) {
+                // keep the raw body
+            }
+            throw new DaemonException(r.status() >= 500 ? 500 : 400, "VM '" + name() + "': " + method + " " + path + ": " + fault);
+        }
+    }
+
+    /** Checks a configuration with the VMM's own validation, without starting anything. */
+    static void validate(FullVmConfiguration config, io.jkvm.config.HostLimits limits) {
+        io.jkvm.api.VmmController dry = new io.jkvm.api.VmmController("validate", limits, spec -> {
+            throw new IllegalStateException("not started");
+        }, new EventLog("validate", java.io.OutputStream.nullOutputStream(), null), io.jkvm.config.OnReboot.EXIT);
+        if (config.logger() != null || config.metrics() != null) {
+            throw DaemonException.badRequest("logger and metrics are managed by the daemon: leave them out of the definition");
+        }
+        try {
+            ConfigFile.apply(config, dry);
+        } catch (io.jkvm.api.ApiException e) {
+            throw DaemonException.badRequest(e.getMessage());
+        }
+    }
+}

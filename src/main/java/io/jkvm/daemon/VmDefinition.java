@@ -1,0 +1,14 @@
+package io.jkvm.daemon;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import io.jkvm.api.FullVmConfiguration;
+
+/**
+ * A defined VM as stored in {@code vms/NAME/vm.json}: its name and the Firecracker-format
+ * configuration its VMM is given through the API at each start.
+ */
+public record VmDefinition(
+        @JsonProperty("name") String name,
+        @JsonProperty("config") FullVmConfiguration config,
+        @JsonProperty("created_at") String createdAt) {
+}

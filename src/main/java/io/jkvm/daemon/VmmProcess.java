@@ -1,0 +1,131 @@
+package io.jkvm.daemon;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Spawning and recognising VMM processes. Each VM runs {@code jkvm run --api-sock ...} under
+ * {@code setsid}, in a session and process group of its own, so it outlives the daemon (as
+ * libvirt's QEMU processes do) and a signal to the daemon's group does not reach it. A pid read
+ * back from disk is trusted only if {@code /proc/PID/cmdline} is a jkvm VMM serving that VM's API
+ * socket and the process started when recorded, so a reused pid is never signalled.
+ */
+public final class VmmProcess {
+    static final String MAIN_CLASS = "io.jkvm.cli.Main";
+
+    private VmmProcess() {}
+
+    /** The command that runs a VMM: this JVM's java and classpath, sized for a VMM. */
+    static List<String> command(Path apiSocket, Path consoleSocket, String id) {
+        List<String> cmd = new ArrayList<>();
+        if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
+            cmd.add("/usr/bin/setsid");
+        }
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-Xshare:auto", "-Xms8m", "-Xmx96m", "-Xss1m"));
+        String level = System.getProperty("org.slf4j.simpleLogger.defaultLogLevel");
+        if (level != null) {
+            cmd.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=" + level);
+        }
+        cmd.add("-cp");
+        cmd.add(absoluteClassPath());
+        cmd.add(MAIN_CLASS);
+        cmd.addAll(List.of("run", "--api-sock", apiSocket.toString(), "--console-sock", consoleSocket.toString(),
+                "--id", id));
+        return cmd;
+    }
+
+    private static String absoluteClassPath() {
+        String[] parts = System.getProperty("java.class.path").split(File.pathSeparator);
+        StringBuilder sb = new StringBuilder();
+        for (String p : parts) {
+            if (p.isEmpty()) {
+                continue;
+            }
+            if (!sb.isEmpty()) {
+                sb.append(File.pathSeparator);
+            }
+            sb.append(Path.of(p).toAbsolutePath());
+        }
+        return sb.toString();
+    }
+
+    /** Starts the VMM with stdin from /dev/null, serial output (stdout) and events (stderr) appended to logs. */
+    static Process spawn(Path apiSocket, Path consoleSocket, String id, Path serialLog, Path vmmLog) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(command(apiSocket, consoleSocket, id))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(serialLog.toFile()))
+                .redirectError(ProcessBuilder.Redirect.appendTo(vmmLog.toFile()));
+        return pb.start();
+    }
+
+    /** The process's start time as recorded for identity checks ("" if unknown). */
+    static String startTime(long pid) {
+        return ProcessHandle.of(pid).flatMap(h -> h.info().startInstant()).map(Object::toString).orElse("");
+    }
+
+    /** True if {@code pid} is alive and is the VMM serving {@code apiSocket} that started at {@code start}. */
+    static boolean isOurVmm(long pid, Path apiSocket, String start) {
+        if (pid <= 0 || !alive(pid)) {
+            return false;
+        }
+        List<String> args = cmdline(pid);
+        int i = args.indexOf("--api-sock");
+        boolean ours = args.contains(MAIN_CLASS) && i >= 0 && i + 1 < args.size()
+                && args.get(i + 1).equals(apiSocket.toString());
+        if (!ours) {
+            return false;
+        }
+        String now = startTime(pid);
+        return start == null || start.isEmpty() || now.isEmpty() || now.equals(start);
+    }
+
+    /** Alive and not a zombie (a zombie has exited; only its parent has yet to collect it). */
+    static boolean alive(long pid) {
+        Optional<ProcessHandle> h = ProcessHandle.of(pid);
+        if (h.isEmpty() || !h.get().isAlive()) {
+            return false;
+        }
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            int close = stat.lastIndexOf(')');
+            return close < 0 || close + 2 >= stat.length() || stat.charAt(close + 2) != 'Z';
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    static List<String> cmdline(long pid) {
+        try {
+            byte[] raw = Files.readAllBytes(Path.of("/proc/" + pid + "/cmdline"));
+            return Arrays.asList(new String(raw, StandardCharsets.UTF_8).split("\0"));
+        } catch (IOException e) {
+            return List.of();
+        }
+    }
+
+    /** SIGKILL. */
+    static void kill(long pid) {
+        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+    }
+
+    /** Polls until the process is gone (or a zombie); false on timeout. */
+    static boolean awaitGone(long pid, java.time.Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (alive(pid)) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(25);
+        }
+        return true;
+    }
+}

@@ -1,0 +1,94 @@
+package io.jkvm.labtests;
+
+import io.jkvm.image.DefaultImage;
+import io.jkvm.lab.Lab;
+import io.jkvm.lab.LabOptions;
+import io.jkvm.lab.LabResult;
+import io.jkvm.testing.JkvmCommand;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Lab: Debian's stock kernel configured and booted through the Firecracker-compatible API with
+ * curl, as a Firecracker user would script it, then paused, resumed and sent Ctrl+Alt+Del; then
+ * the same VM from a --config-file. One L1 boot for all of it.
+ */
+@Tag("lab")
+class ApiLabTest {
+    private static Path kernel;
+    private static Path initrd;
+
+    @BeforeAll
+    static void needsTheLab() throws IOException {
+        var reason = Lab.availability();
+        Assumptions.assumeTrue(reason.isEmpty(), () -> "lab tests skipped: " + reason.orElse(""));
+        kernel = DefaultImage.defaultKernel().orElseThrow();
+        initrd = DefaultImage.ensure(kernel);
+    }
+
+    @Test
+    void curlConfiguresBootsPausesResumesAndCtrlAltDelsLinuxAndTheConfigFileBootsItToo() throws IOException {
+        String jkvm = JkvmCommand.shell();
+        String script = """
+                set -u
+                # Unix sockets cannot be bound on the 9p-shared /tmp (ENXIO): use the lab's own tmpfs.
+                D=$(mktemp -d /dev/shm/jkvm-api-lab.XXXXXX)
+                S=$D/api.sock
+                %1$s run --api-sock $S --id lab-vm >$D/serial.out 2>$D/vmm.err </dev/null &
+                P=$!
+                waitfor() { i=0; while ! eval "$1" && [ $i -lt $2 ] && kill -0 $P 2>/dev/null; do sleep 0.1; i=$((i+1)); done; eval "$1"; }
+                c() { code=$(curl -s -m 120 --unix-socket $S -o $D/body -w '%%{http_code}' -X "$1" "http://localhost$2" \
+                        -H 'Content-Type: application/json' ${3:+-d "$3"}); echo "@@$1 $2 -> $code $(cat $D/body)"; }
+                t0=$(date +%%s%%N)
+                if waitfor '[ -S $S ]' 1800; then echo "@@api-socket-ms $(( ($(date +%%s%%N) - t0) / 1000000 ))"; else
+                  echo "@@no-socket"; cat $D/vmm.err; kill $P; exit 1; fi
+                echo "@@state-before $(curl -s --unix-socket $S http://localhost/)"
+                c PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
+                c PUT /boot-source '{"kernel_image_path": "%2$s", "initrd_path": "%3$s", "boot_args": "console=ttyS0 reboot=k panic=1"}'
+                t0=$(date +%%s%%N)
+                c PUT /actions '{"action_type": "InstanceStart"}'
+                waitfor 'grep -q "jkvm-guest: up" $D/serial.out' 2400 && echo "@@guest-up-ms $(( ($(date +%%s%%N) - t0) / 1000000 ))"
+                waitfor 'grep -q "/ # " $D/serial.out' 600
+                c PUT /actions '{"action_type": "InstanceStart"}'
+                c PATCH /vm '{"state": "Paused"}'
+                echo "@@state-paused $(curl -s --unix-socket $S http://localhost/)"
+                c PATCH /vm '{"state": "Resumed"}'
+                echo "@@state-resumed $(curl -s --unix-socket $S http://localhost/)"
+                c PUT /actions '{"action_type": "SendCtrlAltDel"}'
+                if waitfor '! kill -0 $P 2>/dev/null' 300; then wait $P; echo "@@cad-exit=$?"; else echo "@@cad-ignored"; kill $P; wait $P; fi
+                echo "@@i8042: $(grep -i 'i8042\\|serio' $D/serial.out | tr '\\n' '|')"
+                cat $D/vmm.err >&2
+                cat > $D/vm.json <<EOF
+                {"boot-source": {"kernel_image_path": "%2$s", "initrd_path": "%3$s",
+                                 "boot_args": "console=ttyS0 reboot=k panic=1 quiet jkvm.demo"},
+                 "machine-config": {"vcpu_count": 2, "mem_size_mib": 256}}
+                EOF
+                %1$s run --config-file $D/vm.json --no-api >$D/serial2.out 2>$D/err2 </dev/null
+                echo "@@config-exit=$?"
+                grep 'jkvm-guest:' $D/serial2.out
+                cat $D/err2 >&2
+                """.formatted(jkvm, kernel, initrd);
+        LabResult r = Lab.exec(List.of("sh", "-c", script), LabOptions.defaults().withTimeout(Duration.ofSeconds(420)));
+        String out = r.stdout();
+        System.out.println(out);
+        System.out.println(r.stderr());
+        assertThat(r.labFailed()).as(r.error() + "\n" + r.console()).isFalse();
+        assertThat(out).contains("@@state-before {\"id\":\"lab-vm\",\"state\":\"Not started\"");
+        assertThat(out).contains("@@PUT /machine-config -> 204").contains("@@PUT /boot-source -> 204");
+        assertThat(out).contains("@@PUT /actions -> 204").contains("@@guest-up-ms");
+        assertThat(out).contains("@@PUT /actions -> 400 {\"fault_message\":\"The requested operation is not supported after starting the microVM.\"}");
+        assertThat(out).contains("@@state-paused {\"id\":\"lab-vm\",\"state\":\"Paused\"");
+        assertThat(out).contains("@@state-resumed {\"id\":\"lab-vm\",\"state\":\"Running\"");
+        assertThat(out).containsAnyOf("@@cad-exit=0", "@@cad-ignored");
+        assertThat(out).contains("@@config-exit=0").contains("jkvm-guest: kernel=");
+    }
+}
