@@ -1,27 +1,47 @@
 package io.jkvm.api;
 
+import io.jkvm.config.ConfigException;
+import io.jkvm.config.DeviceConfig;
+import io.jkvm.config.VmConfig;
+import io.jkvm.net.MacAddress;
+import io.jkvm.net.NetConfig;
+import io.jkvm.storage.DiskConfig;
+
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The seam where configured drives and network interfaces become guest devices. Block and
- * network devices (virtio-blk, virtio-net over virtio-pci) are being written on another branch;
- * until they land, drives and interfaces are validated and kept in the configuration (and in
- * {@code GET /vm/config}) but not attached, and {@link #unattached} says so at boot.
+ * Where configured drives and network interfaces become guest devices: virtio-blk and
+ * virtio-net on PCI. As in Firecracker, the root drive comes first (so it is /dev/vda) and,
+ * unless the boot arguments already say where the root is, {@code root=/dev/vda ro|rw} is added.
  */
 public final class GuestDevices {
     private GuestDevices() {}
 
-    /** One line per configured device that this build cannot attach yet. */
-    public static List<String> unattached(GuestSpec spec) {
-        List<String> notes = new ArrayList<>();
-        for (Drive d : spec.drives()) {
-            notes.add("drive " + d.driveId() + " (" + d.pathOnHost() + "): virtio-blk is not available in this build, not attached");
+    public static VmConfig withDevices(VmConfig config, List<Drive> drives, List<NetworkInterface> nics) {
+        List<Drive> ordered = new ArrayList<>();
+        drives.stream().filter(d -> Boolean.TRUE.equals(d.isRootDevice())).forEach(ordered::add);
+        drives.stream().filter(d -> !Boolean.TRUE.equals(d.isRootDevice())).forEach(ordered::add);
+        try {
+            List<DiskConfig> disks = ordered.stream().map(d -> new DiskConfig(Path.of(d.pathOnHost()), d.readOnly(),
+                    serial(d.driveId()))).toList();
+            List<NetConfig> nets = nics.stream().map(n -> new NetConfig(n.hostDevName(),
+                    n.guestMac() != null ? MacAddress.parse(n.guestMac()) : MacAddress.randomLocal())).toList();
+            String cmdline = config.cmdline();
+            if (!ordered.isEmpty() && Boolean.TRUE.equals(ordered.get(0).isRootDevice())
+                    && !(" " + cmdline).contains(" root=")) {
+                cmdline = cmdline + " root=/dev/vda " + (ordered.get(0).readOnly() ? "ro" : "rw");
+            }
+            return new VmConfig(config.kernel(), config.initrd(), cmdline, config.cpus(), config.memoryBytes(),
+                    config.onReboot(), config.nested(), new DeviceConfig(disks, nets, false, false));
+        } catch (ConfigException | IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage());
         }
-        for (NetworkInterface n : spec.networkInterfaces()) {
-            notes.add("network interface " + n.ifaceId() + " (" + n.hostDevName()
-                    + "): virtio-net is not available in this build, not attached");
-        }
-        return notes;
+    }
+
+    /** The virtio-blk serial (GET_ID) holds at most 20 bytes; longer drive ids are cut. */
+    private static String serial(String driveId) {
+        return driveId.length() <= DiskConfig.MAX_ID ? driveId : driveId.substring(0, DiskConfig.MAX_ID);
     }
 }

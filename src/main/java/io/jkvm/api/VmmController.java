@@ -304,13 +304,11 @@ public final class VmmController {
             for (Drive d : drives.values()) {
                 checkBackingFile("drive " + d.driveId() + " path_on_host", d.pathOnHost(), d.readOnly());
             }
+            config = GuestDevices.withDevices(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()));
             spec = new GuestSpec(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()));
             starting = true;
         }
         try {
-            for (String note : GuestDevices.unattached(spec)) {
-                log.warn("device_not_attached", "id", id, "detail", note);
-            }
             RunningGuest g = launcher.launch(spec);
             synchronized (this) {
                 guest = g;
