@@ -13,8 +13,12 @@ import java.util.List;
  *       config mechanism #1 ports, the I/O ranges on either side of them, the 32-bit MMIO window,
  *       and a _PRT (§6.2.13) routing every slot's INTA-D straight to I/O APIC GSIs with
  *       {@link Layout#pciIntxGsi};
- *   <li>{@code \_SB_.COM1}: the 16550 UART (PNP0501) at 0x3F8, IRQ 4.
+ *   <li>{@code \_SB_.COM1}: the 16550 UART (PNP0501) at 0x3F8, IRQ 4;
+ *   <li>{@code \_SB_.PS2K}: the i8042 keyboard controller (PNP0303) at 0x60/0x64, IRQ 1;
+ *   <li>{@code \_SB_.RTC_}: the CMOS real-time clock (PNP0B00) at 0x70, IRQ 8.
  * </ul>
+ * Hardware-reduced ACPI has no legacy PIC, so Linux maps no ISA IRQs by itself: a legacy device
+ * that is not described here gets no interrupt (its driver's probe fails with -EINVAL).
  */
 public final class Dsdt {
     private Dsdt() {}
@@ -25,7 +29,7 @@ public final class Dsdt {
     public static byte[] build() {
         byte[] aml = Aml.concat(
                 Aml.name("\\_S5_", Aml.pkg(Aml.integer(Layout.ACPI_S5_SLP_TYP), Aml.ZERO, Aml.ZERO, Aml.ZERO)),
-                Aml.scope("\\_SB_", pciRoot(), com1()));
+                Aml.scope("\\_SB_", pciRoot(), com1(), keyboardController(), rtc()));
         ByteBuffer b = AcpiTable.start("DSDT", AcpiTable.HEADER_SIZE + aml.length, REVISION);
         b.put(aml);
         return AcpiTable.finish(b);
@@ -63,6 +67,23 @@ public final class Dsdt {
             }
         }
         return Aml.pkg(entries.toArray(byte[][]::new));
+    }
+
+    static byte[] keyboardController() {
+        return Aml.device("PS2K",
+                Aml.name("_HID", Aml.eisaId("PNP0303")),
+                Aml.name("_CRS", AmlResources.template(
+                        AmlResources.io(Layout.I8042_PORT, Layout.I8042_PORT, 1, 1),
+                        AmlResources.io(Layout.I8042_PORT + 4, Layout.I8042_PORT + 4, 1, 1),
+                        AmlResources.irqNoFlags(1))));
+    }
+
+    static byte[] rtc() {
+        return Aml.device("RTC_",
+                Aml.name("_HID", Aml.eisaId("PNP0B00")),
+                Aml.name("_CRS", AmlResources.template(
+                        AmlResources.io(Layout.RTC_PORT, Layout.RTC_PORT, 1, 2),
+                        AmlResources.irqNoFlags(8))));
     }
 
     static byte[] com1() {

@@ -1,0 +1,138 @@
+package io.jkvm.labtests;
+
+import io.jkvm.image.DefaultImage;
+import io.jkvm.lab.Lab;
+import io.jkvm.lab.LabOptions;
+import io.jkvm.lab.LabResult;
+import io.jkvm.testing.JkvmCommand;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Lab: virtio-net over a TAP device and virtio-console. Everything stays inside the lab
+ * machine: the TAP device and its address (10.99.0.1) are created in L1, which has no network
+ * of its own; the guest is 10.99.0.2. Data goes both ways over TCP and is compared by SHA-256;
+ * ping works. Then a second VM runs its shell on hvc0.
+ */
+@Tag("lab")
+class NetConsoleLabTest {
+    private static Path kernel;
+    private static Path initrd;
+
+    @BeforeAll
+    static void needsTheLab() throws IOException {
+        var reason = Lab.availability();
+        Assumptions.assumeTrue(reason.isEmpty(), () -> "lab tests skipped: " + reason.orElse(""));
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/sbin/mke2fs")), "e2fsprogs not installed");
+        kernel = DefaultImage.defaultKernel().orElseThrow();
+        initrd = DefaultImage.ensure(kernel);
+    }
+
+    /** The guest side: address, ping, receive a file on :5000, send one to the host's :5001. */
+    private static final String GUEST_INIT = """
+            #!/bin/busybox sh
+            /bin/busybox --install -s /bin
+            export PATH=/bin
+            ip link set lo up
+            ip addr add 10.99.0.2/24 dev eth0
+            ip link set eth0 up
+            if ping -c 3 -W 10 10.99.0.1 >/dev/null; then p=ok; else p=fail; fi
+            echo "net-test: ping=$p"
+            nc -l -p 5000 > /tmp/in.bin &
+            echo "net-test: listening"
+            wait
+            echo "net-test: got=$(sha256sum /tmp/in.bin | cut -d' ' -f1)"
+            head -c 1048576 /dev/urandom > /tmp/out.bin
+            echo "net-test: sent=$(sha256sum /tmp/out.bin | cut -d' ' -f1)"
+            n=0
+            until nc 10.99.0.1 5001 < /tmp/out.bin; do n=$((n+1)); [ $n -gt 30 ] && break; sleep 1; done
+            echo "net-test: done"
+            poweroff -f
+            """;
+
+    /**
+     * The lab side. The waits are bounded polls on conditions (a line in the guest's console,
+     * a port accepting connections), never fixed delays standing in for them.
+     */
+    private static String labScript(Path dir, String netVm, String consoleVm) {
+        return String.join("\n",
+                "set -u",
+                "D=" + dir,
+                "ip tuntap add dev jkvmt0 mode tap && ip addr add 10.99.0.1/24 dev jkvmt0 && ip link set jkvmt0 up",
+                "head -c 1048576 /dev/urandom > $D/to-guest.bin",
+                "echo \"lab: to-guest=$(sha256sum $D/to-guest.bin | cut -d' ' -f1)\"",
+                "busybox nc -l -p 5001 > $D/from-guest.bin &",
+                netVm + " </dev/null > $D/net.log 2>&1 &",
+                "vm=$!",
+                "n=0; until grep -q 'net-test: listening' $D/net.log; do n=$((n+1)); [ $n -gt 600 ] && break; sleep 1; done",
+                "n=0; until bash -c \"cat $D/to-guest.bin > /dev/tcp/10.99.0.2/5000\" 2>/dev/null; do n=$((n+1)); [ $n -gt 30 ] && break; sleep 1; done",
+                "wait $vm; echo \"lab: net-vm-exit=$?\"",
+                "wait",
+                "echo \"lab: from-guest=$(sha256sum $D/from-guest.bin | cut -d' ' -f1)\"",
+                "cat $D/net.log | grep 'net-test:'",
+                // hvc0: the VM's stdin is a FIFO we write to once its shell prompt shows.
+                "mkfifo $D/hvc.in",
+                consoleVm + " < $D/hvc.in > $D/hvc.log 2>&1 &",
+                "vm=$!",
+                "exec 3> $D/hvc.in",
+                "n=0; until grep -q '/ # ' $D/hvc.log; do n=$((n+1)); [ $n -gt 600 ] && break; sleep 1; done",
+                "echo 'echo hvc-$((6*7)) on $(tty)' >&3",
+                "n=0; until grep -q 'hvc-42 on' $D/hvc.log; do n=$((n+1)); [ $n -gt 60 ] && break; sleep 1; done",
+                "echo 'poweroff -f' >&3",
+                "wait $vm; echo \"lab: hvc-vm-exit=$?\"",
+                "grep -a 'hvc-42 on' $D/hvc.log | tail -n 1");
+    }
+
+    @Test
+    void tcpBothWaysAndPingOverTapAndAShellOnHvc0(@TempDir Path dir) throws Exception {
+        Path tree = Files.createDirectories(dir.resolve("tree"));
+        for (String d : List.of("bin", "sbin", "dev", "proc", "sys", "run", "tmp")) {
+            Files.createDirectories(tree.resolve(d));
+        }
+        Files.copy(Path.of("/bin/busybox"), tree.resolve("bin/busybox"));
+        Path init = Files.writeString(tree.resolve("sbin/init"), GUEST_INIT);
+        Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path root = dir.resolve("root.ext4");
+        Process mk = new ProcessBuilder("/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-d", tree.toString(), root.toString(), "32M")
+                .redirectErrorStream(true).start();
+        assertThat(mk.waitFor(60, TimeUnit.SECONDS) && mk.exitValue() == 0).as(new String(mk.getInputStream().readAllBytes())).isTrue();
+
+        String netVm = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
+                "--memory", "256M", "--disk", "path=" + root, "--net", "tap=jkvmt0,mac=52:54:00:12:34:56",
+                "--cmdline", "console=ttyS0 reboot=k panic=1 root=/dev/vda init=/sbin/init");
+        String consoleVm = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
+                "--memory", "256M", "--console", "virtio");
+        LabResult r = Lab.exec(List.of("bash", "-c", labScript(dir, netVm, consoleVm)),
+                LabOptions.defaults().withTimeout(Duration.ofSeconds(600)));
+        String out = r.stdout();
+        assertThat(r.labFailed()).as(r.error() + "\n" + r.console()).isFalse();
+        String context = out + "\n--- stderr ---\n" + r.stderr();
+        assertThat(out).as(context).contains("net-test: ping=ok");
+        assertThat(out).as(context).contains("lab: net-vm-exit=0");
+        assertThat(value(out, "net-test: got")).as(context).isEqualTo(value(out, "lab: to-guest"));
+        assertThat(value(out, "lab: from-guest")).as(context).isEqualTo(value(out, "net-test: sent"));
+        assertThat(out).as(context).contains("hvc-42 on /dev/hvc0");
+        assertThat(out).as(context).contains("lab: hvc-vm-exit=0");
+    }
+
+    private static String value(String out, String key) {
+        Matcher m = Pattern.compile(Pattern.quote(key) + "=([0-9a-f]{64})").matcher(out);
+        assertThat(m.find()).as("%s in %s", key, out).isTrue();
+        return m.group(1);
+    }
+}
