@@ -67,35 +67,41 @@ class NetConsoleLabTest {
 
     /**
      * The lab side. The waits are bounded polls on conditions (a line in the guest's console,
-     * a port accepting connections), never fixed delays standing in for them.
+     * a port accepting connections), never fixed delays standing in for them. The receiver's
+     * stdin never ends: busybox nc half-closes on stdin EOF, and the guest's nc would then quit
+     * before it had sent everything. FIFOs live on the lab machine's tmpfs (not on 9p).
      */
     private static String labScript(Path dir, String netVm, String consoleVm) {
         return String.join("\n",
                 "set -u",
                 "D=" + dir,
+                "L=$(mktemp -d /dev/shm/jkvm-test.XXXXXX)",
                 "ip tuntap add dev jkvmt0 mode tap && ip addr add 10.99.0.1/24 dev jkvmt0 && ip link set jkvmt0 up",
                 "head -c 1048576 /dev/urandom > $D/to-guest.bin",
                 "echo \"lab: to-guest=$(sha256sum $D/to-guest.bin | cut -d' ' -f1)\"",
-                "busybox nc -l -p 5001 > $D/from-guest.bin &",
-                netVm + " </dev/null > $D/net.log 2>&1 &",
+                "mkfifo $L/hold",
+                "busybox nc -l -p 5001 < $L/hold > $D/from-guest.bin &",
+                "nc=$!",
+                "exec 4> $L/hold",
+                netVm + " </dev/null > $L/net.log 2>&1 &",
                 "vm=$!",
-                "n=0; until grep -q 'net-test: listening' $D/net.log; do n=$((n+1)); [ $n -gt 600 ] && break; sleep 1; done",
-                "n=0; until bash -c \"cat $D/to-guest.bin > /dev/tcp/10.99.0.2/5000\" 2>/dev/null; do n=$((n+1)); [ $n -gt 30 ] && break; sleep 1; done",
+                "n=0; until grep -q 'net-test: listening' $L/net.log; do n=$((n+1)); [ $n -gt 600 ] && break; sleep 1; done",
+                "n=0; until timeout 60 bash -c \"cat $D/to-guest.bin > /dev/tcp/10.99.0.2/5000\" 2>/dev/null; do n=$((n+1)); [ $n -gt 30 ] && break; sleep 1; done",
                 "wait $vm; echo \"lab: net-vm-exit=$?\"",
-                "wait",
+                "timeout 60 tail -f --pid=$nc /dev/null; exec 4>&-",
                 "echo \"lab: from-guest=$(sha256sum $D/from-guest.bin | cut -d' ' -f1)\"",
-                "cat $D/net.log | grep 'net-test:'",
+                "grep -a 'net-test:' $L/net.log",
                 // hvc0: the VM's stdin is a FIFO we write to once its shell prompt shows.
-                "mkfifo $D/hvc.in",
-                consoleVm + " < $D/hvc.in > $D/hvc.log 2>&1 &",
+                "mkfifo $L/hvc.in",
+                consoleVm + " < $L/hvc.in > $L/hvc.log 2>&1 &",
                 "vm=$!",
-                "exec 3> $D/hvc.in",
-                "n=0; until grep -q '/ # ' $D/hvc.log; do n=$((n+1)); [ $n -gt 600 ] && break; sleep 1; done",
+                "exec 3> $L/hvc.in",
+                "n=0; until grep -q '/ # ' $L/hvc.log; do n=$((n+1)); [ $n -gt 600 ] && break; sleep 1; done",
                 "echo 'echo hvc-$((6*7)) on $(tty)' >&3",
-                "n=0; until grep -q 'hvc-42 on' $D/hvc.log; do n=$((n+1)); [ $n -gt 60 ] && break; sleep 1; done",
+                "n=0; until grep -q 'hvc-42 on' $L/hvc.log; do n=$((n+1)); [ $n -gt 60 ] && break; sleep 1; done",
                 "echo 'poweroff -f' >&3",
                 "wait $vm; echo \"lab: hvc-vm-exit=$?\"",
-                "grep -a 'hvc-42 on' $D/hvc.log | tail -n 1");
+                "grep -a 'hvc-42 on' $L/hvc.log | tail -n 1");
     }
 
     @Test

@@ -151,7 +151,12 @@ class AcpiTablesTest {
         assertThat(dsdt[8]).isEqualTo((byte) 2);
         AmlDecoder d = AmlDecoder.decode(dsdt, AcpiTable.HEADER_SIZE);
         assertThat(d.names.get("\\_S5_")).isEqualTo(List.of((long) Layout.ACPI_S5_SLP_TYP, 0L, 0L, 0L));
-        assertThat(d.devices).containsExactly("\\_SB_.PCI0", "\\_SB_.COM1");
+        assertThat(d.devices).containsExactly("\\_SB_.PCI0", "\\_SB_.COM1", "\\_SB_.PS2K", "\\_SB_.RTC_");
+        // i8042: IO 0x60 and 0x64 (1 byte each), IRQ 1; RTC: IO 0x70-0x71, IRQ 8 (ACPI 6.4 §6.4.2.1/5).
+        assertThat((byte[]) d.names.get("\\_SB_.PS2K._CRS")).containsExactly(0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,
+                0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01, 0x22, 0x02, 0x00, 0x79, 0x00);
+        assertThat((byte[]) d.names.get("\\_SB_.RTC_._CRS")).containsExactly(0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02,
+                0x22, 0x00, 0x01, 0x79, 0x00);
         assertThat(d.names.get("\\_SB_.PCI0._HID")).isEqualTo(0x030ad041L);
         assertThat(d.names.get("\\_SB_.PCI0._UID")).isEqualTo(0L);
         assertThat(d.names.get("\\_SB_.PCI0._SEG")).isEqualTo(0L);
