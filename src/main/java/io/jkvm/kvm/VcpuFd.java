@@ -211,6 +211,54 @@ public final class VcpuFd implements AutoCloseable {
         set(ioctl, data, name);
     }
 
+    // Snapshot state (api.rst: KVM_GET/SET_VCPU_EVENTS, _XSAVE, _XCRS, _DEBUGREGS). Each struct
+    // is exchanged whole; the setters check the size so KVM never reads past the buffer.
+
+    public byte[] getVcpuEvents() {
+        return get(KVM_GET_VCPU_EVENTS, KvmStructs.VCPU_EVENTS_SIZE, "KVM_GET_VCPU_EVENTS");
+    }
+
+    public void setVcpuEvents(byte[] events) {
+        VmFd.requireSize(events, KvmStructs.VCPU_EVENTS_SIZE, "kvm_vcpu_events");
+        set(KVM_SET_VCPU_EVENTS, events, "KVM_SET_VCPU_EVENTS");
+    }
+
+    public byte[] getXsave() {
+        return get(KVM_GET_XSAVE, KvmStructs.XSAVE_SIZE, "KVM_GET_XSAVE");
+    }
+
+    public void setXsave(byte[] xsave) {
+        VmFd.requireSize(xsave, KvmStructs.XSAVE_SIZE, "kvm_xsave");
+        set(KVM_SET_XSAVE, xsave, "KVM_SET_XSAVE");
+    }
+
+    public byte[] getXcrs() {
+        return get(KVM_GET_XCRS, KvmStructs.XCRS_SIZE, "KVM_GET_XCRS");
+    }
+
+    public void setXcrs(byte[] xcrs) {
+        VmFd.requireSize(xcrs, KvmStructs.XCRS_SIZE, "kvm_xcrs");
+        set(KVM_SET_XCRS, xcrs, "KVM_SET_XCRS");
+    }
+
+    public byte[] getDebugRegs() {
+        return get(KVM_GET_DEBUGREGS, KvmStructs.DEBUGREGS_SIZE, "KVM_GET_DEBUGREGS");
+    }
+
+    public void setDebugRegs(byte[] regs) {
+        VmFd.requireSize(regs, KvmStructs.DEBUGREGS_SIZE, "kvm_debugregs");
+        set(KVM_SET_DEBUGREGS, regs, "KVM_SET_DEBUGREGS");
+    }
+
+    /**
+     * KVM_KVMCLOCK_CTRL: tells a paravirtual-clock guest it was stopped, so its soft-lockup
+     * watchdog does not fire after a pause or restore. Returns false (and does nothing) when the
+     * guest has not enabled kvmclock (EINVAL) - the normal case for guests without pvclock.
+     */
+    public boolean kvmclockCtrl() {
+        return Native.ioctlOrErrno(fd, KVM_KVMCLOCK_CTRL, 0) >= 0;
+    }
+
     public void setCpuid(List<CpuidEntry> entries) {
         try (Arena a = Arena.ofConfined()) {
             Native.ioctl(fd, KVM_SET_CPUID2, Kvm.CpuidCodec.encode(a, entries), "KVM_SET_CPUID2");

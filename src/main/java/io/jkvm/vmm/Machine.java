@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.Function;
 
 /**
  * A KVM virtual machine: guest RAM, the in-kernel interrupt controllers and PIT, the port and
@@ -63,6 +64,10 @@ public final class Machine implements AutoCloseable {
     private boolean started;
 
     private Machine(Options options, Kvm kvm, boolean ownsKvm) {
+        this(options, kvm, ownsKvm, o -> GuestRam.allocate(o.memoryBytes(), o.hugepages()));
+    }
+
+    private Machine(Options options, Kvm kvm, boolean ownsKvm, Function<Options, GuestRam> ramSource) {
         this.options = options;
         this.kvm = kvm;
         this.ownsKvm = ownsKvm;
@@ -78,7 +83,11 @@ public final class Machine implements AutoCloseable {
                 v.createIrqchip();
                 v.createPit2();
             }
-            r = GuestRam.allocate(options.memoryBytes(), options.hugepages());
+            r = ramSource.apply(options);
+            if (r.memory().size() != options.memoryBytes()) {
+                throw new IllegalArgumentException("guest RAM source gave " + r.memory().size()
+                        + " bytes, the machine needs " + options.memoryBytes());
+            }
             int slot = 0;
             for (GuestMemory.Region region : r.memory().regions()) {
                 v.setUserMemoryRegion(slot++, 0, region.guestAddress(), region.host());
@@ -108,6 +117,20 @@ public final class Machine implements AutoCloseable {
         Kvm kvm = Kvm.open();
         try {
             return new Machine(options, kvm, true);
+        } catch (RuntimeException e) {
+            kvm.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Creates a machine whose guest RAM comes from {@code ramSource} instead of fresh anonymous
+     * memory (snapshot restore maps it from a memory file). The RAM is owned by the machine.
+     */
+    public static Machine create(Options options, Function<Options, GuestRam> ramSource) {
+        Kvm kvm = Kvm.open();
+        try {
+            return new Machine(options, kvm, true, ramSource);
         } catch (RuntimeException e) {
             kvm.close();
             throw e;
