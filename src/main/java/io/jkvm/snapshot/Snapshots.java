@@ -161,7 +161,19 @@ public final class Snapshots {
             throw new SnapshotException(stateFile, "state file is " + size + " bytes, over the " + SnapshotFile.MAX_SIZE
                     + "-byte limit (not a jkvm state file?)");
         }
-        SnapshotFile.Parsed p = SnapshotFile.read(stateFile, Files.readAllBytes(stateFile), key);
+        Decoded d = decode(stateFile, Files.readAllBytes(stateFile), key);
+        SnapshotFile.Parsed p = d.parsed();
+        SnapshotHeader h = p.header();
+        MemoryFile.verify(memFile, stateFile, h.memory(), h.config(), p.protection(), key);
+        return new Loaded(stateFile, memFile, p.protection(), h.snapshotId(), h.createdAt(), d.state(), d.devices(),
+                h.memory());
+    }
+
+    record Decoded(SnapshotFile.Parsed parsed, VmState state, List<DeviceState> devices) {}
+
+    /** Authenticates and decodes state-file content (everything but the memory file). */
+    static Decoded decode(Path stateFile, byte[] content, SnapshotKey key) {
+        SnapshotFile.Parsed p = SnapshotFile.read(stateFile, content, key);
         SnapshotHeader h = p.header();
         VmState state = null;
         List<DeviceState> devices = new ArrayList<>();
@@ -190,9 +202,7 @@ public final class Snapshots {
         if (state == null) {
             throw new SnapshotException(stateFile, "no kvm state section");
         }
-        MemoryFile.verify(memFile, stateFile, h.memory(), h.config(), p.protection(), key);
-        return new Loaded(stateFile, memFile, p.protection(), h.snapshotId(), h.createdAt(), state, List.copyOf(devices),
-                h.memory());
+        return new Decoded(p, state, List.copyOf(devices));
     }
 
     public static Restored restore(Path stateFile, Path memFile, SnapshotKey key) throws IOException {
