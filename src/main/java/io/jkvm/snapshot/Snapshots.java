@@ -45,7 +45,8 @@ public final class Snapshots {
     private Snapshots() {}
 
     /** What {@link #save} wrote and how long it took. */
-    public record SaveResult(long stateFileBytes, long memoryFileBytes, Duration elapsed) {}
+    public record SaveResult(long stateFileBytes, long memoryFileBytes, Duration elapsed, Duration captureKvm,
+            Duration writeMemory) {}
 
     /** A verified, decoded snapshot not yet applied to any machine. */
     public record Loaded(Path stateFile, Path memoryFile, Protection protection, String snapshotId,
@@ -64,7 +65,8 @@ public final class Snapshots {
     }
 
     /** A restored machine (created, state applied, not started) and the device states to apply. */
-    public record Restored(Machine machine, List<DeviceState> devices, Duration elapsed) {
+    public record Restored(Machine machine, List<DeviceState> devices, Duration elapsed, Duration verify,
+            Duration createMachine) {
         /** The saved state of device {@code name}, or null. */
         public DeviceState device(String name) {
             return devices.stream().filter(d -> d.name().equals(name)).findFirst().orElse(null);
@@ -76,10 +78,13 @@ public final class Snapshots {
         return save(m, devices, stateFile, memFile, key, Protection.HMAC_SHA256);
     }
 
-    /** Saves a paused machine ({@link Machine#pause()}); the machine stays paused. */
+    /**
+     * Saves a paused machine ({@link Machine#pause()}; a machine not started yet or whose vCPUs
+     * have all stopped is accepted too). The machine stays paused.
+     */
     public static SaveResult save(Machine m, List<DeviceState> devices, Path stateFile, Path memFile, SnapshotKey key,
             Protection protection) throws IOException {
-        if (!m.isPaused()) {
+        if (!m.isQuiescent()) {
             throw new SnapshotException("the machine must be paused (Machine.pause()) before it is snapshotted");
         }
         long t0 = System.nanoTime();
@@ -103,11 +108,13 @@ public final class Snapshots {
         Path memTmp = tempBeside(memFile);
         Path stateTmp = null;
         try {
+            long tMem = System.nanoTime();
             SnapshotHeader.Memory memory;
             try (FileChannel ch = FileChannel.open(memTmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 memory = MemoryFile.write(ch, mem, key, protection, snapshotId, memNonce);
                 ch.force(true);
             }
+            Duration writeMemory = Duration.ofNanos(System.nanoTime() - tMem);
             List<SnapshotHeader.Section> sections = new ArrayList<>();
             java.io.ByteArrayOutputStream payload = new java.io.ByteArrayOutputStream();
             byte[] kvm = StateCodec.encode(state);
@@ -136,7 +143,8 @@ public final class Snapshots {
             }
             Files.move(memTmp, memFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             Files.move(stateTmp, stateFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            return new SaveResult(bytes.length, memory.length(), Duration.ofNanos(System.nanoTime() - t0));
+            return new SaveResult(bytes.length, memory.length(), Duration.ofNanos(System.nanoTime() - t0),
+                    Duration.ofNanos(tMem - t0), writeMemory);
         } finally {
             Files.deleteIfExists(memTmp);
             if (stateTmp != null) {
@@ -220,7 +228,9 @@ public final class Snapshots {
         Loaded l = load(stateFile, memFile, key);
         MachineConfig cfg = l.config();
         byte[] id = SnapshotFile.hex(stateFile, l.snapshotId(), 16, "snapshot id");
+        long tCreate = System.nanoTime();
         Machine m = Machine.create(cfg.toOptions(), o -> ramFor(l, cfg, key, id));
+        long tApply = System.nanoTime();
         try {
             beforeState.accept(m);
             KvmStateRestore.apply(m, l.state());
@@ -228,7 +238,8 @@ public final class Snapshots {
             m.close();
             throw e;
         }
-        return new Restored(m, l.devices(), Duration.ofNanos(System.nanoTime() - t0));
+        return new Restored(m, l.devices(), Duration.ofNanos(System.nanoTime() - t0), Duration.ofNanos(tCreate - t0),
+                Duration.ofNanos(tApply - tCreate));
     }
 
     private static GuestRam ramFor(Loaded l, MachineConfig cfg, SnapshotKey key, byte[] id) {

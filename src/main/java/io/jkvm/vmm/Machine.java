@@ -263,6 +263,16 @@ public final class Machine implements AutoCloseable {
         }
     }
 
+    /**
+     * True when no vCPU is or can be in KVM_RUN: not started yet, paused, or every vCPU thread has
+     * finished. vCPU and VM state read now is consistent (snapshots need this).
+     */
+    public boolean isQuiescent() {
+        synchronized (lock) {
+            return !started || running == 0 || (pauseRequested && parkedOrDone == vcpuFds.size());
+        }
+    }
+
     private void vcpuLoop(VcpuFd fd) {
         try {
             fd.bindToCurrentThread();
