@@ -128,6 +128,24 @@ public final class VcpuFd implements AutoCloseable {
     }
 
     /**
+     * Completes an exit's pending operation without running guest code: KVM_RUN with
+     * immediate_exit set. After KVM_EXIT_IO/MMIO the instruction is finished (an IN's data
+     * stored, RIP advanced) only when userspace re-enters KVM_RUN, and that pending state is not
+     * visible in any state ioctl, so it must be completed before the vCPU state is saved
+     * (api.rst, KVM_RUN: "userspace should ensure that the operation is completed before
+     * performing a live migration ... re-enter the guest ... with the immediate_exit field set").
+     * Call from the vCPU's own thread, between runs.
+     */
+    public void completePendingOperations() {
+        run.immediateExit(true);
+        int r = Native.ioctlOrErrno(fd, KVM_RUN, 0);
+        drainKicks();
+        if (r < 0 && r != -Native.EINTR && r != -Native.EAGAIN) {
+            throw new KvmException("KVM_RUN with immediate_exit (vcpu " + id + ")", -r);
+        }
+    }
+
+    /**
      * Makes KVM_RUN return to userspace soon: sets immediate_exit (covers a vCPU about to enter)
      * and signals the thread (covers a vCPU already in guest mode). Safe from any thread.
      */
@@ -267,6 +285,18 @@ public final class VcpuFd implements AutoCloseable {
 
     /** KVM_SET_MSRS; throws if KVM accepted fewer than all entries, naming the first refused MSR. */
     public void setMsrs(List<MsrEntry> msrs) {
+        int n = setMsrsPrefix(msrs);
+        if (n != msrs.size()) {
+            throw new IllegalStateException(String.format(
+                    "KVM_SET_MSRS: KVM refused MSR 0x%x (set %d of %d)", msrs.get(n).index(), n, msrs.size()));
+        }
+    }
+
+    /**
+     * KVM_SET_MSRS that reports how many entries KVM set: it stops at the first MSR it refuses
+     * (api.rst, KVM_SET_MSRS), so a result below {@code msrs.size()} names the refused entry.
+     */
+    public int setMsrsPrefix(List<MsrEntry> msrs) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(8L + (long) msrs.size() * KvmStructs.MSR_ENTRY_SIZE, 8);
             s.set(ValueLayout.JAVA_INT, 0, msrs.size());
@@ -275,11 +305,7 @@ public final class VcpuFd implements AutoCloseable {
                 s.set(ValueLayout.JAVA_INT, o, msrs.get(i).index());
                 s.set(ValueLayout.JAVA_LONG, o + 8, msrs.get(i).data());
             }
-            int n = Native.ioctl(fd, KVM_SET_MSRS, s, "KVM_SET_MSRS");
-            if (n != msrs.size()) {
-                throw new IllegalStateException(String.format(
-                        "KVM_SET_MSRS: KVM refused MSR 0x%x (set %d of %d)", msrs.get(n).index(), n, msrs.size()));
-            }
+            return Native.ioctl(fd, KVM_SET_MSRS, s, "KVM_SET_MSRS");
         }
     }
 

@@ -94,7 +94,7 @@ final class KvmStateRestore {
                 step(v, "KVM_SET_LAPIC", () -> v.setLapic(new StructBuffer(st.lapic().clone())));
             }
             if (!st.msrs().isEmpty()) {
-                step(v, "KVM_SET_MSRS", () -> v.setMsrs(st.msrs()));
+                step(v, "KVM_SET_MSRS", () -> setMsrs(v, st.msrs()));
             }
             if (st.events() != null) {
                 step(v, "KVM_SET_VCPU_EVENTS", () -> v.setVcpuEvents(st.events()));
@@ -103,6 +103,30 @@ final class KvmStateRestore {
                 step(v, "KVM_SET_DEBUGREGS", () -> v.setDebugRegs(st.debugRegs()));
             }
             v.kvmclockCtrl();
+        }
+    }
+
+    /**
+     * KVM_SET_MSRS, tolerating only refusals that lose nothing: KVM can report an MSR as readable
+     * yet refuse a host write to it in this VM's configuration (e.g. MSR_KVM_ASYNC_PF_INT
+     * without an in-kernel LAPIC). Such an MSR is skipped when the fresh vCPU already holds the
+     * saved value; any other refusal fails the restore, naming the MSR and both values.
+     */
+    static void setMsrs(VcpuFd v, java.util.List<io.jkvm.kvm.MsrEntry> msrs) {
+        java.util.List<io.jkvm.kvm.MsrEntry> rest = msrs;
+        while (!rest.isEmpty()) {
+            int n = v.setMsrsPrefix(rest);
+            if (n >= rest.size()) {
+                return;
+            }
+            io.jkvm.kvm.MsrEntry refused = rest.get(n);
+            var now = v.getMsrs(new int[] {refused.index()});
+            if (now.size() != 1 || now.getFirst().data() != refused.data()) {
+                throw new IllegalStateException(String.format("KVM refused MSR 0x%x = 0x%x (the new vCPU has %s)",
+                        refused.index(), refused.data(),
+                        now.isEmpty() ? "it unreadable" : String.format("0x%x", now.getFirst().data())));
+            }
+            rest = rest.subList(n + 1, rest.size());
         }
     }
 

@@ -44,6 +44,9 @@ import java.util.function.Consumer;
 public final class Snapshots {
     private Snapshots() {}
 
+    /** The kvm section plus at most 256 device states. */
+    static final int MAX_SECTIONS = 257;
+
     /** What {@link #save} wrote and how long it took. */
     public record SaveResult(long stateFileBytes, long memoryFileBytes, Duration elapsed, Duration captureKvm,
             Duration writeMemory) {}
@@ -121,6 +124,9 @@ public final class Snapshots {
             sections.add(new SnapshotHeader.Section("kvm", 0, kvm.length));
             payload.write(kvm);
             Set<String> names = new HashSet<>();
+            if (devices.size() > MAX_SECTIONS - 1) {
+                throw new SnapshotException("too many device states (" + devices.size() + ", limit " + (MAX_SECTIONS - 1) + ")");
+            }
             for (DeviceState d : devices) {
                 DeviceState blob = DeviceState.of(d.name(), d.bytes()); // validates name and size
                 if (!names.add(blob.name())) {
@@ -187,10 +193,17 @@ public final class Snapshots {
         List<DeviceState> devices = new ArrayList<>();
         Set<String> seen = new HashSet<>();
         byte[] payload = p.payload();
+        if (h.sections().size() > MAX_SECTIONS) {
+            throw new SnapshotException(stateFile, h.sections().size() + " sections, the limit is " + MAX_SECTIONS);
+        }
+        // Sections tile the payload in order: no overlap, so decoding never copies more than the payload.
+        long next = 0;
         for (SnapshotHeader.Section s : h.sections()) {
-            if (s == null || s.name() == null || s.offset() < 0 || s.length() < 0 || s.offset() > payload.length - s.length()) {
-                throw new SnapshotException(stateFile, "section " + (s == null ? null : s.name()) + " lies outside the payload");
+            if (s == null || s.name() == null || s.offset() != next || s.length() < 0 || s.offset() > payload.length - s.length()) {
+                throw new SnapshotException(stateFile, "section " + (s == null ? null : s.name())
+                        + " does not follow the previous one inside the payload");
             }
+            next = s.offset() + s.length();
             if (!seen.add(s.name())) {
                 throw new SnapshotException(stateFile, "section " + s.name() + " appears twice");
             }
@@ -206,6 +219,9 @@ public final class Snapshots {
             } else {
                 throw new SnapshotException(stateFile, "unknown section " + s.name());
             }
+        }
+        if (next != payload.length) {
+            throw new SnapshotException(stateFile, (payload.length - next) + " payload bytes belong to no section");
         }
         if (state == null) {
             throw new SnapshotException(stateFile, "no kvm state section");

@@ -285,6 +285,9 @@ public final class Machine implements AutoCloseable {
                     break;
                 }
                 if (pauseRequestedNow()) {
+                    // Finish the last exit's instruction first, so the parked vCPU's state is
+                    // complete for a snapshot (see VcpuFd.completePendingOperations).
+                    fd.completePendingOperations();
                     park();
                     continue;
                 }

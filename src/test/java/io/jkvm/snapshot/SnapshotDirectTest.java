@@ -74,6 +74,10 @@ class SnapshotDirectTest {
             assertThat(CounterGuest.checksum(m.memory())).isEqualTo(checksum);
         }
 
+        VcpuState v0 = Snapshots.load(state, mem, key).state().vcpus().getFirst();
+        System.out.printf("snapshot %s: vCPU parts saved on this host: xsave=%b xcrs=%b events=%b debugregs=%b lapic=%b msrs=%d%n",
+                protection, v0.xsave() != null, v0.xcrs() != null, v0.events() != null, v0.debugRegs() != null,
+                v0.lapic() != null, v0.msrs().size());
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), SnapshotRestoreMain.class.getName(),
@@ -88,6 +92,82 @@ class SnapshotDirectTest {
                 out.lines().filter(l -> l.startsWith("RESULT")).findFirst().orElse("<no result>"));
         assertThat(out).as(out).contains("RESULT ok");
         assertThat(p.exitValue()).as(out).isZero();
+    }
+
+    @Test
+    void aPauseRightAfterAPortReadSavesTheCompletedInstruction() throws Exception {
+        // The pause is requested from inside the IN handler, so the vCPU parks straight after the
+        // exit. KVM stores IN data and advances RIP only on the next KVM_RUN; unless that is done
+        // before parking, the snapshot holds RIP at the IN and the restored guest reads the
+        // port again (getting the restored side's 0x5678 instead of 0x1234).
+        byte[] code = TestGuest.assemble("""
+                .code32
+                    mov $0x531, %dx
+                    in %dx, %eax
+                    mov $0x538, %dx
+                    out %eax, %dx
+                    hlt
+                """, CounterGuest.ORIGIN);
+        Path state = dir.resolve("s"), mem = dir.resolve("m");
+        SnapshotKey key = SnapshotKey.of(new byte[32]);
+        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, false))) {
+            m.pio().register(0x531, 4, new io.jkvm.device.BusDevice() {
+                public long read(long offset, int size) {
+                    Thread t = Thread.ofPlatform().start(() -> {
+                        try {
+                            m.pause();
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    });
+                    // pause() sets the request before it waits: poll for the waiting state.
+                    long deadline = System.nanoTime() + WAIT;
+                    while (t.getState() != Thread.State.WAITING && t.isAlive() && System.nanoTime() < deadline) {
+                        Thread.onSpinWait();
+                    }
+                    return 0x1234;
+                }
+
+                public void write(long offset, int size, long value) {
+                }
+            });
+            TestGuest.startProtectedMode(m.vcpus().getFirst(), m.memory(), code, CounterGuest.ORIGIN);
+            m.start();
+            long deadline = System.nanoTime() + WAIT;
+            while (!m.isPaused()) {
+                assertThat(System.nanoTime()).as("machine paused in the IN handler").isLessThan(deadline);
+                Thread.onSpinWait();
+            }
+            Snapshots.save(m, List.of(), state, mem, key);
+        }
+        Snapshots.Restored r = Snapshots.restore(state, mem, key);
+        try (Machine m = r.machine()) {
+            MachineDirectProbe in = new MachineDirectProbe(0x5678);
+            MachineDirectProbe out = new MachineDirectProbe(0);
+            m.pio().register(0x531, 4, in);
+            m.pio().register(0x538, 4, out);
+            m.start();
+            assertThat(m.awaitExit(java.time.Duration.ofNanos(WAIT))).isNotNull();
+            assertThat(out.last.get()).as("value the guest read before the snapshot").isEqualTo(0x1234);
+        }
+    }
+
+    /** Answers reads with a fixed value and records the last write. */
+    static final class MachineDirectProbe implements io.jkvm.device.BusDevice {
+        final java.util.concurrent.atomic.AtomicLong last = new java.util.concurrent.atomic.AtomicLong(-1);
+        final long value;
+
+        MachineDirectProbe(long value) {
+            this.value = value;
+        }
+
+        public long read(long offset, int size) {
+            return value;
+        }
+
+        public void write(long offset, int size, long v) {
+            last.set(v);
+        }
     }
 
     @Test
