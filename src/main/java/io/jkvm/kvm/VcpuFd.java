@@ -277,6 +277,26 @@ public final class VcpuFd implements AutoCloseable {
         return Native.ioctlOrErrno(fd, KVM_KVMCLOCK_CTRL, 0) >= 0;
     }
 
+    /** KVM_GET_CPUID2: the CPUID this vCPU presents (empty if KVM_SET_CPUID2 was never called). */
+    public List<CpuidEntry> getCpuid() {
+        int n = 256;
+        while (true) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment buf = a.allocate(8L + (long) n * KvmStructs.CPUID_ENTRY2_SIZE, 8);
+                buf.set(ValueLayout.JAVA_INT, 0, n);
+                int r = Native.ioctlOrErrno(fd, KVM_GET_CPUID2, buf);
+                if (r == -7 /* E2BIG */ && n < 4096) {
+                    n *= 2;
+                    continue;
+                }
+                if (r < 0) {
+                    throw new KvmException("KVM_GET_CPUID2", -r);
+                }
+                return Kvm.CpuidCodec.decode(buf);
+            }
+        }
+    }
+
     public void setCpuid(List<CpuidEntry> entries) {
         try (Arena a = Arena.ofConfined()) {
             Native.ioctl(fd, KVM_SET_CPUID2, Kvm.CpuidCodec.encode(a, entries), "KVM_SET_CPUID2");

@@ -35,7 +35,8 @@ final class KvmStateCapture {
                     irqchip ? v.getLapic().bytes() : null,
                     has(vm, KVM_CAP_VCPU_EVENTS) ? v.getVcpuEvents() : null,
                     has(vm, KVM_CAP_MP_STATE) ? v.getMpState() : KVM_MP_STATE_RUNNABLE,
-                    has(vm, KVM_CAP_DEBUGREGS) ? v.getDebugRegs() : null));
+                    has(vm, KVM_CAP_DEBUGREGS) ? v.getDebugRegs() : null,
+                    v.getCpuid()));
         }
         List<byte[]> chips = new ArrayList<>();
         byte[] pit = null;

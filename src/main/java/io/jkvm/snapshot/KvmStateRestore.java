@@ -11,9 +11,9 @@ import io.jkvm.vmm.Machine;
 import static io.jkvm.kvm.KvmIoctls.*;
 
 /**
- * Applies a {@link VmState} to a freshly created machine whose vCPUs have not run yet. The caller
- * has already set each vCPU's CPUID (KVM_SET_CPUID2 must precede the state: it decides which
- * MSRs and XSAVE features KVM accepts; api.rst, KVM_SET_CPUID2).
+ * Applies a {@link VmState} to a freshly created machine whose vCPUs have not run yet. Each
+ * vCPU's CPUID is set first ({@link #applyCpuid}, or by the caller): KVM_SET_CPUID2 must precede
+ * the rest, since it decides which MSRs and XSAVE features KVM accepts (api.rst, KVM_SET_CPUID2).
  *
  * <p>Order, and why (Documentation/virt/kvm/api.rst):
  * <ol>
@@ -63,6 +63,16 @@ final class KvmStateRestore {
         if (needed && !KvmStateCapture.has(vm, cap)) {
             throw new SnapshotException("cannot restore: the snapshot holds state this host's KVM cannot take ("
                     + KvmStateCapture.capName(cap) + " missing)");
+        }
+    }
+
+    /** KVM_SET_CPUID2 with each vCPU's saved CPUID (vCPUs saved without one are left alone). */
+    static void applyCpuid(Machine m, VmState s) {
+        for (VcpuFd v : m.vcpus()) {
+            VcpuState st = s.vcpus().get(v.id());
+            if (!st.cpuid().isEmpty()) {
+                step(v, "KVM_SET_CPUID2", () -> v.setCpuid(st.cpuid()));
+            }
         }
     }
 

@@ -248,6 +248,7 @@ public final class Snapshots {
         Machine m = Machine.create(cfg.toOptions(), o -> ramFor(l, cfg, key, id));
         long tApply = System.nanoTime();
         try {
+            KvmStateRestore.applyCpuid(m, l.state());
             beforeState.accept(m);
             KvmStateRestore.apply(m, l.state());
         } catch (RuntimeException e) {

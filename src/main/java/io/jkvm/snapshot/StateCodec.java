@@ -1,5 +1,6 @@
 package io.jkvm.snapshot;
 
+import io.jkvm.kvm.CpuidEntry;
 import io.jkvm.kvm.KvmStructs;
 import io.jkvm.kvm.MsrEntry;
 
@@ -36,6 +37,7 @@ final class StateCodec {
     static final int MAX_FIELDS = 64;
     static final int MAX_FIELD_BYTES = 1 << 20;
     static final int MAX_MSRS = 4096;
+    static final int MAX_CPUID = 4096;
 
     static byte[] encode(VmState s) {
         ByteArrayOutputStream bos = new ByteArrayOutputStream();
@@ -62,6 +64,9 @@ final class StateCodec {
                 f.put("mpstate", new byte[] {(byte) (v.mpState() >>> 24), (byte) (v.mpState() >>> 16),
                         (byte) (v.mpState() >>> 8), (byte) v.mpState()});
                 putIf(f, "debugregs", v.debugRegs());
+                if (!v.cpuid().isEmpty()) {
+                    f.put("cpuid", encodeCpuid(v.cpuid()));
+                }
                 writeFields(out, f);
             }
         } catch (IOException e) {
@@ -85,6 +90,36 @@ final class StateCodec {
             out.writeInt(e.getValue().length);
             out.write(e.getValue());
         }
+    }
+
+    private static byte[] encodeCpuid(List<CpuidEntry> entries) {
+        ByteArrayOutputStream bos = new ByteArrayOutputStream();
+        try (DataOutputStream out = new DataOutputStream(bos)) {
+            out.writeInt(entries.size());
+            for (CpuidEntry e : entries) {
+                for (int x : new int[] {e.function(), e.index(), e.flags(), e.eax(), e.ebx(), e.ecx(), e.edx()}) {
+                    out.writeInt(x);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bos.toByteArray();
+    }
+
+    private static List<CpuidEntry> decodeCpuid(byte[] b, Path file) {
+        if (b == null) {
+            return List.of();
+        }
+        BoundedReader r = new BoundedReader(b, 0, b.length, file, "CPUID list");
+        int n = r.count("CPUID entry count", MAX_CPUID);
+        List<CpuidEntry> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(new CpuidEntry(r.i32("function"), r.i32("index"), r.i32("flags"), r.i32("eax"), r.i32("ebx"),
+                    r.i32("ecx"), r.i32("edx")));
+        }
+        r.expectEnd();
+        return out;
     }
 
     private static byte[] encodeMsrs(List<MsrEntry> msrs) {
@@ -148,8 +183,9 @@ final class StateCodec {
             byte[] mp = require(f, "mpstate", 4, p, r);
             int mpState = ((mp[0] & 0xff) << 24) | ((mp[1] & 0xff) << 16) | ((mp[2] & 0xff) << 8) | (mp[3] & 0xff);
             byte[] debug = take(f, "debugregs", KvmStructs.DEBUGREGS_SIZE, r);
+            List<CpuidEntry> cpuid = decodeCpuid(f.remove("cpuid"), file);
             rejectUnknown(f, "vCPU " + i, r);
-            vcpus.add(new VcpuState(id, regs, sregs, fpu, xsave, xcrs, msrs, lapic, events, mpState, debug));
+            vcpus.add(new VcpuState(id, regs, sregs, fpu, xsave, xcrs, msrs, lapic, events, mpState, debug, cpuid));
         }
         r.expectEnd();
         return new VmState(config, vcpus, chips, pit, clock);

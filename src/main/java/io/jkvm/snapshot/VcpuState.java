@@ -1,5 +1,6 @@
 package io.jkvm.snapshot;
 
+import io.jkvm.kvm.CpuidEntry;
 import io.jkvm.kvm.MsrEntry;
 
 import java.util.List;
@@ -19,10 +20,12 @@ import java.util.List;
  * @param events    struct kvm_vcpu_events (KVM_CAP_VCPU_EVENTS) or null
  * @param mpState   KVM_GET_MP_STATE value
  * @param debugRegs struct kvm_debugregs (KVM_CAP_DEBUGREGS) or null
+ * @param cpuid     the CPUID the vCPU presented (KVM_GET_CPUID2), empty if never set
  */
 public record VcpuState(int id, byte[] regs, byte[] sregs, byte[] fpu, byte[] xsave, byte[] xcrs,
-        List<MsrEntry> msrs, byte[] lapic, byte[] events, int mpState, byte[] debugRegs) {
+        List<MsrEntry> msrs, byte[] lapic, byte[] events, int mpState, byte[] debugRegs, List<CpuidEntry> cpuid) {
     public VcpuState {
         msrs = List.copyOf(msrs);
+        cpuid = List.copyOf(cpuid);
     }
 }

@@ -60,6 +60,7 @@ class SnapshotDirectTest {
             m.pio().register(CounterGuest.PORT, 4, progress);
             Serial16550 uart = new Serial16550(m.irqLine(4), OutputStream.nullOutputStream());
             uart.restore(new Serial16550.State(0x0c, 0, 0, 0x01, 3, 0, 0, 0, 0x5a, false, new byte[] {'o', 'k'}));
+            m.vcpus().getFirst().setCpuid(m.kvm().supportedCpuid());
             TestGuest.startProtectedMode(m.vcpus().getFirst(), m.memory(), code, CounterGuest.ORIGIN);
             m.start();
             assertThat(progress.awaitAtLeast(2, WAIT)).as("guest reports progress").isTrue();

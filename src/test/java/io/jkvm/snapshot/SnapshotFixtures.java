@@ -32,7 +32,8 @@ final class SnapshotFixtures {
                     bytes(KvmStructs.FPU_SIZE, i + 2), null, bytes(KvmStructs.XCRS_SIZE, 3),
                     List.of(new MsrEntry(0x10, 12345), new MsrEntry(0xc0000080, 0x500)),
                     irqchip ? bytes(KvmStructs.LAPIC_SIZE, 4) : null, bytes(KvmStructs.VCPU_EVENTS_SIZE, 5), 0,
-                    bytes(KvmStructs.DEBUGREGS_SIZE, 6)));
+                    bytes(KvmStructs.DEBUGREGS_SIZE, 6),
+                    List.of(new io.jkvm.kvm.CpuidEntry(0, 0, 0, 0xd, 0x68747541, 0x444d4163, 0x69746e65))));
         }
         List<byte[]> chips = List.of();
         if (irqchip) {

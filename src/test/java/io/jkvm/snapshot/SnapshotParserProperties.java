@@ -6,6 +6,8 @@ import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.Size;
+import net.jqwik.api.statistics.Statistics;
+import net.jqwik.api.statistics.StatisticsReport;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,13 +56,32 @@ class SnapshotParserProperties {
     }
 
     @Property(tries = 1000)
+    @StatisticsReport(onFailureOnly = true)
     void mutatedAndResignedContainersAreDecodedOrRefusedCleanly(@ForAll("mutations") List<int[]> edits) {
         byte[] c = VALID.clone();
         for (int[] e : edits) {
             int at = Math.floorMod(e[0], c.length - SnapshotFile.MAC_BYTES);
             c[at] = (byte) e[1];
         }
-        parseExpectingOnlySnapshotException(resign(c));
+        String outcome = parseExpectingOnlySnapshotException(resign(c));
+        Statistics.collect(outcome);
+    }
+
+    /** The re-signed mutations must reach every parser layer, not just stop at the framing. */
+    @Property(tries = 1000)
+    @StatisticsReport(onFailureOnly = true)
+    void mutationsReachEveryParserLayer(@ForAll("mutations") List<int[]> edits) {
+        byte[] c = VALID.clone();
+        for (int[] e : edits) {
+            int at = Math.floorMod(e[0], c.length - SnapshotFile.MAC_BYTES);
+            c[at] = (byte) e[1];
+        }
+        Statistics.collect(parseExpectingOnlySnapshotException(resign(c)));
+        Statistics.coverage(cov -> {
+            cov.check("header").count(n -> n > 0);
+            cov.check("kvm state").count(n -> n > 0);
+            cov.check("framing").count(n -> n > 0);
+        });
     }
 
     @Property(tries = 300)
@@ -106,11 +127,21 @@ class SnapshotParserProperties {
         return out;
     }
 
-    private static void parseExpectingOnlySnapshotException(byte[] content) {
+    /** Parses; returns which layer refused ("decoded" if none did). */
+    private static String parseExpectingOnlySnapshotException(byte[] content) {
         try {
             Snapshots.decode(NAME, content, SnapshotFixtures.KEY);
+            return "decoded";
         } catch (SnapshotException expected) {
             assertThat(expected.file()).isEqualTo(NAME);
+            String p = expected.problem();
+            if (p.startsWith("header") || p.startsWith("section") || p.contains("payload bytes belong")) {
+                return "header";
+            }
+            if (p.startsWith("kvm state section") || p.startsWith("MSR list") || p.startsWith("CPUID list")) {
+                return "kvm state";
+            }
+            return "framing";
         }
     }
 }

@@ -41,6 +41,10 @@ public final class SnapshotRestoreMain {
         Snapshots.Restored r = Snapshots.restore(state, mem, key);
         long restoreMicros = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - t0);
         try (Machine m = r.machine()) {
+            if (m.vcpus().getFirst().getCpuid().isEmpty()) {
+                System.out.println("RESULT fail the saved CPUID was not restored");
+                return 1;
+            }
             String sum = CounterGuest.checksum(m.memory());
             if (!sum.equals(expectedSum)) {
                 System.out.println("RESULT fail memory checksum " + sum + " != saved " + expectedSum);

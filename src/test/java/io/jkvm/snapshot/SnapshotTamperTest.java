@@ -58,6 +58,7 @@ class SnapshotTamperTest {
             assertThat(a.lapic()).isEqualTo(b.lapic());
             assertThat(a.events()).isEqualTo(b.events());
             assertThat(a.debugRegs()).isEqualTo(b.debugRegs());
+            assertThat(a.cpuid()).isEqualTo(b.cpuid());
         }
         assertThat(l.state().irqchips()).hasSize(3);
         assertThat(l.state().pit()).isEqualTo(want.pit());
