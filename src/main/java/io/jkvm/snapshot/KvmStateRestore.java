@@ -1,12 +1,15 @@
 package io.jkvm.snapshot;
 
 import io.jkvm.kvm.KvmException;
+import io.jkvm.kvm.MsrEntry;
 import io.jkvm.kvm.Regs;
 import io.jkvm.kvm.Sregs;
 import io.jkvm.kvm.StructBuffer;
 import io.jkvm.kvm.VcpuFd;
 import io.jkvm.kvm.VmFd;
 import io.jkvm.vmm.Machine;
+
+import java.util.List;
 
 import static io.jkvm.kvm.KvmIoctls.*;
 
@@ -122,14 +125,14 @@ final class KvmStateRestore {
      * without an in-kernel LAPIC). Such an MSR is skipped when the fresh vCPU already holds the
      * saved value; any other refusal fails the restore, naming the MSR and both values.
      */
-    static void setMsrs(VcpuFd v, java.util.List<io.jkvm.kvm.MsrEntry> msrs) {
-        java.util.List<io.jkvm.kvm.MsrEntry> rest = msrs;
+    static void setMsrs(VcpuFd v, List<MsrEntry> msrs) {
+        List<MsrEntry> rest = msrs;
         while (!rest.isEmpty()) {
             int n = v.setMsrsPrefix(rest);
             if (n >= rest.size()) {
                 return;
             }
-            io.jkvm.kvm.MsrEntry refused = rest.get(n);
+            MsrEntry refused = rest.get(n);
             var now = v.getMsrs(new int[] {refused.index()});
             if (now.size() != 1 || now.getFirst().data() != refused.data()) {
                 throw new IllegalStateException(String.format("KVM refused MSR 0x%x = 0x%x (the new vCPU has %s)",

@@ -45,8 +45,17 @@ public final class SnapshotKey {
         return new SnapshotKey(material);
     }
 
-    /** Reads a key file the user gave (at least 32 bytes; its whole content is the key). */
+    /**
+     * Reads a key file the user gave (at least 32 bytes; its whole content is the key). Like ssh
+     * with private keys, a key file other users can read is refused.
+     */
     public static SnapshotKey fromFile(Path file) throws IOException {
+        var perms = Files.getPosixFilePermissions(file);
+        if (perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ)
+                || perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_READ)) {
+            throw new SnapshotException(file, "key file is readable by other users (mode "
+                    + PosixFilePermissions.toString(perms) + "); make it private: chmod 600 " + file);
+        }
         long size = Files.size(file);
         if (size < MIN_BYTES || size > MAX_BYTES) {
             throw new SnapshotException(file, "key file is " + size + " bytes; it must hold "

@@ -4,7 +4,9 @@ import io.jkvm.memory.GuestMemory;
 import io.jkvm.memory.GuestRam;
 import io.jkvm.vmm.Machine;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +17,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
@@ -119,7 +122,7 @@ public final class Snapshots {
             }
             Duration writeMemory = Duration.ofNanos(System.nanoTime() - tMem);
             List<SnapshotHeader.Section> sections = new ArrayList<>();
-            java.io.ByteArrayOutputStream payload = new java.io.ByteArrayOutputStream();
+            ByteArrayOutputStream payload = new ByteArrayOutputStream();
             byte[] kvm = StateCodec.encode(state);
             sections.add(new SnapshotHeader.Section("kvm", 0, kvm.length));
             payload.write(kvm);
@@ -141,7 +144,7 @@ public final class Snapshots {
             byte[] bytes = SnapshotFile.write(header, protection, payload.toByteArray(), key);
             stateTmp = tempBeside(stateFile);
             try (FileChannel ch = FileChannel.open(stateTmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                var buf = java.nio.ByteBuffer.wrap(bytes);
+                ByteBuffer buf = ByteBuffer.wrap(bytes);
                 while (buf.hasRemaining()) {
                     ch.write(buf);
                 }
@@ -210,7 +213,7 @@ public final class Snapshots {
             if (s.name().equals("kvm")) {
                 state = StateCodec.decode(h.config(), payload, (int) s.offset(), (int) s.length(), stateFile);
             } else if (s.name().startsWith("device/")) {
-                byte[] b = java.util.Arrays.copyOfRange(payload, (int) s.offset(), (int) (s.offset() + s.length()));
+                byte[] b = Arrays.copyOfRange(payload, (int) s.offset(), (int) (s.offset() + s.length()));
                 try {
                     devices.add(DeviceState.of(s.name().substring(7), b));
                 } catch (IllegalArgumentException e) {

@@ -50,6 +50,7 @@ class SnapshotDirectTest {
             byte[] k = new byte[32];
             new SecureRandom().nextBytes(k);
             Files.write(keyFile, k);
+            Files.setPosixFilePermissions(keyFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         }
         SnapshotKey key = SnapshotKey.fromFile(keyFile);
         String checksum;

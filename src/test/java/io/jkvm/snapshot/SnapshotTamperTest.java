@@ -164,7 +164,13 @@ class SnapshotTamperTest {
     void keysShorterThan32BytesAreRefusedAndGeneratedKeysArePrivate() throws IOException {
         Path shortKey = dir.resolve("short.key");
         Files.write(shortKey, new byte[31]);
+        Files.setPosixFilePermissions(shortKey, PosixFilePermissions.fromString("rw-------"));
         assertThatThrownBy(() -> SnapshotKey.fromFile(shortKey)).hasMessageContaining("key file is 31 bytes");
+        Path shared = dir.resolve("shared.key");
+        Files.write(shared, new byte[32]);
+        Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rw-r--r--"));
+        assertThatThrownBy(() -> SnapshotKey.fromFile(shared))
+                .hasMessageContaining("key file is readable by other users (mode rw-r--r--); make it private: chmod 600");
         SnapshotKey a = SnapshotKey.loadOrGenerate(dir.resolve("state"));
         SnapshotKey b = SnapshotKey.loadOrGenerate(dir.resolve("state"));
         assertThat(a.idHex()).isEqualTo(b.idHex());
