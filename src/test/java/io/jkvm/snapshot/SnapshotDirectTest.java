@@ -173,6 +173,54 @@ class SnapshotDirectTest {
     }
 
     @Test
+    void everyVcpuContinuesFromItsOwnState() throws Exception {
+        // Two vCPUs, each incrementing its own word (address in EBX): after restore each counter
+        // continues from its saved value, so per-vCPU registers went to the right vCPU.
+        byte[] code = TestGuest.assemble("""
+                .code32
+                loop:
+                    incl (%ebx)
+                    jmp loop
+                """, CounterGuest.ORIGIN);
+        Path state = dir.resolve("s2"), mem = dir.resolve("m2");
+        SnapshotKey key = SnapshotKey.of(new byte[32]);
+        int[] saved = new int[2];
+        try (Machine m = Machine.create(new Machine.Options(2, 2 << 20, false, false))) {
+            for (int i = 0; i < 2; i++) {
+                TestGuest.startProtectedMode(m.vcpus().get(i), m.memory(), code, CounterGuest.ORIGIN);
+                var r = m.vcpus().get(i).getRegs();
+                r.rbx(0x3000 + 64L * i);
+                m.vcpus().get(i).setRegs(r);
+            }
+            m.start();
+            awaitWord(m, 0x3000, 1000);
+            awaitWord(m, 0x3040, 1000);
+            m.pause();
+            saved[0] = m.memory().readInt(0x3000);
+            saved[1] = m.memory().readInt(0x3040);
+            Snapshots.save(m, List.of(), state, mem, key);
+        }
+        Snapshots.Restored r = Snapshots.restore(state, mem, key);
+        try (Machine m = r.machine()) {
+            assertThat(m.vcpus()).hasSize(2);
+            assertThat(m.memory().readInt(0x3000)).isEqualTo(saved[0]);
+            assertThat(m.memory().readInt(0x3040)).isEqualTo(saved[1]);
+            assertThat(m.vcpus().get(1).getRegs().rbx()).isEqualTo(0x3040);
+            m.start();
+            awaitWord(m, 0x3000, saved[0] + 1000);
+            awaitWord(m, 0x3040, saved[1] + 1000);
+        }
+    }
+
+    private static void awaitWord(Machine m, long gpa, int atLeast) {
+        long deadline = System.nanoTime() + WAIT;
+        while (Integer.compareUnsigned(m.memory().readInt(gpa), atLeast) < 0) {
+            assertThat(System.nanoTime()).as("word at 0x%x reaches %d", gpa, atLeast).isLessThan(deadline);
+            Thread.onSpinWait();
+        }
+    }
+
+    @Test
     void aSnapshotIsNotAppliedToAMachineOfAnotherShape() throws Exception {
         Path state = dir.resolve("s"), mem = dir.resolve("m");
         SnapshotKey key = SnapshotKey.of(new byte[32]);
