@@ -73,6 +73,16 @@ final class MemoryFile {
     static void verify(Path file, Path stateFile, SnapshotHeader.Memory m, MachineConfig config, Protection p,
             SnapshotKey key) throws IOException {
         checkLayout(file, m, config, p);
+        if (p == Protection.HMAC_SHA256) {
+            // The file stays mapped while the guest runs: others able to change it could change guest RAM.
+            var perms = java.nio.file.Files.getPosixFilePermissions(file);
+            if (perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE)
+                    || perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE)) {
+                throw new SnapshotException(file, "memory file is writable by other users (mode "
+                        + java.nio.file.attribute.PosixFilePermissions.toString(perms)
+                        + "); it is mapped into the guest, so make it private: chmod 600 " + file);
+            }
+        }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size != m.length()) {

@@ -140,6 +140,13 @@ class SnapshotTamperTest {
     }
 
     @Test
+    void aMemoryFileOthersCanWriteIsNotMapped() throws IOException {
+        snapshot(Protection.HMAC_SHA256);
+        Files.setPosixFilePermissions(mem(), PosixFilePermissions.fromString("rw-rw-r--"));
+        assertRefused(mem(), "memory file is writable by other users (mode rw-rw-r--)");
+    }
+
+    @Test
     void notASnapshotAtAll() throws IOException {
         Files.write(state(), new byte[200]);
         Files.write(mem(), new byte[4096]);
