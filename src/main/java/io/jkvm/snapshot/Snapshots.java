@@ -37,7 +37,8 @@ import java.util.function.Consumer;
  * is independent of guest size and pages are read on first touch; but authentication reads the
  * whole file once before it is used (a sequential HMAC at roughly a GB/s). The mapping then
  * reflects the file, so the snapshot directory must not be writable by anyone the VMM does not
- * trust while the VM runs (MAP_PRIVATE pages not yet copied follow later writes to the file).
+ * trust while the VM runs (MAP_PRIVATE pages not yet copied follow later writes to the file);
+ * a memory file that group or others can write is refused for that reason.
  * Encrypted mode has no such window (each chunk's GCM tag is checked as it is decrypted) but
  * decrypts all of RAM into anonymous memory: restore time and host memory grow with guest size.
  *
