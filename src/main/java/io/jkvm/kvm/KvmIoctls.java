@@ -111,6 +111,19 @@ public final class KvmIoctls {
     public static final int KVM_CAP_MAX_VCPU_ID = 0x80;
     public static final int KVM_CAP_DIRTY_LOG_RING = 0xc0;
     public static final int KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 = 0xa8;
+    public static final int KVM_CAP_PIT_STATE2 = 35;
+    public static final int KVM_CAP_KVMCLOCK_CTRL = 76;
+    public static final int KVM_CAP_XSAVE2 = 208;
+
+    // struct kvm_clock_data.flags (api.rst, KVM_GET_CLOCK).
+    public static final int KVM_CLOCK_TSC_STABLE = 2;
+    public static final int KVM_CLOCK_REALTIME = 1 << 2;
+    public static final int KVM_CLOCK_HOST_TSC = 1 << 3;
+
+    // struct kvm_irqchip.chip_id (api.rst, KVM_GET_IRQCHIP).
+    public static final int KVM_IRQCHIP_PIC_MASTER = 0;
+    public static final int KVM_IRQCHIP_PIC_SLAVE = 1;
+    public static final int KVM_IRQCHIP_IOAPIC = 2;
 
     // Exit reasons (kvm_run.exit_reason).
     public static final int KVM_EXIT_UNKNOWN = 0;

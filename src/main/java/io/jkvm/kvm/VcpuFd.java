@@ -128,6 +128,24 @@ public final class VcpuFd implements AutoCloseable {
     }
 
     /**
+     * Completes an exit's pending operation without running guest code: KVM_RUN with
+     * immediate_exit set. After KVM_EXIT_IO/MMIO the instruction is finished (an IN's data
+     * stored, RIP advanced) only when userspace re-enters KVM_RUN, and that pending state is not
+     * visible in any state ioctl, so it must be completed before the vCPU state is saved
+     * (api.rst, KVM_RUN: "userspace should ensure that the operation is completed before
+     * performing a live migration ... re-enter the guest ... with the immediate_exit field set").
+     * Call from the vCPU's own thread, between runs.
+     */
+    public void completePendingOperations() {
+        run.immediateExit(true);
+        int r = Native.ioctlOrErrno(fd, KVM_RUN, 0);
+        drainKicks();
+        if (r < 0 && r != -Native.EINTR && r != -Native.EAGAIN) {
+            throw new KvmException("KVM_RUN with immediate_exit (vcpu " + id + ")", -r);
+        }
+    }
+
+    /**
      * Makes KVM_RUN return to userspace soon: sets immediate_exit (covers a vCPU about to enter)
      * and signals the thread (covers a vCPU already in guest mode). Safe from any thread.
      */
@@ -211,6 +229,74 @@ public final class VcpuFd implements AutoCloseable {
         set(ioctl, data, name);
     }
 
+    // Snapshot state (api.rst: KVM_GET/SET_VCPU_EVENTS, _XSAVE, _XCRS, _DEBUGREGS). Each struct
+    // is exchanged whole; the setters check the size so KVM never reads past the buffer.
+
+    public byte[] getVcpuEvents() {
+        return get(KVM_GET_VCPU_EVENTS, KvmStructs.VCPU_EVENTS_SIZE, "KVM_GET_VCPU_EVENTS");
+    }
+
+    public void setVcpuEvents(byte[] events) {
+        VmFd.requireSize(events, KvmStructs.VCPU_EVENTS_SIZE, "kvm_vcpu_events");
+        set(KVM_SET_VCPU_EVENTS, events, "KVM_SET_VCPU_EVENTS");
+    }
+
+    public byte[] getXsave() {
+        return get(KVM_GET_XSAVE, KvmStructs.XSAVE_SIZE, "KVM_GET_XSAVE");
+    }
+
+    public void setXsave(byte[] xsave) {
+        VmFd.requireSize(xsave, KvmStructs.XSAVE_SIZE, "kvm_xsave");
+        set(KVM_SET_XSAVE, xsave, "KVM_SET_XSAVE");
+    }
+
+    public byte[] getXcrs() {
+        return get(KVM_GET_XCRS, KvmStructs.XCRS_SIZE, "KVM_GET_XCRS");
+    }
+
+    public void setXcrs(byte[] xcrs) {
+        VmFd.requireSize(xcrs, KvmStructs.XCRS_SIZE, "kvm_xcrs");
+        set(KVM_SET_XCRS, xcrs, "KVM_SET_XCRS");
+    }
+
+    public byte[] getDebugRegs() {
+        return get(KVM_GET_DEBUGREGS, KvmStructs.DEBUGREGS_SIZE, "KVM_GET_DEBUGREGS");
+    }
+
+    public void setDebugRegs(byte[] regs) {
+        VmFd.requireSize(regs, KvmStructs.DEBUGREGS_SIZE, "kvm_debugregs");
+        set(KVM_SET_DEBUGREGS, regs, "KVM_SET_DEBUGREGS");
+    }
+
+    /**
+     * KVM_KVMCLOCK_CTRL: tells a paravirtual-clock guest it was stopped, so its soft-lockup
+     * watchdog does not fire after a pause or restore. Returns false (and does nothing) when the
+     * guest has not enabled kvmclock (EINVAL) - the normal case for guests without pvclock.
+     */
+    public boolean kvmclockCtrl() {
+        return Native.ioctlOrErrno(fd, KVM_KVMCLOCK_CTRL, 0) >= 0;
+    }
+
+    /** KVM_GET_CPUID2: the CPUID this vCPU presents (empty if KVM_SET_CPUID2 was never called). */
+    public List<CpuidEntry> getCpuid() {
+        int n = 256;
+        while (true) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment buf = a.allocate(8L + (long) n * KvmStructs.CPUID_ENTRY2_SIZE, 8);
+                buf.set(ValueLayout.JAVA_INT, 0, n);
+                int r = Native.ioctlOrErrno(fd, KVM_GET_CPUID2, buf);
+                if (r == -7 /* E2BIG */ && n < 4096) {
+                    n *= 2;
+                    continue;
+                }
+                if (r < 0) {
+                    throw new KvmException("KVM_GET_CPUID2", -r);
+                }
+                return Kvm.CpuidCodec.decode(buf);
+            }
+        }
+    }
+
     public void setCpuid(List<CpuidEntry> entries) {
         try (Arena a = Arena.ofConfined()) {
             Native.ioctl(fd, KVM_SET_CPUID2, Kvm.CpuidCodec.encode(a, entries), "KVM_SET_CPUID2");
@@ -219,6 +305,18 @@ public final class VcpuFd implements AutoCloseable {
 
     /** KVM_SET_MSRS; throws if KVM accepted fewer than all entries, naming the first refused MSR. */
     public void setMsrs(List<MsrEntry> msrs) {
+        int n = setMsrsPrefix(msrs);
+        if (n != msrs.size()) {
+            throw new IllegalStateException(String.format(
+                    "KVM_SET_MSRS: KVM refused MSR 0x%x (set %d of %d)", msrs.get(n).index(), n, msrs.size()));
+        }
+    }
+
+    /**
+     * KVM_SET_MSRS that reports how many entries KVM set: it stops at the first MSR it refuses
+     * (api.rst, KVM_SET_MSRS), so a result below {@code msrs.size()} names the refused entry.
+     */
+    public int setMsrsPrefix(List<MsrEntry> msrs) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(8L + (long) msrs.size() * KvmStructs.MSR_ENTRY_SIZE, 8);
             s.set(ValueLayout.JAVA_INT, 0, msrs.size());
@@ -227,11 +325,7 @@ public final class VcpuFd implements AutoCloseable {
                 s.set(ValueLayout.JAVA_INT, o, msrs.get(i).index());
                 s.set(ValueLayout.JAVA_LONG, o + 8, msrs.get(i).data());
             }
-            int n = Native.ioctl(fd, KVM_SET_MSRS, s, "KVM_SET_MSRS");
-            if (n != msrs.size()) {
-                throw new IllegalStateException(String.format(
-                        "KVM_SET_MSRS: KVM refused MSR 0x%x (set %d of %d)", msrs.get(n).index(), n, msrs.size()));
-            }
+            return Native.ioctl(fd, KVM_SET_MSRS, s, "KVM_SET_MSRS");
         }
     }
 

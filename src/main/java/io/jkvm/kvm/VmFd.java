@@ -176,6 +176,48 @@ public final class VmFd implements AutoCloseable {
         }
     }
 
+    /** KVM_GET_IRQCHIP for one chip (KVM_IRQCHIP_PIC_MASTER/SLAVE/IOAPIC): the whole struct kvm_irqchip. */
+    public byte[] getIrqchip(int chipId) {
+        byte[] in = new byte[KvmStructs.IRQCHIP_SIZE];
+        in[0] = (byte) chipId; // u32 chip_id, little-endian
+        return getState(KVM_GET_IRQCHIP, KvmStructs.IRQCHIP_SIZE, "KVM_GET_IRQCHIP(" + chipId + ")", in);
+    }
+
+    /** KVM_SET_IRQCHIP with a struct kvm_irqchip from {@link #getIrqchip} (chip_id inside). */
+    public void setIrqchip(byte[] chip) {
+        requireSize(chip, KvmStructs.IRQCHIP_SIZE, "kvm_irqchip");
+        setState(KVM_SET_IRQCHIP, chip, "KVM_SET_IRQCHIP(" + (chip[0] & 0xff) + ")");
+    }
+
+    /** KVM_GET_PIT2: struct kvm_pit_state2 (needs KVM_CAP_PIT_STATE2 and a PIT). */
+    public byte[] getPit2() {
+        return getState(KVM_GET_PIT2, KvmStructs.PIT_STATE2_SIZE, "KVM_GET_PIT2", null);
+    }
+
+    public void setPit2(byte[] pit) {
+        requireSize(pit, KvmStructs.PIT_STATE2_SIZE, "kvm_pit_state2");
+        setState(KVM_SET_PIT2, pit, "KVM_SET_PIT2");
+    }
+
+    /** KVM_GET_CLOCK: struct kvm_clock_data (kvmclock value, flags, realtime, host_tsc). */
+    public byte[] getClock() {
+        return getState(KVM_GET_CLOCK, KvmStructs.CLOCK_DATA_SIZE, "KVM_GET_CLOCK", null);
+    }
+
+    /** KVM_SET_CLOCK with {@code data}'s clock and the given flags (0: set the value as is). */
+    public void setClock(byte[] data, int flags) {
+        requireSize(data, KvmStructs.CLOCK_DATA_SIZE, "kvm_clock_data");
+        StructBuffer b = new StructBuffer(data.clone());
+        b.u32(8, flags);
+        setState(KVM_SET_CLOCK, b.bytes(), "KVM_SET_CLOCK");
+    }
+
+    static void requireSize(byte[] data, int size, String struct) {
+        if (data.length != size) {
+            throw new IllegalArgumentException(struct + " must be " + size + " bytes, got " + data.length);
+        }
+    }
+
     public VcpuFd createVcpu(int id) {
         int vfd = Native.ioctl(fd, KVM_CREATE_VCPU, id, "KVM_CREATE_VCPU");
         return new VcpuFd(this, id, vfd, kvm.vcpuMmapSize());

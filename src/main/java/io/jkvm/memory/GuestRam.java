@@ -59,6 +59,39 @@ public final class GuestRam implements AutoCloseable {
         return new GuestRam(new GuestMemory(regions), maps);
     }
 
+    /**
+     * Maps guest RAM from {@code file}, which holds the regions of {@link #layout(long)} one after
+     * another (a snapshot memory file). MAP_PRIVATE: the guest's writes go to private copies of
+     * the pages and never reach the file; pages are read from the file on first touch, so the
+     * cost of mapping does not grow with the guest size. The file must be exactly
+     * {@code ramBytes} long (the caller has checked its authenticity).
+     */
+    public static GuestRam mapPrivate(java.nio.file.Path file, long ramBytes) {
+        if (ramBytes <= 0 || (ramBytes & 0xfff) != 0) {
+            throw new IllegalArgumentException("guest RAM size must be a positive multiple of 4 KiB: " + ramBytes);
+        }
+        int fd = Native.open(file.toString(), Native.O_RDONLY | Native.O_CLOEXEC);
+        List<MemorySegment> maps = new ArrayList<>();
+        List<GuestMemory.Region> regions = new ArrayList<>();
+        try {
+            long offset = 0;
+            for (long[] r : layout(ramBytes)) {
+                int flags = Native.MAP_PRIVATE | Native.MAP_NORESERVE;
+                MemorySegment m = Native.mmap(0, r[1], Native.PROT_READ | Native.PROT_WRITE, flags, fd, offset);
+                maps.add(m);
+                Native.madvise(m, Native.MADV_DONTDUMP);
+                regions.add(new GuestMemory.Region(r[0], m));
+                offset += r[1];
+            }
+        } catch (RuntimeException e) {
+            maps.forEach(Native::munmap);
+            throw e;
+        } finally {
+            Native.close(fd); // the mappings keep the file open
+        }
+        return new GuestRam(new GuestMemory(regions), maps);
+    }
+
     public GuestMemory memory() {
         return memory;
     }

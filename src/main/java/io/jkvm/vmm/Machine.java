@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.Function;
 
 /**
  * A KVM virtual machine: guest RAM, the in-kernel interrupt controllers and PIT, the port and
@@ -63,6 +64,10 @@ public final class Machine implements AutoCloseable {
     private boolean started;
 
     private Machine(Options options, Kvm kvm, boolean ownsKvm) {
+        this(options, kvm, ownsKvm, o -> GuestRam.allocate(o.memoryBytes(), o.hugepages()));
+    }
+
+    private Machine(Options options, Kvm kvm, boolean ownsKvm, Function<Options, GuestRam> ramSource) {
         this.options = options;
         this.kvm = kvm;
         this.ownsKvm = ownsKvm;
@@ -78,7 +83,11 @@ public final class Machine implements AutoCloseable {
                 v.createIrqchip();
                 v.createPit2();
             }
-            r = GuestRam.allocate(options.memoryBytes(), options.hugepages());
+            r = ramSource.apply(options);
+            if (r.memory().size() != options.memoryBytes()) {
+                throw new IllegalArgumentException("guest RAM source gave " + r.memory().size()
+                        + " bytes, the machine needs " + options.memoryBytes());
+            }
             int slot = 0;
             for (GuestMemory.Region region : r.memory().regions()) {
                 v.setUserMemoryRegion(slot++, 0, region.guestAddress(), region.host());
@@ -108,6 +117,20 @@ public final class Machine implements AutoCloseable {
         Kvm kvm = Kvm.open();
         try {
             return new Machine(options, kvm, true);
+        } catch (RuntimeException e) {
+            kvm.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Creates a machine whose guest RAM comes from {@code ramSource} instead of fresh anonymous
+     * memory (snapshot restore maps it from a memory file). The RAM is owned by the machine.
+     */
+    public static Machine create(Options options, Function<Options, GuestRam> ramSource) {
+        Kvm kvm = Kvm.open();
+        try {
+            return new Machine(options, kvm, true, ramSource);
         } catch (RuntimeException e) {
             kvm.close();
             throw e;
@@ -240,6 +263,16 @@ public final class Machine implements AutoCloseable {
         }
     }
 
+    /**
+     * True when no vCPU is or can be in KVM_RUN: not started yet, paused, or every vCPU thread has
+     * finished. vCPU and VM state read now is consistent (snapshots need this).
+     */
+    public boolean isQuiescent() {
+        synchronized (lock) {
+            return !started || running == 0 || (pauseRequested && parkedOrDone == vcpuFds.size());
+        }
+    }
+
     private void vcpuLoop(VcpuFd fd) {
         try {
             fd.bindToCurrentThread();
@@ -252,6 +285,9 @@ public final class Machine implements AutoCloseable {
                     break;
                 }
                 if (pauseRequestedNow()) {
+                    // Finish the last exit's instruction first, so the parked vCPU's state is
+                    // complete for a snapshot (see VcpuFd.completePendingOperations).
+                    fd.completePendingOperations();
                     park();
                     continue;
                 }

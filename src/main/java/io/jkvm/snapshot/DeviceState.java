@@ -1,0 +1,54 @@
+package io.jkvm.snapshot;
+
+import java.util.Arrays;
+
+/**
+ * The saved state of one userspace device: a name unique within the machine (e.g.
+ * {@code "serial0"}) and the device's own encoding of its state. Devices plug into snapshots by
+ * producing one on save and accepting it on restore; the container only bounds and
+ * authenticates the bytes.
+ */
+public interface DeviceState {
+    /** Longest accepted device name, in UTF-8 bytes. */
+    int MAX_NAME = 64;
+    /** Largest accepted device state. */
+    int MAX_BYTES = 16 << 20;
+
+    String name();
+
+    byte[] bytes();
+
+    static DeviceState of(String name, byte[] bytes) {
+        return new Blob(name, bytes);
+    }
+
+    /** The plain implementation used for restored states. */
+    record Blob(String name, byte[] bytes) implements DeviceState {
+        public Blob {
+            if (name == null || name.isEmpty() || name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_NAME
+                    || !name.matches("[A-Za-z0-9._/-]+")) {
+                throw new IllegalArgumentException("device state name must be 1-" + MAX_NAME
+                        + " characters of [A-Za-z0-9._/-]: " + name);
+            }
+            if (bytes.length > MAX_BYTES) {
+                throw new IllegalArgumentException("device state " + name + " is " + bytes.length + " bytes, limit " + MAX_BYTES);
+            }
+            bytes = bytes.clone();
+        }
+
+        @Override
+        public byte[] bytes() {
+            return bytes.clone();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Blob b && name.equals(b.name) && Arrays.equals(bytes, b.bytes);
+        }
+
+        @Override
+        public int hashCode() {
+            return name.hashCode() * 31 + Arrays.hashCode(bytes);
+        }
+    }
+}

@@ -1,0 +1,194 @@
+package io.jkvm.snapshot;
+
+import io.jkvm.memory.GuestMemory;
+import io.jkvm.memory.GuestRam;
+
+import javax.crypto.Cipher;
+import javax.crypto.Mac;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.GeneralSecurityException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * The memory file: guest RAM, region after region. In clear ({@link Protection#HMAC_SHA256}) it
+ * is exactly the RAM bytes, so restore maps it MAP_PRIVATE; encrypted, it is AES-GCM chunks
+ * (see {@link SnapshotHeader.Memory}) that restore decrypts into anonymous memory. Either way
+ * its length and HMAC-SHA256 go into the state file's authenticated header, which authenticates
+ * this file and binds it to that state file.
+ */
+final class MemoryFile {
+    private MemoryFile() {}
+
+    static final int CHUNK = 1 << 20;
+    static final int TAG = 16;
+
+    /** Streams guest RAM to {@code out} (already created, empty); returns the header's memory record. */
+    static SnapshotHeader.Memory write(FileChannel out, GuestMemory mem, SnapshotKey key, Protection p,
+            byte[] snapshotId, byte[] nonceBase) throws IOException {
+        Mac mac = key.newMac();
+        List<SnapshotHeader.Region> regions = new ArrayList<>();
+        long plainOffset = 0;
+        long fileLength = 0;
+        long chunkIndex = 0;
+        ByteBuffer cipherOut = p == Protection.AES_256_GCM ? ByteBuffer.allocateDirect(CHUNK + TAG) : null;
+        for (GuestMemory.Region r : mem.regions()) {
+            regions.add(new SnapshotHeader.Region(r.guestAddress(), r.size(), plainOffset));
+            plainOffset += r.size();
+            for (long off = 0; off < r.size(); off += CHUNK) {
+                long len = Math.min(CHUNK, r.size() - off);
+                ByteBuffer plain = r.host().asSlice(off, len).asByteBuffer();
+                ByteBuffer data = plain;
+                if (cipherOut != null) {
+                    cipherOut.clear();
+                    boolean last = off + len == r.size() && r == mem.regions().getLast();
+                    try {
+                        chunkCipher(Cipher.ENCRYPT_MODE, key, nonceBase, snapshotId, chunkIndex++, last).doFinal(plain, cipherOut);
+                    } catch (GeneralSecurityException e) {
+                        throw new IllegalStateException("AES/GCM encryption failed", e);
+                    }
+                    cipherOut.flip();
+                    data = cipherOut;
+                }
+                mac.update(data.duplicate());
+                fileLength += data.remaining();
+                while (data.hasRemaining()) {
+                    out.write(data);
+                }
+            }
+        }
+        return new SnapshotHeader.Memory(fileLength, HexFormat.of().formatHex(mac.doFinal()), regions,
+                cipherOut != null ? CHUNK : null, cipherOut != null ? HexFormat.of().formatHex(nonceBase) : null);
+    }
+
+    /** Checks length, region layout and MAC of {@code file} against the authenticated header. */
+    static void verify(Path file, Path stateFile, SnapshotHeader.Memory m, MachineConfig config, Protection p,
+            SnapshotKey key) throws IOException {
+        checkLayout(file, m, config, p);
+        if (p == Protection.HMAC_SHA256) {
+            // The file stays mapped while the guest runs: others able to change it could change guest RAM.
+            var perms = java.nio.file.Files.getPosixFilePermissions(file);
+            if (perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE)
+                    || perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE)) {
+                throw new SnapshotException(file, "memory file is writable by other users (mode "
+                        + java.nio.file.attribute.PosixFilePermissions.toString(perms)
+                        + "); it is mapped into the guest, so make it private: chmod 600 " + file);
+            }
+        }
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size != m.length()) {
+                throw new SnapshotException(file, "memory file is " + size + " bytes, state file " + stateFile.getFileName()
+                        + " expects " + m.length() + (size < m.length() ? " (truncated)" : " (extended or wrong file)"));
+            }
+            Mac mac = key.newMac();
+            ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
+            long total = 0;
+            while (total < size) {
+                buf.clear();
+                int n = ch.read(buf, total);
+                if (n < 0) {
+                    throw new SnapshotException(file, "memory file shrank while being verified");
+                }
+                buf.flip();
+                mac.update(buf);
+                total += n;
+            }
+            byte[] want = SnapshotFile.hex(stateFile, m.mac(), 32, "memory MAC");
+            if (!SnapshotKey.sameMac(mac.doFinal(), want)) {
+                throw new SnapshotException(file, "memory file does not match state file " + stateFile.getFileName()
+                        + " (modified, or from another snapshot: MAC mismatch)");
+            }
+        }
+    }
+
+    private static void checkLayout(Path file, SnapshotHeader.Memory m, MachineConfig config, Protection p) {
+        List<long[]> want = GuestRam.layout(config.memoryBytes());
+        List<SnapshotHeader.Region> got = m.regions();
+        boolean ok = got.size() == want.size();
+        long offset = 0;
+        for (int i = 0; ok && i < want.size(); i++) {
+            SnapshotHeader.Region r = got.get(i);
+            ok = r.gpa() == want.get(i)[0] && r.size() == want.get(i)[1] && r.fileOffset() == offset;
+            offset += want.get(i)[1];
+        }
+        if (!ok) {
+            throw new SnapshotException(file, "the state header's memory layout does not match " + config.memoryBytes()
+                    + " bytes of guest RAM");
+        }
+        if (p == Protection.AES_256_GCM && (m.chunkSize() == null || m.chunkSize() != CHUNK || m.nonceBase() == null)) {
+            throw new SnapshotException(file, "encrypted memory file without a supported chunk layout");
+        }
+    }
+
+    /** Guest RAM mapped MAP_PRIVATE from the (verified) clear memory file. */
+    static GuestRam map(Path file, MachineConfig config) {
+        return GuestRam.mapPrivate(file, config.memoryBytes());
+    }
+
+    /**
+     * Guest RAM in anonymous memory, decrypted from the memory file. Every chunk's GCM tag is
+     * checked as it is decrypted, so a file changed after {@link #verify} is still refused.
+     */
+    static GuestRam decrypt(Path file, SnapshotHeader.Memory m, MachineConfig config, SnapshotKey key,
+            byte[] snapshotId) throws IOException {
+        byte[] nonceBase = SnapshotFile.hex(file, m.nonceBase(), 12, "memory nonce");
+        GuestRam ram = GuestRam.allocate(config.memoryBytes(), false);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer in = ByteBuffer.allocateDirect(CHUNK + TAG);
+            long pos = 0;
+            long chunkIndex = 0;
+            List<GuestMemory.Region> regions = ram.memory().regions();
+            for (GuestMemory.Region r : regions) {
+                for (long off = 0; off < r.size(); off += CHUNK) {
+                    int len = (int) Math.min(CHUNK, r.size() - off);
+                    in.clear().limit(len + TAG);
+                    while (in.hasRemaining()) {
+                        if (ch.read(in, pos + in.position()) < 0) {
+                            throw new SnapshotException(file, "memory file truncated while decrypting");
+                        }
+                    }
+                    in.flip();
+                    pos += len + TAG;
+                    MemorySegment dst = r.host().asSlice(off, len);
+                    boolean last = off + len == r.size() && r == regions.getLast();
+                    try {
+                        chunkCipher(Cipher.DECRYPT_MODE, key, nonceBase, snapshotId, chunkIndex++, last)
+                                .doFinal(in, dst.asByteBuffer());
+                    } catch (javax.crypto.AEADBadTagException e) {
+                        throw new SnapshotException(file, "memory chunk " + (chunkIndex - 1)
+                                + " failed authentication (modified, or from another snapshot)");
+                    }
+                }
+            }
+        } catch (GeneralSecurityException e) {
+            ram.close();
+            throw new IllegalStateException("AES/GCM unavailable", e);
+        } catch (IOException | RuntimeException e) {
+            ram.close();
+            throw e;
+        }
+        return ram;
+    }
+
+    private static Cipher chunkCipher(int mode, SnapshotKey key, byte[] nonceBase, byte[] snapshotId, long index,
+            boolean last) throws GeneralSecurityException {
+        byte[] nonce = nonceBase.clone();
+        for (int i = 0; i < 8; i++) {
+            nonce[4 + i] ^= (byte) (index >>> (56 - 8 * i));
+        }
+        Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
+        c.init(mode, new SecretKeySpec(key.encKey(), "AES"), new GCMParameterSpec(SnapshotFile.GCM_TAG_BITS, nonce));
+        ByteBuffer aad = ByteBuffer.allocate(snapshotId.length + 9).put(snapshotId).putLong(index).put((byte) (last ? 1 : 0));
+        c.updateAAD(aad.array());
+        return c;
+    }
+}

@@ -1,0 +1,282 @@
+package io.jkvm.snapshot;
+
+import io.jkvm.memory.GuestMemory;
+import io.jkvm.memory.GuestRam;
+import io.jkvm.vmm.Machine;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * Saving and restoring complete VMs: KVM state, guest memory and device state.
+ *
+ * <p>A snapshot is two files: the state file ({@link SnapshotFile}: configuration, vCPU and VM
+ * state, device states) and the memory file (guest RAM, {@link MemoryFile}). Both are
+ * authenticated with HMAC-SHA256 under the user's key; the state file's authenticated header
+ * carries the memory file's length and MAC, so the two cannot be mixed across snapshots. With
+ * {@link Protection#AES_256_GCM} both are also encrypted.
+ *
+ * <p>Trade-offs. In clear mode the memory file is mapped MAP_PRIVATE, so creating the machine
+ * is independent of guest size and pages are read on first touch; but authentication reads the
+ * whole file once before it is used (a sequential HMAC at roughly a GB/s). The mapping then
+ * reflects the file, so the snapshot directory must not be writable by anyone the VMM does not
+ * trust while the VM runs (MAP_PRIVATE pages not yet copied follow later writes to the file);
+ * a memory file that group or others can write is refused for that reason.
+ * Encrypted mode has no such window (each chunk's GCM tag is checked as it is decrypted) but
+ * decrypts all of RAM into anonymous memory: restore time and host memory grow with guest size.
+ *
+ * <p>Files are written to temporaries (mode 0600) and renamed into place, memory file first,
+ * so a crash never leaves a state file pointing at a half-written memory file.
+ */
+public final class Snapshots {
+    private Snapshots() {}
+
+    /** The kvm section plus at most 256 device states. */
+    static final int MAX_SECTIONS = 257;
+
+    /** What {@link #save} wrote and how long it took. */
+    public record SaveResult(long stateFileBytes, long memoryFileBytes, Duration elapsed, Duration captureKvm,
+            Duration writeMemory) {}
+
+    /** A verified, decoded snapshot not yet applied to any machine. */
+    public record Loaded(Path stateFile, Path memoryFile, Protection protection, String snapshotId,
+            String createdAt, VmState state, List<DeviceState> devices, SnapshotHeader.Memory memory) {
+        public MachineConfig config() {
+            return state.config();
+        }
+
+        /** Refuses, with the reason, restoring this snapshot onto a machine configured as {@code target}. */
+        public void checkCompatible(Machine.Options target) {
+            String why = config().incompatibility(target);
+            if (why != null) {
+                throw new SnapshotException("cannot restore " + stateFile + ": " + why);
+            }
+        }
+    }
+
+    /** A restored machine (created, state applied, not started) and the device states to apply. */
+    public record Restored(Machine machine, List<DeviceState> devices, Duration elapsed, Duration verify,
+            Duration createMachine) {
+        /** The saved state of device {@code name}, or null. */
+        public DeviceState device(String name) {
+            return devices.stream().filter(d -> d.name().equals(name)).findFirst().orElse(null);
+        }
+    }
+
+    public static SaveResult save(Machine m, List<DeviceState> devices, Path stateFile, Path memFile, SnapshotKey key)
+            throws IOException {
+        return save(m, devices, stateFile, memFile, key, Protection.HMAC_SHA256);
+    }
+
+    /**
+     * Saves a paused machine ({@link Machine#pause()}; a machine not started yet or whose vCPUs
+     * have all stopped is accepted too). The machine stays paused.
+     */
+    public static SaveResult save(Machine m, List<DeviceState> devices, Path stateFile, Path memFile, SnapshotKey key,
+            Protection protection) throws IOException {
+        if (!m.isQuiescent()) {
+            throw new SnapshotException("the machine must be paused (Machine.pause()) before it is snapshotted");
+        }
+        long t0 = System.nanoTime();
+        VmState state = KvmStateCapture.capture(m);
+        return write(state, m.memory(), devices, stateFile, memFile, key, protection, t0);
+    }
+
+    static SaveResult write(VmState state, GuestMemory mem, List<DeviceState> devices, Path stateFile, Path memFile,
+            SnapshotKey key, Protection protection, long t0) throws IOException {
+        if (stateFile.toAbsolutePath().equals(memFile.toAbsolutePath())) {
+            throw new SnapshotException(stateFile, "state and memory file must differ");
+        }
+        SecureRandom rnd = new SecureRandom();
+        byte[] snapshotId = new byte[16];
+        byte[] memNonce = new byte[12];
+        byte[] payloadNonce = new byte[12];
+        rnd.nextBytes(snapshotId);
+        rnd.nextBytes(memNonce);
+        rnd.nextBytes(payloadNonce);
+
+        Path memTmp = tempBeside(memFile);
+        Path stateTmp = null;
+        try {
+            long tMem = System.nanoTime();
+            SnapshotHeader.Memory memory;
+            try (FileChannel ch = FileChannel.open(memTmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                memory = MemoryFile.write(ch, mem, key, protection, snapshotId, memNonce);
+                ch.force(true);
+            }
+            Duration writeMemory = Duration.ofNanos(System.nanoTime() - tMem);
+            List<SnapshotHeader.Section> sections = new ArrayList<>();
+            ByteArrayOutputStream payload = new ByteArrayOutputStream();
+            byte[] kvm = StateCodec.encode(state);
+            sections.add(new SnapshotHeader.Section("kvm", 0, kvm.length));
+            payload.write(kvm);
+            Set<String> names = new HashSet<>();
+            if (devices.size() > MAX_SECTIONS - 1) {
+                throw new SnapshotException("too many device states (" + devices.size() + ", limit " + (MAX_SECTIONS - 1) + ")");
+            }
+            for (DeviceState d : devices) {
+                DeviceState blob = DeviceState.of(d.name(), d.bytes()); // validates name and size
+                if (!names.add(blob.name())) {
+                    throw new SnapshotException("two device states are named " + blob.name());
+                }
+                sections.add(new SnapshotHeader.Section("device/" + blob.name(), payload.size(), blob.bytes().length));
+                payload.write(blob.bytes());
+            }
+            SnapshotHeader header = new SnapshotHeader(SnapshotFile.VERSION, HexFormat.of().formatHex(snapshotId),
+                    Instant.now().toString(), state.config(), memory, sections,
+                    protection == Protection.AES_256_GCM ? HexFormat.of().formatHex(payloadNonce) : null);
+            byte[] bytes = SnapshotFile.write(header, protection, payload.toByteArray(), key);
+            stateTmp = tempBeside(stateFile);
+            try (FileChannel ch = FileChannel.open(stateTmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                ByteBuffer buf = ByteBuffer.wrap(bytes);
+                while (buf.hasRemaining()) {
+                    ch.write(buf);
+                }
+                ch.force(true);
+            }
+            Files.move(memTmp, memFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(stateTmp, stateFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            return new SaveResult(bytes.length, memory.length(), Duration.ofNanos(System.nanoTime() - t0),
+                    Duration.ofNanos(tMem - t0), writeMemory);
+        } finally {
+            Files.deleteIfExists(memTmp);
+            if (stateTmp != null) {
+                Files.deleteIfExists(stateTmp);
+            }
+        }
+    }
+
+    private static Path tempBeside(Path file) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        return Files.createTempFile(dir, "." + file.getFileName(), ".tmp",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    }
+
+    /**
+     * Reads and authenticates both files and decodes the state. Throws {@link SnapshotException}
+     * naming the file and the problem for anything modified, truncated, mismatched or malformed.
+     */
+    public static Loaded load(Path stateFile, Path memFile, SnapshotKey key) throws IOException {
+        long size = Files.size(stateFile);
+        if (size > SnapshotFile.MAX_SIZE) {
+            throw new SnapshotException(stateFile, "state file is " + size + " bytes, over the " + SnapshotFile.MAX_SIZE
+                    + "-byte limit (not a jkvm state file?)");
+        }
+        Decoded d = decode(stateFile, Files.readAllBytes(stateFile), key);
+        SnapshotFile.Parsed p = d.parsed();
+        SnapshotHeader h = p.header();
+        MemoryFile.verify(memFile, stateFile, h.memory(), h.config(), p.protection(), key);
+        return new Loaded(stateFile, memFile, p.protection(), h.snapshotId(), h.createdAt(), d.state(), d.devices(),
+                h.memory());
+    }
+
+    record Decoded(SnapshotFile.Parsed parsed, VmState state, List<DeviceState> devices) {}
+
+    /** Authenticates and decodes state-file content (everything but the memory file). */
+    static Decoded decode(Path stateFile, byte[] content, SnapshotKey key) {
+        SnapshotFile.Parsed p = SnapshotFile.read(stateFile, content, key);
+        SnapshotHeader h = p.header();
+        VmState state = null;
+        List<DeviceState> devices = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        byte[] payload = p.payload();
+        if (h.sections().size() > MAX_SECTIONS) {
+            throw new SnapshotException(stateFile, h.sections().size() + " sections, the limit is " + MAX_SECTIONS);
+        }
+        // Sections tile the payload in order: no overlap, so decoding never copies more than the payload.
+        long next = 0;
+        for (SnapshotHeader.Section s : h.sections()) {
+            if (s == null || s.name() == null || s.offset() != next || s.length() < 0 || s.offset() > payload.length - s.length()) {
+                throw new SnapshotException(stateFile, "section " + (s == null ? null : s.name())
+                        + " does not follow the previous one inside the payload");
+            }
+            next = s.offset() + s.length();
+            if (!seen.add(s.name())) {
+                throw new SnapshotException(stateFile, "section " + s.name() + " appears twice");
+            }
+            if (s.name().equals("kvm")) {
+                state = StateCodec.decode(h.config(), payload, (int) s.offset(), (int) s.length(), stateFile);
+            } else if (s.name().startsWith("device/")) {
+                byte[] b = Arrays.copyOfRange(payload, (int) s.offset(), (int) (s.offset() + s.length()));
+                try {
+                    devices.add(DeviceState.of(s.name().substring(7), b));
+                } catch (IllegalArgumentException e) {
+                    throw new SnapshotException(stateFile, e.getMessage());
+                }
+            } else {
+                throw new SnapshotException(stateFile, "unknown section " + s.name());
+            }
+        }
+        if (next != payload.length) {
+            throw new SnapshotException(stateFile, (payload.length - next) + " payload bytes belong to no section");
+        }
+        if (state == null) {
+            throw new SnapshotException(stateFile, "no kvm state section");
+        }
+        return new Decoded(p, state, List.copyOf(devices));
+    }
+
+    public static Restored restore(Path stateFile, Path memFile, SnapshotKey key) throws IOException {
+        return restore(stateFile, memFile, key, m -> { });
+    }
+
+    /**
+     * Restores a snapshot into a new machine with the recorded configuration: memory from the
+     * memory file, KVM state applied, vCPUs not started. {@code beforeState} runs on the new
+     * machine before any state is applied: set each vCPU's CPUID there, as for a fresh boot.
+     */
+    public static Restored restore(Path stateFile, Path memFile, SnapshotKey key, Consumer<Machine> beforeState)
+            throws IOException {
+        long t0 = System.nanoTime();
+        Loaded l = load(stateFile, memFile, key);
+        MachineConfig cfg = l.config();
+        byte[] id = SnapshotFile.hex(stateFile, l.snapshotId(), 16, "snapshot id");
+        long tCreate = System.nanoTime();
+        Machine m = Machine.create(cfg.toOptions(), o -> ramFor(l, cfg, key, id));
+        long tApply = System.nanoTime();
+        try {
+            KvmStateRestore.applyCpuid(m, l.state());
+            beforeState.accept(m);
+            KvmStateRestore.apply(m, l.state());
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+        return new Restored(m, l.devices(), Duration.ofNanos(System.nanoTime() - t0), Duration.ofNanos(tCreate - t0),
+                Duration.ofNanos(tApply - tCreate));
+    }
+
+    private static GuestRam ramFor(Loaded l, MachineConfig cfg, SnapshotKey key, byte[] id) {
+        if (l.protection() == Protection.HMAC_SHA256) {
+            return MemoryFile.map(l.memoryFile(), cfg);
+        }
+        try {
+            return MemoryFile.decrypt(l.memoryFile(), l.memory(), cfg, key, id);
+        } catch (IOException e) {
+            throw new SnapshotException(l.memoryFile(), "cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    /** Applies a loaded snapshot's KVM state to an existing, not yet started machine (refused if incompatible). */
+    public static void applyState(Machine m, Loaded l) {
+        l.checkCompatible(m.options());
+        KvmStateRestore.apply(m, l.state());
+    }
+}
