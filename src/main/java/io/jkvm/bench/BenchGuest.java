@@ -14,8 +14,9 @@ import java.util.List;
  *   <li>{@link Kind#PIO}: {@code out %al,%dx} to port {@value #PIO_PORT}, 64 per loop iteration
  *       (unrolled so the emulated {@code dec/jnz} costs 1/32 of an instruction per exit);
  *   <li>{@link Kind#MMIO}: {@code mov %al,(%edi)} to {@value #MMIO_ADDR_HEX}, same unrolling;
- *   <li>{@link Kind#TOUCH}: writes one byte in every 4 KiB page from 1 MiB to the end of RAM, then
- *       writes 'R' to the debug console port 0xe9 and halts for good.
+ *   <li>{@link Kind#TOUCH}: writes 'S' to the debug console port 0xe9 (its first instruction after
+ *       the reset jump), one byte in every 4 KiB page from 1 MiB to the end of RAM, then 'R' to the
+ *       debug console, and halts for good.
  * </ul>
  * Then (PIO, MMIO) it writes to port 0xf4 (QEMU's isa-debug-exit) and halts. Both ports are
  * unassigned in QEMU's -M pc, so each access is a round trip to QEMU's userspace, as to jkvm's.
@@ -43,6 +44,10 @@ public final class BenchGuest {
             .org 0
             start:
               cli
+            .if MODE == 2
+              mov $'S', %%al
+              out %%al, $0xe9
+            .endif
               lgdtl %%cs:gdtdesc
               mov %%cr0, %%eax
               or $1, %%eax

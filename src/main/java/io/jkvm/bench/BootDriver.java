@@ -65,8 +65,10 @@ public final class BootDriver {
             Files.readAllBytes(Path.of(f));
         }
         for (List<String> cmd : List.of(List.of(launcher, "--version"), List.of(Tools.QEMU, "--version"))) {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD);
+            pb.environment().put("JKVM_NO_BUILD", "1");
+            Process p = pb.start();
             p.waitFor(120, TimeUnit.SECONDS);
         }
     }

@@ -25,7 +25,7 @@ import java.util.concurrent.Callable;
  * measured for jkvm and its peer in the same run, repeated, and reported as median, range and
  * ratio; absolute numbers on a shared machine only mean something next to their peer.
  */
-@Command(name = "bench", sortOptions = false, subcommands = BenchGuestCommand.class,
+@Command(name = "bench", sortOptions = false, subcommands = {BenchGuestCommand.class, BenchTrainCommand.class},
         description = {"Benchmark jkvm against QEMU and a minimal C KVM loop, in one run:",
                 "exit round trip (port I/O, MMIO), boot to first byte and to /init (in the lab),",
                 "VMM memory overhead. Prints a table; --json and --chart write files."})
