@@ -125,11 +125,20 @@ public final class BootDriver {
                 return BootRun.failed(vmm, sample, "no '" + INIT_LINE + "' line (exit " + status + "): "
                         + tail.toString().replaceAll("[^\\x20-\\x7e]", " ").strip());
             }
-            return new BootRun(vmm, sample, ms(first - t0), ms(init - t0), ms(end - t0), status, null);
+            return new BootRun(vmm, sample, ms(first - t0), ms(init - t0), ms(end - t0), guestUptime(tail), status,
+                    null);
         } catch (IOException | InterruptedException e) {
             p.destroyForcibly();
             return BootRun.failed(vmm, sample, e.toString());
         }
+    }
+
+    private static final java.util.regex.Pattern UPTIME = java.util.regex.Pattern.compile("uptime_s=([0-9.]+)");
+
+    /** The default guest's own uptime at /init (its second line), or -1: the guest's side of boot. */
+    static double guestUptime(CharSequence output) {
+        java.util.regex.Matcher m = UPTIME.matcher(output);
+        return m.find() ? Double.parseDouble(m.group(1)) : -1;
     }
 
     private static double ms(long nanos) {
@@ -137,17 +146,18 @@ public final class BootDriver {
     }
 
     /** One boot, as printed by the driver and parsed on the host. */
-    public record BootRun(String vmm, int sample, double firstByteMs, double initMs, double totalMs, int exit,
-            String error) {
+    public record BootRun(String vmm, int sample, double firstByteMs, double initMs, double totalMs,
+            double guestUptimeS, int exit, String error) {
         static BootRun failed(String vmm, int sample, String error) {
-            return new BootRun(vmm, sample, -1, -1, -1, -1, error);
+            return new BootRun(vmm, sample, -1, -1, -1, -1, -1, error);
         }
 
         String toJson() {
             StringBuilder sb = new StringBuilder();
             sb.append(String.format(Locale.ROOT,
-                    "{\"vmm\":\"%s\",\"sample\":%d,\"first_byte_ms\":%.2f,\"init_ms\":%.2f,\"total_ms\":%.2f,\"exit\":%d",
-                    vmm, sample, firstByteMs, initMs, totalMs, exit));
+                    "{\"vmm\":\"%s\",\"sample\":%d,\"first_byte_ms\":%.2f,\"init_ms\":%.2f,\"total_ms\":%.2f,"
+                            + "\"guest_uptime_s\":%.2f,\"exit\":%d",
+                    vmm, sample, firstByteMs, initMs, totalMs, guestUptimeS, exit));
             if (error != null) {
                 sb.append(",\"error\":\"").append(error.replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
             }
