@@ -17,9 +17,9 @@ import java.util.Locale;
  * jkvm's samples over the peer's median as a whisker. Plain AWT, headless.
  */
 public final class Chart {
-    private static final int WIDTH = 900;
+    private static final int WIDTH = 1000;
     private static final int ROW = 34;
-    private static final int LEFT = 330;
+    private static final int LEFT = 400;
     private static final int RIGHT = 70;
     private static final int TOP = 50;
 
@@ -66,7 +66,8 @@ public final class Chart {
                 g.drawLine(lo, mid - 4, lo, mid + 4);
                 g.drawLine(hi, mid - 4, hi, mid + 4);
                 g.setColor(Color.BLACK);
-                g.drawString(String.format(Locale.ROOT, "%.2fx", r.ratio()), LEFT + w + 6, y + 19);
+                // Right of both the bar and the whisker, so the two never cover the number.
+                g.drawString(String.format(Locale.ROOT, "%.2fx", r.ratio()), Math.max(LEFT + w, hi) + 6, y + 19);
             }
             int one = LEFT + (int) Math.round(plot / max);
             g.setColor(Color.BLUE);

@@ -55,7 +55,7 @@ class ReportTest {
     @Test
     void chartIsAPngSizedToTheRows() throws Exception {
         var img = Chart.render(RESULTS);
-        assertThat(img.getWidth()).isEqualTo(900);
+        assertThat(img.getWidth()).isEqualTo(1000);
         assertThat(img.getHeight()).isGreaterThan(2 * 30);
         java.nio.file.Path f = java.nio.file.Files.createTempFile("chart", ".png");
         try {
