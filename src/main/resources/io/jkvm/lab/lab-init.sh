@@ -53,7 +53,7 @@ say "host root and /tmp mounted"
 status_ok=1
 
 share() {
-  mount -t 9p -o "$O9P" "$1" "$R$2" || fail "cannot mount host $2 over 9p"
+  mount -t 9p -o "$O9P,cache=mmap" "$1" "$R$2" || fail "cannot mount host $2 over 9p"
 }
 TTY=0 ROWS= COLS=
 . "$R$job/job"

@@ -1,0 +1,66 @@
+package io.jkvm.bench;
+
+import io.jkvm.config.VmConfig;
+import io.jkvm.image.DefaultImage;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.function.ToIntFunction;
+
+/**
+ * The training run for jkvm's AOT cache: exercise what every VM start loads (picocli, config
+ * validation, the boot protocol, ACPI tables, the machine, FFM downcalls, the vCPU loop, exit
+ * dispatch), so the cache holds those classes already loaded and linked, plus their profiles.
+ */
+public final class AotTraining {
+    /** How long {@code jkvm run} may go before the training stops it (JVM exit writes the cache). */
+    private static final Duration RUN_FOR = Duration.ofSeconds(4);
+
+    private AotTraining() {}
+
+    /** {@code cli} runs a jkvm command line and returns its exit status. */
+    public static void run(ToIntFunction<String[]> cli) throws Exception {
+        if (BenchGuest.unavailable() == null && Files.exists(Path.of("/dev/kvm"))) {
+            Path dir = Files.createTempDirectory("jkvm-train");
+            try {
+                byte[] image = Files.readAllBytes(BenchGuest.build(dir, "train", BenchGuest.Kind.PIO, 6400, 0));
+                for (int i = 0; i < 3; i++) {
+                    try (JkvmGuest g = JkvmGuest.create(image, 2 << 20, true, java.io.OutputStream.nullOutputStream())) {
+                        g.runTimed(Duration.ofSeconds(60));
+                    }
+                }
+            } finally {
+                deleteTree(dir);
+            }
+        }
+        Optional<Path> kernel = DefaultImage.defaultKernel();
+        if (kernel.isEmpty() || !Files.exists(Path.of("/dev/kvm"))) {
+            return;
+        }
+        Path initrd = DefaultImage.defaultOutput(io.jkvm.image.KernelVersion.of(kernel.get()));
+        String[] args = Files.isRegularFile(initrd)
+                ? new String[] {"run", "--kernel", kernel.get().toString(), "--initrd", initrd.toString(), "--cpus", "1",
+                        "--memory", "256M", "--cmdline", VmConfig.DEFAULT_CMDLINE + " jkvm.demo"}
+                : new String[] {"run", "--kernel", kernel.get().toString(), "--cpus", "1", "--memory", "256M"};
+        // Where stock kernels run, this boots and powers off; on a PVM host the kernel never gets
+        // far. Either way the run ends within RUN_FOR: the JVM exits and the cache is written.
+        Thread.ofPlatform().daemon().start(() -> {
+            try {
+                Thread.sleep(RUN_FOR);
+            } catch (InterruptedException e) {
+                return;
+            }
+            System.exit(0);
+        });
+        cli.applyAsInt(args);
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (var w = Files.walk(dir)) {
+            w.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package io.jkvm.cli;
+
+import io.jkvm.bench.BenchContext;
+import io.jkvm.bench.BenchGuest;
+import io.jkvm.bench.BootMetric;
+import io.jkvm.bench.Chart;
+import io.jkvm.bench.ExitRoundTripMetric;
+import io.jkvm.bench.MemoryOverheadMetric;
+import io.jkvm.bench.Metric;
+import io.jkvm.bench.MetricResult;
+import io.jkvm.bench.Report;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code jkvm bench}: jkvm side by side with QEMU (and the C floor) in one run. Every figure is
+ * measured for jkvm and its peer in the same run, repeated, and reported as median, range and
+ * ratio; absolute numbers on a shared machine only mean something next to their peer.
+ */
+@Command(name = "bench", sortOptions = false, subcommands = {BenchGuestCommand.class, BenchTrainCommand.class},
+        description = {"Benchmark jkvm against QEMU and a minimal C KVM loop, in one run:",
+                "exit round trip (port I/O, MMIO), boot to first byte and to /init (in the lab),",
+                "VMM memory overhead. Prints a table; --json and --chart write files."})
+public final class BenchCommand implements Callable<Integer> {
+    /** Metrics in report order; one class each. */
+    static Map<String, Metric> allMetrics() {
+        Map<String, Metric> m = new LinkedHashMap<>();
+        for (Metric x : List.of(new ExitRoundTripMetric(BenchGuest.Kind.PIO),
+                new ExitRoundTripMetric(BenchGuest.Kind.MMIO), new MemoryOverheadMetric(), new BootMetric())) {
+            m.put(x.id(), x);
+        }
+        return m;
+    }
+
+    @Option(names = "--quick", description = "3 samples and shorter loops (fits in about 10 minutes here).")
+    boolean quick;
+
+    @Option(names = "--samples", paramLabel = "N", description = "Samples per VMM and figure (default: 5, --quick 3).")
+    Integer samples;
+
+    @Option(names = "--exits", paramLabel = "N",
+            description = "Exits per exit-round-trip run, a multiple of 64 (default: 128000, --quick 64000).")
+    Integer exits;
+
+    @Option(names = "--metrics", paramLabel = "LIST", split = ",",
+            description = "Which figures: exit-pio, exit-mmio, memory, boot (default: all).")
+    List<String> metrics;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
+    Path json;
+
+    @Option(names = "--chart", paramLabel = "FILE", description = "Also draw the ratios as a PNG.")
+    Path chart;
+
+    @Override
+    public Integer call() throws Exception {
+        int n = samples != null ? samples : quick ? 3 : 5;
+        if (n < 1 || n > 100) {
+            throw new UserError("--samples " + n + ": must be between 1 and 100");
+        }
+        int e = exits != null ? exits : quick ? 64_000 : 128_000;
+        if (e < BenchGuest.UNROLL || e % BenchGuest.UNROLL != 0) {
+            throw new UserError("--exits " + e + ": must be a positive multiple of " + BenchGuest.UNROLL);
+        }
+        Map<String, Metric> all = allMetrics();
+        List<Metric> chosen = new ArrayList<>();
+        for (String id : metrics == null ? List.copyOf(all.keySet()) : metrics) {
+            Metric m = all.get(id.strip());
+            if (m == null) {
+                throw new UserError("--metrics: unknown figure '" + id + "' (known: " + String.join(", ", all.keySet()) + ")");
+            }
+            chosen.add(m);
+        }
+        checkWritable(json, "--json");
+        checkWritable(chart, "--chart");
+        List<MetricResult> results = new ArrayList<>();
+        List<String> skipped = new ArrayList<>();
+        long t0 = System.nanoTime();
+        try (BenchContext ctx = BenchContext.create(n, quick, e, System.err)) {
+            ctx.say("%d samples per figure%s; the machine is shared, so compare ratios, not absolute numbers",
+                    n, quick ? " (--quick)" : "");
+            for (Metric m : chosen) {
+                String why = m.unavailable(ctx);
+                if (why != null) {
+                    ctx.say("skipping %s: %s", m.id(), why);
+                    skipped.add(m.id() + " (" + why + ")");
+                    continue;
+                }
+                long t = System.nanoTime();
+                results.addAll(m.run(ctx));
+                ctx.say("%s done in %.0f s", m.id(), (System.nanoTime() - t) / 1e9);
+            }
+            ctx.say("total %.0f s", (System.nanoTime() - t0) / 1e9);
+        }
+        System.out.print(Report.table(results));
+        if (!skipped.isEmpty()) {
+            System.out.println("skipped: " + String.join("; ", skipped));
+        }
+        if (json != null) {
+            Report.writeJson(json, results, commandLine(), quick);
+        }
+        if (chart != null) {
+            Chart.write(chart, results);
+        }
+        return results.isEmpty() ? Cli.EXIT_FAILURE : 0;
+    }
+
+    private String commandLine() {
+        StringBuilder sb = new StringBuilder("jkvm bench");
+        if (quick) {
+            sb.append(" --quick");
+        }
+        if (samples != null) {
+            sb.append(" --samples ").append(samples);
+        }
+        if (exits != null) {
+            sb.append(" --exits ").append(exits);
+        }
+        if (metrics != null) {
+            sb.append(" --metrics ").append(String.join(",", metrics));
+        }
+        return sb.toString();
+    }
+
+    private static void checkWritable(Path file, String option) {
+        if (file == null) {
+            return;
+        }
+        Path dir = file.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir)) {
+            throw new UserError(option + " " + file + ": directory does not exist or is not writable");
+        }
+    }
+}

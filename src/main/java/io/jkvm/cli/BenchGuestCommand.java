@@ -1,0 +1,47 @@
+package io.jkvm.cli;
+
+import io.jkvm.bench.BenchGuest;
+import io.jkvm.bench.JkvmGuest;
+import io.jkvm.config.Size;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code jkvm bench guest}: runs a benchmark guest image as its own jkvm process (the memory
+ * figure measures this process). Debug console (port 0xe9) on stdout; a write of V to port 0xf4
+ * exits with status (V << 1) | 1, as QEMU's isa-debug-exit. Internal to the benchmark.
+ */
+@Command(name = "guest", hidden = true, description = "Run a benchmark guest image (internal to jkvm bench).")
+public final class BenchGuestCommand implements Callable<Integer> {
+    @Option(names = "--image", required = true, paramLabel = "FILE", description = "64 KiB guest image.")
+    Path image;
+
+    @Option(names = "--memory", paramLabel = "SIZE", description = "Guest RAM (default: ${DEFAULT-VALUE}).")
+    String memory = "128M";
+
+    @Override
+    public Integer call() throws Exception {
+        if (!Files.isRegularFile(image) || Files.size(image) != BenchGuest.SIZE) {
+            throw new UserError("--image " + image + ": not a " + BenchGuest.SIZE + "-byte guest image");
+        }
+        long ram;
+        try {
+            ram = Size.parse(memory);
+        } catch (RuntimeException e) {
+            throw new UserError("--memory " + memory + ": " + e.getMessage());
+        }
+        // In-kernel irqchip as for a real VM: a halted vCPU then waits in the kernel, costing nothing.
+        try (JkvmGuest g = JkvmGuest.create(Files.readAllBytes(image), ram, true,
+                new FileOutputStream(FileDescriptor.out))) {
+            g.machine().start();
+            g.machine().awaitExit();
+            return g.doneValue() < 0 ? Cli.EXIT_FAILURE : (g.doneValue() << 1) | 1;
+        }
+    }
+}

@@ -1,0 +1,65 @@
+package io.jkvm.bench;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** What the host parses from its helpers: the C floor's line, the lab driver's JSON lines. */
+class ResultParsingTest {
+    @Test
+    void cFloorOutputGivesExitsAndNanoseconds() throws IOException {
+        CFloor.Run r = CFloor.parse("exits=128000 ns=897865651\n");
+        assertThat(r.exits()).isEqualTo(128000);
+        assertThat(r.nanos()).isEqualTo(897865651L);
+    }
+
+    @Test
+    void unexpectedCFloorOutputIsAnError() {
+        assertThatThrownBy(() -> CFloor.parse("KVM_RUN: Bad address")).isInstanceOf(IOException.class)
+                .hasMessageContaining("KVM_RUN: Bad address");
+    }
+
+    @Test
+    void driverLinesRoundTripAndOtherLinesAreIgnored() throws IOException {
+        BootDriver.BootRun a = new BootDriver.BootRun("jkvm", 1, 1234.5, 5678.25, 6000, 2.31, 0, null);
+        BootDriver.BootRun b = BootDriver.BootRun.failed("qemu", 1, "no \"jkvm-guest: up\" line");
+        String out = "some noise\n" + a.toJson() + "\n\n" + b.toJson() + "\n";
+        List<BootDriver.BootRun> runs = BootMetric.parse(out);
+        assertThat(runs).containsExactly(a, b);
+    }
+
+    @Test
+    void bootResultsGroupSamplesPerVmm() {
+        List<BootDriver.BootRun> runs = List.of(
+                new BootDriver.BootRun("jkvm", 1, 30000, 50000, 51000, 11.8, 0, null),
+                new BootDriver.BootRun("qemu", 1, 7000, 19000, 19500, 2.4, 0, null),
+                new BootDriver.BootRun("qemu", 2, 8000, 20000, 20500, 2.5, 0, null),
+                new BootDriver.BootRun("jkvm", 2, 32000, 52000, 53000, 12.0, 0, null));
+        List<MetricResult> r = BootMetric.results(runs);
+        assertThat(r).extracting(MetricResult::name)
+                .containsExactly("boot_first_byte_vs_qemu", "boot_init_vs_qemu", "boot_guest_uptime_vs_qemu");
+        assertThat(r.get(0).jkvm().median()).isEqualTo(31000);
+        assertThat(r.get(0).peer().median()).isEqualTo(7500);
+        assertThat(r.get(1).jkvm().samples()).containsExactly(50000.0, 52000.0);
+        assertThat(r.get(2).peer().median()).isEqualTo(2.45);
+    }
+
+    @Test
+    void guestUptimeComesFromTheDefaultGuestsFactsLine() {
+        assertThat(BootDriver.guestUptime("jkvm-guest: up\njkvm-guest: kernel=6.1.0-56-amd64 cpus=1 mem_kb=210884 "
+                + "date=2026-11-24T21:18:15Z uptime_s=11.80\n")).isEqualTo(11.8);
+        assertThat(BootDriver.guestUptime("nothing")).isEqualTo(-1);
+    }
+
+    @Test
+    void guestSourceUnrollsAndRejectsPartialLoops() {
+        String s = BenchGuest.source(BenchGuest.Kind.PIO, 6400, 0);
+        assertThat(s).contains(".set ITER, 100").contains(".rept 64").contains("$1264, %dx");
+        assertThatThrownBy(() -> BenchGuest.source(BenchGuest.Kind.PIO, 100, 0))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+}
