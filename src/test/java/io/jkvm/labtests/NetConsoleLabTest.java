@@ -67,15 +67,22 @@ class NetConsoleLabTest {
 
     /**
      * The lab side. The waits are bounded polls on conditions (a line in the guest's console,
-     * a port accepting connections), never fixed delays standing in for them. The receiver's
-     * stdin never ends: busybox nc half-closes on stdin EOF, and the guest's nc would then quit
-     * before it had sent everything. FIFOs live on the lab machine's tmpfs (not on 9p).
+     * a port accepting connections), never fixed delays standing in for them, and each gives up
+     * as soon as the VM it waits for has exited; each VM runs under timeout(1), so the script
+     * always finishes and reports what it saw. The receiver's stdin never ends: busybox nc
+     * half-closes on stdin EOF, and the guest's nc would then quit before it had sent
+     * everything. FIFOs live on the lab machine's tmpfs (not on 9p).
      */
     private static String labScript(Path dir, String netVm, String consoleVm) {
         return String.join("\n",
                 "set -u",
                 "D=" + dir,
                 "L=$(mktemp -d /dev/shm/jkvm-test.XXXXXX)",
+                "t0=$(date +%s)",
+                "say() { echo \"lab: [$(( $(date +%s) - t0 ))s] $*\"; }",
+                // await PATTERN FILE SECONDS: until FILE has PATTERN, the VM exits or time runs out.
+                "await() { local n=0; until grep -qa \"$1\" \"$2\"; do kill -0 $vm 2>/dev/null || return 1;"
+                        + " n=$((n+1)); [ $n -gt $3 ] && return 1; sleep 1; done; }",
                 "ip tuntap add dev jkvmt0 mode tap && ip addr add 10.99.0.1/24 dev jkvmt0 && ip link set jkvmt0 up",
                 "head -c 1048576 /dev/urandom > $D/to-guest.bin",
                 "echo \"lab: to-guest=$(sha256sum $D/to-guest.bin | cut -d' ' -f1)\"",
@@ -83,25 +90,29 @@ class NetConsoleLabTest {
                 "busybox nc -l -p 5001 < $L/hold > $D/from-guest.bin &",
                 "nc=$!",
                 "exec 4> $L/hold",
-                netVm + " </dev/null > $L/net.log 2>&1 &",
+                "timeout -k 5 300 " + netVm + " </dev/null > $L/net.log 2>&1 &",
                 "vm=$!",
-                "n=0; until grep -q 'net-test: listening' $L/net.log; do n=$((n+1)); [ $n -gt 600 ] && break; sleep 1; done",
-                "n=0; until timeout 60 bash -c \"cat $D/to-guest.bin > /dev/tcp/10.99.0.2/5000\" 2>/dev/null; do n=$((n+1)); [ $n -gt 30 ] && break; sleep 1; done",
-                "wait $vm; echo \"lab: net-vm-exit=$?\"",
+                "await 'net-test: listening' $L/net.log 240 && say guest listening || say guest not listening",
+                "n=0; until timeout 60 bash -c \"cat $D/to-guest.bin > /dev/tcp/10.99.0.2/5000\" 2>/dev/null;"
+                        + " do kill -0 $vm 2>/dev/null || break; n=$((n+1)); [ $n -gt 30 ] && break; sleep 1; done",
+                "say sent to guest",
+                "wait $vm; echo \"lab: net-vm-exit=$?\"; say net vm exited",
                 "timeout 60 tail -f --pid=$nc /dev/null; exec 4>&-",
                 "echo \"lab: from-guest=$(sha256sum $D/from-guest.bin | cut -d' ' -f1)\"",
                 "grep -a 'net-test:' $L/net.log",
                 // hvc0: the VM's stdin is a FIFO we write to once its shell prompt shows.
                 "mkfifo $L/hvc.in",
-                consoleVm + " < $L/hvc.in > $L/hvc.log 2>&1 &",
+                "timeout -k 5 240 " + consoleVm + " < $L/hvc.in > $L/hvc.log 2>&1 &",
                 "vm=$!",
                 "exec 3> $L/hvc.in",
-                "n=0; until grep -q '/ # ' $L/hvc.log; do n=$((n+1)); [ $n -gt 600 ] && break; sleep 1; done",
+                "await '/ # ' $L/hvc.log 180 && say hvc shell prompt || say no hvc shell prompt",
                 "echo 'echo hvc-$((6*7)) on $(tty)' >&3",
-                "n=0; until grep -q 'hvc-42 on' $L/hvc.log; do n=$((n+1)); [ $n -gt 60 ] && break; sleep 1; done",
+                "await 'hvc-42 on' $L/hvc.log 60 || say no answer on hvc0",
                 "echo 'poweroff -f' >&3",
-                "wait $vm; echo \"lab: hvc-vm-exit=$?\"",
-                "grep -a 'hvc-42 on' $L/hvc.log | tail -n 1");
+                "wait $vm; echo \"lab: hvc-vm-exit=$?\"; say hvc vm exited",
+                "grep -a 'hvc-42 on' $L/hvc.log | tail -n 1",
+                "[ -s $L/net.log ] && { echo '--- net vm, last lines:'; tail -n 15 $L/net.log; } >&2",
+                "{ echo '--- hvc vm, last lines:'; tail -n 15 $L/hvc.log; } >&2");
     }
 
     @Test
@@ -124,10 +135,11 @@ class NetConsoleLabTest {
         String consoleVm = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--memory", "256M", "--console", "virtio");
         LabResult r = Lab.exec(List.of("bash", "-c", labScript(dir, netVm, consoleVm)),
-                LabOptions.defaults().withTimeout(Duration.ofSeconds(600)));
+                LabOptions.defaults().withTimeout(Duration.ofSeconds(720)));
         String out = r.stdout();
-        assertThat(r.labFailed()).as(r.error() + "\n" + r.console()).isFalse();
         String context = out + "\n--- stderr ---\n" + r.stderr();
+        System.out.println(context);
+        assertThat(r.labFailed()).as(r.error() + "\n" + context + "\n--- L1 console ---\n" + r.console()).isFalse();
         assertThat(out).as(context).contains("net-test: ping=ok");
         assertThat(out).as(context).contains("lab: net-vm-exit=0");
         assertThat(value(out, "net-test: got")).as(context).isEqualTo(value(out, "lab: to-guest"));
