@@ -43,6 +43,8 @@ public final class KvmIoctls {
     public static final long KVM_CREATE_VCPU = io(0x41);
     public static final long KVM_GET_DIRTY_LOG = iow(0x42, KvmStructs.DIRTY_LOG_SIZE);
     public static final long KVM_SET_USER_MEMORY_REGION = iow(0x46, KvmStructs.MEMORY_REGION_SIZE);
+    /** struct kvm_userspace_memory_region.flags: log writes for KVM_GET_DIRTY_LOG (api.rst 4.35). */
+    public static final int KVM_MEM_LOG_DIRTY_PAGES = 1;
     public static final long KVM_SET_TSS_ADDR = io(0x47);
     public static final long KVM_SET_IDENTITY_MAP_ADDR = iow(0x48, 8);
     public static final long KVM_CREATE_IRQCHIP = io(0x60);

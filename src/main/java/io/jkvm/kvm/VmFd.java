@@ -42,6 +42,22 @@ public final class VmFd implements AutoCloseable {
         }
     }
 
+    /**
+     * KVM_GET_DIRTY_LOG (api.rst 4.8): copies the slot's dirty bitmap (one bit per 4 KiB page,
+     * bit i of little-endian 64-bit word i/64 = page i of the slot) into {@code bitmap}, which
+     * must hold ALIGN(pages, 64) / 8 bytes. Without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled (we
+     * never enable it) the kernel clears the log and write-protects the pages again in the same
+     * call, so each call returns the pages written since the previous one.
+     */
+    public void getDirtyLog(int slot, MemorySegment bitmap) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmStructs.DIRTY_LOG_SIZE, 8);
+            s.set(ValueLayout.JAVA_INT, 0, slot);
+            s.set(ValueLayout.JAVA_LONG, 8, bitmap.address());
+            Native.ioctl(fd, KVM_GET_DIRTY_LOG, s, "KVM_GET_DIRTY_LOG");
+        }
+    }
+
     public void setTssAddr(long addr) {
         Native.ioctl(fd, KVM_SET_TSS_ADDR, addr, "KVM_SET_TSS_ADDR");
     }

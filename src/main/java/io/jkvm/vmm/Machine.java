@@ -15,7 +15,9 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 
 /**
@@ -62,6 +64,9 @@ public final class Machine implements AutoCloseable {
     private int running;
     private volatile boolean stopping;
     private boolean started;
+    /** Percentage of wall time each vCPU thread sleeps between KVM_RUNs (migration auto-converge). */
+    private volatile int throttlePercent;
+    private Thread throttleTicker;
 
     private Machine(Options options, Kvm kvm, boolean ownsKvm) {
         this(options, kvm, ownsKvm, o -> GuestRam.allocate(o.memoryBytes(), o.hugepages()));
@@ -178,6 +183,73 @@ public final class Machine implements AutoCloseable {
         return reason >= 0 && reason < exitCounts.length() ? exitCounts.get(reason) : 0;
     }
 
+    /**
+     * Turns KVM's dirty page logging on or off for every memory slot by re-registering it with
+     * or without KVM_MEM_LOG_DIRTY_PAGES (api.rst 4.35: only the flags change, so this is allowed
+     * while vCPUs run). Slot {@code i} is {@code memory().regions().get(i)}.
+     */
+    public void setDirtyLogging(boolean on) {
+        synchronized (lock) {
+            int slot = 0;
+            for (GuestMemory.Region region : ram.memory().regions()) {
+                vm.setUserMemoryRegion(slot++, on ? KvmIoctls.KVM_MEM_LOG_DIRTY_PAGES : 0, region.guestAddress(),
+                        region.host());
+            }
+        }
+    }
+
+    /**
+     * Slows the guest down for live migration's auto-converge: each vCPU thread sleeps
+     * {@code percent}% of wall time between KVM_RUNs (0 = full speed, at most 99). Sleeping happens
+     * outside every lock, and while throttled a ticker kicks the vCPUs every 10 ms so a guest that
+     * never exits to userspace is throttled too.
+     */
+    public void setThrottle(int percent) {
+        if (percent < 0 || percent > 99) {
+            throw new IllegalArgumentException("throttle must be 0..99 percent, got " + percent);
+        }
+        synchronized (lock) {
+            throttlePercent = percent;
+            if (percent > 0 && throttleTicker == null) {
+                throttleTicker = Thread.ofPlatform().name("vcpu-throttle").daemon(true).start(this::throttleTick);
+            }
+        }
+    }
+
+    public int throttle() {
+        return throttlePercent;
+    }
+
+    private void throttleTick() {
+        try {
+            while (true) {
+                synchronized (lock) {
+                    // Decided under the lock setThrottle takes, so a new throttle never misses its ticker.
+                    if (throttlePercent == 0 || stopping) {
+                        throttleTicker = null;
+                        return;
+                    }
+                }
+                Thread.sleep(10); // a timer, not synchronization: it only bounds the time between kicks
+                kickAll();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            synchronized (lock) {
+                throttleTicker = null;
+            }
+        }
+    }
+
+    /** Sleeps after a KVM_RUN that lasted {@code ranNanos} so the vCPU runs (100 - p)% of the time. */
+    private void throttleAfterRun(long ranNanos) {
+        int p = throttlePercent;
+        if (p > 0 && !stopping) {
+            long sleep = Math.min(TimeUnit.MILLISECONDS.toNanos(100), Math.max(ranNanos, 1_000_000L) * p / (100 - p));
+            LockSupport.parkNanos(sleep);
+        }
+    }
+
     /** Starts one platform thread per vCPU. */
     public void start() {
         synchronized (lock) {
@@ -291,7 +363,9 @@ public final class Machine implements AutoCloseable {
                     park();
                     continue;
                 }
+                long t0 = System.nanoTime();
                 int reason = fd.run();
+                throttleAfterRun(System.nanoTime() - t0);
                 if (reason >= 0 && reason < exitCounts.length()) {
                     exitCounts.incrementAndGet(reason);
                 }

@@ -1,0 +1,127 @@
+package io.jkvm.migration;
+
+import io.jkvm.memory.GuestMemory;
+import io.jkvm.vmm.Machine;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * Pages written since the last {@link #collect}: the union of two logs.
+ * <ul>
+ *   <li>KVM's dirty log (KVM_MEM_LOG_DIRTY_PAGES + KVM_GET_DIRTY_LOG, api.rst 4.8 and 4.35): pages
+ *       the guest wrote.</li>
+ *   <li>A userspace bitmap fed by {@link GuestMemory#trackWrites}: pages the VMM itself wrote
+ *       (virtio devices completing requests into guest buffers, used rings), which KVM never
+ *       sees because they do not go through the guest's MMU. Every range a device maps is
+ *       counted, so pages a device only read are resent too: cheap and never wrong.</li>
+ * </ul>
+ * Logging starts before round 0 copies all of RAM, so every write after a page was copied is
+ * caught. KVM_CLEAR_DIRTY_LOG is not used: without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled,
+ * KVM_GET_DIRTY_LOG fetches and re-protects in one call, which is all pre-copy needs.
+ */
+final class DirtyTracker implements AutoCloseable {
+    private final Machine machine;
+    private final List<GuestMemory.Region> regions;
+    private final AtomicLongArray[] userspace;
+    private final MemorySegment[] kvmBitmaps;
+    private final Arena arena = Arena.ofShared();
+    private boolean on;
+
+    DirtyTracker(Machine machine) {
+        this.machine = machine;
+        this.regions = machine.memory().regions();
+        this.userspace = new AtomicLongArray[regions.size()];
+        this.kvmBitmaps = new MemorySegment[regions.size()];
+        for (int i = 0; i < regions.size(); i++) {
+            long words = (pages(regions.get(i)) + 63) / 64;
+            userspace[i] = new AtomicLongArray((int) words);
+            kvmBitmaps[i] = arena.allocate(words * 8, 8);
+        }
+    }
+
+    static long pages(GuestMemory.Region r) {
+        return r.size() / Wire.PAGE;
+    }
+
+    void start() {
+        machine.memory().trackWrites(this::touched);
+        machine.setDirtyLogging(true);
+        on = true;
+    }
+
+    private void touched(long gpa, long len) {
+        if (len <= 0) {
+            return;
+        }
+        for (int i = 0; i < regions.size(); i++) {
+            GuestMemory.Region r = regions.get(i);
+            if (gpa >= r.guestAddress() && gpa < r.end()) {
+                long first = (gpa - r.guestAddress()) / Wire.PAGE;
+                long last = (Math.min(gpa + len, r.end()) - 1 - r.guestAddress()) / Wire.PAGE;
+                for (long p = first; p <= last; p++) {
+                    int w = (int) (p >>> 6);
+                    long bit = 1L << (p & 63);
+                    if ((userspace[i].get(w) & bit) == 0) {
+                        userspace[i].getAndAccumulate(w, bit, (a, b) -> a | b);
+                    }
+                }
+                return;
+            }
+        }
+    }
+
+    /** The guest-physical addresses of pages dirtied since the previous call (or since {@link #start}), ascending. */
+    long[] collect() {
+        long[] out = new long[64];
+        int n = 0;
+        for (int i = 0; i < regions.size(); i++) {
+            GuestMemory.Region r = regions.get(i);
+            machine.vm().getDirtyLog(i, kvmBitmaps[i]);
+            long words = kvmBitmaps[i].byteSize() / 8;
+            for (int w = 0; w < words; w++) {
+                long bits = kvmBitmaps[i].getAtIndex(ValueLayout.JAVA_LONG, w) | userspace[i].getAndSet(w, 0);
+                while (bits != 0) {
+                    int b = Long.numberOfTrailingZeros(bits);
+                    bits &= bits - 1;
+                    long page = (long) w * 64 + b;
+                    if (page < pages(r)) {
+                        if (n == out.length) {
+                            out = java.util.Arrays.copyOf(out, n * 2);
+                        }
+                        out[n++] = r.guestAddress() + page * Wire.PAGE;
+                    }
+                }
+            }
+        }
+        return java.util.Arrays.copyOf(out, n);
+    }
+
+    /** Marks pages collected but not sent as dirty again, so the next {@link #collect} returns them. */
+    void requeue(long[] gpas) {
+        for (long gpa : gpas) {
+            touched(gpa, Wire.PAGE);
+        }
+    }
+
+    /** Turns both logs off (the VM runs on without the logging overhead). */
+    void stop() {
+        if (on) {
+            on = false;
+            machine.memory().trackWrites(null);
+            machine.setDirtyLogging(false);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            stop();
+        } finally {
+            arena.close();
+        }
+    }
+}

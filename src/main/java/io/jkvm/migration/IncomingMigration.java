@@ -1,0 +1,114 @@
+package io.jkvm.migration;
+
+import io.jkvm.snapshot.KvmSection;
+import io.jkvm.snapshot.SnapshotException;
+import io.jkvm.snapshot.VmState;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import javax.net.ssl.SSLServerSocket;
+import javax.net.ssl.SSLSocket;
+import java.io.IOException;
+import java.time.Duration;
+
+/**
+ * The destination side: waits on a TLS listening socket for one source, receives the stream
+ * ({@link IncomingStream}), applies KVM state (as a snapshot restore does) and device states,
+ * starts the VM and answers RESUMED.
+ *
+ * <p>A peer that fails the TLS handshake (no certificate, one not signed by the CA) is refused
+ * and the destination goes on waiting for the real source. A source that passes the handshake
+ * but then sends a bad stream, refuses or aborts ends the incoming migration with a
+ * {@link MigrationException}; the half-received VM is discarded.
+ */
+public final class IncomingMigration {
+    private static final Logger LOG = LoggerFactory.getLogger(IncomingMigration.class);
+    /** Handshake failures tolerated before giving up (a scanner must not keep us waiting forever). */
+    static final int MAX_REFUSED_PEERS = 64;
+
+    private IncomingMigration() {}
+
+    /** What arrived: the started VM and the stream's figures. */
+    public record Result(MigrationTarget target, long bytes, long pages, int rounds, Duration elapsed) {}
+
+    /** Accepts connections until one source has migrated its VM here (or failed trying). */
+    public static Result receive(SSLServerSocket server, MigrationTarget.Factory factory) throws IOException {
+        for (int refused = 0; ; ) {
+            SSLSocket s = (SSLSocket) server.accept();
+            try {
+                s.setSoTimeout(OutgoingMigration.IO_TIMEOUT_MS);
+                s.startHandshake();
+            } catch (IOException e) {
+                s.close();
+                LOG.warn("migration peer {} refused: {}", s.getRemoteSocketAddress(), e.toString());
+                if (++refused >= MAX_REFUSED_PEERS) {
+                    throw new MigrationException("gave up after " + refused + " peers failed the TLS handshake");
+                }
+                continue;
+            }
+            try (s) {
+                return receiveFrom(s, factory);
+            }
+        }
+    }
+
+    static Result receiveFrom(SSLSocket s, MigrationTarget.Factory factory) throws IOException {
+        long t0 = System.nanoTime();
+        RecordReader in = new RecordReader(s.getInputStream());
+        RecordWriter out = new RecordWriter(s.getOutputStream());
+        MigrationTarget[] target = new MigrationTarget[1];
+        try {
+            in.header();
+            IncomingStream stream = new IncomingStream(config -> {
+                try {
+                    target[0] = factory.create(config);
+                } catch (MigrationException e) {
+                    reply(out, Wire.REFUSED, e.getMessage());
+                    throw new MigrationException("refused the source's configuration: " + e.getMessage());
+                }
+                reply(out, Wire.READY, null);
+                return target[0].machine().memory();
+            });
+            while (!stream.accept(in.read())) {
+                // records are applied as they arrive
+            }
+            VmState state;
+            try {
+                state = KvmSection.decode(stream.config(), stream.kvmState(), "migration stream");
+                KvmSection.apply(target[0].machine(), state);
+            } catch (SnapshotException e) {
+                throw new MigrationException("KVM_STATE record: " + e.getMessage());
+            }
+            target[0].restoreDevices(stream.devices());
+            target[0].start();
+            reply(out, Wire.RESUMED, null);
+            return new Result(target[0], in.bytes(), stream.pages(), stream.rounds(),
+                    Duration.ofNanos(System.nanoTime() - t0));
+        } catch (IOException | RuntimeException e) {
+            String why = e instanceof MigrationException ? e.getMessage() : e.toString();
+            try {
+                out.reason(Wire.FAILED, why);
+                out.flush();
+            } catch (IOException | RuntimeException ignored) {
+                // the source is gone: nothing to tell it
+            }
+            if (target[0] != null) {
+                target[0].close();
+            }
+            throw e instanceof MigrationException me ? me : new MigrationException("incoming migration failed: " + why, e);
+        }
+    }
+
+    private static void reply(RecordWriter out, int type, String reason) {
+        try {
+            if (reason == null) {
+                out.empty(type);
+            } else {
+                out.reason(type, reason);
+            }
+            out.flush();
+        } catch (IOException e) {
+            throw new MigrationException("cannot answer the source: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package io.jkvm.migration;
+
+import io.jkvm.snapshot.DeviceState;
+import io.jkvm.vmm.Machine;
+
+import java.util.List;
+
+/**
+ * What the migration engine needs from a running VM on the source. Implemented for bare
+ * {@link Machine}s ({@link #of}) and, once it can capture device state, for {@code LinuxVm}.
+ */
+public interface MigrationSource {
+    Machine machine();
+
+    /** Stops every vCPU and, after that, device activity that could write guest RAM. */
+    void pause() throws InterruptedException;
+
+    /** Undoes {@link #pause()}: the migration failed or was cancelled, the VM goes on here. */
+    void resume();
+
+    /** Device states of the paused VM, after draining in-flight I/O and flushing disks (fsync). */
+    List<DeviceState> deviceStates();
+
+    /** The destination runs the VM now: stop it here for good. */
+    void migratedAway();
+
+    /** A machine with no userspace devices worth migrating beyond {@code devices} (test guests). */
+    static MigrationSource of(Machine m, java.util.function.Supplier<List<DeviceState>> devices) {
+        return new MigrationSource() {
+            public Machine machine() {
+                return m;
+            }
+
+            public void pause() throws InterruptedException {
+                m.pause();
+            }
+
+            public void resume() {
+                m.resume();
+            }
+
+            public List<DeviceState> deviceStates() {
+                return devices.get();
+            }
+
+            public void migratedAway() {
+                m.requestStop(io.jkvm.vmm.StopReason.STOPPED, "migrated to another host");
+            }
+        };
+    }
+}

@@ -1,0 +1,310 @@
+package io.jkvm.migration;
+
+import io.jkvm.snapshot.DeviceState;
+import io.jkvm.snapshot.KvmSection;
+import io.jkvm.snapshot.MachineConfig;
+import io.jkvm.vmm.Machine;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import javax.net.ssl.SSLSocket;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Pre-copy live migration of one VM to a destination ({@link IncomingMigration}) over
+ * {@link MigrationTls}.
+ *
+ * <ol>
+ *   <li>Connect (mutual TLS 1.3), send CONFIG, wait for READY or REFUSED.</li>
+ *   <li>Start dirty logging ({@link DirtyTracker}), send all non-zero RAM (round 0) while the
+ *       guest runs.</li>
+ *   <li>Rounds: collect the dirty set, and unless {@link Convergence} says it fits the downtime
+ *       target at the measured bandwidth, resend it (throttling vCPUs when rounds stop
+ *       shrinking).</li>
+ *   <li>Pause the VM (the downtime starts), take device states (drains I/O, fsyncs disks), send
+ *       the last dirty set (it includes what the devices wrote while draining), the "kvm" state
+ *       section and device states, DONE; the destination applies them, starts, answers RESUMED,
+ *       and the VM stops here.</li>
+ * </ol>
+ * Any failure or a cancel before DONE is sent leaves the VM running here as before: logging off,
+ * throttle off, vCPUs resumed. If the connection breaks after DONE but before RESUMED arrives,
+ * it cannot be known whether the destination started; the VM is resumed here and the report
+ * says so (the operator must check the destination).
+ */
+public final class OutgoingMigration {
+    private static final Logger LOG = LoggerFactory.getLogger(OutgoingMigration.class);
+    static final int IO_TIMEOUT_MS = 60_000;
+
+    private final MigrationSource source;
+    private final MigrationAddress to;
+    private final MigrationTls tls;
+    private final Convergence convergence;
+    private final Object lock = new Object();
+
+    private volatile boolean cancelled;
+    private volatile SSLSocket socket;
+    private volatile boolean doneSent;
+    // Progress, written by the migration thread and read by status().
+    private volatile MigrationReport.Status status = MigrationReport.Status.ACTIVE;
+    private volatile String phase = "connecting";
+    private volatile long startNanos;
+    private volatile long endNanos;
+    private volatile long downtimeNanos;
+    private volatile long bytes;
+    private volatile int rounds;
+    private volatile long pagesSent;
+    private volatile long dirtyPages;
+    private volatile long finalPages;
+    private volatile int throttle;
+    private volatile double bandwidth;
+    private volatile String error;
+
+    public OutgoingMigration(MigrationSource source, MigrationAddress to, MigrationTls tls, Convergence convergence) {
+        this.source = source;
+        this.to = to;
+        this.tls = tls;
+        this.convergence = convergence;
+        this.startNanos = System.nanoTime();
+    }
+
+    /** A snapshot of the progress (or the final report once {@link MigrationReport.Status#finished()}). */
+    public MigrationReport status() {
+        long end = status.finished() ? endNanos : System.nanoTime();
+        return new MigrationReport(status, to.toString(), phase, (end - startNanos) / 1_000_000,
+                downtimeNanos / 1_000_000, convergence.maxDowntimeMillis(), bytes, rounds, pagesSent, dirtyPages,
+                finalPages, throttle, bandwidth / 1048576.0, error);
+    }
+
+    /**
+     * Asks the migration to stop; the VM keeps running here. Returns false when it is too late
+     * (DONE already sent, or finished). A migration blocked on a stalled destination is woken by
+     * closing its connection.
+     */
+    public boolean cancel() {
+        if (doneSent || status.finished()) {
+            return false;
+        }
+        cancelled = true;
+        Thread.ofVirtual().start(() -> {
+            try {
+                if (!awaitEnd(Duration.ofSeconds(2))) {
+                    closeQuietly(socket);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        return true;
+    }
+
+    /** Waits until the migration has finished one way or another. */
+    public boolean awaitEnd(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (lock) {
+            while (!status.finished()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                lock.wait(Math.max(1, left / 1_000_000));
+            }
+            return true;
+        }
+    }
+
+    /** Starts {@link #run()} on a new platform thread. */
+    public OutgoingMigration start() {
+        Thread.ofPlatform().name("migrate-out").daemon(true).start(this::run);
+        return this;
+    }
+
+    /** Runs the whole migration on the calling thread; the outcome is in {@link #status()}. */
+    public void run() {
+        startNanos = System.nanoTime();
+        Machine m = source.machine();
+        DirtyTracker tracker = null;
+        boolean paused = false;
+        RecordWriter out = null;
+        MigrationReport.Status outcome;
+        String why = null;
+        try {
+            socket = tls.connect(to, IO_TIMEOUT_MS);
+            checkCancel();
+            out = new RecordWriter(socket.getOutputStream());
+            RecordReader in = new RecordReader(socket.getInputStream());
+            out.header();
+            out.config(MachineConfig.of(m.options()));
+            out.flush();
+            switch (in.read()) {
+                case MigrationRecord.Ready r -> { }
+                case MigrationRecord.Refused r -> throw new MigrationException("destination refused: " + r.reason());
+                case MigrationRecord.Failed r -> throw new MigrationException("destination failed: " + r.reason());
+                case MigrationRecord r -> throw new MigrationException("destination answered CONFIG with " + r);
+            }
+            tracker = new DirtyTracker(m);
+            tracker.start();
+            PageSender pages = new PageSender(m.memory(), out, () -> cancelled);
+            phase = "precopy";
+            long t = System.nanoTime();
+            long b0 = out.bytes();
+            long sent = pages.sendAll();
+            out.round(0, sent);
+            out.flush();
+            measure(out, pages, b0, t);
+            rounds = 1;
+            long previous = -1;
+            while (true) {
+                checkCancel();
+                long[] dirty = tracker.collect();
+                dirtyPages = dirty.length;
+                if (convergence.stopAndCopy(rounds - 1, (long) dirty.length * Wire.PAGE, bandwidth)) {
+                    // Not sent now: these pages go with the final set, collected again after the pause.
+                    tracker.requeue(dirty);
+                    break;
+                }
+                throttle = Convergence.nextThrottle(previous, dirty.length, throttle);
+                m.setThrottle(throttle);
+                previous = dirty.length;
+                t = System.nanoTime();
+                b0 = out.bytes();
+                out.round(rounds, pages.send(dirty));
+                out.flush();
+                measure(out, pages, b0, t);
+                rounds++;
+            }
+            checkCancel();
+            phase = "stop-and-copy";
+            long pauseStart = System.nanoTime();
+            source.pause();
+            paused = true;
+            m.setThrottle(0);
+            throttle = 0;
+            // Device states first: draining in-flight requests may write guest RAM, and those
+            // pages must be in the final set collected below.
+            List<DeviceState> devices = source.deviceStates();
+            long[] last = tracker.collect();
+            finalPages = last.length;
+            pages.send(last);
+            byte[] kvm = KvmSection.capture(m);
+            out.kvmState(kvm);
+            for (DeviceState d : devices) {
+                out.device(d);
+            }
+            checkCancel();
+            out.empty(Wire.DONE);
+            doneSent = true;
+            out.flush();
+            bytes = out.bytes();
+            pagesSent = pages.pagesSent();
+            phase = "awaiting destination";
+            switch (in.read()) {
+                case MigrationRecord.Resumed r -> { }
+                case MigrationRecord.Failed r -> throw new MigrationException("destination failed: " + r.reason());
+                case MigrationRecord r -> throw new MigrationException("destination answered DONE with " + r);
+            }
+            downtimeNanos = System.nanoTime() - pauseStart;
+            phase = "completed";
+            tracker.close();
+            tracker = null;
+            source.migratedAway();
+            outcome = MigrationReport.Status.COMPLETED;
+        } catch (MigrationCancelledException e) {
+            outcome = MigrationReport.Status.CANCELLED;
+            why = "cancelled";
+            abort(out, "cancelled by the source");
+        } catch (Exception | Error e) {
+            outcome = cancelled ? MigrationReport.Status.CANCELLED : MigrationReport.Status.FAILED;
+            why = message(e);
+            if (doneSent) {
+                why += " (after DONE was sent: check that the destination did not start the VM too)";
+            }
+            LOG.warn("migration to {} failed: {}", to, why);
+            if (!doneSent) {
+                abort(out, why);
+            }
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+        } finally {
+            closeQuietly(socket);
+        }
+        if (outcome != MigrationReport.Status.COMPLETED) {
+            rollBack(m, tracker, paused);
+            phase = "rolled back";
+        }
+        finish(outcome, why);
+    }
+
+    private void rollBack(Machine m, DirtyTracker tracker, boolean paused) {
+        try {
+            if (tracker != null) {
+                tracker.close();
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("could not turn dirty logging off: {}", e.toString());
+        }
+        m.setThrottle(0);
+        throttle = 0;
+        if (paused) {
+            source.resume();
+        }
+    }
+
+    private void finish(MigrationReport.Status outcome, String why) {
+        synchronized (lock) {
+            endNanos = System.nanoTime();
+            error = why;
+            status = outcome;
+            lock.notifyAll();
+        }
+    }
+
+    private void measure(RecordWriter out, PageSender pages, long bytesBefore, long t0) {
+        long ns = Math.max(1, System.nanoTime() - t0);
+        long b = out.bytes() - bytesBefore;
+        // Tiny rounds say little about bandwidth: keep the previous estimate unless this one moved 1 MiB.
+        if (b >= (1 << 20) || bandwidth == 0) {
+            bandwidth = b * 1e9 / ns;
+        }
+        bytes = out.bytes();
+        pagesSent = pages.pagesSent();
+    }
+
+    private void checkCancel() {
+        if (cancelled) {
+            throw new MigrationCancelledException();
+        }
+    }
+
+    private static void abort(RecordWriter out, String reason) {
+        if (out == null) {
+            return;
+        }
+        try {
+            out.reason(Wire.ABORT, reason);
+            out.flush();
+        } catch (IOException | RuntimeException e) {
+            // The connection is what failed: nothing more to tell the destination.
+        }
+    }
+
+    private static String message(Throwable e) {
+        if (e instanceof MigrationException) {
+            return e.getMessage();
+        }
+        String m = e.getMessage();
+        return e.getClass().getSimpleName() + (m == null ? "" : ": " + m);
+    }
+
+    private static void closeQuietly(SSLSocket s) {
+        if (s != null) {
+            try {
+                s.close();
+            } catch (IOException e) {
+                // closing after a failure: nothing to do
+            }
+        }
+    }
+}

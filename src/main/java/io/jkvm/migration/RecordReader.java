@@ -1,0 +1,201 @@
+package io.jkvm.migration;
+
+import io.jkvm.snapshot.DeviceState;
+import io.jkvm.snapshot.KvmSection;
+import io.jkvm.snapshot.MachineConfig;
+
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+/**
+ * Reads {@link Wire} records from an untrusted peer. Every length is checked against the limit
+ * of its record type before anything is allocated, the payload must be consumed exactly by its
+ * fields, and every problem is a {@link MigrationException} naming the record and field. Record
+ * order and guest addresses are checked by {@link IncomingStream}, which knows the configuration.
+ */
+final class RecordReader {
+    private final DataInputStream in;
+    private long bytes;
+
+    RecordReader(InputStream in) {
+        this.in = new DataInputStream(in);
+    }
+
+    long bytes() {
+        return bytes;
+    }
+
+    void header() throws IOException {
+        byte[] magic = new byte[Wire.MAGIC.length];
+        try {
+            in.readFully(magic);
+        } catch (EOFException e) {
+            throw new MigrationException("stream header: ended after fewer than " + magic.length + " bytes");
+        }
+        if (!Arrays.equals(magic, Wire.MAGIC)) {
+            throw new MigrationException("stream header: magic is not JKVMMIGR (not a jkvm migration stream)");
+        }
+        int version;
+        try {
+            version = in.readInt();
+        } catch (EOFException e) {
+            throw new MigrationException("stream header: ended before the version");
+        }
+        if (version != Wire.VERSION) {
+            throw new MigrationException("stream header: version " + Integer.toUnsignedString(version)
+                    + " is not supported (this jkvm speaks version " + Wire.VERSION + ")");
+        }
+        bytes += magic.length + 4;
+    }
+
+    static long maxLength(int type) {
+        return switch (type) {
+            case Wire.CONFIG -> 13;
+            case Wire.PAGES -> 4L + (long) Wire.MAX_BATCH * (8 + Wire.PAGE);
+            case Wire.ZERO_PAGES -> 4L + 8L * Wire.MAX_ZERO_BATCH;
+            case Wire.ROUND -> 12;
+            case Wire.KVM_STATE -> KvmSection.MAX_BYTES;
+            case Wire.DEVICE -> 2L + DeviceState.MAX_NAME + DeviceState.MAX_BYTES;
+            case Wire.ABORT, Wire.REFUSED, Wire.FAILED -> Wire.MAX_REASON;
+            case Wire.DONE, Wire.READY, Wire.RESUMED -> 0;
+            default -> -1;
+        };
+    }
+
+    /** The next record; a clean end of stream between records is an error too (no DONE seen). */
+    MigrationRecord read() throws IOException {
+        int type = in.read();
+        if (type < 0) {
+            throw new MigrationException("stream ended before DONE (the peer closed the connection)");
+        }
+        String name = Wire.name(type);
+        long max = maxLength(type);
+        if (max < 0) {
+            throw new MigrationException(String.format("unknown record type 0x%02x", type));
+        }
+        int length;
+        try {
+            length = in.readInt();
+        } catch (EOFException e) {
+            throw new MigrationException(name + " record: stream ended inside the record header");
+        }
+        if (length < 0 || length > max) {
+            throw new MigrationException(name + " record: length " + Integer.toUnsignedString(length)
+                    + " is over the limit of " + max + " bytes");
+        }
+        byte[] payload = new byte[length];
+        try {
+            in.readFully(payload);
+        } catch (EOFException e) {
+            throw new MigrationException(name + " record: stream ended inside the " + length + "-byte payload");
+        }
+        bytes += 5L + length;
+        return decode(type, name, ByteBuffer.wrap(payload));
+    }
+
+    private static MigrationRecord decode(int type, String name, ByteBuffer b) {
+        return switch (type) {
+            case Wire.CONFIG -> config(b);
+            case Wire.PAGES -> pages(b);
+            case Wire.ZERO_PAGES -> zeroPages(b);
+            case Wire.ROUND -> {
+                exact(name, b, 12);
+                yield new MigrationRecord.Round(b.getInt(), b.getLong());
+            }
+            case Wire.KVM_STATE -> new MigrationRecord.KvmState(b.array());
+            case Wire.DEVICE -> device(b);
+            case Wire.DONE -> new MigrationRecord.Done();
+            case Wire.READY -> new MigrationRecord.Ready();
+            case Wire.RESUMED -> new MigrationRecord.Resumed();
+            case Wire.ABORT -> new MigrationRecord.Abort(text(b));
+            case Wire.REFUSED -> new MigrationRecord.Refused(text(b));
+            case Wire.FAILED -> new MigrationRecord.Failed(text(b));
+            default -> throw new MigrationException(String.format("unknown record type 0x%02x", type));
+        };
+    }
+
+    private static void exact(String name, ByteBuffer b, long want) {
+        if (b.remaining() != want) {
+            throw new MigrationException(name + " record: length " + b.remaining() + ", expected " + want);
+        }
+    }
+
+    private static MigrationRecord config(ByteBuffer b) {
+        exact("CONFIG", b, 13);
+        int cpus = b.getInt();
+        long mem = b.getLong();
+        int irqchip = b.get();
+        if (irqchip != 0 && irqchip != 1) {
+            throw new MigrationException("CONFIG record: irqchip flag is " + irqchip + ", must be 0 or 1");
+        }
+        try {
+            return new MigrationRecord.Config(new MachineConfig(cpus, mem, irqchip == 1));
+        } catch (IllegalArgumentException e) {
+            throw new MigrationException("CONFIG record: " + e.getMessage());
+        }
+    }
+
+    private static int count(String name, ByteBuffer b, int max, int entry) {
+        if (b.remaining() < 4) {
+            throw new MigrationException(name + " record: no page count");
+        }
+        int n = b.getInt();
+        if (n < 1 || n > max) {
+            throw new MigrationException(name + " record: page count " + Integer.toUnsignedString(n) + " outside 1.." + max);
+        }
+        exact(name, b, (long) n * entry);
+        return n;
+    }
+
+    private static MigrationRecord pages(ByteBuffer b) {
+        int n = count("PAGES", b, Wire.MAX_BATCH, 8 + Wire.PAGE);
+        long[] gpas = new long[n];
+        byte[] data = new byte[n * Wire.PAGE];
+        for (int i = 0; i < n; i++) {
+            gpas[i] = b.getLong();
+            b.get(data, i * Wire.PAGE, Wire.PAGE);
+        }
+        return new MigrationRecord.Pages(gpas, data);
+    }
+
+    private static MigrationRecord zeroPages(ByteBuffer b) {
+        int n = count("ZERO_PAGES", b, Wire.MAX_ZERO_BATCH, 8);
+        long[] gpas = new long[n];
+        for (int i = 0; i < n; i++) {
+            gpas[i] = b.getLong();
+        }
+        return new MigrationRecord.ZeroPages(gpas);
+    }
+
+    private static MigrationRecord device(ByteBuffer b) {
+        if (b.remaining() < 2) {
+            throw new MigrationException("DEVICE record: no name length");
+        }
+        int n = Short.toUnsignedInt(b.getShort());
+        if (n < 1 || n > DeviceState.MAX_NAME || n > b.remaining()) {
+            throw new MigrationException("DEVICE record: name length " + n + " outside 1.."
+                    + Math.min(DeviceState.MAX_NAME, b.remaining()));
+        }
+        byte[] name = new byte[n];
+        b.get(name);
+        byte[] state = new byte[b.remaining()];
+        b.get(state);
+        try {
+            return new MigrationRecord.Device(DeviceState.of(new String(name, StandardCharsets.UTF_8), state));
+        } catch (IllegalArgumentException e) {
+            throw new MigrationException("DEVICE record: " + e.getMessage());
+        }
+    }
+
+    private static String text(ByteBuffer b) {
+        byte[] t = new byte[b.remaining()];
+        b.get(t);
+        // Printable only: the peer's reason ends up in our logs and on a terminal.
+        return new String(t, StandardCharsets.UTF_8).replaceAll("[\\p{Cntrl}&&[^\\n]]", "?");
+    }
+}

@@ -1,0 +1,98 @@
+package io.jkvm.migration;
+
+import io.jkvm.snapshot.DeviceState;
+import io.jkvm.snapshot.MachineConfig;
+
+import java.io.BufferedOutputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+
+/** Writes {@link Wire} records. Not thread-safe: one writer per connection direction. */
+final class RecordWriter {
+    private final DataOutputStream out;
+    private long bytes;
+
+    RecordWriter(OutputStream out) {
+        this.out = new DataOutputStream(new BufferedOutputStream(out, 1 << 20));
+    }
+
+    /** Bytes written so far (headers included). */
+    long bytes() {
+        return bytes;
+    }
+
+    void header() throws IOException {
+        out.write(Wire.MAGIC);
+        out.writeInt(Wire.VERSION);
+        bytes += Wire.MAGIC.length + 4;
+    }
+
+    private void begin(int type, int length) throws IOException {
+        out.writeByte(type);
+        out.writeInt(length);
+        bytes += 5L + length;
+    }
+
+    void config(MachineConfig c) throws IOException {
+        begin(Wire.CONFIG, 13);
+        out.writeInt(c.cpus());
+        out.writeLong(c.memoryBytes());
+        out.writeByte(c.irqchip() ? 1 : 0);
+    }
+
+    /** {@code count} pages from {@code data} (count * 4096 bytes) at {@code gpas[0..count)}. */
+    void pages(long[] gpas, byte[] data, int count) throws IOException {
+        begin(Wire.PAGES, 4 + count * (8 + Wire.PAGE));
+        out.writeInt(count);
+        for (int i = 0; i < count; i++) {
+            out.writeLong(gpas[i]);
+            out.write(data, i * Wire.PAGE, Wire.PAGE);
+        }
+    }
+
+    void zeroPages(long[] gpas, int count) throws IOException {
+        begin(Wire.ZERO_PAGES, 4 + 8 * count);
+        out.writeInt(count);
+        for (int i = 0; i < count; i++) {
+            out.writeLong(gpas[i]);
+        }
+    }
+
+    void round(int round, long pages) throws IOException {
+        begin(Wire.ROUND, 12);
+        out.writeInt(round);
+        out.writeLong(pages);
+    }
+
+    void kvmState(byte[] state) throws IOException {
+        begin(Wire.KVM_STATE, state.length);
+        out.write(state);
+    }
+
+    void device(DeviceState d) throws IOException {
+        byte[] name = d.name().getBytes(StandardCharsets.UTF_8);
+        byte[] b = d.bytes();
+        begin(Wire.DEVICE, 2 + name.length + b.length);
+        out.writeShort(name.length);
+        out.write(name);
+        out.write(b);
+    }
+
+    void empty(int type) throws IOException {
+        begin(type, 0);
+    }
+
+    /** ABORT, REFUSED or FAILED with a reason cut to {@link Wire#MAX_REASON} bytes. */
+    void reason(int type, String reason) throws IOException {
+        byte[] r = String.valueOf(reason).getBytes(StandardCharsets.UTF_8);
+        int n = Math.min(r.length, Wire.MAX_REASON);
+        begin(type, n);
+        out.write(r, 0, n);
+    }
+
+    void flush() throws IOException {
+        out.flush();
+    }
+}
