@@ -14,17 +14,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * increments the counter, stores it at {@link #COUNTER} and reports it on port {@link #PORT}.
  * Used by the save-here, restore-in-another-process test.
  */
-final class CounterGuest {
+public final class CounterGuest {
     private CounterGuest() {}
 
-    static final long ORIGIN = 0x1000;
-    static final long BUFFER = 0x10000;
-    static final int WORDS = 16384;
-    static final long COUNTER = 0x9000;
-    static final int PORT = 0x530;
-    static final long RAM = 4 << 20;
+    public static final long ORIGIN = 0x1000;
+    public static final long BUFFER = 0x10000;
+    public static final int WORDS = 16384;
+    public static final long COUNTER = 0x9000;
+    public static final int PORT = 0x530;
+    public static final long RAM = 4 << 20;
 
-    static byte[] code() {
+    public static byte[] code() {
         return TestGuest.assemble("""
                 .code32
                     xor %esi, %esi
@@ -48,9 +48,9 @@ final class CounterGuest {
     }
 
     /** Port device recording the first and the latest counter the guest reported. */
-    static final class Progress implements BusDevice {
-        final AtomicInteger first = new AtomicInteger(-1);
-        final AtomicInteger last = new AtomicInteger(-1);
+    public static final class Progress implements BusDevice {
+        public final AtomicInteger first = new AtomicInteger(-1);
+        public final AtomicInteger last = new AtomicInteger(-1);
 
         @Override
         public long read(long offset, int size) {
@@ -64,7 +64,7 @@ final class CounterGuest {
         }
 
         /** Polls the guest-reported counter until it reaches {@code atLeast} or the deadline passes. */
-        boolean awaitAtLeast(int atLeast, long timeoutNanos) {
+        public boolean awaitAtLeast(int atLeast, long timeoutNanos) {
             long deadline = System.nanoTime() + timeoutNanos;
             while (last.get() < atLeast) {
                 if (System.nanoTime() > deadline) {
@@ -80,7 +80,7 @@ final class CounterGuest {
      * Null if the buffer is consistent with {@code counter} completed passes: a prefix already
      * rewritten by pass {@code counter} (word = counter + i), the rest from the previous pass.
      */
-    static String patternProblem(GuestMemory mem, int counter) {
+    public static String patternProblem(GuestMemory mem, int counter) {
         int i = 0;
         while (i < WORDS && mem.readInt(BUFFER + 4L * i) == counter + i) {
             i++;
@@ -95,7 +95,7 @@ final class CounterGuest {
         return null;
     }
 
-    static String checksum(GuestMemory mem) {
+    public static String checksum(GuestMemory mem) {
         try {
             MessageDigest d = MessageDigest.getInstance("SHA-256");
             for (GuestMemory.Region r : mem.regions()) {

