@@ -216,7 +216,7 @@ public final class OutgoingMigration {
             abort(out, "cancelled by the source");
         } catch (Exception | Error e) {
             outcome = cancelled ? MigrationReport.Status.CANCELLED : MigrationReport.Status.FAILED;
-            why = message(e);
+            why = cancelled ? "cancelled (" + message(e) + ")" : message(e);
             if (doneSent) {
                 why += " (after DONE was sent: check that the destination did not start the VM too)";
             }
@@ -229,6 +229,9 @@ public final class OutgoingMigration {
             }
         } finally {
             closeQuietly(socket);
+            if (out != null) {
+                bytes = out.bytes();
+            }
         }
         if (outcome != MigrationReport.Status.COMPLETED) {
             rollBack(m, tracker, paused);

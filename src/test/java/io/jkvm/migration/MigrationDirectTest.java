@@ -140,4 +140,119 @@ class MigrationDirectTest {
             }
         }
     }
+
+    /** Runs {@code body} as a stand-in destination on the accepted, handshaken connection. */
+    interface FakeDestination {
+        void serve(javax.net.ssl.SSLSocket s, RecordReader in, RecordWriter out) throws Exception;
+    }
+
+    static CompletableFuture<Void> fake(SSLServerSocket server, FakeDestination body) {
+        return CompletableFuture.runAsync(() -> {
+            try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) server.accept()) {
+                s.startHandshake();
+                RecordReader in = new RecordReader(s.getInputStream());
+                RecordWriter out = new RecordWriter(s.getOutputStream());
+                in.header();
+                assertThat(in.read()).isInstanceOf(MigrationRecord.Config.class);
+                body.serve(s, in, out);
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+    }
+
+    /** After a failed migration: running, not paused, counting, dirty logging off. */
+    static void assertRunsOnAsBefore(Source src) {
+        Machine m = src.machine();
+        assertThat(m.isPaused()).isFalse();
+        assertThat(m.throttle()).isZero();
+        int now = src.progress().last.get();
+        assertThat(src.progress().awaitAtLeast(now + 3, WAIT)).as("source counter advances after the failure").isTrue();
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            // KVM_GET_DIRTY_LOG fails (ENOENT) on a slot without KVM_MEM_LOG_DIRTY_PAGES: logging is off again.
+            var bitmap = a.allocate(m.memory().regions().getFirst().size() / 4096 / 8 + 8, 8);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> m.vm().getDirtyLog(0, bitmap))
+                    .hasMessageContaining("KVM_GET_DIRTY_LOG");
+        }
+    }
+
+    @Test
+    void aDestinationDyingMidwayLeavesTheSourceRunning() throws Exception {
+        try (Source src = Source.start(64L << 20);
+             SSLServerSocket server = pki.destination.listen(new MigrationAddress("127.0.0.1", 0))) {
+            // Non-zero RAM, so round 0 is still streaming when the destination goes away.
+            for (long a = 1 << 20; a < 48L << 20; a += 4096) {
+                src.machine().memory().writeLong(a, a);
+            }
+            CompletableFuture<Void> dest = fake(server, (s, in, out) -> {
+                out.empty(Wire.READY);
+                out.flush();
+                in.read();
+                in.read();
+                // and dies: the connection closes mid-stream
+            });
+            OutgoingMigration out = new OutgoingMigration(MigrationSource.of(src.machine(), List::of),
+                    new MigrationAddress("127.0.0.1", server.getLocalPort()), pki.source, new Convergence(300));
+            out.run();
+            dest.get(30, TimeUnit.SECONDS);
+            MigrationReport r = out.status();
+            System.out.println(r.summary());
+            assertThat(r.status()).isEqualTo(MigrationReport.Status.FAILED);
+            assertThat(r.error()).isNotBlank();
+            assertRunsOnAsBefore(src);
+        }
+    }
+
+    @Test
+    void cancelWhileTheDestinationStallsLeavesTheSourceRunning() throws Exception {
+        try (Source src = Source.start(CounterGuest.RAM);
+             SSLServerSocket server = pki.destination.listen(new MigrationAddress("127.0.0.1", 0))) {
+            java.util.concurrent.CountDownLatch gotConfig = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            CompletableFuture<Void> dest = fake(server, (s, in, out) -> {
+                gotConfig.countDown();
+                release.await(60, TimeUnit.SECONDS); // never answers READY until the test is over
+            });
+            OutgoingMigration out = new OutgoingMigration(MigrationSource.of(src.machine(), List::of),
+                    new MigrationAddress("127.0.0.1", server.getLocalPort()), pki.source, new Convergence(300)).start();
+            assertThat(gotConfig.await(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(out.cancel()).isTrue();
+            assertThat(out.awaitEnd(Duration.ofSeconds(30))).as("cancel ends the migration").isTrue();
+            release.countDown();
+            MigrationReport r = out.status();
+            System.out.println(r.summary());
+            assertThat(r.status()).isEqualTo(MigrationReport.Status.CANCELLED);
+            assertThat(out.cancel()).as("a finished migration cannot be cancelled").isFalse();
+            src.machine().resume(); // harmless: it was never paused
+            assertThat(src.machine().isPaused()).isFalse();
+            int now = src.progress().last.get();
+            assertThat(src.progress().awaitAtLeast(now + 3, WAIT)).isTrue();
+            dest.handle((v, e) -> null).get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void aDestinationRefusingTheConfigurationSaysWhy() throws Exception {
+        try (Source src = Source.start(CounterGuest.RAM);
+             SSLServerSocket server = pki.destination.listen(new MigrationAddress("127.0.0.1", 0))) {
+            CompletableFuture<Throwable> in = CompletableFuture.supplyAsync(() -> {
+                try {
+                    IncomingMigration.receive(server, c -> {
+                        throw new MigrationException("source has " + c.cpus() + " vCPU, this VM has 2");
+                    });
+                    return null;
+                } catch (Exception e) {
+                    return e;
+                }
+            });
+            OutgoingMigration out = new OutgoingMigration(MigrationSource.of(src.machine(), List::of),
+                    new MigrationAddress("127.0.0.1", server.getLocalPort()), pki.source, new Convergence(300));
+            out.run();
+            MigrationReport r = out.status();
+            assertThat(r.status()).isEqualTo(MigrationReport.Status.FAILED);
+            assertThat(r.error()).isEqualTo("destination refused: source has 1 vCPU, this VM has 2");
+            assertThat(in.get(30, TimeUnit.SECONDS)).hasMessageContaining("refused the source's configuration");
+            assertRunsOnAsBefore(src);
+        }
+    }
 }
