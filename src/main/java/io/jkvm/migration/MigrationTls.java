@@ -41,6 +41,7 @@ public record MigrationTls(Path cert, Path key, Path ca) {
         List<X509Certificate> chain = PemFiles.certificates("--tls-cert", cert);
         PrivateKey pk = PemFiles.privateKey("--tls-key", key);
         List<X509Certificate> cas = PemFiles.certificates("--tls-ca", ca);
+        requireMatch(pk, chain.getFirst());
         try {
             char[] pw = new char[0];
             KeyStore ks = KeyStore.getInstance("PKCS12");
@@ -60,6 +61,30 @@ public record MigrationTls(Path cert, Path key, Path ca) {
             return ctx;
         } catch (GeneralSecurityException | IOException e) {
             throw new MigrationException("--tls-key: the key does not fit --tls-cert or cannot be used: " + e.getMessage(), e);
+        }
+    }
+
+    /** The key must be the certificate's: otherwise every handshake would fail with a vaguer message. */
+    private void requireMatch(PrivateKey pk, X509Certificate c) {
+        String alg = switch (pk.getAlgorithm()) {
+            case "EC" -> "SHA256withECDSA";
+            case "RSA" -> "SHA256withRSA";
+            default -> pk.getAlgorithm();
+        };
+        try {
+            byte[] probe = "jkvm key check".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            java.security.Signature sig = java.security.Signature.getInstance(alg);
+            sig.initSign(pk);
+            sig.update(probe);
+            byte[] signed = sig.sign();
+            sig.initVerify(c.getPublicKey());
+            sig.update(probe);
+            if (!sig.verify(signed)) {
+                throw new MigrationException("--tls-key: " + key + " is not the key of the certificate in " + cert);
+            }
+        } catch (GeneralSecurityException e) {
+            throw new MigrationException("--tls-key: " + key + " is not the key of the certificate in " + cert
+                    + " (" + e.getMessage() + ")");
         }
     }
 
