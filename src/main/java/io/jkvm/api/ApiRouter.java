@@ -118,6 +118,24 @@ public final class ApiRouter {
                     return ApiResponse.NO_CONTENT;
                 }
             }
+            case "/migrate" -> {
+                switch (method) {
+                    case "PUT" -> {
+                        vmm.startMigration(Json.parse(body, MigrateRequest.class));
+                        return ApiResponse.NO_CONTENT;
+                    }
+                    case "GET" -> {
+                        return ApiResponse.ok(Json.write(vmm.migrationStatus()));
+                    }
+                    default -> { }
+                }
+            }
+            case "/migrate/cancel" -> {
+                if (method.equals("PUT")) {
+                    vmm.cancelMigration();
+                    return ApiResponse.NO_CONTENT;
+                }
+            }
             case "/jkvm/metrics" -> {
                 if (method.equals("GET")) {
                     Map<String, Object> line = new java.util.LinkedHashMap<>(vmm.metricsLine());

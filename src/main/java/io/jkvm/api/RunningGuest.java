@@ -14,4 +14,12 @@ public interface RunningGuest {
     boolean sendCtrlAltDel();
 
     VmMetrics metrics();
+
+    /**
+     * The VM as live migration sees it. Guests that cannot be migrated refuse with the reason
+     * (a Linux VM needs LinuxVm.captureDeviceStates, which is not on this branch yet).
+     */
+    default io.jkvm.migration.MigrationSource migrationSource() {
+        throw ApiException.badRequest("this VM cannot be live-migrated: capturing its device state is not supported yet");
+    }
 }

@@ -57,6 +57,7 @@ public final class VmmController {
     private volatile State state = State.NOT_STARTED;
     private volatile RunningGuest guest;
     private volatile MachineExit exit;
+    private volatile MigrationControl migration = new MigrationControl(null);
     private BootSource bootSource;
     private MachineConfiguration machine = MachineConfiguration.DEFAULT;
     private final Map<String, Drive> drives = new LinkedHashMap<>();
@@ -76,6 +77,45 @@ public final class VmmController {
 
     public State state() {
         return state;
+    }
+
+    /** TLS files for outgoing migrations that do not name their own (jkvm run --tls-*). */
+    public void setMigrationTls(io.jkvm.migration.MigrationTls tls) {
+        migration = new MigrationControl(tls);
+    }
+
+    // ---- live migration ----
+
+    /** PUT /migrate: starts migrating the running VM; progress via {@link #migrationStatus()}. */
+    public void startMigration(MigrateRequest r) {
+        RunningGuest g;
+        synchronized (this) {
+            g = requireStarted();
+            if (state == State.PAUSED) {
+                throw ApiException.badRequest("the microVM is paused: resume it before migrating");
+            }
+        }
+        migration.start(g.migrationSource(), r, log);
+    }
+
+    /** GET /migrate. */
+    public io.jkvm.migration.MigrationReport migrationStatus() {
+        return migration.status();
+    }
+
+    /** PUT /migrate/cancel. */
+    public void cancelMigration() {
+        migration.cancel();
+    }
+
+    /**
+     * When the guest ended because it migrated away, waits (at most {@code timeout}) until a
+     * client has read the final report, so {@code jkvm migrate} can print it before we exit.
+     */
+    public void awaitMigrationReport(java.time.Duration timeout) throws InterruptedException {
+        if (migration.migratedAway()) {
+            migration.awaitReportCollected(timeout);
+        }
     }
 
     public InstanceInfo instanceInfo() {
