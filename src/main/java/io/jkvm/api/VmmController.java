@@ -98,6 +98,42 @@ public final class VmmController {
         migration.start(g.migrationSource(), r, log);
     }
 
+    /**
+     * The destination for an incoming migration: refused unless this VMM is not started and its
+     * configured machine (PUT /machine-config, or the defaults) equals the source's.
+     */
+    public io.jkvm.migration.MigrationTarget incomingTarget(io.jkvm.snapshot.MachineConfig source) {
+        GuestSpec spec;
+        synchronized (this) {
+            if (state != State.NOT_STARTED || starting) {
+                throw new io.jkvm.migration.MigrationException("this VMM already runs a guest");
+            }
+            long mem = (long) machine.memSizeMib() << 20;
+            if (source.cpus() != machine.vcpuCount() || source.memoryBytes() != mem) {
+                throw new io.jkvm.migration.MigrationException("source has " + source.cpus() + " vCPUs and "
+                        + (source.memoryBytes() >> 20) + " MiB, this VM is configured with " + machine.vcpuCount()
+                        + " vCPUs and " + machine.memSizeMib() + " MiB (PUT /machine-config before the migration)");
+            }
+            VmConfig config = bootSource == null ? null : validate(bootSource, machine);
+            spec = config == null ? null : new GuestSpec(GuestDevices.withDevices(config, new ArrayList<>(drives.values()),
+                    new ArrayList<>(nics.values())), new ArrayList<>(drives.values()), new ArrayList<>(nics.values()));
+            starting = true;
+        }
+        try {
+            return launcher.receive(spec, g -> {
+                synchronized (this) {
+                    guest = g;
+                    state = State.RUNNING;
+                }
+                log.info("instance_migrated_in", "id", id);
+            });
+        } finally {
+            synchronized (this) {
+                starting = false;
+            }
+        }
+    }
+
     /** GET /migrate. */
     public io.jkvm.migration.MigrationReport migrationStatus() {
         return migration.status();

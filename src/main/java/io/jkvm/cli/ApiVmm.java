@@ -51,7 +51,13 @@ final class ApiVmm {
     private final String id;
     private final OnReboot onReboot;
 
-    ApiVmm(Path apiSock, Path configFile, Path consoleSock, String id, OnReboot onReboot) {
+    private final io.jkvm.migration.MigrationTls tls;
+    private final io.jkvm.migration.MigrationAddress incoming;
+
+    ApiVmm(Path apiSock, Path configFile, Path consoleSock, String id, OnReboot onReboot,
+            io.jkvm.migration.MigrationTls tls, io.jkvm.migration.MigrationAddress incoming) {
+        this.tls = tls;
+        this.incoming = incoming;
         this.apiSock = apiSock;
         this.configFile = configFile;
         this.consoleSock = consoleSock;
@@ -86,6 +92,15 @@ final class ApiVmm {
             });
             VmmController vmm = new VmmController(id, limits, launcher, log, onReboot);
             holder[0] = vmm;
+            if (tls != null) {
+                vmm.setMigrationTls(tls);
+            }
+            javax.net.ssl.SSLServerSocket listener = null;
+            if (incoming != null) {
+                // Bound before the API answers, so a client that sees the API can start the source.
+                listener = tls.listen(incoming);
+                log.info("migration_listening", "address", incoming.host() + ":" + listener.getLocalPort());
+            }
             if (apiSock != null) {
                 ApiRouter router = new ApiRouter(vmm, log);
                 server = UdsHttpServer.start(apiSock, (method, path, query, body) -> HttpReply.of(router.handle(method, path, body)),
@@ -101,7 +116,13 @@ final class ApiVmm {
                     throw new UserError(e.getMessage());
                 }
             }
-            return exited.get();
+            if (listener != null) {
+                receiveInBackground(listener, vmm, log, exited);
+            }
+            MachineExit exit = exited.get();
+            // A VM that migrated away: let `jkvm migrate` read the final report before we go.
+            vmm.awaitMigrationReport(Duration.ofSeconds(10));
+            return exit;
         } catch (ExecutionException e) {
             throw new IllegalStateException(e.getCause());
         } catch (IOException e) {
@@ -114,6 +135,22 @@ final class ApiVmm {
                 console.close();
             }
         }
+    }
+
+    /** Waits for the incoming migration; a failed one ends this VMM with an error. */
+    private static void receiveInBackground(javax.net.ssl.SSLServerSocket listener, VmmController vmm, EventLog log,
+            CompletableFuture<MachineExit> exited) {
+        Thread.ofPlatform().name("migrate-in").daemon(true).start(() -> {
+            try (listener) {
+                io.jkvm.migration.IncomingMigration.Result r = io.jkvm.migration.IncomingMigration.receive(listener,
+                        vmm::incomingTarget);
+                log.info("migration_received", "bytes", r.bytes(), "pages", r.pages(), "rounds", r.rounds(),
+                        "elapsed_ms", r.elapsed().toMillis());
+            } catch (IOException | RuntimeException e) {
+                log.error("migration_failed", "error", String.valueOf(e.getMessage()));
+                exited.complete(new MachineExit(io.jkvm.vmm.StopReason.ERROR, "incoming migration failed: " + e.getMessage()));
+            }
+        });
     }
 
     /** SIGTERM/SIGINT end the JVM without the finally above: remove the sockets then too. */

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code jkvm} command. */
 @Command(name = "jkvm", mixinStandardHelpOptions = true, version = "jkvm 0.1.0",
         description = "A KVM virtual machine monitor and manager.",
-        subcommands = {RunCommand.class, VmCommand.class, DaemonCommand.class, DemoCommand.class, HostCheckCommand.class,
+        subcommands = {RunCommand.class, MigrateCommand.class, VmCommand.class, DaemonCommand.class, DemoCommand.class, HostCheckCommand.class,
                 LabCommand.class, ImageCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

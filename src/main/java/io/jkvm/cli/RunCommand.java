@@ -89,8 +89,66 @@ public final class RunCommand implements Callable<Integer> {
             description = "Where this terminal is connected: the 16550 UART (ttyS0, default) or virtio-console (hvc0).")
     String consoleKind = "serial";
 
+    @Option(names = "--incoming", paramLabel = "tcp:HOST:PORT",
+            description = "Wait for a live migration on this address instead of booting (needs --api-sock and --tls-*).")
+    String incoming;
+
+    @Option(names = "--tls-cert", paramLabel = "PEM", description = "Migration: this VMM's certificate.")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "Migration: its PKCS#8 private key.")
+    Path tlsKey;
+
+    @Option(names = "--tls-ca", paramLabel = "PEM", description = "Migration: CA a peer's certificate must chain to.")
+    Path tlsCa;
+
+    /** The migration TLS options, validated together (null when none is given). */
+    io.jkvm.migration.MigrationTls migrationTls() {
+        int n = (tlsCert == null ? 0 : 1) + (tlsKey == null ? 0 : 1) + (tlsCa == null ? 0 : 1);
+        if (n == 0) {
+            return null;
+        }
+        if (n != 3) {
+            throw new UserError("--tls-cert, --tls-key and --tls-ca go together");
+        }
+        if (apiSock == null) {
+            throw new UserError("--tls-cert/--tls-key/--tls-ca go with --api-sock (migration is driven through the API)");
+        }
+        try {
+            io.jkvm.migration.MigrationTls tls = new io.jkvm.migration.MigrationTls(tlsCert, tlsKey, tlsCa);
+            tls.context();
+            return tls;
+        } catch (io.jkvm.migration.MigrationException e) {
+            throw new UserError(e.getMessage());
+        }
+    }
+
+    /** --incoming's address, validated with the options it needs (null without --incoming). */
+    io.jkvm.migration.MigrationAddress incomingAddress(io.jkvm.migration.MigrationTls tls) {
+        if (incoming == null) {
+            return null;
+        }
+        if (apiSock == null) {
+            throw new UserError("--incoming needs --api-sock");
+        }
+        if (configFile != null) {
+            throw new UserError("--incoming cannot be combined with --config-file (the VM comes from the source)");
+        }
+        if (tls == null) {
+            throw new UserError("--incoming needs --tls-cert, --tls-key and --tls-ca");
+        }
+        try {
+            return io.jkvm.migration.MigrationAddress.parseAny("--incoming", incoming);
+        } catch (io.jkvm.migration.MigrationException e) {
+            throw new UserError(e.getMessage());
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
+        if (incoming != null && apiSock == null) {
+            throw new UserError("--incoming needs --api-sock");
+        }
         if (apiSock != null || configFile != null) {
             if (kernel != null || initrd != null) {
                 throw new UserError("--kernel/--initrd cannot be combined with --api-sock or --config-file "
@@ -99,13 +157,18 @@ public final class RunCommand implements Callable<Integer> {
             if (noApi && apiSock != null) {
                 throw new UserError("--no-api and --api-sock contradict each other");
             }
-            return exitStatus(new ApiVmm(apiSock, configFile, consoleSock, id, onReboot).run());
+            io.jkvm.migration.MigrationTls tls = migrationTls();
+            io.jkvm.migration.MigrationAddress in = incomingAddress(tls);
+            return exitStatus(new ApiVmm(apiSock, configFile, consoleSock, id, onReboot, tls, in).run());
         }
         if (kernel == null) {
             throw new UserError("missing --kernel (or use --api-sock / --config-file)");
         }
         if (noApi || consoleSock != null) {
             throw new UserError("--no-api and --console-sock go with --config-file or --api-sock");
+        }
+        if (tlsCert != null || tlsKey != null || tlsCa != null) {
+            throw new UserError("--tls-cert/--tls-key/--tls-ca go with --api-sock (migration is driven through the API)");
         }
         VmConfig config;
         int maxVcpus;
