@@ -47,6 +47,8 @@ public final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--tls-ca", paramLabel = "PEM", description = "CA the destination's certificate must chain to.")
     Path tlsCa;
 
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         Map<String, Object> request = request();
@@ -59,8 +61,10 @@ public final class MigrateCommand implements Callable<Integer> {
                 throw new ExitCodeError(Cli.EXIT_FAILURE, "the VMM refused the migration: " + fault(r.body()));
             }
             JsonNode report = await(http);
-            System.out.println(Json.MAPPER.treeToValue(report, MigrationReport.class).summary());
-            System.out.println(Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(report));
+            java.io.PrintWriter out = spec.commandLine().getOut();
+            out.println(Json.MAPPER.treeToValue(report, MigrationReport.class).summary());
+            out.println(Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(report));
+            out.flush();
             return report.path("status").asText().equals("completed") ? 0 : Cli.EXIT_FAILURE;
         }
     }

@@ -65,7 +65,7 @@ class MigrationDirectTest {
     }
 
     /** Destination target: a fresh machine with the progress port; records RAM's checksum before it starts. */
-    static final class Target implements MigrationTarget {
+    public static final class Target implements MigrationTarget {
         final Machine machine;
         final CounterGuest.Progress progress = new CounterGuest.Progress();
         volatile String checksumBeforeStart;
