@@ -5,7 +5,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 /**
  * Progress or outcome of an outgoing migration, as GET /migrate returns it and {@code jkvm
  * migrate} prints it. Times in milliseconds; {@code downtime_ms} is from pausing the vCPUs here
- * to the destination's RESUMED (0 until then).
+ * to the destination's RESUMED (0 until then); {@code throttle_percent} is the vCPU throttle
+ * auto-converge last applied during pre-copy (lifted at the pause and on failure).
  */
 public record MigrationReport(
         @JsonProperty("status") Status status,

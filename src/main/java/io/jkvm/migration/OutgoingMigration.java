@@ -179,8 +179,7 @@ public final class OutgoingMigration {
             long pauseStart = System.nanoTime();
             source.pause();
             paused = true;
-            m.setThrottle(0);
-            throttle = 0;
+            m.setThrottle(0); // the report keeps the last throttle pre-copy needed
             // Device states first: draining in-flight requests may write guest RAM, and those
             // pages must be in the final set collected below.
             List<DeviceState> devices = source.deviceStates();

@@ -255,4 +255,75 @@ class MigrationDirectTest {
             assertRunsOnAsBefore(src);
         }
     }
+
+    @Test
+    void pagesTheVmmWritesAreMigratedAndRoundsThatDoNotShrinkGetThrottled() throws Exception {
+        // A stand-in device thread keeps writing 512 pages of guest RAM through GuestMemory, as
+        // virtio completions do: KVM's dirty log never sees these writes, the userspace log must.
+        // They dirty more than a 1 ms downtime target allows, every round: auto-converge
+        // throttles (the guest) and the round limit ends pre-copy.
+        AtomicReference<String> sourceChecksum = new AtomicReference<>();
+        try (Source src = Source.start(CounterGuest.RAM);
+             SSLServerSocket server = pki.destination.listen(new MigrationAddress("127.0.0.1", 0))) {
+            Machine m = src.machine();
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread device = Thread.ofPlatform().start(() -> {
+                for (long seq = 1; !stop.get(); seq++) {
+                    for (long gpa = 2 << 20; gpa < 4 << 20; gpa += 4096) {
+                        m.memory().writeLong(gpa, seq);
+                    }
+                }
+            });
+            CompletableFuture<IncomingMigration.Result> in = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return IncomingMigration.receive(server, Target::new);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            MigrationSource withDevice = new MigrationSource() {
+                public Machine machine() {
+                    return m;
+                }
+
+                public void pause() throws InterruptedException {
+                    m.pause();
+                    stop.set(true);
+                    device.join();
+                }
+
+                public void resume() {
+                    m.resume();
+                }
+
+                public List<DeviceState> deviceStates() {
+                    sourceChecksum.set(CounterGuest.checksum(m.memory()));
+                    return List.of(DeviceState.of("fake0", new byte[] {1}));
+                }
+
+                public void migratedAway() {
+                    m.requestStop(io.jkvm.vmm.StopReason.STOPPED, "migrated");
+                }
+            };
+            OutgoingMigration out = new OutgoingMigration(withDevice,
+                    new MigrationAddress("127.0.0.1", server.getLocalPort()), pki.source, new Convergence(1));
+            try {
+                out.run();
+            } finally {
+                stop.set(true);
+                device.join();
+            }
+            MigrationReport r = out.status();
+            System.out.println(r.summary());
+            assertThat(r.status()).as(r.summary()).isEqualTo(MigrationReport.Status.COMPLETED);
+            assertThat(r.rounds()).isGreaterThan(2);
+            assertThat(r.throttlePercent()).isGreaterThanOrEqualTo(Convergence.FIRST_THROTTLE);
+            assertThat(m.throttle()).as("throttle lifted at the pause").isZero();
+            try (Target t = (Target) in.get(60, TimeUnit.SECONDS).target()) {
+                assertThat(t.checksumBeforeStart).as("device-written pages arrived too").isEqualTo(sourceChecksum.get());
+                assertThat(t.progress.awaitAtLeast(t.counterBeforeStart + 2, WAIT)).isTrue();
+                assertThat(t.machine.throttle()).isZero();
+            }
+        }
+    }
 }
