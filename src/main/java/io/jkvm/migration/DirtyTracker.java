@@ -19,6 +19,10 @@ import java.util.concurrent.atomic.AtomicLongArray;
  *       sees because they do not go through the guest's MMU. Every range a device maps is
  *       counted, so pages a device only read are resent too: cheap and never wrong.</li>
  * </ul>
+ * A device marks a page when it takes a view of it, but may write through that view later (a
+ * disk read completing after the next round collected and sent the page). So the userspace
+ * log also keeps every page it ever saw, and {@link #collectFinal} resends all of them at the
+ * pause, after device I/O has been drained: nothing a device wrote can be missed.
  * Logging starts before round 0 copies all of RAM, so every write after a page was copied is
  * caught. KVM_CLEAR_DIRTY_LOG is not used: without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled,
  * KVM_GET_DIRTY_LOG fetches and re-protects in one call, which is all pre-copy needs.
@@ -27,6 +31,7 @@ final class DirtyTracker implements AutoCloseable {
     private final Machine machine;
     private final List<GuestMemory.Region> regions;
     private final AtomicLongArray[] userspace;
+    private final AtomicLongArray[] everTouched;
     private final MemorySegment[] kvmBitmaps;
     private final Arena arena = Arena.ofShared();
     private boolean on;
@@ -35,10 +40,12 @@ final class DirtyTracker implements AutoCloseable {
         this.machine = machine;
         this.regions = machine.memory().regions();
         this.userspace = new AtomicLongArray[regions.size()];
+        this.everTouched = new AtomicLongArray[regions.size()];
         this.kvmBitmaps = new MemorySegment[regions.size()];
         for (int i = 0; i < regions.size(); i++) {
             long words = (pages(regions.get(i)) + 63) / 64;
             userspace[i] = new AtomicLongArray((int) words);
+            everTouched[i] = new AtomicLongArray((int) words);
             kvmBitmaps[i] = arena.allocate(words * 8, 8);
         }
     }
@@ -68,6 +75,9 @@ final class DirtyTracker implements AutoCloseable {
                     if ((userspace[i].get(w) & bit) == 0) {
                         userspace[i].getAndAccumulate(w, bit, (a, b) -> a | b);
                     }
+                    if ((everTouched[i].get(w) & bit) == 0) {
+                        everTouched[i].getAndAccumulate(w, bit, (a, b) -> a | b);
+                    }
                 }
                 return;
             }
@@ -76,6 +86,15 @@ final class DirtyTracker implements AutoCloseable {
 
     /** The guest-physical addresses of pages dirtied since the previous call (or since {@link #start}), ascending. */
     long[] collect() {
+        return collect(false);
+    }
+
+    /** At the pause: {@link #collect()} plus every page userspace touched since {@link #start}. */
+    long[] collectFinal() {
+        return collect(true);
+    }
+
+    private long[] collect(boolean withEverTouched) {
         long[] out = new long[64];
         int n = 0;
         for (int i = 0; i < regions.size(); i++) {
@@ -83,7 +102,8 @@ final class DirtyTracker implements AutoCloseable {
             machine.vm().getDirtyLog(i, kvmBitmaps[i]);
             long words = kvmBitmaps[i].byteSize() / 8;
             for (int w = 0; w < words; w++) {
-                long bits = kvmBitmaps[i].getAtIndex(ValueLayout.JAVA_LONG, w) | userspace[i].getAndSet(w, 0);
+                long bits = kvmBitmaps[i].getAtIndex(ValueLayout.JAVA_LONG, w) | userspace[i].getAndSet(w, 0)
+                        | (withEverTouched ? everTouched[i].get(w) : 0);
                 while (bits != 0) {
                     int b = Long.numberOfTrailingZeros(bits);
                     bits &= bits - 1;

@@ -183,7 +183,7 @@ public final class OutgoingMigration {
             // Device states first: draining in-flight requests may write guest RAM, and those
             // pages must be in the final set collected below.
             List<DeviceState> devices = source.deviceStates();
-            long[] last = tracker.collect();
+            long[] last = tracker.collectFinal();
             finalPages = last.length;
             pages.send(last);
             byte[] kvm = KvmSection.capture(m);
