@@ -134,10 +134,19 @@ public final class OutgoingMigration {
             checkCancel();
             out = new RecordWriter(socket.getOutputStream());
             RecordReader in = new RecordReader(socket.getInputStream());
-            out.header();
-            out.config(MachineConfig.of(m.options()));
-            out.flush();
-            switch (in.read()) {
+            MigrationRecord answer;
+            try {
+                out.header();
+                out.config(MachineConfig.of(m.options()));
+                out.flush();
+                answer = in.read();
+            } catch (IOException | MigrationException e) {
+                // TLS 1.3: the server checks our certificate after our side of the handshake
+                // completed, so its refusal shows up here as a closed connection.
+                throw new MigrationException("the destination closed the connection before accepting the"
+                        + " configuration (does it trust this source's certificate?): " + message(e), e);
+            }
+            switch (answer) {
                 case MigrationRecord.Ready r -> { }
                 case MigrationRecord.Refused r -> throw new MigrationException("destination refused: " + r.reason());
                 case MigrationRecord.Failed r -> throw new MigrationException("destination failed: " + r.reason());

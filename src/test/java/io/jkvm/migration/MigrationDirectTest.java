@@ -326,4 +326,66 @@ class MigrationDirectTest {
             }
         }
     }
+
+    @Test
+    void theDestinationRefusesAnUntrustedSourceAndWaitsForTheRealOne() throws Exception {
+        try (Source src = Source.start(CounterGuest.RAM);
+             SSLServerSocket server = pki.destination.listen(new MigrationAddress("127.0.0.1", 0))) {
+            CompletableFuture<IncomingMigration.Result> in = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return IncomingMigration.receive(server, Target::new);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            MigrationAddress to = new MigrationAddress("127.0.0.1", server.getLocalPort());
+            OutgoingMigration rogue = new OutgoingMigration(MigrationSource.of(src.machine(), List::of), to, pki.rogue,
+                    new Convergence(300));
+            rogue.run();
+            assertThat(rogue.status().status()).isEqualTo(MigrationReport.Status.FAILED);
+            System.out.println("rogue source: " + rogue.status().error());
+            assertThat(rogue.status().error()).contains("certificate");
+            assertRunsOnAsBefore(src);
+
+            OutgoingMigration real = new OutgoingMigration(MigrationSource.of(src.machine(), List::of), to, pki.source,
+                    new Convergence(300));
+            real.run();
+            assertThat(real.status().status()).as(real.status().summary()).isEqualTo(MigrationReport.Status.COMPLETED);
+            try (Target t = (Target) in.get(60, TimeUnit.SECONDS).target()) {
+                assertThat(t.progress.awaitAtLeast(t.counterBeforeStart + 2, WAIT)).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void aHostileStreamAfterTheHandshakeIsAnsweredWithFailedAndDiscarded() throws Exception {
+        try (SSLServerSocket server = pki.destination.listen(new MigrationAddress("127.0.0.1", 0))) {
+            List<Target> created = new java.util.concurrent.CopyOnWriteArrayList<>();
+            CompletableFuture<Throwable> in = CompletableFuture.supplyAsync(() -> {
+                try {
+                    IncomingMigration.receive(server, c -> {
+                        Target t = new Target(c);
+                        created.add(t);
+                        return t;
+                    });
+                    return null;
+                } catch (Exception e) {
+                    return e;
+                }
+            });
+            try (javax.net.ssl.SSLSocket s = pki.source.connect(new MigrationAddress("127.0.0.1", server.getLocalPort()), 30_000)) {
+                RecordWriter w = new RecordWriter(s.getOutputStream());
+                RecordReader r = new RecordReader(s.getInputStream());
+                w.header();
+                w.config(new MachineConfig(1, 2 << 20, true));
+                w.flush();
+                assertThat(r.read()).isInstanceOf(MigrationRecord.Ready.class);
+                w.pages(new long[] {2 << 20}, new byte[4096], 1); // one page past the end of RAM
+                w.flush();
+                assertThat(r.read()).isEqualTo(new MigrationRecord.Failed("PAGES record: gpa 0x200000 is outside guest RAM"));
+            }
+            assertThat(in.get(30, TimeUnit.SECONDS)).hasMessage("PAGES record: gpa 0x200000 is outside guest RAM");
+            assertThat(created).hasSize(1);
+        }
+    }
 }
