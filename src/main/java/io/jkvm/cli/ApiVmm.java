@@ -99,7 +99,7 @@ final class ApiVmm {
             if (incoming != null) {
                 // Bound before the API answers, so a client that sees the API can start the source.
                 listener = tls.listen(incoming);
-                log.info("migration_listening", "address", incoming.host() + ":" + listener.getLocalPort());
+                log.info("migration_listening", "host", incoming.host(), "port", listener.getLocalPort());
             }
             if (apiSock != null) {
                 ApiRouter router = new ApiRouter(vmm, log);

@@ -16,9 +16,10 @@ import java.time.Duration;
  * ({@link IncomingStream}), applies KVM state (as a snapshot restore does) and device states,
  * starts the VM and answers RESUMED.
  *
- * <p>A peer that fails the TLS handshake (no certificate, one not signed by the CA) is refused
- * and the destination goes on waiting for the real source. A source that passes the handshake
- * but then sends a bad stream, refuses or aborts ends the incoming migration with a
+ * <p>A peer that fails the TLS handshake (no certificate, one not signed by the CA) is refused,
+ * and so is a source whose configuration this destination cannot take (told why in REFUSED);
+ * either way nothing was created and the destination goes on waiting. A source that was accepted
+ * but then sends a bad stream or aborts ends the incoming migration with a
  * {@link MigrationException}; the half-received VM is discarded.
  */
 public final class IncomingMigration {
@@ -48,6 +49,11 @@ public final class IncomingMigration {
             }
             try (s) {
                 return receiveFrom(s, factory);
+            } catch (ConfigRefused e) {
+                LOG.warn("migration source {} refused: {}", s.getRemoteSocketAddress(), e.getMessage());
+                if (++refused >= MAX_REFUSED_PEERS) {
+                    throw new MigrationException("gave up after " + refused + " refused peers; last: " + e.getMessage());
+                }
             }
         }
     }
@@ -64,7 +70,7 @@ public final class IncomingMigration {
                     target[0] = factory.create(config);
                 } catch (MigrationException e) {
                     reply(out, Wire.REFUSED, e.getMessage());
-                    throw new MigrationException("refused the source's configuration: " + e.getMessage());
+                    throw new ConfigRefused("refused the source's configuration: " + e.getMessage());
                 }
                 reply(out, Wire.READY, null);
                 return target[0].machine().memory();
@@ -86,16 +92,25 @@ public final class IncomingMigration {
                     Duration.ofNanos(System.nanoTime() - t0));
         } catch (IOException | RuntimeException e) {
             String why = e instanceof MigrationException ? e.getMessage() : e.toString();
-            try {
-                out.reason(Wire.FAILED, why);
-                out.flush();
-            } catch (IOException | RuntimeException ignored) {
-                // the source is gone: nothing to tell it
+            if (!(e instanceof ConfigRefused)) { // that one has been answered with REFUSED already
+                try {
+                    out.reason(Wire.FAILED, why);
+                    out.flush();
+                } catch (IOException | RuntimeException ignored) {
+                    // the source is gone: nothing to tell it
+                }
             }
             if (target[0] != null) {
                 target[0].close();
             }
             throw e instanceof MigrationException me ? me : new MigrationException("incoming migration failed: " + why, e);
+        }
+    }
+
+    /** The source's CONFIG was refused before anything was created: keep waiting for another source. */
+    static final class ConfigRefused extends MigrationException {
+        ConfigRefused(String message) {
+            super(message);
         }
     }
 

@@ -141,6 +141,7 @@ public final class OutgoingMigration {
                 out.flush();
                 answer = in.read();
             } catch (IOException | MigrationException e) {
+                checkCancel();
                 // TLS 1.3: the server checks our certificate after our side of the handshake
                 // completed, so its refusal shows up here as a closed connection.
                 throw new MigrationException("the destination closed the connection before accepting the"
