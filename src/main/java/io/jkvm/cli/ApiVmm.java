@@ -145,7 +145,7 @@ final class ApiVmm {
                 io.jkvm.migration.IncomingMigration.Result r = io.jkvm.migration.IncomingMigration.receive(listener,
                         vmm::incomingTarget);
                 log.info("migration_received", "bytes", r.bytes(), "pages", r.pages(), "rounds", r.rounds(),
-                        "elapsed_ms", r.elapsed().toMillis());
+                        "elapsed_ms", r.elapsed().toMillis(), "apply_ms", r.apply().toMillis());
             } catch (IOException | RuntimeException e) {
                 log.error("migration_failed", "error", String.valueOf(e.getMessage()));
                 exited.complete(new MachineExit(io.jkvm.vmm.StopReason.ERROR, "incoming migration failed: " + e.getMessage()));

@@ -30,7 +30,8 @@ public final class IncomingMigration {
     private IncomingMigration() {}
 
     /** What arrived: the started VM and the stream's figures. */
-    public record Result(MigrationTarget target, long bytes, long pages, int rounds, Duration elapsed) {}
+    /** {@code apply}: from DONE to RESUMED (decode and apply KVM and device state, start). */
+    public record Result(MigrationTarget target, long bytes, long pages, int rounds, Duration elapsed, Duration apply) {}
 
     /** Accepts connections until one source has migrated its VM here (or failed trying). */
     public static Result receive(SSLServerSocket server, MigrationTarget.Factory factory) throws IOException {
@@ -78,6 +79,7 @@ public final class IncomingMigration {
             while (!stream.accept(in.read())) {
                 // records are applied as they arrive
             }
+            long done = System.nanoTime();
             VmState state;
             try {
                 state = KvmSection.decode(stream.config(), stream.kvmState(), "migration stream");
@@ -88,8 +90,9 @@ public final class IncomingMigration {
             target[0].restoreDevices(stream.devices());
             target[0].start();
             reply(out, Wire.RESUMED, null);
-            return new Result(target[0], in.bytes(), stream.pages(), stream.rounds(),
-                    Duration.ofNanos(System.nanoTime() - t0));
+            long end = System.nanoTime();
+            return new Result(target[0], in.bytes(), stream.pages(), stream.rounds(), Duration.ofNanos(end - t0),
+                    Duration.ofNanos(end - done));
         } catch (IOException | RuntimeException e) {
             String why = e instanceof MigrationException ? e.getMessage() : e.toString();
             if (!(e instanceof ConfigRefused)) { // that one has been answered with REFUSED already

@@ -6,7 +6,10 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * Progress or outcome of an outgoing migration, as GET /migrate returns it and {@code jkvm
  * migrate} prints it. Times in milliseconds; {@code downtime_ms} is from pausing the vCPUs here
  * to the destination's RESUMED (0 until then); {@code throttle_percent} is the vCPU throttle
- * auto-converge last applied during pre-copy (lifted at the pause and on failure).
+ * auto-converge last applied during pre-copy (lifted at the pause and on failure). The downtime
+ * splits into {@code downtime_pause_ms} (stopping the vCPUs), {@code downtime_send_ms} (device
+ * states, last pages, KVM state, until DONE is written) and {@code downtime_destination_ms}
+ * (until RESUMED arrives: the destination reading what was still in flight, applying and starting).
  */
 public record MigrationReport(
         @JsonProperty("status") Status status,
@@ -14,6 +17,9 @@ public record MigrationReport(
         @JsonProperty("phase") String phase,
         @JsonProperty("total_ms") long totalMillis,
         @JsonProperty("downtime_ms") long downtimeMillis,
+        @JsonProperty("downtime_pause_ms") long pauseMillis,
+        @JsonProperty("downtime_send_ms") long finalSendMillis,
+        @JsonProperty("downtime_destination_ms") long destinationMillis,
         @JsonProperty("max_downtime_ms") long maxDowntimeMillis,
         @JsonProperty("bytes") long bytes,
         @JsonProperty("rounds") int rounds,
@@ -37,10 +43,10 @@ public record MigrationReport(
 
     /** One line for a terminal. */
     public String summary() {
-        return String.format("migration %s to %s: total %d ms, downtime %d ms (target %d), %d rounds, %.1f MiB sent"
-                        + " (%d pages, %d at the pause), %.0f MiB/s, throttle %d%%%s",
+        return String.format("migration %s to %s: total %d ms, downtime %d ms (target %d; pause %d, send %d,"
+                        + " destination %d), %d rounds, %.1f MiB sent (%d pages, %d at the pause), %.0f MiB/s, throttle %d%%%s",
                 status.name().toLowerCase(java.util.Locale.ROOT), destination, totalMillis, downtimeMillis,
-                maxDowntimeMillis, rounds, bytes / 1048576.0, pagesSent, finalPages, bandwidthMibPerSecond,
+                maxDowntimeMillis, pauseMillis, finalSendMillis, destinationMillis, rounds, bytes / 1048576.0, pagesSent, finalPages, bandwidthMibPerSecond,
                 throttlePercent, error == null ? "" : ": " + error);
     }
 }

@@ -52,6 +52,9 @@ public final class OutgoingMigration {
     private volatile long startNanos;
     private volatile long endNanos;
     private volatile long downtimeNanos;
+    private volatile long pauseNanos;
+    private volatile long finalSendNanos;
+    private volatile long destinationNanos;
     private volatile long bytes;
     private volatile int rounds;
     private volatile long pagesSent;
@@ -73,7 +76,8 @@ public final class OutgoingMigration {
     public MigrationReport status() {
         long end = status.finished() ? endNanos : System.nanoTime();
         return new MigrationReport(status, to.toString(), phase, (end - startNanos) / 1_000_000,
-                downtimeNanos / 1_000_000, convergence.maxDowntimeMillis(), bytes, rounds, pagesSent, dirtyPages,
+                downtimeNanos / 1_000_000, pauseNanos / 1_000_000, finalSendNanos / 1_000_000,
+                destinationNanos / 1_000_000, convergence.maxDowntimeMillis(), bytes, rounds, pagesSent, dirtyPages,
                 finalPages, throttle, bandwidth / 1048576.0, error);
     }
 
@@ -189,6 +193,8 @@ public final class OutgoingMigration {
             long pauseStart = System.nanoTime();
             source.pause();
             paused = true;
+            long paused0 = System.nanoTime();
+            pauseNanos = paused0 - pauseStart;
             m.setThrottle(0); // the report keeps the last throttle pre-copy needed
             // Device states first: draining in-flight requests may write guest RAM, and those
             // pages must be in the final set collected below.
@@ -205,6 +211,8 @@ public final class OutgoingMigration {
             out.empty(Wire.DONE);
             doneSent = true;
             out.flush();
+            long doneAt = System.nanoTime();
+            finalSendNanos = doneAt - paused0;
             bytes = out.bytes();
             pagesSent = pages.pagesSent();
             phase = "awaiting destination";
@@ -213,7 +221,9 @@ public final class OutgoingMigration {
                 case MigrationRecord.Failed r -> throw new MigrationException("destination failed: " + r.reason());
                 case MigrationRecord r -> throw new MigrationException("destination answered DONE with " + r);
             }
-            downtimeNanos = System.nanoTime() - pauseStart;
+            long resumedAt = System.nanoTime();
+            destinationNanos = resumedAt - doneAt;
+            downtimeNanos = resumedAt - pauseStart;
             phase = "completed";
             tracker.close();
             tracker = null;
