@@ -42,7 +42,7 @@ final class MigrationControl {
             tls = tls(r);
             tls.context(); // refuse unreadable or mismatched files now, naming the field
         } catch (MigrationException e) {
-            throw ApiException.badRequest(e.getMessage().replace("--tls-", "tls_").replace("tls_cert,", "tls_cert,"));
+            throw ApiException.badRequest(e.getMessage().replace("--tls-", "tls_"));
         }
         current = new OutgoingMigration(source, to, tls, convergence).start();
         finalReportCollected = false;

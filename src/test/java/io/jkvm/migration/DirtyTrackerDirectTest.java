@@ -1,0 +1,56 @@
+package io.jkvm.migration;
+
+import io.jkvm.testing.KvmAvailable;
+import io.jkvm.testing.TestGuest;
+import io.jkvm.vmm.Machine;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The dirty log on a real VM: guest writes come from KVM, VMM writes from the userspace log. */
+@Tag("kvm")
+class DirtyTrackerDirectTest {
+    @BeforeEach
+    void kvm() {
+        KvmAvailable.assume();
+    }
+
+    @Test
+    void guestAndVmmWritesAreCollectedOnce() throws Exception {
+        byte[] code = TestGuest.assemble("""
+                .code32
+                    movl $1, 0x5000
+                    movl $2, 0x7ff0
+                    hlt
+                """, 0x1000);
+        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, false))) {
+            TestGuest.startProtectedMode(m.vcpus().getFirst(), m.memory(), code, 0x1000);
+            try (DirtyTracker t = new DirtyTracker(m)) {
+                t.start();
+                m.start();
+                assertThat(m.awaitExit(Duration.ofSeconds(60))).isNotNull();
+                assertThat(t.collect()).as("the guest's two writes").containsExactly(0x5000L, 0x7000L);
+                assertThat(t.collect()).as("collected once").isEmpty();
+
+                m.memory().writeInt(0x9004, 7); // as a device would
+                m.memory().slice(0xa000, 4097); // a view spanning two pages counts as written
+                assertThat(m.memory().readInt(0x30000)).isZero(); // reads are not writes
+                assertThat(t.collect()).containsExactly(0x9000L, 0xa000L, 0xb000L);
+                assertThat(t.collect()).isEmpty();
+                assertThat(t.collectFinal()).as("every page a device touched goes again at the pause")
+                        .containsExactly(0x9000L, 0xa000L, 0xb000L);
+                t.stop();
+                m.memory().writeInt(0xc000, 1);
+                try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+                    var bitmap = a.allocate(64, 8);
+                    assertThatThrownBy(() -> m.vm().getDirtyLog(0, bitmap)).hasMessageContaining("KVM_GET_DIRTY_LOG");
+                }
+            }
+        }
+    }
+}
