@@ -98,20 +98,39 @@ public record MigrationTls(Path cert, Path key, Path ca) {
         return s;
     }
 
+    /** A client connection: the TLS socket and the TCP socket under it (closing that one unblocks any I/O). */
+    public record Connection(java.net.Socket raw, SSLSocket tls) implements java.io.Closeable {
+        @Override
+        public void close() throws IOException {
+            raw.close();
+        }
+    }
+
     /** Connects and completes the handshake (fails here if the destination is not trusted). */
     public SSLSocket connect(MigrationAddress to, int timeoutMillis) throws IOException {
-        SSLSocket s = (SSLSocket) context().getSocketFactory().createSocket();
+        return open(to, timeoutMillis).tls();
+    }
+
+    /**
+     * Like {@link #connect}, keeping the TCP socket: closing an SSLSocket from another thread
+     * first tries to send close_notify, which can wait behind a writer blocked on a peer that
+     * stopped reading; closing the TCP socket fails that writer at once.
+     */
+    public Connection open(MigrationAddress to, int timeoutMillis) throws IOException {
+        java.net.Socket raw = new java.net.Socket();
         try {
-            s.connect(new InetSocketAddress(InetAddress.getByName(to.host()), to.port()), timeoutMillis);
+            raw.connect(new InetSocketAddress(InetAddress.getByName(to.host()), to.port()), timeoutMillis);
+            raw.setSoTimeout(timeoutMillis);
+            SSLSocket s = (SSLSocket) context().getSocketFactory().createSocket(raw, to.host(), to.port(), true);
             s.setEnabledProtocols(PROTOCOLS);
+            s.setUseClientMode(true);
             SSLParameters p = s.getSSLParameters();
             p.setEndpointIdentificationAlgorithm("HTTPS");
             s.setSSLParameters(p);
-            s.setSoTimeout(timeoutMillis);
             s.startHandshake();
-            return s;
+            return new Connection(raw, s);
         } catch (IOException | RuntimeException e) {
-            s.close();
+            raw.close();
             throw e;
         }
     }

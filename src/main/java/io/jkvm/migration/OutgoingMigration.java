@@ -7,7 +7,6 @@ import io.jkvm.vmm.Machine;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import javax.net.ssl.SSLSocket;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
@@ -44,7 +43,11 @@ public final class OutgoingMigration {
     private final Object lock = new Object();
 
     private volatile boolean cancelled;
-    private volatile SSLSocket socket;
+    private volatile MigrationTls.Connection socket;
+    private volatile RecordWriter writer;
+    private volatile boolean stalled;
+    private volatile PageSender sender;
+    private final Duration stallTimeout;
     private volatile boolean doneSent;
     // Progress, written by the migration thread and read by status().
     private volatile MigrationReport.Status status = MigrationReport.Status.ACTIVE;
@@ -65,6 +68,16 @@ public final class OutgoingMigration {
     private volatile String error;
 
     public OutgoingMigration(MigrationSource source, MigrationAddress to, MigrationTls tls, Convergence convergence) {
+        this(source, to, tls, convergence, Duration.ofMillis(IO_TIMEOUT_MS));
+    }
+
+    /**
+     * {@code stallTimeout}: a destination that accepts no bytes for this long is given up on
+     * (reads have the same timeout through SO_TIMEOUT).
+     */
+    OutgoingMigration(MigrationSource source, MigrationAddress to, MigrationTls tls, Convergence convergence,
+            Duration stallTimeout) {
+        this.stallTimeout = stallTimeout;
         this.source = source;
         this.to = to;
         this.tls = tls;
@@ -134,10 +147,12 @@ public final class OutgoingMigration {
         MigrationReport.Status outcome;
         String why = null;
         try {
-            socket = tls.connect(to, IO_TIMEOUT_MS);
+            socket = tls.open(to, (int) Math.min(Integer.MAX_VALUE, stallTimeout.toMillis()));
             checkCancel();
-            out = new RecordWriter(socket.getOutputStream());
-            RecordReader in = new RecordReader(socket.getInputStream());
+            out = new RecordWriter(socket.tls().getOutputStream());
+            writer = out;
+            RecordReader in = new RecordReader(socket.tls().getInputStream());
+            Thread.ofVirtual().name("migrate-watchdog").start(this::watchdog);
             MigrationRecord answer;
             try {
                 out.header();
@@ -160,6 +175,7 @@ public final class OutgoingMigration {
             tracker = new DirtyTracker(m);
             tracker.start();
             PageSender pages = new PageSender(m.memory(), out, () -> cancelled);
+            sender = pages;
             phase = "precopy";
             long t = System.nanoTime();
             long b0 = out.bytes();
@@ -189,7 +205,7 @@ public final class OutgoingMigration {
                 rounds++;
             }
             checkCancel();
-            phase = "stop-and-copy";
+            phase = "pausing";
             long pauseStart = System.nanoTime();
             source.pause();
             paused = true;
@@ -198,7 +214,10 @@ public final class OutgoingMigration {
             m.setThrottle(0); // the report keeps the last throttle pre-copy needed
             // Device states first: draining in-flight requests may write guest RAM, and those
             // pages must be in the final set collected below.
+            phase = "capturing device state";
             List<DeviceState> devices = source.deviceStates();
+            out.markProgress(); // the stall clock measures the destination, not our disk flush
+            phase = "stop-and-copy";
             long[] last = tracker.collectFinal();
             finalPages = last.length;
             pages.send(last);
@@ -236,6 +255,9 @@ public final class OutgoingMigration {
         } catch (Exception | Error e) {
             outcome = cancelled ? MigrationReport.Status.CANCELLED : MigrationReport.Status.FAILED;
             why = cancelled ? "cancelled (" + message(e) + ")" : message(e);
+            if (stalled) {
+                why = "the destination accepted no data for " + stallTimeout.toMillis() + " ms (" + why + ")";
+            }
             if (doneSent) {
                 why += " (after DONE was sent: check that the destination did not start the VM too)";
             }
@@ -251,12 +273,37 @@ public final class OutgoingMigration {
             if (out != null) {
                 bytes = out.bytes();
             }
+            if (sender != null) {
+                pagesSent = sender.pagesSent();
+            }
         }
         if (outcome != MigrationReport.Status.COMPLETED) {
             rollBack(m, tracker, paused);
             phase = "rolled back";
         }
         finish(outcome, why);
+    }
+
+    /** Closes the connection when the destination stops taking data, which fails a blocked write. */
+    private void watchdog() {
+        try {
+            long tick = Math.max(10, Math.min(1000, stallTimeout.toMillis() / 4));
+            while (!status.finished()) {
+                synchronized (lock) {
+                    lock.wait(tick); // woken early when the migration finishes
+                }
+                RecordWriter w = writer;
+                boolean writing = phase.equals("precopy") || phase.equals("stop-and-copy");
+                if (w != null && writing && !status.finished()
+                        && System.nanoTime() - w.lastProgressNanos() > stallTimeout.toNanos()) {
+                    stalled = true;
+                    closeQuietly(socket);
+                    return;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void rollBack(Machine m, DirtyTracker tracker, boolean paused) {
@@ -320,7 +367,7 @@ public final class OutgoingMigration {
         return e.getClass().getSimpleName() + (m == null ? "" : ": " + m);
     }
 
-    private static void closeQuietly(SSLSocket s) {
+    private static void closeQuietly(MigrationTls.Connection s) {
         if (s != null) {
             try {
                 s.close();

@@ -14,8 +14,38 @@ final class RecordWriter {
     private final DataOutputStream out;
     private long bytes;
 
+    private volatile long lastProgressNanos = System.nanoTime();
+
     RecordWriter(OutputStream out) {
-        this.out = new DataOutputStream(new BufferedOutputStream(out, 1 << 20));
+        // Chunks of 256 KiB: each completed chunk counts as progress for the stall watchdog.
+        OutputStream progress = new java.io.FilterOutputStream(out) {
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                for (int done = 0; done < len; ) {
+                    int n = Math.min(len - done, 256 << 10);
+                    this.out.write(b, off + done, n);
+                    done += n;
+                    lastProgressNanos = System.nanoTime();
+                }
+            }
+
+            @Override
+            public void write(int b) throws IOException {
+                this.out.write(b);
+                lastProgressNanos = System.nanoTime();
+            }
+        };
+        this.out = new DataOutputStream(new BufferedOutputStream(progress, 1 << 20));
+    }
+
+    /** Restarts the stall clock (after local work that wrote nothing). */
+    void markProgress() {
+        lastProgressNanos = System.nanoTime();
+    }
+
+    /** When the peer last accepted bytes (System.nanoTime()). */
+    long lastProgressNanos() {
+        return lastProgressNanos;
     }
 
     /** Bytes written so far (headers included). */

@@ -390,4 +390,31 @@ class MigrationDirectTest {
             assertThat(created).hasSize(1);
         }
     }
+
+    @Test
+    void aDestinationThatStopsReadingIsGivenUpOn() throws Exception {
+        try (Source src = Source.start(64L << 20);
+             SSLServerSocket server = pki.destination.listen(new MigrationAddress("127.0.0.1", 0))) {
+            for (long a = 1 << 20; a < 64L << 20; a += 4096) {
+                src.machine().memory().writeLong(a, a);
+            }
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            CompletableFuture<Void> dest = fake(server, (s, in, out) -> {
+                out.empty(Wire.READY);
+                out.flush();
+                release.await(60, TimeUnit.SECONDS); // alive, but reads nothing more
+            });
+            OutgoingMigration out = new OutgoingMigration(MigrationSource.of(src.machine(), List::of),
+                    new MigrationAddress("127.0.0.1", server.getLocalPort()), pki.source, new Convergence(300),
+                    Duration.ofSeconds(2));
+            out.run();
+            release.countDown();
+            MigrationReport r = out.status();
+            System.out.println(r.summary());
+            assertThat(r.status()).isEqualTo(MigrationReport.Status.FAILED);
+            assertThat(r.error()).startsWith("the destination accepted no data for 2000 ms");
+            assertRunsOnAsBefore(src);
+            dest.handle((v, e) -> null).get(30, TimeUnit.SECONDS);
+        }
+    }
 }
