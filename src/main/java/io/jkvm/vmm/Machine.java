@@ -189,7 +189,8 @@ public final class Machine implements AutoCloseable {
      * while vCPUs run). Slot {@code i} is {@code memory().regions().get(i)}.
      */
     public void setDirtyLogging(boolean on) {
-        synchronized (lock) {
+        // Not the vCPU monitor: vCPU threads between runs must not wait for this ioctl.
+        synchronized (ram) {
             int slot = 0;
             for (GuestMemory.Region region : ram.memory().regions()) {
                 vm.setUserMemoryRegion(slot++, on ? KvmIoctls.KVM_MEM_LOG_DIRTY_PAGES : 0, region.guestAddress(),
@@ -241,13 +242,23 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** Sleeps after a KVM_RUN that lasted {@code ranNanos} so the vCPU runs (100 - p)% of the time. */
-    private void throttleAfterRun(long ranNanos) {
+    /**
+     * Throttling after a KVM_RUN that lasted {@code ranNanos}: to run (100 - p)% of the time a
+     * vCPU owes p / (100 - p) ns of sleep per ns run. The debt is paid in sleeps of at least 1 ms,
+     * so a guest that exits every few microseconds is slowed by p%, not by a sleep per exit.
+     * Returns the debt still owed.
+     */
+    private long throttleAfterRun(long ranNanos, long owed) {
         int p = throttlePercent;
-        if (p > 0 && !stopping) {
-            long sleep = Math.min(TimeUnit.MILLISECONDS.toNanos(100), Math.max(ranNanos, 1_000_000L) * p / (100 - p));
-            LockSupport.parkNanos(sleep);
+        if (p == 0 || stopping) {
+            return 0;
         }
+        owed += ranNanos * p / (100 - p);
+        if (owed >= 1_000_000L) {
+            LockSupport.parkNanos(Math.min(owed, TimeUnit.MILLISECONDS.toNanos(100)));
+            return 0;
+        }
+        return owed;
     }
 
     /** Starts one platform thread per vCPU. */
@@ -349,6 +360,7 @@ public final class Machine implements AutoCloseable {
         try {
             fd.bindToCurrentThread();
             Vcpu vcpu = new Vcpu(this, fd, exits);
+            long throttleDebt = 0;
             while (true) {
                 // Clear before checking the flags: a kick that lands after the check leaves its
                 // signal pending, so the next KVM_RUN returns at once.
@@ -365,7 +377,7 @@ public final class Machine implements AutoCloseable {
                 }
                 long t0 = System.nanoTime();
                 int reason = fd.run();
-                throttleAfterRun(System.nanoTime() - t0);
+                throttleDebt = throttleAfterRun(System.nanoTime() - t0, throttleDebt);
                 if (reason >= 0 && reason < exitCounts.length()) {
                     exitCounts.incrementAndGet(reason);
                 }
