@@ -197,8 +197,6 @@ public final class OutgoingMigration {
                 throttle = Convergence.nextThrottle(previous, dirty.length, throttle);
                 m.setThrottle(throttle);
                 previous = dirty.length;
-                t = System.nanoTime();
-                b0 = out.bytes();
                 out.round(rounds, pages.send(dirty));
                 out.flush();
                 measure(out, pages, b0, t);
@@ -330,13 +328,15 @@ public final class OutgoingMigration {
         }
     }
 
-    private void measure(RecordWriter out, PageSender pages, long bytesBefore, long t0) {
-        long ns = Math.max(1, System.nanoTime() - t0);
-        long b = out.bytes() - bytesBefore;
-        // Tiny rounds say little about bandwidth: keep the previous estimate unless this one moved 1 MiB.
-        if (b >= (1 << 20) || bandwidth == 0) {
-            bandwidth = b * 1e9 / ns;
-        }
+    /**
+     * Bandwidth as the average since pre-copy began. A single round's rate is what the socket
+     * buffers absorbed, not what the destination took: a few MiB "sent" in microseconds would
+     * promise a stop-and-copy far shorter than it is. The running average includes those buffers
+     * only once and converges on the real rate.
+     */
+    private void measure(RecordWriter out, PageSender pages, long bytesAtStart, long startNanos) {
+        long ns = Math.max(1, System.nanoTime() - startNanos);
+        bandwidth = (out.bytes() - bytesAtStart) * 1e9 / ns;
         bytes = out.bytes();
         pagesSent = pages.pagesSent();
     }
