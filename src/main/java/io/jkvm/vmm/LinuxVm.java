@@ -103,6 +103,7 @@ public final class LinuxVm {
     private volatile PciConfigIo pciIo;
     /** A restored machine and the device states to apply to it, consumed by the first boot. */
     private Snapshots.Restored pendingRestore;
+    private volatile boolean startPaused;
 
     public LinuxVm(VmConfig config, Console console) {
         this.config = config;
@@ -151,6 +152,14 @@ public final class LinuxVm {
             }
         });
         awaitStarted(Duration.ofSeconds(60));
+    }
+
+    /**
+     * With true, a VM restored from a snapshot starts with its vCPUs paused (Firecracker's
+     * snapshot/load with resume_vm false); {@link #resume} runs them. Call before running.
+     */
+    public void startPaused(boolean paused) {
+        startPaused = paused;
     }
 
     /** After {@link #start}: waits for the VM to end. */
@@ -216,6 +225,9 @@ public final class LinuxVm {
                     current = m;
                     if (quit) {
                         return new MachineExit(StopReason.STOPPED, "stop requested");
+                    }
+                    if (restore != null && startPaused) {
+                        m.pause(); // not started yet: returns at once, and each vCPU parks before its first KVM_RUN
                     }
                     m.start();
                     boots++;
