@@ -14,4 +14,9 @@ public interface RunningGuest {
     boolean sendCtrlAltDel();
 
     VmMetrics metrics();
+
+    /** Saves a snapshot of the paused guest (see {@code LinuxVm#snapshot}); it stays paused. */
+    default void snapshot(SnapshotRequest request) throws java.io.IOException, InterruptedException {
+        throw ApiException.badRequest("this VMM cannot take snapshots");
+    }
 }

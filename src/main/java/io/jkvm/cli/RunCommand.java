@@ -51,6 +51,11 @@ public final class RunCommand implements Callable<Integer> {
             description = "Also offer the serial console on this Unix socket (output is copied, input typed in).")
     Path consoleSock;
 
+    @Option(names = "--snapshot-key", paramLabel = "FILE",
+            description = "With --api-sock: the key (32+ secret bytes, mode 0600) that authenticates snapshots made"
+                    + " and loaded through /snapshot/create and /snapshot/load.")
+    Path snapshotKey;
+
     @Option(names = "--id", paramLabel = "ID", description = "Instance id reported by the API (default: ${DEFAULT-VALUE}).")
     String id = "anonymous-instance";
 
@@ -99,7 +104,10 @@ public final class RunCommand implements Callable<Integer> {
             if (noApi && apiSock != null) {
                 throw new UserError("--no-api and --api-sock contradict each other");
             }
-            return exitStatus(new ApiVmm(apiSock, configFile, consoleSock, id, onReboot).run());
+            return exitStatus(new ApiVmm(apiSock, configFile, consoleSock, id, onReboot, snapshotKey).run());
+        }
+        if (snapshotKey != null) {
+            throw new UserError("--snapshot-key goes with --api-sock (snapshots are made through the API)");
         }
         if (kernel == null) {
             throw new UserError("missing --kernel (or use --api-sock / --config-file)");
