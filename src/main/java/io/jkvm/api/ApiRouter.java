@@ -136,6 +136,18 @@ public final class ApiRouter {
                     return ApiResponse.NO_CONTENT;
                 }
             }
+            case "/snapshot/create" -> {
+                if (method.equals("PUT")) {
+                    vmm.createSnapshot(Json.parse(body, SnapshotCreateParams.class));
+                    return ApiResponse.NO_CONTENT;
+                }
+            }
+            case "/snapshot/load" -> {
+                if (method.equals("PUT")) {
+                    vmm.loadSnapshot(Json.parse(body, SnapshotLoadParams.class));
+                    return ApiResponse.NO_CONTENT;
+                }
+            }
             case "/jkvm/metrics" -> {
                 if (method.equals("GET")) {
                     Map<String, Object> line = new java.util.LinkedHashMap<>(vmm.metricsLine());

@@ -18,4 +18,15 @@ public interface GuestLauncher {
         throw new io.jkvm.migration.MigrationException(
                 "this VMM cannot receive a Linux VM yet (restoring its devices needs LinuxVm.fromRestored)");
     }
+
+    /**
+     * Restores a snapshot into a new guest, its vCPUs running ({@code resume}) or paused.
+     * Returns the guest and the configuration recorded in the snapshot.
+     */
+    default Restored restore(SnapshotRequest request, boolean resume) {
+        throw ApiException.badRequest("this VMM cannot load snapshots");
+    }
+
+    /** A guest restored from a snapshot, with the configuration the snapshot recorded. */
+    record Restored(RunningGuest guest, io.jkvm.config.VmConfig config) {}
 }

@@ -2,11 +2,17 @@ package io.jkvm.api;
 
 import io.jkvm.arch.x86.boot.BootException;
 import io.jkvm.config.ConfigException;
+import io.jkvm.config.VmConfig;
+import io.jkvm.snapshot.DeviceState;
+import io.jkvm.snapshot.SnapshotException;
+import io.jkvm.snapshot.Snapshots;
+import io.jkvm.snapshot.VmConfigState;
 import io.jkvm.vmm.LinuxVm;
 import io.jkvm.vmm.MachineExit;
 import io.jkvm.vmm.StopReason;
 import io.jkvm.vmm.VmMetrics;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
@@ -30,7 +36,41 @@ public final class LinuxVmLauncher implements GuestLauncher {
 
     @Override
     public RunningGuest launch(GuestSpec spec) {
-        LinuxVm vm = new LinuxVm(spec.config(), console);
+        return run(new LinuxVm(spec.config(), console));
+    }
+
+    /**
+     * Verifies and restores the snapshot (the MAC is checked before anything in it is parsed),
+     * re-creates the devices from the configuration it recorded and resumes or parks the vCPUs.
+     */
+    @Override
+    public Restored restore(SnapshotRequest r, boolean resume) {
+        Snapshots.Restored restored;
+        try {
+            restored = Snapshots.restore(r.stateFile(), r.memFile(), r.key());
+        } catch (SnapshotException e) {
+            throw ApiException.badRequest("cannot load the snapshot: " + e.getMessage());
+        } catch (IOException e) {
+            throw ApiException.badRequest("cannot read the snapshot: " + e.getMessage());
+        }
+        LinuxVm vm;
+        VmConfig config;
+        try {
+            DeviceState saved = restored.device(VmConfigState.NAME);
+            if (saved == null) {
+                throw new SnapshotException(r.stateFile(), "no " + VmConfigState.NAME + " record: not a snapshot of a Linux VM");
+            }
+            config = VmConfigState.decode(saved);
+            vm = LinuxVm.fromRestored(config, console, restored.machine(), restored.devices());
+        } catch (SnapshotException e) {
+            restored.machine().close();
+            throw ApiException.badRequest("cannot load the snapshot: " + e.getMessage());
+        }
+        vm.startPaused(!resume);
+        return new Restored(run(vm), config);
+    }
+
+    private RunningGuest run(LinuxVm vm) {
         var bootedOk = new java.util.concurrent.atomic.AtomicBoolean();
         var reported = new java.util.concurrent.CountDownLatch(1);
         Thread main = Thread.ofPlatform().name("vmm-main").unstarted(() -> {
@@ -56,6 +96,7 @@ public final class LinuxVmLauncher implements GuestLauncher {
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             String what = c instanceof BootException || c instanceof ConfigException ? c.getMessage()
+                    : c instanceof SnapshotException ? "cannot load the snapshot: " + c.getMessage()
                     : "cannot start the microVM: " + c.getMessage();
             throw ApiException.badRequest(what);
         } catch (TimeoutException e) {
@@ -92,6 +133,11 @@ public final class LinuxVmLauncher implements GuestLauncher {
             @Override
             public VmMetrics metrics() {
                 return vm.metrics();
+            }
+
+            @Override
+            public void snapshot(SnapshotRequest r) throws IOException, InterruptedException {
+                vm.snapshot(r.stateFile(), r.memFile(), r.key(), r.protection());
             }
         };
     }

@@ -22,4 +22,9 @@ public interface RunningGuest {
     default io.jkvm.migration.MigrationSource migrationSource() {
         throw ApiException.badRequest("this VM cannot be live-migrated: capturing its device state is not supported yet");
     }
+
+    /** Saves a snapshot of the paused guest (see {@code LinuxVm#snapshot}); it stays paused. */
+    default void snapshot(SnapshotRequest request) throws java.io.IOException, InterruptedException {
+        throw ApiException.badRequest("this VMM cannot take snapshots");
+    }
 }

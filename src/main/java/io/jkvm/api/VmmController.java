@@ -5,6 +5,8 @@ import io.jkvm.config.HostLimits;
 import io.jkvm.config.OnReboot;
 import io.jkvm.config.VmConfig;
 import io.jkvm.config.VmConfigValidator;
+import io.jkvm.snapshot.Protection;
+import io.jkvm.snapshot.SnapshotKey;
 import io.jkvm.vmm.MachineExit;
 import io.jkvm.vmm.VmMetrics;
 
@@ -66,6 +68,7 @@ public final class VmmController {
     private MetricsConfig metrics;
     private Path metricsPath;
     private boolean starting;
+    private volatile SnapshotKey snapshotKey;
 
     public VmmController(String id, HostLimits limits, GuestLauncher launcher, EventLog log, OnReboot onReboot) {
         this.id = id;
@@ -152,6 +155,11 @@ public final class VmmController {
         if (migration.migratedAway()) {
             migration.awaitReportCollected(timeout);
         }
+    }
+
+    /** The key snapshots are authenticated (and optionally encrypted) with; without one they are refused. */
+    public void setSnapshotKey(SnapshotKey key) {
+        snapshotKey = key;
     }
 
     public InstanceInfo instanceInfo() {
@@ -474,6 +482,132 @@ public final class VmmController {
             state = State.RUNNING;
         }
         log.info("instance_resumed", "id", id);
+    }
+
+    // ---- snapshots ----
+
+    /**
+     * {@code PUT /snapshot/create}: the microVM must be paused; it stays paused. Full snapshots
+     * only: a Diff needs KVM dirty logging, which jkvm does not do yet.
+     */
+    public synchronized void createSnapshot(SnapshotCreateParams p) {
+        RunningGuest g = requireStarted();
+        String type = p.snapshotType() == null ? "Full" : p.snapshotType();
+        if (type.equals("Diff")) {
+            throw ApiException.badRequest("snapshot_type 'Diff': Diff snapshots are not supported yet (use Full)");
+        }
+        checkOneOf("snapshot_type", type, "Full", "Diff");
+        if (p.snapshotPath() == null || p.snapshotPath().isBlank()) {
+            throw ApiException.badRequest("missing field 'snapshot_path'");
+        }
+        if (p.memFilePath() == null || p.memFilePath().isBlank()) {
+            throw ApiException.badRequest("missing field 'mem_file_path'");
+        }
+        Path statePath = writablePath("snapshot_path", p.snapshotPath());
+        Path memPath = writablePath("mem_file_path", p.memFilePath());
+        if (statePath.normalize().equals(memPath.normalize())) {
+            throw ApiException.badRequest("snapshot_path and mem_file_path must be different files");
+        }
+        if (state != State.PAUSED) {
+            throw ApiException.badRequest("the microVM must be paused (PATCH /vm {\"state\": \"Paused\"}) before creating a snapshot");
+        }
+        SnapshotKey key = requireKey();
+        Protection protection = Boolean.TRUE.equals(p.encrypt()) ? Protection.AES_256_GCM : Protection.HMAC_SHA256;
+        long t0 = System.nanoTime();
+        try {
+            g.snapshot(new SnapshotRequest(statePath, memPath, key, protection));
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof ApiException a) {
+                throw a;
+            }
+            throw ApiException.badRequest("cannot create the snapshot: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw ApiException.badRequest("interrupted while creating the snapshot");
+        }
+        log.info("snapshot_created", "id", id, "snapshot_path", statePath, "mem_file_path", memPath,
+                "protection", protection, "ms", (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    /**
+     * {@code PUT /snapshot/load}: only before anything boot-specific is configured. Restores the
+     * machine, re-opens the disks and TAP devices the snapshot recorded, and runs or parks it.
+     */
+    public void loadSnapshot(SnapshotLoadParams p) {
+        SnapshotRequest request;
+        boolean resume = Boolean.TRUE.equals(p.resumeVm());
+        synchronized (this) {
+            requireNotStarted();
+            if (starting) {
+                throw ApiException.badRequest("InstanceStart or a snapshot load is already in progress");
+            }
+            if (bootSource != null || !drives.isEmpty() || !nics.isEmpty()) {
+                throw ApiException.badRequest("Loading a microVM snapshot not allowed after configuring boot-specific resources"
+                        + " (boot-source, drives, network-interfaces)");
+            }
+            if (p.snapshotPath() == null || p.snapshotPath().isBlank()) {
+                throw ApiException.badRequest("missing field 'snapshot_path'");
+            }
+            if (Boolean.TRUE.equals(p.enableDiffSnapshots())) {
+                throw ApiException.badRequest("enable_diff_snapshots: Diff snapshots are not supported yet (use false)");
+            }
+            String mem;
+            if (p.memBackend() != null && p.memFilePath() != null) {
+                throw ApiException.badRequest("give either mem_backend or mem_file_path, not both");
+            } else if (p.memBackend() != null) {
+                MemoryBackend b = p.memBackend();
+                if (b.backendType() == null) {
+                    throw ApiException.badRequest("missing field 'mem_backend.backend_type'");
+                }
+                if (b.backendType().equals("Uffd")) {
+                    throw ApiException.badRequest("mem_backend.backend_type 'Uffd' is not supported (use File)");
+                }
+                checkOneOf("mem_backend.backend_type", b.backendType(), "File", "Uffd");
+                if (b.backendPath() == null || b.backendPath().isBlank()) {
+                    throw ApiException.badRequest("missing field 'mem_backend.backend_path'");
+                }
+                mem = b.backendPath();
+                checkReadableFile("mem_backend.backend_path", mem);
+            } else if (p.memFilePath() != null) {
+                mem = p.memFilePath();
+                checkReadableFile("mem_file_path", mem);
+            } else {
+                throw ApiException.badRequest("missing field 'mem_backend' (or the older 'mem_file_path')");
+            }
+            checkReadableFile("snapshot_path", p.snapshotPath());
+            request = new SnapshotRequest(Path.of(p.snapshotPath()), Path.of(mem), requireKey(), Protection.HMAC_SHA256);
+            starting = true;
+        }
+        try {
+            GuestLauncher.Restored r = launcher.restore(request, resume);
+            synchronized (this) {
+                guest = r.guest();
+                VmConfig c = r.config();
+                machine = MachineConfiguration.DEFAULT.patchedWith(new MachineConfiguration(c.cpus(),
+                        (int) (c.memoryBytes() >> 20), null, null, null, null));
+                bootSource = new BootSource(c.kernel().toString(), c.initrd().map(Path::toString).orElse(null), c.cmdline());
+                if (state == State.NOT_STARTED) {
+                    state = resume ? State.RUNNING : State.PAUSED;
+                }
+            }
+            log.info("snapshot_loaded", "id", id, "snapshot_path", request.stateFile(), "resumed", resume);
+        } finally {
+            synchronized (this) {
+                starting = false;
+            }
+        }
+    }
+
+    private SnapshotKey requireKey() {
+        SnapshotKey k = snapshotKey;
+        if (k == null) {
+            throw ApiException.badRequest("no snapshot key: start the VMM with --snapshot-key FILE (32+ secret bytes, mode 0600)");
+        }
+        return k;
+    }
+
+    private static void checkReadableFile(String field, String path) {
+        checkBackingFile(field, path, true);
     }
 
     public synchronized FullVmConfiguration fullConfig() {

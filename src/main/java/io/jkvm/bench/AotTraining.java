@@ -2,6 +2,8 @@ package io.jkvm.bench;
 
 import io.jkvm.config.VmConfig;
 import io.jkvm.image.DefaultImage;
+import io.jkvm.snapshot.SnapshotKey;
+import io.jkvm.snapshot.Snapshots;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -30,6 +32,9 @@ public final class AotTraining {
                 for (int i = 0; i < 3; i++) {
                     try (JkvmGuest g = JkvmGuest.create(image, 2 << 20, true, java.io.OutputStream.nullOutputStream())) {
                         g.runTimed(Duration.ofSeconds(60));
+                        if (i == 2) {
+                            trainSnapshot(g, dir);
+                        }
                     }
                 }
             } finally {
@@ -56,6 +61,19 @@ public final class AotTraining {
             System.exit(0);
         });
         cli.applyAsInt(args);
+    }
+
+    /** Save and restore (snapshot, HMAC, mapping the memory file) are on the restore path users time. */
+    private static void trainSnapshot(JkvmGuest g, Path dir) throws IOException {
+        byte[] key = new byte[32];
+        new java.security.SecureRandom().nextBytes(key);
+        SnapshotKey k = SnapshotKey.of(key);
+        Path state = dir.resolve("train.state");
+        Path mem = dir.resolve("train.mem");
+        Snapshots.save(g.machine(), java.util.List.of(), state, mem, k);
+        try (JkvmGuest r = JkvmGuest.restore(state, mem, k, java.io.OutputStream.nullOutputStream())) {
+            r.machine().vcpus();
+        }
     }
 
     private static void deleteTree(Path dir) throws IOException {

@@ -16,14 +16,16 @@ import java.util.List;
  *   <li>{@link Kind#MMIO}: {@code mov %al,(%edi)} to {@value #MMIO_ADDR_HEX}, same unrolling;
  *   <li>{@link Kind#TOUCH}: writes 'S' to the debug console port 0xe9 (its first instruction after
  *       the reset jump), one byte in every 4 KiB page from 1 MiB to the end of RAM, then 'R' to the
- *       debug console, and halts for good.
+ *       debug console, and halts for good;
+ *   <li>{@link Kind#SPIN}: as TOUCH, but after the 'R' it writes 'x' to the debug console every
+ *       1000 iterations of an empty loop, forever (restore figures: a running guest shows it runs).
  * </ul>
  * Then (PIO, MMIO) it writes to port 0xf4 (QEMU's isa-debug-exit) and halts. Both ports are
  * unassigned in QEMU's -M pc, so each access is a round trip to QEMU's userspace, as to jkvm's.
  * Assembled at run time with GNU as/ld (binutils, which gcc needs anyway): benchmark tooling.
  */
 public final class BenchGuest {
-    public enum Kind { PIO, MMIO, TOUCH }
+    public enum Kind { PIO, MMIO, TOUCH, SPIN }
 
     public static final int PIO_PORT = 0x4f0;
     public static final long MMIO_ADDR = 0xd000_0000L;
@@ -44,7 +46,7 @@ public final class BenchGuest {
             .org 0
             start:
               cli
-            .if MODE == 2
+            .if MODE >= 2
               mov $'S', %%al
               out %%al, $0xe9
             .endif
@@ -59,7 +61,7 @@ public final class BenchGuest {
               mov %%ax, %%ds
               mov %%ax, %%es
               mov %%ax, %%ss
-            .if MODE == 2
+            .if MODE >= 2
               mov $0x100000, %%edi
             1:
               mov %%al, (%%edi)
@@ -68,6 +70,16 @@ public final class BenchGuest {
               jb 1b
               mov $'R', %%al
               out %%al, $0xe9
+            .if MODE == 3
+            3:
+              mov $1000, %%ecx
+            4:
+              dec %%ecx
+              jnz 4b
+              mov $'x', %%al
+              out %%al, $0xe9
+              jmp 3b
+            .endif
             2:
               hlt
               jmp 2b

@@ -4,12 +4,15 @@ import io.jkvm.device.BusDevice;
 import io.jkvm.kvm.Regs;
 import io.jkvm.kvm.Sregs;
 import io.jkvm.kvm.VcpuFd;
+import io.jkvm.snapshot.SnapshotKey;
+import io.jkvm.snapshot.Snapshots;
 import io.jkvm.vmm.Machine;
 import io.jkvm.vmm.MachineExit;
 import io.jkvm.vmm.StopReason;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.file.Path;
 import java.time.Duration;
 
 /**
@@ -50,36 +53,9 @@ public final class JkvmGuest implements AutoCloseable {
     public static JkvmGuest create(byte[] image, long ramBytes, boolean irqchip, OutputStream debugcon)
             throws IOException {
         Machine m = Machine.create(new Machine.Options(1, ramBytes, irqchip, false));
-        JkvmGuest g = new JkvmGuest(m);
         try {
             m.memory().write(BenchGuest.LOAD_ADDRESS, image);
-            m.pio().register(BenchGuest.PIO_PORT, 1, g.counter);
-            m.mmio().register(BenchGuest.MMIO_ADDR, 0x1000, g.counter);
-            m.pio().register(BenchGuest.DEBUGCON_PORT, 1, new BusDevice() {
-                public long read(long offset, int size) {
-                    return 0xe9; // what QEMU's debugcon answers: lets a guest detect it
-                }
-
-                public void write(long offset, int size, long value) {
-                    try {
-                        debugcon.write((int) value);
-                        debugcon.flush();
-                    } catch (IOException e) {
-                        // nobody listening: the guest does not care
-                    }
-                }
-            });
-            m.pio().register(BenchGuest.DONE_PORT, 1, new BusDevice() {
-                public long read(long offset, int size) {
-                    return 0;
-                }
-
-                public void write(long offset, int size, long value) {
-                    g.doneNanos = System.nanoTime();
-                    g.doneValue = (int) (value & 0xff);
-                    m.requestStop(StopReason.STOPPED, "guest wrote the done port");
-                }
-            });
+            JkvmGuest g = attach(m, debugcon);
             VcpuFd vcpu = m.vcpus().get(0);
             Sregs s = vcpu.getSregs();
             Sregs.Seg cs = s.cs();
@@ -95,6 +71,54 @@ public final class JkvmGuest implements AutoCloseable {
             m.close();
             throw e;
         }
+    }
+
+    /**
+     * A guest restored from a snapshot of a bench guest ({@link Snapshots#save} with no device
+     * states: the bench devices keep none), ready to start where it was paused.
+     */
+    public static JkvmGuest restore(Path stateFile, Path memFile, SnapshotKey key, OutputStream debugcon)
+            throws IOException {
+        Machine m = Snapshots.restore(stateFile, memFile, key).machine();
+        try {
+            return attach(m, debugcon);
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /** The bench devices on {@code m}'s buses. */
+    private static JkvmGuest attach(Machine m, OutputStream debugcon) {
+        JkvmGuest g = new JkvmGuest(m);
+        m.pio().register(BenchGuest.PIO_PORT, 1, g.counter);
+        m.mmio().register(BenchGuest.MMIO_ADDR, 0x1000, g.counter);
+        m.pio().register(BenchGuest.DEBUGCON_PORT, 1, new BusDevice() {
+            public long read(long offset, int size) {
+                return 0xe9; // what QEMU's debugcon answers: lets a guest detect it
+            }
+
+            public void write(long offset, int size, long value) {
+                try {
+                    debugcon.write((int) value);
+                    debugcon.flush();
+                } catch (IOException e) {
+                    // nobody listening: the guest does not care
+                }
+            }
+        });
+        m.pio().register(BenchGuest.DONE_PORT, 1, new BusDevice() {
+            public long read(long offset, int size) {
+                return 0;
+            }
+
+            public void write(long offset, int size, long value) {
+                g.doneNanos = System.nanoTime();
+                g.doneValue = (int) (value & 0xff);
+                m.requestStop(StopReason.STOPPED, "guest wrote the done port");
+            }
+        });
+        return g;
     }
 
     public Machine machine() {

@@ -12,6 +12,8 @@ import io.jkvm.api.VmmController;
 import io.jkvm.config.HostLimits;
 import io.jkvm.config.OnReboot;
 import io.jkvm.kvm.Kvm;
+import io.jkvm.snapshot.SnapshotException;
+import io.jkvm.snapshot.SnapshotKey;
 import io.jkvm.kvm.NativeException;
 import io.jkvm.vmm.LinuxVm;
 import io.jkvm.vmm.MachineExit;
@@ -50,12 +52,14 @@ final class ApiVmm {
     private final Path consoleSock;
     private final String id;
     private final OnReboot onReboot;
+    private final Path snapshotKey;
 
     private final io.jkvm.migration.MigrationTls tls;
     private final io.jkvm.migration.MigrationAddress incoming;
 
-    ApiVmm(Path apiSock, Path configFile, Path consoleSock, String id, OnReboot onReboot,
+    ApiVmm(Path apiSock, Path configFile, Path consoleSock, String id, OnReboot onReboot, Path snapshotKey,
             io.jkvm.migration.MigrationTls tls, io.jkvm.migration.MigrationAddress incoming) {
+        this.snapshotKey = snapshotKey;
         this.tls = tls;
         this.incoming = incoming;
         this.apiSock = apiSock;
@@ -71,6 +75,16 @@ final class ApiVmm {
             limits = new HostLimits(kvm.maxVcpus(), HostLimits.hostMemory());
         } catch (NativeException e) {
             throw new UserError("cannot use KVM: " + e.getMessage() + " (try `jkvm host-check`)");
+        }
+        SnapshotKey key = null;
+        if (snapshotKey != null) {
+            try {
+                key = SnapshotKey.fromFile(snapshotKey);
+            } catch (SnapshotException e) {
+                throw new UserError("--snapshot-key: " + e.getMessage());
+            } catch (IOException e) {
+                throw new UserError("--snapshot-key " + snapshotKey + ": cannot read: " + e.getMessage());
+            }
         }
         EventLog log = EventLog.toStderr("vmm");
         OutputStream stdout = new FileOutputStream(FileDescriptor.out);
@@ -92,6 +106,7 @@ final class ApiVmm {
             });
             VmmController vmm = new VmmController(id, limits, launcher, log, onReboot);
             holder[0] = vmm;
+            vmm.setSnapshotKey(key);
             if (tls != null) {
                 vmm.setMigrationTls(tls);
             }

@@ -5,10 +5,12 @@ import io.jkvm.bench.BenchGuest;
 import io.jkvm.bench.BootMetric;
 import io.jkvm.bench.Chart;
 import io.jkvm.bench.ExitRoundTripMetric;
+import io.jkvm.bench.IoMetric;
 import io.jkvm.bench.MemoryOverheadMetric;
 import io.jkvm.bench.Metric;
 import io.jkvm.bench.MetricResult;
 import io.jkvm.bench.Report;
+import io.jkvm.bench.RestoreMetric;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -28,13 +30,14 @@ import java.util.concurrent.Callable;
 @Command(name = "bench", sortOptions = false, subcommands = {BenchGuestCommand.class, BenchTrainCommand.class},
         description = {"Benchmark jkvm against QEMU and a minimal C KVM loop, in one run:",
                 "exit round trip (port I/O, MMIO), boot to first byte and to /init (in the lab),",
-                "VMM memory overhead. Prints a table; --json and --chart write files."})
+                "VMM memory overhead, snapshot restore, virtio-blk and virtio-net throughput (in the lab).",
+                "Prints a table; --json and --chart write files."})
 public final class BenchCommand implements Callable<Integer> {
     /** Metrics in report order; one class each. */
     static Map<String, Metric> allMetrics() {
         Map<String, Metric> m = new LinkedHashMap<>();
         for (Metric x : List.of(new ExitRoundTripMetric(BenchGuest.Kind.PIO),
-                new ExitRoundTripMetric(BenchGuest.Kind.MMIO), new MemoryOverheadMetric(), new BootMetric())) {
+                new ExitRoundTripMetric(BenchGuest.Kind.MMIO), new MemoryOverheadMetric(), new RestoreMetric(), new BootMetric(), new IoMetric())) {
             m.put(x.id(), x);
         }
         return m;
@@ -51,7 +54,7 @@ public final class BenchCommand implements Callable<Integer> {
     Integer exits;
 
     @Option(names = "--metrics", paramLabel = "LIST", split = ",",
-            description = "Which figures: exit-pio, exit-mmio, memory, boot (default: all).")
+            description = "Which figures: exit-pio, exit-mmio, memory, restore, boot, io (default: all).")
     List<String> metrics;
 
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")

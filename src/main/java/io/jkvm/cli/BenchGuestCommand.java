@@ -3,6 +3,7 @@ package io.jkvm.cli;
 import io.jkvm.bench.BenchGuest;
 import io.jkvm.bench.JkvmGuest;
 import io.jkvm.config.Size;
+import io.jkvm.snapshot.SnapshotKey;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -19,14 +20,35 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "guest", hidden = true, description = "Run a benchmark guest image (internal to jkvm bench).")
 public final class BenchGuestCommand implements Callable<Integer> {
-    @Option(names = "--image", required = true, paramLabel = "FILE", description = "64 KiB guest image.")
+    @Option(names = "--image", paramLabel = "FILE", description = "64 KiB guest image.")
     Path image;
+
+    @Option(names = "--restore", paramLabel = "STATE", description = "Instead of --image: a snapshot state file of a bench guest.")
+    Path restore;
+
+    @Option(names = "--restore-memory", paramLabel = "FILE", description = "The snapshot's memory file.")
+    Path restoreMemory;
+
+    @Option(names = "--key", paramLabel = "FILE", description = "The snapshot's key file.")
+    Path key;
 
     @Option(names = "--memory", paramLabel = "SIZE", description = "Guest RAM (default: ${DEFAULT-VALUE}).")
     String memory = "128M";
 
     @Override
     public Integer call() throws Exception {
+        if (restore != null) {
+            if (restoreMemory == null || key == null) {
+                throw new UserError("--restore needs --restore-memory and --key");
+            }
+            try (JkvmGuest g = JkvmGuest.restore(restore, restoreMemory, SnapshotKey.fromFile(key),
+                    new FileOutputStream(FileDescriptor.out))) {
+                return run(g);
+            }
+        }
+        if (image == null) {
+            throw new UserError("--image or --restore is required");
+        }
         if (!Files.isRegularFile(image) || Files.size(image) != BenchGuest.SIZE) {
             throw new UserError("--image " + image + ": not a " + BenchGuest.SIZE + "-byte guest image");
         }
@@ -39,9 +61,13 @@ public final class BenchGuestCommand implements Callable<Integer> {
         // In-kernel irqchip as for a real VM: a halted vCPU then waits in the kernel, costing nothing.
         try (JkvmGuest g = JkvmGuest.create(Files.readAllBytes(image), ram, true,
                 new FileOutputStream(FileDescriptor.out))) {
-            g.machine().start();
-            g.machine().awaitExit();
-            return g.doneValue() < 0 ? Cli.EXIT_FAILURE : (g.doneValue() << 1) | 1;
+            return run(g);
         }
+    }
+
+    private static int run(JkvmGuest g) throws InterruptedException {
+        g.machine().start();
+        g.machine().awaitExit();
+        return g.doneValue() < 0 ? Cli.EXIT_FAILURE : (g.doneValue() << 1) | 1;
     }
 }

@@ -51,6 +51,11 @@ public final class RunCommand implements Callable<Integer> {
             description = "Also offer the serial console on this Unix socket (output is copied, input typed in).")
     Path consoleSock;
 
+    @Option(names = "--snapshot-key", paramLabel = "FILE",
+            description = "With --api-sock: the key (32+ secret bytes, mode 0600) that authenticates snapshots made"
+                    + " and loaded through /snapshot/create and /snapshot/load.")
+    Path snapshotKey;
+
     @Option(names = "--id", paramLabel = "ID", description = "Instance id reported by the API (default: ${DEFAULT-VALUE}).")
     String id = "anonymous-instance";
 
@@ -159,7 +164,10 @@ public final class RunCommand implements Callable<Integer> {
             }
             io.jkvm.migration.MigrationTls tls = migrationTls();
             io.jkvm.migration.MigrationAddress in = incomingAddress(tls);
-            return exitStatus(new ApiVmm(apiSock, configFile, consoleSock, id, onReboot, tls, in).run());
+            return exitStatus(new ApiVmm(apiSock, configFile, consoleSock, id, onReboot, snapshotKey, tls, in).run());
+        }
+        if (snapshotKey != null) {
+            throw new UserError("--snapshot-key goes with --api-sock (snapshots are made through the API)");
         }
         if (kernel == null) {
             throw new UserError("missing --kernel (or use --api-sock / --config-file)");

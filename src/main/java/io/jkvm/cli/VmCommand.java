@@ -39,7 +39,8 @@ import java.util.concurrent.Callable;
         "3 no such VM, 4 wrong state (e.g. start a running VM), 5 the daemon is not reachable."},
         subcommands = {VmCommand.Create.class, VmCommand.Start.class, VmCommand.Stop.class, VmCommand.Kill.class,
                 VmCommand.Pause.class, VmCommand.Resume.class, VmCommand.Delete.class, VmCommand.ListVms.class,
-                VmCommand.Show.class, VmCommand.Console.class, VmCommand.Logs.class})
+                VmCommand.Show.class, VmCommand.Console.class, VmCommand.Logs.class, VmCommand.Snapshot.class,
+                VmCommand.Restore.class})
 public final class VmCommand implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -214,6 +215,41 @@ public final class VmCommand implements Runnable {
     static final class Resume extends Action {
         String action() {
             return "resume";
+        }
+    }
+
+    @Command(name = "snapshot", description = {"Pause a VM and save a snapshot of it into --dir (vm.state, vm.mem);",
+            "the VM stays paused. Snapshots are authenticated with the daemon's key (STATE_DIR/snapshot.key)."})
+    static final class Snapshot extends Action {
+        @Option(names = "--dir", paramLabel = "DIR", required = true, description = "Directory for the snapshot (created if absent).")
+        Path dir;
+
+        @Option(names = "--encrypt", description = "Encrypt the snapshot (AES-256-GCM) instead of only authenticating it.")
+        boolean encrypt;
+
+        String action() {
+            return "snapshot";
+        }
+
+        @Override
+        String body() {
+            return Json.write(Map.of("dir", dir.toAbsolutePath().normalize().toString(), "encrypt", encrypt));
+        }
+    }
+
+    @Command(name = "restore", description = {"Start a stopped VM from a snapshot in --dir (made by `jkvm vm snapshot`)",
+            "instead of booting it: it continues where the snapshot was taken."})
+    static final class Restore extends Action {
+        @Option(names = "--dir", paramLabel = "DIR", required = true, description = "Directory holding vm.state and vm.mem.")
+        Path dir;
+
+        String action() {
+            return "restore";
+        }
+
+        @Override
+        String body() {
+            return Json.write(Map.of("dir", dir.toAbsolutePath().normalize().toString()));
         }
     }
 

@@ -5,6 +5,8 @@ import io.jkvm.api.EventLog;
 import io.jkvm.api.FullVmConfiguration;
 import io.jkvm.config.HostLimits;
 
+import io.jkvm.snapshot.SnapshotKey;
+
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -36,6 +38,8 @@ public final class Daemon implements AutoCloseable {
         this.store = store;
         this.log = log;
         this.limits = limits;
+        // The key every VMM of this daemon authenticates snapshots with (0600, made once).
+        SnapshotKey.loadOrGenerate(store.root());
         for (String name : store.names()) {
             VmDefinition d = store.loadDefinition(name);
             VmRuntime r = store.loadRuntime(name).orElse(VmRuntime.stopped(null));
@@ -110,6 +114,16 @@ public final class Daemon implements AutoCloseable {
 
     public VmStatus pause(String name) {
         return get(name).pause();
+    }
+
+    /** Pauses the VM and saves a snapshot into {@code dir}; the VM stays paused. */
+    public VmStatus snapshot(String name, java.nio.file.Path dir, boolean encrypt) {
+        return get(name).snapshot(dir, encrypt);
+    }
+
+    /** Starts a stopped VM from the snapshot in {@code dir}. */
+    public VmStatus restore(String name, java.nio.file.Path dir) {
+        return get(name).restore(dir);
     }
 
     public VmStatus resume(String name) {

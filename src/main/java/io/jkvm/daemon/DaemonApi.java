@@ -24,6 +24,8 @@ import java.util.concurrent.atomic.LongAdder;
  *   POST   /vms                   define {"name": N, "config": {Firecracker config document}}  → 201
  *   GET    /vms/N                 status and definition
  *   POST   /vms/N/start|kill|pause|resume
+ *   POST   /vms/N/snapshot        {"dir": D, "encrypt": false}: pause, save D/vm.state + D/vm.mem; stays paused
+ *   POST   /vms/N/restore         {"dir": D}: start a stopped VM from the snapshot in D
  *   POST   /vms/N/stop            {"timeout_ms": T} optional: Ctrl+Alt+Del, SIGKILL after T (default 10000)
  *   DELETE /vms/N[?force=true]    remove (force: kill a running VM first)
  *   GET    /vms/N/log[?bytes=B]   the tail of the serial log (text)
@@ -117,11 +119,25 @@ public final class DaemonApi implements HttpEndpoint {
                 case "kill" -> ok(daemon.kill(name));
                 case "pause" -> ok(daemon.pause(name));
                 case "resume" -> ok(daemon.resume(name));
+                case "snapshot" -> {
+                    SnapshotDirRequest r = snapshotDir(body);
+                    yield ok(daemon.snapshot(name, r.path(), Boolean.TRUE.equals(r.encrypt())));
+                }
+                case "restore" -> ok(daemon.restore(name, snapshotDir(body).path()));
                 default -> throw new DaemonException(404, "no such action '" + action
-                        + "' (start, stop, kill, pause, resume)");
+                        + "' (start, stop, kill, pause, resume, snapshot, restore)");
             };
         }
         throw new DaemonException(404, "no such endpoint: " + method + " " + path);
+    }
+
+    private static SnapshotDirRequest snapshotDir(byte[] body) {
+        if (body == null || body.length == 0) {
+            throw DaemonException.badRequest("missing body {\"dir\": \"/absolute/directory\"}");
+        }
+        SnapshotDirRequest r = Json.parse(body, SnapshotDirRequest.class);
+        r.path(); // validates
+        return r;
     }
 
     private static Duration stopTimeout(byte[] body) {

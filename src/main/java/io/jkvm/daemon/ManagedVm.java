@@ -10,6 +10,7 @@ import io.jkvm.api.MachineConfiguration;
 import io.jkvm.api.NetworkInterface;
 import io.jkvm.api.UdsHttpClient;
 import io.jkvm.api.UdsHttpServer;
+import io.jkvm.snapshot.SnapshotKey;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -32,6 +33,8 @@ import java.util.concurrent.locks.ReentrantLock;
 final class ManagedVm {
     private static final Duration SPAWN_TIMEOUT = Duration.ofSeconds(90);
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(30);
+    /** Saving or loading guest memory takes longer than other calls (and longer still in the lab). */
+    private static final Duration SNAPSHOT_TIMEOUT = Duration.ofMinutes(5);
 
     private final StateStore store;
     private final EventLog log;
@@ -95,14 +98,79 @@ final class ManagedVm {
         }
     }
 
+    /** Pauses (if running) and snapshots into {@code dir}/vm.state and vm.mem; the VM stays paused. */
+    VmStatus snapshot(Path dir, boolean encrypt) {
+        lock.lock();
+        try {
+            requireRunning();
+            try {
+                Files.createDirectories(dir);
+            } catch (IOException e) {
+                throw DaemonException.badRequest("dir " + dir + ": cannot create: " + e.getMessage());
+            }
+            if (!runtime.paused()) {
+                call("PATCH", "/vm", "{\"state\": \"Paused\"}");
+                save(runtime.withPaused(true));
+            }
+            call("PUT", "/snapshot/create", Json.write(Map.of("snapshot_type", "Full",
+                    "snapshot_path", dir.resolve(SnapshotDirRequest.STATE_FILE).toString(),
+                    "mem_file_path", dir.resolve(SnapshotDirRequest.MEMORY_FILE).toString(), "encrypt", encrypt)),
+                    SNAPSHOT_TIMEOUT);
+            log.info("vm_snapshotted", "vm", name(), "dir", dir);
+            return status();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Starts the stopped VM from the snapshot in {@code dir} instead of booting it. */
+    VmStatus restore(Path dir) {
+        lock.lock();
+        try {
+            refresh();
+            if (runtime.running()) {
+                throw DaemonException.conflict("VM '" + name() + "' is running (pid " + runtime.pid()
+                        + "): stop it before restoring a snapshot");
+            }
+            for (String f : new String[] {SnapshotDirRequest.STATE_FILE, SnapshotDirRequest.MEMORY_FILE}) {
+                if (!Files.isRegularFile(dir.resolve(f))) {
+                    throw DaemonException.badRequest("dir " + dir + ": no " + f + " (make one with `jkvm vm snapshot`)");
+                }
+            }
+            transition = "starting";
+            try {
+                launch(() -> call("PUT", "/snapshot/load", Json.write(Map.of(
+                        "snapshot_path", dir.resolve(SnapshotDirRequest.STATE_FILE).toString(),
+                        "mem_backend", Map.of("backend_type", "File",
+                                "backend_path", dir.resolve(SnapshotDirRequest.MEMORY_FILE).toString()),
+                        "resume_vm", true)), SNAPSHOT_TIMEOUT));
+            } finally {
+                transition = null;
+            }
+            log.info("vm_restored", "vm", name(), "dir", dir);
+            return status();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private void doStart() {
+        launch(() -> {
+            configure();
+            call("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+        });
+    }
+
+    /** Spawns the VMM, waits for its API, then {@code boot} configures and starts (or restores) the guest. */
+    private void launch(Runnable boot) {
         String name = name();
         Path api = store.apiSocket(name);
         Path console = store.consoleSocket(name);
         deleteSockets();
         Process p;
         try {
-            p = VmmProcess.spawn(api, console, name, store.serialLog(name), store.vmmLog(name));
+            p = VmmProcess.spawn(api, console, name, store.root().resolve(SnapshotKey.DEFAULT_FILE),
+                    store.serialLog(name), store.vmmLog(name));
         } catch (IOException e) {
             throw DaemonException.failed("cannot start the VMM for '" + name + "': " + e.getMessage());
         }
@@ -112,8 +180,8 @@ final class ManagedVm {
         log.info("vmm_spawned", "vm", name, "pid", pid);
         try {
             awaitApi(p, api);
-            configure();
-            call("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+            call("PUT", "/metrics", Json.write(Map.of("metrics_path", store.metricsFile(name()).toString())));
+            boot.run();
             log.info("vm_started", "vm", name, "pid", pid);
             p.onExit().thenRun(this::reapSoon);
         } catch (DaemonException e) {
@@ -151,7 +219,6 @@ final class ManagedVm {
     /** Sends the definition to the VMM section by section, as a Firecracker client would. */
     private void configure() {
         FullVmConfiguration c = definition.config();
-        call("PUT", "/metrics", Json.write(Map.of("metrics_path", store.metricsFile(name()).toString())));
         if (c.machineConfig() != null) {
             call("PUT", "/machine-config", Json.write(MachineConfiguration.DEFAULT.patchedWith(c.machineConfig())));
         }
@@ -348,9 +415,13 @@ final class ManagedVm {
 
     /** One API call to the VMM; a refusal carries the VMM's fault message. */
     private void call(String method, String path, String json) {
+        call(method, path, json, CALL_TIMEOUT);
+    }
+
+    private void call(String method, String path, String json, Duration timeout) {
         UdsHttpClient.Reply r;
         try {
-            r = client().send(method, path, json, CALL_TIMEOUT);
+            r = client().send(method, path, json, timeout);
         } catch (IOException e) {
             throw DaemonException.failed("VM '" + name() + "': the VMM did not answer " + method + " " + path + ": "
                     + e.getMessage());

@@ -23,7 +23,7 @@ public final class VmmProcess {
     private VmmProcess() {}
 
     /** The command that runs a VMM: this JVM's java and classpath, sized for a VMM. */
-    static List<String> command(Path apiSocket, Path consoleSocket, String id) {
+    static List<String> command(Path apiSocket, Path consoleSocket, String id, Path snapshotKey) {
         List<String> cmd = new ArrayList<>();
         if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
             cmd.add("/usr/bin/setsid");
@@ -40,6 +40,9 @@ public final class VmmProcess {
         cmd.add(MAIN_CLASS);
         cmd.addAll(List.of("run", "--api-sock", apiSocket.toString(), "--console-sock", consoleSocket.toString(),
                 "--id", id));
+        if (snapshotKey != null) {
+            cmd.addAll(List.of("--snapshot-key", snapshotKey.toString()));
+        }
         return cmd;
     }
 
@@ -59,8 +62,9 @@ public final class VmmProcess {
     }
 
     /** Starts the VMM with stdin from /dev/null, serial output (stdout) and events (stderr) appended to logs. */
-    static Process spawn(Path apiSocket, Path consoleSocket, String id, Path serialLog, Path vmmLog) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(command(apiSocket, consoleSocket, id))
+    static Process spawn(Path apiSocket, Path consoleSocket, String id, Path snapshotKey, Path serialLog, Path vmmLog)
+            throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(command(apiSocket, consoleSocket, id, snapshotKey))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(serialLog.toFile()))
                 .redirectError(ProcessBuilder.Redirect.appendTo(vmmLog.toFile()));

@@ -45,6 +45,23 @@ final class BoundedReader {
         return buf[pos++] & 0xff;
     }
 
+    /** A u8 that must be 0 or 1. */
+    boolean bool(String field) {
+        int v = u8(field);
+        if (v > 1) {
+            throw fail(field + " is " + v + ", not a boolean (0 or 1)");
+        }
+        return v == 1;
+    }
+
+    /** Reads a version byte and refuses any other than {@code expected}. */
+    void version(int expected, String encoding) {
+        int v = u8(encoding + " version");
+        if (v != expected) {
+            throw fail(encoding + " version " + v + ", this jkvm reads " + expected);
+        }
+    }
+
     int u16(String field) {
         need(2, field);
         int v = ((buf[pos] & 0xff) << 8) | (buf[pos + 1] & 0xff);

@@ -34,7 +34,7 @@ final class MemoryFile {
     /** Streams guest RAM to {@code out} (already created, empty); returns the header's memory record. */
     static SnapshotHeader.Memory write(FileChannel out, GuestMemory mem, SnapshotKey key, Protection p,
             byte[] snapshotId, byte[] nonceBase) throws IOException {
-        Mac mac = key.newMac();
+        BulkMac mac = key.newBulkMac();
         List<SnapshotHeader.Region> regions = new ArrayList<>();
         long plainOffset = 0;
         long fileLength = 0;
@@ -89,7 +89,7 @@ final class MemoryFile {
                 throw new SnapshotException(file, "memory file is " + size + " bytes, state file " + stateFile.getFileName()
                         + " expects " + m.length() + (size < m.length() ? " (truncated)" : " (extended or wrong file)"));
             }
-            Mac mac = key.newMac();
+            BulkMac mac = key.newBulkMac();
             ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
             long total = 0;
             while (total < size) {

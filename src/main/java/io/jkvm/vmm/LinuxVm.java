@@ -33,12 +33,29 @@ import io.jkvm.kvm.Sregs;
 import io.jkvm.kvm.StructBuffer;
 import io.jkvm.kvm.VcpuFd;
 import io.jkvm.memory.GuestRam;
+import io.jkvm.device.pci.PciConfigSpace;
+import io.jkvm.device.virtio.pci.VirtioPciDevice;
+import io.jkvm.snapshot.AcpiPmDeviceState;
+import io.jkvm.snapshot.CmosRtcDeviceState;
+import io.jkvm.snapshot.DeviceState;
+import io.jkvm.snapshot.I8042DeviceState;
+import io.jkvm.snapshot.PciHostDeviceState;
+import io.jkvm.snapshot.Protection;
+import io.jkvm.snapshot.SerialDeviceState;
+import io.jkvm.snapshot.SnapshotException;
+import io.jkvm.snapshot.SnapshotKey;
+import io.jkvm.snapshot.Snapshots;
+import io.jkvm.snapshot.VirtioPciDeviceState;
+import io.jkvm.snapshot.VmConfigState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -69,7 +86,7 @@ public final class LinuxVm {
     private final VmConfig config;
     private final Console console;
     private volatile Machine current;
-    private VirtioDevices virtio;
+    private volatile VirtioDevices virtio;
     private PciRoot pci;
     private volatile I8042 keyboard;
     private volatile boolean quit;
@@ -79,10 +96,84 @@ public final class LinuxVm {
     private final CompletableFuture<Void> started = new CompletableFuture<>();
     private volatile long startedNanos;
     private volatile int boots;
+    private final CompletableFuture<MachineExit> exited = new CompletableFuture<>();
+    // The current machine's device models, for snapshots (set before its vCPUs start).
+    private volatile Serial16550 uart;
+    private volatile CmosRtc rtc;
+    private volatile PciConfigIo pciIo;
+    /** A restored machine and the device states to apply to it, consumed by the first boot. */
+    private Snapshots.Restored pendingRestore;
+    private volatile boolean startPaused;
 
     public LinuxVm(VmConfig config, Console console) {
         this.config = config;
         this.console = console;
+    }
+
+    /**
+     * A VM that continues from a snapshot: {@code machine} comes from {@link Snapshots#restore}
+     * (KVM state applied, vCPUs not started) and {@code devices} are its device states. Running
+     * it ({@link #run} / {@link #start}) re-creates the device models from {@code config},
+     * re-opening disks and TAP devices, applies the states (which re-establishes BAR mappings,
+     * ioeventfds, GSI routes and irqfds) and resumes the vCPUs instead of booting. A reboot with
+     * on-reboot=restart boots {@code config} from scratch as usual.
+     *
+     * @throws SnapshotException if the snapshot's recorded configuration (device state
+     *     {@code vm_config}) or its machine does not fit {@code config}
+     */
+    public static LinuxVm fromRestored(VmConfig config, Console console, Machine machine, List<DeviceState> devices) {
+        String why = machine.options().cpus() != config.cpus() || machine.options().memoryBytes() != config.memoryBytes()
+                ? "the restored machine has " + machine.options().cpus() + " vCPUs and " + machine.options().memoryBytes()
+                        + " bytes, the configuration " + config.cpus() + " and " + config.memoryBytes()
+                : null;
+        if (why == null) {
+            DeviceState saved = devices.stream().filter(d -> d.name().equals(VmConfigState.NAME)).findFirst()
+                    .orElseThrow(() -> new SnapshotException("the snapshot has no " + VmConfigState.NAME + " record"));
+            why = VmConfigState.incompatibility(VmConfigState.decode(saved), config);
+        }
+        if (why != null) {
+            throw new SnapshotException("cannot restore onto this configuration: " + why);
+        }
+        LinuxVm vm = new LinuxVm(config, console);
+        vm.pendingRestore = new Snapshots.Restored(machine, List.copyOf(devices), Duration.ZERO, Duration.ZERO, Duration.ZERO);
+        return vm;
+    }
+
+    /**
+     * Runs the VM ({@link #run}) on its own platform thread and returns once the vCPUs run
+     * (booted, or resumed from a snapshot). Throws what made the start fail.
+     */
+    public void start() throws InterruptedException, ExecutionException, TimeoutException {
+        Thread.ofPlatform().name("vmm-main").start(() -> {
+            try {
+                exited.complete(run());
+            } catch (Throwable t) {
+                exited.complete(new MachineExit(StopReason.ERROR, String.valueOf(t.getMessage())));
+            }
+        });
+        awaitStarted(Duration.ofSeconds(60));
+    }
+
+    /**
+     * With true, a VM restored from a snapshot starts with its vCPUs paused (Firecracker's
+     * snapshot/load with resume_vm false); {@link #resume} runs them. Call before running.
+     */
+    public void startPaused(boolean paused) {
+        startPaused = paused;
+    }
+
+    /** After {@link #start}: waits for the VM to end. */
+    public MachineExit awaitExit() throws InterruptedException, ExecutionException {
+        return exited.get();
+    }
+
+    /** The current machine (running or paused), or null between boots and after the end. */
+    public Machine machine() {
+        return current;
+    }
+
+    public VmConfig config() {
+        return config;
     }
 
     /** Boots and runs until the guest powers off, crashes, or reboots with on-reboot=exit. */
@@ -100,12 +191,14 @@ public final class LinuxVm {
     private MachineExit runMachines() throws IOException, InterruptedException {
         // One UART for the whole run: console input keeps flowing across guest reboots. Its
         // interrupt line follows whichever machine is current.
-        Serial16550 uart = new Serial16550(high -> {
+        Serial16550 serial = new Serial16550(high -> {
             Machine m = current;
             if (m != null) {
                 m.vm().irqLine(Layout.COM1_IRQ, high);
             }
         }, console.out());
+        this.uart = serial;
+        Serial16550 uart = serial;
         ConsoleInput input = new ConsoleInput(console.in(), uart, console.interactive(), () -> {
             LOG.info("console escape: stopping the VM");
             stop();
@@ -114,16 +207,27 @@ public final class LinuxVm {
         try (Kvm kvm = Kvm.open()) {
             List<CpuidEntry> supported = kvm.supportedCpuid();
             while (true) {
-                try (Machine m = Machine.create(kvm, new Machine.Options(config.cpus(), config.memoryBytes(), true, false))) {
+                Snapshots.Restored restore = pendingRestore;
+                pendingRestore = null;
+                try (Machine m = restore != null ? restore.machine()
+                        : Machine.create(kvm, new Machine.Options(config.cpus(), config.memoryBytes(), true, false))) {
                     uart.reset();
                     wireDevices(m, uart);
                     virtio = attachVirtio(m);
-                    BootCpuState bsp = X86BootSetup.setup(m.memory(), new X86BootSetup.Config(config.memoryBytes(),
-                            config.cpus(), config.kernel(), config.initrd().orElse(null), config.cmdline()));
-                    configureVcpus(m, supported, bsp);
+                    if (restore != null) {
+                        applyDeviceStates(restore.devices());
+                        LOG.info("resuming from a snapshot");
+                    } else {
+                        BootCpuState bsp = X86BootSetup.setup(m.memory(), new X86BootSetup.Config(config.memoryBytes(),
+                                config.cpus(), config.kernel(), config.initrd().orElse(null), config.cmdline()));
+                        configureVcpus(m, supported, bsp);
+                    }
                     current = m;
                     if (quit) {
                         return new MachineExit(StopReason.STOPPED, "stop requested");
+                    }
+                    if (restore != null && startPaused) {
+                        m.pause(); // not started yet: returns at once, and each vCPU parks before its first KVM_RUN
                     }
                     m.start();
                     boots++;
@@ -188,8 +292,91 @@ public final class LinuxVm {
         m.pause();
     }
 
+    /** Resumes the vCPUs, and device I/O if {@link #captureDeviceStates} stopped it. */
     public void resume() {
-        requireMachine().resume();
+        Machine m = requireMachine();
+        VirtioDevices v = virtio;
+        if (v != null) {
+            v.devices().forEach(VirtioPciDevice::resumeIo);
+        }
+        m.resume();
+    }
+
+    /**
+     * The state of every userspace device, for a snapshot or migration. Requires the VM paused
+     * ({@link #pause}). Stops virtio I/O first: the request being processed finishes (into the
+     * used ring), nothing else starts, and disks are fsync'd, so no request is in flight in the
+     * result. I/O stays stopped until {@link #resume}. The first state, {@code vm_config},
+     * records the configuration that {@link #fromRestored} checks and re-opens devices from.
+     */
+    public List<DeviceState> captureDeviceStates() throws IOException {
+        Machine m = requireMachine();
+        if (!m.isQuiescent()) {
+            throw new IllegalStateException("pause the VM before capturing its device state");
+        }
+        List<VirtioPciDevice> functions = virtio == null ? List.of() : virtio.devices();
+        for (VirtioPciDevice d : functions) {
+            d.suspendIo();
+        }
+        List<DeviceState> out = new ArrayList<>();
+        out.add(VmConfigState.capture(config));
+        out.add(SerialDeviceState.capture("serial0", uart));
+        out.add(I8042DeviceState.capture("i8042", keyboard));
+        out.add(CmosRtcDeviceState.capture("rtc", rtc));
+        out.add(AcpiPmDeviceState.capture("acpi_pm"));
+        out.add(PciHostDeviceState.capture("pci_host", pciIo, hostBridge()));
+        for (int i = 0; i < functions.size(); i++) {
+            out.add(VirtioPciDeviceState.capture("virtio" + i, functions.get(i)));
+        }
+        return out;
+    }
+
+    /**
+     * Firecracker's snapshot/create: pauses the VM if it runs, saves KVM state, memory and
+     * device states, and leaves it paused.
+     */
+    public Snapshots.SaveResult snapshot(Path stateFile, Path memFile, SnapshotKey key, Protection p)
+            throws IOException, InterruptedException {
+        Machine m = requireMachine();
+        if (!m.isPaused()) {
+            m.pause();
+        }
+        return Snapshots.save(m, captureDeviceStates(), stateFile, memFile, key, p);
+    }
+
+    private PciConfigSpace hostBridge() {
+        return pci.device(0, 0, 0).orElseThrow().config();
+    }
+
+    /** Applies saved device states to the freshly wired devices; every device must have exactly one. */
+    private void applyDeviceStates(List<DeviceState> states) {
+        Map<String, DeviceState> byName = new HashMap<>();
+        for (DeviceState d : states) {
+            if (byName.put(d.name(), d) != null) {
+                throw new SnapshotException("two device states are named " + d.name());
+            }
+        }
+        List<VirtioPciDevice> functions = virtio.devices();
+        SerialDeviceState.apply(take(byName, "serial0"), uart);
+        I8042DeviceState.apply(take(byName, "i8042"), keyboard);
+        CmosRtcDeviceState.apply(take(byName, "rtc"), rtc);
+        AcpiPmDeviceState.apply(take(byName, "acpi_pm"));
+        PciHostDeviceState.apply(take(byName, "pci_host"), pciIo, hostBridge());
+        for (int i = 0; i < functions.size(); i++) {
+            VirtioPciDeviceState.apply(take(byName, "virtio" + i), functions.get(i));
+        }
+        byName.remove(VmConfigState.NAME);
+        if (!byName.isEmpty()) {
+            throw new SnapshotException("the snapshot has state for devices this VM lacks: " + byName.keySet());
+        }
+    }
+
+    private static DeviceState take(Map<String, DeviceState> m, String name) {
+        DeviceState d = m.remove(name);
+        if (d == null) {
+            throw new SnapshotException("the snapshot has no state for device " + name);
+        }
+        return d;
     }
 
     public boolean isPaused() {
@@ -240,13 +427,15 @@ public final class LinuxVm {
         keyboard = kbd;
         m.pio().register(Layout.I8042_PORT, 5, devices.counting("i8042", kbd));
         long low = GuestRam.layout(config.memoryBytes()).get(0)[1];
-        m.pio().register(Layout.RTC_PORT, 2, devices.counting("rtc",
-                new CmosRtc(Clock.systemUTC(), low, config.memoryBytes() - low)));
+        CmosRtc clock = new CmosRtc(Clock.systemUTC(), low, config.memoryBytes() - low);
+        rtc = clock;
+        m.pio().register(Layout.RTC_PORT, 2, devices.counting("rtc", clock));
         m.pio().register(Layout.ACPI_PM_PORT, 3, devices.counting("acpi_pm", new AcpiPmDevice(
                 () -> m.requestStop(StopReason.POWER_OFF, "guest powered off (ACPI S5)"),
                 () -> m.requestStop(StopReason.REBOOT, "guest reset through the ACPI reset register"))));
         pci = new PciRoot();
-        m.pio().register(Layout.PCI_CONFIG_PORT, 8, devices.counting("pci_config", new PciConfigIo(pci)));
+        pciIo = new PciConfigIo(pci);
+        m.pio().register(Layout.PCI_CONFIG_PORT, 8, devices.counting("pci_config", pciIo));
         // Port 0x80 is the POST/delay port Linux writes to for I/O delays: accept silently.
         m.pio().register(0x80, 1, Sink.INSTANCE);
     }

@@ -2,6 +2,7 @@
 # jkvm default guest /init (busybox). Kernel command line switches:
 #   jkvm.demo      print the facts lines, then power off
 #   jkvm.reboot    print the facts lines, then reboot (the VMM sees the i8042/ACPI reset)
+#   jkvm.run=PATH  run PATH (e.g. a workload added to the initramfs), then power off
 #   root=/dev/vda  mount that ext4 disk and switch_root to it (init=PATH picks its init, default /sbin/init)
 #   (none)         interactive shell on the console; power off when it exits
 /bin/busybox --install -s /bin
@@ -23,12 +24,13 @@ done < "/lib/modules/$rel/jkvm.load"
 ip link set lo up 2>/dev/null
 hostname jkvm-guest
 
-mode=shell root= rootinit=/sbin/init
+mode=shell root= rootinit=/sbin/init run=
 set -f  # the command line may contain glob characters
 for w in $(cat /proc/cmdline); do
   case "$w" in
     jkvm.demo) mode=demo ;;
     jkvm.reboot) mode=reboot ;;
+    jkvm.run=*) run=${w#jkvm.run=} ;;
     root=*) root=${w#root=} ;;
     init=*) rootinit=${w#init=} ;;
   esac
@@ -37,6 +39,12 @@ set +f
 
 echo "jkvm-guest: up"
 echo "jkvm-guest: kernel=$rel cpus=$(nproc) mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo) date=$(date -u +%Y-%m-%dT%H:%M:%SZ) uptime_s=$(cut -d' ' -f1 /proc/uptime)"
+
+if [ -n "$run" ]; then
+  "$run"
+  echo "jkvm-guest: $run exited with $?, powering off"
+  poweroff -f
+fi
 
 if [ "$root" = /dev/vda ] && [ -b /dev/vda ] && [ "$mode" = shell ]; then
   mkdir -p /newroot

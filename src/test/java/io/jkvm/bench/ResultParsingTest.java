@@ -49,6 +49,22 @@ class ResultParsingTest {
     }
 
     @Test
+    void ioRoundLinesBecomeJsonAndResultsPerFigure() throws IOException {
+        var round = IoDriver.parseRound("\r[  9.1] jkvm-io: round=2 seqread_mibs=550.5 seqwrite_mibs=579 "
+                + "randread_iops=1601 net_tx_mibs=64.9 net_rx_mibs=113.26");
+        assertThat(round).containsEntry("round", 2.0).containsEntry("randread_iops", 1601.0).hasSize(6);
+        assertThat(IoDriver.parseRound("jkvm-io: done")).isNull();
+        String out = IoDriver.json("jkvm", round) + "\nnoise\n"
+                + IoDriver.json("qemu", IoDriver.parseRound("jkvm-io: round=1 seqread_mibs=500 seqwrite_mibs=500 "
+                        + "randread_iops=1000 net_tx_mibs=80 net_rx_mibs=200"));
+        List<MetricResult> r = IoMetric.results(IoMetric.parse(out));
+        assertThat(r).extracting(MetricResult::name).containsExactly("blk_seq_read_vs_qemu", "blk_seq_write_vs_qemu",
+                "blk_rand_read_vs_qemu", "net_tx_vs_qemu", "net_rx_vs_qemu");
+        assertThat(r.get(2).ratio()).isEqualTo(1.601);
+        assertThat(r.get(4).jkvm().median()).isEqualTo(113.26);
+    }
+
+    @Test
     void guestUptimeComesFromTheDefaultGuestsFactsLine() {
         assertThat(BootDriver.guestUptime("jkvm-guest: up\njkvm-guest: kernel=6.1.0-56-amd64 cpus=1 mem_kb=210884 "
                 + "date=2026-11-24T21:18:15Z uptime_s=11.80\n")).isEqualTo(11.8);

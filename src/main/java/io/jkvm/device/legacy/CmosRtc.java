@@ -133,6 +133,50 @@ public final class CmosRtc implements BusDevice {
         return nmiDisabled;
     }
 
+    /**
+     * Everything guest-visible (snapshots): the 128 CMOS bytes, the index latch, NMI disable and
+     * the guest's offset from the host clock. Time keeps running on the host clock across a
+     * restore, as a battery-backed RTC does while the machine is off.
+     */
+    public record State(byte[] cmos, int index, boolean nmiDisabled, long offsetNanos) {
+        public State {
+            if (cmos.length != CMOS_SIZE) {
+                throw new IllegalArgumentException("CMOS must be " + CMOS_SIZE + " bytes, got " + cmos.length);
+            }
+            if (index < 0 || index >= CMOS_SIZE) {
+                throw new IllegalArgumentException("CMOS index " + index + " out of 0..127");
+            }
+            // About 292 years either way: beyond that Instant arithmetic would overflow on reads.
+            if (Math.abs(offsetNanos) > 9_000_000_000_000_000_000L) {
+                throw new IllegalArgumentException("RTC offset out of range");
+            }
+            cmos = cmos.clone();
+        }
+
+        @Override
+        public byte[] cmos() {
+            return cmos.clone();
+        }
+    }
+
+    public synchronized State state() {
+        long nanos;
+        try {
+            nanos = offset.toNanos();
+        } catch (ArithmeticException e) {
+            nanos = offset.isNegative() ? -9_000_000_000_000_000_000L : 9_000_000_000_000_000_000L;
+        }
+        return new State(cmos, index, nmiDisabled, nanos);
+    }
+
+    public synchronized void restore(State s) {
+        System.arraycopy(s.cmos(), 0, cmos, 0, CMOS_SIZE);
+        index = s.index();
+        nmiDisabled = s.nmiDisabled();
+        offset = Duration.ofNanos(s.offsetNanos());
+        lastUpdateSecond = now().toEpochSecond(ZoneOffset.UTC);
+    }
+
     /** The guest's clock minus the host clock (what the guest set); zero until it sets the time. */
     public synchronized Duration guestTimeOffset() {
         return offset;

@@ -180,6 +180,58 @@ public final class I8042 implements BusDevice {
         return ctr;
     }
 
+    /**
+     * Everything guest-visible (snapshots): command byte, output port, half-done commands, the
+     * data latch and the output queue ({@code queue[i]} is a byte, bit 8 set for the aux port).
+     */
+    public record State(int ctr, int outport, int pendingCommand, int pendingKbdCommand, boolean lastWriteWasCommand,
+            int lastRead, int[] queue) {
+        public State {
+            for (int v : new int[] {ctr, outport, lastRead}) {
+                if (v < 0 || v > 0xff) {
+                    throw new IllegalArgumentException("i8042 register value " + v + " is not a byte");
+                }
+            }
+            if (pendingCommand < -1 || pendingCommand > 0xff || pendingKbdCommand < -1 || pendingKbdCommand > 0xff) {
+                throw new IllegalArgumentException("i8042 pending command must be -1 or a byte");
+            }
+            if (queue.length > QUEUE_LIMIT) {
+                throw new IllegalArgumentException("i8042 output queue of " + queue.length + " bytes exceeds " + QUEUE_LIMIT);
+            }
+            for (int q : queue) {
+                if (q < 0 || q > 0x1ff) {
+                    throw new IllegalArgumentException("i8042 queue entry " + q + " is not a byte plus aux flag");
+                }
+            }
+            queue = queue.clone();
+        }
+
+        @Override
+        public int[] queue() {
+            return queue.clone();
+        }
+    }
+
+    public synchronized State state() {
+        return new State(ctr, outport, pendingCommand, pendingKbdCommand, lastWriteWasCommand, lastRead,
+                queue.stream().mapToInt(o -> o.value() | (o.aux() ? 0x100 : 0)).toArray());
+    }
+
+    /** Restores a {@link #state()}; the IRQ lines follow the restored queue. */
+    public synchronized void restore(State s) {
+        ctr = s.ctr();
+        outport = s.outport();
+        pendingCommand = s.pendingCommand();
+        pendingKbdCommand = s.pendingKbdCommand();
+        lastWriteWasCommand = s.lastWriteWasCommand();
+        lastRead = s.lastRead();
+        queue.clear();
+        for (int q : s.queue()) {
+            queue.addLast(new Output(q & 0xff, (q & 0x100) != 0));
+        }
+        updateIrqs();
+    }
+
     private synchronized int readData() {
         Output o = queue.pollFirst();
         if (o != null) {

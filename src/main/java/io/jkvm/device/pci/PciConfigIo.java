@@ -59,6 +59,11 @@ public final class PciConfigIo implements BusDevice {
         root.writeConfig(bus(), device(), function(), register(), lane, size, (int) value);
     }
 
+    /** Restores a CONFIG_ADDRESS latch saved with {@link #address()} (snapshots). */
+    public synchronized void setAddress(int a) {
+        address = a & ADDRESS_MASK;
+    }
+
     /** Current CONFIG_ADDRESS value. */
     public synchronized int address() {
         return address;

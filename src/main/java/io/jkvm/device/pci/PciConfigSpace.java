@@ -259,6 +259,40 @@ public final class PciConfigSpace {
         updateMappings();
     }
 
+    // ------------------------------------------------------------------ snapshot
+
+    /** The current 256 bytes, for snapshots (restore with {@link #restoreBytes}). */
+    public synchronized byte[] bytes() {
+        return data.clone();
+    }
+
+    /**
+     * Restores bytes from {@link #bytes()} of a function built the same way. Only bits the guest
+     * could have changed (writable, RW1C, and the interrupt status bit the device drives) may
+     * differ from this function's power-on image: identity, BAR type bits and capability
+     * headers must match, so a snapshot of another device (or a hostile one) is refused with
+     * IllegalArgumentException naming the first differing byte. BAR mappings follow at once.
+     */
+    public synchronized void restoreBytes(byte[] saved) {
+        if (saved == null || saved.length != SIZE) {
+            throw new IllegalArgumentException("PCI config space must be " + SIZE + " bytes, got "
+                    + (saved == null ? "none" : saved.length));
+        }
+        for (int i = 0; i < SIZE; i++) {
+            int free = (writable[i] | clearable[i]) & 0xff;
+            if (i == STATUS) {
+                free |= STATUS_INTERRUPT;
+            }
+            if (((saved[i] ^ powerOn[i]) & ~free & 0xff) != 0) {
+                throw new IllegalArgumentException(String.format(
+                        "PCI config byte 0x%02x is 0x%02x, but its read-only bits must be those of 0x%02x",
+                        i, saved[i] & 0xff, powerOn[i] & 0xff));
+            }
+        }
+        System.arraycopy(saved, 0, data, 0, SIZE);
+        updateMappings();
+    }
+
     // ------------------------------------------------------------------ device-model side
 
     /** Reads {@code size} (1..4) bytes at {@code offset} without side effects; 0 outside. */

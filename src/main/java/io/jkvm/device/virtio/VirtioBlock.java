@@ -272,6 +272,38 @@ public final class VirtioBlock implements VirtioDevice {
         return dataWritten + 1;
     }
 
+    /** Acknowledged writes reach the disk before a snapshot is taken. */
+    @Override
+    public void quiesce() throws IOException {
+        if (!image.readOnly()) {
+            image.flush();
+        }
+    }
+
+    /** Version 1: u64 capacity in sectors, u8 read-only; restore refuses another disk geometry. */
+    @Override
+    public byte[] saveState() {
+        return ByteBuffer.allocate(10).put((byte) 1).putLong(capacity).put((byte) (image.readOnly() ? 1 : 0)).array();
+    }
+
+    @Override
+    public void restoreState(byte[] state, boolean active) {
+        if (state.length != 10 || state[0] != 1) {
+            throw new IllegalArgumentException("virtio-blk state must be 10 bytes of version 1");
+        }
+        ByteBuffer b = ByteBuffer.wrap(state);
+        long cap = b.getLong(1);
+        boolean ro = b.get(9) != 0;
+        if (cap != capacity) {
+            throw new IllegalArgumentException("disk " + image.path() + " has " + capacity
+                    + " sectors, the snapshot's had " + cap);
+        }
+        if (ro != image.readOnly()) {
+            throw new IllegalArgumentException("disk " + image.path() + " is " + (image.readOnly() ? "read-only" : "writable")
+                    + ", the snapshot's was " + (ro ? "read-only" : "writable"));
+        }
+    }
+
     @Override
     public void close() {
         image.close();

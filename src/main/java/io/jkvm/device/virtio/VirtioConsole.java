@@ -200,6 +200,41 @@ public final class VirtioConsole implements VirtioDevice {
         return 0;
     }
 
+    /** Version 1: input read from the host but not yet delivered (u16 length, bytes). */
+    @Override
+    public synchronized byte[] saveState() {
+        ByteBuffer b = ByteBuffer.allocate(3 + rxCount).put((byte) 1).putShort((short) rxCount);
+        for (int i = 0; i < rxCount; i++) {
+            b.put(rxBuf[(rxStart + i) % RX_BUFFER]);
+        }
+        return b.array();
+    }
+
+    @Override
+    public synchronized void restoreState(byte[] state, boolean active) {
+        if (state.length < 3 || state[0] != 1) {
+            throw new IllegalArgumentException("virtio-console state must start with version 1");
+        }
+        int n = ((state[1] & 0xff) << 8) | (state[2] & 0xff);
+        if (n > RX_BUFFER || state.length != 3 + n) {
+            throw new IllegalArgumentException("virtio-console state holds " + n + " input bytes in " + state.length
+                    + " bytes (at most " + RX_BUFFER + ")");
+        }
+        // Saved input goes before anything typed since this process started.
+        int keep = Math.min(rxCount, RX_BUFFER - n);
+        byte[] merged = new byte[n + keep];
+        System.arraycopy(state, 3, merged, 0, n);
+        for (int i = 0; i < keep; i++) {
+            merged[n + i] = rxBuf[(rxStart + i) % RX_BUFFER];
+        }
+        System.arraycopy(merged, 0, rxBuf, 0, merged.length);
+        rxStart = 0;
+        rxCount = merged.length;
+        if (rxCount > 0) {
+            rxReady.signal();
+        }
+    }
+
     @Override
     public void reset() {
         context = null;

@@ -48,6 +48,32 @@ public interface VirtioDevice extends AutoCloseable {
     /** Forget all driver-visible state (§2.4); called with queues already reset. */
     void reset();
 
+    /**
+     * Snapshot support. Called with the device's I/O stopped (the transport holds the device
+     * lock and runs no handler): make what was acknowledged durable (a disk fsyncs).
+     */
+    default void quiesce() throws java.io.IOException {}
+
+    /**
+     * Device-specific state beyond the transport's (called after {@link #quiesce}), e.g. chains
+     * the device holds; empty for stateless devices. Decoded by {@link #restoreState}.
+     */
+    default byte[] saveState() {
+        return new byte[0];
+    }
+
+    /**
+     * Applies {@link #saveState} bytes after {@link #activate} on a restored transport (queues
+     * enabled and positioned), or with the device inactive when {@code active} is false. Must
+     * refuse anything malformed or inconsistent with IllegalArgumentException.
+     */
+    default void restoreState(byte[] state, boolean active) {
+        if (state.length != 0) {
+            throw new IllegalArgumentException("virtio device type " + deviceType() + " has no state, got "
+                    + state.length + " bytes");
+        }
+    }
+
     /** Releases host resources (files, fds, threads). */
     @Override
     default void close() {}

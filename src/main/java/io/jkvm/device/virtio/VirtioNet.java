@@ -250,6 +250,44 @@ public final class VirtioNet implements VirtioDevice {
         }
     }
 
+    /**
+     * Version 1: the receive chains popped but not yet used (the stash), as u16 count and u16
+     * heads; restore parses them again from the receive queue. The MAC is in the configuration.
+     */
+    @Override
+    public byte[] saveState() {
+        ByteBuffer b = ByteBuffer.allocate(3 + 2 * rxStash.size()).put((byte) 1).putShort((short) rxStash.size());
+        for (DescriptorChain c : rxStash) {
+            b.putShort((short) c.head());
+        }
+        return b.array();
+    }
+
+    @Override
+    public void restoreState(byte[] state, boolean active) {
+        if (state.length < 3 || state[0] != 1) {
+            throw new IllegalArgumentException("virtio-net state must start with version 1");
+        }
+        ByteBuffer b = ByteBuffer.wrap(state);
+        int n = b.getShort(1) & 0xffff;
+        if (n > QUEUE_SIZE || state.length != 3 + 2 * n) {
+            throw new IllegalArgumentException("virtio-net state holds " + n + " receive chains in " + state.length + " bytes");
+        }
+        if (n > 0 && !active) {
+            throw new IllegalArgumentException("virtio-net state holds receive chains but the device is not active");
+        }
+        rxStash.clear();
+        for (int i = 0; i < n; i++) {
+            int head = b.getShort(3 + 2 * i) & 0xffff;
+            DescriptorChain c = context.queue(RX).chainAt(head);
+            if (c == null) {
+                context.queue(RX).addUsed(head, 0);
+            } else {
+                rxStash.addLast(c);
+            }
+        }
+    }
+
     @Override
     public void reset() {
         rxStash.clear();

@@ -193,6 +193,75 @@ public final class Virtqueue {
         return usedIdx;
     }
 
+    /** Where the device is in the rings (snapshots): every index is a free-running u16 (§2.7.6, §2.7.8). */
+    public record Position(int lastAvail, int usedIdx, int signalledUsed, boolean signalledValid) {
+        public Position {
+            for (int v : new int[] {lastAvail, usedIdx, signalledUsed}) {
+                if (v < 0 || v > 0xffff) {
+                    throw new IllegalArgumentException("virtqueue index " + v + " is not a u16");
+                }
+            }
+        }
+    }
+
+    public Position position() {
+        return new Position(lastAvail, usedIdx, signalledUsed, signalledValid);
+    }
+
+    /**
+     * Puts an enabled queue back at a saved position. Refused (IllegalArgumentException) unless it
+     * is consistent with the rings in guest RAM: the used idx the driver sees must be the saved
+     * one, and neither the chains the device holds (lastAvail - usedIdx) nor those waiting
+     * (avail idx - lastAvail) may exceed the queue size.
+     */
+    public void restorePosition(Position p) {
+        if (!ready) {
+            throw new IllegalStateException("queue " + index + " is not enabled");
+        }
+        int ringUsed;
+        int ringAvail;
+        try {
+            ringUsed = memory.readShort(usedAddr + 2) & 0xffff;
+            ringAvail = memory.readShort(availAddr + 2) & 0xffff;
+        } catch (GuestMemoryException e) {
+            throw new IllegalArgumentException("queue " + index + ": rings outside guest RAM");
+        }
+        if (ringUsed != p.usedIdx()) {
+            throw new IllegalArgumentException("queue " + index + ": used idx " + p.usedIdx()
+                    + " differs from the used ring's " + ringUsed + " in guest memory");
+        }
+        if (((p.lastAvail() - p.usedIdx()) & 0xffff) > size) {
+            throw new IllegalArgumentException("queue " + index + ": last avail idx " + p.lastAvail()
+                    + " is more than the queue size " + size + " ahead of used idx " + p.usedIdx());
+        }
+        if (((ringAvail - p.lastAvail()) & 0xffff) > size) {
+            throw new IllegalArgumentException("queue " + index + ": avail idx " + ringAvail
+                    + " is more than the queue size " + size + " ahead of last avail idx " + p.lastAvail());
+        }
+        lastAvail = p.lastAvail();
+        usedIdx = p.usedIdx();
+        signalledUsed = p.signalledUsed();
+        signalledValid = p.signalledValid();
+    }
+
+    /**
+     * Parses the chain at {@code head} again (a device restoring chains it held when the
+     * snapshot was taken); null if its buffers are invalid.
+     *
+     * @throws IllegalArgumentException for a head or chain the queue cannot hold
+     */
+    public DescriptorChain chainAt(int head) {
+        if (!ready || head < 0 || head >= size) {
+            throw new IllegalArgumentException("queue " + index + ": head " + head + " outside the queue (size " + size + ")");
+        }
+        try {
+            return parse(head);
+        } catch (VirtqueueException | GuestMemoryException e) {
+            broken = false;
+            throw new IllegalArgumentException(e.getMessage());
+        }
+    }
+
     /**
      * The next available chain, or null if there is none (or the queue is not live).
      *

@@ -72,6 +72,52 @@ public final class MsixTable {
         functionMasked = false;
     }
 
+    /** Everything guest-visible (snapshots): per-vector message, mask and pending bit, plus Message Control. */
+    public record State(long[] address, int[] data, boolean[] masked, boolean[] pending, boolean enabled,
+            boolean functionMasked) {
+        public State {
+            int n = address.length;
+            if (data.length != n || masked.length != n || pending.length != n) {
+                throw new IllegalArgumentException("MSI-X state arrays differ in length");
+            }
+            address = address.clone();
+            data = data.clone();
+            masked = masked.clone();
+            pending = pending.clone();
+        }
+
+        public int size() {
+            return address.length;
+        }
+    }
+
+    public synchronized State state() {
+        return new State(address, data, masked, pending, enabled, functionMasked);
+    }
+
+    /**
+     * Restores a {@link #state()} of a table of the same size, then re-programs the GSI route
+     * of every unmasked vector (KVM_SET_GSI_ROUTING through the {@link MsiVector}s) and delivers
+     * what is pending and deliverable, as a guest unmask would (§6.8.2.9).
+     */
+    public synchronized void restore(State s) {
+        if (s.size() != size) {
+            throw new IllegalArgumentException("MSI-X table has " + size + " vectors, the saved state " + s.size());
+        }
+        System.arraycopy(s.address(), 0, address, 0, size);
+        System.arraycopy(s.data(), 0, data, 0, size);
+        System.arraycopy(s.masked(), 0, masked, 0, size);
+        System.arraycopy(s.pending(), 0, pending, 0, size);
+        enabled = s.enabled();
+        functionMasked = s.functionMasked();
+        for (int v = 0; v < size; v++) {
+            if (!masked[v]) {
+                route(v);
+            }
+        }
+        deliverPending();
+    }
+
     public synchronized boolean enabled() {
         return enabled;
     }

@@ -115,6 +115,9 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     // deviceLock
     private final List<EventLoop.Watch> contextWatches = new ArrayList<>();
     private volatile boolean live;
+    /** I/O stopped for a snapshot (see {@link #suspendIo}); guarded by deviceLock. */
+    private boolean suspended;
+    private short[] suspendedEvents = new short[0];
     // isrLock
     private int isr;
     private boolean intxLevel;
@@ -479,7 +482,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
         kicks[q].drain();
         deviceLock.lock();
         try {
-            if (live && queues[q].isReady() && !queues[q].isBroken()) {
+            if (live && !suspended && queues[q].isReady() && !queues[q].isBroken()) {
                 device.queueNotified(q);
             }
         } catch (VirtqueueException e) {
@@ -778,7 +781,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
             EventLoop.Watch w = loop.watch(fd, events, rev -> {
                 deviceLock.lock();
                 try {
-                    if (live) {
+                    if (live && !suspended) {
                         handler.ready(rev);
                     }
                 } catch (VirtqueueException e) {
@@ -799,6 +802,171 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
             if (index >= 0 && index < numQueues) {
                 kicks[index].signal();
             }
+        }
+    }
+
+    // ---------------------------------------------------------------- snapshots
+
+    /**
+     * Stops request processing for a snapshot: waits for the request being processed (requests
+     * are synchronous, so afterwards none is in flight and every completed one is in the used
+     * ring), stops polling the device's file descriptors, and lets the device make its writes
+     * durable ({@link VirtioDevice#quiesce}). Kicks arriving meanwhile are replayed by
+     * {@link #resumeIo}. Call with the vCPUs paused.
+     */
+    public void suspendIo() throws java.io.IOException {
+        deviceLock.lock();
+        try {
+            if (!suspended) {
+                suspended = true;
+                suspendedEvents = new short[contextWatches.size()];
+                for (int i = 0; i < contextWatches.size(); i++) {
+                    suspendedEvents[i] = contextWatches.get(i).events();
+                    contextWatches.get(i).setEvents((short) 0);
+                }
+            }
+            device.quiesce();
+        } finally {
+            deviceLock.unlock();
+        }
+    }
+
+    /** Undoes {@link #suspendIo} and re-polls every queue (a kick may have been swallowed meanwhile). */
+    public void resumeIo() {
+        deviceLock.lock();
+        try {
+            if (!suspended) {
+                return;
+            }
+            for (int i = 0; i < contextWatches.size() && i < suspendedEvents.length; i++) {
+                contextWatches.get(i).setEvents(suspendedEvents[i]);
+            }
+            suspended = false;
+        } finally {
+            deviceLock.unlock();
+        }
+        for (EventFd k : kicks) {
+            k.signal();
+        }
+    }
+
+    /** The function's whole state; requires {@link #suspendIo} first. */
+    public VirtioPciState captureState() {
+        deviceLock.lock();
+        try {
+            if (!suspended) {
+                throw new IllegalStateException(name + ": suspend I/O before capturing state");
+            }
+            byte[] devState = device.saveState();
+            int isrNow;
+            synchronized (isrLock) {
+                isrNow = isr;
+            }
+            synchronized (cfgLock) {
+                List<VirtioPciState.Queue> qs = new ArrayList<>();
+                for (int q = 0; q < numQueues; q++) {
+                    QueueConfig c = queueCfg[q];
+                    qs.add(new VirtioPciState.Queue(c.size, c.msixVector, c.enabled, c.desc, c.driver, c.device,
+                            c.enabled ? queues[q].position() : null));
+                }
+                return new VirtioPciState(device.deviceType(), config.bytes(), msix.state(), deviceFeatureSelect,
+                        driverFeatureSelect, driverFeatures, status, configGeneration, queueSelect, msixConfig, isrNow,
+                        qs, devState);
+            }
+        } finally {
+            deviceLock.unlock();
+        }
+    }
+
+    /**
+     * Applies a {@link #captureState} to this freshly created function (status 0, vCPUs not
+     * running): PCI config space (which maps BAR 0 and binds the ioeventfds), MSI-X (which
+     * re-programs the GSI routes behind the irqfds), the common configuration, queue rings at
+     * their saved positions, and the device state after re-activating the device. Everything is
+     * checked against this device first; a mismatch is an IllegalArgumentException naming the
+     * field, and the function is then reset.
+     */
+    public void restoreState(VirtioPciState s) {
+        check(s.deviceType() == device.deviceType(), "device type " + s.deviceType() + ", this is " + device.deviceType());
+        check(s.queues().size() == numQueues, s.queues().size() + " queues, this device has " + numQueues);
+        check(s.msix().size() == msix.size(), s.msix().size() + " MSI-X vectors, this device has " + msix.size());
+        check((s.driverFeatures() & ~offeredFeatures) == 0, "driver features 0x" + Long.toHexString(s.driverFeatures())
+                + " include some this device does not offer (0x" + Long.toHexString(offeredFeatures) + ")");
+        check(s.msixConfig() == NO_VECTOR || s.msixConfig() < msix.size(), "msix_config " + s.msixConfig() + " out of range");
+        boolean driverOk = (s.status() & DeviceStatus.DRIVER_OK) != 0;
+        boolean broken = (s.status() & (DeviceStatus.DEVICE_NEEDS_RESET | DeviceStatus.FAILED)) != 0;
+        check(!driverOk || (s.status() & DeviceStatus.FEATURES_OK) != 0, "status DRIVER_OK without FEATURES_OK");
+        check((s.status() & DeviceStatus.FEATURES_OK) == 0 || featuresAcceptable(s.driverFeatures()),
+                "status FEATURES_OK with unacceptable features");
+        for (int q = 0; q < numQueues; q++) {
+            VirtioPciState.Queue c = s.queues().get(q);
+            check(c.size() <= queues[q].maxSize(), "queue " + q + " size " + c.size() + " exceeds " + queues[q].maxSize());
+            check(c.msixVector() == NO_VECTOR || c.msixVector() < msix.size(),
+                    "queue " + q + " MSI-X vector " + c.msixVector() + " out of range");
+        }
+        try {
+            config.restoreBytes(s.pciConfig());
+            msix.restore(s.msix());
+            deviceLock.lock();
+            try {
+                synchronized (cfgLock) {
+                    deviceFeatureSelect = s.deviceFeatureSelect();
+                    driverFeatureSelect = s.driverFeatureSelect();
+                    driverFeatures = s.driverFeatures();
+                    status = s.status();
+                    configGeneration = s.configGeneration();
+                    queueSelect = s.queueSelect();
+                    msixConfig = s.msixConfig();
+                }
+                boolean eventIdx = VirtioFeatures.has(s.driverFeatures(), VirtioFeatures.RING_EVENT_IDX);
+                boolean indirect = VirtioFeatures.has(s.driverFeatures(), VirtioFeatures.RING_INDIRECT_DESC);
+                for (int q = 0; q < numQueues; q++) {
+                    VirtioPciState.Queue c = s.queues().get(q);
+                    QueueConfig qc = new QueueConfig();
+                    qc.size = c.size();
+                    qc.msixVector = c.msixVector();
+                    qc.desc = c.desc();
+                    qc.driver = c.driver();
+                    qc.device = c.device();
+                    Virtqueue vq = queues[q];
+                    vq.reset();
+                    if (c.enabled()) {
+                        vq.setSize(c.size());
+                        vq.setAddresses(c.desc(), c.driver(), c.device());
+                        vq.setFeatures(eventIdx, indirect);
+                        check(vq.enable(), "queue " + q + " rings are misaligned or outside guest RAM");
+                        vq.restorePosition(c.position());
+                        qc.enabled = true;
+                    }
+                    synchronized (cfgLock) {
+                        queueCfg[q] = qc;
+                    }
+                }
+                synchronized (isrLock) {
+                    isr = s.isr();
+                    updateIntx();
+                }
+                boolean active = driverOk && !broken;
+                if (active) {
+                    device.activate(context);
+                    live = true;
+                }
+                device.restoreState(s.deviceState(), active);
+            } finally {
+                deviceLock.unlock();
+            }
+        } catch (RuntimeException e) {
+            reset();
+            throw e instanceof IllegalArgumentException ? e : new IllegalArgumentException(name + ": " + e.getMessage(), e);
+        }
+        for (EventFd k : kicks) {
+            k.signal();
+        }
+    }
+
+    private void check(boolean ok, String what) {
+        if (!ok) {
+            throw new IllegalArgumentException(name + " state: " + what);
         }
     }
 

@@ -1,0 +1,15 @@
+package io.jkvm.api;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+/**
+ * Firecracker's {@code PUT /snapshot/load} body: {@code snapshot_path}, the memory as
+ * {@code mem_backend} or the older {@code mem_file_path} (exactly one), and the flags
+ * {@code enable_diff_snapshots}, {@code resume_vm}.
+ */
+public record SnapshotLoadParams(
+        @JsonProperty("snapshot_path") String snapshotPath,
+        @JsonProperty("mem_backend") MemoryBackend memBackend,
+        @JsonProperty("mem_file_path") String memFilePath,
+        @JsonProperty("enable_diff_snapshots") Boolean enableDiffSnapshots,
+        @JsonProperty("resume_vm") Boolean resumeVm) {}

@@ -1,0 +1,191 @@
+package io.jkvm.bench;
+
+import io.jkvm.image.JkvmHome;
+import io.jkvm.snapshot.SnapshotKey;
+import io.jkvm.snapshot.Snapshots;
+
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Snapshot restore, directly on this host: a 1-vCPU, 128 MiB guest that touched every page of its
+ * RAM and then keeps printing 'x' on the debug console ({@link BenchGuest.Kind#SPIN}) is saved
+ * once by each VMM (jkvm: {@link Snapshots#save}, HMAC-authenticated; QEMU: HMP
+ * {@code migrate "exec:cat > FILE"}). Each sample then starts a fresh VMM process that restores
+ * it (jkvm: {@code jkvm bench guest --restore}, which authenticates the memory file and maps it;
+ * QEMU: {@code -incoming "exec:cat FILE"}) and times process start to the restored guest's first
+ * byte: the guest is running again.
+ */
+public final class RestoreMetric implements Metric {
+    static final long RAM = MemoryOverheadMetric.RAM;
+    private static final long TIMEOUT_S = 120;
+
+    @Override
+    public String id() {
+        return "restore";
+    }
+
+    @Override
+    public String unavailable(BenchContext ctx) {
+        if (!Files.exists(Path.of("/dev/kvm"))) {
+            return "/dev/kvm missing";
+        }
+        String why = BenchGuest.unavailable();
+        return why != null ? why : QemuGuest.unavailable();
+    }
+
+    @Override
+    public List<MetricResult> run(BenchContext ctx) throws Exception {
+        Path dir = ctx.workDir();
+        Path image = BenchGuest.build(dir, "spin", BenchGuest.Kind.SPIN, 0, RAM);
+        Path keyFile = Files.createFile(dir.resolve("restore.key"),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        byte[] key = new byte[32];
+        new SecureRandom().nextBytes(key);
+        Files.write(keyFile, key);
+        Path state = dir.resolve("restore.state");
+        Path mem = dir.resolve("restore.mem");
+        saveJkvm(image, SnapshotKey.of(key), state, mem);
+        Path qemuFile = dir.resolve("restore.qemu");
+        saveQemu(image, dir.resolve("qemu-monitor.sock"), qemuFile);
+        ctx.say("restore: saved 128 MiB guests: jkvm %d + %d bytes, QEMU %d bytes",
+                Files.size(state), Files.size(mem), Files.size(qemuFile));
+        List<String> jkvm = List.of(JkvmHome.get().resolve("bin/jkvm").toString(), "bench", "guest",
+                "--restore", state.toString(), "--restore-memory", mem.toString(), "--key", keyFile.toString());
+        List<String> qemu = new ArrayList<>(QemuGuest.command(image, RAM, true));
+        qemu.addAll(List.of("-incoming", "exec:cat " + qemuFile));
+        List<Double> j = new ArrayList<>();
+        List<Double> q = new ArrayList<>();
+        for (int i = 0; i < ctx.samples(); i++) {
+            j.add(timeToFirstByte(jkvm));
+            q.add(timeToFirstByte(qemu));
+            ctx.say("restore sample %d/%d: jkvm %.0f ms, qemu %.0f ms", i + 1, ctx.samples(), j.getLast(), q.getLast());
+        }
+        return List.of(new MetricResult("restore_vs_qemu", "snapshot restore: process start to guest running", "ms",
+                Stats.of(j), Stats.of(q), "qemu",
+                "directly on this host: 1 vCPU, 128 MiB, every page touched; jkvm checks the HMAC of the whole "
+                        + "memory file, then maps it"));
+    }
+
+    /** Runs the guest in this JVM until it has touched its RAM, pauses and saves it. */
+    static void saveJkvm(Path image, SnapshotKey key, Path state, Path mem) throws Exception {
+        CountDownLatch touched = new CountDownLatch(1);
+        OutputStream debugcon = new OutputStream() {
+            @Override
+            public void write(int b) {
+                if (b == 'R') {
+                    touched.countDown();
+                }
+            }
+        };
+        try (JkvmGuest g = JkvmGuest.create(Files.readAllBytes(image), RAM, true, debugcon)) {
+            g.machine().start();
+            if (!touched.await(TIMEOUT_S, TimeUnit.SECONDS)) {
+                throw new IOException("jkvm: the restore guest did not touch its RAM within " + TIMEOUT_S + " s");
+            }
+            g.machine().pause();
+            Snapshots.save(g.machine(), List.of(), state, mem, key);
+        }
+    }
+
+    /** Runs the guest under QEMU with an HMP monitor socket and migrates it into {@code file}. */
+    static void saveQemu(Path image, Path monitor, Path file) throws Exception {
+        List<String> cmd = new ArrayList<>(QemuGuest.command(image, RAM, true));
+        cmd.addAll(List.of("-monitor", "unix:" + monitor + ",server=on,wait=off"));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        try {
+            InputStream out = p.getInputStream();
+            awaitByte(out, 'R', p);
+            // Keep reading the console: a full pipe would stall the vCPU and with it the migration.
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    out.transferTo(OutputStream.nullOutputStream());
+                } catch (IOException e) {
+                    // QEMU went away
+                }
+            });
+            try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                ch.connect(UnixDomainSocketAddress.of(monitor));
+                Hmp hmp = new Hmp(ch);
+                hmp.command(null);
+                hmp.command("migrate \"exec:cat > " + file + "\"");
+                long deadline = System.nanoTime() + TIMEOUT_S * 1_000_000_000L;
+                String info;
+                while (!(info = hmp.command("info migrate")).contains("Migration status: completed")) {
+                    if (info.contains("Migration status: failed") || System.nanoTime() > deadline) {
+                        throw new IOException("QEMU migration to " + file + " did not complete: " + info.strip());
+                    }
+                }
+                hmp.command("quit");
+            }
+            p.waitFor(30, TimeUnit.SECONDS);
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    /** QEMU's human monitor over a socket: send a line, read to the next "(qemu) " prompt. */
+    private record Hmp(SocketChannel ch) {
+        String command(String line) throws IOException {
+            if (line != null) {
+                ch.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
+            }
+            ByteArrayOutputStream got = new ByteArrayOutputStream();
+            ByteBuffer buf = ByteBuffer.allocate(4096);
+            while (!got.toString(StandardCharsets.UTF_8).endsWith("(qemu) ")) {
+                buf.clear();
+                if (ch.read(buf) < 0) {
+                    if ("quit".equals(line)) {
+                        break;
+                    }
+                    throw new IOException("QEMU monitor closed: " + got.toString(StandardCharsets.UTF_8));
+                }
+                got.write(buf.array(), 0, buf.position());
+            }
+            return got.toString(StandardCharsets.UTF_8);
+        }
+    }
+
+    static double timeToFirstByte(List<String> cmd) throws IOException, InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        pb.environment().put("JKVM_NO_BUILD", "1");
+        long t0 = System.nanoTime();
+        Process p = pb.start();
+        try {
+            awaitByte(p.getInputStream(), 'x', p);
+            return (System.nanoTime() - t0) / 1e6;
+        } finally {
+            p.destroy();
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        }
+    }
+
+    private static void awaitByte(InputStream out, int want, Process p) throws IOException, InterruptedException {
+        for (int b; (b = out.read()) != want; ) {
+            if (b < 0) {
+                throw new IOException(p.info().command().orElse("VMM") + " ended before the guest said '"
+                        + (char) want + "' (exit " + p.waitFor() + ")");
+            }
+        }
+    }
+}

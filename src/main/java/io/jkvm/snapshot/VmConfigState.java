@@ -1,0 +1,149 @@
+package io.jkvm.snapshot;
+
+import io.jkvm.config.ConfigException;
+import io.jkvm.config.DeviceConfig;
+import io.jkvm.config.OnReboot;
+import io.jkvm.config.VmConfig;
+import io.jkvm.net.MacAddress;
+import io.jkvm.net.NetConfig;
+import io.jkvm.storage.DiskConfig;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The VM configuration a snapshot was taken with (device state "vm_config"), so a restore can
+ * re-open the same disks and TAP devices and refuse an incompatible target.
+ *
+ * <pre>
+ * u8 version (1), string kernel, u8 has initrd [string initrd], string cmdline, i32 cpus,
+ * i64 memory bytes, u8 on-reboot ordinal, u8 nested,
+ * u8 disks, per disk {string path, u8 read-only, u8 has id [string id]},
+ * u8 nets, per net {string tap, 6 bytes MAC}, u8 rng, u8 virtio console
+ * </pre>
+ */
+public final class VmConfigState {
+    private VmConfigState() {}
+
+    public static final String NAME = "vm_config";
+    static final int VERSION = 1;
+    static final int MAX_PATH = 4096;
+    static final int MAX_DEVICES = 31;
+
+    public static DeviceState capture(VmConfig c) {
+        StateWriter w = new StateWriter().u8(VERSION).string(c.kernel().toString()).bool(c.initrd().isPresent());
+        c.initrd().ifPresent(p -> w.string(p.toString()));
+        w.string(c.cmdline()).i32(c.cpus()).i64(c.memoryBytes()).u8(c.onReboot().ordinal()).bool(c.nested());
+        DeviceConfig d = c.devices();
+        w.u8(d.disks().size());
+        for (DiskConfig disk : d.disks()) {
+            w.string(disk.path().toAbsolutePath().toString()).bool(disk.readOnly()).bool(disk.id() != null);
+            if (disk.id() != null) {
+                w.string(disk.id());
+            }
+        }
+        w.u8(d.nets().size());
+        for (NetConfig n : d.nets()) {
+            w.string(n.tap());
+            for (byte b : n.mac().bytes()) {
+                w.u8(b);
+            }
+        }
+        return DeviceState.of(NAME, w.bool(d.rng()).bool(d.virtioConsole()).toByteArray());
+    }
+
+    public static VmConfig decode(DeviceState s) {
+        byte[] b = s.bytes();
+        BoundedReader r = new BoundedReader(b, 0, b.length, null, "device " + s.name());
+        r.version(VERSION, "VM configuration");
+        try {
+            Path kernel = Path.of(r.string("kernel path", MAX_PATH));
+            Optional<Path> initrd = r.bool("initrd flag") ? Optional.of(Path.of(r.string("initrd path", MAX_PATH)))
+                    : Optional.empty();
+            String cmdline = r.string("command line", MAX_PATH);
+            int cpus = r.count("vCPU count", MachineConfig.MAX_CPUS);
+            long mem = r.i64("memory size");
+            int reboot = r.u8("on-reboot");
+            if (reboot >= OnReboot.values().length) {
+                throw r.fail("on-reboot " + reboot + " unknown");
+            }
+            boolean nested = r.bool("nested");
+            int nd = r.u8("disk count");
+            if (nd > MAX_DEVICES) {
+                throw r.fail("disk count " + nd + " exceeds " + MAX_DEVICES);
+            }
+            List<DiskConfig> disks = new ArrayList<>();
+            for (int i = 0; i < nd; i++) {
+                Path p = Path.of(r.string("disk path", MAX_PATH));
+                boolean ro = r.bool("disk read-only");
+                String id = r.bool("disk id flag") ? r.string("disk id", DiskConfig.MAX_ID) : null;
+                disks.add(new DiskConfig(p, ro, id));
+            }
+            int nn = r.u8("network interface count");
+            if (nn > MAX_DEVICES) {
+                throw r.fail("network interface count " + nn + " exceeds " + MAX_DEVICES);
+            }
+            List<NetConfig> nets = new ArrayList<>();
+            for (int i = 0; i < nn; i++) {
+                String tap = r.string("TAP name", NetConfig.MAX_IFNAME);
+                nets.add(new NetConfig(tap, new MacAddress(r.bytes(6, "MAC"))));
+            }
+            boolean rng = r.bool("rng");
+            boolean vcon = r.bool("virtio console");
+            r.expectEnd();
+            if (cpus < 1 || mem <= 0) {
+                throw r.fail("vCPU count " + cpus + " / memory " + mem + " out of range");
+            }
+            return new VmConfig(kernel, initrd, cmdline, cpus, mem, OnReboot.values()[reboot], nested,
+                    new DeviceConfig(disks, nets, rng, vcon));
+        } catch (ConfigException | IllegalArgumentException e) { // InvalidPathException included
+            throw r.fail(e.getMessage());
+        }
+    }
+
+    /**
+     * Why a VM saved with {@code saved} cannot be restored as {@code target}, or null. Paths may
+     * differ (disks can be moved); what the guest sees may not: vCPUs, memory, the devices in
+     * slot order, read-only flags, disk ids, MACs.
+     */
+    public static String incompatibility(VmConfig saved, VmConfig target) {
+        if (saved.cpus() != target.cpus()) {
+            return "the snapshot has " + saved.cpus() + " vCPUs, the configuration " + target.cpus();
+        }
+        if (saved.memoryBytes() != target.memoryBytes()) {
+            return "the snapshot has " + (saved.memoryBytes() >> 20) + " MiB of memory, the configuration "
+                    + (target.memoryBytes() >> 20) + " MiB";
+        }
+        DeviceConfig a = saved.devices();
+        DeviceConfig b = target.devices();
+        if (a.disks().size() != b.disks().size()) {
+            return "the snapshot has " + a.disks().size() + " disks, the configuration " + b.disks().size();
+        }
+        for (int i = 0; i < a.disks().size(); i++) {
+            DiskConfig x = a.disks().get(i);
+            DiskConfig y = b.disks().get(i);
+            if (x.readOnly() != y.readOnly() || !Objects.equals(x.id(), y.id())) {
+                return "disk " + (i + 1) + " (" + y.path() + ") differs from the snapshot's in read-only flag or id";
+            }
+        }
+        if (a.nets().size() != b.nets().size()) {
+            return "the snapshot has " + a.nets().size() + " network interfaces, the configuration " + b.nets().size();
+        }
+        for (int i = 0; i < a.nets().size(); i++) {
+            if (!a.nets().get(i).mac().equals(b.nets().get(i).mac())) {
+                return "network interface " + b.nets().get(i).tap() + " has MAC " + b.nets().get(i).mac()
+                        + ", the snapshot's " + a.nets().get(i).mac();
+            }
+        }
+        if (a.rng() != b.rng()) {
+            return "the snapshot " + (a.rng() ? "has" : "has no") + " virtio-rng device";
+        }
+        if (a.virtioConsole() != b.virtioConsole()) {
+            return "the snapshot's console is " + (a.virtioConsole() ? "virtio" : "serial");
+        }
+        return null;
+    }
+}
