@@ -9,14 +9,15 @@ public interface GuestLauncher {
     RunningGuest launch(GuestSpec spec);
 
     /**
-     * Creates the destination of an incoming live migration for {@code spec} (already checked
-     * against the source's configuration): a machine with fresh RAM, started from the received
-     * state by {@link io.jkvm.migration.MigrationTarget#start()}, after which {@code started} gets
-     * the running guest. Launchers that cannot restore device state refuse with the reason.
+     * Creates the destination of an incoming live migration of a machine shaped like
+     * {@code source}: fresh RAM, filled and given KVM state by the migration, then devices
+     * ({@link io.jkvm.migration.MigrationTarget#restoreDevices}) and
+     * {@link io.jkvm.migration.MigrationTarget#start()}, after which {@code started} gets the
+     * running guest. Launchers that cannot restore device state refuse with the reason.
      */
-    default io.jkvm.migration.MigrationTarget receive(GuestSpec spec, java.util.function.Consumer<RunningGuest> started) {
-        throw new io.jkvm.migration.MigrationException(
-                "this VMM cannot receive a Linux VM yet (restoring its devices needs LinuxVm.fromRestored)");
+    default io.jkvm.migration.MigrationTarget receive(io.jkvm.snapshot.MachineConfig source,
+            java.util.function.Consumer<RunningGuest> started) {
+        throw new io.jkvm.migration.MigrationException("this VMM cannot receive migrated VMs");
     }
 
     /**

@@ -70,6 +70,12 @@ public final class LinuxVmLauncher implements GuestLauncher {
         return new Restored(run(vm), config);
     }
 
+    @Override
+    public io.jkvm.migration.MigrationTarget receive(io.jkvm.snapshot.MachineConfig source,
+            Consumer<RunningGuest> started) {
+        return LinuxVmMigration.target(source, console, this::run, started);
+    }
+
     private RunningGuest run(LinuxVm vm) {
         var bootedOk = new java.util.concurrent.atomic.AtomicBoolean();
         var reported = new java.util.concurrent.CountDownLatch(1);
@@ -133,6 +139,11 @@ public final class LinuxVmLauncher implements GuestLauncher {
             @Override
             public VmMetrics metrics() {
                 return vm.metrics();
+            }
+
+            @Override
+            public io.jkvm.migration.MigrationSource migrationSource() {
+                return LinuxVmMigration.source(vm);
             }
 
             @Override

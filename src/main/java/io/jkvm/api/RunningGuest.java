@@ -15,12 +15,9 @@ public interface RunningGuest {
 
     VmMetrics metrics();
 
-    /**
-     * The VM as live migration sees it. Guests that cannot be migrated refuse with the reason
-     * (a Linux VM needs LinuxVm.captureDeviceStates, which is not on this branch yet).
-     */
+    /** The VM as live migration sees it; guests that cannot be migrated refuse with the reason. */
     default io.jkvm.migration.MigrationSource migrationSource() {
-        throw ApiException.badRequest("this VM cannot be live-migrated: capturing its device state is not supported yet");
+        throw ApiException.badRequest("this VM cannot be live-migrated");
     }
 
     /** Saves a snapshot of the paused guest (see {@code LinuxVm#snapshot}); it stays paused. */

@@ -68,6 +68,8 @@ public final class VmmController {
     private MetricsConfig metrics;
     private Path metricsPath;
     private boolean starting;
+    /** Whether a client set the machine configuration (an incoming migration must then match it). */
+    private boolean machineConfigured;
     private volatile SnapshotKey snapshotKey;
 
     public VmmController(String id, HostLimits limits, GuestLauncher launcher, EventLog log, OnReboot onReboot) {
@@ -102,28 +104,35 @@ public final class VmmController {
     }
 
     /**
-     * The destination for an incoming migration: refused unless this VMM is not started and its
-     * configured machine (PUT /machine-config, or the defaults) equals the source's.
+     * The destination for an incoming migration. Refused, with the reason, when this VMM already
+     * runs a guest, when the source's machine exceeds this host, or when a client configured a
+     * different machine here (PUT /machine-config is optional: without it the source's is taken).
+     * The devices come from the configuration the source recorded in its device states, as for
+     * snapshot/load.
      */
     public io.jkvm.migration.MigrationTarget incomingTarget(io.jkvm.snapshot.MachineConfig source) {
-        GuestSpec spec;
         synchronized (this) {
             if (state != State.NOT_STARTED || starting) {
                 throw new io.jkvm.migration.MigrationException("this VMM already runs a guest");
             }
+            if (source.cpus() > limits.maxVcpus()) {
+                throw new io.jkvm.migration.MigrationException("source has " + source.cpus() + " vCPUs, this host's KVM allows "
+                        + limits.maxVcpus());
+            }
+            if (source.memoryBytes() > limits.hostMemoryBytes()) {
+                throw new io.jkvm.migration.MigrationException("source has " + (source.memoryBytes() >> 20)
+                        + " MiB of guest memory, this host has " + (limits.hostMemoryBytes() >> 20) + " MiB");
+            }
             long mem = (long) machine.memSizeMib() << 20;
-            if (source.cpus() != machine.vcpuCount() || source.memoryBytes() != mem) {
+            if (machineConfigured && (source.cpus() != machine.vcpuCount() || source.memoryBytes() != mem)) {
                 throw new io.jkvm.migration.MigrationException("source has " + source.cpus() + " vCPUs and "
                         + (source.memoryBytes() >> 20) + " MiB, this VM is configured with " + machine.vcpuCount()
-                        + " vCPUs and " + machine.memSizeMib() + " MiB (PUT /machine-config before the migration)");
+                        + " vCPUs and " + machine.memSizeMib() + " MiB");
             }
-            VmConfig config = bootSource == null ? null : validate(bootSource, machine);
-            spec = config == null ? null : new GuestSpec(GuestDevices.withDevices(config, new ArrayList<>(drives.values()),
-                    new ArrayList<>(nics.values())), new ArrayList<>(drives.values()), new ArrayList<>(nics.values()));
             starting = true;
         }
         try {
-            return launcher.receive(spec, g -> {
+            return launcher.receive(source, g -> {
                 synchronized (this) {
                     guest = g;
                     state = State.RUNNING;
@@ -211,6 +220,7 @@ public final class VmmController {
             validate(bootSource, m);
         }
         machine = m;
+        machineConfigured = true;
         log.info("machine_config_set", "id", id, "vcpu_count", m.vcpuCount(), "mem_size_mib", m.memSizeMib());
     }
 

@@ -235,7 +235,10 @@ public final class OutgoingMigration {
             phase = "awaiting destination";
             switch (in.read()) {
                 case MigrationRecord.Resumed r -> { }
-                case MigrationRecord.Failed r -> throw new MigrationException("destination failed: " + r.reason());
+                case MigrationRecord.Failed r -> {
+                    doneSent = false; // it said so: the VM does not run there
+                    throw new MigrationException("destination failed: " + r.reason());
+                }
                 case MigrationRecord r -> throw new MigrationException("destination answered DONE with " + r);
             }
             long resumedAt = System.nanoTime();

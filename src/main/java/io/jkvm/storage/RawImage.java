@@ -201,6 +201,22 @@ public final class RawImage implements AutoCloseable {
         }
     }
 
+    /**
+     * Drops (false) or takes again (true) this image's lock while keeping the file open: live
+     * migration hands the image over to the destination VMM at the pause, and takes it back if
+     * the migration fails before the destination started.
+     *
+     * @throws IOException if the lock cannot be taken back (another process took the image)
+     */
+    public synchronized void setLocked(boolean locked) throws IOException {
+        short type = !locked ? Native.F_UNLCK : readOnly ? Native.F_RDLCK : Native.F_WRLCK;
+        int r = Native.ofdLock(fd, type);
+        if (r < 0) {
+            throw new IOException("cannot " + (locked ? "re-lock" : "unlock") + " disk image " + path + ": "
+                    + Native.strerror(-r));
+        }
+    }
+
     /** Closes the file, which also releases the lock. */
     @Override
     public synchronized void close() {

@@ -264,6 +264,23 @@ public final class LinuxVm {
         }
     }
 
+    /**
+     * Releases (false) or re-takes (true) the locks of this VM's disk images, which stay open:
+     * live migration hands the images to the destination VMM once they are flushed
+     * ({@link #captureDeviceStates}) and takes them back if the migration fails.
+     */
+    public void setDiskLocks(boolean locked) throws IOException {
+        VirtioDevices v = virtio;
+        if (v == null) {
+            return;
+        }
+        for (VirtioPciDevice d : v.devices()) {
+            if (d.device() instanceof io.jkvm.device.virtio.VirtioBlock b) {
+                b.image().setLocked(locked);
+            }
+        }
+    }
+
     /** Stops the VM from another thread (signals, API). */
     public void stop() {
         quit = true;

@@ -88,6 +88,11 @@ public final class VirtioBlock implements VirtioDevice {
         return new VirtioBlock(RawImage.open(cfg.path(), cfg.readOnly()), cfg.id());
     }
 
+    /** The backing image (live migration hands its lock over). */
+    public RawImage image() {
+        return image;
+    }
+
     public long capacitySectors() {
         return capacity;
     }

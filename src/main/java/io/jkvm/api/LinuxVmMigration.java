@@ -1,0 +1,130 @@
+package io.jkvm.api;
+
+import io.jkvm.config.VmConfig;
+import io.jkvm.migration.MigrationException;
+import io.jkvm.migration.MigrationSource;
+import io.jkvm.migration.MigrationTarget;
+import io.jkvm.snapshot.DeviceState;
+import io.jkvm.snapshot.MachineConfig;
+import io.jkvm.snapshot.SnapshotException;
+import io.jkvm.snapshot.VmConfigState;
+import io.jkvm.vmm.LinuxVm;
+import io.jkvm.vmm.Machine;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * A {@link LinuxVm} as live migration's source and destination.
+ *
+ * <p>Disks: the source flushes them while capturing device state (fsync) and then releases its
+ * image locks, so the destination VMM, which opens the images when it starts the received VM,
+ * can lock them (same host, or shared storage at the same paths). A failed migration takes the
+ * locks back before the vCPUs resume.
+ */
+final class LinuxVmMigration {
+    private static final Logger LOG = LoggerFactory.getLogger(LinuxVmMigration.class);
+
+    private LinuxVmMigration() {}
+
+    static MigrationSource source(LinuxVm vm) {
+        Machine m = vm.machine();
+        if (m == null) {
+            throw ApiException.badRequest("the microVM is not running");
+        }
+        return new MigrationSource() {
+            @Override
+            public Machine machine() {
+                return m;
+            }
+
+            @Override
+            public void pause() throws InterruptedException {
+                vm.pause();
+            }
+
+            @Override
+            public void resume() {
+                try {
+                    vm.setDiskLocks(true);
+                } catch (IOException e) {
+                    // Someone else holds an image now: running on would corrupt it. Stop instead.
+                    LOG.error("migration rollback: {}; stopping the VM", e.getMessage());
+                    vm.stop();
+                }
+                vm.resume();
+            }
+
+            @Override
+            public List<DeviceState> deviceStates() {
+                try {
+                    List<DeviceState> states = vm.captureDeviceStates();
+                    vm.setDiskLocks(false);
+                    return states;
+                } catch (IOException e) {
+                    throw new MigrationException("cannot capture device state: " + e.getMessage(), e);
+                }
+            }
+
+            @Override
+            public void migratedAway() {
+                vm.stop();
+            }
+        };
+    }
+
+    /**
+     * The destination: a machine of the source's shape; the devices are re-created from the
+     * configuration the source recorded ({@link VmConfigState}) when its states arrive.
+     * {@code run} starts the VM and returns the running guest (LinuxVmLauncher's exit reporting).
+     */
+    static MigrationTarget target(MachineConfig source, LinuxVm.Console console, Function<LinuxVm, RunningGuest> run,
+            Consumer<RunningGuest> started) {
+        Machine machine = Machine.create(source.toOptions());
+        return new MigrationTarget() {
+            private LinuxVm vm;
+            /** Once the VM's run thread has the machine, it closes it (also when starting fails). */
+            private boolean handedOver;
+
+            @Override
+            public Machine machine() {
+                return machine;
+            }
+
+            @Override
+            public void restoreDevices(List<DeviceState> devices) {
+                DeviceState saved = devices.stream().filter(d -> d.name().equals(VmConfigState.NAME)).findFirst()
+                        .orElseThrow(() -> new MigrationException("DEVICE records: no " + VmConfigState.NAME
+                                + " state, so not a Linux VM this VMM can run"));
+                try {
+                    VmConfig config = VmConfigState.decode(saved);
+                    vm = LinuxVm.fromRestored(config, console, machine, devices);
+                } catch (SnapshotException e) {
+                    throw new MigrationException("DEVICE records: " + e.getMessage());
+                }
+            }
+
+            @Override
+            public void start() {
+                handedOver = true;
+                try {
+                    RunningGuest g = run.apply(vm);
+                    started.accept(g);
+                } catch (ApiException e) {
+                    throw new MigrationException("cannot start the received VM: " + e.getMessage());
+                }
+            }
+
+            @Override
+            public void close() {
+                if (!handedOver) {
+                    machine.close();
+                }
+            }
+        };
+    }
+}
