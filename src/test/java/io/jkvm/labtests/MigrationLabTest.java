@@ -1,0 +1,175 @@
+package io.jkvm.labtests;
+
+import io.jkvm.image.DefaultImage;
+import io.jkvm.lab.Lab;
+import io.jkvm.lab.LabOptions;
+import io.jkvm.lab.LabResult;
+import io.jkvm.migration.TestPki;
+import io.jkvm.testing.JkvmCommand;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Lab: live migration of a Linux guest between two jkvm processes over loopback mutual TLS.
+ * The guest loops: write a 2 MiB pattern into RAM (tmpfs) and verify it, print a tick on the
+ * serial console, append the tick (synced) to a file on its virtio-blk ext4 root. {@code jkvm
+ * migrate} moves it while it runs; the destination's console goes on from the next tick, no
+ * pattern check fails on either side, the file on the disk is complete and in order, the source
+ * VMM exits 0, and the report has the downtime.
+ */
+@Tag("lab")
+class MigrationLabTest {
+    private static Path kernel;
+    private static Path initrd;
+
+    @BeforeAll
+    static void needsTheLab() throws IOException {
+        var reason = Lab.availability();
+        Assumptions.assumeTrue(reason.isEmpty(), () -> "lab tests skipped: " + reason.orElse(""));
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/sbin/mke2fs")), "e2fsprogs not installed");
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/sbin/debugfs")), "e2fsprogs (debugfs) not installed");
+        kernel = DefaultImage.defaultKernel().orElseThrow();
+        initrd = DefaultImage.ensure(kernel);
+    }
+
+    private static final String GUEST_INIT = """
+            #!/bin/busybox sh
+            /bin/busybox --install -s /bin
+            export PATH=/bin
+            mount -t tmpfs tmpfs /tmp
+            i=0
+            while true; do
+              i=$((i+1))
+              yes "pattern $i" | head -c 2097152 > /tmp/buf
+              yes "pattern $i" | head -c 2097152 | cmp -s - /tmp/buf || echo "MISMATCH at tick $i"
+              echo "tick $i end"
+              echo "$i" >> /counter.txt
+              sync
+              sleep 1
+            done
+            """;
+
+    private static String labScript(Path certs, Path disk, String jkvm) {
+        String bootArgs = "console=ttyS0 reboot=k panic=1 root=/dev/vda rw init=/sbin/init";
+        String srcTls = "--tls-cert " + certs.resolve("source.pem") + " --tls-key " + certs.resolve("source.key")
+                + " --tls-ca " + certs.resolve("ca.pem");
+        String dstTls = "--tls-cert " + certs.resolve("dest.pem") + " --tls-key " + certs.resolve("dest.key")
+                + " --tls-ca " + certs.resolve("ca.pem");
+        return String.join("\n",
+                "set -u",
+                "L=$(mktemp -d /dev/shm/jkvm-mig.XXXXXX)",
+                "t0=$(date +%s)",
+                "say() { echo \"lab: [$(( $(date +%s) - t0 ))s] $*\"; }",
+                // await COMMAND TENTHS PID: until COMMAND succeeds, process PID dies, or time runs out.
+                "await() { local n=0; until eval \"$1\"; do kill -0 $3 2>/dev/null || return 1;"
+                        + " n=$((n+1)); [ $n -gt $2 ] && return 1; sleep 0.1; done; }",
+                "c() { code=$(curl -s -m 60 --unix-socket $1 -o $L/body -w '%{http_code}' -X \"$2\" \"http://localhost$3\""
+                        + " -H 'Content-Type: application/json' ${4:+-d \"$4\"}); echo \"@@$2 $3 -> $code $(cat $L/body)\"; }",
+                "lasttick() { grep -ao 'tick [0-9]* end' $1 | tail -n 1 | cut -d' ' -f2; }",
+                "S1=$L/src.sock; S2=$L/dst.sock",
+                "timeout -k 5 200 " + jkvm + " run --api-sock $S1 --id src " + srcTls
+                        + " </dev/null > $L/s1.log 2> $L/v1.err &",
+                "src=$!",
+                "await '[ -S $S1 ]' 1200 $src || say no source api socket",
+                "c $S1 PUT /machine-config '{\"vcpu_count\": 1, \"mem_size_mib\": 128}'",
+                "c $S1 PUT /boot-source '{\"kernel_image_path\": \"" + kernel + "\", \"initrd_path\": \"" + initrd
+                        + "\", \"boot_args\": \"" + bootArgs + "\"}'",
+                "c $S1 PUT /drives/rootfs '{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk
+                        + "\", \"is_root_device\": true, \"is_read_only\": false}'",
+                "c $S1 PUT /actions '{\"action_type\": \"InstanceStart\"}'",
+                "timeout -k 5 200 " + jkvm + " run --api-sock $S2 --id dst --incoming tcp:127.0.0.1:47011 " + dstTls
+                        + " </dev/null > $L/s2.log 2> $L/v2.err &",
+                "dst=$!",
+                "await 'grep -qa migration_listening $L/v2.err' 1200 $dst && say destination listening || say destination not listening",
+                "await 'grep -qa \"tick 3 end\" $L/s1.log' 3000 $src && say source counting || say source not counting",
+                "say migrating",
+                "timeout -k 5 150 " + jkvm + " migrate --api-sock $S1 --to tcp:127.0.0.1:47011 " + srcTls + " > $L/mig.out 2>&1",
+                "echo \"@@migrate-status=$?\"",
+                "say migrate returned",
+                "sed 's/^/@@report /' $L/mig.out",
+                "echo \"@@last-source=$(lasttick $L/s1.log)\"",
+                "await '! kill -0 $src 2>/dev/null' 300 $dst; wait $src; echo \"@@source-exit=$?\"",
+                "await '[ -n \"$(lasttick $L/s2.log)\" ] && [ $(lasttick $L/s2.log) -ge $(( $(lasttick $L/s1.log) + 3 )) ]' 1200 $dst"
+                        + " && say destination counting || say destination not counting",
+                "echo \"@@first-dest=$(grep -ao 'tick [0-9]* end' $L/s2.log | head -n 1 | cut -d' ' -f2)\"",
+                "echo \"@@last-dest=$(lasttick $L/s2.log)\"",
+                "echo \"@@dest-state $(curl -s --unix-socket $S2 http://localhost/)\"",
+                "grep -ha MISMATCH $L/s1.log $L/s2.log | sed 's/^/@@bad /'",
+                "c $S2 PATCH /vm '{\"state\": \"Paused\"}'",
+                "kill -9 $dst; wait $dst 2>/dev/null",
+                "say done",
+                "{ echo '--- source serial, last lines:'; tail -n 5 $L/s1.log; echo '--- source stderr:'; tail -n 15 $L/v1.err;"
+                        + " echo '--- destination serial:'; head -c 2000 $L/s2.log; echo '--- destination stderr:'; tail -n 15 $L/v2.err; } >&2",
+                "rm -rf $L");
+    }
+
+    @Test
+    void aRunningLinuxVmMigratesToAnotherVmmAndGoesOn(@TempDir Path dir) throws Exception {
+        Path tree = Files.createDirectories(dir.resolve("tree"));
+        for (String d : List.of("bin", "sbin", "dev", "proc", "sys", "run", "tmp")) {
+            Files.createDirectories(tree.resolve(d));
+        }
+        Files.copy(Path.of("/bin/busybox"), tree.resolve("bin/busybox"));
+        Path init = Files.writeString(tree.resolve("sbin/init"), GUEST_INIT);
+        Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path disk = dir.resolve("root.ext4");
+        run("/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-d", tree.toString(), disk.toString(), "32M");
+        Path certs = Files.createDirectories(dir.resolve("certs"));
+        TestPki.create(certs);
+
+        LabResult r = Lab.exec(List.of("bash", "-c", labScript(certs, disk, JkvmCommand.shell())),
+                LabOptions.defaults().withTimeout(Duration.ofSeconds(230)));
+        String out = r.stdout();
+        String context = out + "\n--- stderr ---\n" + r.stderr();
+        System.out.println(context);
+        assertThat(r.labFailed()).as(r.error() + "\n" + context + "\n--- L1 console ---\n" + r.console()).isFalse();
+        assertThat(out).as(context).contains("@@PUT /actions -> 204");
+        assertThat(out).as(context).contains("@@migrate-status=0");
+        assertThat(out).as(context).contains("@@report migration completed to tcp:127.0.0.1:47011");
+        assertThat(out).as(context).containsPattern("@@report +\"downtime_ms\" : \\d+");
+        assertThat(out).as(context).contains("@@source-exit=0");
+        assertThat(out).as(context).contains("@@dest-state {\"id\":\"dst\",\"state\":\"Running\"");
+        assertThat(out).as(context).doesNotContain("@@bad ");
+        int lastSource = number(out, "@@last-source");
+        int firstDest = number(out, "@@first-dest");
+        int lastDest = number(out, "@@last-dest");
+        // The console goes on: the first complete line there is the next tick (or the one after,
+        // if the pause cut that line).
+        assertThat(firstDest).as(context).isBetween(lastSource + 1, lastSource + 2);
+        assertThat(lastDest).as(context).isGreaterThanOrEqualTo(lastSource + 3);
+        String counter = run("/sbin/debugfs", "-R", "cat /counter.txt", disk.toString());
+        List<String> lines = counter.lines().filter(l -> l.matches("\\d+")).toList();
+        assertThat(Integer.parseInt(lines.getLast())).as(counter).isGreaterThanOrEqualTo(lastSource + 2);
+        for (int i = 0; i < lines.size(); i++) {
+            assertThat(lines.get(i)).as("line %d of %s", i, counter).isEqualTo(String.valueOf(i + 1));
+        }
+    }
+
+    private static int number(String out, String key) {
+        Matcher m = Pattern.compile(Pattern.quote(key) + "=(\\d+)").matcher(out);
+        assertThat(m.find()).as("%s in %s", key, out).isTrue();
+        return Integer.parseInt(m.group(1));
+    }
+
+    private static String run(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0).as(String.join(" ", cmd) + ": " + out).isTrue();
+        return out;
+    }
+}
