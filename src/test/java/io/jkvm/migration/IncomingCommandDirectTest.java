@@ -57,12 +57,16 @@ class IncomingCommandDirectTest {
         StringBuilder log = new StringBuilder();
         try (BufferedReader err = new BufferedReader(new InputStreamReader(dest.getErrorStream(), StandardCharsets.UTF_8))) {
             int port = -1;
-            for (String line; port < 0 && (line = err.readLine()) != null; ) {
+            boolean apiUp = false;
+            // Both events: the migration listener is bound before the API socket.
+            for (String line; (port < 0 || !apiUp) && (line = err.readLine()) != null; ) {
                 log.append(line).append('\n');
                 if (line.contains("\"migration_listening\"")) {
                     port = Json.MAPPER.readTree(line).path("port").asInt();
                 }
+                apiUp |= line.contains("\"api_listening\"");
             }
+            assertThat(apiUp).as("API listening; stderr: %s", log).isTrue();
             assertThat(port).as("destination listening; stderr: %s", log).isPositive();
             MigrationAddress to = new MigrationAddress("127.0.0.1", port);
 
