@@ -55,7 +55,7 @@ public final class JkvmGuest implements AutoCloseable {
         Machine m = Machine.create(new Machine.Options(1, ramBytes, irqchip, false));
         try {
             m.memory().write(BenchGuest.LOAD_ADDRESS, image);
-            JkvmGuest g = attach(m, debugcon);
+            JkvmGuest g = attachTo(m, debugcon);
             VcpuFd vcpu = m.vcpus().get(0);
             Sregs s = vcpu.getSregs();
             Sregs.Seg cs = s.cs();
@@ -81,7 +81,7 @@ public final class JkvmGuest implements AutoCloseable {
             throws IOException {
         Machine m = Snapshots.restore(stateFile, memFile, key).machine();
         try {
-            return attach(m, debugcon);
+            return attachTo(m, debugcon);
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -89,7 +89,7 @@ public final class JkvmGuest implements AutoCloseable {
     }
 
     /** The bench devices on {@code m}'s buses. */
-    private static JkvmGuest attach(Machine m, OutputStream debugcon) {
+    public static JkvmGuest attachTo(Machine m, OutputStream debugcon) {
         JkvmGuest g = new JkvmGuest(m);
         m.pio().register(BenchGuest.PIO_PORT, 1, g.counter);
         m.mmio().register(BenchGuest.MMIO_ADDR, 0x1000, g.counter);

@@ -4,16 +4,10 @@ import io.jkvm.image.JkvmHome;
 import io.jkvm.snapshot.SnapshotKey;
 import io.jkvm.snapshot.Snapshots;
 
-import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -121,10 +115,7 @@ public final class RestoreMetric implements Metric {
                     // QEMU went away
                 }
             });
-            try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-                ch.connect(UnixDomainSocketAddress.of(monitor));
-                Hmp hmp = new Hmp(ch);
-                hmp.command(null);
+            try (QemuMonitor hmp = QemuMonitor.connect(monitor)) {
                 hmp.command("migrate \"exec:cat > " + file + "\"");
                 long deadline = System.nanoTime() + TIMEOUT_S * 1_000_000_000L;
                 String info;
@@ -138,28 +129,6 @@ public final class RestoreMetric implements Metric {
             p.waitFor(30, TimeUnit.SECONDS);
         } finally {
             p.destroyForcibly();
-        }
-    }
-
-    /** QEMU's human monitor over a socket: send a line, read to the next "(qemu) " prompt. */
-    private record Hmp(SocketChannel ch) {
-        String command(String line) throws IOException {
-            if (line != null) {
-                ch.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
-            }
-            ByteArrayOutputStream got = new ByteArrayOutputStream();
-            ByteBuffer buf = ByteBuffer.allocate(4096);
-            while (!got.toString(StandardCharsets.UTF_8).endsWith("(qemu) ")) {
-                buf.clear();
-                if (ch.read(buf) < 0) {
-                    if ("quit".equals(line)) {
-                        break;
-                    }
-                    throw new IOException("QEMU monitor closed: " + got.toString(StandardCharsets.UTF_8));
-                }
-                got.write(buf.array(), 0, buf.position());
-            }
-            return got.toString(StandardCharsets.UTF_8);
         }
     }
 

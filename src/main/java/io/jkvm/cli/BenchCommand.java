@@ -8,6 +8,7 @@ import io.jkvm.bench.ExitRoundTripMetric;
 import io.jkvm.bench.IoMetric;
 import io.jkvm.bench.MemoryOverheadMetric;
 import io.jkvm.bench.Metric;
+import io.jkvm.bench.MigrateMetric;
 import io.jkvm.bench.MetricResult;
 import io.jkvm.bench.Report;
 import io.jkvm.bench.RestoreMetric;
@@ -30,14 +31,14 @@ import java.util.concurrent.Callable;
 @Command(name = "bench", sortOptions = false, subcommands = {BenchGuestCommand.class, BenchTrainCommand.class},
         description = {"Benchmark jkvm against QEMU and a minimal C KVM loop, in one run:",
                 "exit round trip (port I/O, MMIO), boot to first byte and to /init (in the lab),",
-                "VMM memory overhead, snapshot restore, virtio-blk and virtio-net throughput (in the lab).",
+                "VMM memory overhead, snapshot restore, live migration, virtio-blk and virtio-net throughput (in the lab).",
                 "Prints a table; --json and --chart write files."})
 public final class BenchCommand implements Callable<Integer> {
     /** Metrics in report order; one class each. */
     static Map<String, Metric> allMetrics() {
         Map<String, Metric> m = new LinkedHashMap<>();
         for (Metric x : List.of(new ExitRoundTripMetric(BenchGuest.Kind.PIO),
-                new ExitRoundTripMetric(BenchGuest.Kind.MMIO), new MemoryOverheadMetric(), new RestoreMetric(), new BootMetric(), new IoMetric())) {
+                new ExitRoundTripMetric(BenchGuest.Kind.MMIO), new MemoryOverheadMetric(), new RestoreMetric(), new MigrateMetric(), new BootMetric(), new IoMetric())) {
             m.put(x.id(), x);
         }
         return m;
@@ -54,7 +55,7 @@ public final class BenchCommand implements Callable<Integer> {
     Integer exits;
 
     @Option(names = "--metrics", paramLabel = "LIST", split = ",",
-            description = "Which figures: exit-pio, exit-mmio, memory, restore, boot, io (default: all).")
+            description = "Which figures: exit-pio, exit-mmio, memory, restore, migrate, boot, io (default: all).")
     List<String> metrics;
 
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")

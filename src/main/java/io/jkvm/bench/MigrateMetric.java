@@ -1,0 +1,244 @@
+package io.jkvm.bench;
+
+import io.jkvm.migration.Convergence;
+import io.jkvm.migration.IncomingMigration;
+import io.jkvm.migration.MigrationAddress;
+import io.jkvm.migration.MigrationReport;
+import io.jkvm.migration.MigrationSource;
+import io.jkvm.migration.MigrationTarget;
+import io.jkvm.migration.MigrationTls;
+import io.jkvm.snapshot.DeviceState;
+import io.jkvm.snapshot.MachineConfig;
+import io.jkvm.vmm.Machine;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.net.ssl.SSLServerSocket;
+
+/**
+ * Live migration over loopback, directly on this host: the 1-vCPU, 128 MiB guest of the restore
+ * figure (every page touched, then printing on the debug console) migrates from one VMM to
+ * another, and each VMM reports its own total time and downtime. jkvm: source and destination
+ * machines in this JVM, over TLS 1.3 with mutual authentication (certificates made with openssl
+ * at run time), the engine users get through {@code jkvm migrate}. QEMU: two processes,
+ * {@code -incoming tcp:} and HMP {@code migrate} with no bandwidth cap, plain TCP (QEMU's TLS
+ * needs a credentials setup of its own; jkvm always encrypts, so this favours QEMU). Both have a
+ * 300 ms downtime target.
+ */
+public final class MigrateMetric implements Metric {
+    static final long RAM = MemoryOverheadMetric.RAM;
+    private static final long TIMEOUT_S = 180;
+    private static final Pattern TOTAL = Pattern.compile("total time: (\\d+) ms");
+    private static final Pattern DOWNTIME = Pattern.compile("downtime: (\\d+) ms");
+
+    @Override
+    public String id() {
+        return "migrate";
+    }
+
+    @Override
+    public String unavailable(BenchContext ctx) {
+        if (!Files.exists(Path.of("/dev/kvm"))) {
+            return "/dev/kvm missing";
+        }
+        if (!Tools.onPath("openssl")) {
+            return "openssl not installed (it makes the TLS certificates)";
+        }
+        String why = BenchGuest.unavailable();
+        return why != null ? why : QemuGuest.unavailable();
+    }
+
+    /** One migration as its VMM reported it. */
+    record Sample(double totalMs, double downtimeMs) {}
+
+    @Override
+    public List<MetricResult> run(BenchContext ctx) throws Exception {
+        Path dir = ctx.workDir();
+        Path image = BenchGuest.build(dir, "migrate", BenchGuest.Kind.SPIN, 0, RAM);
+        Path pki = Files.createDirectories(dir.resolve("pki"));
+        MigrationTls[] tls = pki(pki);
+        List<Double> jTotal = new ArrayList<>();
+        List<Double> jDown = new ArrayList<>();
+        List<Double> qTotal = new ArrayList<>();
+        List<Double> qDown = new ArrayList<>();
+        for (int i = 0; i < ctx.samples(); i++) {
+            Sample j = jkvm(image, tls[0], tls[1]);
+            Sample q = qemu(image, dir);
+            jTotal.add(j.totalMs());
+            jDown.add(j.downtimeMs());
+            qTotal.add(q.totalMs());
+            qDown.add(q.downtimeMs());
+            ctx.say("migrate sample %d/%d: jkvm total %.0f ms, downtime %.0f ms; qemu total %.0f ms, downtime %.0f ms",
+                    i + 1, ctx.samples(), j.totalMs(), j.downtimeMs(), q.totalMs(), q.downtimeMs());
+        }
+        String note = "directly on this host over loopback: 1 vCPU, 128 MiB, every page touched; jkvm over TLS 1.3, "
+                + "QEMU plain TCP without a bandwidth cap";
+        return List.of(
+                new MetricResult("migrate_total_vs_qemu", "live migration: total time", "ms", Stats.of(jTotal),
+                        Stats.of(qTotal), "qemu", note),
+                new MetricResult("migrate_downtime_vs_qemu", "live migration: downtime", "ms", Stats.of(jDown),
+                        Stats.of(qDown), "qemu", note));
+    }
+
+    /** CA-signed certificates for both ends: {source, destination}. */
+    static MigrationTls[] pki(Path dir) throws IOException {
+        Files.writeString(dir.resolve("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                + "extendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n");
+        openssl(dir, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ca.key");
+        openssl(dir, "req", "-x509", "-new", "-key", "ca.key", "-out", "ca.pem", "-days", "1", "-subj",
+                "/CN=jkvm bench CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+        for (String n : List.of("source", "dest")) {
+            openssl(dir, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", n + ".key");
+            openssl(dir, "req", "-new", "-key", n + ".key", "-out", n + ".csr", "-subj", "/CN=" + n);
+            openssl(dir, "x509", "-req", "-in", n + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                    "-out", n + ".pem", "-days", "1", "-extfile", "ext.cnf");
+        }
+        return new MigrationTls[] {
+                new MigrationTls(dir.resolve("source.pem"), dir.resolve("source.key"), dir.resolve("ca.pem")),
+                new MigrationTls(dir.resolve("dest.pem"), dir.resolve("dest.key"), dir.resolve("ca.pem"))};
+    }
+
+    private static void openssl(Path dir, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("openssl"));
+        cmd.addAll(List.of(args));
+        Tools.run(dir, cmd, 60);
+    }
+
+    /** The destination: a fresh machine of the source's shape with the bench devices. */
+    private static final class Target implements MigrationTarget {
+        private final JkvmGuest guest;
+
+        Target(MachineConfig c) {
+            guest = JkvmGuest.attachTo(Machine.create(c.toOptions()), OutputStream.nullOutputStream());
+        }
+
+        public Machine machine() {
+            return guest.machine();
+        }
+
+        public void restoreDevices(List<DeviceState> devices) {
+            // the bench devices keep no state
+        }
+
+        public void start() {
+            guest.machine().start();
+        }
+
+        public void close() {
+            guest.close();
+        }
+    }
+
+    static Sample jkvm(Path image, MigrationTls source, MigrationTls dest) throws Exception {
+        CountDownLatch touched = new CountDownLatch(1);
+        OutputStream debugcon = new OutputStream() {
+            @Override
+            public void write(int b) {
+                if (b == 'R') {
+                    touched.countDown();
+                }
+            }
+        };
+        try (JkvmGuest g = JkvmGuest.create(Files.readAllBytes(image), RAM, true, debugcon);
+             SSLServerSocket server = dest.listen(new MigrationAddress("127.0.0.1", 0))) {
+            g.machine().start();
+            if (!touched.await(TIMEOUT_S, TimeUnit.SECONDS)) {
+                throw new IOException("jkvm: the migration guest did not touch its RAM within " + TIMEOUT_S + " s");
+            }
+            CompletableFuture<IncomingMigration.Result> in = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return IncomingMigration.receive(server, Target::new);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            var out = new io.jkvm.migration.OutgoingMigration(MigrationSource.of(g.machine(), List::of),
+                    new MigrationAddress("127.0.0.1", server.getLocalPort()), source, new Convergence(300));
+            out.run();
+            MigrationReport r = out.status();
+            try (MigrationTarget t = in.get(TIMEOUT_S, TimeUnit.SECONDS).target()) {
+                if (r.status() != MigrationReport.Status.COMPLETED) {
+                    throw new IOException("jkvm migration did not complete: " + r.summary());
+                }
+                t.machine().requestStop(io.jkvm.vmm.StopReason.STOPPED, "benchmark sample done");
+            }
+            return new Sample(r.totalMillis(), r.downtimeMillis());
+        }
+    }
+
+    static Sample qemu(Path image, Path dir) throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        List<String> destCmd = new ArrayList<>(QemuGuest.command(image, RAM, true));
+        destCmd.addAll(List.of("-incoming", "tcp:127.0.0.1:" + port));
+        Path monitor = dir.resolve("migrate-monitor.sock");
+        Files.deleteIfExists(monitor);
+        List<String> srcCmd = new ArrayList<>(QemuGuest.command(image, RAM, true));
+        srcCmd.addAll(List.of("-monitor", "unix:" + monitor + ",server=on,wait=off"));
+        Process dest = quiet(destCmd);
+        Process src = new ProcessBuilder(srcCmd).redirectError(ProcessBuilder.Redirect.DISCARD)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        try {
+            InputStream out = src.getInputStream();
+            for (int b; (b = out.read()) != 'R'; ) {
+                if (b < 0) {
+                    throw new IOException("QEMU source ended before the guest touched its RAM");
+                }
+            }
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    out.transferTo(OutputStream.nullOutputStream());
+                } catch (IOException e) {
+                    // QEMU went away
+                }
+            });
+            try (QemuMonitor hmp = QemuMonitor.connect(monitor)) {
+                hmp.command("migrate_set_parameter max-bandwidth 100G");
+                hmp.command("migrate_set_parameter downtime-limit 300");
+                hmp.command("migrate -d tcp:127.0.0.1:" + port);
+                long deadline = System.nanoTime() + TIMEOUT_S * 1_000_000_000L;
+                String info;
+                while (!(info = hmp.command("info migrate")).contains("Migration status: completed")) {
+                    if (info.contains("Migration status: failed") || System.nanoTime() > deadline) {
+                        throw new IOException("QEMU migration did not complete: " + info.strip());
+                    }
+                }
+                hmp.command("quit");
+                return new Sample(field(TOTAL, info), field(DOWNTIME, info));
+            }
+        } finally {
+            src.destroyForcibly();
+            dest.destroyForcibly();
+            src.waitFor(10, TimeUnit.SECONDS);
+            dest.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static Process quiet(List<String> cmd) throws IOException {
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+    }
+
+    static double field(Pattern p, String info) throws IOException {
+        Matcher m = p.matcher(info);
+        if (!m.find()) {
+            throw new IOException("no '" + p.pattern() + "' in QEMU's info migrate: " + info.strip());
+        }
+        return Double.parseDouble(m.group(1));
+    }
+}
