@@ -29,7 +29,7 @@ public final class VmmProcess {
             cmd.add("/usr/bin/setsid");
         }
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
                 "-Xshare:auto", "-Xms8m", "-Xmx96m", "-Xss1m"));
         String level = System.getProperty("org.slf4j.simpleLogger.defaultLogLevel");
         if (level != null) {

@@ -7,8 +7,25 @@
  * vCPU regs, sregs, FPU, XSAVE, XCRs, the MSRs of KVM_GET_MSR_INDEX_LIST that KVM_GET_MSRS can
  * read, LAPIC, vCPU events, MP state, debug registers and CPUID; the PIC master/slave and IOAPIC
  * (KVM_GET_IRQCHIP), the PIT (KVM_GET_PIT2) and kvmclock (KVM_GET_CLOCK). Userspace devices add
- * {@link io.jkvm.snapshot.DeviceState}s (name + bytes; the 16550 via
- * {@link io.jkvm.snapshot.SerialDeviceState}). Guest RAM goes to a separate memory file.
+ * {@link io.jkvm.snapshot.DeviceState}s (name + bytes). Guest RAM goes to a separate memory file.
+ *
+ * <h2>Device states of a Linux VM</h2>
+ * {@code io.jkvm.vmm.LinuxVm#captureDeviceStates} produces, in order: {@code vm_config}
+ * ({@link io.jkvm.snapshot.VmConfigState}: kernel, command line, vCPUs, memory, disks, TAPs and
+ * MACs, so a restore re-opens the same devices and refuses a different layout), {@code serial0}
+ * ({@link io.jkvm.snapshot.SerialDeviceState}), {@code i8042}
+ * ({@link io.jkvm.snapshot.I8042DeviceState}), {@code rtc}
+ * ({@link io.jkvm.snapshot.CmosRtcDeviceState}), {@code acpi_pm}
+ * ({@link io.jkvm.snapshot.AcpiPmDeviceState}), {@code pci_host}
+ * ({@link io.jkvm.snapshot.PciHostDeviceState}) and one {@code virtioN} per virtio-pci function
+ * in slot order ({@link io.jkvm.snapshot.VirtioPciDeviceState}: config space, MSI-X, transport
+ * registers, queue positions and the device model's own bytes). Every encoding starts with a
+ * version byte, bounds every count before allocating, and is refused (SnapshotException naming
+ * the device and field) when malformed; values that depend on the target device - read-only
+ * config-space bits, queue sizes, vectors, ring addresses in guest RAM, the used index the
+ * driver sees - are checked when applied. Virtio I/O is suspended before capture: the request in
+ * progress completes into the used ring, nothing else starts, disks are fsync'd. Applying a
+ * virtio-pci state maps the BAR (ioeventfds) and re-programs the MSI routes (irqfds).
  *
  * <p>Before a paused vCPU parks, {@code Machine} completes the last exit's pending operation
  * (KVM_RUN with immediate_exit, api.rst "KVM_RUN"), so an IN/MMIO read interrupted by the pause

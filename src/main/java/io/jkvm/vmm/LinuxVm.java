@@ -326,14 +326,18 @@ public final class LinuxVm {
      * result. I/O stays stopped until {@link #resume}. The first state, {@code vm_config},
      * records the configuration that {@link #fromRestored} checks and re-opens devices from.
      */
-    public List<DeviceState> captureDeviceStates() throws IOException {
+    public List<DeviceState> captureDeviceStates() {
         Machine m = requireMachine();
         if (!m.isQuiescent()) {
             throw new IllegalStateException("pause the VM before capturing its device state");
         }
         List<VirtioPciDevice> functions = virtio == null ? List.of() : virtio.devices();
         for (VirtioPciDevice d : functions) {
-            d.suspendIo();
+            try {
+                d.suspendIo();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(d + ": cannot make its writes durable: " + e.getMessage(), e);
+            }
         }
         List<DeviceState> out = new ArrayList<>();
         out.add(VmConfigState.capture(config));
@@ -352,13 +356,15 @@ public final class LinuxVm {
      * Firecracker's snapshot/create: pauses the VM if it runs, saves KVM state, memory and
      * device states, and leaves it paused.
      */
-    public Snapshots.SaveResult snapshot(Path stateFile, Path memFile, SnapshotKey key, Protection p)
+    public void snapshot(Path stateFile, Path memFile, SnapshotKey key, Protection p)
             throws IOException, InterruptedException {
         Machine m = requireMachine();
         if (!m.isPaused()) {
             m.pause();
         }
-        return Snapshots.save(m, captureDeviceStates(), stateFile, memFile, key, p);
+        Snapshots.SaveResult r = Snapshots.save(m, captureDeviceStates(), stateFile, memFile, key, p);
+        LOG.info("snapshot saved: {} ({} bytes) and {} ({} bytes) in {} ms", stateFile, r.stateFileBytes(), memFile,
+                r.memoryFileBytes(), r.elapsed().toMillis());
     }
 
     private PciConfigSpace hostBridge() {
