@@ -24,9 +24,12 @@ final class L1CommandLine {
                 "-no-reboot",
                 "-chardev", "stdio,id=con,signal=off,mux=off", "-serial", "chardev:con",
                 "-kernel", kernel.toString(), "-initrd", initrd.toString(),
-                // quiet + loglevel=0: no kernel messages in the command's output. panic=-1 with
-                // -no-reboot: a crashed /init ends QEMU instead of hanging until the timeout.
-                "-append", "console=ttyS0 quiet loglevel=0 panic=-1 mitigations=off"
+                // tty mode: quiet + loglevel=0, no kernel messages in the command's output. Pipe
+                // mode: the console is only the diagnostic log, so warnings and worse (oops,
+                // panic, OOM kills) go there. panic=-1 with -no-reboot: a crashed /init or kernel
+                // ends QEMU instead of hanging until the timeout.
+                "-append", "console=ttyS0 quiet " + (opts.tty() ? "loglevel=0" : "loglevel=4")
+                        + " panic=-1 mitigations=off"
                         + " jkvm.lab=" + job.dir(),
                 "-virtfs", "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap",
                 "-virtfs", "local,path=/tmp,mount_tag=tmp,security_model=none,multidevs=remap"));

@@ -81,7 +81,7 @@ class ApiLabTest {
         String out = r.stdout();
         System.out.println(out);
         System.out.println(r.stderr());
-        assertThat(r.labFailed()).as(r.error() + "\n" + r.console()).isFalse();
+        assertThat(r.labFailed()).as(r.error() + "\n--- stdout ---\n" + r.stdout() + "\n--- stderr ---\n" + r.stderr() + "\n--- L1 console ---\n" + r.console()).isFalse();
         assertThat(out).contains("@@state-before {\"id\":\"lab-vm\",\"state\":\"Not started\"");
         assertThat(out).contains("@@PUT /machine-config -> 204").contains("@@PUT /boot-source -> 204");
         assertThat(out).contains("@@PUT /actions -> 204").contains("@@guest-up-ms");

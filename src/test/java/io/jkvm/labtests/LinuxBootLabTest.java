@@ -79,7 +79,7 @@ class LinuxBootLabTest {
         Instant before = Instant.now();
         LabResult r = Lab.exec(List.of("sh", "-c", script), options());
         String out = r.stdout();
-        assertThat(r.labFailed()).as(r.error() + "\n" + r.console()).isFalse();
+        assertThat(r.labFailed()).as(r.error() + "\n--- stdout ---\n" + r.stdout() + "\n--- stderr ---\n" + r.stderr() + "\n--- L1 console ---\n" + r.console()).isFalse();
         assertThat(out).contains("Run /init as init process").contains("jkvm-guest: up");
         Matcher facts = Pattern.compile("jkvm-guest: kernel=\\S+ cpus=(\\d+) mem_kb=(\\d+) date=(\\S+)").matcher(out);
         assertThat(facts.find()).as(out).isTrue();

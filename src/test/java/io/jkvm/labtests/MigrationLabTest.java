@@ -30,7 +30,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * serial console, append the tick (synced) to a file on its virtio-blk ext4 root. {@code jkvm
  * migrate} moves it while it runs; the destination's console goes on from the next tick, no
  * pattern check fails on either side, the file on the disk is complete and in order, the source
- * VMM exits 0, and the report has the downtime.
+ * VMM exits 0, and the report has the downtime. Before that, a source with a certificate from
+ * another CA is refused, and a migration cancelled midway (to a second destination, which then
+ * ends) leaves the source running and counting.
  */
 @Tag("lab")
 class MigrationLabTest {
@@ -70,6 +72,9 @@ class MigrationLabTest {
                 + " --tls-ca " + certs.resolve("ca.pem");
         String dstTls = "--tls-cert " + certs.resolve("dest.pem") + " --tls-key " + certs.resolve("dest.key")
                 + " --tls-ca " + certs.resolve("ca.pem");
+        // A node whose certificate another CA signed: both destinations must refuse it.
+        String rogueTls = "--tls-cert " + certs.resolve("rogue.pem") + " --tls-key " + certs.resolve("rogue.key")
+                + " --tls-ca " + certs.resolve("ca.pem");
         return String.join("\n",
                 "set -u",
                 "L=$(mktemp -d /dev/shm/jkvm-mig.XXXXXX)",
@@ -82,7 +87,7 @@ class MigrationLabTest {
                         + " -H 'Content-Type: application/json' ${4:+-d \"$4\"}); echo \"@@$2 $3 -> $code $(cat $L/body)\"; }",
                 "lasttick() { grep -ao 'tick [0-9]* end' $1 | tail -n 1 | cut -d' ' -f2; }",
                 "S1=$L/src.sock; S2=$L/dst.sock",
-                "timeout -k 5 200 " + jkvm + " run --api-sock $S1 --id src " + srcTls
+                "timeout -k 5 330 " + jkvm + " run --api-sock $S1 --id src " + srcTls
                         + " </dev/null > $L/s1.log 2> $L/v1.err &",
                 "src=$!",
                 "await '[ -S $S1 ]' 1200 $src || say no source api socket",
@@ -92,11 +97,31 @@ class MigrationLabTest {
                 "c $S1 PUT /drives/rootfs '{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk
                         + "\", \"is_root_device\": true, \"is_read_only\": false}'",
                 "c $S1 PUT /actions '{\"action_type\": \"InstanceStart\"}'",
-                "timeout -k 5 200 " + jkvm + " run --api-sock $S2 --id dst --incoming tcp:127.0.0.1:47011 " + dstTls
+                "timeout -k 5 330 " + jkvm + " run --api-sock $S2 --id dst --incoming tcp:127.0.0.1:47011 " + dstTls
                         + " </dev/null > $L/s2.log 2> $L/v2.err &",
                 "dst=$!",
                 "await 'grep -qa migration_listening $L/v2.err' 1200 $dst && say destination listening || say destination not listening",
                 "await 'grep -qa \"tick 3 end\" $L/s1.log' 3000 $src && say source counting || say source not counting",
+                // A source with an untrusted certificate is refused; the VM goes on where it is.
+                "timeout -k 5 100 " + jkvm + " migrate --api-sock $S1 --to tcp:127.0.0.1:47011 " + rogueTls
+                        + " > $L/rogue.out 2>&1; echo \"@@rogue-status=$?\"",
+                "head -n 3 $L/rogue.out | sed 's/^/@@rogue /'",
+                "say rogue refused",
+                // A migration cancelled midway (to a second destination) leaves the source running.
+                "timeout -k 5 330 " + jkvm + " run --api-sock $L/dsta.sock --id dsta --incoming tcp:127.0.0.1:47012 " + dstTls
+                        + " </dev/null > $L/sa.log 2> $L/va.err &",
+                "dsta=$!",
+                "await 'grep -qa migration_listening $L/va.err' 1200 $dsta || say abort destination not listening",
+                "( timeout -k 5 150 " + jkvm + " migrate --api-sock $S1 --to tcp:127.0.0.1:47012 " + srcTls
+                        + " > $L/abort.out 2>&1; echo \"@@abort-status=$?\" > $L/abort.rc ) &",
+                "await 'curl -s --unix-socket $S1 http://localhost/migrate | grep -Eq \"\\\"bytes\\\" *: *[1-9][0-9]{6}\"' 1200 $src"
+                        + " && say migration to be cancelled is under way || say migration to cancel never started",
+                "c $S1 PUT /migrate/cancel",
+                "await '[ -s $L/abort.rc ]' 1200 $src; cat $L/abort.rc",
+                "grep -ao 'migration [a-z]* to tcp:127.0.0.1:47012' $L/abort.out | head -n 1 | sed 's/^/@@abort-report /'",
+                "echo \"@@after-abort $(curl -s --unix-socket $S1 http://localhost/)\"",
+                "n=$(lasttick $L/s1.log); await \"[ \\$(lasttick $L/s1.log) -ge $((n+2)) ]\" 600 $src && echo '@@source-goes-on-after-abort'",
+                "await '! kill -0 $dsta 2>/dev/null' 300 $src; wait $dsta; echo \"@@abort-destination-exit=$?\"",
                 "say migrating",
                 "timeout -k 5 150 " + jkvm + " migrate --api-sock $S1 --to tcp:127.0.0.1:47011 " + srcTls + " > $L/mig.out 2>&1",
                 "echo \"@@migrate-status=$?\"",
@@ -133,12 +158,18 @@ class MigrationLabTest {
         TestPki.create(certs);
 
         LabResult r = Lab.exec(List.of("bash", "-c", labScript(certs, disk, JkvmCommand.shell())),
-                LabOptions.defaults().withTimeout(Duration.ofSeconds(230)));
+                LabOptions.defaults().withTimeout(Duration.ofSeconds(420)));
         String out = r.stdout();
         String context = out + "\n--- stderr ---\n" + r.stderr();
         System.out.println(context);
         assertThat(r.labFailed()).as(r.error() + "\n" + context + "\n--- L1 console ---\n" + r.console()).isFalse();
         assertThat(out).as(context).contains("@@PUT /actions -> 204");
+        assertThat(out).as(context).containsPattern("@@rogue-status=[1-9]");
+        assertThat(out).as(context).containsPattern("@@abort-status=[1-9]");
+        assertThat(out).as(context).contains("@@abort-report migration cancelled to tcp:127.0.0.1:47012");
+        assertThat(out).as(context).contains("@@after-abort {\"id\":\"src\",\"state\":\"Running\"");
+        assertThat(out).as(context).contains("@@source-goes-on-after-abort");
+        assertThat(out).as(context).containsPattern("@@abort-destination-exit=[1-9]");
         assertThat(out).as(context).contains("@@migrate-status=0");
         assertThat(out).as(context).contains("@@report migration completed to tcp:127.0.0.1:47011");
         assertThat(out).as(context).containsPattern("@@report +\"downtime_ms\" : \\d+");

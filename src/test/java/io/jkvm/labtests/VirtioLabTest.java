@@ -89,7 +89,7 @@ class VirtioLabTest {
         LabResult r = Lab.exec(List.of("sh", "-c", cmd + " </dev/null"),
                 LabOptions.defaults().withTimeout(Duration.ofSeconds(420)));
         String out = r.stdout();
-        assertThat(r.labFailed()).as(r.error() + "\n" + r.console()).isFalse();
+        assertThat(r.labFailed()).as(r.error() + "\n--- stdout ---\n" + r.stdout() + "\n--- stderr ---\n" + r.stderr() + "\n--- L1 console ---\n" + r.console()).isFalse();
         assertThat(out).as(out + r.stderr()).contains("disk-test: done");
         assertThat(r.exitCode()).as(r.stderr()).isZero();
 
