@@ -104,6 +104,7 @@ public final class LinuxVm {
     /** A restored machine and the device states to apply to it, consumed by the first boot. */
     private Snapshots.Restored pendingRestore;
     private volatile boolean startPaused;
+    private volatile boolean trackDirtyPages;
 
     public LinuxVm(VmConfig config, Console console) {
         this.config = config;
@@ -160,6 +161,16 @@ public final class LinuxVm {
      */
     public void startPaused(boolean paused) {
         startPaused = paused;
+    }
+
+    /**
+     * Firecracker's track_dirty_pages: every machine of this VM logs dirty pages from before its
+     * vCPUs first run ({@link Machine#trackDirtyPages()}), so Diff snapshots can be taken. A
+     * restored machine's base is the snapshot it came from; a booted one needs a Full first.
+     * Call before running.
+     */
+    public void trackDirtyPages(boolean on) {
+        trackDirtyPages = on;
     }
 
     /** After {@link #start}: waits for the VM to end. */
@@ -221,6 +232,10 @@ public final class LinuxVm {
                         BootCpuState bsp = X86BootSetup.setup(m.memory(), new X86BootSetup.Config(config.memoryBytes(),
                                 config.cpus(), config.kernel(), config.initrd().orElse(null), config.cmdline()));
                         configureVcpus(m, supported, bsp);
+                    }
+                    if (trackDirtyPages) {
+                        // After device states are applied: what they wrote is the snapshot's RAM.
+                        m.trackDirtyPages().setBaseline(restore != null);
                     }
                     current = m;
                     if (quit) {
@@ -354,15 +369,17 @@ public final class LinuxVm {
 
     /**
      * Firecracker's snapshot/create: pauses the VM if it runs, saves KVM state, memory and
-     * device states, and leaves it paused.
+     * device states, and leaves it paused. With {@code diff}, only the pages dirtied since the
+     * previous snapshot ({@link Snapshots#saveDiff}; needs {@link #trackDirtyPages}).
      */
-    public void snapshot(Path stateFile, Path memFile, SnapshotKey key, Protection p)
+    public void snapshot(Path stateFile, Path memFile, SnapshotKey key, Protection p, boolean diff)
             throws IOException, InterruptedException {
         Machine m = requireMachine();
         if (!m.isPaused()) {
             m.pause();
         }
-        Snapshots.SaveResult r = Snapshots.save(m, captureDeviceStates(), stateFile, memFile, key, p);
+        Snapshots.SaveResult r = diff ? Snapshots.saveDiff(m, captureDeviceStates(), stateFile, memFile, key)
+                : Snapshots.save(m, captureDeviceStates(), stateFile, memFile, key, p);
         LOG.info("snapshot saved: {} ({} bytes) and {} ({} bytes) in {} ms", stateFile, r.stateFileBytes(), memFile,
                 r.memoryFileBytes(), r.elapsed().toMillis());
     }
