@@ -1,5 +1,6 @@
 package io.jkvm.snapshot;
 
+import io.jkvm.cli.Cli;
 import io.jkvm.testing.KvmAvailable;
 import io.jkvm.testing.TestGuest;
 import io.jkvm.vmm.Machine;
@@ -7,8 +8,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -81,8 +85,9 @@ class DiffSnapshotDirectTest {
                 .isInstanceOf(SnapshotException.class).hasMessageContaining("merged onto the wrong base?");
 
         Path merged = copy(baseMem, "merged.mem");
-        DiffMerge.Result res = DiffMerge.merge(diffState, merged, diffMem, KEY);
-        assertThat(res.pages()).isPositive().isLessThan(CounterGuest.RAM / 4096 / 8);
+        StringWriter err = new StringWriter();
+        assertThat(cli(err, "snapshot", "merge", "--base", merged.toString(), "--diff", diffMem.toString(),
+                "--snapshot", diffState.toString(), "--snapshot-key", keyFile().toString())).as(err.toString()).isZero();
 
         Snapshots.Restored restored = Snapshots.restore(diffState, merged, KEY);
         try (Machine m = restored.machine()) {
@@ -123,6 +128,10 @@ class DiffSnapshotDirectTest {
         byte[] before = Files.readAllBytes(base);
         assertThatThrownBy(() -> DiffMerge.merge(diffState, base, tampered, KEY))
                 .isInstanceOf(SnapshotException.class).hasMessageContaining("diff file does not match");
+        StringWriter err = new StringWriter();
+        assertThat(cli(err, "snapshot", "merge", "--base", base.toString(), "--diff", tampered.toString(),
+                "--snapshot", diffState.toString(), "--snapshot-key", keyFile().toString())).isEqualTo(Cli.EXIT_FAILURE);
+        assertThat(err.toString()).contains("jkvm: ").contains(tampered.toString()).contains("diff file does not match");
         assertThat(Files.readAllBytes(base)).as("the base is untouched").isEqualTo(before);
 
         // A Full state file has nothing to merge.
@@ -132,11 +141,28 @@ class DiffSnapshotDirectTest {
         // A different base: one byte differs in a page the diff does not hold.
         Path other = copy(baseMem, "other-base.mem");
         flip(other, 3L << 20);
-        DiffMerge.merge(diffState, other, diffMem, KEY);
+        DiffMerge.Result res = DiffMerge.merge(diffState, other, diffMem, KEY);
+        assertThat(res.pages()).isPositive().isLessThan(CounterGuest.RAM / 4096 / 8);
+        assertThat(res.bytesCopied()).isEqualTo(res.pages() * 4096);
         assertThatThrownBy(() -> Snapshots.load(diffState, other, KEY))
                 .isInstanceOf(SnapshotException.class)
                 .hasMessageContaining("memory file does not match")
                 .hasMessageContaining("merged onto the wrong base?");
+    }
+
+    private static int cli(StringWriter err, String... args) {
+        CommandLine cl = Cli.commandLine();
+        cl.setErr(new PrintWriter(err, true));
+        return cl.execute(args);
+    }
+
+    private Path keyFile() throws IOException {
+        Path k = dir.resolve("key");
+        if (!Files.exists(k)) {
+            Files.write(k, new byte[32]); // the material of KEY
+            Files.setPosixFilePermissions(k, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        }
+        return k;
     }
 
     private Path copy(Path from, String name) throws IOException {
