@@ -222,6 +222,11 @@ public final class LinuxVm {
                 pendingRestore = null;
                 try (Machine m = restore != null ? restore.machine()
                         : Machine.create(kvm, new Machine.Options(config.cpus(), config.memoryBytes(), true, false))) {
+                    if (trackDirtyPages) {
+                        // Before devices attach and states apply: whatever they write to guest RAM
+                        // after the restore differs from the snapshot's image, so it is logged.
+                        m.trackDirtyPages().setBaseline(restore != null);
+                    }
                     uart.reset();
                     wireDevices(m, uart);
                     virtio = attachVirtio(m);
@@ -232,10 +237,6 @@ public final class LinuxVm {
                         BootCpuState bsp = X86BootSetup.setup(m.memory(), new X86BootSetup.Config(config.memoryBytes(),
                                 config.cpus(), config.kernel(), config.initrd().orElse(null), config.cmdline()));
                         configureVcpus(m, supported, bsp);
-                    }
-                    if (trackDirtyPages) {
-                        // After device states are applied: what they wrote is the snapshot's RAM.
-                        m.trackDirtyPages().setBaseline(restore != null);
                     }
                     current = m;
                     if (quit) {

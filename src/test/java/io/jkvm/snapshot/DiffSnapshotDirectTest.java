@@ -150,6 +150,44 @@ class DiffSnapshotDirectTest {
                 .hasMessageContaining("merged onto the wrong base?");
     }
 
+    @Test
+    void aMigrationTrackerTakingOverTheLogCostsTheBaselineNotTheTracking() throws Exception {
+        Path st = dir.resolve("s"), mm = dir.resolve("m");
+        try (Machine m = Machine.create(new Machine.Options(1, CounterGuest.RAM, true, false))) {
+            CounterGuest.Progress progress = new CounterGuest.Progress();
+            m.pio().register(CounterGuest.PORT, 4, progress);
+            m.vcpus().getFirst().setCpuid(m.kvm().supportedCpuid());
+            TestGuest.startProtectedMode(m.vcpus().getFirst(), m.memory(), CounterGuest.code(), CounterGuest.ORIGIN);
+            m.trackDirtyPages();
+            m.start();
+            assertThat(progress.awaitAtLeast(2, WAIT)).isTrue();
+            m.pause();
+            Snapshots.save(m, List.of(), st, mm, KEY);
+            assertThat(m.dirtyTracker().hasBaseline()).isTrue();
+            m.resume();
+            // What OutgoingMigration does: its own tracker, which collects (and so steals) KVM's log.
+            try (io.jkvm.vmm.DirtyTracker migration = new io.jkvm.vmm.DirtyTracker(m)) {
+                migration.start();
+                assertThat(progress.awaitAtLeast(progress.last.get() + 2, WAIT)).isTrue();
+                assertThat(migration.collect()).isNotEmpty();
+            }
+            m.pause();
+            assertThat(m.dirtyTracker().hasBaseline()).isFalse();
+            assertThatThrownBy(() -> Snapshots.saveDiff(m, List.of(), st, mm, KEY)).hasMessageContaining("take a Full snapshot");
+            Snapshots.save(m, List.of(), st, mm, KEY);
+            m.resume();
+            assertThat(progress.awaitAtLeast(progress.last.get() + 2, WAIT)).isTrue();
+            m.pause();
+            String sum = CounterGuest.checksum(m.memory());
+            Path base = copy(mm, "base.mem");
+            Snapshots.saveDiff(m, List.of(), st, mm, KEY);
+            DiffMerge.merge(st, base, mm, KEY);
+            try (Machine r = Snapshots.restore(st, base, KEY).machine()) {
+                assertThat(CounterGuest.checksum(r.memory())).as("dirty logging still on after the migration tracker").isEqualTo(sum);
+            }
+        }
+    }
+
     private static int cli(StringWriter err, String... args) {
         CommandLine cl = Cli.commandLine();
         cl.setErr(new PrintWriter(err, true));
