@@ -2,6 +2,7 @@ package io.jkvm.api;
 
 import io.jkvm.config.HostLimits;
 import io.jkvm.config.OnReboot;
+import io.jkvm.config.VmConfig;
 import io.jkvm.snapshot.SnapshotKey;
 import io.jkvm.vmm.VmMetrics;
 import org.junit.jupiter.api.Test;
@@ -12,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -26,42 +28,57 @@ class DiffSnapshotApiTest {
 
     private final List<SnapshotRequest> snapshots = new CopyOnWriteArrayList<>();
     private final List<GuestSpec> launched = new CopyOnWriteArrayList<>();
+    private final List<SnapshotRequest> loads = new CopyOnWriteArrayList<>();
 
     private ApiRouter api() {
         EventLog quiet = new EventLog("test", new ByteArrayOutputStream(), null);
-        GuestLauncher launcher = spec -> {
-            launched.add(spec);
-            return new RunningGuest() {
-                private volatile boolean paused;
+        GuestLauncher launcher = new GuestLauncher() {
+            @Override
+            public RunningGuest launch(GuestSpec spec) {
+                launched.add(spec);
+                return guest();
+            }
 
-                public void pause() {
-                    paused = true;
-                }
-
-                public void resume() {
-                    paused = false;
-                }
-
-                public boolean isPaused() {
-                    return paused;
-                }
-
-                public boolean sendCtrlAltDel() {
-                    return false;
-                }
-
-                public VmMetrics metrics() {
-                    return new VmMetrics(1, 1, Map.of(), Map.of(), 1);
-                }
-
-                public void snapshot(SnapshotRequest r) {
-                    snapshots.add(r);
-                }
-            };
+            @Override
+            public Restored restore(SnapshotRequest r, boolean resume) {
+                loads.add(r);
+                return new Restored(guest(), new VmConfig(Path.of("/vmlinux"), Optional.empty(), "console=ttyS0", 1,
+                        128L << 20, OnReboot.EXIT, false));
+            }
         };
         VmmController vmm = new VmmController("t", new HostLimits(4, 8L << 30), launcher, quiet, OnReboot.EXIT);
         vmm.setSnapshotKey(SnapshotKey.of(new byte[32]));
         return new ApiRouter(vmm, quiet);
+    }
+
+    private RunningGuest guest() {
+        return new RunningGuest() {
+            private volatile boolean paused;
+
+            public void pause() {
+                paused = true;
+            }
+
+            public void resume() {
+                paused = false;
+            }
+
+            public boolean isPaused() {
+                return paused;
+            }
+
+            public boolean sendCtrlAltDel() {
+                return false;
+            }
+
+            public VmMetrics metrics() {
+                return new VmMetrics(1, 1, Map.of(), Map.of(), 1);
+            }
+
+            public void snapshot(SnapshotRequest r) {
+                snapshots.add(r);
+            }
+        };
     }
 
     private void boot(ApiRouter api, boolean track) throws Exception {
@@ -106,5 +123,22 @@ class DiffSnapshotApiTest {
         assertThat(snapshots).extracting(SnapshotRequest::diff).containsExactly(true, false);
         assertThat(Json.MAPPER.readTree(api.handle("GET", "/vm/config", null).json())
                 .path("machine-config").path("track_dirty_pages").asBoolean()).isTrue();
+    }
+
+    @Test
+    void enableDiffSnapshotsOnLoadTurnsTrackingOnForTheRestoredVm() throws Exception {
+        Path st = Files.write(dir.resolve("in.state"), new byte[1]), mm = Files.write(dir.resolve("in.mem"), new byte[1]);
+        for (boolean enable : new boolean[] {false, true}) {
+            ApiRouter api = api();
+            assertThat(api.handle("PUT", "/snapshot/load", ("{\"snapshot_path\": \"" + st + "\", \"mem_file_path\": \""
+                    + mm + "\", \"enable_diff_snapshots\": " + enable + "}").getBytes()).status()).isEqualTo(204);
+            assertThat(loads.getLast().trackDirtyPages()).isEqualTo(enable);
+            if (enable) {
+                assertThat(api.handle("PUT", "/snapshot/create", create("Diff", false)).status()).isEqualTo(204);
+                assertThat(snapshots.getLast().diff()).isTrue();
+            } else {
+                assertThat(fault(api.handle("PUT", "/snapshot/create", create("Diff", false)))).contains("track_dirty_pages");
+            }
+        }
     }
 }
