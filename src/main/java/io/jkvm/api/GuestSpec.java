@@ -4,10 +4,20 @@ import io.jkvm.config.VmConfig;
 
 import java.util.List;
 
-/** Everything needed to boot a guest, validated: the machine and boot settings plus its devices. */
-public record GuestSpec(VmConfig config, List<Drive> drives, List<NetworkInterface> networkInterfaces) {
+/**
+ * Everything needed to boot a guest, validated: the machine and boot settings plus its devices.
+ *
+ * @param trackDirtyPages Firecracker's machine-config {@code track_dirty_pages}: KVM dirty logging
+ *        from boot on, so Diff snapshots can be taken
+ */
+public record GuestSpec(VmConfig config, List<Drive> drives, List<NetworkInterface> networkInterfaces,
+        boolean trackDirtyPages) {
     public GuestSpec {
         drives = List.copyOf(drives);
         networkInterfaces = List.copyOf(networkInterfaces);
+    }
+
+    public GuestSpec(VmConfig config, List<Drive> drives, List<NetworkInterface> networkInterfaces) {
+        this(config, drives, networkInterfaces, false);
     }
 }

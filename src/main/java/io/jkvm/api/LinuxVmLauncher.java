@@ -36,7 +36,9 @@ public final class LinuxVmLauncher implements GuestLauncher {
 
     @Override
     public RunningGuest launch(GuestSpec spec) {
-        return run(new LinuxVm(spec.config(), console));
+        LinuxVm vm = new LinuxVm(spec.config(), console);
+        vm.trackDirtyPages(spec.trackDirtyPages());
+        return run(vm);
     }
 
     /**
@@ -67,6 +69,7 @@ public final class LinuxVmLauncher implements GuestLauncher {
             throw ApiException.badRequest("cannot load the snapshot: " + e.getMessage());
         }
         vm.startPaused(!resume);
+        vm.trackDirtyPages(r.trackDirtyPages());
         return new Restored(run(vm), config);
     }
 
@@ -148,7 +151,7 @@ public final class LinuxVmLauncher implements GuestLauncher {
 
             @Override
             public void snapshot(SnapshotRequest r) throws IOException, InterruptedException {
-                vm.snapshot(r.stateFile(), r.memFile(), r.key(), r.protection());
+                vm.snapshot(r.stateFile(), r.memFile(), r.key(), r.protection(), r.diff());
             }
         };
     }

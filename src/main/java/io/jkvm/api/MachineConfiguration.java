@@ -4,9 +4,10 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 
 /**
  * Firecracker's machine configuration ({@code /machine-config}). PUT needs {@code vcpu_count}
- * and {@code mem_size_mib}; PATCH may give any subset. {@code smt} and {@code track_dirty_pages}
- * are accepted for compatibility; only their off settings are supported, as are
- * {@code huge_pages} "None" and no {@code cpu_template}.
+ * and {@code mem_size_mib}; PATCH may give any subset. {@code track_dirty_pages} (default false)
+ * turns on KVM dirty logging, which Diff snapshots need. {@code smt} is accepted for
+ * compatibility; only its off setting is supported, as are {@code huge_pages} "None" and no
+ * {@code cpu_template}.
  */
 public record MachineConfiguration(
         @JsonProperty("vcpu_count") Integer vcpuCount,

@@ -399,7 +399,8 @@ public final class VmmController {
                 checkBackingFile("drive " + d.driveId() + " path_on_host", d.pathOnHost(), d.readOnly());
             }
             config = GuestDevices.withDevices(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()));
-            spec = new GuestSpec(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()));
+            spec = new GuestSpec(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
+                    Boolean.TRUE.equals(machine.trackDirtyPages()));
             starting = true;
         }
         try {
@@ -497,16 +498,23 @@ public final class VmmController {
     // ---- snapshots ----
 
     /**
-     * {@code PUT /snapshot/create}: the microVM must be paused; it stays paused. Full snapshots
-     * only: a Diff needs KVM dirty logging, which jkvm does not do yet.
+     * {@code PUT /snapshot/create}: the microVM must be paused; it stays paused. As in
+     * Firecracker, a Diff needs {@code track_dirty_pages} (or a load with
+     * {@code enable_diff_snapshots}) and holds only the pages dirtied since the previous snapshot.
      */
     public synchronized void createSnapshot(SnapshotCreateParams p) {
         RunningGuest g = requireStarted();
         String type = p.snapshotType() == null ? "Full" : p.snapshotType();
-        if (type.equals("Diff")) {
-            throw ApiException.badRequest("snapshot_type 'Diff': Diff snapshots are not supported yet (use Full)");
-        }
         checkOneOf("snapshot_type", type, "Full", "Diff");
+        boolean diff = type.equals("Diff");
+        if (diff && !Boolean.TRUE.equals(machine.trackDirtyPages())) {
+            throw ApiException.badRequest("snapshot_type 'Diff' needs dirty page tracking: set track_dirty_pages"
+                    + " in /machine-config before InstanceStart (or enable_diff_snapshots on /snapshot/load)");
+        }
+        if (diff && Boolean.TRUE.equals(p.encrypt())) {
+            throw ApiException.badRequest("encrypt: Diff snapshots are written in clear (HMAC-SHA256) only; use a Full"
+                    + " snapshot to encrypt");
+        }
         if (p.snapshotPath() == null || p.snapshotPath().isBlank()) {
             throw ApiException.badRequest("missing field 'snapshot_path'");
         }
@@ -525,7 +533,7 @@ public final class VmmController {
         Protection protection = Boolean.TRUE.equals(p.encrypt()) ? Protection.AES_256_GCM : Protection.HMAC_SHA256;
         long t0 = System.nanoTime();
         try {
-            g.snapshot(new SnapshotRequest(statePath, memPath, key, protection));
+            g.snapshot(new SnapshotRequest(statePath, memPath, key, protection, diff, false));
         } catch (IOException | RuntimeException e) {
             if (e instanceof ApiException a) {
                 throw a;
@@ -535,7 +543,7 @@ public final class VmmController {
             Thread.currentThread().interrupt();
             throw ApiException.badRequest("interrupted while creating the snapshot");
         }
-        log.info("snapshot_created", "id", id, "snapshot_path", statePath, "mem_file_path", memPath,
+        log.info("snapshot_created", "id", id, "snapshot_type", type, "snapshot_path", statePath, "mem_file_path", memPath,
                 "protection", protection, "ms", (System.nanoTime() - t0) / 1_000_000);
     }
 
@@ -557,9 +565,6 @@ public final class VmmController {
             }
             if (p.snapshotPath() == null || p.snapshotPath().isBlank()) {
                 throw ApiException.badRequest("missing field 'snapshot_path'");
-            }
-            if (Boolean.TRUE.equals(p.enableDiffSnapshots())) {
-                throw ApiException.badRequest("enable_diff_snapshots: Diff snapshots are not supported yet (use false)");
             }
             String mem;
             if (p.memBackend() != null && p.memFilePath() != null) {
@@ -585,7 +590,10 @@ public final class VmmController {
                 throw ApiException.badRequest("missing field 'mem_backend' (or the older 'mem_file_path')");
             }
             checkReadableFile("snapshot_path", p.snapshotPath());
-            request = new SnapshotRequest(Path.of(p.snapshotPath()), Path.of(mem), requireKey(), Protection.HMAC_SHA256);
+            // enable_diff_snapshots: Firecracker's older name for track_dirty_pages on a restored VM.
+            boolean track = Boolean.TRUE.equals(p.enableDiffSnapshots());
+            request = new SnapshotRequest(Path.of(p.snapshotPath()), Path.of(mem), requireKey(), Protection.HMAC_SHA256,
+                    false, track);
             starting = true;
         }
         try {
@@ -594,7 +602,7 @@ public final class VmmController {
                 guest = r.guest();
                 VmConfig c = r.config();
                 machine = MachineConfiguration.DEFAULT.patchedWith(new MachineConfiguration(c.cpus(),
-                        (int) (c.memoryBytes() >> 20), null, null, null, null));
+                        (int) (c.memoryBytes() >> 20), null, request.trackDirtyPages(), null, null));
                 bootSource = new BootSource(c.kernel().toString(), c.initrd().map(Path::toString).orElse(null), c.cmdline());
                 if (state == State.NOT_STARTED) {
                     state = resume ? State.RUNNING : State.PAUSED;
@@ -668,9 +676,6 @@ public final class VmmController {
         }
         if (Boolean.TRUE.equals(m.smt())) {
             throw ApiException.badRequest("smt: simultaneous multithreading is not supported (use false)");
-        }
-        if (Boolean.TRUE.equals(m.trackDirtyPages())) {
-            throw ApiException.badRequest("track_dirty_pages: dirty page tracking is not supported yet (use false)");
         }
         if (m.cpuTemplate() != null && !m.cpuTemplate().equals("None")) {
             throw ApiException.badRequest("cpu_template '" + m.cpuTemplate() + "': CPU templates are not supported (use None)");

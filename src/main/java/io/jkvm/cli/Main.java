@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "jkvm", mixinStandardHelpOptions = true, version = "jkvm 0.1.0",
         description = "A KVM virtual machine monitor and manager.",
         subcommands = {RunCommand.class, MigrateCommand.class, VmCommand.class, DaemonCommand.class, DemoCommand.class, HostCheckCommand.class,
-                LabCommand.class, ImageCommand.class, BenchCommand.class,
+                LabCommand.class, ImageCommand.class, SnapshotCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;

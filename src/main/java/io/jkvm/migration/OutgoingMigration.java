@@ -3,6 +3,7 @@ package io.jkvm.migration;
 import io.jkvm.snapshot.DeviceState;
 import io.jkvm.snapshot.KvmSection;
 import io.jkvm.snapshot.MachineConfig;
+import io.jkvm.vmm.DirtyTracker;
 import io.jkvm.vmm.Machine;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -24,7 +24,7 @@ final class Wire {
 
     static final byte[] MAGIC = "JKVMMIGR".getBytes(StandardCharsets.US_ASCII);
     static final int VERSION = 1;
-    static final int PAGE = 4096;
+    static final int PAGE = io.jkvm.vmm.DirtyTracker.PAGE;
     static final int MAX_BATCH = 256;
     static final int MAX_ZERO_BATCH = 4096;
     static final int MAX_REASON = 1024;

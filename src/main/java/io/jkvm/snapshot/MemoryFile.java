@@ -69,9 +69,38 @@ final class MemoryFile {
                 cipherOut != null ? CHUNK : null, cipherOut != null ? HexFormat.of().formatHex(nonceBase) : null);
     }
 
+    /**
+     * The memory record a clear Full memory file of {@code mem} would have (length, regions, HMAC
+     * of all RAM), computed without writing one: a Diff's header carries it so the diff merged
+     * onto its base authenticates exactly like a Full memory file. The machine must be paused.
+     */
+    static SnapshotHeader.Memory ramRecord(GuestMemory mem, SnapshotKey key) {
+        BulkMac mac = key.newBulkMac();
+        List<SnapshotHeader.Region> regions = new ArrayList<>();
+        long offset = 0;
+        for (GuestMemory.Region r : mem.regions()) {
+            regions.add(new SnapshotHeader.Region(r.guestAddress(), r.size(), offset));
+            offset += r.size();
+            for (long off = 0; off < r.size(); off += CHUNK) {
+                mac.update(r.host().asSlice(off, Math.min(CHUNK, r.size() - off)).asByteBuffer());
+            }
+        }
+        return new SnapshotHeader.Memory(offset, HexFormat.of().formatHex(mac.doFinal()), regions, null, null);
+    }
+
+    static final String FULL_MISMATCH = "(modified, or from another snapshot: MAC mismatch)";
+    static final String DIFF_MISMATCH = "(this is a Diff snapshot: its memory file is the diff merged onto the base"
+            + " memory file with `jkvm snapshot merge`; not merged, or merged onto the wrong base? MAC mismatch)";
+
     /** Checks length, region layout and MAC of {@code file} against the authenticated header. */
     static void verify(Path file, Path stateFile, SnapshotHeader.Memory m, MachineConfig config, Protection p,
             SnapshotKey key) throws IOException {
+        verify(file, stateFile, m, config, p, key, FULL_MISMATCH);
+    }
+
+    /** As {@link #verify}, with {@code why} (one of the *_MISMATCH texts) explaining a MAC mismatch. */
+    static void verify(Path file, Path stateFile, SnapshotHeader.Memory m, MachineConfig config, Protection p,
+            SnapshotKey key, String why) throws IOException {
         checkLayout(file, m, config, p);
         if (p == Protection.HMAC_SHA256) {
             // The file stays mapped while the guest runs: others able to change it could change guest RAM.
@@ -105,7 +134,7 @@ final class MemoryFile {
             byte[] want = SnapshotFile.hex(stateFile, m.mac(), 32, "memory MAC");
             if (!SnapshotKey.sameMac(mac.doFinal(), want)) {
                 throw new SnapshotException(file, "memory file does not match state file " + stateFile.getFileName()
-                        + " (modified, or from another snapshot: MAC mismatch)");
+                        + " " + why);
             }
         }
     }

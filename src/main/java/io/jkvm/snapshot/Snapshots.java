@@ -2,6 +2,7 @@ package io.jkvm.snapshot;
 
 import io.jkvm.memory.GuestMemory;
 import io.jkvm.memory.GuestRam;
+import io.jkvm.vmm.DirtyTracker;
 import io.jkvm.vmm.Machine;
 
 import java.io.ByteArrayOutputStream;
@@ -96,11 +97,62 @@ public final class Snapshots {
         }
         long t0 = System.nanoTime();
         VmState state = KvmStateCapture.capture(m);
-        return write(state, m.memory(), devices, stateFile, memFile, key, protection, t0);
+        SaveResult r = write(state, m.memory(), devices, stateFile, memFile, key, protection, t0, null);
+        DirtyTracker t = m.dirtyTracker();
+        if (t != null) {
+            // All of RAM is saved: the next Diff holds what is dirtied from here on (Firecracker
+            // resets the dirty bitmap after every snapshot, Full or Diff).
+            t.collect();
+            t.setBaseline(true);
+        }
+        return r;
+    }
+
+    /**
+     * Firecracker's snapshot_type "Diff": like {@link #save}, but the memory file holds only the
+     * pages dirtied since the previous snapshot (or the restore) of this machine, which must
+     * track dirty pages ({@link Machine#trackDirtyPages()}). The state file's header records the
+     * page runs, the diff file's MAC and the MAC of all RAM; the dirty set is then reset. Clear
+     * (HMAC-SHA256) only. Merge the diff onto the base with {@link DiffMerge} to restore it.
+     */
+    public static SaveResult saveDiff(Machine m, List<DeviceState> devices, Path stateFile, Path memFile,
+            SnapshotKey key) throws IOException {
+        if (!m.isQuiescent()) {
+            throw new SnapshotException("the machine must be paused (Machine.pause()) before it is snapshotted");
+        }
+        DirtyTracker t = m.dirtyTracker();
+        if (t == null) {
+            throw new SnapshotException("a Diff snapshot needs dirty page tracking (track_dirty_pages) on this machine");
+        }
+        if (!t.hasBaseline()) {
+            throw new SnapshotException("a Diff snapshot needs a base: take a Full snapshot of this machine first"
+                    + " (none since it booted, or a migration attempt took over the dirty log)");
+        }
+        long t0 = System.nanoTime();
+        VmState state = KvmStateCapture.capture(m);
+        // Userspace-written pages ever seen are included: a device may write through a view it
+        // took before the previous snapshot (DirtyTracker#collectFinal).
+        long[] pages = t.collectFinal();
+        try {
+            return write(state, m.memory(), devices, stateFile, memFile, key, Protection.HMAC_SHA256, t0,
+                    DirtyRuns.of(m.options().memoryBytes(), pages));
+        } catch (IOException | RuntimeException e) {
+            t.requeue(pages); // not saved: the next Diff must still hold them
+            throw e;
+        }
     }
 
     static SaveResult write(VmState state, GuestMemory mem, List<DeviceState> devices, Path stateFile, Path memFile,
             SnapshotKey key, Protection protection, long t0) throws IOException {
+        return write(state, mem, devices, stateFile, memFile, key, protection, t0, null);
+    }
+
+    /** Writes a Full snapshot, or with {@code diffRuns} a Diff holding those pages. */
+    static SaveResult write(VmState state, GuestMemory mem, List<DeviceState> devices, Path stateFile, Path memFile,
+            SnapshotKey key, Protection protection, long t0, DirtyRuns diffRuns) throws IOException {
+        if (diffRuns != null && protection != Protection.HMAC_SHA256) {
+            throw new SnapshotException(memFile, "Diff snapshots are written in clear (HMAC-SHA256) only");
+        }
         if (stateFile.toAbsolutePath().equals(memFile.toAbsolutePath())) {
             throw new SnapshotException(stateFile, "state and memory file must differ");
         }
@@ -117,9 +169,15 @@ public final class Snapshots {
         try {
             long tMem = System.nanoTime();
             SnapshotHeader.Memory memory;
-            try (FileChannel ch = FileChannel.open(memTmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                memory = MemoryFile.write(ch, mem, key, protection, snapshotId, memNonce);
-                ch.force(true);
+            SnapshotHeader.Diff diff = null;
+            if (diffRuns != null) {
+                diff = DiffFile.write(memTmp, mem, diffRuns, key);
+                memory = MemoryFile.ramRecord(mem, key);
+            } else {
+                try (FileChannel ch = FileChannel.open(memTmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                    memory = MemoryFile.write(ch, mem, key, protection, snapshotId, memNonce);
+                    ch.force(true);
+                }
             }
             Duration writeMemory = Duration.ofNanos(System.nanoTime() - tMem);
             List<SnapshotHeader.Section> sections = new ArrayList<>();
@@ -140,7 +198,8 @@ public final class Snapshots {
                 payload.write(blob.bytes());
             }
             SnapshotHeader header = new SnapshotHeader(SnapshotFile.VERSION, HexFormat.of().formatHex(snapshotId),
-                    Instant.now().toString(), state.config(), memory, sections,
+                    Instant.now().toString(), diff != null ? SnapshotHeader.DIFF : SnapshotHeader.FULL, state.config(),
+                    memory, diff, sections,
                     protection == Protection.AES_256_GCM ? HexFormat.of().formatHex(payloadNonce) : null);
             byte[] bytes = SnapshotFile.write(header, protection, payload.toByteArray(), key);
             stateTmp = tempBeside(stateFile);
@@ -153,7 +212,7 @@ public final class Snapshots {
             }
             Files.move(memTmp, memFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             Files.move(stateTmp, stateFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            return new SaveResult(bytes.length, memory.length(), Duration.ofNanos(System.nanoTime() - t0),
+            return new SaveResult(bytes.length, diff != null ? diff.length() : memory.length(), Duration.ofNanos(System.nanoTime() - t0),
                     Duration.ofNanos(tMem - t0), writeMemory);
         } finally {
             Files.deleteIfExists(memTmp);
@@ -182,7 +241,8 @@ public final class Snapshots {
         Decoded d = decode(stateFile, Files.readAllBytes(stateFile), key);
         SnapshotFile.Parsed p = d.parsed();
         SnapshotHeader h = p.header();
-        MemoryFile.verify(memFile, stateFile, h.memory(), h.config(), p.protection(), key);
+        MemoryFile.verify(memFile, stateFile, h.memory(), h.config(), p.protection(), key,
+                h.isDiff() ? MemoryFile.DIFF_MISMATCH : MemoryFile.FULL_MISMATCH);
         return new Loaded(stateFile, memFile, p.protection(), h.snapshotId(), h.createdAt(), d.state(), d.devices(),
                 h.memory());
     }
@@ -193,6 +253,7 @@ public final class Snapshots {
     static Decoded decode(Path stateFile, byte[] content, SnapshotKey key) {
         SnapshotFile.Parsed p = SnapshotFile.read(stateFile, content, key);
         SnapshotHeader h = p.header();
+        diffRuns(stateFile, h, p.protection());
         VmState state = null;
         List<DeviceState> devices = new ArrayList<>();
         Set<String> seen = new HashSet<>();
@@ -231,6 +292,39 @@ public final class Snapshots {
             throw new SnapshotException(stateFile, "no kvm state section");
         }
         return new Decoded(p, state, List.copyOf(devices));
+    }
+
+    /**
+     * Checks the kind and, for a Diff, its record: the page runs valid for the configuration
+     * ({@link DirtyRuns}) and the diff file as long as RAM. Returns the runs, or null for a Full.
+     */
+    static DirtyRuns diffRuns(Path stateFile, SnapshotHeader h, Protection p) {
+        if (h.kind() != null && !h.kind().equals(SnapshotHeader.FULL) && !h.isDiff()) {
+            throw new SnapshotException(stateFile, "unknown snapshot kind '" + h.kind() + "' (full or diff)");
+        }
+        if (!h.isDiff()) {
+            if (h.diff() != null) {
+                throw new SnapshotException(stateFile, "a full snapshot with a diff record");
+            }
+            return null;
+        }
+        if (h.diff() == null || h.diff().mac() == null) {
+            throw new SnapshotException(stateFile, "a diff snapshot without its diff record");
+        }
+        if (p != Protection.HMAC_SHA256) {
+            throw new SnapshotException(stateFile, "an encrypted diff snapshot (diffs are clear only)");
+        }
+        DirtyRuns runs;
+        try {
+            runs = new DirtyRuns(h.config().memoryBytes(), h.diff().pages());
+        } catch (IllegalArgumentException e) {
+            throw new SnapshotException(stateFile, "diff page list: " + e.getMessage());
+        }
+        if (h.diff().length() != h.config().memoryBytes() || h.memory().length() != h.config().memoryBytes()) {
+            throw new SnapshotException(stateFile, "diff length " + h.diff().length() + " is not the guest's "
+                    + h.config().memoryBytes() + " bytes of RAM");
+        }
+        return runs;
     }
 
     public static Restored restore(Path stateFile, Path memFile, SnapshotKey key) throws IOException {

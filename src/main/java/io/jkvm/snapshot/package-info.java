@@ -40,6 +40,17 @@
  * binds the two files. The "kvm" section encoding is self-contained so live migration can send
  * it as is.
  *
+ * <h2>Diff snapshots</h2>
+ * Firecracker's snapshot_type "Diff" ({@link io.jkvm.snapshot.Snapshots#saveDiff}): the machine
+ * tracks dirty pages ({@code io.jkvm.vmm.DirtyTracker}: KVM_GET_DIRTY_LOG, api.rst 4.8, plus
+ * pages VMM devices wrote). The memory file is as long as RAM but only the dirty pages since
+ * the previous snapshot are written ({@link io.jkvm.snapshot.DiffFile}). The state header has
+ * kind "diff", the page runs ({@link io.jkvm.snapshot.DirtyRuns}: bounded, aligned, inside RAM,
+ * sorted, disjoint), the diff's length and MAC, and as its memory record the length and MAC of
+ * all RAM at the snapshot: {@link io.jkvm.snapshot.DiffMerge} checks the diff before copying its
+ * pages onto the base, and the merged file then loads exactly like a Full memory file. Files
+ * without a kind (written before Diffs existed) are Full; the format version is unchanged.
+ *
  * <h2>Restore order</h2>
  * See {@link io.jkvm.snapshot.KvmStateRestore}: CPUID; irqchip, PIT, clock; then per vCPU MP
  * state, sregs, regs, FPU, XSAVE, XCRs, LAPIC, MSRs, events, debug registers, KVMCLOCK_CTRL.

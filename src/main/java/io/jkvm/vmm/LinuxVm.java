@@ -104,6 +104,7 @@ public final class LinuxVm {
     /** A restored machine and the device states to apply to it, consumed by the first boot. */
     private Snapshots.Restored pendingRestore;
     private volatile boolean startPaused;
+    private volatile boolean trackDirtyPages;
 
     public LinuxVm(VmConfig config, Console console) {
         this.config = config;
@@ -162,6 +163,16 @@ public final class LinuxVm {
         startPaused = paused;
     }
 
+    /**
+     * Firecracker's track_dirty_pages: every machine of this VM logs dirty pages from before its
+     * vCPUs first run ({@link Machine#trackDirtyPages()}), so Diff snapshots can be taken. A
+     * restored machine's base is the snapshot it came from; a booted one needs a Full first.
+     * Call before running.
+     */
+    public void trackDirtyPages(boolean on) {
+        trackDirtyPages = on;
+    }
+
     /** After {@link #start}: waits for the VM to end. */
     public MachineExit awaitExit() throws InterruptedException, ExecutionException {
         return exited.get();
@@ -211,6 +222,11 @@ public final class LinuxVm {
                 pendingRestore = null;
                 try (Machine m = restore != null ? restore.machine()
                         : Machine.create(kvm, new Machine.Options(config.cpus(), config.memoryBytes(), true, false))) {
+                    if (trackDirtyPages) {
+                        // Before devices attach and states apply: whatever they write to guest RAM
+                        // after the restore differs from the snapshot's image, so it is logged.
+                        m.trackDirtyPages().setBaseline(restore != null);
+                    }
                     uart.reset();
                     wireDevices(m, uart);
                     virtio = attachVirtio(m);
@@ -354,15 +370,17 @@ public final class LinuxVm {
 
     /**
      * Firecracker's snapshot/create: pauses the VM if it runs, saves KVM state, memory and
-     * device states, and leaves it paused.
+     * device states, and leaves it paused. With {@code diff}, only the pages dirtied since the
+     * previous snapshot ({@link Snapshots#saveDiff}; needs {@link #trackDirtyPages}).
      */
-    public void snapshot(Path stateFile, Path memFile, SnapshotKey key, Protection p)
+    public void snapshot(Path stateFile, Path memFile, SnapshotKey key, Protection p, boolean diff)
             throws IOException, InterruptedException {
         Machine m = requireMachine();
         if (!m.isPaused()) {
             m.pause();
         }
-        Snapshots.SaveResult r = Snapshots.save(m, captureDeviceStates(), stateFile, memFile, key, p);
+        Snapshots.SaveResult r = diff ? Snapshots.saveDiff(m, captureDeviceStates(), stateFile, memFile, key)
+                : Snapshots.save(m, captureDeviceStates(), stateFile, memFile, key, p);
         LOG.info("snapshot saved: {} ({} bytes) and {} ({} bytes) in {} ms", stateFile, r.stateFileBytes(), memFile,
                 r.memoryFileBytes(), r.elapsed().toMillis());
     }

@@ -66,6 +66,7 @@ public final class Machine implements AutoCloseable {
     private boolean started;
     /** Percentage of wall time each vCPU thread sleeps between KVM_RUNs (migration auto-converge). */
     private volatile int throttlePercent;
+    private volatile DirtyTracker dirtyTracker;
     private Thread throttleTicker;
 
     private Machine(Options options, Kvm kvm, boolean ownsKvm) {
@@ -197,6 +198,26 @@ public final class Machine implements AutoCloseable {
                         region.host());
             }
         }
+    }
+
+    /**
+     * Firecracker's {@code track_dirty_pages}: starts this machine's resident {@link DirtyTracker}
+     * (KVM dirty log + pages the VMM writes), which Diff snapshots read. Idempotent; stays on
+     * until the machine closes. Returns the tracker.
+     */
+    public synchronized DirtyTracker trackDirtyPages() {
+        DirtyTracker t = dirtyTracker;
+        if (t == null) {
+            t = new DirtyTracker(this);
+            dirtyTracker = t;
+            t.start();
+        }
+        return t;
+    }
+
+    /** The resident tracker {@link #trackDirtyPages()} started, or null when pages are not tracked. */
+    public DirtyTracker dirtyTracker() {
+        return dirtyTracker;
     }
 
     /**
@@ -435,6 +456,10 @@ public final class Machine implements AutoCloseable {
         }
         for (VcpuFd fd : vcpuFds) {
             fd.close();
+        }
+        DirtyTracker t = dirtyTracker;
+        if (t != null) {
+            t.close();
         }
         ram.close();
         vm.close();

@@ -2,6 +2,7 @@ package io.jkvm.migration;
 
 import io.jkvm.testing.KvmAvailable;
 import io.jkvm.testing.TestGuest;
+import io.jkvm.vmm.DirtyTracker;
 import io.jkvm.vmm.Machine;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;

@@ -1,7 +1,6 @@
-package io.jkvm.migration;
+package io.jkvm.vmm;
 
 import io.jkvm.memory.GuestMemory;
-import io.jkvm.vmm.Machine;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -26,8 +25,18 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * Logging starts before round 0 copies all of RAM, so every write after a page was copied is
  * caught. KVM_CLEAR_DIRTY_LOG is not used: without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled,
  * KVM_GET_DIRTY_LOG fetches and re-protects in one call, which is all pre-copy needs.
+ *
+ * <p>Two users: live migration (a tracker of its own for the duration of a migration) and Diff
+ * snapshots (the machine's resident tracker, {@link Machine#trackDirtyPages()}, Firecracker's
+ * {@code track_dirty_pages}). A Diff is only meaningful against a base: {@link #hasBaseline}
+ * says whether RAM was saved in full (or restored) since tracking began with nothing lost since.
+ * A migration tracker steals KVM's log from the resident one, so when it stops it hands the
+ * logs back and clears that baseline: the next Diff is refused until a Full snapshot.
  */
-final class DirtyTracker implements AutoCloseable {
+public final class DirtyTracker implements AutoCloseable {
+    /** The page size of both logs (KVM's dirty bitmap has one bit per 4 KiB page). */
+    public static final int PAGE = 4096;
+
     private final Machine machine;
     private final List<GuestMemory.Region> regions;
     private final AtomicLongArray[] userspace;
@@ -35,8 +44,9 @@ final class DirtyTracker implements AutoCloseable {
     private final MemorySegment[] kvmBitmaps;
     private final Arena arena = Arena.ofShared();
     private boolean on;
+    private volatile boolean baseline;
 
-    DirtyTracker(Machine machine) {
+    public DirtyTracker(Machine machine) {
         this.machine = machine;
         this.regions = machine.memory().regions();
         this.userspace = new AtomicLongArray[regions.size()];
@@ -50,11 +60,11 @@ final class DirtyTracker implements AutoCloseable {
         }
     }
 
-    static long pages(GuestMemory.Region r) {
-        return r.size() / Wire.PAGE;
+    public static long pages(GuestMemory.Region r) {
+        return r.size() / PAGE;
     }
 
-    void start() {
+    public void start() {
         machine.memory().trackWrites(this::touched);
         machine.setDirtyLogging(true);
         on = true;
@@ -67,8 +77,8 @@ final class DirtyTracker implements AutoCloseable {
         for (int i = 0; i < regions.size(); i++) {
             GuestMemory.Region r = regions.get(i);
             if (gpa >= r.guestAddress() && gpa < r.end()) {
-                long first = (gpa - r.guestAddress()) / Wire.PAGE;
-                long last = (Math.min(gpa + len, r.end()) - 1 - r.guestAddress()) / Wire.PAGE;
+                long first = (gpa - r.guestAddress()) / PAGE;
+                long last = (Math.min(gpa + len, r.end()) - 1 - r.guestAddress()) / PAGE;
                 for (long p = first; p <= last; p++) {
                     int w = (int) (p >>> 6);
                     long bit = 1L << (p & 63);
@@ -85,12 +95,12 @@ final class DirtyTracker implements AutoCloseable {
     }
 
     /** The guest-physical addresses of pages dirtied since the previous call (or since {@link #start}), ascending. */
-    long[] collect() {
+    public long[] collect() {
         return collect(false);
     }
 
     /** At the pause: {@link #collect()} plus every page userspace touched since {@link #start}. */
-    long[] collectFinal() {
+    public long[] collectFinal() {
         return collect(true);
     }
 
@@ -112,7 +122,7 @@ final class DirtyTracker implements AutoCloseable {
                         if (n == out.length) {
                             out = java.util.Arrays.copyOf(out, n * 2);
                         }
-                        out[n++] = r.guestAddress() + page * Wire.PAGE;
+                        out[n++] = r.guestAddress() + page * PAGE;
                     }
                 }
             }
@@ -121,18 +131,41 @@ final class DirtyTracker implements AutoCloseable {
     }
 
     /** Marks pages collected but not sent as dirty again, so the next {@link #collect} returns them. */
-    void requeue(long[] gpas) {
+    public void requeue(long[] gpas) {
         for (long gpa : gpas) {
-            touched(gpa, Wire.PAGE);
+            touched(gpa, PAGE);
         }
     }
 
-    /** Turns both logs off (the VM runs on without the logging overhead). */
-    void stop() {
+    /**
+     * True when the pages {@link #collectFinal} returns, applied to the last saved or restored
+     * RAM image, give the current RAM (see {@link #setBaseline}).
+     */
+    public boolean hasBaseline() {
+        return baseline;
+    }
+
+    /** Set after a Full snapshot saved (or a restore loaded) all of RAM; cleared when a log was lost. */
+    public void setBaseline(boolean b) {
+        baseline = b;
+    }
+
+    /**
+     * Turns both logs off (the VM runs on without the logging overhead), unless the machine has
+     * a resident tracker other than this one: then the logs go back to it, minus what this one
+     * collected, so it loses its baseline.
+     */
+    public void stop() {
         if (on) {
             on = false;
-            machine.memory().trackWrites(null);
-            machine.setDirtyLogging(false);
+            DirtyTracker resident = machine.dirtyTracker();
+            if (resident != null && resident != this) {
+                resident.baseline = false;
+                machine.memory().trackWrites(resident::touched);
+            } else {
+                machine.memory().trackWrites(null);
+                machine.setDirtyLogging(false);
+            }
         }
     }
 
