@@ -33,6 +33,11 @@ public final class BootMetric implements Metric {
 
     @Override
     public String unavailable(BenchContext ctx) {
+        return labUnavailable();
+    }
+
+    /** Why the stock kernel cannot boot in the lab here, or null. */
+    static String labUnavailable() {
         Optional<String> lab = Lab.availability();
         if (lab.isPresent()) {
             return lab.get();

@@ -17,7 +17,6 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * virtio-blk and virtio-net throughput, jkvm vs QEMU, in the lab with the stock kernel: the
@@ -48,12 +47,9 @@ public final class IoMetric implements Metric {
 
     @Override
     public String unavailable(BenchContext ctx) {
-        Optional<String> lab = Lab.availability();
-        if (lab.isPresent()) {
-            return lab.get();
-        }
-        if (DefaultImage.defaultKernel().isEmpty()) {
-            return "no kernel with modules in /boot";
+        String lab = BootMetric.labUnavailable();
+        if (lab != null) {
+            return lab;
         }
         if (!Tools.onPath("gcc") || !Files.isRegularFile(Path.of("/usr/lib/x86_64-linux-gnu/libc.a"))) {
             return "gcc with a static libc (libc6-dev) is needed to build the guest's I/O tool";

@@ -32,14 +32,7 @@ public final class MemoryOverheadMetric implements Metric {
 
     @Override
     public String unavailable(BenchContext ctx) {
-        if (!Files.exists(Path.of("/dev/kvm"))) {
-            return "/dev/kvm missing";
-        }
-        String why = BenchGuest.unavailable();
-        if (why == null) {
-            why = QemuGuest.unavailable();
-        }
-        return why;
+        return QemuGuest.sideBySideUnavailable();
     }
 
     /** One VMM process measured at the guest's signal: PSS and anonymous overhead, start-up. */

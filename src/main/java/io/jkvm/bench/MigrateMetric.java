@@ -50,14 +50,10 @@ public final class MigrateMetric implements Metric {
 
     @Override
     public String unavailable(BenchContext ctx) {
-        if (!Files.exists(Path.of("/dev/kvm"))) {
-            return "/dev/kvm missing";
-        }
         if (!Tools.onPath("openssl")) {
             return "openssl not installed (it makes the TLS certificates)";
         }
-        String why = BenchGuest.unavailable();
-        return why != null ? why : QemuGuest.unavailable();
+        return QemuGuest.sideBySideUnavailable();
     }
 
     /** One migration as its VMM reported it. */

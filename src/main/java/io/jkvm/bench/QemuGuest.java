@@ -17,6 +17,15 @@ final class QemuGuest {
         return Tools.onPath(Tools.QEMU) ? null : "QEMU not installed (Debian package qemu-system-x86)";
     }
 
+    /** Why a bench guest cannot run side by side under jkvm and QEMU on this host, or null. */
+    static String sideBySideUnavailable() {
+        if (!java.nio.file.Files.exists(Path.of("/dev/kvm"))) {
+            return "/dev/kvm missing";
+        }
+        String why = BenchGuest.unavailable();
+        return why != null ? why : unavailable();
+    }
+
     /** The command line; {@code debugcon} adds the 0xe9 debug console on stdout. */
     static List<String> command(Path image, long ramBytes, boolean debugcon) {
         List<String> cmd = new ArrayList<>(List.of(Tools.QEMU, "-accel", "kvm", "-M", "pc", "-smp", "1",

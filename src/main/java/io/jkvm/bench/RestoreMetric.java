@@ -37,11 +37,7 @@ public final class RestoreMetric implements Metric {
 
     @Override
     public String unavailable(BenchContext ctx) {
-        if (!Files.exists(Path.of("/dev/kvm"))) {
-            return "/dev/kvm missing";
-        }
-        String why = BenchGuest.unavailable();
-        return why != null ? why : QemuGuest.unavailable();
+        return QemuGuest.sideBySideUnavailable();
     }
 
     @Override

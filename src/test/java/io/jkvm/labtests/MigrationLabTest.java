@@ -6,7 +6,6 @@ import io.jkvm.lab.LabOptions;
 import io.jkvm.lab.LabResult;
 import io.jkvm.migration.TestPki;
 import io.jkvm.testing.JkvmCommand;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -15,10 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -41,10 +38,7 @@ class MigrationLabTest {
 
     @BeforeAll
     static void needsTheLab() throws IOException {
-        var reason = Lab.availability();
-        Assumptions.assumeTrue(reason.isEmpty(), () -> "lab tests skipped: " + reason.orElse(""));
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/sbin/mke2fs")), "e2fsprogs not installed");
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/sbin/debugfs")), "e2fsprogs (debugfs) not installed");
+        LabGuests.assumeLab("mke2fs", "debugfs");
         kernel = DefaultImage.defaultKernel().orElseThrow();
         initrd = DefaultImage.ensure(kernel);
     }
@@ -145,15 +139,7 @@ class MigrationLabTest {
 
     @Test
     void aRunningLinuxVmMigratesToAnotherVmmAndGoesOn(@TempDir Path dir) throws Exception {
-        Path tree = Files.createDirectories(dir.resolve("tree"));
-        for (String d : List.of("bin", "sbin", "dev", "proc", "sys", "run", "tmp")) {
-            Files.createDirectories(tree.resolve(d));
-        }
-        Files.copy(Path.of("/bin/busybox"), tree.resolve("bin/busybox"));
-        Path init = Files.writeString(tree.resolve("sbin/init"), GUEST_INIT);
-        Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path disk = dir.resolve("root.ext4");
-        run("/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-d", tree.toString(), disk.toString(), "32M");
+        Path disk = LabGuests.ext4WithInit(dir, GUEST_INIT, "32M");
         Path certs = Files.createDirectories(dir.resolve("certs"));
         TestPki.create(certs);
 
@@ -183,7 +169,7 @@ class MigrationLabTest {
         // if the pause cut that line).
         assertThat(firstDest).as(context).isBetween(lastSource + 1, lastSource + 2);
         assertThat(lastDest).as(context).isGreaterThanOrEqualTo(lastSource + 3);
-        String counter = run("/sbin/debugfs", "-R", "cat /counter.txt", disk.toString());
+        String counter = LabGuests.host("/sbin/debugfs", "-R", "cat /counter.txt", disk.toString());
         List<String> lines = counter.lines().filter(l -> l.matches("\\d+")).toList();
         assertThat(Integer.parseInt(lines.getLast())).as(counter).isGreaterThanOrEqualTo(lastSource + 2);
         for (int i = 0; i < lines.size(); i++) {
@@ -197,10 +183,4 @@ class MigrationLabTest {
         return Integer.parseInt(m.group(1));
     }
 
-    private static String run(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0).as(String.join(" ", cmd) + ": " + out).isTrue();
-        return out;
-    }
 }

@@ -5,19 +5,15 @@ import io.jkvm.lab.Lab;
 import io.jkvm.lab.LabOptions;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -36,9 +32,7 @@ class NetConsoleLabTest {
 
     @BeforeAll
     static void needsTheLab() throws IOException {
-        var reason = Lab.availability();
-        Assumptions.assumeTrue(reason.isEmpty(), () -> "lab tests skipped: " + reason.orElse(""));
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/sbin/mke2fs")), "e2fsprogs not installed");
+        LabGuests.assumeLab("mke2fs");
         kernel = DefaultImage.defaultKernel().orElseThrow();
         initrd = DefaultImage.ensure(kernel);
     }
@@ -117,17 +111,7 @@ class NetConsoleLabTest {
 
     @Test
     void tcpBothWaysAndPingOverTapAndAShellOnHvc0(@TempDir Path dir) throws Exception {
-        Path tree = Files.createDirectories(dir.resolve("tree"));
-        for (String d : List.of("bin", "sbin", "dev", "proc", "sys", "run", "tmp")) {
-            Files.createDirectories(tree.resolve(d));
-        }
-        Files.copy(Path.of("/bin/busybox"), tree.resolve("bin/busybox"));
-        Path init = Files.writeString(tree.resolve("sbin/init"), GUEST_INIT);
-        Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path root = dir.resolve("root.ext4");
-        Process mk = new ProcessBuilder("/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-d", tree.toString(), root.toString(), "32M")
-                .redirectErrorStream(true).start();
-        assertThat(mk.waitFor(60, TimeUnit.SECONDS) && mk.exitValue() == 0).as(new String(mk.getInputStream().readAllBytes())).isTrue();
+        Path root = LabGuests.ext4WithInit(dir, GUEST_INIT, "32M");
 
         String netVm = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--memory", "256M", "--disk", "path=" + root, "--net", "tap=jkvmt0,mac=52:54:00:12:34:56",

@@ -5,7 +5,6 @@ import io.jkvm.lab.Lab;
 import io.jkvm.lab.LabOptions;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -18,7 +17,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -38,10 +36,7 @@ class SnapshotLabTest {
 
     @BeforeAll
     static void needsTheLab() throws IOException {
-        var reason = Lab.availability();
-        Assumptions.assumeTrue(reason.isEmpty(), () -> "lab tests skipped: " + reason.orElse(""));
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/sbin/mke2fs")), "e2fsprogs not installed");
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/sbin/debugfs")), "e2fsprogs (debugfs) not installed");
+        LabGuests.assumeLab("mke2fs", "debugfs");
         kernel = DefaultImage.defaultKernel().orElseThrow();
         initrd = DefaultImage.ensure(kernel);
     }
@@ -130,15 +125,7 @@ class SnapshotLabTest {
 
     @Test
     void aSnapshottedLinuxVmContinuesCountingInANewVmmAndATamperedSnapshotIsRefused(@TempDir Path dir) throws Exception {
-        Path tree = Files.createDirectories(dir.resolve("tree"));
-        for (String d : List.of("bin", "sbin", "dev", "proc", "sys", "run", "tmp")) {
-            Files.createDirectories(tree.resolve(d));
-        }
-        Files.copy(Path.of("/bin/busybox"), tree.resolve("bin/busybox"));
-        Path init = Files.writeString(tree.resolve("sbin/init"), GUEST_INIT);
-        Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path disk = dir.resolve("root.ext4");
-        run("/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-d", tree.toString(), disk.toString(), "32M");
+        Path disk = LabGuests.ext4WithInit(dir, GUEST_INIT, "32M");
         Path key = Files.createFile(dir.resolve("key"), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         byte[] k = new byte[32];
         new SecureRandom().nextBytes(k);
@@ -167,7 +154,7 @@ class SnapshotLabTest {
         assertThat(firstAfter).as(context).isBetween(before + 1, before + 2);
         assertThat(lastAfter).as(context).isGreaterThanOrEqualTo(before + 3);
         // The disk file kept growing past the snapshot point, through the restored virtio-blk.
-        String counter = run("/sbin/debugfs", "-R", "cat /counter.txt", disk.toString());
+        String counter = LabGuests.host("/sbin/debugfs", "-R", "cat /counter.txt", disk.toString());
         List<String> lines = counter.lines().filter(l -> l.matches("\\d+")).toList();
         assertThat(lines).as(counter).isNotEmpty();
         assertThat(Integer.parseInt(lines.getLast())).as(counter).isGreaterThanOrEqualTo(before + 2);
@@ -182,10 +169,4 @@ class SnapshotLabTest {
         return Integer.parseInt(m.group(1));
     }
 
-    private static String run(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0).as(String.join(" ", cmd) + ": " + out).isTrue();
-        return out;
-    }
 }
