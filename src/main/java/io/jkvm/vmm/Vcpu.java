@@ -30,7 +30,13 @@ final class Vcpu {
                 return false;
             }
             case KVM_EXIT_SHUTDOWN -> {
-                machine.requestStop(StopReason.TRIPLE_FAULT, "triple fault on vCPU " + fd.id() + "\n" + registers());
+                // On AMD, KVM re-initializes the vCPU on a shutdown intercept (the VMCB is undefined
+                // after one), so registers at the reset vector mean "unknown", not "faulted there".
+                String regs = registers();
+                boolean reset = regs.contains("rip=000000000000fff0") && regs.contains("cs=f000");
+                machine.requestStop(StopReason.TRIPLE_FAULT, "triple fault on vCPU " + fd.id() + "\n" + regs
+                        + (reset ? "\n (the vCPU is in its reset state: on AMD hosts KVM resets it on a triple fault,"
+                                + " so the faulting registers are lost)" : ""));
                 return false;
             }
             case KVM_EXIT_SYSTEM_EVENT -> {

@@ -115,7 +115,7 @@ class MigrationLabTest {
                 "grep -ao 'migration [a-z]* to tcp:127.0.0.1:47012' $L/abort.out | head -n 1 | sed 's/^/@@abort-report /'",
                 "echo \"@@after-abort $(curl -s --unix-socket $S1 http://localhost/)\"",
                 "n=$(lasttick $L/s1.log); await \"[ \\$(lasttick $L/s1.log) -ge $((n+2)) ]\" 600 $src && echo '@@source-goes-on-after-abort'",
-                "await '! kill -0 $dsta 2>/dev/null' 300 $src; wait $dsta; echo \"@@abort-destination-exit=$?\"",
+                "await '! kill -0 $dsta 2>/dev/null' 300 $src || kill $dsta 2>/dev/null; wait $dsta; echo \"@@abort-destination-exit=$?\"",
                 "say migrating",
                 "timeout -k 5 150 " + jkvm + " migrate --api-sock $S1 --to tcp:127.0.0.1:47011 " + srcTls + " > $L/mig.out 2>&1",
                 "echo \"@@migrate-status=$?\"",
