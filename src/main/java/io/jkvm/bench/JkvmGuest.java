@@ -121,6 +121,29 @@ public final class JkvmGuest implements AutoCloseable {
         return g;
     }
 
+    /**
+     * Starts a {@link BenchGuest.Kind#SPIN} or {@link BenchGuest.Kind#TOUCH} image on a 1-vCPU machine
+     * and returns once the guest has touched its RAM (its 'R'); the machine keeps running.
+     */
+    static JkvmGuest startTouched(Path image, long ramBytes, long timeoutSeconds) throws IOException, InterruptedException {
+        java.util.concurrent.CountDownLatch touched = new java.util.concurrent.CountDownLatch(1);
+        OutputStream debugcon = new OutputStream() {
+            @Override
+            public void write(int b) {
+                if (b == 'R') {
+                    touched.countDown();
+                }
+            }
+        };
+        JkvmGuest g = create(java.nio.file.Files.readAllBytes(image), ramBytes, true, debugcon);
+        g.machine().start();
+        if (!touched.await(timeoutSeconds, java.util.concurrent.TimeUnit.SECONDS)) {
+            g.close();
+            throw new IOException("jkvm: the guest did not touch its RAM within " + timeoutSeconds + " s");
+        }
+        return g;
+    }
+
     public Machine machine() {
         return machine;
     }

@@ -5,7 +5,6 @@ import io.jkvm.image.JkvmHome;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -76,15 +75,6 @@ public final class MemoryOverheadMetric implements Metric {
                 "--image", image.toString(), "--memory", (RAM >> 20) + "M");
     }
 
-    private static void awaitByte(InputStream out, int want, Process p, List<String> cmd)
-            throws IOException, InterruptedException {
-        for (int b; (b = out.read()) != want; ) {
-            if (b < 0) {
-                throw new IOException(cmd.getFirst() + " ended before the guest said '" + (char) want + "' (exit "
-                        + p.waitFor() + ")");
-            }
-        }
-    }
 
     static Sample measure(List<String> cmd) throws IOException, InterruptedException {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD)
@@ -94,9 +84,9 @@ public final class MemoryOverheadMetric implements Metric {
         Process p = pb.start();
         try {
             InputStream out = p.getInputStream();
-            awaitByte(out, 'S', p, cmd);
+            Tools.awaitByte(out, 'S', p, cmd.getFirst());
             double startMs = (System.nanoTime() - t0) / 1e6;
-            awaitByte(out, 'R', p, cmd);
+            Tools.awaitByte(out, 'R', p, cmd.getFirst());
             Thread.sleep(SETTLE_MS);
             Smaps smaps = Smaps.read(p.pid());
             long ramKb = smaps.guestRamPssKb(RAM);

@@ -13,7 +13,6 @@ import io.jkvm.vmm.Machine;
 
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -21,7 +20,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -139,21 +137,8 @@ public final class MigrateMetric implements Metric {
     }
 
     static Sample jkvm(Path image, MigrationTls source, MigrationTls dest) throws Exception {
-        CountDownLatch touched = new CountDownLatch(1);
-        OutputStream debugcon = new OutputStream() {
-            @Override
-            public void write(int b) {
-                if (b == 'R') {
-                    touched.countDown();
-                }
-            }
-        };
-        try (JkvmGuest g = JkvmGuest.create(Files.readAllBytes(image), RAM, true, debugcon);
+        try (JkvmGuest g = JkvmGuest.startTouched(image, RAM, TIMEOUT_S);
              SSLServerSocket server = dest.listen(new MigrationAddress("127.0.0.1", 0))) {
-            g.machine().start();
-            if (!touched.await(TIMEOUT_S, TimeUnit.SECONDS)) {
-                throw new IOException("jkvm: the migration guest did not touch its RAM within " + TIMEOUT_S + " s");
-            }
             CompletableFuture<IncomingMigration.Result> in = CompletableFuture.supplyAsync(() -> {
                 try {
                     return IncomingMigration.receive(server, Target::new);
@@ -184,44 +169,23 @@ public final class MigrateMetric implements Metric {
         destCmd.addAll(List.of("-incoming", "tcp:127.0.0.1:" + port));
         Path monitor = dir.resolve("migrate-monitor.sock");
         Files.deleteIfExists(monitor);
-        List<String> srcCmd = new ArrayList<>(QemuGuest.command(image, RAM, true));
-        srcCmd.addAll(List.of("-monitor", "unix:" + monitor + ",server=on,wait=off"));
         Process dest = quiet(destCmd);
-        Process src = new ProcessBuilder(srcCmd).redirectError(ProcessBuilder.Redirect.DISCARD)
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        Process src = null;
         try {
-            InputStream out = src.getInputStream();
-            for (int b; (b = out.read()) != 'R'; ) {
-                if (b < 0) {
-                    throw new IOException("QEMU source ended before the guest touched its RAM");
-                }
-            }
-            Thread.ofPlatform().daemon().start(() -> {
-                try {
-                    out.transferTo(OutputStream.nullOutputStream());
-                } catch (IOException e) {
-                    // QEMU went away
-                }
-            });
+            src = QemuGuest.startTouched(image, RAM, monitor);
             try (QemuMonitor hmp = QemuMonitor.connect(monitor)) {
                 hmp.command("migrate_set_parameter max-bandwidth 100G");
                 hmp.command("migrate_set_parameter downtime-limit 300");
                 hmp.command("migrate -d tcp:127.0.0.1:" + port);
-                long deadline = System.nanoTime() + TIMEOUT_S * 1_000_000_000L;
-                String info;
-                while (!(info = hmp.command("info migrate")).contains("Migration status: completed")) {
-                    if (info.contains("Migration status: failed") || System.nanoTime() > deadline) {
-                        throw new IOException("QEMU migration did not complete: " + info.strip());
-                    }
-                }
+                String info = hmp.awaitMigration(TIMEOUT_S);
                 hmp.command("quit");
                 return new Sample(field(TOTAL, info), field(DOWNTIME, info));
             }
         } finally {
-            src.destroyForcibly();
-            dest.destroyForcibly();
-            src.waitFor(10, TimeUnit.SECONDS);
-            dest.waitFor(10, TimeUnit.SECONDS);
+            for (Process p : src == null ? List.of(dest) : List.of(src, dest)) {
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
         }
     }
 

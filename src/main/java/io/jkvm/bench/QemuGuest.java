@@ -39,6 +39,26 @@ final class QemuGuest {
         return cmd;
     }
 
+    /**
+     * Starts QEMU on a {@link BenchGuest.Kind#SPIN} image with an HMP monitor on {@code monitor}
+     * (plus {@code extra} arguments) and returns once the guest has touched its RAM; its console
+     * is drained from then on.
+     */
+    static Process startTouched(Path image, long ramBytes, Path monitor) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(command(image, ramBytes, true));
+        cmd.addAll(List.of("-monitor", "unix:" + monitor + ",server=on,wait=off"));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD)
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        try {
+            Tools.awaitByte(p.getInputStream(), 'R', p, "QEMU");
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            p.destroyForcibly();
+            throw e;
+        }
+        Tools.drain(p.getInputStream());
+        return p;
+    }
+
     /** Runs the image to the done port; returns the wall time of the whole QEMU process in ns. */
     static long runTimed(Path image, long ramBytes) throws IOException, InterruptedException {
         ProcessBuilder pb = new ProcessBuilder(command(image, ramBytes, false))

@@ -52,6 +52,18 @@ final class QemuMonitor implements AutoCloseable {
         return got.toString(StandardCharsets.UTF_8);
     }
 
+    /** Polls {@code info migrate} until the migration completed; returns that report. */
+    String awaitMigration(long timeoutSeconds) throws IOException {
+        long deadline = System.nanoTime() + timeoutSeconds * 1_000_000_000L;
+        String info;
+        while (!(info = command("info migrate")).contains("Migration status: completed")) {
+            if (info.contains("Migration status: failed") || System.nanoTime() > deadline) {
+                throw new IOException("QEMU migration did not complete: " + info.strip());
+            }
+        }
+        return info;
+    }
+
     @Override
     public void close() throws IOException {
         ch.close();

@@ -6,15 +6,12 @@ import io.jkvm.snapshot.Snapshots;
 
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -75,20 +72,7 @@ public final class RestoreMetric implements Metric {
 
     /** Runs the guest in this JVM until it has touched its RAM, pauses and saves it. */
     static void saveJkvm(Path image, SnapshotKey key, Path state, Path mem) throws Exception {
-        CountDownLatch touched = new CountDownLatch(1);
-        OutputStream debugcon = new OutputStream() {
-            @Override
-            public void write(int b) {
-                if (b == 'R') {
-                    touched.countDown();
-                }
-            }
-        };
-        try (JkvmGuest g = JkvmGuest.create(Files.readAllBytes(image), RAM, true, debugcon)) {
-            g.machine().start();
-            if (!touched.await(TIMEOUT_S, TimeUnit.SECONDS)) {
-                throw new IOException("jkvm: the restore guest did not touch its RAM within " + TIMEOUT_S + " s");
-            }
+        try (JkvmGuest g = JkvmGuest.startTouched(image, RAM, TIMEOUT_S)) {
             g.machine().pause();
             Snapshots.save(g.machine(), List.of(), state, mem, key);
         }
@@ -96,32 +80,11 @@ public final class RestoreMetric implements Metric {
 
     /** Runs the guest under QEMU with an HMP monitor socket and migrates it into {@code file}. */
     static void saveQemu(Path image, Path monitor, Path file) throws Exception {
-        List<String> cmd = new ArrayList<>(QemuGuest.command(image, RAM, true));
-        cmd.addAll(List.of("-monitor", "unix:" + monitor + ",server=on,wait=off"));
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD)
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
-        try {
-            InputStream out = p.getInputStream();
-            awaitByte(out, 'R', p);
-            // Keep reading the console: a full pipe would stall the vCPU and with it the migration.
-            Thread.ofPlatform().daemon().start(() -> {
-                try {
-                    out.transferTo(OutputStream.nullOutputStream());
-                } catch (IOException e) {
-                    // QEMU went away
-                }
-            });
-            try (QemuMonitor hmp = QemuMonitor.connect(monitor)) {
-                hmp.command("migrate \"exec:cat > " + file + "\"");
-                long deadline = System.nanoTime() + TIMEOUT_S * 1_000_000_000L;
-                String info;
-                while (!(info = hmp.command("info migrate")).contains("Migration status: completed")) {
-                    if (info.contains("Migration status: failed") || System.nanoTime() > deadline) {
-                        throw new IOException("QEMU migration to " + file + " did not complete: " + info.strip());
-                    }
-                }
-                hmp.command("quit");
-            }
+        Process p = QemuGuest.startTouched(image, RAM, monitor);
+        try (QemuMonitor hmp = QemuMonitor.connect(monitor)) {
+            hmp.command("migrate \"exec:cat > " + file + "\"");
+            hmp.awaitMigration(TIMEOUT_S);
+            hmp.command("quit");
             p.waitFor(30, TimeUnit.SECONDS);
         } finally {
             p.destroyForcibly();
@@ -135,7 +98,7 @@ public final class RestoreMetric implements Metric {
         long t0 = System.nanoTime();
         Process p = pb.start();
         try {
-            awaitByte(p.getInputStream(), 'x', p);
+            Tools.awaitByte(p.getInputStream(), 'x', p, cmd.getFirst());
             return (System.nanoTime() - t0) / 1e6;
         } finally {
             p.destroy();
@@ -145,12 +108,4 @@ public final class RestoreMetric implements Metric {
         }
     }
 
-    private static void awaitByte(InputStream out, int want, Process p) throws IOException, InterruptedException {
-        for (int b; (b = out.read()) != want; ) {
-            if (b < 0) {
-                throw new IOException(p.info().command().orElse("VMM") + " ended before the guest said '"
-                        + (char) want + "' (exit " + p.waitFor() + ")");
-            }
-        }
-    }
 }

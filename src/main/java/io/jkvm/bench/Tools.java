@@ -1,6 +1,7 @@
 package io.jkvm.bench;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,5 +42,25 @@ final class Tools {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
         }
+    }
+
+    /** Reads {@code out} up to the byte {@code want}; throws, naming {@code who}, if the process ends first. */
+    static void awaitByte(InputStream out, int want, Process p, String who) throws IOException, InterruptedException {
+        for (int b; (b = out.read()) != want; ) {
+            if (b < 0) {
+                throw new IOException(who + " ended before the guest said '" + (char) want + "' (exit " + p.waitFor() + ")");
+            }
+        }
+    }
+
+    /** Keeps reading {@code out} in the background: a full pipe would stall the guest writing to it. */
+    static void drain(InputStream out) {
+        Thread.ofPlatform().daemon().start(() -> {
+            try {
+                out.transferTo(java.io.OutputStream.nullOutputStream());
+            } catch (IOException e) {
+                // the process went away
+            }
+        });
     }
 }
