@@ -56,13 +56,7 @@ public final class BootMetric implements Metric {
     public List<MetricResult> run(BenchContext ctx) throws Exception {
         Path kernel = DefaultImage.defaultKernel().orElseThrow();
         Path initrd = DefaultImage.ensure(kernel);
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Path jar = JkvmHome.get().resolve("target/jkvm.jar");
-        if (!Files.isRegularFile(jar)) {
-            throw new IOException("no " + jar + ": build with mvn package (bin/jkvm does)");
-        }
-        List<String> cmd = List.of(java.toString(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-                "-cp", jar.toString(), BootDriver.class.getName(), String.valueOf(ctx.samples()),
+        List<String> cmd = driverCommand(BootDriver.class, String.valueOf(ctx.samples()),
                 kernel.toString(), initrd.toString(), cmdline(), String.valueOf(MEMORY_MIB),
                 JkvmHome.get().resolve("bin/jkvm").toString());
         Duration timeout = Duration.ofSeconds(180 + 150L * 2 * ctx.samples());
@@ -85,6 +79,18 @@ public final class BootMetric implements Metric {
         }
         ctx.say("boot: lab up in %.1f s, whole lab run %.0f s", seconds(r.boot()), seconds(r.total()));
         return results(runs);
+    }
+
+    /** The command line that runs a benchmark driver's main from jkvm's jar (in the lab, at the same path). */
+    static List<String> driverCommand(Class<?> driver, String... args) throws IOException {
+        Path jar = JkvmHome.get().resolve("target/jkvm.jar");
+        if (!Files.isRegularFile(jar)) {
+            throw new IOException("no " + jar + ": build with mvn package (bin/jkvm does)");
+        }
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", jar.toString(), driver.getName()));
+        cmd.addAll(List.of(args));
+        return cmd;
     }
 
     private static double seconds(Duration d) {
@@ -118,15 +124,22 @@ public final class BootMetric implements Metric {
     /** The driver's JSON lines (other lines, if any, are ignored). */
     static List<BootDriver.BootRun> parse(String stdout) throws IOException {
         List<BootDriver.BootRun> out = new ArrayList<>();
-        for (String line : stdout.split("\n")) {
-            line = line.strip();
-            if (!line.startsWith("{")) {
-                continue;
-            }
-            JsonNode n = JSON.readTree(line);
+        for (JsonNode n : jsonLines(stdout)) {
             out.add(new BootDriver.BootRun(n.path("vmm").asText(), n.path("sample").asInt(),
                     n.path("first_byte_ms").asDouble(), n.path("init_ms").asDouble(), n.path("total_ms").asDouble(),
                     n.path("guest_uptime_s").asDouble(-1), n.path("exit").asInt(), n.hasNonNull("error") ? n.get("error").asText() : null));
+        }
+        return out;
+    }
+
+    /** A lab driver's JSON lines (other lines, if any, are ignored). */
+    static List<JsonNode> jsonLines(String stdout) throws IOException {
+        List<JsonNode> out = new ArrayList<>();
+        for (String line : stdout.split("\n")) {
+            line = line.strip();
+            if (line.startsWith("{")) {
+                out.add(JSON.readTree(line));
+            }
         }
         return out;
     }

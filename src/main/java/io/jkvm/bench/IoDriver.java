@@ -13,7 +13,6 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -192,7 +191,4 @@ public final class IoDriver {
         }
     }
 
-    static List<String> keys() {
-        return new ArrayList<>(List.of("seqread_mibs", "seqwrite_mibs", "randread_iops", "net_tx_mibs", "net_rx_mibs"));
-    }
 }

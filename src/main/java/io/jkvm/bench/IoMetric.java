@@ -1,7 +1,6 @@
 package io.jkvm.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jkvm.image.CpioWriter;
 import io.jkvm.image.DefaultImage;
 import io.jkvm.image.JkvmHome;
@@ -28,7 +27,6 @@ import java.util.List;
  * TAP; QEMU uses its userspace virtio-net (vhost=off) like jkvm.
  */
 public final class IoMetric implements Metric {
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** A figure: the guest's key, the report's name and title, its unit. */
     private record Figure(String key, String name, String title, String unit) {}
@@ -61,14 +59,8 @@ public final class IoMetric implements Metric {
     public List<MetricResult> run(BenchContext ctx) throws Exception {
         Path kernel = DefaultImage.defaultKernel().orElseThrow();
         Path initrd = benchInitrd(ctx.workDir(), DefaultImage.ensure(kernel));
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Path jar = JkvmHome.get().resolve("target/jkvm.jar");
-        if (!Files.isRegularFile(jar)) {
-            throw new IOException("no " + jar + ": build with mvn package (bin/jkvm does)");
-        }
         int seconds = ctx.quick() ? 2 : 3;
-        List<String> cmd = List.of(java.toString(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-                "-cp", jar.toString(), IoDriver.class.getName(), String.valueOf(ctx.samples()), String.valueOf(seconds),
+        List<String> cmd = BootMetric.driverCommand(IoDriver.class, String.valueOf(ctx.samples()), String.valueOf(seconds),
                 kernel.toString(), initrd.toString(), JkvmHome.get().resolve("bin/jkvm").toString());
         ctx.say("io: virtio-blk and virtio-net, %d rounds of %d s per test in one boot each of jkvm and QEMU (lab)",
                 ctx.samples(), seconds);
@@ -109,14 +101,7 @@ public final class IoMetric implements Metric {
     }
 
     static List<JsonNode> parse(String stdout) throws IOException {
-        List<JsonNode> out = new ArrayList<>();
-        for (String line : stdout.split("\n")) {
-            line = line.strip();
-            if (line.startsWith("{")) {
-                out.add(JSON.readTree(line));
-            }
-        }
-        return out;
+        return BootMetric.jsonLines(stdout);
     }
 
     /** The default initramfs with a second archive appended: /bench/guest-io and /bench/run.sh. */
