@@ -31,14 +31,26 @@ public final class UdsHttpClient implements AutoCloseable {
     private final HttpClient client;
     private final Path socket;
 
+    /** A client whose idle connections close after 30 s (a request in progress is bounded by its own timeout). */
     public UdsHttpClient(Path socket) throws IOException {
+        this(socket, Duration.ofSeconds(30));
+    }
+
+    /**
+     * A client for {@code socket}. {@code idleTimeout} closes connections nobody uses; it never
+     * cuts a request that is waiting for its answer, whose limit is the one {@link #send} is given
+     * (a daemon's VM start can take minutes in the lab with no byte on the wire meanwhile).
+     */
+    public UdsHttpClient(Path socket, Duration idleTimeout) throws IOException {
         this.socket = socket;
         QueuedThreadPool pool = new QueuedThreadPool(4, 1);
         pool.setName("uds-client");
         pool.setDaemon(true);
         ClientConnector connector = ClientConnector.forUnixDomain(socket);
         connector.setExecutor(pool);
+        connector.setIdleTimeout(idleTimeout);
         this.client = new HttpClient(new HttpClientTransportOverHTTP(connector));
+        client.setIdleTimeout(idleTimeout.toMillis());
         client.setExecutor(pool);
         client.setUserAgentField(null);
         try {
@@ -52,23 +64,34 @@ public final class UdsHttpClient implements AutoCloseable {
         return socket;
     }
 
+    /**
+     * Sends one request and waits up to {@code timeout} for the whole answer. The connection's
+     * idle timeout is raised to the same limit for this request, so a server that works in
+     * silence for longer than the idle timeout is still waited for.
+     */
     public Reply send(String method, String path, String json, Duration timeout) throws IOException {
         Request req = client.newRequest("http://localhost" + path).method(method)
-                .timeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                .timeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
+                .idleTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
         if (json != null) {
             req.body(new BytesRequestContent("application/json", json.getBytes(StandardCharsets.UTF_8)));
         }
+        String what = method + " " + path;
         try {
             ContentResponse r = req.send();
             return new Reply(r.getStatus(), r.getContentAsString());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
+            throw new IOException("interrupted while waiting for " + what, e);
         } catch (TimeoutException e) {
-            throw new IOException(socket + ": no answer within " + timeout.toMillis() + " ms", e);
+            throw new IOException(socket + ": no answer to " + what + " within " + timeout.toMillis()
+                    + " ms (this client's limit for it; the server may still be working on it)", e);
         } catch (ExecutionException e) {
             Throwable c = e.getCause() == null ? e : e.getCause();
-            throw new IOException(socket + ": " + c.getMessage(), c);
+            if (c instanceof TimeoutException) {
+                throw new IOException(socket + ": no answer to " + what + ": " + c.getMessage(), c);
+            }
+            throw new IOException(socket + ": " + what + ": " + c.getMessage(), c);
         }
     }
 

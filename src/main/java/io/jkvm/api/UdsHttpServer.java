@@ -72,6 +72,12 @@ public final class UdsHttpServer implements AutoCloseable {
             throw new IOException("cannot listen on " + socket + ": " + e.getMessage(), e);
         }
         publish(bindPath, socket);
+        try {
+            SocketFileSystems.requireReachable(socket);
+        } catch (IOException e) {
+            new UdsHttpServer(server, socket).close();
+            throw e;
+        }
         return new UdsHttpServer(server, socket);
     }
 
@@ -88,6 +94,7 @@ public final class UdsHttpServer implements AutoCloseable {
         if (parent != null && !Files.isDirectory(parent)) {
             throw new IOException(socket + ": directory " + parent + " does not exist");
         }
+        SocketFileSystems.requireSocketCapable(socket);
         Files.deleteIfExists(privateBindPath(socket));
         if (Files.exists(socket, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             if (listening(socket)) {

@@ -70,11 +70,15 @@ final class ApiVmm {
     }
 
     MachineExit run() throws IOException, InterruptedException {
-        HostLimits limits;
+        // Configuration before environment: a VMM on a host without usable KVM still serves its
+        // API and checks its configuration (as Firecracker does); InstanceStart then fails naming
+        // the KVM error. The vCPU limit is KVM's when it answers.
+        HostLimits limits = HostLimits.beforeKvm();
+        String kvmProblem = null;
         try (Kvm kvm = Kvm.open()) {
             limits = new HostLimits(kvm.maxVcpus(), HostLimits.hostMemory());
-        } catch (NativeException e) {
-            throw new UserError("cannot use KVM: " + e.getMessage() + " (try `jkvm host-check`)");
+        } catch (NativeException | IllegalStateException e) {
+            kvmProblem = e.getMessage();
         }
         SnapshotKey key = null;
         if (snapshotKey != null) {
@@ -87,6 +91,9 @@ final class ApiVmm {
             }
         }
         EventLog log = EventLog.toStderr("vmm");
+        if (kvmProblem != null) {
+            log.warn("kvm_unavailable", "error", kvmProblem, "hint", "`jkvm host-check` says why");
+        }
         OutputStream stdout = new FileOutputStream(FileDescriptor.out);
         ConsoleServer console = null;
         UdsHttpServer server = null;

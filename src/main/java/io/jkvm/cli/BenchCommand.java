@@ -29,8 +29,8 @@ import java.util.concurrent.Callable;
  * ratio; absolute numbers on a shared machine only mean something next to their peer.
  */
 @Command(name = "bench", sortOptions = false, subcommands = {BenchGuestCommand.class, BenchTrainCommand.class},
-        description = {"Benchmark jkvm against QEMU and a minimal C KVM loop, in one run:",
-                "exit round trip (port I/O, MMIO), boot to first byte and to /init (in the lab),",
+        description = {"Benchmark jkvm side by side with QEMU and a minimal C KVM loop, in one run.",
+                "Figures: exit round trip (port I/O, MMIO), boot to first byte and to /init (in the lab),",
                 "VMM memory overhead, snapshot restore, live migration, virtio-blk and virtio-net throughput (in the lab).",
                 "Prints a table; --json and --chart write files."})
 public final class BenchCommand implements Callable<Integer> {

@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /**
@@ -24,8 +25,8 @@ import java.util.concurrent.Callable;
  * whether stock guests run here, and boots the default guest directly or in the lab, saying
  * which and why. The guest prints what it sees (CPUs, memory, date) and powers off.
  */
-@Command(name = "demo", description = {"Boot the default Linux guest with no input: directly where this host can,",
-        "in the lab otherwise. Installs and builds what it needs."})
+@Command(name = "demo", description = {"Boot the default Linux guest, with no input: directly if this host runs stock guests, else in the lab.",
+        "Installs the Debian packages and builds the guest image it needs first."})
 public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--cpus", paramLabel = "N", description = "vCPUs (default: ${DEFAULT-VALUE}).")
     int cpus = 2;
@@ -52,28 +53,28 @@ public final class DemoCommand implements Callable<Integer> {
                 "--cpus", String.valueOf(cpus), "--memory", memory, "--on-reboot", OnReboot.EXIT.name().toLowerCase(),
                 "--cmdline", VmConfig.DEFAULT_CMDLINE + " jkvm.demo"));
         HostCheck.Report check = HostCheck.run();
-        switch (check.exitCode()) {
-            case HostCheck.EXIT_OK -> {
-                say("host-check: " + check.verdict() + " -> booting directly");
-                return Cli.execute(runArgs.toArray(String[]::new));
-            }
-            case HostCheck.EXIT_NO_STANDARD_GUESTS -> {
-                say("host-check: " + check.verdict());
-                say("booting in the lab (Linux on nested KVM inside an emulated AMD-V machine); this takes about a minute");
-                List<String> cmd = new ArrayList<>(List.of("env", "JKVM_NO_BUILD=1",
-                        JkvmHome.get().resolve("bin/jkvm").toString()));
-                cmd.addAll(runArgs);
-                LabResult r = Lab.run(cmd, LabOptions.defaults().withTimeout(Duration.ofMinutes(10)),
-                        System.in, System.out, System.err);
-                if (r.error() != null) {
-                    System.err.println("jkvm: lab: " + r.error());
-                }
-                say(String.format("lab finished: exit %d (lab machine up in %s, total %s)", r.exitCode(),
-                        seconds(r.boot()), seconds(r.total())));
-                return r.exitCode();
-            }
-            default -> throw new UserError("host-check: " + check.verdict() + " (run `jkvm host-check` for details)");
+        if (check.kind().runsStockGuests()) {
+            say("host-check: " + check.verdict() + " -> booting directly");
+            return Cli.execute(runArgs.toArray(String[]::new));
         }
+        Optional<String> noLab = Lab.availability();
+        if (noLab.isPresent()) {
+            throw new ExitCodeError(Cli.EXIT_FAILURE, "host-check: " + check.verdict() + "; and the lab cannot run here: "
+                    + noLab.get());
+        }
+        say("host-check: " + check.verdict());
+        say("-> booting in the lab (Linux on nested KVM inside an emulated AMD-V machine); this takes about a minute");
+        List<String> cmd = new ArrayList<>(List.of("env", "JKVM_NO_BUILD=1",
+                JkvmHome.get().resolve("bin/jkvm").toString()));
+        cmd.addAll(runArgs);
+        LabResult r = Lab.run(cmd, LabOptions.defaults().withTimeout(Duration.ofMinutes(15)),
+                System.in, System.out, System.err);
+        if (r.error() != null) {
+            System.err.println("jkvm: lab: " + r.error());
+        }
+        say(String.format("lab finished: exit %d (lab machine up in %s, total %s)", r.exitCode(),
+                seconds(r.boot()), seconds(r.total())));
+        return r.exitCode();
     }
 
     private static String seconds(Duration d) {

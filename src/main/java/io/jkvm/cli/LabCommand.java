@@ -18,9 +18,10 @@ import picocli.CommandLine.Parameters;
 
 /** {@code jkvm lab ...}: run commands in an emulated AMD-V machine with real nested KVM. */
 @Command(name = "lab", mixinStandardHelpOptions = true, description = {
-    "Run commands inside the lab: QEMU (TCG, EPYC with SVM) booting the host's kernel with kvm_amd,",
-    "the host's root read-only, /tmp and the project writable. Exit status: the command's;",
-    "124 on timeout; 125 when the lab itself failed."},
+    "Run commands in the lab, an emulated AMD-V machine with real nested KVM where stock Linux guests run.",
+    "The lab is QEMU (TCG, EPYC with SVM) booting the host's kernel with kvm_amd, the host's root",
+    "read-only, /tmp and the project writable. Exit status: the command's; 124 on timeout;",
+    "125 when the lab itself failed."},
         subcommands = {LabCommand.Exec.class, LabCommand.Run.class})
 public final class LabCommand implements Runnable {
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;

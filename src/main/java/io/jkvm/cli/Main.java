@@ -1,5 +1,6 @@
 package io.jkvm.cli;
 
+import io.jkvm.kvm.KvmDevice;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -11,6 +12,16 @@ import picocli.CommandLine.Command;
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    /** The KVM device setting, for every subcommand (environment: JKVM_KVM_DEVICE). */
+    @CommandLine.Option(names = "--kvm-device", paramLabel = "PATH", scope = CommandLine.ScopeType.INHERIT,
+            description = "The KVM device to open (default: $JKVM_KVM_DEVICE, else /dev/kvm).")
+    void kvmDevice(String path) {
+        if (path.isBlank()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--kvm-device: empty path");
+        }
+        System.setProperty(KvmDevice.PROPERTY, path);
+    }
 
     @Override
     public void run() {

@@ -178,13 +178,9 @@ public final class RunCommand implements Callable<Integer> {
         if (tlsCert != null || tlsKey != null || tlsCa != null) {
             throw new UserError("--tls-cert/--tls-key/--tls-ca go with --api-sock (migration is driven through the API)");
         }
+        // The command line first, then the host: a user fixing a flag learns about the flag even on
+        // a host without KVM.
         VmConfig config;
-        int maxVcpus;
-        try (Kvm kvm = Kvm.open()) {
-            maxVcpus = kvm.maxVcpus();
-        } catch (NativeException e) {
-            throw new UserError("cannot use KVM: " + e.getMessage() + " (try `jkvm host-check`)");
-        }
         try {
             boolean virtioConsole = switch (consoleKind) {
                 case "serial" -> false;
@@ -197,7 +193,7 @@ public final class RunCommand implements Callable<Integer> {
             }
             DeviceConfig devices = new DeviceConfig(disks.stream().map(DiskConfig::parse).toList(),
                     nets.stream().map(NetConfig::parse).toList(), rng, virtioConsole);
-            config = new VmConfigValidator(new HostLimits(maxVcpus, HostLimits.hostMemory()))
+            config = new VmConfigValidator(HostLimits.beforeKvm())
                     .validate(kernel, initrd, line, cpus, memory, onReboot, nested).withDevices(devices);
             for (DiskConfig d : devices.disks()) {
                 if (!java.nio.file.Files.isRegularFile(d.path())) {
@@ -206,6 +202,17 @@ public final class RunCommand implements Callable<Integer> {
             }
         } catch (ConfigException e) {
             throw new UserError(e.getMessage());
+        }
+        int maxVcpus;
+        try (Kvm kvm = Kvm.open()) {
+            maxVcpus = kvm.maxVcpus();
+        } catch (NativeException e) {
+            throw new ExitCodeError(Cli.EXIT_FAILURE, "cannot use KVM: " + e.getMessage() + " (`jkvm host-check` says why;"
+                    + " `jkvm lab run ...` runs this VM in the lab instead)");
+        }
+        if (config.cpus() > maxVcpus) {
+            throw new UserError("--cpus " + config.cpus() + ": must be between 1 and " + maxVcpus
+                    + " (the most KVM allows per VM on this host)");
         }
         RawTerminal raw = RawTerminal.enterIfTty();
         MachineExit exit;

@@ -28,6 +28,7 @@ import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -57,8 +58,24 @@ public final class VmCommand implements Runnable {
         @Option(names = "--json", description = "Print JSON (for scripts) instead of a table.")
         boolean json;
 
+        @Option(names = "--wait", paramLabel = "SECONDS",
+                description = "How long to wait for the daemon's answer (default: 900 for start, restore, snapshot;"
+                        + " stop's --timeout plus 60; 60 for the rest).")
+        Double waitSeconds;
+
         DaemonClient client() {
             return new DaemonClient(socket != null ? socket : DaemonPaths.defaultSocket());
+        }
+
+        /** --wait if given, else {@code dflt}. */
+        Duration wait(Duration dflt) {
+            if (waitSeconds == null) {
+                return dflt;
+            }
+            if (!(waitSeconds > 0) || waitSeconds > 86_400) {
+                throw new UserError("--wait " + waitSeconds + ": must be more than 0 and at most 86400 seconds");
+            }
+            return Duration.ofMillis((long) (waitSeconds * 1000));
         }
 
         void print(JsonNode status) {
@@ -163,10 +180,16 @@ public final class VmCommand implements Runnable {
             return null;
         }
 
+        /** How long the daemon may take for this action: VM starts and snapshots take minutes in the lab. */
+        Duration defaultWait() {
+            return DaemonClient.QUICK;
+        }
+
         @Override
         public Integer call() {
+            String body = body();
             try (DaemonClient c = common.client()) {
-                common.print(c.callJson("POST", "/vms/" + name + "/" + action(), body()));
+                common.print(c.callJson("POST", "/vms/" + name + "/" + action(), body, common.wait(defaultWait())));
             }
             return 0;
         }
@@ -176,6 +199,11 @@ public final class VmCommand implements Runnable {
     static final class Start extends Action {
         String action() {
             return "start";
+        }
+
+        @Override
+        Duration defaultWait() {
+            return DaemonClient.LONG;
         }
     }
 
@@ -194,6 +222,11 @@ public final class VmCommand implements Runnable {
                 throw new UserError("--timeout " + timeout + ": must not be negative");
             }
             return Json.write(Map.of("timeout_ms", (long) (timeout * 1000)));
+        }
+
+        @Override
+        Duration defaultWait() {
+            return Duration.ofMillis((long) (timeout * 1000)).plus(DaemonClient.QUICK);
         }
     }
 
@@ -218,8 +251,8 @@ public final class VmCommand implements Runnable {
         }
     }
 
-    @Command(name = "snapshot", description = {"Pause a VM and save a snapshot of it into --dir (vm.state, vm.mem);",
-            "the VM stays paused. Snapshots are authenticated with the daemon's key (STATE_DIR/snapshot.key)."})
+    @Command(name = "snapshot", description = {"Pause a VM and save a snapshot of it into --dir (vm.state, vm.mem); it stays paused.",
+            "Snapshots are authenticated with the daemon's key (STATE_DIR/snapshot.key)."})
     static final class Snapshot extends Action {
         @Option(names = "--dir", paramLabel = "DIR", required = true, description = "Directory for the snapshot (created if absent).")
         Path dir;
@@ -235,10 +268,15 @@ public final class VmCommand implements Runnable {
         String body() {
             return Json.write(Map.of("dir", dir.toAbsolutePath().normalize().toString(), "encrypt", encrypt));
         }
+
+        @Override
+        Duration defaultWait() {
+            return DaemonClient.LONG;
+        }
     }
 
-    @Command(name = "restore", description = {"Start a stopped VM from a snapshot in --dir (made by `jkvm vm snapshot`)",
-            "instead of booting it: it continues where the snapshot was taken."})
+    @Command(name = "restore", description = {"Start a stopped VM from a snapshot in --dir instead of booting it.",
+            "It continues where the snapshot (made by `jkvm vm snapshot`) was taken."})
     static final class Restore extends Action {
         @Option(names = "--dir", paramLabel = "DIR", required = true, description = "Directory holding vm.state and vm.mem.")
         Path dir;
@@ -250,6 +288,11 @@ public final class VmCommand implements Runnable {
         @Override
         String body() {
             return Json.write(Map.of("dir", dir.toAbsolutePath().normalize().toString()));
+        }
+
+        @Override
+        Duration defaultWait() {
+            return DaemonClient.LONG;
         }
     }
 

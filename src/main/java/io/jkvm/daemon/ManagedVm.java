@@ -31,8 +31,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * guest has not ended by the deadline.
  */
 final class ManagedVm {
-    private static final Duration SPAWN_TIMEOUT = Duration.ofSeconds(90);
-    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(30);
+    /**
+     * Hang detectors, not budgets: a VMM that dies is noticed at once (its process exits); these
+     * only bound a VMM that lives but never answers. Generous because a JVM starting inside the
+     * TCG-emulated lab, next to other VMMs starting, takes tens of seconds.
+     */
+    private static final Duration SPAWN_TIMEOUT = Duration.ofMinutes(5);
+    private static final Duration CALL_TIMEOUT = Duration.ofMinutes(2);
     /** Saving or loading guest memory takes longer than other calls (and longer still in the lab). */
     private static final Duration SNAPSHOT_TIMEOUT = Duration.ofMinutes(5);
 

@@ -68,6 +68,10 @@ public final class VmmProcess {
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(serialLog.toFile()))
                 .redirectError(ProcessBuilder.Redirect.appendTo(vmmLog.toFile()));
+        if (io.jkvm.kvm.KvmDevice.overridden()) {
+            // --kvm-device given to the daemon: its VMMs open the same device.
+            pb.environment().put(io.jkvm.kvm.KvmDevice.ENV, io.jkvm.kvm.KvmDevice.path().toString());
+        }
         return pb.start();
     }
 

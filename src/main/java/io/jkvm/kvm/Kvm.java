@@ -10,7 +10,6 @@ import static io.jkvm.kvm.KvmIoctls.*;
 
 /** The /dev/kvm system handle: API version, capabilities, supported CPUID and MSRs, VM creation. */
 public final class Kvm implements AutoCloseable {
-    public static final String DEVICE = "/dev/kvm";
     /** The only stable KVM API version (api.rst, KVM_GET_API_VERSION). */
     public static final int API_VERSION = 12;
 
@@ -20,9 +19,9 @@ public final class Kvm implements AutoCloseable {
         this.fd = fd;
     }
 
-    /** Opens /dev/kvm and checks the API version. */
+    /** Opens the configured KVM device ({@link KvmDevice#path()}, normally /dev/kvm) and checks the API version. */
     public static Kvm open() {
-        return open(DEVICE);
+        return open(KvmDevice.path().toString());
     }
 
     public static Kvm open(String path) {

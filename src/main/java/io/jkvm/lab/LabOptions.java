@@ -46,6 +46,9 @@ public record LabOptions(Duration timeout, Path kernel, int memoryMib, int cpus,
                 env.put(k, v);
             }
         });
+        // The lab machine has its own /dev/kvm (nested KVM): this host's device setting, which may
+        // point at a missing path to simulate a host without KVM, does not apply there.
+        env.remove(io.jkvm.kvm.KvmDevice.ENV);
         return new LabOptions(Duration.ofSeconds(600), null, 4096, 2,
                 Path.of(System.getProperty("user.dir")), env, List.of(), false);
     }

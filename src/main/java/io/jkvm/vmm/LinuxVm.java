@@ -215,7 +215,7 @@ public final class LinuxVm {
             stop();
         });
         boolean inputStarted = false;
-        try (Kvm kvm = Kvm.open()) {
+        try (Kvm kvm = openKvm()) {
             List<CpuidEntry> supported = kvm.supportedCpuid();
             while (true) {
                 Snapshots.Restored restore = pendingRestore;
@@ -277,6 +277,14 @@ public final class LinuxVm {
                     }
                 }
             }
+        }
+    }
+
+    private static Kvm openKvm() throws IOException {
+        try {
+            return Kvm.open();
+        } catch (io.jkvm.kvm.NativeException | IllegalStateException e) {
+            throw new IOException("cannot use KVM: " + e.getMessage() + " (`jkvm host-check` says why)", e);
         }
     }
 
