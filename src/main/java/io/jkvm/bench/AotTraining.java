@@ -25,7 +25,8 @@ public final class AotTraining {
 
     /** {@code cli} runs a jkvm command line and returns its exit status. */
     public static void run(ToIntFunction<String[]> cli) throws Exception {
-        if (BenchGuest.unavailable() == null && Files.exists(Path.of("/dev/kvm"))) {
+        boolean kvm = io.jkvm.kvm.KvmDevice.whyUnusable().isEmpty();
+        if (BenchGuest.unavailable() == null && kvm) {
             Path dir = Files.createTempDirectory("jkvm-train");
             try {
                 byte[] image = Files.readAllBytes(BenchGuest.build(dir, "train", BenchGuest.Kind.PIO, 6400, 0));
@@ -42,7 +43,7 @@ public final class AotTraining {
             }
         }
         Optional<Path> kernel = DefaultImage.defaultKernel();
-        if (kernel.isEmpty() || !Files.exists(Path.of("/dev/kvm"))) {
+        if (kernel.isEmpty() || !kvm) {
             return;
         }
         Path initrd = DefaultImage.defaultOutput(io.jkvm.image.KernelVersion.of(kernel.get()));

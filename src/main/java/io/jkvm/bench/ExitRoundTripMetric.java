@@ -32,14 +32,20 @@ public final class ExitRoundTripMetric implements Metric {
     }
 
     @Override
+    public boolean direct() {
+        return true;
+    }
+
+    @Override
     public String id() {
         return "exit-" + label();
     }
 
     @Override
     public String unavailable(BenchContext ctx) {
-        if (!Files.exists(Path.of("/dev/kvm"))) {
-            return "/dev/kvm missing";
+        java.util.Optional<String> noKvm = io.jkvm.kvm.KvmDevice.whyUnusable();
+        if (noKvm.isPresent()) {
+            return noKvm.get();
         }
         String why = BenchGuest.unavailable();
         if (why == null) {

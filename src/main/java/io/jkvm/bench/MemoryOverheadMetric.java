@@ -25,6 +25,11 @@ public final class MemoryOverheadMetric implements Metric {
     private static final long SETTLE_MS = 500;
 
     @Override
+    public boolean direct() {
+        return true;
+    }
+
+    @Override
     public String id() {
         return "memory";
     }

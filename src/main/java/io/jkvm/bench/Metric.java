@@ -11,6 +11,15 @@ public interface Metric {
     /** Short name for --metrics, e.g. {@code exit-pio}. */
     String id();
 
+    /**
+     * True when this figure runs guests on this host's own KVM (exit round trips, memory, restore,
+     * migration), as opposed to inside the lab. On a host without usable KVM such figures run
+     * inside the lab instead, and are labelled so.
+     */
+    default boolean direct() {
+        return false;
+    }
+
     /** Why this metric cannot run here, or null if it can. */
     String unavailable(BenchContext ctx);
 

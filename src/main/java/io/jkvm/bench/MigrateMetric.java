@@ -42,6 +42,11 @@ public final class MigrateMetric implements Metric {
     private static final Pattern DOWNTIME = Pattern.compile("downtime: (\\d+) ms");
 
     @Override
+    public boolean direct() {
+        return true;
+    }
+
+    @Override
     public String id() {
         return "migrate";
     }

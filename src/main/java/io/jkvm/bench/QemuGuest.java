@@ -19,8 +19,9 @@ final class QemuGuest {
 
     /** Why a bench guest cannot run side by side under jkvm and QEMU on this host, or null. */
     static String sideBySideUnavailable() {
-        if (!java.nio.file.Files.exists(Path.of("/dev/kvm"))) {
-            return "/dev/kvm missing";
+        java.util.Optional<String> noKvm = io.jkvm.kvm.KvmDevice.whyUnusable();
+        if (noKvm.isPresent()) {
+            return noKvm.get();
         }
         String why = BenchGuest.unavailable();
         return why != null ? why : unavailable();

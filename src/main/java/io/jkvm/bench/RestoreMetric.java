@@ -28,6 +28,11 @@ public final class RestoreMetric implements Metric {
     private static final long TIMEOUT_S = 120;
 
     @Override
+    public boolean direct() {
+        return true;
+    }
+
+    @Override
     public String id() {
         return "restore";
     }

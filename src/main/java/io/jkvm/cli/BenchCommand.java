@@ -6,12 +6,15 @@ import io.jkvm.bench.BootMetric;
 import io.jkvm.bench.Chart;
 import io.jkvm.bench.ExitRoundTripMetric;
 import io.jkvm.bench.IoMetric;
+import io.jkvm.bench.LabBench;
 import io.jkvm.bench.MemoryOverheadMetric;
 import io.jkvm.bench.Metric;
 import io.jkvm.bench.MigrateMetric;
 import io.jkvm.bench.MetricResult;
 import io.jkvm.bench.Report;
 import io.jkvm.bench.RestoreMetric;
+import io.jkvm.kvm.KvmDevice;
+import io.jkvm.lab.Lab;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -21,6 +24,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /**
@@ -91,6 +95,24 @@ public final class BenchCommand implements Callable<Integer> {
         try (BenchContext ctx = BenchContext.create(n, quick, e, System.err)) {
             ctx.say("%d samples per figure%s; the machine is shared, so compare ratios, not absolute numbers",
                     n, quick ? " (--quick)" : "");
+            // Figures that need this host's KVM run inside the lab when it has none (labelled so).
+            Optional<String> noKvm = KvmDevice.whyUnusable();
+            List<Metric> inLab = new ArrayList<>();
+            if (noKvm.isPresent()) {
+                inLab.addAll(chosen.stream().filter(Metric::direct).toList());
+                chosen.removeAll(inLab);
+            }
+            if (!inLab.isEmpty()) {
+                Optional<String> noLab = Lab.availability();
+                if (noLab.isPresent()) {
+                    inLab.forEach(m -> skipped.add(m.id() + " (" + noKvm.get() + ", and the lab cannot run: " + noLab.get() + ")"));
+                } else {
+                    long t = System.nanoTime();
+                    results.addAll(LabBench.run(inLab, ctx));
+                    ctx.say("%s done in the lab in %.0f s", String.join(", ", inLab.stream().map(Metric::id).toList()),
+                            (System.nanoTime() - t) / 1e9);
+                }
+            }
             for (Metric m : chosen) {
                 String why = m.unavailable(ctx);
                 if (why != null) {

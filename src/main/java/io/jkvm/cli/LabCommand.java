@@ -37,6 +37,10 @@ public final class LabCommand implements Runnable {
                 description = "Kill the lab after this many seconds (default ${DEFAULT-VALUE}).")
         long timeoutSeconds;
 
+        @Option(names = "--idle-timeout", paramLabel = "SECONDS",
+                description = "Kill the lab when the command and the lab machine print nothing for this long (default: no limit).")
+        Long idleSeconds;
+
         @Option(names = "--kernel", paramLabel = "PATH", description = "L1 kernel (default: newest /boot/vmlinuz-*).")
         Path kernel;
 
@@ -59,6 +63,9 @@ public final class LabCommand implements Runnable {
             if (timeoutSeconds <= 0) {
                 throw new UserError("--timeout must be positive");
             }
+            if (idleSeconds != null && idleSeconds <= 0) {
+                throw new UserError("--idle-timeout must be positive");
+            }
             if (memoryMib < 512 || cpus < 1) {
                 throw new UserError("the lab needs --memory >= 512 and --cpus >= 1");
             }
@@ -72,6 +79,7 @@ public final class LabCommand implements Runnable {
             boolean tty = !noTty && console != null && console.isTerminal();
             LabOptions opts = LabOptions.defaults()
                     .withTimeout(Duration.ofSeconds(timeoutSeconds))
+                    .withIdleTimeout(idleSeconds == null ? null : Duration.ofSeconds(idleSeconds))
                     .withKernel(kernel)
                     .withMachine(memoryMib, cpus)
                     .withShares(shares)

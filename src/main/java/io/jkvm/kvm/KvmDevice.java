@@ -1,6 +1,8 @@
 package io.jkvm.kvm;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * Which KVM device node jkvm opens: {@code /dev/kvm} unless the system property
@@ -31,5 +33,18 @@ public final class KvmDevice {
     /** True when the setting differs from the default, so child processes must be told. */
     public static boolean overridden() {
         return !path().toString().equals(DEFAULT);
+    }
+
+    /** Why the configured device cannot be opened as KVM here (one line), or empty if it can. */
+    public static Optional<String> whyUnusable() {
+        Path dev = path();
+        if (!Files.exists(dev)) {
+            return Optional.of(dev + " does not exist on this host");
+        }
+        try (Kvm kvm = Kvm.open(dev.toString())) {
+            return Optional.empty();
+        } catch (RuntimeException e) {
+            return Optional.of("cannot use " + dev + ": " + e.getMessage());
+        }
     }
 }

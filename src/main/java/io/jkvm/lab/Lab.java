@@ -165,6 +165,8 @@ public final class Lab {
         private final List<AutoCloseable> closeables = new ArrayList<>();
         private final List<ServerSocketChannel> servers = new ArrayList<>();
         private final StringBuffer qemuErr = new StringBuffer();
+        /** System.nanoTime() of the last byte from the command or L1's console (the idle watchdog's input). */
+        private final java.util.concurrent.atomic.AtomicLong lastOutput = new java.util.concurrent.atomic.AtomicLong();
 
         Session(LabJob job, LabOptions opts) {
             this.job = job;
@@ -181,8 +183,8 @@ public final class Lab {
                     // of file. A full close would make QEMU drop the unread input (hang-up).
                     ch.shutdownOutput();
                 }, false);
-                listen("stdout", ch -> copy(ch, out), true);
-                listen("stderr", ch -> copy(ch, err), true);
+                listen("stdout", ch -> copy(ch, out, lastOutput), true);
+                listen("stderr", ch -> copy(ch, err, lastOutput), true);
             }
             ConsoleMonitor console = new ConsoleMonitor(opts.tty() ? out : null);
             // Our terminal (tty mode) goes raw here rather than in QEMU, and input is passed on
@@ -220,6 +222,7 @@ public final class Lab {
                     byte[] buf = new byte[8192];
                     InputStream s = qemu.getInputStream();
                     for (int n; (n = s.read(buf)) > 0; ) {
+                        lastOutput.set(System.nanoTime());
                         console.feed(buf, 0, n);
                     }
                     console.finish();
@@ -228,7 +231,8 @@ public final class Lab {
                     byte[] all = qemu.getErrorStream().readAllBytes();
                     qemuErr.append(new String(all, StandardCharsets.UTF_8));
                 }, true);
-                boolean exited = qemu.waitFor(opts.timeout().toMillis(), TimeUnit.MILLISECONDS);
+                String stuck = watch(qemu, t0);
+                boolean exited = stuck == null;
                 if (!exited) {
                     stop(qemu);
                 }
@@ -238,8 +242,7 @@ public final class Lab {
                 Duration boot = console.started() ? Duration.ofNanos(console.startNanos() - t0) : null;
                 String log = console.log() + (qemuErr.isEmpty() ? "" : "\n[qemu] " + qemuErr);
                 if (!exited) {
-                    return new LabResult(EXIT_TIMEOUT, "", "", "timed out after " + opts.timeout().toSeconds()
-                            + " s (QEMU killed)", log, boot, total);
+                    return new LabResult(EXIT_TIMEOUT, "", "", stuck + " (QEMU killed)", log, boot, total);
                 }
                 return outcome(job.status(), console, qemu.exitValue(), log, boot, total);
             } catch (InterruptedException e) {
@@ -286,6 +289,30 @@ public final class Lab {
                     log, boot, total);
         }
 
+        /**
+         * Waits for QEMU to exit; returns null when it did, or why it was given up on: the whole
+         * run's timeout, or (with an idle timeout) no output from the command or L1's console for
+         * that long. The idle limit measures progress, so a slower machine is not a stuck one.
+         */
+        private String watch(Process qemu, long t0) throws InterruptedException {
+            lastOutput.set(t0);
+            long deadline = t0 + opts.timeout().toNanos();
+            Duration idle = opts.idleTimeout();
+            while (true) {
+                long now = System.nanoTime();
+                long idleLeft = idle == null ? Long.MAX_VALUE : lastOutput.get() + idle.toNanos() - now;
+                long left = Math.min(deadline - now, idleLeft);
+                if (left <= 0) {
+                    return deadline - now <= 0 ? "timed out after " + opts.timeout().toSeconds() + " s"
+                            : "no output from the command or the lab machine for " + idle.toSeconds() + " s";
+                }
+                // Re-checked at least every second: output resets the idle limit while we wait.
+                if (qemu.waitFor(Math.min(left, 1_000_000_000L), TimeUnit.NANOSECONDS)) {
+                    return null;
+                }
+            }
+        }
+
         /** SIGTERM first: QEMU then restores the terminal it put in raw mode. */
         private static void stop(Process qemu) throws InterruptedException {
             qemu.destroy();
@@ -329,10 +356,12 @@ public final class Lab {
             }
         }
 
-        private static void copy(SocketChannel ch, OutputStream out) throws IOException {
+        private static void copy(SocketChannel ch, OutputStream out, java.util.concurrent.atomic.AtomicLong lastOutput)
+                throws IOException {
             InputStream s = Channels.newInputStream(ch);
             byte[] buf = new byte[65536];
             for (int n; (n = s.read(buf)) > 0; ) {
+                lastOutput.set(System.nanoTime());
                 out.write(buf, 0, n);
                 out.flush();
             }

@@ -3,13 +3,11 @@ package io.jkvm.image;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jkvm.lab.Lab;
-import io.jkvm.lab.LabOptions;
 import io.jkvm.lab.LabResult;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
@@ -50,7 +48,7 @@ class DefaultImageLabTest {
             String script = qemu + " -append 'console=ttyS0 quiet jkvm.demo' && echo demo-done && "
                     + qemu + " -drive file=" + disk + ",format=raw,if=virtio -append 'console=ttyS0 quiet root=/dev/vda'";
             LabResult r = Lab.exec(List.of("sh", "-c", script),
-                    LabOptions.defaults().withTimeout(Duration.ofSeconds(240)).withWorkDir(work));
+                    io.jkvm.labtests.LabGuests.options().withWorkDir(work));
             assertThat(r.exitCode()).as("error %s; output %s; console:%n%s", r.error(), r.output(), r.console()).isZero();
             assertThat(r.stdout()).contains("jkvm-guest: up", "demo-done", "jkvm-guest: switch_root /dev/vda", "rootfs-ok");
             assertThat(r.stdout()).containsPattern("jkvm-guest: kernel=\\S+ cpus=2 mem_kb=\\d+ date=\\d{4}-\\d\\d-\\d\\dT");

@@ -72,4 +72,16 @@ class LabTest {
         assertThat(r.exitCode()).isEqualTo(Lab.EXIT_TIMEOUT);
         assertThat(r.error()).contains("timed out");
     }
+
+    @Test
+    void aRunThatStopsPrintingIsEndedByTheIdleWatchdogNotByItsTotal() throws IOException {
+        // Output resets the watchdog; once the command goes silent it is killed, well before the
+        // whole run's limit.
+        LabResult r = Lab.exec(List.of("sh", "-c", "echo first; sleep 1; echo second; exec sleep 600"),
+                options().withTimeout(Duration.ofMinutes(20)).withIdleTimeout(Duration.ofSeconds(45)));
+        assertThat(r.exitCode()).as("%s%n%s", r.error(), r.console()).isEqualTo(Lab.EXIT_TIMEOUT);
+        assertThat(r.error()).contains("no output").contains("45 s");
+        assertThat(r.stdout()).isEqualTo("first\nsecond\n");
+        assertThat(r.total()).isLessThan(Duration.ofMinutes(20));
+    }
 }

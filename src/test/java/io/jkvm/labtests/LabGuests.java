@@ -7,14 +7,61 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import io.jkvm.lab.LabOptions;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** What the lab tests share: skipping visibly, an ext4 root whose /sbin/init is a script, host commands. */
-final class LabGuests {
+/**
+ * What the lab tests share: skipping visibly, lab options that watch progress instead of a time
+ * budget, shell helpers for lab scripts, an ext4 root whose /sbin/init is a script, host commands.
+ */
+public final class LabGuests {
     private LabGuests() {}
+
+    /**
+     * How long a lab run may print nothing (the command's output and the lab machine's console
+     * together) before it is called stuck. Lab scripts print as their guests progress, so this
+     * bounds the longest silent step, not the run: a machine that runs the lab at half the speed
+     * passes the same test, only later.
+     */
+    static final Duration NO_PROGRESS = Duration.ofMinutes(5);
+    /** The backstop for a whole run, far beyond any test's need; stuck runs end at NO_PROGRESS. */
+    static final Duration BACKSTOP = Duration.ofMinutes(60);
+
+    /** Lab options for a test: the progress watchdog and the backstop, no budget. */
+    public static LabOptions options() {
+        return LabOptions.defaults().withTimeout(BACKSTOP).withIdleTimeout(NO_PROGRESS);
+    }
+
+    /**
+     * Shell functions for lab scripts (POSIX sh). {@code say MSG} prints a progress line with the
+     * seconds since the script started. {@code await COND PID [PROGRESS]} waits until the shell
+     * condition COND holds and gives up (status 1) only when process PID has exited: it has no
+     * time limit. While it waits it prints a line each time the PROGRESS command's output changes
+     * (checked every 5 s; {@code grown FILE...} counts the bytes of files such as a guest's
+     * console log), so the lab's no-output watchdog ({@link #NO_PROGRESS}) tells a slow run from
+     * a stuck one.
+     */
+    static final String SHELL_LIB = String.join("\n",
+            "t0=$(date +%s)",
+            "say() { echo \"lab: [$(( $(date +%s) - t0 ))s] $*\"; }",
+            "grown() { cat \"$@\" 2>/dev/null | wc -c; }",
+            "await() {",
+            "  _cond=$1; _pid=$2; _progress=${3:-true}; _last=; _t=$(date +%s)",
+            "  until eval \"$_cond\"; do",
+            "    kill -0 \"$_pid\" 2>/dev/null || return 1",
+            "    _now=$(date +%s)",
+            "    if [ $((_now - _t)) -ge 5 ]; then",
+            "      _t=$_now; _seen=$(eval \"$_progress\" 2>/dev/null)",
+            "      if [ \"$_seen\" != \"$_last\" ]; then echo \"lab: [$((_now - t0))s] waiting for: $_cond (progress: $_seen)\"; _last=$_seen; fi",
+            "    fi",
+            "    sleep 0.2",
+            "  done",
+            "}",
+            "");
 
     /** Skips (with the reason) unless the lab runs here and every e2fsprogs tool named is installed. */
     static void assumeLab(String... e2fsprogs) {

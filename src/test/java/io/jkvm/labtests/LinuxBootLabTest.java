@@ -61,7 +61,7 @@ class LinuxBootLabTest {
     private static final String STALLS = "rcupdate.rcu_cpu_stall_suppress=1 ";
 
     private static LabOptions options() {
-        return LabOptions.defaults().withTimeout(Duration.ofSeconds(420));
+        return LabGuests.options();
     }
 
     private static String[] runArgs(String onReboot, String extraCmdline) {
@@ -123,9 +123,12 @@ class LinuxBootLabTest {
                 return Lab.run(JkvmCommand.of(runArgs(kernel, 1, "restart", "")), options(), stdin, screen, err);
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
+            } finally {
+                screen.close();
             }
         });
-        Duration wait = Duration.ofSeconds(300);
+        // Waits give up when the console has been silent this long (stuck), not after a total.
+        Duration wait = LabGuests.NO_PROGRESS;
         // Type only once the shell shows its prompt, as a person would: bytes that arrive before the
         // shell owns the terminal are flushed when it sets the line discipline up.
         assertThat(screen.awaitContains(PROMPT, wait)).as(screen.text()).isTrue();

@@ -2,7 +2,6 @@ package io.jkvm.labtests;
 
 import io.jkvm.image.DefaultImage;
 import io.jkvm.lab.Lab;
-import io.jkvm.lab.LabOptions;
 import io.jkvm.lab.LabResult;
 import io.jkvm.migration.TestPki;
 import io.jkvm.testing.JkvmCommand;
@@ -14,7 +13,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -69,62 +67,69 @@ class MigrationLabTest {
         // A node whose certificate another CA signed: both destinations must refuse it.
         String rogueTls = "--tls-cert " + certs.resolve("rogue.pem") + " --tls-key " + certs.resolve("rogue.key")
                 + " --tls-ca " + certs.resolve("ca.pem");
-        return String.join("\n",
+        // No step has a time budget: each wait ends when its condition holds or the process it
+        // waits for has died, and prints as the guests progress; a stuck step is ended by the
+        // lab's no-output watchdog (LabGuests.NO_PROGRESS). Each VMM lives as long as the phase
+        // that needs it, so a slow phase cannot use up a later one's time.
+        return LabGuests.SHELL_LIB + String.join("\n",
                 "set -u",
                 "L=$(mktemp -d /dev/shm/jkvm-mig.XXXXXX)",
-                "t0=$(date +%s)",
-                "say() { echo \"lab: [$(( $(date +%s) - t0 ))s] $*\"; }",
-                // await COMMAND TENTHS PID: until COMMAND succeeds, process PID dies, or time runs out.
-                "await() { local n=0; until eval \"$1\"; do kill -0 $3 2>/dev/null || return 1;"
-                        + " n=$((n+1)); [ $n -gt $2 ] && return 1; sleep 0.1; done; }",
-                "c() { code=$(curl -s -m 60 --unix-socket $1 -o $L/body -w '%{http_code}' -X \"$2\" \"http://localhost$3\""
+                "c() { code=$(curl -s -m 600 --unix-socket $1 -o $L/body -w '%{http_code}' -X \"$2\" \"http://localhost$3\""
                         + " -H 'Content-Type: application/json' ${4:+-d \"$4\"}); echo \"@@$2 $3 -> $code $(cat $L/body)\"; }",
                 "lasttick() { grep -ao 'tick [0-9]* end' $1 | tail -n 1 | cut -d' ' -f2; }",
+                "migstatus() { curl -s -m 60 --unix-socket $S1 http://localhost/migrate | tr -d ' \\n'; }",
                 "S1=$L/src.sock; S2=$L/dst.sock",
-                "timeout -k 5 330 " + jkvm + " run --api-sock $S1 --id src " + srcTls
-                        + " </dev/null > $L/s1.log 2> $L/v1.err &",
+                jkvm + " run --api-sock $S1 --id src " + srcTls + " </dev/null > $L/s1.log 2> $L/v1.err &",
                 "src=$!",
-                "await '[ -S $S1 ]' 1200 $src || say no source api socket",
+                "await '[ -S $S1 ]' $src 'grown $L/v1.err' || say no source api socket",
                 "c $S1 PUT /machine-config '{\"vcpu_count\": 1, \"mem_size_mib\": 128}'",
                 "c $S1 PUT /boot-source '{\"kernel_image_path\": \"" + kernel + "\", \"initrd_path\": \"" + initrd
                         + "\", \"boot_args\": \"" + bootArgs + "\"}'",
                 "c $S1 PUT /drives/rootfs '{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk
                         + "\", \"is_root_device\": true, \"is_read_only\": false}'",
                 "c $S1 PUT /actions '{\"action_type\": \"InstanceStart\"}'",
-                "timeout -k 5 330 " + jkvm + " run --api-sock $S2 --id dst --incoming tcp:127.0.0.1:47011 " + dstTls
+                jkvm + " run --api-sock $S2 --id dst --incoming tcp:127.0.0.1:47011 " + dstTls
                         + " </dev/null > $L/s2.log 2> $L/v2.err &",
                 "dst=$!",
-                "await 'grep -qa migration_listening $L/v2.err' 1200 $dst && say destination listening || say destination not listening",
-                "await 'grep -qa \"tick 3 end\" $L/s1.log' 3000 $src && say source counting || say source not counting",
-                // A source with an untrusted certificate is refused; the VM goes on where it is.
-                "timeout -k 5 100 " + jkvm + " migrate --api-sock $S1 --to tcp:127.0.0.1:47011 " + rogueTls
-                        + " > $L/rogue.out 2>&1; echo \"@@rogue-status=$?\"",
+                "await 'grep -qa migration_listening $L/v2.err' $dst 'grown $L/v2.err $L/s1.log' && say destination listening"
+                        + " || say destination not listening",
+                "await 'grep -qa \"tick 3 end\" $L/s1.log' $src 'grown $L/s1.log' && say source counting || say source not counting",
+                // Phase 1: a source with an untrusted certificate is refused; the VM goes on where it is.
+                jkvm + " migrate --api-sock $S1 --to tcp:127.0.0.1:47011 " + rogueTls + " > $L/rogue.out 2>&1 &",
+                "rogue=$!",
+                "await '! kill -0 $rogue 2>/dev/null' $src 'grown $L/rogue.out $L/s1.log'; wait $rogue; echo \"@@rogue-status=$?\"",
                 "head -n 3 $L/rogue.out | sed 's/^/@@rogue /'",
                 "say rogue refused",
-                // A migration cancelled midway (to a second destination) leaves the source running.
-                "timeout -k 5 330 " + jkvm + " run --api-sock $L/dsta.sock --id dsta --incoming tcp:127.0.0.1:47012 " + dstTls
+                // Phase 2: a migration cancelled midway (to a second destination, which then ends)
+                // leaves the source running.
+                jkvm + " run --api-sock $L/dsta.sock --id dsta --incoming tcp:127.0.0.1:47012 " + dstTls
                         + " </dev/null > $L/sa.log 2> $L/va.err &",
                 "dsta=$!",
-                "await 'grep -qa migration_listening $L/va.err' 1200 $dsta || say abort destination not listening",
-                "( timeout -k 5 150 " + jkvm + " migrate --api-sock $S1 --to tcp:127.0.0.1:47012 " + srcTls
+                "await 'grep -qa migration_listening $L/va.err' $dsta 'grown $L/va.err $L/s1.log' || say abort destination not listening",
+                "( " + jkvm + " migrate --api-sock $S1 --to tcp:127.0.0.1:47012 " + srcTls
                         + " > $L/abort.out 2>&1; echo \"@@abort-status=$?\" > $L/abort.rc ) &",
-                "await 'curl -s --unix-socket $S1 http://localhost/migrate | grep -Eq \"\\\"bytes\\\" *: *[1-9][0-9]{6}\"' 1200 $src"
+                "await 'migstatus | grep -Eq \"\\\"bytes\\\":[1-9][0-9]{6}\"' $src 'migstatus'"
                         + " && say migration to be cancelled is under way || say migration to cancel never started",
                 "c $S1 PUT /migrate/cancel",
-                "await '[ -s $L/abort.rc ]' 1200 $src; cat $L/abort.rc",
+                "await '[ -s $L/abort.rc ]' $src 'migstatus'; cat $L/abort.rc",
                 "grep -ao 'migration [a-z]* to tcp:127.0.0.1:47012' $L/abort.out | head -n 1 | sed 's/^/@@abort-report /'",
                 "echo \"@@after-abort $(curl -s --unix-socket $S1 http://localhost/)\"",
-                "n=$(lasttick $L/s1.log); await \"[ \\$(lasttick $L/s1.log) -ge $((n+2)) ]\" 600 $src && echo '@@source-goes-on-after-abort'",
-                "await '! kill -0 $dsta 2>/dev/null' 300 $src || kill $dsta 2>/dev/null; wait $dsta; echo \"@@abort-destination-exit=$?\"",
+                "n=$(lasttick $L/s1.log); await \"[ \\$(lasttick $L/s1.log) -ge $((n+2)) ]\" $src 'grown $L/s1.log'"
+                        + " && echo '@@source-goes-on-after-abort'",
+                // The abandoned destination ends by itself (its stream broke); it is not waited for beyond that.
+                "await '! kill -0 $dsta 2>/dev/null' $src 'grown $L/va.err'; wait $dsta; echo \"@@abort-destination-exit=$?\"",
+                // Phase 3: the migration.
                 "say migrating",
-                "timeout -k 5 150 " + jkvm + " migrate --api-sock $S1 --to tcp:127.0.0.1:47011 " + srcTls + " > $L/mig.out 2>&1",
+                jkvm + " migrate --api-sock $S1 --to tcp:127.0.0.1:47011 " + srcTls + " > $L/mig.out 2>&1 &",
+                "mig=$!",
+                "await '! kill -0 $mig 2>/dev/null' $dst 'migstatus; grown $L/v2.err'; wait $mig",
                 "echo \"@@migrate-status=$?\"",
                 "say migrate returned",
                 "sed 's/^/@@report /' $L/mig.out",
                 "echo \"@@last-source=$(lasttick $L/s1.log)\"",
-                "await '! kill -0 $src 2>/dev/null' 300 $dst; wait $src; echo \"@@source-exit=$?\"",
-                "await '[ -n \"$(lasttick $L/s2.log)\" ] && [ $(lasttick $L/s2.log) -ge $(( $(lasttick $L/s1.log) + 3 )) ]' 1200 $dst"
-                        + " && say destination counting || say destination not counting",
+                "await '! kill -0 $src 2>/dev/null' $dst 'grown $L/v1.err $L/s2.log'; wait $src; echo \"@@source-exit=$?\"",
+                "await '[ -n \"$(lasttick $L/s2.log)\" ] && [ $(lasttick $L/s2.log) -ge $(( $(lasttick $L/s1.log) + 3 )) ]' $dst"
+                        + " 'grown $L/s2.log' && say destination counting || say destination not counting",
                 "echo \"@@first-dest=$(grep -ao 'tick [0-9]* end' $L/s2.log | head -n 1 | cut -d' ' -f2)\"",
                 "echo \"@@last-dest=$(lasttick $L/s2.log)\"",
                 "echo \"@@dest-state $(curl -s --unix-socket $S2 http://localhost/)\"",
@@ -144,7 +149,7 @@ class MigrationLabTest {
         TestPki.create(certs);
 
         LabResult r = Lab.exec(List.of("bash", "-c", labScript(certs, disk, JkvmCommand.shell())),
-                LabOptions.defaults().withTimeout(Duration.ofSeconds(420)));
+                LabGuests.options());
         String out = r.stdout();
         String context = out + "\n--- stderr ---\n" + r.stderr();
         System.out.println(context);

@@ -2,7 +2,6 @@ package io.jkvm.labtests;
 
 import io.jkvm.image.DefaultImage;
 import io.jkvm.lab.Lab;
-import io.jkvm.lab.LabOptions;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
 import org.junit.jupiter.api.BeforeAll;
@@ -12,7 +11,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -60,23 +58,20 @@ class NetConsoleLabTest {
             """;
 
     /**
-     * The lab side. The waits are bounded polls on conditions (a line in the guest's console,
-     * a port accepting connections), never fixed delays standing in for them, and each gives up
-     * as soon as the VM it waits for has exited; each VM runs under timeout(1), so the script
-     * always finishes and reports what it saw. The receiver's stdin never ends: busybox nc
+     * The lab side. The waits are polls on conditions (a line in the guest's console, a port
+     * accepting connections), never fixed delays standing in for them; each gives up as soon as
+     * the VM it waits for has exited and has no time budget (a stuck step is ended by the lab's
+     * no-output watchdog, LabGuests.NO_PROGRESS). The receiver's stdin never ends: busybox nc
      * half-closes on stdin EOF, and the guest's nc would then quit before it had sent
      * everything. FIFOs live on the lab machine's tmpfs (not on 9p).
      */
     private static String labScript(Path dir, String netVm, String consoleVm) {
-        return String.join("\n",
+        return LabGuests.SHELL_LIB + String.join("\n",
                 "set -u",
                 "D=" + dir,
                 "L=$(mktemp -d /dev/shm/jkvm-test.XXXXXX)",
-                "t0=$(date +%s)",
-                "say() { echo \"lab: [$(( $(date +%s) - t0 ))s] $*\"; }",
-                // await PATTERN FILE SECONDS: until FILE has PATTERN, the VM exits or time runs out.
-                "await() { local n=0; until grep -qa \"$1\" \"$2\"; do kill -0 $vm 2>/dev/null || return 1;"
-                        + " n=$((n+1)); [ $n -gt $3 ] && return 1; sleep 1; done; }",
+                // awaitline PATTERN FILE: until FILE has PATTERN, or the VM ($vm) exits.
+                "awaitline() { await \"grep -qa '$1' $2\" $vm \"grown $2\"; }",
                 "ip tuntap add dev jkvmt0 mode tap && ip addr add 10.99.0.1/24 dev jkvmt0 && ip link set jkvmt0 up",
                 "head -c 1048576 /dev/urandom > $D/to-guest.bin",
                 "echo \"lab: to-guest=$(sha256sum $D/to-guest.bin | cut -d' ' -f1)\"",
@@ -84,24 +79,25 @@ class NetConsoleLabTest {
                 "busybox nc -l -p 5001 < $L/hold > $D/from-guest.bin &",
                 "nc=$!",
                 "exec 4> $L/hold",
-                "timeout -k 5 300 " + netVm + " </dev/null > $L/net.log 2>&1 &",
+                netVm + " </dev/null > $L/net.log 2>&1 &",
                 "vm=$!",
-                "await 'net-test: listening' $L/net.log 240 && say guest listening || say guest not listening",
-                "n=0; until timeout 60 bash -c \"cat $D/to-guest.bin > /dev/tcp/10.99.0.2/5000\" 2>/dev/null;"
-                        + " do kill -0 $vm 2>/dev/null || break; n=$((n+1)); [ $n -gt 30 ] && break; sleep 1; done",
+                "awaitline 'net-test: listening' $L/net.log && say guest listening || say guest not listening",
+                "until bash -c \"cat $D/to-guest.bin > /dev/tcp/10.99.0.2/5000\" 2>/dev/null;"
+                        + " do kill -0 $vm 2>/dev/null || break; say retrying the send; sleep 1; done",
                 "say sent to guest",
                 "wait $vm; echo \"lab: net-vm-exit=$?\"; say net vm exited",
-                "timeout 60 tail -f --pid=$nc /dev/null; exec 4>&-",
+                // The receiver ends when the guest's side closes; its stdin stays open until then.
+                "while kill -0 $nc 2>/dev/null; do sleep 0.2; done; exec 4>&-",
                 "echo \"lab: from-guest=$(sha256sum $D/from-guest.bin | cut -d' ' -f1)\"",
                 "grep -a 'net-test:' $L/net.log",
                 // hvc0: the VM's stdin is a FIFO we write to once its shell prompt shows.
                 "mkfifo $L/hvc.in",
-                "timeout -k 5 240 " + consoleVm + " < $L/hvc.in > $L/hvc.log 2>&1 &",
+                consoleVm + " < $L/hvc.in > $L/hvc.log 2>&1 &",
                 "vm=$!",
                 "exec 3> $L/hvc.in",
-                "await '/ # ' $L/hvc.log 180 && say hvc shell prompt || say no hvc shell prompt",
+                "awaitline '/ # ' $L/hvc.log && say hvc shell prompt || say no hvc shell prompt",
                 "echo 'echo hvc-$((6*7)) on $(tty)' >&3",
-                "await 'hvc-42 on' $L/hvc.log 60 || say no answer on hvc0",
+                "awaitline 'hvc-42 on' $L/hvc.log || say no answer on hvc0",
                 "echo 'poweroff -f' >&3",
                 "wait $vm; echo \"lab: hvc-vm-exit=$?\"; say hvc vm exited",
                 "grep -a 'hvc-42 on' $L/hvc.log | tail -n 1",
@@ -119,7 +115,7 @@ class NetConsoleLabTest {
         String consoleVm = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--memory", "256M", "--console", "virtio");
         LabResult r = Lab.exec(List.of("bash", "-c", labScript(dir, netVm, consoleVm)),
-                LabOptions.defaults().withTimeout(Duration.ofSeconds(720)));
+                LabGuests.options());
         String out = r.stdout();
         String context = out + "\n--- stderr ---\n" + r.stderr();
         System.out.println(context);

@@ -2,7 +2,6 @@ package io.jkvm.labtests;
 
 import io.jkvm.image.DefaultImage;
 import io.jkvm.lab.Lab;
-import io.jkvm.lab.LabOptions;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
 import org.junit.jupiter.api.BeforeAll;
@@ -15,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
-import java.time.Duration;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -57,37 +55,33 @@ class SnapshotLabTest {
             """;
 
     /**
-     * Every wait is a bounded poll on a condition that also gives up when the VMM it waits for
-     * has died; each VMM runs under timeout(1). Sockets and snapshot files live on the lab
+     * Every wait is a poll on a condition that gives up when the VMM it waits for has died, with
+     * no time budget: it prints as the guest progresses, and a stuck step is ended by the lab's
+     * no-output watchdog (LabGuests.NO_PROGRESS). Sockets and snapshot files live on the lab
      * machine's tmpfs (sockets cannot be bound on 9p, and tmpfs is fast for the memory file).
      */
     private static String labScript(Path dir, Path disk, String jkvm) {
         String bootArgs = "console=ttyS0 reboot=k panic=1 root=/dev/vda rw init=/sbin/init";
-        return String.join("\n",
+        return LabGuests.SHELL_LIB + String.join("\n",
                 "set -u",
                 "D=" + dir,
                 "L=$(mktemp -d /dev/shm/jkvm-snap.XXXXXX)",
-                "t0=$(date +%s)",
-                "say() { echo \"lab: [$(( $(date +%s) - t0 ))s] $*\"; }",
-                // await COMMAND TENTHS: until COMMAND succeeds, the VMM ($vm) dies, or time runs out.
-                "await() { local n=0; until eval \"$1\"; do kill -0 $vm 2>/dev/null || return 1;"
-                        + " n=$((n+1)); [ $n -gt $2 ] && return 1; sleep 0.1; done; }",
-                "c() { code=$(curl -s -m 300 --unix-socket $S -o $L/body -w '%{http_code}' -X \"$1\" \"http://localhost$2\""
+                "c() { code=$(curl -s -m 600 --unix-socket $S -o $L/body -w '%{http_code}' -X \"$1\" \"http://localhost$2\""
                         + " -H 'Content-Type: application/json' ${3:+-d \"$3\"}); echo \"@@$1 $2 -> $code $(cat $L/body)\"; }",
                 // Only complete lines count: a pause may cut one, whose rest then appears in the new VMM's output.
                 "lasttick() { grep -ao 'tick [0-9]* end' $1 | tail -n 1 | cut -d' ' -f2; }",
                 // First VMM: boot over the API, count a while, pause, snapshot, die.
                 "S=$L/api1.sock",
-                "timeout -k 5 300 " + jkvm + " run --api-sock $S --snapshot-key $D/key --id snap1 </dev/null > $L/s1.log 2> $L/v1.err &",
+                jkvm + " run --api-sock $S --snapshot-key $D/key --id snap1 </dev/null > $L/s1.log 2> $L/v1.err &",
                 "vm=$!",
-                "await '[ -S $S ]' 1200 || say no api socket",
+                "await '[ -S $S ]' $vm 'grown $L/v1.err' || say no api socket",
                 "c PUT /machine-config '{\"vcpu_count\": 1, \"mem_size_mib\": 128}'",
                 "c PUT /boot-source '{\"kernel_image_path\": \"" + kernel + "\", \"initrd_path\": \"" + initrd
                         + "\", \"boot_args\": \"" + bootArgs + "\"}'",
                 "c PUT /drives/rootfs '{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk
                         + "\", \"is_root_device\": true, \"is_read_only\": false}'",
                 "c PUT /actions '{\"action_type\": \"InstanceStart\"}'",
-                "await 'grep -qa \"tick 4\" $L/s1.log' 3000 && say counting || say not counting",
+                "await 'grep -qa \"tick 4\" $L/s1.log' $vm 'grown $L/s1.log' && say counting || say not counting",
                 "c PUT /snapshot/create '{\"snapshot_type\": \"Full\", \"snapshot_path\": \"'$L'/vm.state\", \"mem_file_path\": \"'$L'/vm.mem\"}'",
                 "c PATCH /vm '{\"state\": \"Paused\"}'",
                 "c PUT /snapshot/create '{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"'$L'/vm.state\", \"mem_file_path\": \"'$L'/vm.mem\"}'",
@@ -95,8 +89,7 @@ class SnapshotLabTest {
                 "say snapshot taken",
                 "echo \"@@state-after-create $(curl -s --unix-socket $S http://localhost/)\"",
                 "echo \"@@last-before=$(lasttick $L/s1.log)\"",
-                // $vm is timeout(1); the VMM is its child and must die too (it holds the disk's lock).
-                "kill -9 $(pgrep -P $vm) $vm; wait $vm 2>/dev/null",
+                "kill -9 $vm; wait $vm 2>/dev/null",
                 // A tampered copy: one byte of the state file flipped.
                 "cp $L/vm.state $L/bad.state",
                 "b=$(od -An -tu1 -j 200 -N 1 $L/bad.state | tr -d ' ')",
@@ -104,19 +97,19 @@ class SnapshotLabTest {
                 "cmp -s $L/vm.state $L/bad.state && echo '@@tamper-failed'",
                 // Second VMM: refuse the tampered state, then load the real one and resume.
                 "S=$L/api2.sock",
-                "timeout -k 5 300 " + jkvm + " run --api-sock $S --snapshot-key $D/key --id snap2 </dev/null > $L/s2.log 2> $L/v2.err &",
+                jkvm + " run --api-sock $S --snapshot-key $D/key --id snap2 </dev/null > $L/s2.log 2> $L/v2.err &",
                 "vm=$!",
-                "await '[ -S $S ]' 1200 || say no api socket",
+                "await '[ -S $S ]' $vm 'grown $L/v2.err' || say no api socket",
                 "c PUT /snapshot/load '{\"snapshot_path\": \"'$L'/bad.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"'$L'/vm.mem\"}, \"resume_vm\": true}'",
                 "c PUT /snapshot/load '{\"snapshot_path\": \"'$L'/vm.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"'$L'/vm.mem\"}, \"resume_vm\": true}'",
                 "say snapshot loaded",
                 "echo \"@@state-after-load $(curl -s --unix-socket $S http://localhost/)\"",
-                "[ \"$code\" = 204 ] && await '[ -n \"$(lasttick $L/s2.log)\" ] && [ $(lasttick $L/s2.log) -ge $(( $(lasttick $L/s1.log) + 3 )) ]' 1200"
-                        + " && say counting again || say not counting after load",
+                "[ \"$code\" = 204 ] && await '[ -n \"$(lasttick $L/s2.log)\" ] && [ $(lasttick $L/s2.log) -ge $(( $(lasttick $L/s1.log) + 3 )) ]' $vm"
+                        + " 'grown $L/s2.log' && say counting again || say not counting after load",
                 "echo \"@@first-after=$(grep -ao 'tick [0-9]* end' $L/s2.log | head -n 1 | cut -d' ' -f2)\"",
                 "echo \"@@last-after=$(lasttick $L/s2.log)\"",
                 "c PATCH /vm '{\"state\": \"Paused\"}'",
-                "kill -9 $(pgrep -P $vm) $vm; wait $vm 2>/dev/null",
+                "kill -9 $vm; wait $vm 2>/dev/null",
                 "say done",
                 "{ echo '--- vmm 1 serial, last lines:'; tail -n 8 $L/s1.log; echo '--- vmm 1 stderr:'; tail -n 20 $L/v1.err;"
                         + " echo '--- vmm 2 serial:'; head -c 3000 $L/s2.log; echo '--- vmm 2 stderr:'; tail -n 20 $L/v2.err; } >&2",
@@ -132,7 +125,7 @@ class SnapshotLabTest {
         Files.write(key, k);
 
         LabResult r = Lab.exec(List.of("bash", "-c", labScript(dir, disk, JkvmCommand.shell())),
-                LabOptions.defaults().withTimeout(Duration.ofSeconds(400)));
+                LabGuests.options());
         String out = r.stdout();
         String context = out + "\n--- stderr ---\n" + r.stderr();
         System.out.println(context);

@@ -2,7 +2,6 @@ package io.jkvm.labtests;
 
 import io.jkvm.image.DefaultImage;
 import io.jkvm.lab.Lab;
-import io.jkvm.lab.LabOptions;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
 import org.junit.jupiter.api.Assumptions;
@@ -17,7 +16,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
@@ -87,7 +85,7 @@ class VirtioLabTest {
                 "--disk", "path=" + root + ",id=root", "--disk", "path=" + ro + ",readonly=on,id=ro",
                 "--cmdline", "console=ttyS0 reboot=k panic=1 root=/dev/vda init=/sbin/init");
         LabResult r = Lab.exec(List.of("sh", "-c", cmd + " </dev/null"),
-                LabOptions.defaults().withTimeout(Duration.ofSeconds(420)));
+                LabGuests.options());
         String out = r.stdout();
         assertThat(r.labFailed()).as(r.error() + "\n--- stdout ---\n" + r.stdout() + "\n--- stderr ---\n" + r.stderr() + "\n--- L1 console ---\n" + r.console()).isFalse();
         assertThat(out).as(out + r.stderr()).contains("disk-test: done");

@@ -1,11 +1,8 @@
 package io.jkvm.testing;
 
-import io.jkvm.kvm.Kvm;
 import io.jkvm.kvm.KvmDevice;
 import org.junit.jupiter.api.Assumptions;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Optional;
 
 /**
@@ -23,14 +20,6 @@ public final class KvmAvailable {
 
     /** Why the configured KVM device cannot be opened here, or empty if it can. */
     public static Optional<String> unavailable() {
-        Path dev = KvmDevice.path();
-        if (!Files.exists(dev)) {
-            return Optional.of(dev + " does not exist on this host");
-        }
-        try (Kvm kvm = Kvm.open(dev.toString())) {
-            return Optional.empty();
-        } catch (RuntimeException e) {
-            return Optional.of("cannot use " + dev + ": " + e.getMessage());
-        }
+        return KvmDevice.whyUnusable();
     }
 }

@@ -4,19 +4,35 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
-/** An output stream that records everything and lets a test wait until some text has appeared. */
+/**
+ * An output stream that records everything and lets a test wait until some text has appeared.
+ * Waits are bounded by progress, not by a total: they give up when nothing new has been written
+ * for the given time, or at once when the stream is closed (the producer ended). A slow producer
+ * that keeps writing is waited for.
+ */
 public final class RecordingSink extends OutputStream {
     private final StringBuilder text = new StringBuilder();
+    private long lastWrite = System.nanoTime();
+    private boolean closed;
 
     @Override
     public synchronized void write(int b) {
         text.append((char) (b & 0xff));
+        lastWrite = System.nanoTime();
         notifyAll();
     }
 
     @Override
     public synchronized void write(byte[] b, int off, int len) {
         text.append(new String(b, off, len, StandardCharsets.ISO_8859_1));
+        lastWrite = System.nanoTime();
+        notifyAll();
+    }
+
+    /** The producer has ended: waits for text that has not appeared yet fail at once. */
+    @Override
+    public synchronized void close() {
+        closed = true;
         notifyAll();
     }
 
@@ -32,16 +48,21 @@ public final class RecordingSink extends OutputStream {
         return text.toString();
     }
 
-    /** Waits until the output contains {@code needle}; returns false on timeout. */
-    public boolean awaitContains(String needle, Duration timeout) throws InterruptedException {
-        return awaitCount(needle, 1, timeout);
+    /** Waits until the output contains {@code needle}; false if nothing was written for {@code idle}, or the end came. */
+    public boolean awaitContains(String needle, Duration idle) throws InterruptedException {
+        return awaitCount(needle, 1, idle);
     }
 
-    /** Waits until {@code needle} has appeared {@code count} times; returns false on timeout. */
-    public synchronized boolean awaitCount(String needle, int count, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
+    /**
+     * Waits until {@code needle} has appeared {@code count} times; false if nothing new was
+     * written for {@code idle} (stuck), or the stream was closed first.
+     */
+    public synchronized boolean awaitCount(String needle, int count, Duration idle) throws InterruptedException {
         while (occurrences(needle) < count) {
-            long left = deadline - System.nanoTime();
+            if (closed) {
+                return false;
+            }
+            long left = lastWrite + idle.toNanos() - System.nanoTime();
             if (left <= 0) {
                 return false;
             }

@@ -1,0 +1,140 @@
+package io.jkvm.testing;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.platform.engine.TestExecutionResult;
+import org.junit.platform.engine.discovery.ClassNameFilter;
+import org.junit.platform.engine.discovery.DiscoverySelectors;
+import org.junit.platform.engine.support.descriptor.MethodSource;
+import org.junit.platform.launcher.Launcher;
+import org.junit.platform.launcher.LauncherDiscoveryRequest;
+import org.junit.platform.launcher.TagFilter;
+import org.junit.platform.launcher.TestExecutionListener;
+import org.junit.platform.launcher.TestIdentifier;
+import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
+import org.junit.platform.launcher.core.LauncherFactory;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Runs one test tier (a JUnit tag) of this project in this JVM and records one JSON line per
+ * test in a results file: how the direct-KVM tier runs inside the lab on a host without usable
+ * KVM ({@code io.jkvm.labtests.KvmTierInLabTest} reads the file and reports each test). A line
+ * on stdout per test start and end shows progress (the lab's idle watchdog needs it).
+ *
+ * <p>Usage: {@code TierLauncher TAG RESULTS_FILE}. Exit status 0 when the run completed (whatever
+ * the tests' outcome, which the file holds), 2 on bad arguments.
+ */
+public final class TierLauncher {
+    private TierLauncher() {}
+
+    public static void main(String[] args) throws IOException {
+        if (args.length != 2) {
+            System.err.println("usage: TierLauncher TAG RESULTS_FILE");
+            System.exit(2);
+        }
+        String tag = args[0];
+        Path results = Path.of(args[1]);
+        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
+                .selectors(DiscoverySelectors.selectPackage("io.jkvm"))
+                .filters(TagFilter.includeTags(tag),
+                        // The lab runners themselves carry the tag; they must not recurse.
+                        ClassNameFilter.excludeClassNamePatterns(".*InLabTest"),
+                        ClassNameFilter.includeClassNamePatterns(".*Test", ".*Tests", ".*Properties"))
+                // A hang detector per test, far above any test's needs even in the lab.
+                .configurationParameter("junit.jupiter.execution.timeout.default", "20 m")
+                .build();
+        Launcher launcher = LauncherFactory.create();
+        try (Writer out = Files.newBufferedWriter(results, StandardCharsets.UTF_8,
+                StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+            launcher.execute(request, new Recorder(out));
+        }
+        // Tests may leave non-daemon threads (servers, VMM children's pumps): the run is over.
+        System.exit(0);
+    }
+
+    /** Writes a JSON line per finished or skipped test method (containers only when they fail). */
+    private static final class Recorder implements TestExecutionListener {
+        private static final ObjectMapper JSON = new ObjectMapper();
+        private final Writer out;
+        private final Map<String, Long> started = new ConcurrentHashMap<>();
+
+        Recorder(Writer out) {
+            this.out = out;
+        }
+
+        @Override
+        public void executionStarted(TestIdentifier id) {
+            started.put(id.getUniqueId(), System.nanoTime());
+            if (id.isTest()) {
+                System.out.println("tier: START " + name(id));
+            }
+        }
+
+        @Override
+        public void executionSkipped(TestIdentifier id, String reason) {
+            write(id, "SKIPPED", reason, null, 0);
+        }
+
+        @Override
+        public void executionFinished(TestIdentifier id, TestExecutionResult result) {
+            long t0 = started.getOrDefault(id.getUniqueId(), System.nanoTime());
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            if (!id.isTest() && result.getStatus() == TestExecutionResult.Status.SUCCESSFUL) {
+                return;
+            }
+            String status = switch (result.getStatus()) {
+                case SUCCESSFUL -> "PASSED";
+                case ABORTED -> "ABORTED";
+                case FAILED -> "FAILED";
+            };
+            Throwable t = result.getThrowable().orElse(null);
+            write(id, status, t == null ? null : String.valueOf(t.getMessage()), t == null ? null : trace(t), seconds);
+            if (id.isTest() || t != null) {
+                System.out.printf("tier: %s %s (%.1f s)%n", status, name(id), seconds);
+            }
+        }
+
+        private synchronized void write(TestIdentifier id, String status, String message, String trace, double seconds) {
+            Map<String, Object> line = new LinkedHashMap<>();
+            line.put("name", name(id));
+            line.put("test", id.isTest());
+            line.put("status", status);
+            line.put("seconds", Math.round(seconds * 10) / 10.0);
+            line.put("message", message);
+            line.put("trace", trace);
+            try {
+                out.write(JSON.writeValueAsString(line));
+                out.write('\n');
+                out.flush();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        private static String name(TestIdentifier id) {
+            if (id.getSource().orElse(null) instanceof MethodSource m) {
+                String cls = m.getClassName().substring(m.getClassName().lastIndexOf('.') + 1);
+                return cls + "." + m.getMethodName() + (id.getDisplayName().startsWith(m.getMethodName())
+                        ? "" : " [" + id.getDisplayName() + "]");
+            }
+            return id.getDisplayName();
+        }
+
+        private static String trace(Throwable t) {
+            StringWriter w = new StringWriter();
+            t.printStackTrace(new PrintWriter(w));
+            return w.toString();
+        }
+    }
+}
