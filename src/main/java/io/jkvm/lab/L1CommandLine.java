@@ -12,6 +12,8 @@ import java.util.List;
  */
 final class L1CommandLine {
     static final String QEMU = "qemu-system-x86_64";
+    /** QEMU's debug log in the job directory (CPU resets, guest errors). */
+    static final String QEMU_LOG = "qemu-debug.log";
 
     private L1CommandLine() {}
 
@@ -22,6 +24,9 @@ final class L1CommandLine {
                 "-m", Integer.toString(opts.memoryMib()), "-smp", Integer.toString(opts.cpus()),
                 "-nic", "none", "-display", "none", "-vga", "none", "-monitor", "none",
                 "-no-reboot",
+                // When L1 dies (a triple fault resets it, and -no-reboot ends QEMU), the CPU state at
+                // the reset is the evidence: QEMU logs it here, and the lab reports its tail.
+                "-d", "cpu_reset,guest_errors", "-D", job.dir().resolve(QEMU_LOG).toString(),
                 "-chardev", "stdio,id=con,signal=off,mux=off", "-serial", "chardev:con",
                 "-kernel", kernel.toString(), "-initrd", initrd.toString(),
                 // tty mode: quiet + loglevel=0, no kernel messages in the command's output. Pipe

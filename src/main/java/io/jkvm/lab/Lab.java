@@ -165,6 +165,8 @@ public final class Lab {
         private final List<AutoCloseable> closeables = new ArrayList<>();
         private final List<ServerSocketChannel> servers = new ArrayList<>();
         private final StringBuffer qemuErr = new StringBuffer();
+        /** Size of QEMU's debug log when the command started: resets logged after it are crashes. */
+        private final java.util.concurrent.atomic.AtomicLong debugLogAtStart = new java.util.concurrent.atomic.AtomicLong(-1);
         /** System.nanoTime() of the last byte from the command or L1's console (the idle watchdog's input). */
         private final java.util.concurrent.atomic.AtomicLong lastOutput = new java.util.concurrent.atomic.AtomicLong();
 
@@ -227,6 +229,16 @@ public final class Lab {
                     }
                     console.finish();
                 }, true);
+                pump("debug-log-mark", () -> {
+                    try {
+                        if (console.awaitStart()) {
+                            Path debug = job.dir().resolve(L1CommandLine.QEMU_LOG);
+                            debugLogAtStart.set(Files.isRegularFile(debug) ? Files.size(debug) : 0);
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }, false);
                 pump("qemu-stderr", () -> {
                     byte[] all = qemu.getErrorStream().readAllBytes();
                     qemuErr.append(new String(all, StandardCharsets.UTF_8));
@@ -244,7 +256,7 @@ public final class Lab {
                 if (!exited) {
                     return new LabResult(EXIT_TIMEOUT, "", "", stuck + " (QEMU killed)", log, boot, total);
                 }
-                return outcome(job.status(), console, qemu.exitValue(), log, boot, total);
+                return outcome(job.status(), console, qemu.exitValue(), log + resetEvidence(), boot, total);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 qemu.destroy();  // the finally block below makes sure it is gone
@@ -262,6 +274,33 @@ public final class Lab {
                     // already shutting down: the hook kills QEMU
                 }
                 closeAll();
+            }
+        }
+
+        /**
+         * What QEMU logged (CPU resets, guest errors) after the command started: L1 does not reset
+         * itself while a command runs, so a reset there means it crashed (a triple fault).
+         */
+        private String resetEvidence() {
+            Path debug = job.dir().resolve(L1CommandLine.QEMU_LOG);
+            long from = debugLogAtStart.get();
+            try {
+                if (from < 0 || !Files.isRegularFile(debug) || Files.size(debug) <= from) {
+                    return "";
+                }
+                String text;
+                try (java.io.InputStream in = Files.newInputStream(debug)) {
+                    in.skip(Math.max(from, Files.size(debug) - 64 * 1024));
+                    text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                }
+                int last = text.lastIndexOf("CPU Reset");
+                if (last < 0) {
+                    return "\n[qemu debug log since the command started]\n" + text.substring(Math.max(0, text.length() - 4000));
+                }
+                return "\n[qemu debug log: L1 reset while the command ran (a crash); the CPU state at the last reset]\n"
+                        + text.substring(Math.max(0, last - 2000), Math.min(text.length(), last + 4000));
+            } catch (IOException e) {
+                return "";
             }
         }
 

@@ -1,5 +1,6 @@
 package io.jkvm.api;
 
+import io.jkvm.testing.Patience;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jkvm.testing.JkvmCommand;
 import io.jkvm.testing.KvmAvailable;
@@ -95,7 +96,7 @@ class VmmApiDirectTest {
         Path log = dir.resolve("vmm.log");
         Process vmm = startVmm(sock, serial, events);
         try {
-            await("the API socket", Duration.ofSeconds(60), () -> UdsHttpServer.listening(sock));
+            await("the API socket", Patience.seconds(60), () -> UdsHttpServer.listening(sock));
             assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sock))).isEqualTo("rw-------");
 
             RawHttp.Reply info = call(sock, "GET", "/", null);
@@ -150,7 +151,7 @@ class VmmApiDirectTest {
             long t0 = System.nanoTime();
             assertThat(call(sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}").status()).isEqualTo(204);
             long startMs = (System.nanoTime() - t0) / 1_000_000;
-            await("the guest's first words", Duration.ofSeconds(30), () -> read(serial).contains(TestKernels.UP));
+            await("the guest's first words", Patience.seconds(30), () -> read(serial).contains(TestKernels.UP));
             System.out.println("InstanceStart took " + startMs + " ms");
             assertThat(json(call(sock, "GET", "/", null)).path("state").asText()).isEqualTo("Running");
 
@@ -180,7 +181,7 @@ class VmmApiDirectTest {
             assertThat(read(log)).contains("\"event\":\"instance_started\"");
 
             assertThat(call(sock, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}").status()).isEqualTo(204);
-            assertThat(vmm.waitFor(60, TimeUnit.SECONDS)).as(read(events)).isTrue();
+            assertThat(vmm.waitFor(Patience.secondsOf(60), TimeUnit.SECONDS)).as(read(events)).isTrue();
             assertThat(read(serial)).contains(TestKernels.CTRL_ALT_DEL);
             assertThat(vmm.exitValue()).as(read(events)).isZero();
             assertThat(read(events)).contains("guest rebooted");
@@ -206,7 +207,7 @@ class VmmApiDirectTest {
         Path events = dir.resolve("vmm.err");
         Process p = new ProcessBuilder(JkvmCommand.of("run", "--config-file", config.toString(), "--no-api"))
                 .redirectOutput(serial.toFile()).redirectError(events.toFile()).start();
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.waitFor(Patience.secondsOf(60), TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as(read(events)).isZero();
         assertThat(read(serial)).contains(TestKernels.UP);
 
@@ -214,7 +215,7 @@ class VmmApiDirectTest {
         Process bad = new ProcessBuilder(JkvmCommand.of("run", "--config-file", config.toString(), "--no-api"))
                 .redirectErrorStream(true).start();
         String out = new String(bad.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(bad.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(bad.waitFor(Patience.secondsOf(60), TimeUnit.SECONDS)).isTrue();
         assertThat(bad.exitValue()).isEqualTo(2);
         assertThat(out).contains("unknown field 'balloon'").doesNotContain("Exception");
     }

@@ -1,5 +1,6 @@
 package io.jkvm.daemon;
 
+import io.jkvm.testing.Patience;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jkvm.api.Json;
 import io.jkvm.api.UdsHttpServer;
@@ -71,7 +72,7 @@ class DaemonDirectTest {
         daemon = new ProcessBuilder(JkvmCommand.of("daemon", "--state-dir", state.toString(), "--socket", sock.toString()))
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("daemon.log").toFile())).start();
-        await("the daemon socket", Duration.ofSeconds(60), () -> UdsHttpServer.listening(sock));
+        await("the daemon socket", Patience.seconds(60), () -> UdsHttpServer.listening(sock));
     }
 
     private JsonNode api(String method, String path, String body, int expectedStatus) throws IOException {
@@ -93,7 +94,7 @@ class DaemonDirectTest {
         full.addAll(List.of("--socket", sock.toString()));
         Process p = new ProcessBuilder(JkvmCommand.of(full.toArray(String[]::new))).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.waitFor(Patience.secondsOf(120), TimeUnit.SECONDS)).isTrue();
         return new Cli(p.exitValue(), out);
     }
 
@@ -167,7 +168,7 @@ class DaemonDirectTest {
         }
         for (int i = 0; i < VMS; i++) {
             Path serial = state.resolve("vms").resolve(name(i)).resolve("serial.log");
-            await(name(i) + "'s serial output", Duration.ofSeconds(60), () -> read(serial).contains(TestKernels.UP));
+            await(name(i) + "'s serial output", Patience.seconds(60), () -> read(serial).contains(TestKernels.UP));
         }
         api("POST", "/vms/" + name(0) + "/start", null, 409);
 
@@ -206,7 +207,7 @@ class DaemonDirectTest {
 
         // SIGKILL the daemon: the VMs keep running, and a new daemon finds them.
         daemon.destroyForcibly();
-        assertThat(daemon.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(daemon.waitFor(Patience.secondsOf(30), TimeUnit.SECONDS)).isTrue();
         assertThat(pids.values()).allSatisfy(pid -> assertThat(VmmProcess.alive(pid)).isTrue());
         t0 = System.nanoTime();
         startDaemon();
@@ -238,7 +239,7 @@ class DaemonDirectTest {
         api("POST", "/vms", definition("graceful", cad), 201);
         JsonNode g = api("POST", "/vms/graceful/start", null, 200);
         vmmPids.add(g.path("pid").asLong());
-        await("graceful's serial output", Duration.ofSeconds(60),
+        await("graceful's serial output", Patience.seconds(60),
                 () -> read(state.resolve("vms/graceful/serial.log")).contains(TestKernels.UP));
         JsonNode stopped = api("POST", "/vms/graceful/stop", "{\"timeout_ms\": 30000}", 200);
         assertThat(stopped.path("last_exit").asText()).isEqualTo("guest shut down after Ctrl+Alt+Del");

@@ -1,5 +1,6 @@
 package io.jkvm.daemon;
 
+import io.jkvm.testing.Patience;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jkvm.api.Json;
 import io.jkvm.api.UdsHttpServer;
@@ -118,7 +119,7 @@ class DaemonSnapshotDirectTest {
         full.addAll(List.of("--socket", sock.toString()));
         Process p = new ProcessBuilder(JkvmCommand.of(full.toArray(String[]::new))).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(180, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.waitFor(Patience.secondsOf(180), TimeUnit.SECONDS)).isTrue();
         return new Cli(p.exitValue(), out);
     }
 
@@ -150,7 +151,7 @@ class DaemonSnapshotDirectTest {
         daemon = new ProcessBuilder(JkvmCommand.of("daemon", "--state-dir", state.toString(), "--socket", sock.toString()))
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("daemon.log").toFile())).start();
-        await("the daemon socket", Duration.ofSeconds(60), () -> UdsHttpServer.listening(sock));
+        await("the daemon socket", Patience.seconds(60), () -> UdsHttpServer.listening(sock));
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(state.resolve("snapshot.key"))))
                 .isEqualTo("rw-------");
 
@@ -164,7 +165,7 @@ class DaemonSnapshotDirectTest {
         JsonNode status = api("GET", "/vms/counter", null, 200).path("status");
         pids.add(status.path("pid").asLong());
         Path serial = Path.of(status.path("serial_log").asText());
-        await("three ticks", Duration.ofSeconds(60), () -> ticks(serial).size() >= 3);
+        await("three ticks", Patience.seconds(60), () -> ticks(serial).size() >= 3);
 
         Path snap = dir.resolve("snap");
         Cli s = cli("vm", "snapshot", "counter", "--dir", snap.toString(), "--json");
@@ -180,7 +181,7 @@ class DaemonSnapshotDirectTest {
         assertThat(r.exit()).as(r.out() + "\n" + Files.readString(Path.of(status.path("vmm_log").asText()))).isZero();
         assertThat(Json.MAPPER.readTree(r.out()).path("state").asText()).isEqualTo("running");
         pids.add(api("GET", "/vms/counter", null, 200).path("status").path("pid").asLong());
-        await("ticks after the restore", Duration.ofSeconds(60), () -> ticks(serial).getLast() >= last + 3);
+        await("ticks after the restore", Patience.seconds(60), () -> ticks(serial).getLast() >= last + 3);
         List<Integer> after = ticksAfter(serial, logLength);
         // If the pause cut a line, its digits continue at the start of the new output (no "tick " before them).
         assertThat(after.getFirst()).as("the count continues from %d: %s", last, after).isBetween(last + 1, last + 2);

@@ -57,6 +57,8 @@ class KvmTierInLabTest {
                         + " kvm " + results, "tier",
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-Xss2m", "-Djkvm.home=" + home,
+                // The tier scales its hang detectors by how much slower the lab is (Patience).
+                "-D" + TierLauncher.HOST_JVM_START + "=" + Math.round(TierLauncher.jvmStartMillis()),
                 "-cp", System.getProperty("java.class.path")));
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         OutputStream tee = new Tee(captured);
@@ -74,6 +76,9 @@ class KvmTierInLabTest {
         }
         Files.deleteIfExists(results);
         // The run itself: it completed, and it ran tests.
+        long passed = tests.size();
+        io.jkvm.testing.TierSummary.say(String.format("direct-KVM: ran inside the lab: %d tests reported, lab %s",
+                passed, r.labFailed() ? "FAILED: " + r.error() : "exit " + r.exitCode()));
         tests.add(DynamicTest.dynamicTest("[lab] the tier completed", () -> {
             assertThat(r.labFailed()).as("%s\n--- output ---\n%s\n--- L1 console ---\n%s", r.error(), output, r.console())
                     .isFalse();

@@ -66,6 +66,8 @@ public final class LabGuests {
     /** Skips (with the reason) unless the lab runs here and every e2fsprogs tool named is installed. */
     static void assumeLab(String... e2fsprogs) {
         var reason = Lab.availability();
+        io.jkvm.testing.TierSummary.say(reason.isEmpty() ? "lab: runs (real Linux on nested KVM in an emulated AMD-V machine)"
+                : "lab: SKIPPED: " + reason.get());
         Assumptions.assumeTrue(reason.isEmpty(), () -> "lab tests skipped: " + reason.orElse(""));
         for (String tool : e2fsprogs) {
             Assumptions.assumeTrue(Files.isExecutable(Path.of("/sbin", tool)), "e2fsprogs (" + tool + ") not installed");

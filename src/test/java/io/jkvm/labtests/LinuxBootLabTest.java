@@ -9,7 +9,6 @@ import io.jkvm.lab.LabOptions;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
 import io.jkvm.testing.RecordingSink;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -44,8 +43,7 @@ class LinuxBootLabTest {
 
     @BeforeAll
     static void needsTheLab() throws IOException {
-        var reason = Lab.availability();
-        Assumptions.assumeTrue(reason.isEmpty(), () -> "lab tests skipped: " + reason.orElse(""));
+        LabGuests.assumeLab();
         kernel = DefaultImage.defaultKernel().orElseThrow();
         initrd = DefaultImage.ensure(kernel);
         vmlinux = Vmlinux.ensure(kernel, JkvmHome.buildDir().resolve("lab/vmlinux-" + KernelVersion.of(kernel)))

@@ -4,7 +4,6 @@ import io.jkvm.image.DefaultImage;
 import io.jkvm.lab.Lab;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -38,10 +37,7 @@ class VirtioLabTest {
 
     @BeforeAll
     static void needsTheLab() throws IOException {
-        var reason = Lab.availability();
-        Assumptions.assumeTrue(reason.isEmpty(), () -> "lab tests skipped: " + reason.orElse(""));
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/sbin/mke2fs")) && Files.isExecutable(Path.of("/sbin/e2fsck"))
-                && Files.isExecutable(Path.of("/sbin/debugfs")), "e2fsprogs (mke2fs, e2fsck, debugfs) not installed");
+        LabGuests.assumeLab("mke2fs", "e2fsck", "debugfs");
         kernel = DefaultImage.defaultKernel().orElseThrow();
         initrd = DefaultImage.ensure(kernel);
     }

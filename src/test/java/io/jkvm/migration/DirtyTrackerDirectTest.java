@@ -1,5 +1,6 @@
 package io.jkvm.migration;
 
+import io.jkvm.testing.Patience;
 import io.jkvm.testing.KvmAvailable;
 import io.jkvm.testing.TestGuest;
 import io.jkvm.vmm.DirtyTracker;
@@ -34,7 +35,7 @@ class DirtyTrackerDirectTest {
             try (DirtyTracker t = new DirtyTracker(m)) {
                 t.start();
                 m.start();
-                assertThat(m.awaitExit(Duration.ofSeconds(60))).isNotNull();
+                assertThat(m.awaitExit(Patience.seconds(60))).isNotNull();
                 assertThat(t.collect()).as("the guest's two writes").containsExactly(0x5000L, 0x7000L);
                 assertThat(t.collect()).as("collected once").isEmpty();
 

@@ -1,5 +1,6 @@
 package io.jkvm.migration;
 
+import io.jkvm.testing.Patience;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jkvm.api.Json;
 import io.jkvm.api.UdsHttpClient;
@@ -73,7 +74,7 @@ class IncomingCommandDirectTest {
             try (MigrationDirectTest.Source src = MigrationDirectTest.Source.start(32L << 20);
                  UdsHttpClient api = new UdsHttpClient(sock)) {
                 assertThat(api.send("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64}",
-                        Duration.ofSeconds(30)).ok()).isTrue();
+                        Patience.seconds(30)).ok()).isTrue();
                 OutgoingMigration first = new OutgoingMigration(MigrationSource.of(src.machine(), List::of), to,
                         pki.source, new Convergence(300));
                 first.run();
@@ -83,7 +84,7 @@ class IncomingCommandDirectTest {
                 assertThat(dest.isAlive()).as("still waiting; stderr: %s", log).isTrue();
 
                 assertThat(api.send("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 32}",
-                        Duration.ofSeconds(30)).ok()).isTrue();
+                        Patience.seconds(30)).ok()).isTrue();
                 OutgoingMigration second = new OutgoingMigration(MigrationSource.of(src.machine(), List::of), to,
                         pki.source, new Convergence(300));
                 second.run();
@@ -92,7 +93,7 @@ class IncomingCommandDirectTest {
                 assertThat(second.status().error()).startsWith("destination failed: DEVICE records: no vm_config state");
                 MigrationDirectTest.assertRunsOnAsBefore(src);
             }
-            assertThat(dest.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(dest.waitFor(Patience.secondsOf(60), TimeUnit.SECONDS)).isTrue();
             assertThat(dest.exitValue()).as("a failed incoming migration ends the destination VMM with an error").isEqualTo(1);
         } finally {
             dest.destroyForcibly();

@@ -1,5 +1,6 @@
 package io.jkvm.migration;
 
+import io.jkvm.testing.Patience;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jkvm.api.ApiResponse;
 import io.jkvm.api.ApiRouter;
@@ -153,7 +154,7 @@ class MigrationApiDirectTest {
         Path sock = dir.resolve("api.sock");
         try (BufferedReader out = new BufferedReader(new InputStreamReader(dest.getInputStream(), StandardCharsets.UTF_8));
              UdsHttpServer server = UdsHttpServer.start(sock,
-                     (method, path, query, body) -> HttpReply.of(api.handle(method, path, body)), 4, Duration.ofSeconds(30))) {
+                     (method, path, query, body) -> HttpReply.of(api.handle(method, path, body)), 4, Patience.seconds(30))) {
             String port = null;
             StringBuilder log = new StringBuilder();
             for (String line; port == null && (line = out.readLine()) != null; ) {
@@ -179,7 +180,7 @@ class MigrationApiDirectTest {
             assertThat(report.path("rounds").asInt()).isGreaterThanOrEqualTo(1);
             assertThat(report.path("downtime_ms").asLong()).isGreaterThanOrEqualTo(0);
             assertThat(report.path("bytes").asLong()).isGreaterThan(0);
-            assertThat(started.getFirst().machine().awaitExit(Duration.ofSeconds(30))).as("source stopped").isNotNull();
+            assertThat(started.getFirst().machine().awaitExit(Patience.seconds(30))).as("source stopped").isNotNull();
 
             String result = null;
             for (String line; result == null && (line = out.readLine()) != null; ) {
@@ -188,7 +189,7 @@ class MigrationApiDirectTest {
                     result = line;
                 }
             }
-            assertThat(dest.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(dest.waitFor(Patience.secondsOf(60), TimeUnit.SECONDS)).isTrue();
             System.out.println("destination: " + result);
             assertThat(result).as(log.toString()).startsWith("RESULT ok").contains("checksum=" + checksum.get());
         } finally {

@@ -1,5 +1,6 @@
 package io.jkvm.migration;
 
+import io.jkvm.testing.Patience;
 import io.jkvm.snapshot.CounterGuest;
 import io.jkvm.snapshot.DeviceState;
 import io.jkvm.snapshot.MachineConfig;
@@ -29,7 +30,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @Tag("kvm")
 class MigrationDirectTest {
-    static final long WAIT = TimeUnit.SECONDS.toNanos(60);
+    static final long WAIT = Patience.seconds(60).toNanos();
     static TestPki pki;
 
     @TempDir
@@ -123,9 +124,9 @@ class MigrationDirectTest {
             assertThat(r.rounds()).isGreaterThanOrEqualTo(1);
             assertThat(r.downtimeMillis()).isGreaterThanOrEqualTo(0).isLessThan(r.totalMillis() + 1);
             assertThat(r.bytes()).isGreaterThan(0);
-            assertThat(m.awaitExit(Duration.ofSeconds(30))).as("source stops after the destination resumed").isNotNull();
+            assertThat(m.awaitExit(Patience.seconds(30))).as("source stops after the destination resumed").isNotNull();
 
-            IncomingMigration.Result result = in.get(60, TimeUnit.SECONDS);
+            IncomingMigration.Result result = in.get(Patience.secondsOf(60), TimeUnit.SECONDS);
             try (Target t = (Target) result.target()) {
                 assertThat(t.checksumBeforeStart).as("destination RAM equals source RAM at the pause")
                         .isEqualTo(sourceChecksum.get());
@@ -194,7 +195,7 @@ class MigrationDirectTest {
             OutgoingMigration out = new OutgoingMigration(MigrationSource.of(src.machine(), List::of),
                     new MigrationAddress("127.0.0.1", server.getLocalPort()), pki.source, new Convergence(300));
             out.run();
-            dest.get(30, TimeUnit.SECONDS);
+            dest.get(Patience.secondsOf(30), TimeUnit.SECONDS);
             MigrationReport r = out.status();
             System.out.println(r.summary());
             assertThat(r.status()).isEqualTo(MigrationReport.Status.FAILED);
@@ -211,13 +212,13 @@ class MigrationDirectTest {
             java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
             CompletableFuture<Void> dest = fake(server, (s, in, out) -> {
                 gotConfig.countDown();
-                release.await(60, TimeUnit.SECONDS); // never answers READY until the test is over
+                release.await(Patience.secondsOf(60), TimeUnit.SECONDS); // never answers READY until the test is over
             });
             OutgoingMigration out = new OutgoingMigration(MigrationSource.of(src.machine(), List::of),
                     new MigrationAddress("127.0.0.1", server.getLocalPort()), pki.source, new Convergence(300)).start();
-            assertThat(gotConfig.await(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(gotConfig.await(Patience.secondsOf(60), TimeUnit.SECONDS)).isTrue();
             assertThat(out.cancel()).isTrue();
-            assertThat(out.awaitEnd(Duration.ofSeconds(30))).as("cancel ends the migration").isTrue();
+            assertThat(out.awaitEnd(Patience.seconds(30))).as("cancel ends the migration").isTrue();
             release.countDown();
             MigrationReport r = out.status();
             System.out.println(r.summary());
@@ -227,7 +228,7 @@ class MigrationDirectTest {
             assertThat(src.machine().isPaused()).isFalse();
             int now = src.progress().last.get();
             assertThat(src.progress().awaitAtLeast(now + 3, WAIT)).isTrue();
-            dest.handle((v, e) -> null).get(30, TimeUnit.SECONDS);
+            dest.handle((v, e) -> null).get(Patience.secondsOf(30), TimeUnit.SECONDS);
         }
     }
 
@@ -254,7 +255,7 @@ class MigrationDirectTest {
             assertRunsOnAsBefore(src);
             assertThat(in).as("the destination keeps waiting for a source it can take").isNotDone();
             server.close();
-            assertThat(in.get(30, TimeUnit.SECONDS)).isInstanceOf(java.net.SocketException.class);
+            assertThat(in.get(Patience.secondsOf(30), TimeUnit.SECONDS)).isInstanceOf(java.net.SocketException.class);
         }
     }
 
@@ -322,7 +323,7 @@ class MigrationDirectTest {
             assertThat(r.throttlePercent()).isGreaterThanOrEqualTo(Convergence.FIRST_THROTTLE);
             assertThat(r.finalPages()).as("the device's pages go again at the pause").isGreaterThanOrEqualTo(2048);
             assertThat(m.throttle()).as("throttle lifted at the pause").isZero();
-            try (Target t = (Target) in.get(60, TimeUnit.SECONDS).target()) {
+            try (Target t = (Target) in.get(Patience.secondsOf(60), TimeUnit.SECONDS).target()) {
                 assertThat(t.checksumBeforeStart).as("device-written pages arrived too").isEqualTo(sourceChecksum.get());
                 assertThat(t.progress.awaitAtLeast(t.counterBeforeStart + 2, WAIT)).isTrue();
                 assertThat(t.machine.throttle()).isZero();
@@ -354,7 +355,7 @@ class MigrationDirectTest {
                     new Convergence(300));
             real.run();
             assertThat(real.status().status()).as(real.status().summary()).isEqualTo(MigrationReport.Status.COMPLETED);
-            try (Target t = (Target) in.get(60, TimeUnit.SECONDS).target()) {
+            try (Target t = (Target) in.get(Patience.secondsOf(60), TimeUnit.SECONDS).target()) {
                 assertThat(t.progress.awaitAtLeast(t.counterBeforeStart + 2, WAIT)).isTrue();
             }
         }
@@ -387,7 +388,7 @@ class MigrationDirectTest {
                 w.flush();
                 assertThat(r.read()).isEqualTo(new MigrationRecord.Failed("PAGES record: gpa 0x200000 is outside guest RAM"));
             }
-            assertThat(in.get(30, TimeUnit.SECONDS)).hasMessage("PAGES record: gpa 0x200000 is outside guest RAM");
+            assertThat(in.get(Patience.secondsOf(30), TimeUnit.SECONDS)).hasMessage("PAGES record: gpa 0x200000 is outside guest RAM");
             assertThat(created).hasSize(1);
         }
     }
@@ -403,7 +404,7 @@ class MigrationDirectTest {
             CompletableFuture<Void> dest = fake(server, (s, in, out) -> {
                 out.empty(Wire.READY);
                 out.flush();
-                release.await(60, TimeUnit.SECONDS); // alive, but reads nothing more
+                release.await(Patience.secondsOf(60), TimeUnit.SECONDS); // alive, but reads nothing more
             });
             OutgoingMigration out = new OutgoingMigration(MigrationSource.of(src.machine(), List::of),
                     new MigrationAddress("127.0.0.1", server.getLocalPort()), pki.source, new Convergence(300),
@@ -415,7 +416,7 @@ class MigrationDirectTest {
             assertThat(r.status()).isEqualTo(MigrationReport.Status.FAILED);
             assertThat(r.error()).startsWith("the destination accepted no data for 2000 ms");
             assertRunsOnAsBefore(src);
-            dest.handle((v, e) -> null).get(30, TimeUnit.SECONDS);
+            dest.handle((v, e) -> null).get(Patience.secondsOf(30), TimeUnit.SECONDS);
         }
     }
 }

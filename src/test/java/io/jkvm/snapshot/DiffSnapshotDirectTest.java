@@ -1,5 +1,6 @@
 package io.jkvm.snapshot;
 
+import io.jkvm.testing.Patience;
 import io.jkvm.cli.Cli;
 import io.jkvm.testing.KvmAvailable;
 import io.jkvm.testing.TestGuest;
@@ -32,7 +33,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 @Tag("kvm")
 class DiffSnapshotDirectTest {
-    private static final long WAIT = TimeUnit.SECONDS.toNanos(60);
+    private static final long WAIT = Patience.seconds(60).toNanos();
     private static final SnapshotKey KEY = SnapshotKey.of(new byte[32]);
 
     @TempDir

@@ -1,5 +1,6 @@
 package io.jkvm.snapshot;
 
+import io.jkvm.testing.Patience;
 import io.jkvm.device.legacy.Serial16550;
 import io.jkvm.testing.KvmAvailable;
 import io.jkvm.testing.TestGuest;
@@ -25,7 +26,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 @Tag("kvm")
 class SnapshotDirectTest {
-    private static final long WAIT = TimeUnit.SECONDS.toNanos(60);
+    private static final long WAIT = Patience.seconds(60).toNanos();
 
     @TempDir
     Path dir;
@@ -86,7 +87,7 @@ class SnapshotDirectTest {
                 state.toString(), mem.toString(), keyFile.toString(), checksum, Integer.toString(counter))
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("restore process finished").isTrue();
+        assertThat(p.waitFor(Patience.secondsOf(120), TimeUnit.SECONDS)).as("restore process finished").isTrue();
         System.out.printf("snapshot %s: saved counter=%d in %d us [kvm state %d us, memory file %d us] (state %d B,"
                 + " memory %d B); child: %s%n",
                 protection, counter, saved.elapsed().toNanos() / 1000, saved.captureKvm().toNanos() / 1000,

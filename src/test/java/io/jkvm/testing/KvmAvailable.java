@@ -14,6 +14,8 @@ public final class KvmAvailable {
 
     public static void assume() {
         Optional<String> why = unavailable();
+        TierSummary.say(why.isEmpty() ? "direct-KVM: runs on this host (" + KvmDevice.path() + ")"
+                : "direct-KVM: not on this host (" + why.get() + "): it runs inside the lab instead (KvmTierInLabTest)");
         Assumptions.assumeTrue(why.isEmpty(), () -> why.get()
                 + "; on such a host the direct-KVM tier runs inside the lab (KvmTierInLabTest)");
     }

@@ -45,6 +45,7 @@ public final class TierLauncher {
         }
         String tag = args[0];
         Path results = Path.of(args[1]);
+        calibrate();
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
                 .selectors(DiscoverySelectors.selectPackage("io.jkvm"))
                 .filters(TagFilter.includeTags(tag),
@@ -61,6 +62,48 @@ public final class TierLauncher {
         }
         // Tests may leave non-daemon threads (servers, VMM children's pumps): the run is over.
         System.exit(0);
+    }
+
+    /**
+     * Sets {@link Patience}'s factor: how much slower a JVM starts here than on the machine that
+     * launched this run (whose figure arrives as {@value #HOST_JVM_START}), at least 3. Measured
+     * rather than assumed, because the lab's speed differs between machines.
+     */
+    static void calibrate() {
+        String host = System.getProperty(HOST_JVM_START);
+        if (host == null || System.getProperty(Patience.PROPERTY) != null) {
+            return;
+        }
+        double here = jvmStartMillis();
+        double factor = Math.max(3, here / Math.max(1, Double.parseDouble(host)));
+        System.setProperty(Patience.PROPERTY, String.format(java.util.Locale.ROOT, "%.1f", factor));
+        System.out.printf("tier: patience x%.1f (a JVM starts in %.0f ms here, %s ms where this run was launched)%n",
+                Patience.factor(), here, host);
+    }
+
+    /** System property: the launching machine's {@link #jvmStartMillis()}. */
+    public static final String HOST_JVM_START = "jkvm.test.hostJvmStartMs";
+
+    /** Median wall time of three {@code java -version} runs of this JDK, in milliseconds. */
+    public static double jvmStartMillis() {
+        double[] t = new double[3];
+        for (int i = 0; i < t.length; i++) {
+            long t0 = System.nanoTime();
+            try {
+                Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-Xshare:auto", "-version").redirectErrorStream(true)
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                p.waitFor();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+            t[i] = (System.nanoTime() - t0) / 1e6;
+        }
+        java.util.Arrays.sort(t);
+        return t[1];
     }
 
     /** Writes a JSON line per finished or skipped test method (containers only when they fail). */

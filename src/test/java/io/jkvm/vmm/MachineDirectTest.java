@@ -1,5 +1,6 @@
 package io.jkvm.vmm;
 
+import io.jkvm.testing.Patience;
 import io.jkvm.arch.x86.Layout;
 import io.jkvm.device.BusDevice;
 import io.jkvm.testing.KvmAvailable;
@@ -19,7 +20,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Direct-KVM tests with purpose-built guests: MMIO, IN data, interrupts, faults, pause/resume. */
 @Tag("kvm")
 class MachineDirectTest {
-    private static final Duration WAIT = Duration.ofSeconds(60);
+    private static final Duration WAIT = Patience.seconds(60);
 
     @BeforeEach
     void kvm() {

@@ -1,5 +1,6 @@
 package io.jkvm.vmm;
 
+import io.jkvm.testing.Patience;
 import io.jkvm.device.BusDevice;
 import io.jkvm.kvm.KvmIoctls;
 import io.jkvm.testing.KvmAvailable;
@@ -45,7 +46,7 @@ class MachineExitsTest {
             });
             TestGuest.startRealMode(m.vcpus().get(0), m.memory(), code, 0x1000);
             m.start();
-            MachineExit exit = m.awaitExit(Duration.ofSeconds(30));
+            MachineExit exit = m.awaitExit(Patience.seconds(30));
             assertThat(exit).isNotNull();
             assertThat(exit.reason()).isEqualTo(StopReason.HALTED);
             assertThat(out.toString()).isEqualTo("Hi");

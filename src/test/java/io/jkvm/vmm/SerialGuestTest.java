@@ -1,5 +1,6 @@
 package io.jkvm.vmm;
 
+import io.jkvm.testing.Patience;
 import io.jkvm.arch.x86.Layout;
 import io.jkvm.device.legacy.Serial16550;
 import io.jkvm.testing.KvmAvailable;
@@ -60,7 +61,7 @@ class SerialGuestTest {
             m.pio().register(Layout.COM1_PORT, Serial16550.REGISTER_COUNT, uart);
             TestGuest.startRealMode(m.vcpus().get(0), m.memory(), code, 0x1000);
             m.start();
-            assertThat(out.awaitContains("ready\n", Duration.ofSeconds(30))).as("guest printed ready").isTrue();
+            assertThat(out.awaitContains("ready\n", Patience.seconds(30))).as("guest printed ready").isTrue();
             byte[] typed = "jKvm".getBytes(StandardCharsets.US_ASCII);
             int sent = 0;
             while (sent < typed.length) {
@@ -69,12 +70,12 @@ class SerialGuestTest {
                     uart.awaitRxSpace();
                 }
             }
-            assertThat(out.awaitContains("JkVM", Duration.ofSeconds(30))).as("echo: " + out.text()).isTrue();
+            assertThat(out.awaitContains("JkVM", Patience.seconds(30))).as("echo: " + out.text()).isTrue();
             byte[] quit = {'q'};
             while (uart.receive(quit, 0, 1) == 0) {
                 uart.awaitRxSpace();
             }
-            MachineExit exit = m.awaitExit(Duration.ofSeconds(30));
+            MachineExit exit = m.awaitExit(Patience.seconds(30));
             assertThat(exit.reason()).isEqualTo(StopReason.HALTED);
             assertThat(out.text()).isEqualTo("ready\nJkVM");
         }

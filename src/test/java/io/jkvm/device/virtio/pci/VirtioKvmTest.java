@@ -1,5 +1,6 @@
 package io.jkvm.device.virtio.pci;
 
+import io.jkvm.testing.Patience;
 import io.jkvm.arch.x86.Layout;
 import io.jkvm.device.BusDevice;
 import io.jkvm.device.msi.GsiRouter;
@@ -134,10 +135,10 @@ class VirtioKvmTest {
                 TestGuest.startProtectedMode(m.vcpus().get(0), m.memory(), code, 0x1000);
                 m.start();
                 // With an in-kernel irqchip HLT stays in the kernel, so wait for the report, not an exit.
-                boolean reported = done.written.await(60, TimeUnit.SECONDS) || fail.written.getCount() == 0;
+                boolean reported = done.written.await(Patience.secondsOf(60), TimeUnit.SECONDS) || fail.written.getCount() == 0;
                 if (!reported) {
                     m.requestStop(StopReason.STOPPED, "test timeout");
-                    m.awaitExit(Duration.ofSeconds(10));
+                    m.awaitExit(Patience.seconds(10));
                     throw new AssertionError(String.format("guest did not finish: status=%d avail.idx=%d used.idx=%d"
                             + " ioeventfd=%s rip=0x%x", rng.status(), m.memory().readShort(0x10082),
                             m.memory().readShort(0x10102), ioeventfdBound, m.vcpus().get(0).getRegs().rip()));

@@ -1,5 +1,6 @@
 package io.jkvm.device.virtio.pci;
 
+import io.jkvm.testing.Patience;
 import io.jkvm.arch.x86.Layout;
 import io.jkvm.device.BusDevice;
 import io.jkvm.device.msi.GsiRouter;
@@ -165,7 +166,7 @@ class VirtioSnapshotKvmTest {
             try (VirtioDevices ignored = d.virtio()) {
                 TestGuest.startProtectedMode(a.vcpus().get(0), a.memory(), code, 0x1000);
                 a.start();
-                assertThat(first.written.await(60, TimeUnit.SECONDS)).as("first request").isTrue();
+                assertThat(first.written.await(Patience.secondsOf(60), TimeUnit.SECONDS)).as("first request").isTrue();
                 assertThat(first.value.get()).isEqualTo(16);
                 a.pause();
                 d.rng().suspendIo();
@@ -188,11 +189,11 @@ class VirtioSnapshotKvmTest {
                 assertThat(d.rng().config().mappedAddress(VirtioPciLayout.BAR)).as("BAR decodes again").isEqualTo(BAR);
                 b.start();
                 go.go = 1;
-                if (!second.written.await(60, TimeUnit.SECONDS)) {
+                if (!second.written.await(Patience.secondsOf(60), TimeUnit.SECONDS)) {
                     // Registers can only be read once the vCPU is out of KVM_RUN (api.rst: vCPU ioctls
                     // wait for a running KVM_RUN), so stop the machine first.
                     b.requestStop(StopReason.STOPPED, "test timeout");
-                    b.awaitExit(Duration.ofSeconds(10));
+                    b.awaitExit(Patience.seconds(10));
                     throw new AssertionError(String.format("second request not served after the restore: used.idx=%d rip=0x%x",
                             b.memory().readShort(0x10102), b.vcpus().get(0).getRegs().rip()));
                 }
