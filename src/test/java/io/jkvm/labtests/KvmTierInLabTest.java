@@ -93,7 +93,8 @@ class KvmTierInLabTest {
         switch (status) {
             case "PASSED" -> { }
             case "SKIPPED", "ABORTED" -> throw new TestAbortedException("skipped in the lab: " + t.path("message").asText());
-            default -> throw new AssertionFailedError("failed in the lab (" + t.path("seconds").asDouble() + " s): "
+            default -> throw new AssertionFailedError(t.path("name").asText() + " failed in the lab ("
+                    + t.path("seconds").asDouble() + " s): "
                     + t.path("message").asText() + "\n" + t.path("trace").asText());
         }
     }

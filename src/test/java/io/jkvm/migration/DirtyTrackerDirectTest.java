@@ -36,7 +36,13 @@ class DirtyTrackerDirectTest {
                 t.start();
                 m.start();
                 assertThat(m.awaitExit(Patience.seconds(60))).isNotNull();
-                assertThat(t.collect()).as("the guest's two writes").containsExactly(0x5000L, 0x7000L);
+                // The log may over-report, never miss: nested KVM on the lab's emulated AMD CPU also
+                // reports the code page the guest only executed. Migration resends such a page; it
+                // would lose data only if a written page were missing.
+                long[] written = t.collect();
+                assertThat(written).as("the guest's two writes").contains(0x5000L, 0x7000L);
+                assertThat(java.util.stream.LongStream.of(written).boxed().toList()).as("and at most the page it ran from")
+                        .isSubsetOf(0x1000L, 0x5000L, 0x7000L);
                 assertThat(t.collect()).as("collected once").isEmpty();
 
                 m.memory().writeInt(0x9004, 7); // as a device would
