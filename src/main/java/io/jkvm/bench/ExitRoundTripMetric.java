@@ -88,17 +88,23 @@ public final class ExitRoundTripMetric implements Metric {
         List<Double> qemu = new ArrayList<>();
         double n = ctx.exits();
         for (int i = -1; i < ctx.samples(); i++) {
-            // Interleaved, so that a burst of load from a neighbour hits every VMM alike.
-            double j = (jkvmRun(fullImage, ctx.exits()) - jkvmRun(zeroImage, 0)) / n / 1000.0;
-            CFloor.Run f0 = floor.run(zero);
-            CFloor.Run fn = floor.run(full);
-            if (fn.exits() != ctx.exits()) {
-                throw new IllegalStateException("C floor saw " + fn.exits() + " exits, expected " + ctx.exits());
-            }
-            double f = (fn.nanos() - f0.nanos()) / n / 1000.0;
+            // Interleaved, so that a burst of load from a neighbour hits every VMM alike. Each figure is
+            // a difference of two runs; on a loaded machine (or in the lab, where QEMU's process start
+            // varies by seconds) noise can exceed it, and a difference of zero or less is no
+            // measurement at all, so that sample is taken again (a few times at most).
+            double j = positive(id() + " jkvm", () -> (jkvmRun(fullImage, ctx.exits()) - jkvmRun(zeroImage, 0)) / n / 1000.0, ctx);
+            double f = positive(id() + " c-floor", () -> {
+                CFloor.Run f0 = floor.run(zero);
+                CFloor.Run fn = floor.run(full);
+                if (fn.exits() != ctx.exits()) {
+                    throw new IllegalStateException("C floor saw " + fn.exits() + " exits, expected " + ctx.exits());
+                }
+                return (fn.nanos() - f0.nanos()) / n / 1000.0;
+            }, ctx);
             double q = Double.NaN;
             if (withQemu) {
-                q = (QemuGuest.runTimed(full, 16 << 20) - QemuGuest.runTimed(zero, 16 << 20)) / n / 1000.0;
+                q = positive(id() + " qemu", () -> (QemuGuest.runTimed(full, 16 << 20) - QemuGuest.runTimed(zero, 16 << 20))
+                        / n / 1000.0, ctx);
             }
             if (i < 0) {
                 continue; // warm-up: JIT for jkvm, page cache and binaries for all
@@ -112,6 +118,21 @@ public final class ExitRoundTripMetric implements Metric {
                     withQemu ? String.format(", qemu %.2f us", q) : "");
         }
         return new Samples(jkvm, floors, qemu);
+    }
+
+    /** One measurement of a difference of two runs. */
+    private interface Difference {
+        double take() throws Exception;
+    }
+
+    /** Takes {@code d} until it is positive, at most four times; the last try is kept either way. */
+    private static double positive(String what, Difference d, BenchContext ctx) throws Exception {
+        double v = d.take();
+        for (int retry = 1; v <= 0 && retry < 4; retry++) {
+            ctx.say("%s: run difference %.2f us is noise, not a measurement: measuring again", what, v);
+            v = d.take();
+        }
+        return v;
     }
 
     private static long jkvmRun(byte[] image, int expectedExits) throws Exception {

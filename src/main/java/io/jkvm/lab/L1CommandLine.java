@@ -15,12 +15,44 @@ final class L1CommandLine {
     /** QEMU's debug log in the job directory (CPU resets, guest errors). */
     static final String QEMU_LOG = "qemu-debug.log";
 
+    /** Experiment knobs for the lab machine (defaults are what reliability measurements chose). */
+    static final String ENV_ACCEL = "JKVM_LAB_ACCEL";
+    static final String ENV_CPU = "JKVM_LAB_CPU";
+    static final String ENV_APPEND = "JKVM_LAB_APPEND";
+
     private L1CommandLine() {}
+
+    /** QEMU's -accel for L1: TCG ({@value #ENV_ACCEL} may say e.g. {@code tcg,thread=single}). */
+    static String accel() {
+        return setting(ENV_ACCEL, "tcg");
+    }
+
+    /** L1's CPU model: an EPYC with SVM, so L1's KVM is AMD-V with nested paging. */
+    static String cpuModel() {
+        return setting(ENV_CPU, "EPYC,+svm");
+    }
+
+    /** Extra L1 kernel arguments ({@value #ENV_APPEND}), with a leading space, or empty. */
+    static String extraKernelArgs() {
+        String a = setting(ENV_APPEND, "");
+        return a.isEmpty() ? "" : " " + a;
+    }
+
+    private static String setting(String env, String dflt) {
+        String v = System.getenv(env);
+        if (v == null || v.isBlank()) {
+            return dflt;
+        }
+        if (!v.matches("[A-Za-z0-9_.,=+: -]{1,200}")) {
+            throw new IllegalArgumentException(env + ": unexpected characters in '" + v + "'");
+        }
+        return v.strip();
+    }
 
     static List<String> build(Path kernel, Path initrd, LabOptions opts, LabJob job, List<LabJob.Share> shares) {
         List<String> c = new ArrayList<>(List.of(QEMU,
                 "-nodefaults", "-no-user-config",
-                "-accel", "tcg", "-cpu", "EPYC,+svm",
+                "-accel", accel(), "-cpu", cpuModel(),
                 "-m", Integer.toString(opts.memoryMib()), "-smp", Integer.toString(opts.cpus()),
                 "-nic", "none", "-display", "none", "-vga", "none", "-monitor", "none",
                 "-no-reboot",
@@ -35,6 +67,7 @@ final class L1CommandLine {
                 // ends QEMU instead of hanging until the timeout.
                 "-append", "console=ttyS0 quiet " + (opts.tty() ? "loglevel=0" : "loglevel=4")
                         + " panic=-1 mitigations=off"
+                        + extraKernelArgs()
                         + " jkvm.lab=" + job.dir(),
                 "-virtfs", "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap",
                 "-virtfs", "local,path=/tmp,mount_tag=tmp,security_model=none,multidevs=remap"));

@@ -18,6 +18,11 @@ public final class JkvmCommand {
         cmd.add("-XX:+UseSerialGC");
         cmd.add("-XX:TieredStopAtLevel=1");
         cmd.add("-Xshare:auto");
+        // Extra JVM options, as bin/jkvm takes them (JKVM_JAVA_OPTS): the lab's reliability experiments use it.
+        String extra = System.getenv("JKVM_JAVA_OPTS");
+        if (extra != null && !extra.isBlank()) {
+            cmd.addAll(List.of(extra.strip().split("\\s+")));
+        }
         String log = System.getProperty("jkvm.test.log");
         if (log != null) {
             cmd.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=" + log);
