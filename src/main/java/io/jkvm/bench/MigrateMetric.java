@@ -170,13 +170,19 @@ public final class MigrateMetric implements Metric {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             port = s.getLocalPort();
         }
+        // The destination listens only once told to (-incoming defer + migrate_incoming, which
+        // returns when the socket is bound): a source started right after a plain -incoming
+        // can connect before a slow destination listens (seen in the lab: connection refused).
+        Path destMonitor = dir.resolve("migrate-dest-monitor.sock");
+        Files.deleteIfExists(destMonitor);
         List<String> destCmd = new ArrayList<>(QemuGuest.command(image, RAM, true));
-        destCmd.addAll(List.of("-incoming", "tcp:127.0.0.1:" + port));
+        destCmd.addAll(List.of("-incoming", "defer", "-monitor", "unix:" + destMonitor + ",server=on,wait=off"));
         Path monitor = dir.resolve("migrate-monitor.sock");
         Files.deleteIfExists(monitor);
         Process dest = quiet(destCmd);
         Process src = null;
-        try {
+        try (QemuMonitor destHmp = QemuMonitor.connectWhenUp(destMonitor, dest)) {
+            destHmp.command("migrate_incoming tcp:127.0.0.1:" + port);
             src = QemuGuest.startTouched(image, RAM, monitor);
             try (QemuMonitor hmp = QemuMonitor.connect(monitor)) {
                 hmp.command("migrate_set_parameter max-bandwidth 100G");

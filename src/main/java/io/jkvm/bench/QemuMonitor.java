@@ -29,6 +29,22 @@ final class QemuMonitor implements AutoCloseable {
         return m;
     }
 
+    /** Connects once {@code qemu} has created its monitor socket; fails if QEMU exits first. */
+    static QemuMonitor connectWhenUp(Path socket, Process qemu) throws IOException, InterruptedException {
+        while (true) {
+            try {
+                return connect(socket);
+            } catch (IOException e) {
+                if (!qemu.isAlive()) {
+                    throw new IOException("QEMU exited (status " + qemu.exitValue() + ") before its monitor " + socket
+                            + " was up", e);
+                }
+                // QEMU creates the socket early in its start-up; poll for it while it lives.
+                Thread.sleep(20);
+            }
+        }
+    }
+
     /** Sends {@code line} (none if null) and returns everything up to the next prompt. */
     String command(String line) throws IOException {
         if (line != null) {

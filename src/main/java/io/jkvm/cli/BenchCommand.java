@@ -91,6 +91,7 @@ public final class BenchCommand implements Callable<Integer> {
         checkWritable(chart, "--chart");
         List<MetricResult> results = new ArrayList<>();
         List<String> skipped = new ArrayList<>();
+        List<String> failed = new ArrayList<>();
         long t0 = System.nanoTime();
         try (BenchContext ctx = BenchContext.create(n, quick, e, System.err)) {
             ctx.say("%d samples per figure%s; the machine is shared, so compare ratios, not absolute numbers",
@@ -108,7 +109,11 @@ public final class BenchCommand implements Callable<Integer> {
                     inLab.forEach(m -> skipped.add(m.id() + " (" + noKvm.get() + ", and the lab cannot run: " + noLab.get() + ")"));
                 } else {
                     long t = System.nanoTime();
-                    results.addAll(LabBench.run(inLab, ctx));
+                    try {
+                        results.addAll(LabBench.run(inLab, ctx));
+                    } catch (java.io.IOException labFailure) {
+                        failed.add(String.join(", ", inLab.stream().map(Metric::id).toList()) + " (" + labFailure.getMessage() + ")");
+                    }
                     ctx.say("%s done in the lab in %.0f s", String.join(", ", inLab.stream().map(Metric::id).toList()),
                             (System.nanoTime() - t) / 1e9);
                 }
@@ -121,8 +126,14 @@ public final class BenchCommand implements Callable<Integer> {
                     continue;
                 }
                 long t = System.nanoTime();
-                results.addAll(m.run(ctx));
-                ctx.say("%s done in %.0f s", m.id(), (System.nanoTime() - t) / 1e9);
+                try {
+                    results.addAll(m.run(ctx));
+                    ctx.say("%s done in %.0f s", m.id(), (System.nanoTime() - t) / 1e9);
+                } catch (Exception failure) {
+                    // One figure failing (a peer that would not start, say) costs that figure only.
+                    ctx.say("%s failed after %.0f s: %s", m.id(), (System.nanoTime() - t) / 1e9, failure.getMessage());
+                    failed.add(m.id() + " (" + failure.getMessage() + ")");
+                }
             }
             ctx.say("total %.0f s", (System.nanoTime() - t0) / 1e9);
         }
@@ -130,13 +141,16 @@ public final class BenchCommand implements Callable<Integer> {
         if (!skipped.isEmpty()) {
             System.out.println("skipped: " + String.join("; ", skipped));
         }
+        if (!failed.isEmpty()) {
+            System.out.println("failed: " + String.join("; ", failed));
+        }
         if (json != null) {
             Report.writeJson(json, results, commandLine(), quick);
         }
         if (chart != null) {
             Chart.write(chart, results);
         }
-        return results.isEmpty() ? Cli.EXIT_FAILURE : 0;
+        return results.isEmpty() || !failed.isEmpty() ? Cli.EXIT_FAILURE : 0;
     }
 
     private String commandLine() {
