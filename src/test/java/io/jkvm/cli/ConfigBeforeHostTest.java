@@ -1,0 +1,62 @@
+package io.jkvm.cli;
+
+import io.jkvm.kvm.KvmDevice;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Unit: `jkvm run` checks its command line before the host. On a host without KVM (simulated
+ * with the device setting) a bad flag is still reported as that flag, with exit 2; a good
+ * command line then fails on KVM, naming the device and errno, with exit 1.
+ */
+class ConfigBeforeHostTest {
+    @TempDir Path dir;
+
+    @AfterEach
+    void clearSetting() {
+        System.clearProperty(KvmDevice.PROPERTY);
+    }
+
+    private record Outcome(int exit, String err) {}
+
+    private Outcome run(String... args) {
+        StringWriter err = new StringWriter();
+        CommandLine cl = Cli.commandLine();
+        cl.setErr(new PrintWriter(err, true));
+        int exit = cl.execute(args);
+        return new Outcome(exit, err.toString());
+    }
+
+    @Test
+    void aMissingKernelIsReportedAsSuchOnAHostWithoutKvm() {
+        Outcome o = run("--kvm-device", dir.resolve("no-kvm").toString(), "run", "--kernel", "/nonexistent");
+        assertThat(o.exit()).isEqualTo(Cli.EXIT_USAGE);
+        assertThat(o.err()).contains("--kernel /nonexistent: no such file").doesNotContain("KVM");
+    }
+
+    @Test
+    void aBadMemorySizeIsReportedAsSuchOnAHostWithoutKvm() throws Exception {
+        Path kernel = Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F'});
+        Outcome o = run("--kvm-device", dir.resolve("no-kvm").toString(), "run", "--kernel", kernel.toString(), "--memory", "12X");
+        assertThat(o.exit()).isEqualTo(Cli.EXIT_USAGE);
+        assertThat(o.err()).contains("--memory 12X").doesNotContain("KVM");
+    }
+
+    @Test
+    void aGoodCommandLineThenNamesTheKvmProblem() throws Exception {
+        Path kernel = Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F'});
+        Path missing = dir.resolve("no-kvm");
+        Outcome o = run("--kvm-device", missing.toString(), "run", "--kernel", kernel.toString(), "--memory", "64M");
+        assertThat(o.exit()).isEqualTo(Cli.EXIT_FAILURE);
+        assertThat(o.err()).contains("cannot use KVM: open(" + missing + ")").contains("errno 2").contains("host-check");
+    }
+}
