@@ -27,9 +27,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * serial console, append the tick (synced) to a file on its virtio-blk ext4 root. {@code jkvm
  * migrate} moves it while it runs; the destination's console goes on from the next tick, no
  * pattern check fails on either side, the file on the disk is complete and in order, the source
- * VMM exits 0, and the report has the downtime. Before that, a source with a certificate from
- * another CA is refused, and a migration cancelled midway (to a second destination, which then
- * ends) leaves the source running and counting.
+ * VMM exits 0, and the report has the downtime. The destination is configured through its own
+ * API (machine, boot-source, the same disk: same host) before the source connects. Before that, a
+ * source with a certificate from another CA is refused, and a migration cancelled midway (to a
+ * second destination, started with --trust-source-paths and no configuration, which then ends)
+ * leaves the source running and counting.
  */
 @Tag("lab")
 class MigrationLabTest {
@@ -95,6 +97,13 @@ class MigrationLabTest {
                         + " </dev/null > $L/s2.log 2> $L/v2.err &",
                 "dst=$!",
                 "await 'grep -qa migration_listening $L/v2.err' 1200 $dst && say destination listening || say destination not listening",
+                // The destination decides its own host resources: its machine, kernel and disk (the same image: same host).
+                "await '[ -S $S2 ]' 1200 $dst || say no destination api socket",
+                "c $S2 PUT /machine-config '{\"vcpu_count\": 1, \"mem_size_mib\": 128}'",
+                "c $S2 PUT /boot-source '{\"kernel_image_path\": \"" + kernel + "\", \"initrd_path\": \"" + initrd
+                        + "\", \"boot_args\": \"" + bootArgs + "\"}'",
+                "c $S2 PUT /drives/rootfs '{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk
+                        + "\", \"is_root_device\": true, \"is_read_only\": false}'",
                 "await 'grep -qa \"tick 3 end\" $L/s1.log' 3000 $src && say source counting || say source not counting",
                 // A source with an untrusted certificate is refused; the VM goes on where it is.
                 "timeout -k 5 100 " + jkvm + " migrate --api-sock $S1 --to tcp:127.0.0.1:47011 " + rogueTls
@@ -102,7 +111,8 @@ class MigrationLabTest {
                 "head -n 3 $L/rogue.out | sed 's/^/@@rogue /'",
                 "say rogue refused",
                 // A migration cancelled midway (to a second destination) leaves the source running.
-                "timeout -k 5 330 " + jkvm + " run --api-sock $L/dsta.sock --id dsta --incoming tcp:127.0.0.1:47012 " + dstTls
+                "timeout -k 5 330 " + jkvm + " run --api-sock $L/dsta.sock --id dsta --incoming tcp:127.0.0.1:47012"
+                        + " --trust-source-paths " + dstTls
                         + " </dev/null > $L/sa.log 2> $L/va.err &",
                 "dsta=$!",
                 "await 'grep -qa migration_listening $L/va.err' 1200 $dsta || say abort destination not listening",
@@ -150,6 +160,9 @@ class MigrationLabTest {
         System.out.println(context);
         assertThat(r.labFailed()).as(r.error() + "\n" + context + "\n--- L1 console ---\n" + r.console()).isFalse();
         assertThat(out).as(context).contains("@@PUT /actions -> 204");
+        assertThat(Pattern.compile("@@PUT /drives/rootfs -> 204").matcher(out).results().count())
+                .as("the drive PUT on the source and on the destination; %s", context).isEqualTo(2);
+        assertThat(Pattern.compile("@@PUT /boot-source -> 204").matcher(out).results().count()).as(context).isEqualTo(2);
         assertThat(out).as(context).containsPattern("@@rogue-status=[1-9]");
         assertThat(out).as(context).containsPattern("@@abort-status=[1-9]");
         assertThat(out).as(context).contains("@@abort-report migration cancelled to tcp:127.0.0.1:47012");
