@@ -41,7 +41,7 @@ public final class GuestDevices {
     }
 
     /** The virtio-blk serial (GET_ID) holds at most 20 bytes; longer drive ids are cut. */
-    private static String serial(String driveId) {
+    static String serial(String driveId) {
         return driveId.length() <= DiskConfig.MAX_ID ? driveId : driveId.substring(0, DiskConfig.MAX_ID);
     }
 }

@@ -13,10 +13,12 @@ public interface GuestLauncher {
      * {@code source}: fresh RAM, filled and given KVM state by the migration, then devices
      * ({@link io.jkvm.migration.MigrationTarget#restoreDevices}) and
      * {@link io.jkvm.migration.MigrationTarget#start()}, after which {@code started} gets the
-     * running guest. Launchers that cannot restore device state refuse with the reason.
+     * running guest. The devices are {@code own}'s (this VMM's configuration, already checked
+     * against the source's shape), or, when {@code own} is null, those of the configuration the
+     * source recorded. Launchers that cannot restore device state refuse with the reason.
      */
     default io.jkvm.migration.MigrationTarget receive(io.jkvm.snapshot.MachineConfig source,
-            java.util.function.Consumer<RunningGuest> started) {
+            io.jkvm.config.VmConfig own, java.util.function.Consumer<RunningGuest> started) {
         throw new io.jkvm.migration.MigrationException("this VMM cannot receive migrated VMs");
     }
 

@@ -74,9 +74,9 @@ public final class LinuxVmLauncher implements GuestLauncher {
     }
 
     @Override
-    public io.jkvm.migration.MigrationTarget receive(io.jkvm.snapshot.MachineConfig source,
+    public io.jkvm.migration.MigrationTarget receive(io.jkvm.snapshot.MachineConfig source, VmConfig own,
             Consumer<RunningGuest> started) {
-        return LinuxVmMigration.target(source, console, this::run, started);
+        return LinuxVmMigration.target(source, own, console, this::run, started);
     }
 
     private RunningGuest run(LinuxVm vm) {

@@ -4,6 +4,7 @@ import io.jkvm.config.VmConfig;
 import io.jkvm.migration.MigrationException;
 import io.jkvm.migration.MigrationSource;
 import io.jkvm.migration.MigrationTarget;
+import io.jkvm.migration.VmShape;
 import io.jkvm.snapshot.DeviceState;
 import io.jkvm.snapshot.MachineConfig;
 import io.jkvm.snapshot.SnapshotException;
@@ -20,6 +21,11 @@ import java.util.function.Function;
 
 /**
  * A {@link LinuxVm} as live migration's source and destination.
+ *
+ * <p>The source announces its devices' shape ({@link VmShape}: ids, read-only flags, sizes,
+ * MACs; no host paths) with its machine. The destination runs the VM on its own configuration
+ * (checked against that shape by the API before anything is sent) or, only when its operator
+ * trusts the source's paths, on the configuration the source recorded ({@code vm_config}).
  *
  * <p>Disks: the source flushes them while capturing device state (fsync) and then releases its
  * image locks, so the destination VMM, which opens the images when it starts the received VM,
@@ -74,16 +80,27 @@ final class LinuxVmMigration {
             public void migratedAway() {
                 vm.stop();
             }
+
+            @Override
+            public VmShape shape() {
+                try {
+                    return VmShape.of(vm.config());
+                } catch (IOException e) {
+                    throw new MigrationException("cannot read the size of a disk image: " + e.getMessage(), e);
+                }
+            }
         };
     }
 
     /**
-     * The destination: a machine of the source's shape; the devices are re-created from the
-     * configuration the source recorded ({@link VmConfigState}) when its states arrive.
-     * {@code run} starts the VM and returns the running guest (LinuxVmLauncher's exit reporting).
+     * The destination: a machine of the source's shape; the devices are created from {@code own}
+     * (this VMM's configuration) or, when that is null, from the configuration the source
+     * recorded ({@link VmConfigState}), when its states arrive. Either way the recorded
+     * configuration must be compatible ({@link LinuxVm#fromRestored}). {@code run} starts the VM
+     * and returns the running guest (LinuxVmLauncher's exit reporting).
      */
-    static MigrationTarget target(MachineConfig source, LinuxVm.Console console, Function<LinuxVm, RunningGuest> run,
-            Consumer<RunningGuest> started) {
+    static MigrationTarget target(MachineConfig source, VmConfig own, LinuxVm.Console console,
+            Function<LinuxVm, RunningGuest> run, Consumer<RunningGuest> started) {
         Machine machine = Machine.create(source.toOptions());
         return new MigrationTarget() {
             private LinuxVm vm;
@@ -101,7 +118,7 @@ final class LinuxVmMigration {
                         .orElseThrow(() -> new MigrationException("DEVICE records: no " + VmConfigState.NAME
                                 + " state, so not a Linux VM this VMM can run"));
                 try {
-                    VmConfig config = VmConfigState.decode(saved);
+                    VmConfig config = own != null ? own : VmConfigState.decode(saved);
                     vm = LinuxVm.fromRestored(config, console, machine, devices);
                 } catch (SnapshotException e) {
                     throw new MigrationException("DEVICE records: " + e.getMessage());

@@ -70,6 +70,8 @@ public final class VmmController {
     private boolean starting;
     /** Whether a client set the machine configuration (an incoming migration must then match it). */
     private boolean machineConfigured;
+    /** jkvm run --trust-source-paths: an unconfigured destination takes the source's recorded host paths. */
+    private volatile boolean trustSourcePaths;
     private volatile SnapshotKey snapshotKey;
 
     public VmmController(String id, HostLimits limits, GuestLauncher launcher, EventLog log, OnReboot onReboot) {
@@ -104,13 +106,28 @@ public final class VmmController {
     }
 
     /**
-     * The destination for an incoming migration. Refused, with the reason, when this VMM already
-     * runs a guest, when the source's machine exceeds this host, or when a client configured a
-     * different machine here (PUT /machine-config is optional: without it the source's is taken).
-     * The devices come from the configuration the source recorded in its device states, as for
-     * snapshot/load.
+     * {@code jkvm run --trust-source-paths}: a destination with no configuration of its own
+     * (no boot-source, drives or network interfaces) takes the kernel, initrd, disk images and TAP
+     * devices the source recorded, as they are named there. For a trusted source on the same host
+     * or with storage at the same paths; off by default, because those paths are the source's
+     * choice and would become this VMM's writable disks.
      */
-    public io.jkvm.migration.MigrationTarget incomingTarget(io.jkvm.snapshot.MachineConfig source) {
+    public void setTrustSourcePaths(boolean trust) {
+        trustSourcePaths = trust;
+    }
+
+    /**
+     * The destination for an incoming migration. Refused, with the reason, when this VMM already
+     * runs a guest, when the source's machine exceeds this host, when a client configured a
+     * different machine here (PUT /machine-config is optional: without it the source's is taken),
+     * or when this VMM's own devices do not match the ones the source announced
+     * ({@link #ownConfiguration}). This VMM decides its host resources: its boot-source, drives and
+     * network interfaces, configured through its own API; the paths the source recorded are only
+     * used with {@link #setTrustSourcePaths} and nothing configured here.
+     */
+    public io.jkvm.migration.MigrationTarget incomingTarget(io.jkvm.snapshot.MachineConfig source,
+            io.jkvm.migration.VmShape devices) {
+        VmConfig own;
         synchronized (this) {
             if (state != State.NOT_STARTED || starting) {
                 throw new io.jkvm.migration.MigrationException("this VMM already runs a guest");
@@ -129,10 +146,11 @@ public final class VmmController {
                         + (source.memoryBytes() >> 20) + " MiB, this VM is configured with " + machine.vcpuCount()
                         + " vCPUs and " + machine.memSizeMib() + " MiB");
             }
+            own = ownConfiguration(source, devices);
             starting = true;
         }
         try {
-            return launcher.receive(source, g -> {
+            return launcher.receive(source, own, g -> {
                 synchronized (this) {
                     guest = g;
                     state = State.RUNNING;
@@ -144,6 +162,124 @@ public final class VmmController {
                 starting = false;
             }
         }
+    }
+
+    /**
+     * This VMM's configuration for a VM the source describes, in the source's PCI slot order, or
+     * null when it has none and trusts the source's paths. The machine is the source's; the
+     * kernel, initrd, boot arguments, disk images and TAP devices are this VMM's. The devices must
+     * have the source's shape: the same drives by drive_id (the virtio-blk serial), each with the
+     * same read-only flag and size, the same number of network interfaces (in the order they were
+     * configured; a guest_mac given here must be the source's, otherwise the source's is taken), no
+     * device the API cannot configure. Each mismatch is refused naming it.
+     */
+    private VmConfig ownConfiguration(io.jkvm.snapshot.MachineConfig source, io.jkvm.migration.VmShape shape) {
+        if (bootSource == null && drives.isEmpty() && nics.isEmpty()) {
+            if (trustSourcePaths) {
+                return null;
+            }
+            throw new io.jkvm.migration.MigrationException("this VMM has no configuration of its own for the incoming VM:"
+                    + " give it its boot-source, drives and network-interfaces through the API before the source connects"
+                    + " (or start it with --trust-source-paths to use the host paths the source recorded)");
+        }
+        if (bootSource == null) {
+            throw new io.jkvm.migration.MigrationException("this VMM has no boot-source (PUT /boot-source): the incoming VM"
+                    + " needs this host's kernel");
+        }
+        if (shape == null) {
+            throw new io.jkvm.migration.MigrationException("the source did not describe its devices (not a Linux VM this"
+                    + " VMM can run)");
+        }
+        try {
+            int mib = (int) Math.min(Integer.MAX_VALUE, source.memoryBytes() >> 20);
+            VmConfig base = validate(bootSource, MachineConfiguration.DEFAULT.patchedWith(
+                    new MachineConfiguration(source.cpus(), mib, null, null, null, null)));
+            base = new VmConfig(base.kernel(), base.initrd(), base.cmdline(), source.cpus(), source.memoryBytes(),
+                    base.onReboot(), base.nested());
+            List<Drive> ordered = matchDrives(shape);
+            List<NetworkInterface> interfaces = matchInterfaces(shape);
+            if (shape.rng()) {
+                throw refuse("the source has a virtio-rng device, which this VMM's API cannot configure");
+            }
+            if (shape.virtioConsole()) {
+                throw refuse("the source's console is virtio-console (hvc0), which this VMM's API cannot configure");
+            }
+            VmConfig own = GuestDevices.withDevices(base, ordered, interfaces);
+            List<String> slots = own.devices().disks().stream().map(io.jkvm.storage.DiskConfig::id).toList();
+            List<String> wanted = shape.disks().stream().map(io.jkvm.migration.VmShape.Disk::id).toList();
+            if (!slots.equals(wanted)) {
+                throw refuse("is_root_device differs: here the drives would be in the PCI slots " + slots
+                        + ", on the source they are in " + wanted);
+            }
+            return own;
+        } catch (ApiException | ConfigException e) {
+            throw refuse(e.getMessage());
+        }
+    }
+
+    /** This VMM's drives in the source's slot order, matched by drive_id; every one must match. */
+    private List<Drive> matchDrives(io.jkvm.migration.VmShape shape) {
+        Map<String, Drive> bySerial = new LinkedHashMap<>();
+        for (Drive d : drives.values()) {
+            bySerial.put(GuestDevices.serial(d.driveId()), d);
+        }
+        List<Drive> ordered = new ArrayList<>();
+        for (int i = 0; i < shape.disks().size(); i++) {
+            io.jkvm.migration.VmShape.Disk s = shape.disks().get(i);
+            if (s.id() == null) {
+                throw refuse("the source's disk " + (i + 1) + " has no id, so no drive here can be matched to it");
+            }
+            Drive d = bySerial.remove(s.id());
+            if (d == null) {
+                throw refuse("the source has drive '" + s.id() + "', this VMM has no drive with that drive_id (PUT /drives/"
+                        + s.id() + ")");
+            }
+            if (d.readOnly() != s.readOnly()) {
+                throw refuse("drive '" + d.driveId() + "' is " + (d.readOnly() ? "read-only" : "writable") + " here and "
+                        + (s.readOnly() ? "read-only" : "writable") + " on the source (is_read_only)");
+            }
+            checkBackingFile("drive " + d.driveId() + " path_on_host", d.pathOnHost(), d.readOnly());
+            long size;
+            try {
+                size = Files.size(Path.of(d.pathOnHost()));
+            } catch (IOException e) {
+                throw refuse("drive '" + d.driveId() + "' path_on_host " + d.pathOnHost() + ": cannot read its size: "
+                        + e.getMessage());
+            }
+            if (size / io.jkvm.device.virtio.VirtioBlock.SECTOR != s.sizeBytes() / io.jkvm.device.virtio.VirtioBlock.SECTOR) {
+                throw refuse("drive '" + d.driveId() + "' (" + d.pathOnHost() + ") has " + size + " bytes, the source's has "
+                        + s.sizeBytes());
+            }
+            ordered.add(d);
+        }
+        if (!bySerial.isEmpty()) {
+            throw refuse("drive '" + bySerial.values().iterator().next().driveId()
+                    + "' is configured here, but the source has no such drive");
+        }
+        return ordered;
+    }
+
+    /** This VMM's interfaces, in the order configured, with the source's MACs. */
+    private List<NetworkInterface> matchInterfaces(io.jkvm.migration.VmShape shape) {
+        if (nics.size() != shape.nics().size()) {
+            throw refuse("the source has " + shape.nics().size() + " network interface(s), this VMM has " + nics.size()
+                    + " (PUT /network-interfaces/{iface_id})");
+        }
+        List<NetworkInterface> out = new ArrayList<>();
+        int i = 0;
+        for (NetworkInterface n : nics.values()) {
+            io.jkvm.net.MacAddress mac = shape.nics().get(i++).mac();
+            if (n.guestMac() != null && !io.jkvm.net.MacAddress.parse(n.guestMac()).equals(mac)) {
+                throw refuse("network interface '" + n.ifaceId() + "' has guest_mac " + n.guestMac().toLowerCase(java.util.Locale.ROOT)
+                        + " here, the source's interface " + i + " has " + mac);
+            }
+            out.add(new NetworkInterface(n.ifaceId(), n.hostDevName(), mac.toString(), n.rxRateLimiter(), n.txRateLimiter()));
+        }
+        return out;
+    }
+
+    private static io.jkvm.migration.MigrationException refuse(String why) {
+        return new io.jkvm.migration.MigrationException(why);
     }
 
     /** GET /migrate. */

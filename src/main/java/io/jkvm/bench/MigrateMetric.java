@@ -120,7 +120,8 @@ public final class MigrateMetric implements Metric {
     private static final class Target implements MigrationTarget {
         private final JkvmGuest guest;
 
-        Target(MachineConfig c) {
+        /** The bench guest has no devices to describe: {@code shape} is null. */
+        Target(MachineConfig c, io.jkvm.migration.VmShape shape) {
             guest = JkvmGuest.attachTo(Machine.create(c.toOptions()), OutputStream.nullOutputStream());
         }
 

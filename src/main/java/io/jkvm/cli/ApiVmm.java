@@ -56,6 +56,7 @@ final class ApiVmm {
 
     private final io.jkvm.migration.MigrationTls tls;
     private final io.jkvm.migration.MigrationAddress incoming;
+    private boolean trustSourcePaths;
 
     ApiVmm(Path apiSock, Path configFile, Path consoleSock, String id, OnReboot onReboot, Path snapshotKey,
             io.jkvm.migration.MigrationTls tls, io.jkvm.migration.MigrationAddress incoming) {
@@ -67,6 +68,12 @@ final class ApiVmm {
         this.consoleSock = consoleSock;
         this.id = id;
         this.onReboot = onReboot;
+    }
+
+    /** See {@link VmmController#setTrustSourcePaths}. */
+    ApiVmm trustSourcePaths(boolean trust) {
+        trustSourcePaths = trust;
+        return this;
     }
 
     MachineExit run() throws IOException, InterruptedException {
@@ -114,6 +121,7 @@ final class ApiVmm {
             VmmController vmm = new VmmController(id, limits, launcher, log, onReboot);
             holder[0] = vmm;
             vmm.setSnapshotKey(key);
+            vmm.setTrustSourcePaths(trustSourcePaths);
             if (tls != null) {
                 vmm.setMigrationTls(tls);
             }

@@ -98,6 +98,11 @@ public final class RunCommand implements Callable<Integer> {
             description = "Wait for a live migration on this address instead of booting (needs --api-sock and --tls-*).")
     String incoming;
 
+    @Option(names = "--trust-source-paths",
+            description = "With --incoming and no boot-source/drives/network-interfaces configured here: use the kernel,"
+                    + " disk and TAP paths the source recorded (same host or shared storage, a trusted source).")
+    boolean trustSourcePaths;
+
     @Option(names = "--tls-cert", paramLabel = "PEM", description = "Migration: this VMM's certificate.")
     Path tlsCert;
 
@@ -131,6 +136,9 @@ public final class RunCommand implements Callable<Integer> {
     /** --incoming's address, validated with the options it needs (null without --incoming). */
     io.jkvm.migration.MigrationAddress incomingAddress(io.jkvm.migration.MigrationTls tls) {
         if (incoming == null) {
+            if (trustSourcePaths) {
+                throw new UserError("--trust-source-paths goes with --incoming");
+            }
             return null;
         }
         if (apiSock == null) {
@@ -164,7 +172,8 @@ public final class RunCommand implements Callable<Integer> {
             }
             io.jkvm.migration.MigrationTls tls = migrationTls();
             io.jkvm.migration.MigrationAddress in = incomingAddress(tls);
-            return exitStatus(new ApiVmm(apiSock, configFile, consoleSock, id, onReboot, snapshotKey, tls, in).run());
+            return exitStatus(new ApiVmm(apiSock, configFile, consoleSock, id, onReboot, snapshotKey, tls, in)
+                    .trustSourcePaths(trustSourcePaths).run());
         }
         if (snapshotKey != null) {
             throw new UserError("--snapshot-key goes with --api-sock (snapshots are made through the API)");

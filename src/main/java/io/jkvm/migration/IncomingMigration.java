@@ -1,8 +1,5 @@
 package io.jkvm.migration;
 
-import io.jkvm.snapshot.KvmSection;
-import io.jkvm.snapshot.SnapshotException;
-import io.jkvm.snapshot.VmState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,40 +57,42 @@ public final class IncomingMigration {
     }
 
     static Result receiveFrom(SSLSocket s, MigrationTarget.Factory factory) throws IOException {
+        return receiveFrom(s.getInputStream(), s.getOutputStream(), factory);
+    }
+
+    /** One source's stream on {@code input}, replies on {@code output}. */
+    static Result receiveFrom(java.io.InputStream input, java.io.OutputStream output, MigrationTarget.Factory factory)
+            throws IOException {
         long t0 = System.nanoTime();
-        RecordReader in = new RecordReader(s.getInputStream());
-        RecordWriter out = new RecordWriter(s.getOutputStream());
+        RecordReader in = new RecordReader(input);
+        RecordWriter out = new RecordWriter(output);
         MigrationTarget[] target = new MigrationTarget[1];
         try {
             in.header();
-            IncomingStream stream = new IncomingStream(config -> {
+            IncomingStream stream = new IncomingStream((config, shape) -> {
                 try {
-                    target[0] = factory.create(config);
+                    target[0] = factory.create(config, shape);
                 } catch (MigrationException e) {
                     reply(out, Wire.REFUSED, e.getMessage());
                     throw new ConfigRefused("refused the source's configuration: " + e.getMessage());
                 }
                 reply(out, Wire.READY, null);
-                return target[0].machine().memory();
+                return target[0].memory();
             });
-            while (!stream.accept(in.read())) {
+            while (!stream.accept(in.read(stream))) {
                 // records are applied as they arrive
             }
             long done = System.nanoTime();
-            VmState state;
-            try {
-                state = KvmSection.decode(stream.config(), stream.kvmState(), "migration stream");
-                KvmSection.apply(target[0].machine(), state);
-            } catch (SnapshotException e) {
-                throw new MigrationException("KVM_STATE record: " + e.getMessage());
-            }
+            target[0].applyKvmState(stream.config(), stream.kvmState());
             target[0].restoreDevices(stream.devices());
             target[0].start();
             reply(out, Wire.RESUMED, null);
             long end = System.nanoTime();
             return new Result(target[0], in.bytes(), stream.pages(), stream.rounds(), Duration.ofNanos(end - t0),
                     Duration.ofNanos(end - done));
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
+            // Errors too (OutOfMemoryError while applying state, say): the half-built VM must not
+            // outlive the attempt, and the VMM goes on (it reports the failure).
             String why = e instanceof MigrationException ? e.getMessage() : e.toString();
             if (!(e instanceof ConfigRefused)) { // that one has been answered with REFUSED already
                 try {

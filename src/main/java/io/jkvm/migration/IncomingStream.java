@@ -8,29 +8,48 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.function.Function;
 
 /**
  * The destination's view of the stream: enforces record order (CONFIG; then PAGES, ZERO_PAGES and
  * ROUND; then one KVM_STATE; then DEVICEs; then DONE) and writes pages into guest RAM only after
  * checking each gpa is page-aligned and inside the RAM the accepted configuration created. KVM
  * and device state are only collected here; applying them is {@link IncomingMigration}'s job.
+ *
+ * <p>What is kept until DONE is bounded by what the accepted machine can need, not by what the
+ * source sends ({@link #next}): the KVM state by the vCPU count ({@link #kvmStateLimit}), all
+ * device states together by {@link #MAX_DEVICE_BYTES}, at most {@link #MAX_DEVICES} of them.
  */
-final class IncomingStream {
+final class IncomingStream implements RecordReader.Limits {
     private enum Phase { CONFIG, MEMORY, DEVICES, DONE }
 
-    private final Function<MachineConfig, GuestMemory> onConfig;
+    /** Device states (names and bytes) a destination keeps in all: a Linux VM's take a few KiB. */
+    static final long MAX_DEVICE_BYTES = 4L << 20;
+    static final int MAX_DEVICES = 256;
+    /** KVM state allowed besides the per-vCPU part (irqchip, PIT, clock, headers). */
+    static final long KVM_STATE_BASE = 1L << 20;
+    /** KVM state allowed per vCPU (registers, MSRs, LAPIC, XSAVE, CPUID: tens of KiB in practice). */
+    static final long KVM_STATE_PER_VCPU = 256L << 10;
+
+    /** Creates the destination for what the source announced (or refuses it) and returns its RAM. */
+    @FunctionalInterface
+    interface OnConfig {
+        GuestMemory accept(MachineConfig config, VmShape shape);
+    }
+
+    private final OnConfig onConfig;
     private Phase phase = Phase.CONFIG;
     private MachineConfig config;
+    private VmShape shape;
     private GuestMemory memory;
     private byte[] kvmState;
     private final List<DeviceState> devices = new ArrayList<>();
     private final Set<String> deviceNames = new HashSet<>();
     private long pages;
     private int rounds;
+    private long deviceBytes;
 
     /** {@code onConfig} creates the destination for a configuration (or throws, refusing it) and returns its RAM. */
-    IncomingStream(Function<MachineConfig, GuestMemory> onConfig) {
+    IncomingStream(OnConfig onConfig) {
         this.onConfig = onConfig;
     }
 
@@ -43,7 +62,8 @@ final class IncomingStream {
             case MigrationRecord.Config c -> {
                 expect(r, Phase.CONFIG);
                 config = c.config();
-                memory = onConfig.apply(config);
+                shape = c.shape();
+                memory = onConfig.accept(config, shape);
                 if (memory.size() != config.memoryBytes()) {
                     throw new MigrationException("destination created " + memory.size() + " bytes of RAM for "
                             + config.memoryBytes());
@@ -87,9 +107,10 @@ final class IncomingStream {
                 if (!deviceNames.add(d.state().name())) {
                     throw new MigrationException("DEVICE record: device " + d.state().name() + " sent twice");
                 }
-                if (devices.size() >= 256) {
-                    throw new MigrationException("DEVICE record: more than 256 devices");
+                if (devices.size() >= MAX_DEVICES) {
+                    throw new MigrationException("DEVICE record: more than " + MAX_DEVICES + " devices");
                 }
+                deviceBytes += d.state().name().length() + d.state().size();
                 devices.add(d.state());
             }
             case MigrationRecord.Done d -> {
@@ -101,6 +122,31 @@ final class IncomingStream {
             default -> throw new MigrationException(name(r) + " record is a reply; the source may not send it");
         }
         return false;
+    }
+
+    /**
+     * The receiver's limit on the next record of {@code type}, applied to its announced length
+     * before the payload is read: KVM state sized for this machine's vCPUs, device states within
+     * what is left of {@link #MAX_DEVICE_BYTES}. Other types keep the wire's limits (PAGES and
+     * ZERO_PAGES are written to RAM and dropped record by record).
+     */
+    @Override
+    public RecordReader.Limit next(int type) {
+        long wire = RecordReader.maxLength(type);
+        if (type == Wire.KVM_STATE && config != null) {
+            return new RecordReader.Limit(Math.min(wire, kvmStateLimit(config.cpus())),
+                    "KVM state for " + config.cpus() + " vCPU" + (config.cpus() == 1 ? "" : "s"));
+        }
+        if (type == Wire.DEVICE) {
+            return new RecordReader.Limit(Math.min(wire, 2 + MAX_DEVICE_BYTES - deviceBytes),
+                    "device states may take " + (MAX_DEVICE_BYTES >> 20) + " MiB in all, " + (MAX_DEVICE_BYTES - deviceBytes)
+                            + " bytes are left");
+        }
+        return new RecordReader.Limit(wire, null);
+    }
+
+    static long kvmStateLimit(int cpus) {
+        return KVM_STATE_BASE + cpus * KVM_STATE_PER_VCPU;
     }
 
     private void expect(MigrationRecord r, Phase want) {
@@ -129,6 +175,11 @@ final class IncomingStream {
 
     MachineConfig config() {
         return config;
+    }
+
+    /** The source's device shape, or null if it sent none. */
+    VmShape shape() {
+        return shape;
     }
 
     byte[] kvmState() {

@@ -7,7 +7,8 @@ import java.util.Arrays;
 
 /** One decoded record of the migration stream ({@link Wire}); sizes already checked by the reader. */
 sealed interface MigrationRecord {
-    record Config(MachineConfig config) implements MigrationRecord {}
+    /** {@code shape} is null when the source did not describe its devices (not a Linux VM). */
+    record Config(MachineConfig config, VmShape shape) implements MigrationRecord {}
 
     /** {@code data} holds {@code gpas.length} pages back to back. */
     record Pages(long[] gpas, byte[] data) implements MigrationRecord {

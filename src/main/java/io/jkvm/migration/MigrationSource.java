@@ -24,6 +24,15 @@ public interface MigrationSource {
     /** The destination runs the VM now: stop it here for good. */
     void migratedAway();
 
+    /**
+     * The guest-visible devices, announced to the destination with the machine so it can check
+     * its own devices against them before anything is sent; null for a VM that has none worth
+     * describing (test guests).
+     */
+    default VmShape shape() {
+        return null;
+    }
+
     /** A machine with no userspace devices worth migrating beyond {@code devices} (test guests). */
     static MigrationSource of(Machine m, java.util.function.Supplier<List<DeviceState>> devices) {
         return new MigrationSource() {

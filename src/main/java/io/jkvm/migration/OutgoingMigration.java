@@ -148,6 +148,7 @@ public final class OutgoingMigration {
         MigrationReport.Status outcome;
         String why = null;
         try {
+            VmShape shape = source.shape(); // before connecting: a failure here is ours, not the destination's
             socket = tls.open(to, (int) Math.min(Integer.MAX_VALUE, stallTimeout.toMillis()));
             checkCancel();
             out = new RecordWriter(socket.tls().getOutputStream());
@@ -157,7 +158,7 @@ public final class OutgoingMigration {
             MigrationRecord answer;
             try {
                 out.header();
-                out.config(MachineConfig.of(m.options()));
+                out.config(MachineConfig.of(m.options()), shape);
                 out.flush();
                 answer = in.read();
             } catch (IOException | MigrationException e) {

@@ -14,11 +14,25 @@ import java.util.Arrays;
 
 /**
  * Reads {@link Wire} records from an untrusted peer. Every length is checked against the limit
- * of its record type before anything is allocated, the payload must be consumed exactly by its
- * fields, and every problem is a {@link MigrationException} naming the record and field. Record
- * order and guest addresses are checked by {@link IncomingStream}, which knows the configuration.
+ * of its record type (and, given {@link Limits}, against what the receiver can take at this
+ * point of the stream) before anything is allocated; a payload is then read in chunks of at most
+ * {@link #CHUNK} bytes, so memory follows the bytes that actually arrived, not the length the
+ * peer announced. The payload must be consumed exactly by its fields, and every problem is a
+ * {@link MigrationException} naming the record and field. Record order and guest addresses are
+ * checked by {@link IncomingStream}, which knows the configuration.
  */
 final class RecordReader {
+    /** Payload bytes read (and allocated) at a time. */
+    static final int CHUNK = 256 << 10;
+
+    /** A receiver's own bound on the next record of a type (at most the wire's), with why. */
+    interface Limits {
+        Limit next(int type);
+    }
+
+    /** {@code note} explains a limit tighter than the wire's (or is null). */
+    record Limit(long bytes, String note) {}
+
     private final DataInputStream in;
     private long bytes;
 
@@ -55,7 +69,7 @@ final class RecordReader {
 
     static long maxLength(int type) {
         return switch (type) {
-            case Wire.CONFIG -> 13;
+            case Wire.CONFIG -> 15 + VmShape.MAX_BYTES;
             case Wire.PAGES -> 4L + (long) Wire.MAX_BATCH * (8 + Wire.PAGE);
             case Wire.ZERO_PAGES -> 4L + 8L * Wire.MAX_ZERO_BATCH;
             case Wire.ROUND -> 12;
@@ -69,6 +83,11 @@ final class RecordReader {
 
     /** The next record; a clean end of stream between records is an error too (no DONE seen). */
     MigrationRecord read() throws IOException {
+        return read(type -> new Limit(maxLength(type), null));
+    }
+
+    /** As {@link #read()}, with the receiver's own limits applied to the announced length. */
+    MigrationRecord read(Limits limits) throws IOException {
         int type = in.read();
         if (type < 0) {
             throw new MigrationException("stream ended before DONE (the peer closed the connection)");
@@ -88,14 +107,48 @@ final class RecordReader {
             throw new MigrationException(name + " record: length " + Integer.toUnsignedString(length)
                     + " is over the limit of " + max + " bytes");
         }
-        byte[] payload = new byte[length];
+        Limit own = limits.next(type);
+        if (length > own.bytes()) {
+            throw new MigrationException(name + " record: length " + length + " is over the limit of " + own.bytes()
+                    + " bytes" + (own.note() == null ? "" : " (" + own.note() + ")"));
+        }
+        byte[] payload = payload(name, length);
+        bytes += 5L + length;
+        return decode(type, name, ByteBuffer.wrap(payload));
+    }
+
+    /**
+     * Reads {@code length} bytes in chunks, so a peer that announces a big record and sends
+     * little makes us allocate little.
+     */
+    private byte[] payload(String name, int length) throws IOException {
+        if (length <= CHUNK) {
+            byte[] b = new byte[length];
+            readFully(name, length, b, 0, length);
+            return b;
+        }
+        java.util.List<byte[]> chunks = new java.util.ArrayList<>();
+        for (int done = 0; done < length; ) {
+            byte[] c = new byte[Math.min(CHUNK, length - done)];
+            readFully(name, length, c, 0, c.length);
+            chunks.add(c);
+            done += c.length;
+        }
+        byte[] b = new byte[length];
+        int at = 0;
+        for (byte[] c : chunks) {
+            System.arraycopy(c, 0, b, at, c.length);
+            at += c.length;
+        }
+        return b;
+    }
+
+    private void readFully(String name, int length, byte[] b, int off, int len) throws IOException {
         try {
-            in.readFully(payload);
+            in.readFully(b, off, len);
         } catch (EOFException e) {
             throw new MigrationException(name + " record: stream ended inside the " + length + "-byte payload");
         }
-        bytes += 5L + length;
-        return decode(type, name, ByteBuffer.wrap(payload));
     }
 
     private static MigrationRecord decode(int type, String name, ByteBuffer b) {
@@ -126,18 +179,24 @@ final class RecordReader {
     }
 
     private static MigrationRecord config(ByteBuffer b) {
-        exact("CONFIG", b, 13);
+        if (b.remaining() < 15) {
+            throw new MigrationException("CONFIG record: length " + b.remaining() + ", expected at least 15");
+        }
         int cpus = b.getInt();
         long mem = b.getLong();
         int irqchip = b.get();
         if (irqchip != 0 && irqchip != 1) {
             throw new MigrationException("CONFIG record: irqchip flag is " + irqchip + ", must be 0 or 1");
         }
+        int n = Short.toUnsignedInt(b.getShort());
+        exact("CONFIG", b, n);
+        MachineConfig machine;
         try {
-            return new MigrationRecord.Config(new MachineConfig(cpus, mem, irqchip == 1));
+            machine = new MachineConfig(cpus, mem, irqchip == 1);
         } catch (IllegalArgumentException e) {
             throw new MigrationException("CONFIG record: " + e.getMessage());
         }
+        return new MigrationRecord.Config(machine, n == 0 ? null : VmShape.decode(b.slice()));
     }
 
     private static int count(String name, ByteBuffer b, int max, int entry) {

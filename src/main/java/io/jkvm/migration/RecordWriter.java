@@ -66,10 +66,18 @@ final class RecordWriter {
     }
 
     void config(MachineConfig c) throws IOException {
-        begin(Wire.CONFIG, 13);
+        config(c, null);
+    }
+
+    /** CONFIG with the device shape ({@code shape} null: none). */
+    void config(MachineConfig c, VmShape shape) throws IOException {
+        byte[] s = shape == null ? new byte[0] : shape.encode();
+        begin(Wire.CONFIG, 15 + s.length);
         out.writeInt(c.cpus());
         out.writeLong(c.memoryBytes());
         out.writeByte(c.irqchip() ? 1 : 0);
+        out.writeShort(s.length);
+        out.write(s);
     }
 
     /** {@code count} pages from {@code data} (count * 4096 bytes) at {@code gpas[0..count)}. */

@@ -8,7 +8,8 @@ import java.nio.charset.StandardCharsets;
  * The destination answers on the same connection with records of the reply types.
  *
  * <pre>
- * CONFIG      u32 cpus, u64 memory bytes, u8 irqchip          first record, exactly once
+ * CONFIG      u32 cpus, u64 memory bytes, u8 irqchip,         first record, exactly once
+ *             u16 n, n bytes of {@link VmShape} (0: none)     (the guest-visible devices, no host paths)
  * PAGES       u32 n (1..MAX_BATCH), n x (u64 gpa, 4096 bytes) guest RAM while the guest runs and at the pause
  * ZERO_PAGES  u32 n (1..MAX_ZERO_BATCH), n x u64 gpa          pages that are now all zeros
  * ROUND       u32 round, u64 pages sent in it                 end of a pre-copy round (informational)
@@ -23,7 +24,8 @@ final class Wire {
     private Wire() {}
 
     static final byte[] MAGIC = "JKVMMIGR".getBytes(StandardCharsets.US_ASCII);
-    static final int VERSION = 1;
+    /** 2: CONFIG carries the device shape. */
+    static final int VERSION = 2;
     static final int PAGE = io.jkvm.vmm.DirtyTracker.PAGE;
     static final int MAX_BATCH = 256;
     static final int MAX_ZERO_BATCH = 4096;

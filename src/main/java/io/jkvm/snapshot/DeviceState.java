@@ -18,6 +18,11 @@ public interface DeviceState {
 
     byte[] bytes();
 
+    /** {@code bytes().length}, without the copy. */
+    default int size() {
+        return bytes().length;
+    }
+
     static DeviceState of(String name, byte[] bytes) {
         return new Blob(name, bytes);
     }
@@ -39,6 +44,11 @@ public interface DeviceState {
         @Override
         public byte[] bytes() {
             return bytes.clone();
+        }
+
+        @Override
+        public int size() {
+            return bytes.length;
         }
 
         @Override

@@ -25,9 +25,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * serial console, append the tick (synced) to a file on its virtio-blk ext4 root. {@code jkvm
  * migrate} moves it while it runs; the destination's console goes on from the next tick, no
  * pattern check fails on either side, the file on the disk is complete and in order, the source
- * VMM exits 0, and the report has the downtime. Before that, a source with a certificate from
- * another CA is refused, and a migration cancelled midway (to a second destination, which then
- * ends) leaves the source running and counting.
+ * VMM exits 0, and the report has the downtime. The destination is configured through its own
+ * API (machine, boot-source, the same disk: same host) before the source connects. Before that, a
+ * source with a certificate from another CA is refused, and a migration cancelled midway (to a
+ * second destination, started with --trust-source-paths and no configuration, which then ends)
+ * leaves the source running and counting.
  */
 @Tag("lab")
 class MigrationLabTest {
@@ -93,6 +95,13 @@ class MigrationLabTest {
                 "dst=$!",
                 "await 'grep -qa migration_listening $L/v2.err' $dst 'grown $L/v2.err $L/s1.log' && say destination listening"
                         + " || say destination not listening",
+                // The destination decides its own host resources: its machine, kernel and disk (the same image: same host).
+                "await '[ -S $S2 ]' $dst 'grown $L/v2.err' || say no destination api socket",
+                "c $S2 PUT /machine-config '{\"vcpu_count\": 1, \"mem_size_mib\": 128}'",
+                "c $S2 PUT /boot-source '{\"kernel_image_path\": \"" + kernel + "\", \"initrd_path\": \"" + initrd
+                        + "\", \"boot_args\": \"" + bootArgs + "\"}'",
+                "c $S2 PUT /drives/rootfs '{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk
+                        + "\", \"is_root_device\": true, \"is_read_only\": false}'",
                 "await 'grep -qa \"tick 3 end\" $L/s1.log' $src 'grown $L/s1.log' && say source counting || say source not counting",
                 // Phase 1: a source with an untrusted certificate is refused; the VM goes on where it is.
                 jkvm + " migrate --api-sock $S1 --to tcp:127.0.0.1:47011 " + rogueTls + " > $L/rogue.out 2>&1 &",
@@ -102,7 +111,8 @@ class MigrationLabTest {
                 "say rogue refused",
                 // Phase 2: a migration cancelled midway (to a second destination, which then ends)
                 // leaves the source running.
-                jkvm + " run --api-sock $L/dsta.sock --id dsta --incoming tcp:127.0.0.1:47012 " + dstTls
+                jkvm + " run --api-sock $L/dsta.sock --id dsta --incoming tcp:127.0.0.1:47012"
+                        + " --trust-source-paths " + dstTls
                         + " </dev/null > $L/sa.log 2> $L/va.err &",
                 "dsta=$!",
                 "await 'grep -qa migration_listening $L/va.err' $dsta 'grown $L/va.err $L/s1.log' || say abort destination not listening",
@@ -155,6 +165,9 @@ class MigrationLabTest {
         System.out.println(context);
         assertThat(r.labFailed()).as(r.error() + "\n" + context + "\n--- L1 console ---\n" + r.console()).isFalse();
         assertThat(out).as(context).contains("@@PUT /actions -> 204");
+        assertThat(Pattern.compile("@@PUT /drives/rootfs -> 204").matcher(out).results().count())
+                .as("the drive PUT on the source and on the destination; %s", context).isEqualTo(2);
+        assertThat(Pattern.compile("@@PUT /boot-source -> 204").matcher(out).results().count()).as(context).isEqualTo(2);
         assertThat(out).as(context).containsPattern("@@rogue-status=[1-9]");
         assertThat(out).as(context).containsPattern("@@abort-status=[1-9]");
         assertThat(out).as(context).contains("@@abort-report migration cancelled to tcp:127.0.0.1:47012");

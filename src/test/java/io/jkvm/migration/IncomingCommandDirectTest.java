@@ -16,6 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -25,9 +26,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * {@code jkvm run --incoming} as a real process: it listens (port from its migration_listening
- * event), refuses a source whose machine differs from its configuration with the reason and
- * keeps waiting; a matching source that turns out not to be a Linux VM (no vm_config device
- * state) fails the migration, and the destination VMM exits with an error.
+ * event), refuses with the reason, and keeps waiting, a source whose machine differs from its
+ * configuration, any source while it has no configuration of its own (it does not take the
+ * source's host paths), and a source that does not describe its devices; a source that matches
+ * but turns out not to be a Linux VM (no vm_config device state) fails the migration, and the
+ * destination VMM exits with an error.
  */
 @Tag("kvm")
 class IncomingCommandDirectTest {
@@ -88,9 +91,28 @@ class IncomingCommandDirectTest {
                 OutgoingMigration second = new OutgoingMigration(MigrationSource.of(src.machine(), List::of), to,
                         pki.source, new Convergence(300));
                 second.run();
-                System.out.println("second attempt: " + second.status().error());
-                // Accepted and streamed, but the counter guest has no Linux VM configuration to re-create devices from.
-                assertThat(second.status().error()).startsWith("destination failed: DEVICE records: no vm_config state");
+                assertThat(second.status().error()).isEqualTo("destination refused: this VMM has no configuration of its own"
+                        + " for the incoming VM: give it its boot-source, drives and network-interfaces through the API before"
+                        + " the source connects (or start it with --trust-source-paths to use the host paths the source"
+                        + " recorded)");
+                MigrationDirectTest.assertRunsOnAsBefore(src);
+
+                Path kernel = Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F'});
+                assertThat(api.send("PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\"}",
+                        Duration.ofSeconds(30)).ok()).isTrue();
+                OutgoingMigration third = new OutgoingMigration(MigrationSource.of(src.machine(), List::of), to,
+                        pki.source, new Convergence(300));
+                third.run();
+                assertThat(third.status().error()).isEqualTo("destination refused: the source did not describe its"
+                        + " devices (not a Linux VM this VMM can run)");
+                assertThat(dest.isAlive()).as("still waiting; stderr: %s", log).isTrue();
+
+                OutgoingMigration fourth = new OutgoingMigration(withShape(MigrationSource.of(src.machine(), List::of),
+                        new VmShape(List.of(), List.of(), false, false)), to, pki.source, new Convergence(300));
+                fourth.run();
+                System.out.println("fourth attempt: " + fourth.status().error());
+                // Accepted and streamed, but the counter guest has no Linux VM configuration to check devices against.
+                assertThat(fourth.status().error()).startsWith("destination failed: DEVICE records: no vm_config state");
                 MigrationDirectTest.assertRunsOnAsBefore(src);
             }
             assertThat(dest.waitFor(Patience.secondsOf(60), TimeUnit.SECONDS)).isTrue();
@@ -99,5 +121,34 @@ class IncomingCommandDirectTest {
             dest.destroyForcibly();
             dest.waitFor();
         }
+    }
+
+    /** {@code source} announcing {@code shape} as its devices. */
+    static MigrationSource withShape(MigrationSource source, VmShape shape) {
+        return new MigrationSource() {
+            public io.jkvm.vmm.Machine machine() {
+                return source.machine();
+            }
+
+            public void pause() throws InterruptedException {
+                source.pause();
+            }
+
+            public void resume() {
+                source.resume();
+            }
+
+            public List<io.jkvm.snapshot.DeviceState> deviceStates() {
+                return source.deviceStates();
+            }
+
+            public void migratedAway() {
+                source.migratedAway();
+            }
+
+            public VmShape shape() {
+                return shape;
+            }
+        };
     }
 }

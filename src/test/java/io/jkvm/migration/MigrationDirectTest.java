@@ -72,7 +72,7 @@ class MigrationDirectTest {
         volatile String checksumBeforeStart;
         volatile int counterBeforeStart;
 
-        Target(MachineConfig c) {
+        Target(MachineConfig c, VmShape shape) {
             machine = Machine.create(c.toOptions());
             machine.pio().register(CounterGuest.PORT, 4, progress);
         }
@@ -238,7 +238,7 @@ class MigrationDirectTest {
              SSLServerSocket server = pki.destination.listen(new MigrationAddress("127.0.0.1", 0))) {
             CompletableFuture<Throwable> in = CompletableFuture.supplyAsync(() -> {
                 try {
-                    IncomingMigration.receive(server, c -> {
+                    IncomingMigration.receive(server, (c, shape) -> {
                         throw new MigrationException("source has " + c.cpus() + " vCPU, this VM has 2");
                     });
                     return null;
@@ -367,8 +367,8 @@ class MigrationDirectTest {
             List<Target> created = new java.util.concurrent.CopyOnWriteArrayList<>();
             CompletableFuture<Throwable> in = CompletableFuture.supplyAsync(() -> {
                 try {
-                    IncomingMigration.receive(server, c -> {
-                        Target t = new Target(c);
+                    IncomingMigration.receive(server, (c, shape) -> {
+                        Target t = new Target(c, shape);
                         created.add(t);
                         return t;
                     });

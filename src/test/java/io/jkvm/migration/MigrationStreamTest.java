@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.List;
 
 import static io.jkvm.migration.StreamFixture.*;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -61,8 +62,8 @@ class MigrationStreamTest {
         magic[0] = 'X';
         refused(magic, "stream header: magic is not JKVMMIGR (not a jkvm migration stream)");
         byte[] version = v.clone();
-        version[11] = 2;
-        refused(version, "stream header: version 2 is not supported (this jkvm speaks version 1)");
+        version[11] = 1;
+        refused(version, "stream header: version 1 is not supported (this jkvm speaks version 2)");
     }
 
     @Test
@@ -71,7 +72,7 @@ class MigrationStreamTest {
         ByteBuffer b = ByteBuffer.allocate(s.length + 5).put(s).put((byte) Wire.PAGES).putInt(Integer.MAX_VALUE);
         refused(b.array(), "PAGES record: length 2147483647 is over the limit of 1050628 bytes");
         ByteBuffer c = ByteBuffer.allocate(12 + 5).put(Arrays.copyOf(s, 12)).put((byte) Wire.CONFIG).putInt(-1);
-        refused(c.array(), "CONFIG record: length 4294967295 is over the limit of 13 bytes");
+        refused(c.array(), "CONFIG record: length 4294967295 is over the limit of " + (15 + VmShape.MAX_BYTES) + " bytes");
     }
 
     @Test
@@ -156,6 +157,35 @@ class MigrationStreamTest {
         byte[] s = stream(w -> w.config(CONFIG));
         s[12 + 5 + 4 + 7] = 1; // memory size 0x200001
         refused(s, "CONFIG record: memory size 2097153 is not a positive multiple of 4 KiB up to 64 TiB");
+    }
+
+    @Test
+    void theDeviceShapeTravelsWithTheConfigAndBadOnesAreNamed() {
+        VmShape shape = new VmShape(List.of(new VmShape.Disk("rootfs", false, 32L << 20), new VmShape.Disk(null, true, 512)),
+                List.of(new VmShape.Nic(io.jkvm.net.MacAddress.parse("52:54:00:12:34:56"))), false, true);
+        VmShape[] got = new VmShape[1];
+        GuestRam r = ram;
+        byte[] s = stream(w -> w.config(CONFIG, shape));
+        IncomingStream in = new IncomingStream((c, sh) -> {
+            got[0] = sh;
+            return r.memory();
+        });
+        RecordReader reader = new RecordReader(new java.io.ByteArrayInputStream(s));
+        try {
+            reader.header();
+            in.accept(reader.read(in));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        assertThat(got[0]).isEqualTo(shape);
+        assertThat(in.shape()).isEqualTo(shape);
+
+        byte[] bad = s.clone();
+        bad[12 + 5 + 15] = 9; // shape version
+        refused(bad, "CONFIG record: device shape: version 9 is not supported (this jkvm reads version 1)");
+        byte[] cut = stream(w -> w.config(CONFIG, new VmShape(List.of(), List.of(), false, false)));
+        cut[12 + 5 + 15 + 1] = 3; // three disks announced, none there
+        refused(cut, "CONFIG record: device shape: ends inside a field");
     }
 
     @Test

@@ -66,7 +66,7 @@ final class StreamFixture {
      */
     static IncomingStream receive(byte[] bytes, GuestRam ram) {
         RecordReader r = new RecordReader(new ByteArrayInputStream(bytes));
-        IncomingStream s = new IncomingStream(c -> {
+        IncomingStream s = new IncomingStream((c, shape) -> {
             String why = c.incompatibility(CONFIG.toOptions());
             if (why != null) {
                 throw new MigrationException("refused: " + why);

@@ -62,6 +62,7 @@ public final class EventLoop implements AutoCloseable {
     private final Object lock = new Object();
     private volatile Watch[] watches = new Watch[0];
     private volatile boolean stopping;
+    private volatile long iterations;
 
     public EventLoop(String name) {
         thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this::run);
@@ -93,6 +94,16 @@ public final class EventLoop implements AutoCloseable {
         return Thread.currentThread() == thread;
     }
 
+    /** The loop thread's id (diagnostics: its CPU time and allocations can be read by id). */
+    public long threadId() {
+        return thread.threadId();
+    }
+
+    /** How many times poll(2) has returned so far: a loop that spins shows up here. */
+    public long iterations() {
+        return iterations;
+    }
+
     private void run() {
         try (Arena arena = Arena.ofConfined()) {
             int capacity = 0;
@@ -115,6 +126,7 @@ public final class EventLoop implements AutoCloseable {
                     fds.set(ValueLayout.JAVA_SHORT, o + 6, (short) 0);
                 }
                 int r = Native.poll(fds, n, -1);
+                iterations++; // only this thread writes it
                 if (r < 0) {
                     if (r != -Native.EINTR) {
                         LOG.error("{}: poll failed (errno {}); I/O thread stops", thread.getName(), -r);

@@ -7,6 +7,8 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -19,8 +21,9 @@ import java.nio.ByteOrder;
  * be polled) into a bounded buffer; the reader blocks when the buffer is full, so a guest that
  * posts no receive buffers only stalls its own input. Bytes are delivered on the device's I/O
  * thread when the guest has receive buffers. Output is written to an {@link OutputStream} from
- * the I/O thread and flushed per batch; a transmit chain with writable buffers only is returned
- * untouched.
+ * the I/O thread and flushed per batch, streamed through one {@link #TX_CHUNK}-byte buffer
+ * whatever length the guest's chain claims (up to {@link Virtqueue#MAX_CHAIN_BYTES}); a transmit
+ * chain with writable buffers only is returned untouched.
  */
 public final class VirtioConsole implements VirtioDevice {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioConsole.class);
@@ -31,6 +34,8 @@ public final class VirtioConsole implements VirtioDevice {
     public static final int RX = 0;
     public static final int TX = 1;
     static final int RX_BUFFER = 4096;
+    /** Transmit copies guest bytes to the output this much at a time. */
+    static final int TX_CHUNK = 64 * 1024;
     static final int CONFIG_SIZE = 12;
 
     private final OutputStream out;
@@ -38,6 +43,8 @@ public final class VirtioConsole implements VirtioDevice {
     private final int rows;
     private final EventFd rxReady = new EventFd();
     private final byte[] rxBuf = new byte[RX_BUFFER];
+    /** Used by the I/O thread only. */
+    private final byte[] txBuf = new byte[TX_CHUNK];
     private final Thread reader;
     private int rxStart;
     private int rxCount;
@@ -187,15 +194,17 @@ public final class VirtioConsole implements VirtioDevice {
     }
 
     private int transmit(DescriptorChain c) {
-        int len = c.readableLength();
-        if (len > 0) {
-            byte[] b = new byte[len];
-            c.read(0, b, 0, len);
-            try {
-                out.write(b);
-            } catch (IOException e) {
-                LOG.debug("console output failed: {}", e.getMessage());
+        try {
+            for (MemorySegment s : c.readableSlices(0, c.readableLength())) {
+                for (long off = 0; off < s.byteSize(); ) {
+                    int n = (int) Math.min(TX_CHUNK, s.byteSize() - off);
+                    MemorySegment.copy(s, ValueLayout.JAVA_BYTE, off, txBuf, 0, n);
+                    out.write(txBuf, 0, n);
+                    off += n;
+                }
             }
+        } catch (IOException e) {
+            LOG.debug("console output failed: {}", e.getMessage());
         }
         return 0;
     }

@@ -49,20 +49,57 @@ public interface VirtioContext {
     }
 
     /**
-     * The usual request loop (§2.7.13.4 device side): pop every available chain, complete each
-     * with the handler's used length, re-arm notifications and repeat if more arrived, then
-     * notify the driver once if it asked for it.
+     * Chains one {@link #drain} call completes before it yields: the I/O thread then serves its
+     * other descriptors, and the device lock is free for a waiting reset or {@code suspendIo},
+     * before the queue is picked up again. A guest can make its queue endless (a read whose data
+     * lands on the avail ring publishes the next request), so a drain must never run to "empty".
+     */
+    int MAX_CHAINS_PER_TURN = 64;
+
+    /** Guest-buffer bytes one {@link #drain} call moves before it yields (a bigger single chain still completes). */
+    long MAX_BYTES_PER_TURN = 1L << 20;
+
+    /**
+     * The usual request loop (§2.7.13.4 device side), one turn of it: pop available chains and
+     * complete each with the handler's used length until the queue is empty or the turn's budget
+     * ({@link #MAX_CHAINS_PER_TURN}, {@link #MAX_BYTES_PER_TURN}) is spent, re-arm notifications
+     * and repeat if more arrived, then notify the driver once if it asked for it. With budget
+     * spent and chains left, the queue is kicked again ({@link #kick}) and picked up on a later
+     * turn of the I/O thread.
+     *
+     * <p>A handler that throws (a device bug, an Error such as OutOfMemoryError) does not take
+     * the chain with it: the chain goes back to the used ring with length 0 and the driver is
+     * notified (§2.7.8), then the exception propagates and the transport fails the device
+     * (DEVICE_NEEDS_RESET, §2.1.2).
      */
     default void drain(int index, ChainHandler handler) throws VirtqueueException {
         Virtqueue q = queue(index);
+        int chains = 0;
+        long bytes = 0;
+        boolean spent = false;
         do {
             DescriptorChain c;
-            while ((c = q.pop()) != null) {
-                q.addUsed(c.head(), handler.handle(c));
+            while (!spent && (c = q.pop()) != null) {
+                int len;
+                try {
+                    len = handler.handle(c);
+                } catch (RuntimeException | Error e) {
+                    q.addUsed(c.head(), 0);
+                    if (q.needsInterrupt()) {
+                        notifyQueue(index);
+                    }
+                    throw e;
+                }
+                q.addUsed(c.head(), len);
+                bytes += (long) c.readableLength() + c.writableLength();
+                spent = ++chains >= MAX_CHAINS_PER_TURN || bytes >= MAX_BYTES_PER_TURN;
             }
-        } while (q.rearm());
+        } while (!spent && q.rearm());
         if (q.needsInterrupt()) {
             notifyQueue(index);
+        }
+        if (spent) {
+            kick(index);
         }
     }
 }

@@ -31,9 +31,11 @@ import java.util.List;
  * frame, reads the frame across them, sets num_buffers to the number used (§5.1.6.4) and keeps
  * the unused chains for the next frame.
  *
- * <p>Receive is driven by the TAP becoming readable; when the guest has no buffers, the TAP
- * is no longer polled until the guest kicks the receive queue. Transmit chains without a
- * complete header, and frames the TAP refuses, are dropped (returned with length 0).
+ * <p>Receive is driven by the TAP becoming readable; when the guest has no buffers, or has not
+ * enabled its receive queue at all, the TAP is no longer polled until the guest kicks the
+ * receive queue (a frame left unread must not keep the I/O thread's poll returning). Transmit
+ * chains without a complete header, and frames the TAP refuses, are dropped (returned with
+ * length 0).
  */
 public final class VirtioNet implements VirtioDevice {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioNet.class);
@@ -60,7 +62,7 @@ public final class VirtioNet implements VirtioDevice {
     /** Ethernet + VLAN tag + 1500 bytes payload. */
     static final int MAX_PLAIN_FRAME = 1518;
     /** Frames moved per wake-up before yielding to other work on the I/O thread. */
-    static final int RX_BUDGET = 256;
+    static final int RX_BUDGET = 64;
 
     private final NetBackend backend;
     private final MacAddress mac;
@@ -180,6 +182,7 @@ public final class VirtioNet implements VirtioDevice {
     private void receive() throws VirtqueueException {
         Virtqueue q = context.queue(RX);
         if (!q.isReady()) {
+            backendWatch.setEvents((short) 0); // DRIVER_OK without a receive queue: wait for one and its kick
             return;
         }
         boolean mergeable = context.hasFeature(F_MRG_RXBUF);
@@ -209,8 +212,15 @@ public final class VirtioNet implements VirtioDevice {
                 iov.addAll(c.writableSlices(0, c.writableLength()));
             }
             long n = IoVec.readv(backend.fd(), iov);
-            if (n == -Native.EAGAIN || n == 0) {
+            if (n == -Native.EAGAIN) {
                 stashFront(chains);
+                break;
+            }
+            if (n == 0) {
+                // End of file: the backend is gone and stays readable (EOF) for ever; stop polling it.
+                stashFront(chains);
+                backendWatch.setEvents((short) 0);
+                LOG.warn("virtio-net: the backend closed; no more frames are received");
                 break;
             }
             if (n < 0) {

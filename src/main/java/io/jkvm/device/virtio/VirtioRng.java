@@ -18,6 +18,8 @@ public final class VirtioRng implements VirtioDevice {
     public static final int MAX_BYTES_PER_REQUEST = 64 * 1024;
 
     private final Random random;
+    /** Random bytes are made this many at a time (I/O thread only): no allocation sized by the guest. */
+    private final byte[] chunk = new byte[512];
     private VirtioContext context;
 
     public VirtioRng() {
@@ -77,9 +79,12 @@ public final class VirtioRng implements VirtioDevice {
         if (n <= 0) {
             return 0;
         }
-        byte[] b = new byte[n];
-        random.nextBytes(b);
-        return c.write(0, b, 0, n);
+        int done = 0;
+        while (done < n) {
+            random.nextBytes(chunk);
+            done += c.write(done, chunk, 0, Math.min(chunk.length, n - done));
+        }
+        return done;
     }
 
     @Override

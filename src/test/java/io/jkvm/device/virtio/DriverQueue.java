@@ -24,6 +24,15 @@ public final class DriverQueue {
         this.used = (avail + 6 + 2L * size + 3) & ~3L;
     }
 
+    /** Rings at the given addresses (a driver may put them anywhere, §2.7). */
+    public DriverQueue(GuestMemory mem, long desc, long avail, long used, int size) {
+        this.mem = mem;
+        this.size = size;
+        this.desc = desc;
+        this.avail = avail;
+        this.used = used;
+    }
+
     /** Bytes the three rings occupy. */
     public long footprint() {
         return used + 6 + 8L * size - desc;

@@ -12,7 +12,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Test guest RAM: two regions, [0, 64 KiB) and [128 KiB, 192 KiB) (a hole between), each
  * surrounded in host memory by guard bytes that are not guest RAM. {@link #assertGuardsIntact}
- * proves nothing wrote outside guest RAM.
+ * proves nothing wrote outside guest RAM. {@link #GuardedMemory(long)} makes larger regions
+ * ([0, n) and [2n, 3n)) for tests that need big buffers.
  */
 public final class GuardedMemory implements AutoCloseable {
     public static final long REGION = 64 * 1024;
@@ -25,13 +26,20 @@ public final class GuardedMemory implements AutoCloseable {
     private final MemorySegment[] backing = new MemorySegment[2];
     public final GuestMemory memory;
 
+    private final long region;
+
     public GuardedMemory() {
+        this(REGION);
+    }
+
+    public GuardedMemory(long regionSize) {
+        region = regionSize;
         GuestMemory.Region[] regions = new GuestMemory.Region[2];
-        long[] gpas = {LOW, HIGH};
+        long[] gpas = {LOW, 2 * regionSize};
         for (int i = 0; i < 2; i++) {
-            backing[i] = arena.allocate(GUARD + REGION + GUARD, 4096);
+            backing[i] = arena.allocate(GUARD + regionSize + GUARD, 4096);
             backing[i].fill(PATTERN);
-            MemorySegment ram = backing[i].asSlice(GUARD, REGION);
+            MemorySegment ram = backing[i].asSlice(GUARD, regionSize);
             ram.fill((byte) 0);
             regions[i] = new GuestMemory.Region(gpas[i], ram);
         }
@@ -40,7 +48,7 @@ public final class GuardedMemory implements AutoCloseable {
 
     public void assertGuardsIntact() {
         for (MemorySegment b : backing) {
-            for (long off : new long[] {0, GUARD + REGION}) {
+            for (long off : new long[] {0, GUARD + region}) {
                 for (long i = 0; i < GUARD; i++) {
                     if (b.get(ValueLayout.JAVA_BYTE, off + i) != PATTERN) {
                         assertThat(i).as("guard byte at host offset %d was modified", off + i).isNegative();

@@ -23,7 +23,7 @@ public final class VirtioDriver implements AutoCloseable {
     public static final int COMMON = VirtioPciLayout.COMMON_OFFSET;
     public static final Duration WAIT = Duration.ofSeconds(10);
 
-    public final GuardedMemory gm = new GuardedMemory();
+    public final GuardedMemory gm;
     public final Bus mmio = new Bus("mmio");
     public final RecordingMsi msi = new RecordingMsi();
     public final RecordingIrqLine intx = new RecordingIrqLine();
@@ -34,6 +34,11 @@ public final class VirtioDriver implements AutoCloseable {
     }
 
     public VirtioDriver(VirtioDevice device, NotifyRegistrar notify) {
+        this(device, notify, new GuardedMemory());
+    }
+
+    public VirtioDriver(VirtioDevice device, NotifyRegistrar notify, GuardedMemory memory) {
+        gm = memory;
         dev = new VirtioPciDevice(device, gm.memory, mmio, msi, intx, 11, notify);
         dev.config().setBarAddress(VirtioPciLayout.BAR, BAR);
         dev.writeConfig(PciConfigSpace.COMMAND / 4, 0, 2, PciConfigSpace.COMMAND_MEMORY | PciConfigSpace.COMMAND_BUS_MASTER);
@@ -82,7 +87,12 @@ public final class VirtioDriver implements AutoCloseable {
 
     /** Queue setup (§4.1.5.1.3); rings at {@code base} in guest memory. */
     public DriverQueue setupQueue(int q, long base, int size, int vector) {
-        DriverQueue dq = new DriverQueue(gm.memory, base, size);
+        return setupQueue(q, new DriverQueue(gm.memory, base, size), vector);
+    }
+
+    /** Queue setup with the rings where {@code dq} has them. */
+    public DriverQueue setupQueue(int q, DriverQueue dq, int vector) {
+        int size = dq.size;
         write(COMMON + 0x16, 2, q);
         write(COMMON + 0x18, 2, size);
         write(COMMON + 0x1a, 2, vector);

@@ -52,14 +52,24 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p><b>Locks</b>: {@code deviceLock} serialises request processing (I/O thread) with
  * activation, queue enable and reset (vCPU). A reset therefore waits for an in-flight request
- * to finish, which is what reset means (§2.4: no more DMA afterwards). Register reads and the
- * ordinary register writes take only {@code cfgLock}, so a vCPU never waits behind device I/O
- * for them. Order: deviceLock → cfgLock → (isr, config space, MSI-X). Config-space hooks run
- * under the config space lock and only touch the MSI-X table.
+ * to finish, which is what reset means (§2.4: no more DMA afterwards). The I/O thread holds it
+ * for one bounded turn at a time (a drain completes at most
+ * {@link VirtioContext#MAX_CHAINS_PER_TURN} chains, then re-kicks itself), and the lock is fair,
+ * so a reset or {@link #suspendIo} waits for at most the turn in progress whatever the guest
+ * keeps publishing. Register reads and the ordinary register writes take only {@code cfgLock},
+ * so a vCPU never waits behind device I/O for them. Order: deviceLock → cfgLock → (isr, config
+ * space, MSI-X). Config-space hooks run under the config space lock and only touch the MSI-X
+ * table.
  *
- * <p><b>Errors</b>: a corrupt queue, a device failure or a queue enable with bad ring
- * addresses set DEVICE_NEEDS_RESET and stop processing until the driver resets (§2.1.2).
- * Nothing a guest does raises an exception out of a bus or config access.
+ * <p><b>Errors</b>: a corrupt queue, a device failure (any exception or Error out of the device,
+ * including OutOfMemoryError) or a queue enable with bad ring addresses set DEVICE_NEEDS_RESET
+ * (logged once) and stop processing until the driver resets (§2.1.2). Nothing a guest does
+ * raises an exception out of a bus or config access.
+ *
+ * <p><b>Watches</b>: the device's file descriptors (a TAP, console input) are polled only while
+ * the device is live. Whatever stops it (FAILED, DEVICE_NEEDS_RESET, reset) disarms every watch
+ * at once, and a watch that fires anyway is disarmed rather than skipped, so a readable
+ * descriptor nobody will read can never make the I/O thread spin.
  */
 public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioPciDevice.class);
@@ -100,7 +110,8 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     private final BarDevice bar = new BarDevice();
     private final Context context = new Context();
 
-    private final ReentrantLock deviceLock = new ReentrantLock();
+    /** Fair: a vCPU waiting to reset gets it before the I/O thread's next turn. */
+    private final ReentrantLock deviceLock = new ReentrantLock(true);
     private final Object cfgLock = new Object();
     private final Object isrLock = new Object();
 
@@ -224,6 +235,26 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
 
     public long offeredFeatures() {
         return offeredFeatures;
+    }
+
+    /**
+     * The device's I/O thread as diagnostics see it: its id (for its CPU time and allocations),
+     * how often its poll loop woke up, and how many of the device's own descriptors (a TAP,
+     * console input; not the queue kicks) it polls now.
+     */
+    public record IoStats(long threadId, long loopIterations, int armedWatches) {}
+
+    public IoStats ioStats() {
+        int armed = 0;
+        deviceLock.lock();
+        try {
+            for (EventLoop.Watch w : contextWatches) {
+                armed += w.events() != 0 ? 1 : 0;
+            }
+        } finally {
+            deviceLock.unlock();
+        }
+        return new IoStats(loop.threadId(), loop.iterations(), armed);
     }
 
     /** Chains rejected for bad buffers across all queues. */
@@ -360,7 +391,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
             }
             try {
                 device.reset();
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) {
                 LOG.error("{}: device reset failed", name, e);
             }
             synchronized (isrLock) {
@@ -381,6 +412,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
         deviceLock.lock();
         try {
             boolean activate;
+            boolean failed;
             synchronized (cfgLock) {
                 int old = status;
                 int requested = value & DeviceStatus.DRIVER_BITS;
@@ -396,18 +428,18 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
                 status = now;
                 activate = (now & DeviceStatus.DRIVER_OK) != 0 && (old & DeviceStatus.DRIVER_OK) == 0
                         && (now & (DeviceStatus.DEVICE_NEEDS_RESET | DeviceStatus.FAILED)) == 0;
-                if ((now & DeviceStatus.FAILED) != 0) {
-                    live = false;
-                }
+                failed = (now & DeviceStatus.FAILED) != 0;
+            }
+            if (failed) {
+                stopIo(); // §2.1: the driver gave up on the device; nothing it set up runs any more
             }
             if (activate) {
                 try {
                     device.activate(context);
                     live = true;
                     activated = true;
-                } catch (RuntimeException e) {
-                    LOG.error("{}: activation failed", name, e);
-                    markNeedsReset("activation failed: " + e.getMessage());
+                } catch (RuntimeException | Error e) {
+                    failDevice("activation", e);
                 }
             }
         } finally {
@@ -457,24 +489,38 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
 
     /** §2.1.2: stop, flag DEVICE_NEEDS_RESET and tell the driver with a config interrupt. */
     private void markNeedsReset(String why) {
+        markNeedsReset(why, null);
+    }
+
+    /** As above; {@code cause} (a device bug, not guest input) is logged with its stack, once per failure. */
+    private void markNeedsReset(String why, Throwable cause) {
         int vector;
         boolean notify;
         synchronized (cfgLock) {
             if ((status & DeviceStatus.DEVICE_NEEDS_RESET) != 0) {
                 return;
             }
-            LOG.warn("{}: device needs reset: {}", name, why);
+            if (cause == null) {
+                LOG.warn("{}: device needs reset: {}", name, why);
+            } else {
+                LOG.error("{}: device needs reset: {}", name, why, cause);
+            }
             status |= DeviceStatus.DEVICE_NEEDS_RESET;
             configGeneration = (configGeneration + 1) & 0xff;
             vector = msixConfig;
             notify = (status & DeviceStatus.DRIVER_OK) != 0;
         }
+        stopIo();
+        if (notify) {
+            signal(vector, ISR_CONFIG);
+        }
+    }
+
+    /** No more processing until a reset: not live, and no descriptor of the device's is polled. */
+    private void stopIo() {
         live = false;
         for (EventLoop.Watch w : contextWatches) {
             w.setEvents((short) 0);
-        }
-        if (notify) {
-            signal(vector, ISR_CONFIG);
         }
     }
 
@@ -487,11 +533,20 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
             }
         } catch (VirtqueueException e) {
             markNeedsReset(e.getMessage());
-        } catch (RuntimeException e) {
-            LOG.error("{}: queue {} processing failed", name, q, e);
-            markNeedsReset("queue " + q + ": " + e);
+        } catch (RuntimeException | Error e) {
+            // A device bug or an Error (say OutOfMemoryError): this device fails, the VMM goes on.
+            failDevice("queue " + q, e);
         } finally {
             deviceLock.unlock();
+        }
+    }
+
+    private void failDevice(String where, Throwable e) {
+        try {
+            markNeedsReset(where + ": " + e, e);
+        } catch (RuntimeException | Error again) {
+            // Logging itself failed (out of memory): at least stop the device.
+            live = false;
         }
     }
 
@@ -691,7 +746,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
                 if (p >= 0 && p < msix.pbaBytes()) {
                     return msix.readPba(p, size);
                 }
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) {
                 LOG.error("{}: BAR read at 0x{} failed", name, Long.toHexString(offset), e);
             }
             return 0;
@@ -723,7 +778,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
                 if (t >= 0 && t < msix.tableBytes()) {
                     msix.writeTable(t, size, value);
                 }
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) {
                 LOG.error("{}: BAR write at 0x{} failed", name, Long.toHexString(offset), e);
             }
         }
@@ -778,22 +833,28 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
 
         @Override
         public EventLoop.Watch watch(int fd, short events, IoHandler handler) {
-            EventLoop.Watch w = loop.watch(fd, events, rev -> {
+            EventLoop.Watch[] self = new EventLoop.Watch[1];
+            EventLoop.Watch w = loop.watch(fd, (short) 0, rev -> {
                 deviceLock.lock();
                 try {
                     if (live && !suspended) {
                         handler.ready(rev);
+                    } else if (!suspended) {
+                        // Not live (FAILED, NEEDS_RESET, being reset): nobody will read this fd
+                        // until a reset makes new watches, so stop polling it.
+                        self[0].setEvents((short) 0);
                     }
                 } catch (VirtqueueException e) {
                     markNeedsReset(e.getMessage());
-                } catch (RuntimeException e) {
-                    LOG.error("{}: I/O handler failed", name, e);
-                    markNeedsReset("I/O handler: " + e);
+                } catch (RuntimeException | Error e) {
+                    failDevice("I/O handler", e);
                 } finally {
                     deviceLock.unlock();
                 }
             });
+            self[0] = w;
             contextWatches.add(w);
+            w.setEvents(events); // armed only once the handler can find its watch
             return w;
         }
 

@@ -1,0 +1,179 @@
+package io.jkvm.migration;
+
+import io.jkvm.memory.GuestMemory;
+import io.jkvm.memory.GuestRam;
+import io.jkvm.snapshot.DeviceState;
+import io.jkvm.snapshot.MachineConfig;
+import io.jkvm.testing.ThreadCost;
+import io.jkvm.vmm.Machine;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.SequenceInputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * A hostile (authenticated) migration source against the destination's memory (issue 11, item
+ * 5): what the destination allocates and keeps is bounded by what the machine needs, not by what
+ * the source claims; and whatever goes wrong, an Error included, the half-built VM is discarded
+ * and the source is told. No KVM: the target is plain RAM.
+ */
+class IncomingResourceTest {
+    /** One valid migration first, so the allocations measured below are the stream's, not class loading's. */
+    @org.junit.jupiter.api.BeforeAll
+    static void warmUp() throws Exception {
+        FakeTarget[] made = new FakeTarget[1];
+        receive(bytes(StreamFixture.valid()), made).target().close();
+    }
+
+    /** Up to 256 DEVICE records of up to 16 MiB each used to be kept until DONE (~4 GiB). */
+    @Test
+    void deviceRecordsCannotPileUpInMemory() {
+        int records = 16;
+        int each = 16 << 20;
+        List<InputStream> parts = new ArrayList<>();
+        parts.add(bytes(StreamFixture.stream(w -> {
+            w.config(StreamFixture.CONFIG);
+            w.kvmState(new byte[] {1, 2, 3});
+        })));
+        for (int i = 0; i < records; i++) {
+            byte[] name = ("dev" + i).getBytes(StandardCharsets.US_ASCII);
+            int payload = each - 2 - name.length;
+            parts.add(bytes(ByteBuffer.allocate(5 + 2 + name.length).put((byte) Wire.DEVICE).putInt(each)
+                    .putShort((short) name.length).put(name).array()));
+            parts.add(zeros(payload));
+        }
+        parts.add(bytes(new byte[] {Wire.DONE, 0, 0, 0, 0}));
+        FakeTarget[] made = new FakeTarget[1];
+        ThreadCost before = ThreadCost.of(Thread.currentThread().threadId());
+        assertThatThrownBy(() -> receive(new SequenceInputStream(Collections.enumeration(parts)), made))
+                .isInstanceOf(MigrationException.class)
+                .hasMessageContaining("DEVICE record").hasMessageContaining("limit");
+        ThreadCost cost = ThreadCost.of(Thread.currentThread().threadId()).since(before);
+        assertThat(made[0].closed).as("the half-received VM is discarded").isTrue();
+        assertThat(cost.allocatedBytes()).as("receiving %d x %d MiB of device state: %s", records, each >> 20, cost)
+                .isLessThan(48L << 20);
+    }
+
+    /** A KVM_STATE record far larger than one vCPU's state is refused at its header, before any payload is read. */
+    @Test
+    void aKvmStateLargerThanTheMachineNeedsIsRefusedAtItsHeader() {
+        int claimed = 60 << 20;
+        byte[] head = StreamFixture.stream(w -> w.config(StreamFixture.CONFIG));
+        InputStream in = new SequenceInputStream(bytes(head),
+                bytes(ByteBuffer.allocate(5).put((byte) Wire.KVM_STATE).putInt(claimed).array()));
+        FakeTarget[] made = new FakeTarget[1];
+        ThreadCost before = ThreadCost.of(Thread.currentThread().threadId());
+        assertThatThrownBy(() -> receive(in, made)).isInstanceOf(MigrationException.class)
+                .hasMessageStartingWith("KVM_STATE record: length " + claimed + " is over the limit of");
+        ThreadCost cost = ThreadCost.of(Thread.currentThread().threadId()).since(before);
+        assertThat(cost.allocatedBytes()).as("for a %d MiB claim: %s", claimed >> 20, cost).isLessThan(8L << 20);
+        assertThat(made[0].closed).isTrue();
+    }
+
+    /** An Error (here OutOfMemoryError) while applying the stream: target closed, source told, MigrationException. */
+    @Test
+    void anErrorWhileReceivingDiscardsTheHalfBuiltVm() {
+        FakeTarget[] made = new FakeTarget[1];
+        ByteArrayOutputStream replies = new ByteArrayOutputStream();
+        assertThatThrownBy(() -> IncomingMigration.receiveFrom(bytes(StreamFixture.valid()), replies, (c, shape) -> {
+            made[0] = new FakeTarget(c);
+            made[0].failOnDevices = new OutOfMemoryError("test: Java heap space");
+            return made[0];
+        })).isInstanceOf(MigrationException.class).hasMessageContaining("OutOfMemoryError");
+        assertThat(made[0].closed).as("the half-built VM is discarded").isTrue();
+        assertThat(new String(replies.toByteArray(), StandardCharsets.ISO_8859_1)).as("the source is told")
+                .contains("OutOfMemoryError");
+    }
+
+    private static IncomingMigration.Result receive(InputStream in, FakeTarget[] made) throws Exception {
+        return IncomingMigration.receiveFrom(in, new ByteArrayOutputStream(), (c, shape) -> {
+            made[0] = new FakeTarget(c);
+            return made[0];
+        });
+    }
+
+    private static InputStream bytes(byte[] b) {
+        return new ByteArrayInputStream(b);
+    }
+
+    /** {@code n} zero bytes, made as they are read. */
+    private static InputStream zeros(long n) {
+        return new InputStream() {
+            long left = n;
+
+            @Override
+            public int read() {
+                if (left == 0) {
+                    return -1;
+                }
+                left--;
+                return 0;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) {
+                if (left == 0) {
+                    return -1;
+                }
+                int k = (int) Math.min(len, left);
+                java.util.Arrays.fill(b, off, off + k, (byte) 0);
+                left -= k;
+                return k;
+            }
+        };
+    }
+
+    /** A destination VM without KVM: plain RAM; records what happens to it. */
+    static final class FakeTarget implements MigrationTarget {
+        final GuestRam ram;
+        volatile boolean closed;
+        Error failOnDevices;
+
+        FakeTarget(MachineConfig c) {
+            ram = GuestRam.allocate(c.memoryBytes(), false);
+        }
+
+        @Override
+        public Machine machine() {
+            throw new UnsupportedOperationException("no KVM in this test");
+        }
+
+        @Override
+        public GuestMemory memory() {
+            return ram.memory();
+        }
+
+        @Override
+        public void applyKvmState(MachineConfig config, byte[] state) {
+            // no vCPUs to give it to
+        }
+
+        @Override
+        public void restoreDevices(List<DeviceState> devices) {
+            if (failOnDevices != null) {
+                throw failOnDevices;
+            }
+        }
+
+        @Override
+        public void start() {}
+
+        @Override
+        public void close() {
+            if (!closed) {
+                closed = true;
+                ram.close();
+            }
+        }
+    }
+}
