@@ -1,5 +1,8 @@
 package io.jkvm.api;
 
+import io.jkvm.vmm.diag.ReportJson;
+import io.jkvm.vmm.diag.ReportSignal;
+
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -146,6 +149,16 @@ public final class ApiRouter {
                 if (method.equals("PUT")) {
                     vmm.loadSnapshot(Json.parse(body, SnapshotLoadParams.class));
                     return ApiResponse.NO_CONTENT;
+                }
+            }
+            case "/jkvm/vcpus" -> {
+                if (method.equals("GET")) {
+                    try {
+                        return ApiResponse.ok(Json.write(ReportJson.of(vmm.vcpuReport(ReportSignal.ANSWER_TIMEOUT))));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw ApiException.badRequest("interrupted while gathering the vCPU report");
+                    }
                 }
             }
             case "/jkvm/metrics" -> {

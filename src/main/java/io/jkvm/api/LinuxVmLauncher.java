@@ -145,6 +145,11 @@ public final class LinuxVmLauncher implements GuestLauncher {
             }
 
             @Override
+            public io.jkvm.vmm.diag.MachineReport report(java.time.Duration answerTimeout) throws InterruptedException {
+                return vm.report(answerTimeout);
+            }
+
+            @Override
             public io.jkvm.migration.MigrationSource migrationSource() {
                 return LinuxVmMigration.source(vm);
             }

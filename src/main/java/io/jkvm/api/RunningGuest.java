@@ -15,6 +15,11 @@ public interface RunningGuest {
 
     VmMetrics metrics();
 
+    /** What each vCPU is doing and its KVM state (jkvm extension, GET /jkvm/vcpus). */
+    default io.jkvm.vmm.diag.MachineReport report(java.time.Duration answerTimeout) throws InterruptedException {
+        return io.jkvm.vmm.diag.MachineReport.none("this guest cannot report its vCPUs");
+    }
+
     /** The VM as live migration sees it; guests that cannot be migrated refuse with the reason. */
     default io.jkvm.migration.MigrationSource migrationSource() {
         throw ApiException.badRequest("this VM cannot be live-migrated");

@@ -8,8 +8,10 @@ import io.jkvm.config.VmConfigValidator;
 import io.jkvm.snapshot.Protection;
 import io.jkvm.snapshot.SnapshotKey;
 import io.jkvm.vmm.MachineExit;
+import io.jkvm.vmm.diag.MachineReport;
 import io.jkvm.vmm.VmMetrics;
 
+import java.time.Duration;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -574,6 +576,15 @@ public final class VmmController {
         } catch (IOException e) {
             throw ApiException.badRequest("metrics_path " + metricsPath + ": cannot write: " + e.getMessage());
         }
+    }
+
+    /**
+     * jkvm extension GET /jkvm/vcpus (and SIGUSR1): each vCPU's activity and KVM state plus the
+     * interrupt controllers; a report without vCPUs before InstanceStart or after the guest ended.
+     */
+    public MachineReport vcpuReport(Duration answerTimeout) throws InterruptedException {
+        RunningGuest g = guest;
+        return g == null ? MachineReport.none(state.apiName) : g.report(answerTimeout);
     }
 
     /** What FlushMetrics writes and GET /jkvm/metrics returns. */

@@ -120,6 +120,9 @@ final class ApiVmm {
             });
             VmmController vmm = new VmmController(id, limits, launcher, log, onReboot);
             holder[0] = vmm;
+            // kill -USR1: the vCPU report as one event (stderr is a JSON-lines log here).
+            io.jkvm.vmm.diag.ReportSignal.install(vmm::vcpuReport,
+                    r -> log.info("vcpu_report", "report", io.jkvm.vmm.diag.ReportText.render(r)));
             vmm.setSnapshotKey(key);
             vmm.setTrustSourcePaths(trustSourcePaths);
             if (tls != null) {

@@ -12,6 +12,8 @@ import io.jkvm.config.VmConfigValidator;
 import io.jkvm.kvm.Kvm;
 import io.jkvm.kvm.NativeException;
 import io.jkvm.vmm.LinuxVm;
+import io.jkvm.vmm.diag.ReportSignal;
+import io.jkvm.vmm.diag.ReportText;
 import io.jkvm.vmm.MachineExit;
 import io.jkvm.vmm.RawTerminal;
 import picocli.CommandLine.Command;
@@ -228,6 +230,11 @@ public final class RunCommand implements Callable<Integer> {
         try {
             LinuxVm vm = new LinuxVm(config, new LinuxVm.Console(new io.jkvm.kvm.FdInputStream(0, 4096),
                     new FileOutputStream(FileDescriptor.out), raw != null));
+            // kill -USR1: what each vCPU is doing, on stderr (the console stays on stdout).
+            ReportSignal.install(vm::report, r -> {
+                System.err.print(ReportText.render(r).replace("\n", raw != null ? "\r\n" : "\n"));
+                System.err.flush();
+            });
             exit = vm.run();
         } catch (BootException e) {
             throw new UserError(e.getMessage());

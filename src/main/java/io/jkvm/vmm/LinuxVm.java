@@ -33,6 +33,7 @@ import io.jkvm.kvm.Sregs;
 import io.jkvm.kvm.StructBuffer;
 import io.jkvm.kvm.VcpuFd;
 import io.jkvm.memory.GuestRam;
+import io.jkvm.vmm.diag.MachineReport;
 import io.jkvm.device.pci.PciConfigSpace;
 import io.jkvm.device.virtio.pci.VirtioPciDevice;
 import io.jkvm.snapshot.AcpiPmDeviceState;
@@ -450,6 +451,18 @@ public final class LinuxVm {
             throw new IllegalStateException("the VM is not running");
         }
         return m;
+    }
+
+    /**
+     * What the current machine's vCPUs are doing, with their KVM state and the interrupt
+     * controllers ({@link Machine#report}); a report without vCPUs when no machine runs.
+     */
+    public MachineReport report(Duration answerTimeout) throws InterruptedException {
+        Machine m = current;
+        if (m == null) {
+            return MachineReport.none(boots == 0 ? "not booted" : "between boots or ended");
+        }
+        return m.report(answerTimeout);
     }
 
     /** Counters over every boot of this VM so far. */

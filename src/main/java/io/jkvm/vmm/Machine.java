@@ -9,15 +9,22 @@ import io.jkvm.kvm.VcpuFd;
 import io.jkvm.kvm.VmFd;
 import io.jkvm.memory.GuestMemory;
 import io.jkvm.memory.GuestRam;
+import io.jkvm.vmm.diag.ExitDescription;
+import io.jkvm.vmm.diag.IrqchipState;
+import io.jkvm.vmm.diag.MachineReport;
+import io.jkvm.vmm.diag.VcpuReport;
+import io.jkvm.vmm.diag.VcpuState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 
 /**
@@ -55,7 +62,11 @@ public final class Machine implements AutoCloseable {
     private final List<VcpuFd> vcpuFds = new ArrayList<>();
     private final List<Thread> threads = new ArrayList<>();
     private final ExitHandler exits = new ExitHandler(pio, mmio);
-    private final AtomicLongArray exitCounts = new AtomicLongArray(64);
+    private final List<VcpuActivity> activities = new ArrayList<>();
+    /** The report being gathered, if any; vCPU threads answer it between runs. */
+    private volatile ReportRequest pendingReport;
+    /** One report at a time; held only by the asking thread, never by a vCPU thread. */
+    private final ReentrantLock reportSerial = new ReentrantLock();
 
     private final Object lock = new Object();
     private MachineExit exit;
@@ -64,6 +75,8 @@ public final class Machine implements AutoCloseable {
     private int running;
     private volatile boolean stopping;
     private boolean started;
+    /** Set (under lock) before the vCPU and VM fds are closed: no report may touch them then. */
+    private boolean closed;
     /** Percentage of wall time each vCPU thread sleeps between KVM_RUNs (migration auto-converge). */
     private volatile int throttlePercent;
     private volatile DirtyTracker dirtyTracker;
@@ -100,6 +113,7 @@ public final class Machine implements AutoCloseable {
             }
             for (int i = 0; i < options.cpus(); i++) {
                 vcpuFds.add(v.createVcpu(i));
+                activities.add(new VcpuActivity());
             }
         } catch (RuntimeException e) {
             vcpuFds.forEach(VcpuFd::close);
@@ -179,9 +193,13 @@ public final class Machine implements AutoCloseable {
         return high -> vm.irqLine(gsi, high);
     }
 
-    /** Exits seen so far for a KVM exit reason. */
+    /** Exits seen so far for a KVM exit reason, over all vCPUs. */
     public long exitCount(int reason) {
-        return reason >= 0 && reason < exitCounts.length() ? exitCounts.get(reason) : 0;
+        long n = 0;
+        for (VcpuActivity a : activities) {
+            n += a.exits(reason);
+        }
+        return n;
     }
 
     /**
@@ -269,14 +287,16 @@ public final class Machine implements AutoCloseable {
      * so a guest that exits every few microseconds is slowed by p%, not by a sleep per exit.
      * Returns the debt still owed.
      */
-    private long throttleAfterRun(long ranNanos, long owed) {
+    private long throttleAfterRun(VcpuActivity activity, long ranNanos, long owed) {
         int p = throttlePercent;
         if (p == 0 || stopping) {
             return 0;
         }
         owed += ranNanos * p / (100 - p);
         if (owed >= 1_000_000L) {
+            activity.enter(VcpuActivity.Phase.THROTTLED);
             LockSupport.parkNanos(Math.min(owed, TimeUnit.MILLISECONDS.toNanos(100)));
+            activity.enter(VcpuActivity.Phase.HANDLING_EXIT);
             return 0;
         }
         return owed;
@@ -292,7 +312,9 @@ public final class Machine implements AutoCloseable {
             running = vcpuFds.size();
         }
         for (VcpuFd fd : vcpuFds) {
-            Thread t = Thread.ofPlatform().name("vcpu-" + fd.id()).daemon(true).unstarted(() -> vcpuLoop(fd));
+            VcpuActivity activity = activities.get(fd.id());
+            Thread t = Thread.ofPlatform().name("vcpu-" + fd.id()).daemon(true).unstarted(() -> vcpuLoop(fd, activity));
+            activity.bind(t);
             threads.add(t);
         }
         threads.forEach(Thread::start);
@@ -377,7 +399,7 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    private void vcpuLoop(VcpuFd fd) {
+    private void vcpuLoop(VcpuFd fd, VcpuActivity activity) {
         try {
             fd.bindToCurrentThread();
             Vcpu vcpu = new Vcpu(this, fd, exits);
@@ -389,21 +411,23 @@ public final class Machine implements AutoCloseable {
                 if (stopping) {
                     break;
                 }
+                answerReport(fd);
                 if (pauseRequestedNow()) {
                     // Finish the last exit's instruction first, so the parked vCPU's state is
                     // complete for a snapshot (see VcpuFd.completePendingOperations).
                     fd.completePendingOperations();
-                    park();
+                    activity.enter(VcpuActivity.Phase.PARKED);
+                    park(fd);
                     continue;
                 }
                 // Timed only while throttled: two clock reads per exit are not free on the hot path.
                 boolean throttled = throttlePercent > 0;
                 long t0 = throttled ? System.nanoTime() : 0;
+                activity.enter(VcpuActivity.Phase.IN_KVM_RUN);
                 int reason = fd.run();
-                throttleDebt = throttled ? throttleAfterRun(System.nanoTime() - t0, throttleDebt) : 0;
-                if (reason >= 0 && reason < exitCounts.length()) {
-                    exitCounts.incrementAndGet(reason);
-                }
+                activity.enter(VcpuActivity.Phase.HANDLING_EXIT);
+                activity.countExit(reason);
+                throttleDebt = throttled ? throttleAfterRun(activity, System.nanoTime() - t0, throttleDebt) : 0;
                 if (!vcpu.handleExit(reason)) {
                     break;
                 }
@@ -414,6 +438,7 @@ public final class Machine implements AutoCloseable {
         } finally {
             fd.unbindFromCurrentThread();
             synchronized (lock) {
+                activity.enter(VcpuActivity.Phase.DONE);
                 running--;
                 parkedOrDone++;
                 if (running == 0 && exit == null) {
@@ -430,12 +455,14 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    private void park() {
+    private void park(VcpuFd fd) {
         synchronized (lock) {
             parkedOrDone++;
             lock.notifyAll();
             try {
                 while (pauseRequested && !stopping) {
+                    // A parked vCPU is out of KVM_RUN: reading its state is short and bounded.
+                    answerReport(fd);
                     lock.wait();
                 }
             } catch (InterruptedException e) {
@@ -444,6 +471,118 @@ public final class Machine implements AutoCloseable {
                 parkedOrDone--;
             }
         }
+    }
+
+    /** On a vCPU thread out of KVM_RUN: answers the pending report with this vCPU's state. */
+    private void answerReport(VcpuFd fd) {
+        ReportRequest r = pendingReport;
+        if (r != null && r.wants(fd.id())) {
+            r.answer(fd.id(), VcpuState.capture(fd));
+        }
+    }
+
+    /**
+     * What every vCPU is doing and its KVM state, plus the interrupt controllers and clocks: the
+     * data for a VM that seems stuck. Each running vCPU is kicked out of KVM_RUN, reads its own
+     * state on its thread (state ioctls wait for a running KVM_RUN) and goes back in; a parked one
+     * answers where it waits; a vCPU not started or finished is read from here. A vCPU that does
+     * not answer within {@code answerTimeout} is stuck outside KVM_RUN (in jkvm's exit handling),
+     * and its thread's Java stack is reported instead. The guest loses a few microseconds per vCPU.
+     */
+    public MachineReport report(Duration answerTimeout) throws InterruptedException {
+        reportSerial.lockInterruptibly();
+        try {
+            int n = vcpuFds.size();
+            ReportRequest request = new ReportRequest(n);
+            String[] phaseAtRequest = new String[n];
+            String[] notes = new String[n];
+            String machineState;
+            synchronized (lock) {
+                if (closed) {
+                    return MachineReport.none("closed");
+                }
+                machineState = !started ? "not started" : running == 0 ? "ended"
+                        : pauseRequested && parkedOrDone == n ? "paused" : stopping ? "stopping" : "running";
+                for (int i = 0; i < n; i++) {
+                    VcpuActivity.Phase p = activities.get(i).phase();
+                    phaseAtRequest[i] = p.label;
+                    if (!started || p == VcpuActivity.Phase.DONE) {
+                        // No thread will run this vCPU again (or yet): read it from here.
+                        request.answer(i, VcpuState.capture(vcpuFds.get(i)));
+                        notes[i] = "read by the reporting thread (vCPU thread " + (started ? "ended)" : "not started)");
+                    }
+                }
+                pendingReport = request;
+                lock.notifyAll(); // parked vCPUs answer where they wait
+            }
+            kickAll();
+            request.await(answerTimeout);
+            pendingReport = null;
+            List<List<String>> stacks = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                Thread t = activities.get(i).thread();
+                stacks.add(request.answer(i) == null && t != null
+                        ? Arrays.stream(t.getStackTrace()).map(StackTraceElement::toString).toList() : null);
+            }
+            List<VcpuReport> vcpus = new ArrayList<>();
+            List<String> errors = new ArrayList<>();
+            IrqchipState chips = null;
+            synchronized (lock) {
+                if (closed) {
+                    return MachineReport.none("closed");
+                }
+                for (int i = 0; i < n; i++) {
+                    VcpuActivity a = activities.get(i);
+                    VcpuState s = request.answer(i);
+                    String note = notes[i] != null ? notes[i]
+                            : s != null ? "read on its thread " + request.answerMillis(i) + " ms after the request"
+                            : "did not answer within " + answerTimeout.toMillis() + " ms: its thread is "
+                                    + a.phase().label + " (stuck outside KVM_RUN, see its stack)";
+                    // The exit being handled is described from the run page (mapped until close,
+                    // which cannot pass this lock); in KVM_RUN the page says nothing reliable.
+                    int last = a.lastExit();
+                    String lastExit = last < 0 ? "none yet"
+                            : a.phase() == VcpuActivity.Phase.HANDLING_EXIT ? ExitDescription.of(vcpuFds.get(i).runState())
+                            : KvmIoctls.exitName(last);
+                    vcpus.add(new VcpuReport(i, phaseAtRequest[i], lastExit, a.totalExits(), a.exitsByName(), s, note,
+                            stacks.get(i)));
+                }
+                if (options.irqchip()) {
+                    chips = irqchipState(errors);
+                }
+            }
+            return new MachineReport(Instant.now(), machineState, vcpus, chips, errors);
+        } finally {
+            pendingReport = null;
+            reportSerial.unlock();
+        }
+    }
+
+    /** VM-wide interrupt controller, PIT and clock state; parts KVM refuses are null and listed in {@code errors}. */
+    private IrqchipState irqchipState(List<String> errors) {
+        IrqchipState.Pic master = null;
+        IrqchipState.Pic slave = null;
+        IrqchipState.Ioapic ioapic = null;
+        IrqchipState.Pit pit = null;
+        IrqchipState.Kvmclock clock = null;
+        try {
+            master = IrqchipState.Pic.decode(vm.getIrqchip(KvmIoctls.KVM_IRQCHIP_PIC_MASTER));
+            slave = IrqchipState.Pic.decode(vm.getIrqchip(KvmIoctls.KVM_IRQCHIP_PIC_SLAVE));
+            ioapic = IrqchipState.Ioapic.decode(vm.getIrqchip(KvmIoctls.KVM_IRQCHIP_IOAPIC));
+        } catch (RuntimeException e) {
+            errors.add(e.getMessage());
+        }
+        try {
+            pit = IrqchipState.Pit.decode(vm.getPit2());
+        } catch (RuntimeException e) {
+            errors.add(e.getMessage());
+        }
+        try {
+            clock = IrqchipState.Kvmclock.decode(vm.getClock());
+        } catch (RuntimeException e) {
+            errors.add(e.getMessage());
+        }
+        return new IrqchipState(master, slave, ioapic, pit, clock);
     }
 
     @Override
@@ -455,6 +594,9 @@ public final class Machine implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        }
+        synchronized (lock) {
+            closed = true;
         }
         for (VcpuFd fd : vcpuFds) {
             fd.close();

@@ -99,6 +99,10 @@ class VmmApiDirectTest {
             await("the API socket", Patience.seconds(60), () -> UdsHttpServer.listening(sock));
             assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sock))).isEqualTo("rw-------");
 
+            JsonNode early = json(call(sock, "GET", "/jkvm/vcpus", null));
+            assertThat(early.path("machine_state").asText()).isEqualTo("Not started");
+            assertThat(early.path("vcpus").size()).isZero();
+
             RawHttp.Reply info = call(sock, "GET", "/", null);
             assertThat(info.status()).isEqualTo(200);
             assertThat(json(info).path("state").asText()).isEqualTo("Not started");
@@ -154,6 +158,21 @@ class VmmApiDirectTest {
             await("the guest's first words", Patience.seconds(30), () -> read(serial).contains(TestKernels.UP));
             System.out.println("InstanceStart took " + startMs + " ms");
             assertThat(json(call(sock, "GET", "/", null)).path("state").asText()).isEqualTo("Running");
+
+            // jkvm extension: each vCPU's activity and KVM state; SIGUSR1 logs the same report.
+            JsonNode report = json(call(sock, "GET", "/jkvm/vcpus", null));
+            assertThat(report.path("machine_state").asText()).as(report.toString()).isEqualTo("running");
+            assertThat(report.path("vcpus").size()).isEqualTo(1);
+            JsonNode vcpu0 = report.path("vcpus").get(0);
+            assertThat(vcpu0.path("mp_state").asText()).as(report.toString()).isIn("runnable", "halted");
+            assertThat(vcpu0.path("registers").path("rip").asText()).startsWith("0x");
+            assertThat(vcpu0.path("lapic").path("irr").isArray()).isTrue();
+            assertThat(vcpu0.path("exits").path("IO").asLong()).isPositive();
+            assertThat(report.path("irqchip").path("ioapic").path("redirection").size()).isEqualTo(24);
+            assertThat(new ProcessBuilder("kill", "-USR1", String.valueOf(vmm.pid())).start().waitFor()).isZero();
+            await("the SIGUSR1 report in the log", Duration.ofSeconds(60), () -> read(log).contains("\"event\":\"vcpu_report\""));
+            assertThat(read(log)).contains("vcpu 0: ");
+            assertFault(call(sock, "PUT", "/jkvm/vcpus", "{}"), "Invalid request method and/or path");
 
             // Wrong state after boot.
             assertFault(call(sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), "after starting");
