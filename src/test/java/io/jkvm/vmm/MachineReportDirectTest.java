@@ -61,8 +61,9 @@ class MachineReportDirectTest {
             assertThat(ready.await(WAIT.toSeconds(), TimeUnit.SECONDS)).as("guest ready").isTrue();
             // Fixed delivery of vector 0x50 to APIC ID 0: accepted into the IRR, not delivered (IF=0).
             m.vm().signalMsi(Layout.LAPIC_BASE, 0x50);
+            // Also until vCPU 1's thread has reached KVM_RUN (it may still be starting when vCPU 0 is ready).
             MachineReport r = awaitReport(m, rep -> state(rep, 0) != null && state(rep, 0).mpState() == VcpuState.MP_HALTED
-                    && state(rep, 0).lapic().irr().contains(0x50));
+                    && state(rep, 0).lapic().irr().contains(0x50) && rep.vcpus().get(1).phase().equals("in-kvm-run"));
 
             VcpuReport bsp = r.vcpus().get(0);
             assertThat(r.machineState()).isEqualTo("running");
