@@ -19,6 +19,7 @@ import io.jkvm.storage.DiskConfig;
 import io.jkvm.config.VmConfig;
 import io.jkvm.device.BusDevice;
 import io.jkvm.device.legacy.AcpiPmDevice;
+import io.jkvm.device.legacy.BufferedTransmitter;
 import io.jkvm.device.legacy.CmosRtc;
 import io.jkvm.device.legacy.I8042;
 import io.jkvm.device.legacy.Serial16550;
@@ -26,6 +27,7 @@ import io.jkvm.device.pci.PciConfigIo;
 import io.jkvm.device.pci.PciRoot;
 import io.jkvm.kvm.CpuidEntry;
 import io.jkvm.kvm.Kvm;
+import io.jkvm.kvm.KvmIoctls;
 import io.jkvm.kvm.KvmStructs;
 import io.jkvm.kvm.MsrEntry;
 import io.jkvm.kvm.Regs;
@@ -200,7 +202,23 @@ public final class LinuxVm {
         }
     }
 
+    /** How long a VM that ended waits for its console output to be written (a stuck console must not keep it). */
+    static final Duration CONSOLE_DRAIN = Duration.ofSeconds(10);
+
     private MachineExit runMachines() throws IOException, InterruptedException {
+        // The console is written by a thread of its own, never by the vCPU thread that writes THR.
+        BufferedTransmitter tx = new BufferedTransmitter(console.out(), BufferedTransmitter.DEFAULT_CAPACITY, "serial-tx");
+        try {
+            return runMachines(tx);
+        } finally {
+            if (!tx.drain(CONSOLE_DRAIN)) {
+                LOG.warn("serial console output still pending after {} s: not all of it was written", CONSOLE_DRAIN.toSeconds());
+            }
+            tx.close();
+        }
+    }
+
+    private MachineExit runMachines(BufferedTransmitter tx) throws IOException, InterruptedException {
         // One UART for the whole run: console input keeps flowing across guest reboots. Its
         // interrupt line follows whichever machine is current.
         Serial16550 serial = new Serial16550(high -> {
@@ -208,7 +226,7 @@ public final class LinuxVm {
             if (m != null) {
                 m.vm().irqLine(Layout.COM1_IRQ, high);
             }
-        }, console.out());
+        }, tx);
         this.uart = serial;
         Serial16550 uart = serial;
         ConsoleInput input = new ConsoleInput(console.in(), uart, console.interactive(), () -> {
@@ -531,7 +549,8 @@ public final class LinuxVm {
     }
 
     private void configureVcpus(Machine m, List<CpuidEntry> supported, BootCpuState bsp) {
-        CpuidBuilder cpuid = new CpuidBuilder(supported, config.nested());
+        boolean tscDeadline = m.vm().checkExtension(KvmIoctls.KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+        CpuidBuilder cpuid = new CpuidBuilder(supported, config.nested(), false, tscDeadline);
         List<MsrEntry> msrs = BootMsrs.entries();
         for (VcpuFd v : m.vcpus()) {
             v.setCpuid(cpuid.forVcpu(v.id(), config.cpus()));

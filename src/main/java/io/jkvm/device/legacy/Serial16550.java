@@ -25,9 +25,12 @@ import org.slf4j.LoggerFactory;
  *   <li>3: LCR, 4: MCR (low 5 bits), 5: LSR, 6: MSR, 7: SCR.
  * </ul>
  *
- * <p>Transmission is instantaneous: a byte written to THR goes straight to the sink (or to the
- * receiver in loopback mode), so THRE and TEMT always read 1. The baud rate divisor is stored but
- * has no effect.
+ * <p>Transmission: with an output stream, a byte written to THR goes straight to it (or to the
+ * receiver in loopback mode) on the writing thread, so THRE and TEMT always read 1. With a
+ * {@link SerialTransmitter} (what a VM's console uses, see {@link BufferedTransmitter}) the byte is
+ * handed over without blocking, THRE and TEMT read 1 only while the transmitter can take a whole
+ * FIFO load, and when it has room again the THRE interrupt is raised (datasheet: THRE is set and
+ * interrupts when the transmitter FIFO empties). The baud rate divisor is stored but has no effect.
  *
  * <p><b>Interrupts</b> (datasheet Table IV, highest priority first): receiver line status
  * (overrun), received data available (we report RDA whenever the RX FIFO holds data, rather than
@@ -40,10 +43,11 @@ import org.slf4j.LoggerFactory;
  * edge-triggered ISA pin needs for every transmitted byte.
  *
  * <p><b>Threads.</b> Register accesses come from vCPU threads and {@link #receive} from an input
- * thread. State is guarded by one lock; the output sink is written only while holding a separate
+ * thread. State is guarded by one lock; an output stream is written only while holding a separate
  * TX lock (to keep bytes in order), never while holding the state lock, so a slow console never
- * blocks the input side. {@link IrqLine#setLevel} is called under the state lock so level changes
- * reach the interrupt controller in the order the state changed.
+ * blocks the input side; a transmitter's writer thread raises THRE through the state lock.
+ * {@link IrqLine#setLevel} is called under the state lock so level changes reach the interrupt
+ * controller in the order the state changed.
  *
  * <p>Modem status when not in loopback: DCD, DSR and CTS are asserted (a cable with a ready peer),
  * which keeps Linux's 8250 driver transmitting. In loopback mode (MCR bit 4), MSR reflects MCR
@@ -162,6 +166,8 @@ public final class Serial16550 implements BusDevice {
 
     private final IrqLine irq;
     private final OutputStream sink;
+    /** Null: bytes go to {@link #sink} on the writing thread. */
+    private final SerialTransmitter transmitter;
     private final RateLimitedLog log = new RateLimitedLog(LOG);
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -196,6 +202,29 @@ public final class Serial16550 implements BusDevice {
     public Serial16550(IrqLine irq, OutputStream sink) {
         this.irq = Objects.requireNonNull(irq, "irq");
         this.sink = Objects.requireNonNull(sink, "sink");
+        this.transmitter = null;
+    }
+
+    /**
+     * A UART whose THR writes never block: bytes go to {@code transmitter}, which tells the UART
+     * (through {@link SerialTransmitter#onReady}) when it can take more.
+     */
+    public Serial16550(IrqLine irq, SerialTransmitter transmitter) {
+        this.irq = Objects.requireNonNull(irq, "irq");
+        this.sink = OutputStream.nullOutputStream();
+        this.transmitter = Objects.requireNonNull(transmitter, "transmitter");
+        transmitter.onReady(this::transmitterReady);
+    }
+
+    /** The transmitter emptied enough for a FIFO load: THR is empty again, raise THRE. */
+    private void transmitterReady() {
+        lock.lock();
+        try {
+            thriPending = true;
+            updateIrq();
+        } finally {
+            lock.unlock();
+        }
     }
 
     // ------------------------------------------------------------------ guest side
@@ -221,6 +250,15 @@ public final class Serial16550 implements BusDevice {
             return;
         }
         int v = (int) (value & 0xff);
+        if (offset == RBR_THR_DLL && transmitter != null) {
+            lock.lock();
+            try {
+                writeThrToTransmitter(v);
+            } finally {
+                lock.unlock();
+            }
+            return;
+        }
         if (offset == RBR_THR_DLL) {
             // THR writes may produce output; take the TX lock first (lock order: txLock, lock).
             synchronized (txLock) {
@@ -312,6 +350,29 @@ public final class Serial16550 implements BusDevice {
         return out;
     }
 
+    /** THR write with a transmitter: hand the byte over (never blocks), THRE follows its room. */
+    private void writeThrToTransmitter(int v) {
+        if (dlab()) {
+            dll = v;
+            return;
+        }
+        thriPending = false;
+        updateIrq();
+        if (loopback()) {
+            pushRxFromLoopback(v);
+        } else if (!transmitter.send(v)) {
+            log.debug("serial: transmitter full, byte dropped (the guest wrote THR while THRE was 0)");
+        }
+        // Lock order UART -> transmitter; the transmitter calls back without its lock held.
+        thriPending = thrEmpty();
+        updateIrq();
+    }
+
+    /** THR (and the transmitter behind it) can take a FIFO load: LSR.THRE. */
+    private boolean thrEmpty() {
+        return transmitter == null || loopback() || transmitter.ready();
+    }
+
     private void writeRegister(int offset, int v) {
         switch (offset) {
             case IER_DLM -> {
@@ -321,8 +382,8 @@ public final class Serial16550 implements BusDevice {
                 }
                 int old = ier;
                 ier = v & IER_MASK;
-                if ((ier & IER_ETBEI) != 0 && (old & IER_ETBEI) == 0) {
-                    // Enabling ETBEI with THR empty raises the THRE interrupt (THR is always empty).
+                if ((ier & IER_ETBEI) != 0 && (old & IER_ETBEI) == 0 && thrEmpty()) {
+                    // Enabling ETBEI with THR empty raises the THRE interrupt.
                     thriPending = true;
                 }
                 updateIrq();
@@ -518,7 +579,7 @@ public final class Serial16550 implements BusDevice {
     }
 
     private int lsrValue() {
-        return (rxCount > 0 ? LSR_DR : 0) | lsrErrors | LSR_THRE | LSR_TEMT;
+        return (rxCount > 0 ? LSR_DR : 0) | lsrErrors | (thrEmpty() ? LSR_THRE | LSR_TEMT : 0);
     }
 
     private int computeIir() {
