@@ -1,12 +1,11 @@
 package io.jkvm.api;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.databind.JsonNode;
 
 /**
  * Firecracker's {@code PUT /drives/{drive_id}} body: a block device backed by a host file.
  * Accepted, validated and kept in the VM configuration; the virtio-blk device that serves it is
- * attached at the device seam ({@link GuestDevices}). {@code rate_limiter} is kept as given.
+ * attached at the device seam ({@link GuestDevices}). {@code rate_limiter} is parsed and checked strictly ({@link RateLimiter}).
  */
 public record Drive(
         @JsonProperty("drive_id") String driveId,
@@ -16,7 +15,7 @@ public record Drive(
         @JsonProperty("partuuid") String partuuid,
         @JsonProperty("cache_type") String cacheType,
         @JsonProperty("io_engine") String ioEngine,
-        @JsonProperty("rate_limiter") JsonNode rateLimiter,
+        @JsonProperty("rate_limiter") RateLimiter rateLimiter,
         @JsonProperty("socket") String socket) {
 
     public boolean readOnly() {

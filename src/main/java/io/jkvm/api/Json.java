@@ -22,8 +22,9 @@ import java.util.stream.Collectors;
 
 /**
  * The strict JSON mapping the API uses: unknown fields, wrong types (no "2" for 2, no 2.5 for
- * an integer, no 1 for true), duplicate keys and trailing garbage are all errors, reported as one
- * line that names the field, so a client learns exactly what to fix.
+ * an integer, no 1 for true), numbers out of range, duplicate keys and trailing garbage are all
+ * errors, at any depth, reported as one line that names the field ({@code rate_limiter.ops.size})
+ * in jkvm's words: Jackson's own messages (type names, source locations) never reach a client.
  */
 public final class Json {
     public static final ObjectMapper MAPPER = build();
@@ -65,8 +66,10 @@ public final class Json {
             return value;
         } catch (JsonProcessingException e) {
             throw ApiException.badRequest(describe(e));
+        } catch (java.io.CharConversionException e) {
+            throw ApiException.badRequest("malformed JSON: the body is not UTF-8 text");
         } catch (java.io.IOException e) {
-            throw ApiException.badRequest("unreadable body: " + e.getMessage());
+            throw ApiException.badRequest("malformed JSON: unreadable body");
         }
     }
 
@@ -92,7 +95,7 @@ public final class Json {
             return "number out of range" + at(e);
         }
         if (e instanceof JsonParseException) {
-            return "malformed JSON" + at(e) + ": " + firstLine(e.getOriginalMessage());
+            return "malformed JSON" + at(e) + ": " + parserProblem(e.getOriginalMessage());
         }
         if (e instanceof MismatchedInputException m) {
             String field = path(m);
@@ -115,9 +118,31 @@ public final class Json {
                 return api.getMessage();
             }
             String field = path(m);
-            return (field.isEmpty() ? "" : "field '" + field + "': ") + firstLine(m.getOriginalMessage());
+            String prefix = field.isEmpty() ? "" : "field '" + field + "': ";
+            if (cause instanceof InputCoercionException) {
+                return prefix + "number out of range for an integer";
+            }
+            if (cause instanceof JsonParseException p) {
+                return "malformed JSON" + at(p) + ": " + parserProblem(p.getOriginalMessage());
+            }
+            // Jackson's wording here names Java types: say it in ours.
+            return prefix + "invalid value";
         }
-        return "malformed JSON: " + firstLine(e.getOriginalMessage());
+        return "malformed JSON";
+    }
+
+    /**
+     * The parser's complaint without what is Jackson's rather than the client's: the first line,
+     * no Java type names, no source excerpt.
+     */
+    private static String parserProblem(String original) {
+        String line = firstLine(original);
+        int src = line.indexOf("[Source");
+        if (src >= 0) {
+            line = line.substring(0, src).trim();
+        }
+        line = line.replaceAll("`[^`]*`", "a value").replace("java.lang.", "");
+        return line.isEmpty() ? "unexpected input" : line;
     }
 
     private static String expected(Class<?> type) {

@@ -1,7 +1,6 @@
 package io.jkvm.api;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.databind.JsonNode;
 
 /**
  * Firecracker's {@code PUT /network-interfaces/{iface_id}} body: a virtio-net device backed by
@@ -11,6 +10,6 @@ public record NetworkInterface(
         @JsonProperty("iface_id") String ifaceId,
         @JsonProperty("host_dev_name") String hostDevName,
         @JsonProperty("guest_mac") String guestMac,
-        @JsonProperty("rx_rate_limiter") JsonNode rxRateLimiter,
-        @JsonProperty("tx_rate_limiter") JsonNode txRateLimiter) {
+        @JsonProperty("rx_rate_limiter") RateLimiter rxRateLimiter,
+        @JsonProperty("tx_rate_limiter") RateLimiter txRateLimiter) {
 }

@@ -1,11 +1,10 @@
 package io.jkvm.api;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.databind.JsonNode;
 
 /** Firecracker's {@code PATCH /network-interfaces/{iface_id}} body (rate limiters only). */
 public record NetworkInterfaceUpdate(
         @JsonProperty("iface_id") String ifaceId,
-        @JsonProperty("rx_rate_limiter") JsonNode rxRateLimiter,
-        @JsonProperty("tx_rate_limiter") JsonNode txRateLimiter) {
+        @JsonProperty("rx_rate_limiter") RateLimiter rxRateLimiter,
+        @JsonProperty("tx_rate_limiter") RateLimiter txRateLimiter) {
 }

@@ -12,8 +12,8 @@ import org.eclipse.jetty.unixdomain.server.UnixDomainServerConnector;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -22,17 +22,30 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * HTTP/1.1 over a Unix domain socket (Jetty's unix-domain connector), the transport of the
- * per-VM API and the daemon. Hardening for hostile local clients: bodies are capped
- * ({@link #MAX_BODY}, 413 beyond), request headers at 8 KiB, idle connections (a client that
- * stops sending mid-request) are closed after {@code idleTimeout}, and the worker pool is bounded.
+ * per-VM API and the daemon. Hardening for hostile local clients:
+ * <ul>
+ *   <li>a request must arrive whole within a deadline ({@link ConnectionGuard}: from the
+ *       connection opening or the previous response; a byte now and then does not extend it), and
+ *       idle connections are closed after {@code idleTimeout};
+ *   <li>bodies are read without holding a worker thread (a client that stops mid-body costs a
+ *       connection, not a thread), capped at {@link #MAX_BODY} (413 beyond), request headers at
+ *       {@link #MAX_HEADER_BYTES} (431);
+ *   <li>at most {@link #MAX_CONNECTIONS_PER_CLIENT} connections per client (503 beyond);
+ *   <li>every error, Jetty's own included, is {@code {"fault_message": ...}} JSON ({@link JsonErrorHandler}).
+ * </ul>
  * The socket is bound under a private name, made 0600 (owner only), then renamed into place.
  */
 public final class UdsHttpServer implements AutoCloseable {
     /** Largest request body accepted. */
     public static final int MAX_BODY = 64 * 1024;
+    /** Largest request line plus headers accepted. */
+    public static final int MAX_HEADER_BYTES = 8 * 1024;
+    /** Connections one client (peer user) may hold open at a time. */
+    public static final int MAX_CONNECTIONS_PER_CLIENT = 64;
 
     private final Server server;
     private final Path socket;
@@ -42,24 +55,33 @@ public final class UdsHttpServer implements AutoCloseable {
         this.socket = socket;
     }
 
-    /** Binds {@code socket} (replacing a stale socket file nobody listens on) and starts serving. */
+    /** As {@link #start(Path, HttpEndpoint, int, Duration, Duration)} with the request deadline equal to the idle timeout. */
     public static UdsHttpServer start(Path socket, HttpEndpoint endpoint, int maxThreads, Duration idleTimeout)
             throws IOException {
+        return start(socket, endpoint, maxThreads, idleTimeout, idleTimeout);
+    }
+
+    /** Binds {@code socket} (replacing a stale socket file nobody listens on) and starts serving. */
+    public static UdsHttpServer start(Path socket, HttpEndpoint endpoint, int maxThreads, Duration idleTimeout,
+            Duration requestDeadline) throws IOException {
         prepare(socket);
         QueuedThreadPool pool = new QueuedThreadPool(maxThreads, Math.min(2, maxThreads));
         pool.setName("api-" + socket.getFileName());
         pool.setDaemon(true);
         Server server = new Server(pool);
         HttpConfiguration http = new HttpConfiguration();
-        http.setRequestHeaderSize(8 * 1024);
+        http.setRequestHeaderSize(MAX_HEADER_BYTES);
         http.setSendServerVersion(false);
         http.setSendDateHeader(false);
         UnixDomainServerConnector connector = new UnixDomainServerConnector(server, 1, 1, new HttpConnectionFactory(http));
         Path bindPath = privateBindPath(socket);
         connector.setUnixDomainPath(bindPath);
         connector.setIdleTimeout(idleTimeout.toMillis());
+        ConnectionGuard guard = new ConnectionGuard(connector.getScheduler(), requestDeadline, MAX_CONNECTIONS_PER_CLIENT);
+        connector.addBean(guard);
         server.addConnector(connector);
-        server.setHandler(new EndpointHandler(endpoint));
+        server.setErrorHandler(new JsonErrorHandler(MAX_HEADER_BYTES));
+        server.setHandler(new EndpointHandler(endpoint, guard));
         server.setStopTimeout(1000);
         try {
             server.start();
@@ -143,51 +165,139 @@ public final class UdsHttpServer implements AutoCloseable {
         }
     }
 
-    /** Reads the capped body, calls the endpoint, writes the reply. */
+    /**
+     * Reads the capped body without blocking a thread (demand callbacks), within what is left of
+     * the request deadline, calls the endpoint, writes the reply; the connection is then ready
+     * for its next request (and its next deadline).
+     */
     private static final class EndpointHandler extends Handler.Abstract {
         private final HttpEndpoint endpoint;
+        private final ConnectionGuard guard;
 
-        EndpointHandler(HttpEndpoint endpoint) {
+        /** Blocking (the default): the endpoint may take long (InstanceStart, a snapshot), so Jetty calls it on its pool. */
+        EndpointHandler(HttpEndpoint endpoint, ConnectionGuard guard) {
             this.endpoint = endpoint;
+            this.guard = guard;
         }
 
         @Override
         public boolean handle(Request request, Response response, Callback callback) {
-            HttpReply reply;
+            ConnectionGuard.Tracked conn = guard.get(request.getConnectionMetaData().getConnection());
+            if (conn == null) { // over the client's connection limit: refused when it opened
+                reply(request, response, callback, null, HttpReply.json(503, Json.fault("too many connections from this client")),
+                        true);
+                return true;
+            }
             long declared = request.getLength();
             if (declared > MAX_BODY) {
-                reply = HttpReply.json(413, Json.fault("request body of " + declared + " bytes is larger than the "
-                        + MAX_BODY + " bytes allowed"));
-            } else {
-                byte[] body;
-                try (InputStream in = Content.Source.asInputStream(request)) {
-                    body = in.readNBytes(MAX_BODY + 1);
-                } catch (IOException e) {
-                    // The client went away or stalled past the idle timeout: nobody to answer.
-                    callback.failed(e);
-                    return true;
-                }
-                if (body.length > MAX_BODY) {
-                    reply = HttpReply.json(413, Json.fault("request body is larger than the " + MAX_BODY + " bytes allowed"));
-                } else {
-                    String path = request.getHttpURI().getPath();
-                    String query = request.getHttpURI().getQuery();
-                    try {
-                        reply = endpoint.handle(request.getMethod(), path, query, body);
-                    } catch (RuntimeException e) {
-                        reply = HttpReply.json(500, Json.fault("internal error: " + e));
+                conn.processing();
+                reply(request, response, callback, conn, HttpReply.json(413, Json.fault("request body of " + declared
+                        + " bytes is larger than the " + MAX_BODY + " bytes allowed")), true);
+                return true;
+            }
+            BodyReader body = new BodyReader(request, response, callback, conn);
+            conn.requestArrived(body::cut);
+            body.read();
+            return true;
+        }
+
+        /** One request's body, gathered chunk by chunk as it arrives; exactly one reply. */
+        private final class BodyReader {
+            private final Request request;
+            private final Response response;
+            private final Callback callback;
+            private final ConnectionGuard.Tracked conn;
+            private final AtomicBoolean answered = new AtomicBoolean();
+            private final ByteArrayOutputStream body = new ByteArrayOutputStream();
+
+            BodyReader(Request request, Response response, Callback callback, ConnectionGuard.Tracked conn) {
+                this.request = request;
+                this.response = response;
+                this.callback = callback;
+                this.conn = conn;
+            }
+
+            void read() {
+                while (!answered.get()) {
+                    Content.Chunk chunk = request.read();
+                    if (chunk == null) {
+                        request.demand(this::read);
+                        return;
+                    }
+                    if (Content.Chunk.isFailure(chunk)) {
+                        // The client went away (or Jetty gave up on it): nobody to answer.
+                        if (answered.compareAndSet(false, true)) {
+                            callback.failed(chunk.getFailure());
+                        }
+                        return;
+                    }
+                    ByteBuffer b = chunk.getByteBuffer();
+                    int n = b.remaining();
+                    if (body.size() + n > MAX_BODY) {
+                        chunk.release();
+                        finish(HttpReply.json(413, Json.fault("request body is larger than the " + MAX_BODY
+                                + " bytes allowed")), true);
+                        return;
+                    }
+                    byte[] bytes = new byte[n];
+                    b.get(bytes);
+                    body.write(bytes, 0, n);
+                    boolean last = chunk.isLast();
+                    chunk.release();
+                    if (last) {
+                        process();
+                        return;
                     }
                 }
             }
+
+            /** The body is too slow ({@link ConnectionGuard}): 408 and close. */
+            void cut(String why) {
+                finish(HttpReply.json(408, Json.fault(why)), true);
+            }
+
+            private void process() {
+                if (!answered.compareAndSet(false, true)) {
+                    return;
+                }
+                conn.processing();
+                HttpReply reply;
+                try {
+                    reply = endpoint.handle(request.getMethod(), request.getHttpURI().getPath(),
+                            request.getHttpURI().getQuery(), body.toByteArray());
+                } catch (RuntimeException e) {
+                    reply = HttpReply.json(500, Json.fault("internal error: " + e));
+                }
+                reply(request, response, callback, conn, reply, false);
+            }
+
+            private void finish(HttpReply reply, boolean close) {
+                if (answered.compareAndSet(false, true)) {
+                    conn.processing(); // answered: the guard has nothing more to time
+                    reply(request, response, callback, conn, reply, close);
+                }
+            }
+        }
+
+        /**
+         * Writes {@code reply}; with {@code close} the connection ends after it (the rest of a
+         * refused request is never read). Otherwise, once it is sent, the connection waits for its
+         * next request under a fresh deadline.
+         */
+        private static void reply(Request request, Response response, Callback callback, ConnectionGuard.Tracked conn,
+                HttpReply reply, boolean close) {
             response.setStatus(reply.status());
             if (reply.contentType() != null) {
                 response.getHeaders().put(HttpHeader.CONTENT_TYPE, reply.contentType());
             }
-            if (reply.status() == 413) {
+            if (close) {
                 response.getHeaders().put(HttpHeader.CONNECTION, "close");
             }
-            response.write(true, ByteBuffer.wrap(reply.body()), callback);
-            return true;
+            Callback done = close || conn == null ? callback : Callback.from(() -> {
+                conn.awaitingRequest();
+                callback.succeeded();
+            }, callback::failed);
+            response.write(true, ByteBuffer.wrap(reply.body()), done);
         }
     }
 }

@@ -387,7 +387,7 @@ public final class VmmController {
         checkBackingFile("path_on_host", d.pathOnHost(), d.readOnly());
         checkOneOf("cache_type", d.cacheType(), "Unsafe", "Writeback");
         checkOneOf("io_engine", d.ioEngine(), "Sync", "Async");
-        checkObject("rate_limiter", d.rateLimiter());
+        checkRateLimiter("rate_limiter", d.rateLimiter());
         if (d.root()) {
             for (Drive other : drives.values()) {
                 if (other.root() && !other.driveId().equals(pathId)) {
@@ -413,7 +413,7 @@ public final class VmmController {
         }
         String path = u.pathOnHost() != null ? u.pathOnHost() : d.pathOnHost();
         checkBackingFile("path_on_host", path, d.readOnly());
-        checkObject("rate_limiter", u.rateLimiter());
+        checkRateLimiter("rate_limiter", u.rateLimiter());
         drives.put(pathId, new Drive(d.driveId(), path, d.isRootDevice(), d.isReadOnly(), d.partuuid(), d.cacheType(),
                 d.ioEngine(), u.rateLimiter() != null ? u.rateLimiter() : d.rateLimiter(), d.socket()));
     }
@@ -437,8 +437,8 @@ public final class VmmController {
         if (n.guestMac() != null && !MAC.matcher(n.guestMac()).matches()) {
             throw ApiException.badRequest("guest_mac '" + n.guestMac() + "': not a MAC address (like 06:00:ac:10:00:02)");
         }
-        checkObject("rx_rate_limiter", n.rxRateLimiter());
-        checkObject("tx_rate_limiter", n.txRateLimiter());
+        checkRateLimiter("rx_rate_limiter", n.rxRateLimiter());
+        checkRateLimiter("tx_rate_limiter", n.txRateLimiter());
         for (NetworkInterface other : nics.values()) {
             if (!other.ifaceId().equals(pathId)) {
                 if (other.hostDevName().equals(n.hostDevName())) {
@@ -464,8 +464,8 @@ public final class VmmController {
         if (n == null) {
             throw ApiException.badRequest("no network interface '" + pathId + "'");
         }
-        checkObject("rx_rate_limiter", u.rxRateLimiter());
-        checkObject("tx_rate_limiter", u.txRateLimiter());
+        checkRateLimiter("rx_rate_limiter", u.rxRateLimiter());
+        checkRateLimiter("tx_rate_limiter", u.txRateLimiter());
         nics.put(pathId, new NetworkInterface(n.ifaceId(), n.hostDevName(), n.guestMac(),
                 u.rxRateLimiter() != null ? u.rxRateLimiter() : n.rxRateLimiter(),
                 u.txRateLimiter() != null ? u.txRateLimiter() : n.txRateLimiter()));
@@ -833,26 +833,28 @@ public final class VmmController {
     /** The whole boot configuration through the same validator as {@code jkvm run}. */
     private VmConfig validate(BootSource b, MachineConfiguration m) {
         checkMachineOnly(m);
+        Path kernel = usablePath(API_FIELDS.kernel(), b.kernelImagePath());
+        Path initrd = b.initrdPath() == null ? null : usablePath(API_FIELDS.initrd(), b.initrdPath());
         try {
-            Path kernel = Path.of(b.kernelImagePath());
-            Path initrd = b.initrdPath() == null ? null : Path.of(b.initrdPath());
             String cmdline = b.bootArgs() == null ? VmConfig.DEFAULT_CMDLINE : b.bootArgs();
             return new VmConfigValidator(limits).validate(API_FIELDS, kernel, initrd, cmdline,
                     m.vcpuCount(), m.memSizeMib() + "M", onReboot, false);
         } catch (ConfigException e) {
             throw ApiException.badRequest(e.getMessage());
+        }
+    }
+
+    /** {@code value} as a path, or a 400 naming {@code field} (NUL bytes, unpaired surrogates...). */
+    private static Path usablePath(String field, String value) {
+        try {
+            return Path.of(value);
         } catch (java.nio.file.InvalidPathException e) {
-            throw ApiException.badRequest("not a usable path: " + e.getMessage());
+            throw ApiException.badRequest(field + ": not a usable path (it has characters a file name cannot have)");
         }
     }
 
     private static void checkBackingFile(String field, String path, boolean readOnly) {
-        Path p;
-        try {
-            p = Path.of(path);
-        } catch (java.nio.file.InvalidPathException e) {
-            throw ApiException.badRequest(field + ": not a usable path: " + e.getMessage());
-        }
+        Path p = usablePath(field, path);
         if (!p.isAbsolute()) {
             throw ApiException.badRequest(field + " " + path + ": must be an absolute path");
         }
@@ -871,12 +873,7 @@ public final class VmmController {
     }
 
     private static Path writablePath(String field, String path) {
-        Path p;
-        try {
-            p = Path.of(path);
-        } catch (java.nio.file.InvalidPathException e) {
-            throw ApiException.badRequest(field + ": not a usable path: " + e.getMessage());
-        }
+        Path p = usablePath(field, path);
         if (!p.isAbsolute()) {
             throw ApiException.badRequest(field + " " + path + ": must be an absolute path");
         }
@@ -905,9 +902,9 @@ public final class VmmController {
         throw ApiException.badRequest(field + " '" + value + "': not one of " + String.join(", ", allowed));
     }
 
-    private static void checkObject(String field, com.fasterxml.jackson.databind.JsonNode node) {
-        if (node != null && !node.isObject() && !node.isNull()) {
-            throw ApiException.badRequest("field '" + field + "': wrong type, expected a JSON object");
+    private static void checkRateLimiter(String field, RateLimiter limiter) {
+        if (limiter != null) {
+            limiter.validate(field);
         }
     }
 }
