@@ -7,7 +7,10 @@ import org.slf4j.LoggerFactory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.time.Duration;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A device's I/O thread: one platform thread in poll(2) over a set of file descriptors (queue
@@ -63,6 +66,9 @@ public final class EventLoop implements AutoCloseable {
     private volatile Watch[] watches = new Watch[0];
     private volatile boolean stopping;
     private volatile long iterations;
+    /** {@link #sync} tickets handed out, and the newest one whose iteration has run all its handlers. */
+    private final AtomicLong syncRequested = new AtomicLong();
+    private volatile long syncServed;
 
     public EventLoop(String name) {
         thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this::run);
@@ -104,6 +110,28 @@ public final class EventLoop implements AutoCloseable {
         return iterations;
     }
 
+    /**
+     * Waits until the loop has gone round once after this call: every descriptor that was ready
+     * when this was called has had its handler run (tests and diagnostics use it to wait for the
+     * I/O thread without sleeping). Returns false if that took longer than {@code timeout}: the
+     * loop is stuck in a handler, or has stopped.
+     */
+    public boolean sync(Duration timeout) {
+        if (onLoopThread()) {
+            throw new IllegalStateException("sync from the loop's own thread would wait for ever");
+        }
+        long ticket = syncRequested.incrementAndGet();
+        wake.signal();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (syncServed < ticket) {
+            if (!thread.isAlive() || System.nanoTime() > deadline) {
+                return false;
+            }
+            LockSupport.parkNanos(20_000);
+        }
+        return true;
+    }
+
     private void run() {
         try (Arena arena = Arena.ofConfined()) {
             int capacity = 0;
@@ -137,6 +165,9 @@ public final class EventLoop implements AutoCloseable {
                 if (fds.get(ValueLayout.JAVA_SHORT, 6) != 0) {
                     wake.drain();
                 }
+                // After the drain: a sync() whose wake-up this drain consumed took its ticket before, so it
+                // is served by this iteration; one that signals later wakes the next poll.
+                long tickets = syncRequested.get();
                 for (int i = 0; i < active.length && !stopping; i++) {
                     short rev = fds.get(ValueLayout.JAVA_SHORT, (long) (i + 1) * POLLFD_SIZE + 6);
                     if ((rev & Native.POLLNVAL) != 0) {
@@ -152,6 +183,7 @@ public final class EventLoop implements AutoCloseable {
                         }
                     }
                 }
+                syncServed = tickets; // only this thread writes it
             }
         }
     }

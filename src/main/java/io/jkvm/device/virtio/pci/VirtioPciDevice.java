@@ -244,6 +244,11 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
      */
     public record IoStats(long threadId, long loopIterations, int armedWatches) {}
 
+    /** Waits for the I/O thread to go round once ({@link EventLoop#sync}); false if it did not within {@code timeout}. */
+    public boolean syncIo(java.time.Duration timeout) {
+        return loop.sync(timeout);
+    }
+
     public IoStats ioStats() {
         int armed = 0;
         deviceLock.lock();
