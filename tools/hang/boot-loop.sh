@@ -31,6 +31,8 @@
 #                          kick counts a "kick recovery"; after 4 kicks it is killed as a hang
 #   --no-dump              do not send SIGUSR1 on a hang (jkvm builds without the vCPU dump die of it)
 #   --quiet S              a boot is "hung" when the VMM is alive and its console printed nothing for S seconds (180)
+#   --max S                a boot still running after S seconds (console not quiet: a guest stuck printing, such as
+#                          systemd's "A start job is running") is "stuck": reported like a hang, then killed (900)
 #
 # The VMM's console and stderr go to a file in L1's RAM (/dev/shm) while it runs, as fast as the pipe
 # the lab tests give it (a file on the 9p-shared /tmp costs a 9p round trip per console byte and
@@ -40,7 +42,7 @@
 set -u
 # bin/jkvm exports JKVM_HOME and the lab passes it on, so a copy of this script run from elsewhere finds the tree.
 here=${JKVM_HOME:-$(cd "$(dirname "$0")/../.." && pwd)}
-onquiet=kill javastyle=launcher cp= sink=shm dump=yes vmm=jkvm scenario=demo count=1 cpus=2 mem=512 extra= quiet=180 jar=$here/target/jkvm.jar log=/tmp/hang/loop
+onquiet=kill javastyle=launcher cp= sink=shm dump=yes vmm=jkvm scenario=demo count=1 cpus=2 mem=512 extra= quiet=180 max=900 jar=$here/target/jkvm.jar log=/tmp/hang/loop
 image=$here/build/hang/debian12.ext4
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -51,6 +53,7 @@ while [ $# -gt 0 ]; do
     --memory) mem=$2; shift ;;
     --extra) extra=$2; shift ;;
     --quiet) quiet=$2; shift ;;
+    --max) max=$2; shift ;;
     --jar) jar=$2; shift ;;
     --image) image=$2; shift ;;
     --log) log=$2; shift ;;
@@ -248,8 +251,8 @@ while [ "$i" -le "$count" ]; do
       if [ "$vmm" = jkvm ]; then kill -USR1 "$pid"; else monitor "$out.mon" >>"$out.dump" 2>&1; fi
       kicked_at=$now kicked_size=$size last_change=$(date +%s)
     fi
-    if [ $((now - last_change)) -ge "$quiet" ]; then
-      result=hang
+    if [ $((now - last_change)) -ge "$quiet" ] || [ $((now - t0)) -ge "$max" ]; then
+      if [ $((now - last_change)) -ge "$quiet" ]; then result=hang; else result=stuck; fi
       host_view "$pid" >>"$out.dump"
       if [ "$vmm" = jkvm ] && [ "$dump" = yes ]; then
         echo "@@hang-dump-1 at $(date -u +%H:%M:%S)" >>"$out.dump"
@@ -264,7 +267,7 @@ while [ "$i" -le "$count" ]; do
   done
   secs=$(( $(date +%s) - t0 ))
   cp "$out" "$log/"; for x in dump err; do [ -f "$out.$x" ] && cp "$out.$x" "$log/"; done
-  case "$result" in pass) passes=$((passes + 1)) ;; hang) hangs=$((hangs + 1)) ;; *) fails=$((fails + 1)) ;; esac
+  case "$result" in pass) passes=$((passes + 1)) ;; hang|stuck) hangs=$((hangs + 1)) ;; *) fails=$((fails + 1)) ;; esac
   lastline=$(grep -av '^\s*$' "$out" | grep -av 'jkvm: \|^\[' | tail -n 1 | cut -c1-120)
   lastk=$(grep -a '^\[ *[0-9.]*\]' "$out" | tail -n 1 | cut -c1-120)
   line="boot=$i vmm=$vmm scenario=$scenario/$sc cpus=$cpus result=$result secs=$secs first_output_s=$first kicks=$kicks kick_recoveries=$recoveries last_kernel_line='$lastk' last_line='$lastline'"

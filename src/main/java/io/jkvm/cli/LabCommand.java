@@ -87,7 +87,8 @@ public final class LabCommand implements Runnable {
             LabResult r = Lab.run(command, opts, System.in, System.out, System.err);
             System.out.flush();
             boolean debug = System.getenv("JKVM_DEBUG") != null;
-            if (debug || r.error() != null && r.boot() == null) {
+            // A lab that failed (no boot, a timeout, an idle kill) shows what its machine printed last.
+            if (debug || r.error() != null) {
                 System.err.println("jkvm lab: L1 console (last lines):");
                 System.err.println(tail(r.console(), debug ? 200 : 25));
             }
