@@ -31,6 +31,11 @@ public final class DaemonCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        try {
+            Daemon.checkEnvironment();
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
         Path dir = stateDir != null ? stateDir : DaemonPaths.defaultStateDir();
         Path sock = socket != null ? socket : (stateDir != null ? dir.resolve("daemon.sock") : DaemonPaths.defaultSocket());
         EventLog log = EventLog.toStderr("daemon");

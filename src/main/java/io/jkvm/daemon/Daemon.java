@@ -34,6 +34,11 @@ public final class Daemon implements AutoCloseable {
             r -> Thread.ofPlatform().name("vm-monitor").daemon(true).unstarted(r));
     private final Instant startedAt = Instant.now();
 
+    /** Checks the daemon's environment settings (JKVM_VMM_START_TIMEOUT); throws naming the bad one. */
+    public static void checkEnvironment() {
+        ManagedVm.startTimeout(System.getenv("JKVM_VMM_START_TIMEOUT"));
+    }
+
     public Daemon(StateStore store, EventLog log, HostLimits limits) throws IOException {
         this.store = store;
         this.log = log;

@@ -36,7 +36,27 @@ final class ManagedVm {
      * only bound a VMM that lives but never answers. Generous because a JVM starting inside the
      * TCG-emulated lab, next to other VMMs starting, takes tens of seconds.
      */
-    private static final Duration SPAWN_TIMEOUT = Duration.ofMinutes(5);
+    /**
+     * How long a new VMM may take to open its API socket while its process lives (JVM start-up,
+     * disk locks); JKVM_VMM_START_TIMEOUT (seconds) in the daemon's environment overrides it for a
+     * host where starting ten JVMs at once takes longer (an emulated machine).
+     */
+    private static final Duration SPAWN_TIMEOUT = startTimeout(System.getenv("JKVM_VMM_START_TIMEOUT"));
+
+    static Duration startTimeout(String env) {
+        if (env == null || env.isBlank()) {
+            return Duration.ofMinutes(5);
+        }
+        try {
+            long s = Long.parseLong(env.trim());
+            if (s >= 1 && s <= 86_400) {
+                return Duration.ofSeconds(s);
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("JKVM_VMM_START_TIMEOUT must be a number of seconds from 1 to 86400, not '" + env + "'");
+    }
     private static final Duration CALL_TIMEOUT = Duration.ofMinutes(2);
     /** Saving or loading guest memory takes longer than other calls (and longer still in the lab). */
     private static final Duration SNAPSHOT_TIMEOUT = Duration.ofMinutes(5);

@@ -94,7 +94,11 @@ final class KvmStateRestore {
         for (VcpuFd v : m.vcpus()) {
             VcpuState st = s.vcpus().get(v.id());
             step(v, "KVM_SET_MP_STATE", () -> v.setMpState(st.mpState()));
-            step(v, "KVM_SET_SREGS", () -> v.setSregs(new Sregs(st.sregs().clone())));
+            Sregs sregs = new Sregs(st.sregs().clone());
+            // KVM checks these against the vCPU's CPUID and the host (api.rst KVM_SET_SREGS: EINVAL):
+            // the values tell a user which one this host refuses.
+            step(v, String.format("KVM_SET_SREGS (cr0=%#x cr3=%#x cr4=%#x efer=%#x apic_base=%#x)", sregs.cr0(), sregs.cr3(),
+                    sregs.cr4(), sregs.efer(), sregs.apicBase()), () -> v.setSregs(sregs));
             step(v, "KVM_SET_REGS", () -> v.setRegs(new Regs(st.regs().clone())));
             step(v, "KVM_SET_FPU", () -> v.setFpu(new StructBuffer(st.fpu().clone())));
             if (st.xsave() != null) {

@@ -9,7 +9,6 @@ import io.jkvm.testing.TestKernels;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -85,157 +84,160 @@ class VmmApiDirectTest {
     }
 
     @Test
-    @Timeout(180)
-    void configuresBootsPausesResumesAndRebootsOnCtrlAltDelThroughTheApi() throws Exception {
-        Path sock = dir.resolve("api.sock");
-        Path serial = dir.resolve("serial.out");
-        Path events = dir.resolve("vmm.err");
-        Path kernel = TestKernels.rebootsOnCtrlAltDel(dir);
-        Path disk = Files.write(dir.resolve("disk.img"), new byte[4096]);
-        Path metrics = dir.resolve("metrics.json");
-        Path log = dir.resolve("vmm.log");
-        Process vmm = startVmm(sock, serial, events);
-        try {
-            await("the API socket", Patience.seconds(60), () -> UdsHttpServer.listening(sock));
-            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sock))).isEqualTo("rw-------");
+    void configuresBootsPausesResumesAndRebootsOnCtrlAltDelThroughTheApi() {
+        Patience.hangDetector(180, () -> {
+            Path sock = dir.resolve("api.sock");
+            Path serial = dir.resolve("serial.out");
+            Path events = dir.resolve("vmm.err");
+            Path kernel = TestKernels.rebootsOnCtrlAltDel(dir);
+            Path disk = Files.write(dir.resolve("disk.img"), new byte[4096]);
+            Path metrics = dir.resolve("metrics.json");
+            Path log = dir.resolve("vmm.log");
+            Process vmm = startVmm(sock, serial, events);
+            try {
+                await("the API socket", Patience.seconds(60), () -> UdsHttpServer.listening(sock));
+                assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sock))).isEqualTo("rw-------");
 
-            JsonNode early = json(call(sock, "GET", "/jkvm/vcpus", null));
-            assertThat(early.path("machine_state").asText()).isEqualTo("Not started");
-            assertThat(early.path("vcpus").size()).isZero();
+                RawHttp.Reply earlyReply = call(sock, "GET", "/jkvm/vcpus", null);
+                JsonNode early = json(earlyReply);
+                assertThat(early.path("machine_state").asText()).as("GET /jkvm/vcpus: %s", earlyReply).isEqualTo("Not started");
+                assertThat(early.path("vcpus").size()).isZero();
 
-            RawHttp.Reply info = call(sock, "GET", "/", null);
-            assertThat(info.status()).isEqualTo(200);
-            assertThat(json(info).path("state").asText()).isEqualTo("Not started");
-            assertThat(json(info).path("id").asText()).isEqualTo("vm-under-test");
+                RawHttp.Reply info = call(sock, "GET", "/", null);
+                assertThat(info.status()).isEqualTo(200);
+                assertThat(json(info).path("state").asText()).isEqualTo("Not started");
+                assertThat(json(info).path("id").asText()).isEqualTo("vm-under-test");
 
-            // Hostile and wrong requests before boot: 4xx naming the problem, the VMM keeps serving.
-            assertFault(call(sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), "boot-source");
-            assertFault(call(sock, "PUT", "/boot-source", "{\"kernel_image_path\": "), "malformed JSON");
-            assertFault(call(sock, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 32, \"color\": 1}"),
-                    "unknown field 'color'");
-            assertFault(call(sock, "PUT", "/machine-config", "{\"vcpu_count\": \"1\", \"mem_size_mib\": 32}"),
-                    "vcpu_count", "integer");
-            assertFault(call(sock, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 8}"),
-                    "mem_size_mib 8", "too small");
-            assertFault(call(sock, "PUT", "/boot-source", "{\"kernel_image_path\": \"/nonexistent/vmlinux\"}"),
-                    "kernel_image_path /nonexistent/vmlinux", "no such file");
-            assertFault(call(sock, "PUT", "/drives/rootfs", "{\"drive_id\": \"other\", \"path_on_host\": \"" + disk
-                    + "\", \"is_root_device\": true}"), "does not match");
-            assertFault(call(sock, "PATCH", "/vm", "{\"state\": \"Paused\"}"), "not supported before starting");
-            assertFault(call(sock, "DELETE", "/boot-source", null), "Invalid request method and/or path");
-            RawHttp.Reply huge = call(sock, "PUT", "/boot-source",
-                    "{\"boot_args\": \"" + "x".repeat(UdsHttpServer.MAX_BODY) + "\"}");
-            assertThat(huge.status()).isEqualTo(413);
-            assertThat(json(huge).path("fault_message").asText()).contains("larger than");
+                // Hostile and wrong requests before boot: 4xx naming the problem, the VMM keeps serving.
+                assertFault(call(sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), "boot-source");
+                assertFault(call(sock, "PUT", "/boot-source", "{\"kernel_image_path\": "), "malformed JSON");
+                assertFault(call(sock, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 32, \"color\": 1}"),
+                        "unknown field 'color'");
+                assertFault(call(sock, "PUT", "/machine-config", "{\"vcpu_count\": \"1\", \"mem_size_mib\": 32}"),
+                        "vcpu_count", "integer");
+                assertFault(call(sock, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 8}"),
+                        "mem_size_mib 8", "too small");
+                assertFault(call(sock, "PUT", "/boot-source", "{\"kernel_image_path\": \"/nonexistent/vmlinux\"}"),
+                        "kernel_image_path /nonexistent/vmlinux", "no such file");
+                assertFault(call(sock, "PUT", "/drives/rootfs", "{\"drive_id\": \"other\", \"path_on_host\": \"" + disk
+                        + "\", \"is_root_device\": true}"), "does not match");
+                assertFault(call(sock, "PATCH", "/vm", "{\"state\": \"Paused\"}"), "not supported before starting");
+                assertFault(call(sock, "DELETE", "/boot-source", null), "Invalid request method and/or path");
+                RawHttp.Reply huge = call(sock, "PUT", "/boot-source",
+                        "{\"boot_args\": \"" + "x".repeat(UdsHttpServer.MAX_BODY) + "\"}");
+                assertThat(huge.status()).isEqualTo(413);
+                assertThat(json(huge).path("fault_message").asText()).contains("larger than");
 
-            // A client that stalls mid-request is disconnected by the idle timeout.
-            try (SocketChannel slow = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-                slow.connect(UnixDomainSocketAddress.of(sock));
-                slow.write(ByteBuffer.wrap("PUT /boot-source HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{".getBytes()));
+                // A client that stalls mid-request is disconnected by the idle timeout.
+                try (SocketChannel slow = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                    slow.connect(UnixDomainSocketAddress.of(sock));
+                    slow.write(ByteBuffer.wrap("PUT /boot-source HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{".getBytes()));
+                    long t0 = System.nanoTime();
+                    RawHttp.readAll(slow, Duration.ofSeconds(30));
+                    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(20));
+                }
+
+                // The configuration, as a Firecracker client sends it.
+                assertThat(call(sock, "PUT", "/logger", "{\"log_path\": \"" + log + "\", \"level\": \"Info\"}").status()).isEqualTo(204);
+                assertThat(call(sock, "PUT", "/metrics", "{\"metrics_path\": \"" + metrics + "\"}").status()).isEqualTo(204);
+                assertThat(call(sock, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 32}").status()).isEqualTo(204);
+                assertThat(call(sock, "PATCH", "/machine-config", "{\"smt\": false}").status()).isEqualTo(204);
+                assertThat(call(sock, "PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel
+                        + "\", \"boot_args\": \"console=ttyS0\"}").status()).isEqualTo(204);
+                assertThat(call(sock, "PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk
+                        + "\", \"is_root_device\": true, \"is_read_only\": false}").status()).isEqualTo(204);
+                assertThat(call(sock, "PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+                        + "\"guest_mac\": \"06:00:ac:10:00:02\"}").status()).isEqualTo(204);
+                RawHttp.Reply mc = call(sock, "GET", "/machine-config", null);
+                assertThat(json(mc).path("vcpu_count").asInt()).isEqualTo(1);
+                assertThat(json(mc).path("mem_size_mib").asInt()).isEqualTo(32);
+
                 long t0 = System.nanoTime();
-                RawHttp.readAll(slow, Duration.ofSeconds(30));
-                assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(20));
+                assertThat(call(sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}").status()).isEqualTo(204);
+                long startMs = (System.nanoTime() - t0) / 1_000_000;
+                await("the guest's first words", Patience.seconds(30), () -> read(serial).contains(TestKernels.UP));
+                System.out.println("InstanceStart took " + startMs + " ms");
+                assertThat(json(call(sock, "GET", "/", null)).path("state").asText()).isEqualTo("Running");
+
+                // jkvm extension: each vCPU's activity and KVM state; SIGUSR1 logs the same report.
+                JsonNode report = json(call(sock, "GET", "/jkvm/vcpus", null));
+                assertThat(report.path("machine_state").asText()).as(report.toString()).isEqualTo("running");
+                assertThat(report.path("vcpus").size()).isEqualTo(1);
+                JsonNode vcpu0 = report.path("vcpus").get(0);
+                assertThat(vcpu0.path("mp_state").asText()).as(report.toString()).isIn("runnable", "halted");
+                assertThat(vcpu0.path("registers").path("rip").asText()).startsWith("0x");
+                assertThat(vcpu0.path("lapic").path("irr").isArray()).isTrue();
+                assertThat(vcpu0.path("exits").path("IO").asLong()).isPositive();
+                assertThat(report.path("irqchip").path("ioapic").path("redirection").size()).isEqualTo(24);
+                assertThat(new ProcessBuilder("kill", "-USR1", String.valueOf(vmm.pid())).start().waitFor()).isZero();
+                await("the SIGUSR1 report in the log", Duration.ofSeconds(60), () -> read(log).contains("\"event\":\"vcpu_report\""));
+                assertThat(read(log)).contains("vcpu 0: ");
+                assertFault(call(sock, "PUT", "/jkvm/vcpus", "{}"), "Invalid request method and/or path");
+
+                // Wrong state after boot.
+                assertFault(call(sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), "after starting");
+                assertFault(call(sock, "PUT", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"" + disk
+                        + "\", \"is_root_device\": false}"), "after starting");
+                assertFault(call(sock, "PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\"}"), "after starting");
+
+                JsonNode config = json(call(sock, "GET", "/vm/config", null));
+                assertThat(config.path("boot-source").path("kernel_image_path").asText()).isEqualTo(kernel.toString());
+                assertThat(config.path("drives").get(0).path("drive_id").asText()).isEqualTo("rootfs");
+                assertThat(config.path("network-interfaces").get(0).path("host_dev_name").asText()).isEqualTo("tap0");
+                assertThat(config.path("machine-config").path("mem_size_mib").asInt()).isEqualTo(32);
+
+                assertThat(call(sock, "PATCH", "/vm", "{\"state\": \"Paused\"}").status()).isEqualTo(204);
+                assertThat(json(call(sock, "GET", "/", null)).path("state").asText()).isEqualTo("Paused");
+                assertThat(call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}").status()).isEqualTo(204);
+                assertThat(json(call(sock, "GET", "/", null)).path("state").asText()).isEqualTo("Running");
+
+                assertThat(call(sock, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}").status()).isEqualTo(204);
+                JsonNode m = Json.MAPPER.readTree(Files.readAllLines(metrics).getLast());
+                assertThat(m.path("vcpu_count").asInt()).isEqualTo(1);
+                assertThat(m.path("exits").path("IO").asLong()).isPositive();
+                assertThat(m.path("devices").path("serial").path("writes").asLong()).isGreaterThanOrEqualTo(TestKernels.UP.length());
+                assertThat(m.path("devices").path("i8042").path("reads").asLong()).isPositive();
+                assertThat(read(log)).contains("\"event\":\"instance_started\"");
+
+                assertThat(call(sock, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}").status()).isEqualTo(204);
+                assertThat(vmm.waitFor(Patience.secondsOf(60), TimeUnit.SECONDS)).as(read(events)).isTrue();
+                assertThat(read(serial)).contains(TestKernels.CTRL_ALT_DEL);
+                assertThat(vmm.exitValue()).as(read(events)).isZero();
+                assertThat(read(events)).contains("guest rebooted");
+                assertThat(sock).doesNotExist();
+            } finally {
+                vmm.destroyForcibly();
             }
-
-            // The configuration, as a Firecracker client sends it.
-            assertThat(call(sock, "PUT", "/logger", "{\"log_path\": \"" + log + "\", \"level\": \"Info\"}").status()).isEqualTo(204);
-            assertThat(call(sock, "PUT", "/metrics", "{\"metrics_path\": \"" + metrics + "\"}").status()).isEqualTo(204);
-            assertThat(call(sock, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 32}").status()).isEqualTo(204);
-            assertThat(call(sock, "PATCH", "/machine-config", "{\"smt\": false}").status()).isEqualTo(204);
-            assertThat(call(sock, "PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel
-                    + "\", \"boot_args\": \"console=ttyS0\"}").status()).isEqualTo(204);
-            assertThat(call(sock, "PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk
-                    + "\", \"is_root_device\": true, \"is_read_only\": false}").status()).isEqualTo(204);
-            assertThat(call(sock, "PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
-                    + "\"guest_mac\": \"06:00:ac:10:00:02\"}").status()).isEqualTo(204);
-            RawHttp.Reply mc = call(sock, "GET", "/machine-config", null);
-            assertThat(json(mc).path("vcpu_count").asInt()).isEqualTo(1);
-            assertThat(json(mc).path("mem_size_mib").asInt()).isEqualTo(32);
-
-            long t0 = System.nanoTime();
-            assertThat(call(sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}").status()).isEqualTo(204);
-            long startMs = (System.nanoTime() - t0) / 1_000_000;
-            await("the guest's first words", Patience.seconds(30), () -> read(serial).contains(TestKernels.UP));
-            System.out.println("InstanceStart took " + startMs + " ms");
-            assertThat(json(call(sock, "GET", "/", null)).path("state").asText()).isEqualTo("Running");
-
-            // jkvm extension: each vCPU's activity and KVM state; SIGUSR1 logs the same report.
-            JsonNode report = json(call(sock, "GET", "/jkvm/vcpus", null));
-            assertThat(report.path("machine_state").asText()).as(report.toString()).isEqualTo("running");
-            assertThat(report.path("vcpus").size()).isEqualTo(1);
-            JsonNode vcpu0 = report.path("vcpus").get(0);
-            assertThat(vcpu0.path("mp_state").asText()).as(report.toString()).isIn("runnable", "halted");
-            assertThat(vcpu0.path("registers").path("rip").asText()).startsWith("0x");
-            assertThat(vcpu0.path("lapic").path("irr").isArray()).isTrue();
-            assertThat(vcpu0.path("exits").path("IO").asLong()).isPositive();
-            assertThat(report.path("irqchip").path("ioapic").path("redirection").size()).isEqualTo(24);
-            assertThat(new ProcessBuilder("kill", "-USR1", String.valueOf(vmm.pid())).start().waitFor()).isZero();
-            await("the SIGUSR1 report in the log", Duration.ofSeconds(60), () -> read(log).contains("\"event\":\"vcpu_report\""));
-            assertThat(read(log)).contains("vcpu 0: ");
-            assertFault(call(sock, "PUT", "/jkvm/vcpus", "{}"), "Invalid request method and/or path");
-
-            // Wrong state after boot.
-            assertFault(call(sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), "after starting");
-            assertFault(call(sock, "PUT", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"" + disk
-                    + "\", \"is_root_device\": false}"), "after starting");
-            assertFault(call(sock, "PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\"}"), "after starting");
-
-            JsonNode config = json(call(sock, "GET", "/vm/config", null));
-            assertThat(config.path("boot-source").path("kernel_image_path").asText()).isEqualTo(kernel.toString());
-            assertThat(config.path("drives").get(0).path("drive_id").asText()).isEqualTo("rootfs");
-            assertThat(config.path("network-interfaces").get(0).path("host_dev_name").asText()).isEqualTo("tap0");
-            assertThat(config.path("machine-config").path("mem_size_mib").asInt()).isEqualTo(32);
-
-            assertThat(call(sock, "PATCH", "/vm", "{\"state\": \"Paused\"}").status()).isEqualTo(204);
-            assertThat(json(call(sock, "GET", "/", null)).path("state").asText()).isEqualTo("Paused");
-            assertThat(call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}").status()).isEqualTo(204);
-            assertThat(json(call(sock, "GET", "/", null)).path("state").asText()).isEqualTo("Running");
-
-            assertThat(call(sock, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}").status()).isEqualTo(204);
-            JsonNode m = Json.MAPPER.readTree(Files.readAllLines(metrics).getLast());
-            assertThat(m.path("vcpu_count").asInt()).isEqualTo(1);
-            assertThat(m.path("exits").path("IO").asLong()).isPositive();
-            assertThat(m.path("devices").path("serial").path("writes").asLong()).isGreaterThanOrEqualTo(TestKernels.UP.length());
-            assertThat(m.path("devices").path("i8042").path("reads").asLong()).isPositive();
-            assertThat(read(log)).contains("\"event\":\"instance_started\"");
-
-            assertThat(call(sock, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}").status()).isEqualTo(204);
-            assertThat(vmm.waitFor(Patience.secondsOf(60), TimeUnit.SECONDS)).as(read(events)).isTrue();
-            assertThat(read(serial)).contains(TestKernels.CTRL_ALT_DEL);
-            assertThat(vmm.exitValue()).as(read(events)).isZero();
-            assertThat(read(events)).contains("guest rebooted");
-            assertThat(sock).doesNotExist();
-        } finally {
-            vmm.destroyForcibly();
-        }
+        });
     }
 
     @Test
-    @Timeout(120)
-    void bootsFromAFirecrackerConfigFileWithoutAnApi() throws Exception {
-        Path kernel = TestKernels.rebootsAtOnce(dir);
-        Path config = Files.writeString(dir.resolve("vm.json"), """
-                {
-                  "boot-source": {"kernel_image_path": "%s", "boot_args": "console=ttyS0 reboot=k panic=1"},
-                  "machine-config": {"vcpu_count": 1, "mem_size_mib": 32, "smt": false},
-                  "drives": [],
-                  "network-interfaces": []
-                }
-                """.formatted(kernel));
-        Path serial = dir.resolve("serial.out");
-        Path events = dir.resolve("vmm.err");
-        Process p = new ProcessBuilder(JkvmCommand.of("run", "--config-file", config.toString(), "--no-api"))
-                .redirectOutput(serial.toFile()).redirectError(events.toFile()).start();
-        assertThat(p.waitFor(Patience.secondsOf(60), TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as(read(events)).isZero();
-        assertThat(read(serial)).contains(TestKernels.UP);
+    void bootsFromAFirecrackerConfigFileWithoutAnApi() {
+        Patience.hangDetector(120, () -> {
+            Path kernel = TestKernels.rebootsAtOnce(dir);
+            Path config = Files.writeString(dir.resolve("vm.json"), """
+                    {
+                      "boot-source": {"kernel_image_path": "%s", "boot_args": "console=ttyS0 reboot=k panic=1"},
+                      "machine-config": {"vcpu_count": 1, "mem_size_mib": 32, "smt": false},
+                      "drives": [],
+                      "network-interfaces": []
+                    }
+                    """.formatted(kernel));
+            Path serial = dir.resolve("serial.out");
+            Path events = dir.resolve("vmm.err");
+            Process p = new ProcessBuilder(JkvmCommand.of("run", "--config-file", config.toString(), "--no-api"))
+                    .redirectOutput(serial.toFile()).redirectError(events.toFile()).start();
+            assertThat(p.waitFor(Patience.secondsOf(60), TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).as(read(events)).isZero();
+            assertThat(read(serial)).contains(TestKernels.UP);
 
-        Files.writeString(config, "{\"boot-source\": {\"kernel_image_path\": \"" + kernel + "\"}, \"balloon\": {}}");
-        Process bad = new ProcessBuilder(JkvmCommand.of("run", "--config-file", config.toString(), "--no-api"))
-                .redirectErrorStream(true).start();
-        String out = new String(bad.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(bad.waitFor(Patience.secondsOf(60), TimeUnit.SECONDS)).isTrue();
-        assertThat(bad.exitValue()).isEqualTo(2);
-        assertThat(out).contains("unknown field 'balloon'").doesNotContain("Exception");
+            Files.writeString(config, "{\"boot-source\": {\"kernel_image_path\": \"" + kernel + "\"}, \"balloon\": {}}");
+            Process bad = new ProcessBuilder(JkvmCommand.of("run", "--config-file", config.toString(), "--no-api"))
+                    .redirectErrorStream(true).start();
+            String out = new String(bad.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(bad.waitFor(Patience.secondsOf(60), TimeUnit.SECONDS)).isTrue();
+            assertThat(bad.exitValue()).isEqualTo(2);
+            assertThat(out).contains("unknown field 'balloon'").doesNotContain("Exception");
+        });
     }
 }

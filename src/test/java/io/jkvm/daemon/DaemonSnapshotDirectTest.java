@@ -148,8 +148,10 @@ class DaemonSnapshotDirectTest {
     void aCountingGuestContinuesFromItsSnapshotInANewVmmAndATamperedOneIsRefused() throws Exception {
         Path kernel = countingKernel();
         Path state = dir.resolve("state");
-        daemon = new ProcessBuilder(JkvmCommand.of("daemon", "--state-dir", state.toString(), "--socket", sock.toString()))
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        ProcessBuilder pb = new ProcessBuilder(JkvmCommand.of("daemon", "--state-dir", state.toString(), "--socket", sock.toString()));
+        // Ten JVMs starting at once in the lab take longer than the daemon's default wait.
+        pb.environment().put("JKVM_VMM_START_TIMEOUT", String.valueOf(Patience.secondsOf(300)));
+        daemon = pb.redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("daemon.log").toFile())).start();
         await("the daemon socket", Patience.seconds(60), () -> UdsHttpServer.listening(sock));
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(state.resolve("snapshot.key"))))

@@ -46,4 +46,12 @@ public final class Patience {
     public static long secondsOf(long n) {
         return seconds(n).toSeconds();
     }
+
+    /**
+     * Runs {@code body} under a hang detector of {@code n} seconds, scaled (a JUnit {@code @Timeout}
+     * is a constant, the same on a fast host and in a lab several times slower).
+     */
+    public static void hangDetector(long n, org.junit.jupiter.api.function.Executable body) {
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(seconds(n), body);
+    }
 }
