@@ -31,7 +31,7 @@ final class RuntimeHandler {
             case Configure _, InstanceStart _, LoadSnapshot _ -> throw notAfterStart(action, state);
             case UpdateDrive u -> {
                 config.existingDrive(u.pathId(), u.update());
-                throw ApiException.notAllowed("updating drive '" + u.pathId() + "' of a running microVM is not supported yet");
+                throw ApiException.notAllowed(action.name() + ": updating drive '" + u.pathId() + "' of a running microVM is not supported yet");
             }
             case UpdateNetworkInterface u -> config.updateNetworkInterface(u.pathId(), u.update());
             case FlushMetrics _ -> MetricsLine.flush(config.metricsPath(), vmm.metricsLine());
