@@ -6,9 +6,6 @@ package io.jkvm.api;
  * router renders it once, as Firecracker's {@code {"fault_message": ...}}.
  */
 public final class ApiException extends RuntimeException {
-    public static final int BAD_REQUEST = 400;
-    public static final int PAYLOAD_TOO_LARGE = 413;
-
     /** What went wrong, and so which status answers it. */
     public enum Kind {
         /** A malformed or invalid request: a field, a method on a known path (Firecracker answers 400 for both). */
@@ -17,8 +14,6 @@ public final class ApiException extends RuntimeException {
         NOT_FOUND(404),
         /** A valid request the VM cannot take in its current state (before/after boot, stopped, in progress). */
         NOT_ALLOWED(400),
-        /** A body over the API's bound. */
-        TOO_LARGE(413),
         /** A jkvm bug; the VMM keeps serving. */
         INTERNAL(500);
 
@@ -36,20 +31,6 @@ public final class ApiException extends RuntimeException {
         super(message);
         this.kind = java.util.Objects.requireNonNull(kind);
         this.field = field;
-    }
-
-    /** Kept for callers that only know a 4xx status. */
-    public ApiException(int status, String message) {
-        this(kindOf(status), null, message);
-    }
-
-    private static Kind kindOf(int status) {
-        return switch (status) {
-            case 400 -> Kind.BAD_REQUEST;
-            case 404 -> Kind.NOT_FOUND;
-            case 413 -> Kind.TOO_LARGE;
-            default -> throw new IllegalArgumentException("client error status expected: " + status);
-        };
     }
 
     public static ApiException badRequest(String message) {

@@ -40,10 +40,10 @@ public final class ApiRouter {
             VmmAction action = ActionParser.parse(method, path, body);
             r = render(action, vmm.handle(action));
         } catch (ApiException e) {
-            r = ApiResponse.fault(e.status(), e.getMessage());
+            r = fault(e);
         } catch (RuntimeException e) {
             log.error("api_internal_error", "method", method, "path", path, "error", String.valueOf(e));
-            r = ApiResponse.fault(500, "internal error: " + e);
+            r = fault(new ApiException(ApiException.Kind.INTERNAL, null, "internal error: " + e));
         }
         if (r.status() >= 400) {
             faults.increment();
@@ -53,6 +53,11 @@ public final class ApiRouter {
             log.debug("api_request", "method", method, "path", path, "status", r.status());
         }
         return r;
+    }
+
+    /** The one rendering of a refusal: the kind's status and {@code {"fault_message": ...}}. */
+    private static ApiResponse fault(ApiException e) {
+        return ApiResponse.fault(e.status(), e.getMessage());
     }
 
     private ApiResponse render(VmmAction action, Object body) {
