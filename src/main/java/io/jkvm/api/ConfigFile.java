@@ -1,14 +1,22 @@
 package io.jkvm.api;
 
+import io.jkvm.config.HostLimits;
+import io.jkvm.config.OnReboot;
+
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Firecracker's {@code --config-file}: one JSON document with the sections {@code boot-source},
  * {@code machine-config}, {@code drives}, {@code network-interfaces}, {@code logger} and
- * {@code metrics} (the shape of {@code GET /vm/config}), applied through the same controller
- * calls, and so the same validation, as the API.
+ * {@code metrics} (the shape of {@code GET /vm/config}), turned into the list of
+ * {@link VmmAction}s an API client would send ({@link #actions}). {@code jkvm run --config-file}
+ * hands that list to its controller, the daemon sends it to its VMMs (and validates definitions
+ * by applying it to a {@link VmConfiguration} of its own), so all three share the API's checks.
  */
 public final class ConfigFile {
     private ConfigFile() {}
@@ -31,36 +39,60 @@ public final class ConfigFile {
         }
     }
 
-    /** Applies every section in a dependable order (logger first, so it records the rest). */
-    public static void apply(FullVmConfiguration doc, VmmController vmm) {
+    /**
+     * The document's sections as configuration actions, in a dependable order: logger first (so
+     * it records the rest), metrics, machine, boot source, drives, network interfaces.
+     */
+    public static List<VmmAction.Configure> actions(FullVmConfiguration doc) {
+        List<VmmAction.Configure> out = new ArrayList<>();
         if (doc.logger() != null) {
-            vmm.putLogger(doc.logger());
+            out.add(new VmmAction.ConfigureLogger(doc.logger()));
         }
         if (doc.metrics() != null) {
-            vmm.putMetrics(doc.metrics());
+            out.add(new VmmAction.ConfigureMetrics(doc.metrics()));
         }
         if (doc.machineConfig() != null) {
-            vmm.putMachineConfig(doc.machineConfig());
+            out.add(new VmmAction.ConfigureMachine(doc.machineConfig()));
         }
         if (doc.bootSource() == null) {
-            throw ApiException.badRequest("missing section 'boot-source'");
+            throw ApiException.badField("boot-source", "missing section 'boot-source'");
         }
-        vmm.putBootSource(doc.bootSource());
+        out.add(new VmmAction.ConfigureBootSource(doc.bootSource()));
         if (doc.drives() != null) {
             for (Drive d : doc.drives()) {
                 if (d == null || d.driveId() == null) {
-                    throw ApiException.badRequest("drives: every drive needs a 'drive_id'");
+                    throw ApiException.badField("drives", "drives: every drive needs a 'drive_id'");
                 }
-                vmm.putDrive(d.driveId(), d);
+                out.add(new VmmAction.InsertDrive(d.driveId(), d));
             }
         }
         if (doc.networkInterfaces() != null) {
             for (NetworkInterface n : doc.networkInterfaces()) {
                 if (n == null || n.ifaceId() == null) {
-                    throw ApiException.badRequest("network-interfaces: every interface needs an 'iface_id'");
+                    throw ApiException.badField("network-interfaces",
+                            "network-interfaces: every interface needs an 'iface_id'");
                 }
-                vmm.putNetworkInterface(n.ifaceId(), n);
+                out.add(new VmmAction.InsertNetworkInterface(n.ifaceId(), n));
             }
+        }
+        return out;
+    }
+
+    /** Configures {@code vmm} from the document, as a client sending its sections would. */
+    public static void apply(FullVmConfiguration doc, VmmController vmm) {
+        vmm.handleAll(actions(doc));
+    }
+
+    /**
+     * Checks the document with the API's own validation against this host, without a VMM: its
+     * actions applied to a fresh {@link VmConfiguration} (each file and limit checked as the API
+     * checks it; nothing is opened or started).
+     */
+    public static void validate(FullVmConfiguration doc, HostLimits limits) {
+        VmConfiguration scratch = new VmConfiguration("validate", limits, OnReboot.EXIT,
+                new EventLog("validate", OutputStream.nullOutputStream(), null));
+        for (VmmAction.Configure a : actions(doc)) {
+            scratch.apply(a);
         }
     }
 }

@@ -28,10 +28,10 @@ final class MigrationControl {
 
     synchronized void start(MigrationSource source, MigrateRequest r, EventLog log) {
         if (current != null && !current.status().status().finished()) {
-            throw ApiException.badRequest("a migration is already in progress (GET /migrate, PUT /migrate/cancel)");
+            throw ApiException.notAllowed("a migration is already in progress (GET /migrate, PUT /migrate/cancel)");
         }
         if (r.destination() == null) {
-            throw ApiException.badRequest("missing field 'destination' (tcp:HOST:PORT)");
+            throw ApiException.badField("destination", "missing field 'destination' (tcp:HOST:PORT)");
         }
         MigrationAddress to;
         Convergence convergence;

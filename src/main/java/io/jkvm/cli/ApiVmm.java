@@ -144,7 +144,7 @@ final class ApiVmm {
             if (configFile != null) {
                 try {
                     ConfigFile.apply(ConfigFile.read(configFile), vmm);
-                    vmm.start();
+                    vmm.handle(new io.jkvm.api.VmmAction.InstanceStart());
                 } catch (ApiException e) {
                     throw new UserError(e.getMessage());
                 }

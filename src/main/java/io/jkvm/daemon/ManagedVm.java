@@ -1,15 +1,19 @@
 package io.jkvm.daemon;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.jkvm.api.ActionRequest;
 import io.jkvm.api.ConfigFile;
-import io.jkvm.api.Drive;
 import io.jkvm.api.EventLog;
 import io.jkvm.api.FullVmConfiguration;
 import io.jkvm.api.Json;
 import io.jkvm.api.MachineConfiguration;
-import io.jkvm.api.NetworkInterface;
+import io.jkvm.api.MemoryBackend;
+import io.jkvm.api.MetricsConfig;
+import io.jkvm.api.SnapshotCreateParams;
+import io.jkvm.api.SnapshotLoadParams;
 import io.jkvm.api.UdsHttpClient;
 import io.jkvm.api.UdsHttpServer;
+import io.jkvm.api.VmmAction;
 import io.jkvm.snapshot.SnapshotKey;
 
 import java.io.IOException;
@@ -17,7 +21,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -134,13 +137,12 @@ final class ManagedVm {
                 throw DaemonException.badRequest("dir " + dir + ": cannot create: " + e.getMessage());
             }
             if (!runtime.paused()) {
-                call("PATCH", "/vm", "{\"state\": \"Paused\"}");
+                call(new VmmAction.Pause());
                 save(runtime.withPaused(true));
             }
-            call("PUT", "/snapshot/create", Json.write(Map.of("snapshot_type", "Full",
-                    "snapshot_path", dir.resolve(SnapshotDirRequest.STATE_FILE).toString(),
-                    "mem_file_path", dir.resolve(SnapshotDirRequest.MEMORY_FILE).toString(), "encrypt", encrypt)),
-                    SNAPSHOT_TIMEOUT);
+            call(new VmmAction.CreateSnapshot(new SnapshotCreateParams("Full",
+                    dir.resolve(SnapshotDirRequest.STATE_FILE).toString(),
+                    dir.resolve(SnapshotDirRequest.MEMORY_FILE).toString(), null, encrypt)), SNAPSHOT_TIMEOUT);
             log.info("vm_snapshotted", "vm", name(), "dir", dir);
             return status();
         } finally {
@@ -164,11 +166,10 @@ final class ManagedVm {
             }
             transition = "starting";
             try {
-                launch(() -> call("PUT", "/snapshot/load", Json.write(Map.of(
-                        "snapshot_path", dir.resolve(SnapshotDirRequest.STATE_FILE).toString(),
-                        "mem_backend", Map.of("backend_type", "File",
-                                "backend_path", dir.resolve(SnapshotDirRequest.MEMORY_FILE).toString()),
-                        "resume_vm", true)), SNAPSHOT_TIMEOUT));
+                launch(() -> call(new VmmAction.LoadSnapshot(new SnapshotLoadParams(
+                        dir.resolve(SnapshotDirRequest.STATE_FILE).toString(),
+                        new MemoryBackend("File", dir.resolve(SnapshotDirRequest.MEMORY_FILE).toString()),
+                        null, null, true)), SNAPSHOT_TIMEOUT));
             } finally {
                 transition = null;
             }
@@ -182,7 +183,7 @@ final class ManagedVm {
     private void doStart() {
         launch(() -> {
             configure();
-            call("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+            call(new VmmAction.InstanceStart());
         });
     }
 
@@ -205,7 +206,7 @@ final class ManagedVm {
         log.info("vmm_spawned", "vm", name, "pid", pid);
         try {
             awaitApi(p, api);
-            call("PUT", "/metrics", Json.write(Map.of("metrics_path", store.metricsFile(name()).toString())));
+            call(new VmmAction.ConfigureMetrics(new MetricsConfig(store.metricsFile(name()).toString())));
             boot.run();
             log.info("vm_started", "vm", name, "pid", pid);
             p.onExit().thenRun(this::reapSoon);
@@ -241,22 +242,10 @@ final class ManagedVm {
         }
     }
 
-    /** Sends the definition to the VMM section by section, as a Firecracker client would. */
+    /** Sends the definition to the VMM as the configuration actions a config file would apply. */
     private void configure() {
-        FullVmConfiguration c = definition.config();
-        if (c.machineConfig() != null) {
-            call("PUT", "/machine-config", Json.write(MachineConfiguration.DEFAULT.patchedWith(c.machineConfig())));
-        }
-        call("PUT", "/boot-source", Json.write(c.bootSource()));
-        if (c.drives() != null) {
-            for (Drive d : c.drives()) {
-                call("PUT", "/drives/" + d.driveId(), Json.write(d));
-            }
-        }
-        if (c.networkInterfaces() != null) {
-            for (NetworkInterface n : c.networkInterfaces()) {
-                call("PUT", "/network-interfaces/" + n.ifaceId(), Json.write(n));
-            }
+        for (VmmAction a : ConfigFile.actions(definition.config())) {
+            call(a);
         }
     }
 
@@ -272,7 +261,7 @@ final class ManagedVm {
         lock.lock();
         try {
             requireRunning();
-            call("PATCH", "/vm", pause ? "{\"state\": \"Paused\"}" : "{\"state\": \"Resumed\"}");
+            call(pause ? new VmmAction.Pause() : new VmmAction.Resume());
             save(runtime.withPaused(pause));
             log.info(pause ? "vm_paused" : "vm_resumed", "vm", name());
             return status();
@@ -292,9 +281,9 @@ final class ManagedVm {
                 String how;
                 try {
                     if (runtime.paused()) {
-                        call("PATCH", "/vm", "{\"state\": \"Resumed\"}");
+                        call(new VmmAction.Resume());
                     }
-                    call("PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}");
+                    call(new VmmAction.SendCtrlAltDel());
                     how = VmmProcess.awaitGone(pid, deadline) ? "guest shut down after Ctrl+Alt+Del" : null;
                 } catch (DaemonException e) {
                     how = null;
@@ -439,11 +428,15 @@ final class ManagedVm {
     }
 
     /** One API call to the VMM; a refusal carries the VMM's fault message. */
-    private void call(String method, String path, String json) {
-        call(method, path, json, CALL_TIMEOUT);
+    private void call(VmmAction action) {
+        call(action, CALL_TIMEOUT);
     }
 
-    private void call(String method, String path, String json, Duration timeout) {
+    private void call(VmmAction action, Duration timeout) {
+        ActionRequest request = ActionRequest.of(action);
+        String method = request.method();
+        String path = request.path();
+        String json = request.body();
         UdsHttpClient.Reply r;
         try {
             r = client().send(method, path, json, timeout);
@@ -464,14 +457,11 @@ final class ManagedVm {
 
     /** Checks a configuration with the VMM's own validation, without starting anything. */
     static void validate(FullVmConfiguration config, io.jkvm.config.HostLimits limits) {
-        io.jkvm.api.VmmController dry = new io.jkvm.api.VmmController("validate", limits, spec -> {
-            throw new IllegalStateException("not started");
-        }, new EventLog("validate", java.io.OutputStream.nullOutputStream(), null), io.jkvm.config.OnReboot.EXIT);
         if (config.logger() != null || config.metrics() != null) {
             throw DaemonException.badRequest("logger and metrics are managed by the daemon: leave them out of the definition");
         }
         try {
-            ConfigFile.apply(config, dry);
+            ConfigFile.validate(config, limits);
         } catch (io.jkvm.api.ApiException e) {
             throw DaemonException.badRequest(e.getMessage());
         }

@@ -73,15 +73,15 @@ class IncomingHostPathsTest {
 
     private void bootSource() throws Exception {
         Path kernel = Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F'});
-        vmm.putBootSource(new BootSource(kernel.toString(), null, "console=ttyS0"));
+        vmm.handle(new VmmAction.ConfigureBootSource(new BootSource(kernel.toString(), null, "console=ttyS0")));
     }
 
     private void drive(String id, Path path, boolean root, boolean readOnly) {
-        vmm.putDrive(id, new Drive(id, path.toString(), root, readOnly, null, null, null, null, null));
+        vmm.handle(new VmmAction.InsertDrive(id, new Drive(id, path.toString(), root, readOnly, null, null, null, null, null)));
     }
 
     private void iface(String id, String tap, String mac) {
-        vmm.putNetworkInterface(id, new NetworkInterface(id, tap, mac, null, null));
+        vmm.handle(new VmmAction.InsertNetworkInterface(id, new NetworkInterface(id, tap, mac, null, null)));
     }
 
     private void refused(VmShape s, String message) {

@@ -1,0 +1,69 @@
+package io.jkvm.api;
+
+import io.jkvm.config.ConfigException;
+import io.jkvm.config.HostLimits;
+import io.jkvm.config.OnReboot;
+import io.jkvm.config.VmConfig;
+import io.jkvm.config.VmConfigValidator;
+
+import java.nio.file.Path;
+
+/**
+ * The machine against this host's limits (vCPUs KVM allows, host RAM) and the whole boot
+ * configuration through the same {@link VmConfigValidator} as {@code jkvm run}, with API field
+ * names in its messages.
+ */
+final class BootValidation {
+    static final VmConfigValidator.FieldNames API_FIELDS = new VmConfigValidator.FieldNames(
+            "kernel_image_path", "initrd_path", "boot_args", "vcpu_count", "mem_size_mib");
+
+    private final HostLimits limits;
+    private final OnReboot onReboot;
+
+    BootValidation(HostLimits limits, OnReboot onReboot) {
+        this.limits = limits;
+        this.onReboot = onReboot;
+    }
+
+    HostLimits limits() {
+        return limits;
+    }
+
+    /** The machine alone: sizes within this host's, and only the settings jkvm honours. */
+    void checkMachine(MachineConfiguration m) {
+        int maxVcpus = Math.min(32, limits.maxVcpus());
+        if (m.vcpuCount() < 1 || m.vcpuCount() > maxVcpus) {
+            throw ApiException.badField("vcpu_count", "vcpu_count " + m.vcpuCount() + ": must be between 1 and " + maxVcpus);
+        }
+        if (m.memSizeMib() < VmConfigValidator.MIN_MEMORY >> 20) {
+            throw ApiException.badField("mem_size_mib", "mem_size_mib " + m.memSizeMib() + ": too small, the minimum is "
+                    + (VmConfigValidator.MIN_MEMORY >> 20));
+        }
+        if ((long) m.memSizeMib() << 20 > limits.hostMemoryBytes()) {
+            throw ApiException.badField("mem_size_mib", "mem_size_mib " + m.memSizeMib() + ": more than this host's "
+                    + (limits.hostMemoryBytes() >> 20) + " MiB of RAM");
+        }
+        if (Boolean.TRUE.equals(m.smt())) {
+            throw ApiException.badField("smt", "smt: simultaneous multithreading is not supported (use false)");
+        }
+        if (m.cpuTemplate() != null && !m.cpuTemplate().equals("None")) {
+            throw ApiException.badField("cpu_template", "cpu_template '" + m.cpuTemplate()
+                    + "': CPU templates are not supported (use None)");
+        }
+        Fields.checkOneOf("huge_pages", m.hugePages(), "None");
+    }
+
+    /** The whole boot configuration: the machine, then kernel, initrd and command line. */
+    VmConfig validate(BootSource b, MachineConfiguration m) {
+        checkMachine(m);
+        Path kernel = HostPaths.usable(API_FIELDS.kernel(), b.kernelImagePath());
+        Path initrd = b.initrdPath() == null ? null : HostPaths.usable(API_FIELDS.initrd(), b.initrdPath());
+        try {
+            String cmdline = b.bootArgs() == null ? VmConfig.DEFAULT_CMDLINE : b.bootArgs();
+            return new VmConfigValidator(limits).validate(API_FIELDS, kernel, initrd, cmdline,
+                    m.vcpuCount(), m.memSizeMib() + "M", onReboot, false);
+        } catch (ConfigException e) {
+            throw ApiException.badRequest(e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,117 @@
+package io.jkvm.api;
+
+import io.jkvm.api.VmmAction.*;
+import io.jkvm.api.VmmController.State;
+
+import java.io.IOException;
+
+/**
+ * What a VM takes once its guest exists (running or paused) and after it has stopped: pause,
+ * resume, Ctrl+Alt+Del, snapshots, migration, reads and FlushMetrics. Pre-boot configuration,
+ * InstanceStart and snapshot loads are refused here, by the exhaustive switch, with Firecracker's
+ * "not supported after starting" naming the action; once the guest has stopped, everything but
+ * reads, metrics and interface updates is refused saying so.
+ */
+final class RuntimeHandler {
+    private final VmmController vmm;
+    private final VmConfiguration config;
+    private final EventLog log;
+
+    RuntimeHandler(VmmController vmm, VmConfiguration config, EventLog log) {
+        this.vmm = vmm;
+        this.config = config;
+        this.log = log;
+    }
+
+    Object handle(VmmAction action, State state) {
+        switch (action) {
+            case Query q -> {
+                return vmm.answer(q);
+            }
+            case Configure _, InstanceStart _, LoadSnapshot _ -> throw notAfterStart(action, state);
+            case UpdateDrive u -> {
+                config.existingDrive(u.pathId(), u.update());
+                throw ApiException.notAllowed(action.name() + ": updating drive '" + u.pathId() + "' of a running microVM is not supported yet");
+            }
+            case UpdateNetworkInterface u -> config.updateNetworkInterface(u.pathId(), u.update());
+            case FlushMetrics _ -> MetricsLine.flush(config.metricsPath(), vmm.metricsLine());
+            case Pause _ -> pause(action);
+            case Resume _ -> resume(action);
+            case SendCtrlAltDel _ -> sendCtrlAltDel(action);
+            case CreateSnapshot c -> createSnapshot(action, c.params());
+            case StartMigration m -> startMigration(action, m.request());
+            case CancelMigration _ -> vmm.migration().cancel();
+        }
+        return null;
+    }
+
+    /** The refusal of a pre-boot action in {@code state}. */
+    static ApiException notAfterStart(VmmAction action, State state) {
+        return ApiException.notAllowed(action.name() + ": "
+                + (state == State.STOPPED ? VmmController.STOPPED_MESSAGE : VmmController.AFTER_START));
+    }
+
+    private void pause(VmmAction action) {
+        synchronized (vmm) {
+            RunningGuest g = vmm.liveGuest(action);
+            try {
+                g.pause();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw ApiException.badRequest("interrupted while pausing");
+            }
+            vmm.transition(State.RUNNING, State.PAUSED);
+        }
+        log.info("instance_paused", "id", vmm.id());
+    }
+
+    private void resume(VmmAction action) {
+        synchronized (vmm) {
+            vmm.liveGuest(action).resume();
+            vmm.transition(State.PAUSED, State.RUNNING);
+        }
+        log.info("instance_resumed", "id", vmm.id());
+    }
+
+    private void sendCtrlAltDel(VmmAction action) {
+        if (!vmm.liveGuest(action).sendCtrlAltDel()) {
+            throw ApiException.notAllowed("the guest's keyboard buffer is full: Ctrl+Alt+Del not sent, try again");
+        }
+        log.info("ctrl_alt_del_sent", "id", vmm.id());
+    }
+
+    /** {@code PUT /snapshot/create}: the microVM must be paused; it stays paused. */
+    private void createSnapshot(VmmAction action, SnapshotCreateParams p) {
+        synchronized (vmm) {
+            RunningGuest g = vmm.liveGuest(action);
+            SnapshotRequest request = SnapshotRequests.create(p, config.machine(), vmm.state() == State.PAUSED,
+                    vmm.snapshotKey());
+            long t0 = System.nanoTime();
+            try {
+                g.snapshot(request);
+            } catch (ApiException e) {
+                throw e;
+            } catch (IOException | RuntimeException e) {
+                throw ApiException.badRequest("cannot create the snapshot: " + e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw ApiException.badRequest("interrupted while creating the snapshot");
+            }
+            log.info("snapshot_created", "id", vmm.id(), "snapshot_type", SnapshotRequests.type(p), "snapshot_path",
+                    request.stateFile(), "mem_file_path", request.memFile(), "protection", request.protection(),
+                    "ms", (System.nanoTime() - t0) / 1_000_000);
+        }
+    }
+
+    /** {@code PUT /migrate}: starts migrating the running VM; progress via {@code GET /migrate}. */
+    private void startMigration(VmmAction action, MigrateRequest r) {
+        RunningGuest g;
+        synchronized (vmm) {
+            g = vmm.liveGuest(action);
+            if (vmm.state() == State.PAUSED) {
+                throw ApiException.notAllowed("the microVM is paused: resume it before migrating");
+            }
+        }
+        vmm.migration().start(g.migrationSource(), r, log);
+    }
+}

@@ -1,0 +1,304 @@
+package io.jkvm.api;
+
+import io.jkvm.api.VmmAction.*;
+import io.jkvm.config.HostLimits;
+import io.jkvm.config.OnReboot;
+import io.jkvm.config.VmConfig;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * A VM's pre-boot configuration as the API builds it, section by section, each checked as it
+ * arrives: boot source, machine, drives, network interfaces, logger and metrics. Applies the
+ * {@link VmmAction.Configure} actions (an exhaustive switch) and the drive and interface updates;
+ * whether the VM's phase allows them is the handlers' business, not this class's.
+ * {@link #toGuestSpec} checks the whole and makes what InstanceStart boots.
+ *
+ * <p>Also usable alone: the daemon validates a VM definition by applying its actions to a fresh
+ * one ({@link ConfigFile#validate}). Thread-safe (methods synchronize on this object).
+ */
+public final class VmConfiguration {
+    private static final Pattern MAC = Pattern.compile("([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}");
+    private static final Pattern TAP_NAME = Pattern.compile("[A-Za-z0-9_.:-]{1,15}");
+
+    private final String id;
+    private final BootValidation boot;
+    private final EventLog log;
+    private BootSource bootSource;
+    private MachineConfiguration machine = MachineConfiguration.DEFAULT;
+    private final Map<String, Drive> drives = new LinkedHashMap<>();
+    private final Map<String, NetworkInterface> nics = new LinkedHashMap<>();
+    private LoggerConfig logger;
+    private MetricsConfig metrics;
+    private Path metricsPath;
+    /** Whether a client set the machine configuration (an incoming migration must then match it). */
+    private boolean machineConfigured;
+
+    public VmConfiguration(String id, HostLimits limits, OnReboot onReboot, EventLog log) {
+        this.id = id;
+        this.boot = new BootValidation(limits, onReboot);
+        this.log = log;
+    }
+
+    /** Applies one configuration action, or refuses it naming the field. */
+    public synchronized void apply(Configure action) {
+        switch (action) {
+            case ConfigureBootSource a -> putBootSource(a.bootSource());
+            case ConfigureMachine a -> putMachine(a.machine());
+            case UpdateMachine a -> setMachine(machine.patchedWith(a.patch()));
+            case InsertDrive a -> putDrive(a.pathId(), a.drive());
+            case InsertNetworkInterface a -> putNetworkInterface(a.pathId(), a.nic());
+            case ConfigureLogger a -> putLogger(a.logger());
+            case ConfigureMetrics a -> putMetrics(a.metrics());
+        }
+    }
+
+    private void putBootSource(BootSource b) {
+        if (b.kernelImagePath() == null || b.kernelImagePath().isBlank()) {
+            throw Fields.missing("kernel_image_path");
+        }
+        boot.validate(b, machine);
+        bootSource = b;
+        log.info("boot_source_set", "id", id, "kernel_image_path", b.kernelImagePath());
+    }
+
+    private void putMachine(MachineConfiguration m) {
+        if (m.vcpuCount() == null) {
+            throw Fields.missing("vcpu_count");
+        }
+        if (m.memSizeMib() == null) {
+            throw Fields.missing("mem_size_mib");
+        }
+        setMachine(MachineConfiguration.DEFAULT.patchedWith(m));
+    }
+
+    private void setMachine(MachineConfiguration m) {
+        boot.checkMachine(m);
+        if (bootSource != null) {
+            boot.validate(bootSource, m);
+        }
+        machine = m;
+        machineConfigured = true;
+        log.info("machine_config_set", "id", id, "vcpu_count", m.vcpuCount(), "mem_size_mib", m.memSizeMib());
+    }
+
+    private void putDrive(String pathId, Drive d) {
+        Fields.requireId("drive_id", pathId);
+        if (d.driveId() == null) {
+            throw Fields.missing("drive_id");
+        }
+        if (!pathId.equals(d.driveId())) {
+            throw ApiException.badField("drive_id", "drive_id '" + d.driveId() + "' in the body does not match '" + pathId
+                    + "' in the path");
+        }
+        if (d.isRootDevice() == null) {
+            throw Fields.missing("is_root_device");
+        }
+        if (d.socket() != null) {
+            throw ApiException.badField("socket", "field 'socket': vhost-user drives are not supported");
+        }
+        if (d.pathOnHost() == null || d.pathOnHost().isBlank()) {
+            throw Fields.missing("path_on_host");
+        }
+        HostPaths.checkBackingFile("path_on_host", d.pathOnHost(), d.readOnly());
+        Fields.checkOneOf("cache_type", d.cacheType(), "Unsafe", "Writeback");
+        Fields.checkOneOf("io_engine", d.ioEngine(), "Sync", "Async");
+        Fields.checkRateLimiter("rate_limiter", d.rateLimiter());
+        if (d.root()) {
+            for (Drive other : drives.values()) {
+                if (other.root() && !other.driveId().equals(pathId)) {
+                    throw ApiException.badField("is_root_device", "drive '" + other.driveId()
+                            + "' is already the root device (is_root_device)");
+                }
+            }
+        }
+        drives.put(pathId, d);
+        log.info("drive_set", "id", id, "drive_id", pathId, "path_on_host", d.pathOnHost(), "read_only", d.readOnly());
+    }
+
+    /** The drive a PATCH names, after checking the path and body agree; refused when there is none. */
+    synchronized Drive existingDrive(String pathId, DriveUpdate u) {
+        Fields.requireId("drive_id", pathId);
+        if (u.driveId() == null || !u.driveId().equals(pathId)) {
+            throw ApiException.badField("drive_id", "drive_id in the body must be given and match '" + pathId
+                    + "' in the path");
+        }
+        Drive d = drives.get(pathId);
+        if (d == null) {
+            throw ApiException.badField("drive_id", "no drive '" + pathId + "' (PUT /drives/" + pathId + " first)");
+        }
+        return d;
+    }
+
+    /** {@code PATCH /drives/{id}} before boot: a new image and/or rate limiter for a configured drive. */
+    synchronized void updateDrive(String pathId, DriveUpdate u) {
+        Drive d = existingDrive(pathId, u);
+        String path = u.pathOnHost() != null ? u.pathOnHost() : d.pathOnHost();
+        HostPaths.checkBackingFile("path_on_host", path, d.readOnly());
+        Fields.checkRateLimiter("rate_limiter", u.rateLimiter());
+        drives.put(pathId, new Drive(d.driveId(), path, d.isRootDevice(), d.isReadOnly(), d.partuuid(), d.cacheType(),
+                d.ioEngine(), u.rateLimiter() != null ? u.rateLimiter() : d.rateLimiter(), d.socket()));
+    }
+
+    private void putNetworkInterface(String pathId, NetworkInterface n) {
+        Fields.requireId("iface_id", pathId);
+        if (n.ifaceId() == null) {
+            throw Fields.missing("iface_id");
+        }
+        if (!pathId.equals(n.ifaceId())) {
+            throw ApiException.badField("iface_id", "iface_id '" + n.ifaceId() + "' in the body does not match '" + pathId
+                    + "' in the path");
+        }
+        if (n.hostDevName() == null) {
+            throw Fields.missing("host_dev_name");
+        }
+        if (!TAP_NAME.matcher(n.hostDevName()).matches()) {
+            throw ApiException.badField("host_dev_name", "host_dev_name '" + n.hostDevName()
+                    + "': not a network device name (1 to 15 of letters, digits, _ . : -)");
+        }
+        if (n.guestMac() != null && !MAC.matcher(n.guestMac()).matches()) {
+            throw ApiException.badField("guest_mac", "guest_mac '" + n.guestMac()
+                    + "': not a MAC address (like 06:00:ac:10:00:02)");
+        }
+        Fields.checkRateLimiter("rx_rate_limiter", n.rxRateLimiter());
+        Fields.checkRateLimiter("tx_rate_limiter", n.txRateLimiter());
+        for (NetworkInterface other : nics.values()) {
+            if (!other.ifaceId().equals(pathId)) {
+                if (other.hostDevName().equals(n.hostDevName())) {
+                    throw ApiException.badField("host_dev_name", "host_dev_name '" + n.hostDevName()
+                            + "' is already used by interface '" + other.ifaceId() + "'");
+                }
+                if (n.guestMac() != null && n.guestMac().equalsIgnoreCase(other.guestMac())) {
+                    throw ApiException.badField("guest_mac", "guest_mac '" + n.guestMac() + "' is already used by interface '"
+                            + other.ifaceId() + "'");
+                }
+            }
+        }
+        nics.put(pathId, n);
+        log.info("network_interface_set", "id", id, "iface_id", pathId, "host_dev_name", n.hostDevName());
+    }
+
+    /** {@code PATCH /network-interfaces/{id}}: new rate limiters for a configured interface. */
+    synchronized void updateNetworkInterface(String pathId, NetworkInterfaceUpdate u) {
+        Fields.requireId("iface_id", pathId);
+        if (u.ifaceId() == null || !u.ifaceId().equals(pathId)) {
+            throw ApiException.badField("iface_id", "iface_id in the body must be given and match '" + pathId
+                    + "' in the path");
+        }
+        NetworkInterface n = nics.get(pathId);
+        if (n == null) {
+            throw ApiException.badField("iface_id", "no network interface '" + pathId + "'");
+        }
+        Fields.checkRateLimiter("rx_rate_limiter", u.rxRateLimiter());
+        Fields.checkRateLimiter("tx_rate_limiter", u.txRateLimiter());
+        nics.put(pathId, new NetworkInterface(n.ifaceId(), n.hostDevName(), n.guestMac(),
+                u.rxRateLimiter() != null ? u.rxRateLimiter() : n.rxRateLimiter(),
+                u.txRateLimiter() != null ? u.txRateLimiter() : n.txRateLimiter()));
+    }
+
+    private void putLogger(LoggerConfig l) {
+        EventLog.Level level = EventLog.Level.INFO;
+        if (l.level() != null) {
+            try {
+                level = EventLog.Level.parseOrOff(l.level());
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badField("level", "level '" + l.level()
+                        + "': not one of Error, Warning, Info, Debug, Trace, Off");
+            }
+        }
+        if (l.logPath() != null) {
+            Path p = HostPaths.writable("log_path", l.logPath());
+            try {
+                log.redirect(p, level);
+            } catch (IOException e) {
+                throw ApiException.badField("log_path", "log_path " + l.logPath() + ": cannot open: " + e.getMessage());
+            }
+        }
+        logger = l;
+        log.info("logger_set", "id", id, "log_path", l.logPath(), "level", l.level());
+    }
+
+    private void putMetrics(MetricsConfig m) {
+        if (m.metricsPath() == null || m.metricsPath().isBlank()) {
+            throw Fields.missing("metrics_path");
+        }
+        if (metrics != null) {
+            throw ApiException.badField("metrics_path", "metrics are already configured (metrics_path "
+                    + metrics.metricsPath() + ")");
+        }
+        metricsPath = HostPaths.writable("metrics_path", m.metricsPath());
+        metrics = m;
+        log.info("metrics_set", "id", id, "metrics_path", m.metricsPath());
+    }
+
+    // ---- reads ----
+
+    public synchronized MachineConfiguration machine() {
+        return machine;
+    }
+
+    synchronized BootSource bootSource() {
+        return bootSource;
+    }
+
+    synchronized boolean machineConfigured() {
+        return machineConfigured;
+    }
+
+    /** Where FlushMetrics appends, or null before {@code PUT /metrics}. */
+    synchronized Path metricsPath() {
+        return metricsPath;
+    }
+
+    synchronized List<Drive> drives() {
+        return List.copyOf(drives.values());
+    }
+
+    synchronized List<NetworkInterface> networkInterfaces() {
+        return List.copyOf(nics.values());
+    }
+
+    /** Whether boot-specific resources are configured (a snapshot load is then refused). */
+    synchronized boolean hasBootResources() {
+        return bootSource != null || !drives.isEmpty() || !nics.isEmpty();
+    }
+
+    /** {@code GET /vm/config}: every section, in the configuration file's shape. */
+    public synchronized FullVmConfiguration full() {
+        return new FullVmConfiguration(bootSource, machine, List.copyOf(drives.values()), List.copyOf(nics.values()),
+                logger, metrics);
+    }
+
+    BootValidation validation() {
+        return boot;
+    }
+
+    // ---- the whole ----
+
+    /** Checks the whole configuration (files may have changed since each PUT) and makes what InstanceStart boots. */
+    synchronized GuestSpec toGuestSpec() {
+        if (bootSource == null) {
+            throw ApiException.notAllowed("Cannot start microvm without kernel configuration (PUT /boot-source first)");
+        }
+        VmConfig config = boot.validate(bootSource, machine);
+        for (Drive d : drives.values()) {
+            HostPaths.checkBackingFile("drive " + d.driveId() + " path_on_host", d.pathOnHost(), d.readOnly());
+        }
+        config = GuestDevices.withDevices(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()));
+        return new GuestSpec(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
+                Boolean.TRUE.equals(machine.trackDirtyPages()));
+    }
+
+    /** After a snapshot load: the machine and boot source the restored VM has. */
+    synchronized void restoredFrom(VmConfig c, boolean trackDirtyPages) {
+        machine = MachineConfiguration.DEFAULT.patchedWith(new MachineConfiguration(c.cpus(),
+                (int) (c.memoryBytes() >> 20), null, trackDirtyPages, null, null));
+        bootSource = new BootSource(c.kernel().toString(), c.initrd().map(Path::toString).orElse(null), c.cmdline());
+    }
+}
