@@ -22,8 +22,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * answered {@code 503 {"fault_message": ...}} and closed at once.
  *
  * <p><b>Request deadline.</b> A request must arrive whole, request line, headers and body, within
- * {@code deadline} of the moment the server became ready for it: the connection opening, or the
- * previous response being sent. A byte now and then does not extend it (an idle timeout would be
+ * {@code deadline} of the first check that saw its bytes (so within two deadlines of the moment
+ * the server became ready for it: the connection opening, or the previous response being sent). A byte now and then does not extend it (an idle timeout would be
  * reset by each byte). Past the deadline, a connection that is still receiving bytes of an
  * unfinished request (checked every {@link #GRACE}) is answered {@code 408} JSON and closed. What
  * this does not cut is left to the idle timeout: a connection that sent nothing (idle keep-alive;
@@ -62,6 +62,8 @@ final class ConnectionGuard implements Connection.Listener {
         private long bytesAtCheck;
         private boolean processing;
         private boolean pastDeadline;
+        /** Bytes of the current request have been seen by a check (its own window has begun). */
+        private boolean started;
         private Cutter cutter;
         private Scheduler.Task timer;
 
@@ -74,6 +76,7 @@ final class ConnectionGuard implements Connection.Listener {
         synchronized void awaitingRequest() {
             processing = false;
             pastDeadline = false;
+            started = false;
             cutter = null;
             restartWindow();
         }
@@ -121,6 +124,15 @@ final class ConnectionGuard implements Connection.Listener {
                 if (!pastDeadline) {
                     if (!arriving) {
                         restartWindow(); // nothing of a request yet: not this client's time
+                        return;
+                    }
+                    if (!started) {
+                        // The first bytes this window saw: when they came is unknown (a busy server
+                        // reads late, and a JVM in an emulated machine can take seconds to read at
+                        // all), so the request gets a whole window from here. A trickler is cut
+                        // within two deadlines; a complete request on a slow server is not.
+                        started = true;
+                        restartWindow();
                         return;
                     }
                     pastDeadline = true; // part of a request came, the rest has not: watch it
