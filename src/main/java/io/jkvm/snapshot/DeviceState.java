@@ -31,9 +31,9 @@ public interface DeviceState {
     record Blob(String name, byte[] bytes) implements DeviceState {
         public Blob {
             if (name == null || name.isEmpty() || name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_NAME
-                    || !name.matches("[A-Za-z0-9._/-]+")) {
+                    || !name.matches("[\\x21-\\x7e]+")) {
                 throw new IllegalArgumentException("device state name must be 1-" + MAX_NAME
-                        + " characters of [A-Za-z0-9._/-]: " + name);
+                        + " printable ASCII characters without spaces: " + name);
             }
             if (bytes.length > MAX_BYTES) {
                 throw new IllegalArgumentException("device state " + name + " is " + bytes.length + " bytes, limit " + MAX_BYTES);

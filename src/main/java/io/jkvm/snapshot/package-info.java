@@ -34,7 +34,7 @@
  * <h2>Files</h2>
  * State file: {@link io.jkvm.snapshot.SnapshotFile} (magic "JKVMSNAP", version, protection, key
  * id, JSON header with configuration, memory-file length + MAC and section directory, payload
- * sections "kvm" ({@link io.jkvm.snapshot.StateCodec}) and "device/NAME", trailing
+ * sections "kvm" ({@link io.jkvm.snapshot.KvmStateCodec}) and "device/NAME", trailing
  * HMAC-SHA256). Memory file: raw RAM regions back to back (mapped MAP_PRIVATE on restore), or
  * 1 MiB AES-GCM chunks when encrypted. The memory file's MAC in the authenticated state header
  * binds the two files. The "kvm" section encoding is self-contained so live migration can send
