@@ -11,12 +11,14 @@ import io.jkvm.device.virtio.VirtioDevice;
 import io.jkvm.device.virtio.VirtioNet;
 import io.jkvm.device.virtio.pci.VirtioPciState;
 import io.jkvm.snapshot.DeviceCodecs;
+import io.jkvm.snapshot.VmConfigState;
 
 import java.util.List;
 
 /**
  * Every device state a jkvm VM saves, with its codec: the registry of the snapshot file's (and
- * migration stream's) device section. A new device adds its {@code State.CODEC} here; the
+ * migration stream's) device section, and the VM configuration record (vm_config) saved with
+ * them. A new device adds its {@code State.CODEC} here; the
  * section's one version is {@link DeviceCodecs#FORMAT_VERSION}.
  */
 public final class DeviceStateFormat {
@@ -32,5 +34,6 @@ public final class DeviceStateFormat {
             VirtioBlock.State.CODEC,
             VirtioNet.State.CODEC,
             VirtioConsole.State.CODEC,
-            VirtioDevice.NoState.CODEC));
+            VirtioDevice.NoState.CODEC,
+            VmConfigState.CODEC));
 }
