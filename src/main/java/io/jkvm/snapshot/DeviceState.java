@@ -3,10 +3,11 @@ package io.jkvm.snapshot;
 import java.util.Arrays;
 
 /**
- * The saved state of one userspace device: a name unique within the machine (e.g.
- * {@code "serial0"}) and the device's own encoding of its state. Devices plug into snapshots by
- * producing one on save and accepting it on restore; the container only bounds and
- * authenticates the bytes.
+ * The saved state of one device as the containers carry it (a snapshot file's "device/ID"
+ * section, a migration stream's DEVICE record): the device's id, unique within the machine
+ * (e.g. {@code "serial0"}, {@code "drive/rootfs"}), and its encoding by {@link DeviceCodecs}.
+ * The container only bounds and authenticates the bytes; {@link DeviceCodecs#decode} turns
+ * them into the device's state record.
  */
 public interface DeviceState {
     /** Longest accepted device name, in UTF-8 bytes. */
