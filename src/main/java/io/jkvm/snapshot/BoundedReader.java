@@ -15,6 +15,7 @@ public final class BoundedReader {
     private final String what;
     private final DeviceCodecs codecs;
     private String device;
+    private int depth;
     private int pos;
 
     BoundedReader(byte[] buf, int offset, int length, Path file, String what) {
@@ -54,6 +55,19 @@ public final class BoundedReader {
             throw new IllegalStateException("this reader has no codecs for nested records");
         }
         return codecs.readNested(this, type, field);
+    }
+
+    /** How many records are being decoded around the current position ({@link DeviceCodecs}). */
+    int depth() {
+        return depth;
+    }
+
+    void enter() {
+        depth++;
+    }
+
+    void leave() {
+        depth--;
     }
 
     /** The id of the device whose state this is, or null. */

@@ -23,6 +23,12 @@ public final class DeviceCodecs {
      */
     public static final int FORMAT_VERSION = 2;
 
+    /**
+     * Deepest nesting of records (a device state inside its transport's): a hostile state
+     * nesting transports inside transports would otherwise recurse as deep as its bytes allow.
+     */
+    static final int MAX_DEPTH = 2;
+
     private final Map<String, RecordCodec<?>> byKind = new LinkedHashMap<>();
     private final Map<Class<?>, RecordCodec<?>> byType = new LinkedHashMap<>();
 
@@ -69,6 +75,9 @@ public final class DeviceCodecs {
     }
 
     <S extends Record> S readNested(BoundedReader r, Class<S> type, String field) {
+        if (r.depth() >= MAX_DEPTH) {
+            throw r.fail(field + " nests records deeper than " + MAX_DEPTH);
+        }
         String kind = r.string(field + " kind", RecordCodec.MAX_KIND);
         RecordCodec<?> c = byKind.get(kind);
         if (c == null) {
@@ -79,10 +88,13 @@ public final class DeviceCodecs {
             throw new DeviceMismatchException(r.device(), "holds a " + kind + " " + field + ", expected "
                     + (want != null ? "a " + want.kind() : "a " + type.getSimpleName()));
         }
+        r.enter();
         try {
             return type.cast(c.read(r));
         } catch (IllegalArgumentException e) {
             throw r.fail(e.getMessage());
+        } finally {
+            r.leave();
         }
     }
 }

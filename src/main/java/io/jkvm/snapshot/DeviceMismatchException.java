@@ -7,6 +7,7 @@ package io.jkvm.snapshot;
  */
 public final class DeviceMismatchException extends SnapshotException {
     private final String device;
+    private final String detail;
 
     public DeviceMismatchException(String device, String problem) {
         this(device, problem, null);
@@ -15,6 +16,12 @@ public final class DeviceMismatchException extends SnapshotException {
     public DeviceMismatchException(String device, String problem, Throwable cause) {
         super("device " + device + ": " + problem, cause);
         this.device = device;
+        this.detail = problem;
+    }
+
+    /** The problem without the device. */
+    public String detail() {
+        return detail;
     }
 
     /** The id (or name) of the device that refused the state. */

@@ -155,6 +155,17 @@ class DeviceStateFormatTest {
     }
 
     @Test
+    void transportsNestedInTransportsAreRefusedWithoutRecursingDeep() {
+        Record inner = new VirtioDevice.NoState();
+        for (int i = 0; i < 3; i++) {
+            inner = virtio(inner);
+        }
+        DeviceState d = CODECS.encode("rng0", inner);
+        assertThatThrownBy(() -> CODECS.decode(d, VirtioPciState.class)).isInstanceOf(SnapshotException.class)
+                .hasMessageContaining("device rng0: device state nests records deeper than 2");
+    }
+
+    @Test
     void anUnknownKindIsRefused() {
         byte[] b = new StateWriter().u8(DeviceCodecs.FORMAT_VERSION).string("floppy").toByteArray();
         assertThatThrownBy(() -> CODECS.decode(DeviceState.of("fd0", b), Record.class))

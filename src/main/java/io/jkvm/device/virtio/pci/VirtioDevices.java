@@ -103,6 +103,8 @@ public final class VirtioDevices implements AutoCloseable {
         VirtioPciDevice d;
         try {
             d = VirtioPciDevice.restore(device, memory, mmio, msi, irqLines.apply(intxGsi), intxGsi, notify, s);
+        } catch (DeviceMismatchException e) {
+            throw new DeviceMismatchException(id, e.detail(), e);
         } catch (RuntimeException e) {
             throw new DeviceMismatchException(id, e.getMessage(), e);
         }

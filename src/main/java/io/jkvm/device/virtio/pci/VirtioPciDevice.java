@@ -1053,7 +1053,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable, Persist<
 
     private void check(boolean ok, String what) {
         if (!ok) {
-            throw new DeviceMismatchException(name, what);
+            throw new DeviceMismatchException(name, name + " state: " + what);
         }
     }
 
