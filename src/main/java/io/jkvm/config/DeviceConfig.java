@@ -30,6 +30,10 @@ public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean
         if (nets.stream().map(NetConfig::tap).distinct().count() != nets.size()) {
             throw new ConfigException("--net: the same TAP interface is given twice");
         }
+        // The guest MAC is an interface's id in snapshots and migration (and two NICs with one MAC confuse any LAN).
+        if (nets.stream().map(NetConfig::mac).distinct().count() != nets.size()) {
+            throw new ConfigException("--net: two interfaces have the same MAC");
+        }
         if (disks.size() + nets.size() + 2 > 31) {
             throw new ConfigException("too many devices: a PCI bus has 31 slots");
         }

@@ -3,10 +3,11 @@ package io.jkvm.snapshot;
 import java.util.Arrays;
 
 /**
- * The saved state of one userspace device: a name unique within the machine (e.g.
- * {@code "serial0"}) and the device's own encoding of its state. Devices plug into snapshots by
- * producing one on save and accepting it on restore; the container only bounds and
- * authenticates the bytes.
+ * The saved state of one device as the containers carry it (a snapshot file's "device/ID"
+ * section, a migration stream's DEVICE record): the device's id, unique within the machine
+ * (e.g. {@code "serial0"}, {@code "drive/rootfs"}), and its encoding by {@link DeviceCodecs}.
+ * The container only bounds and authenticates the bytes; {@link DeviceCodecs#decode} turns
+ * them into the device's state record.
  */
 public interface DeviceState {
     /** Longest accepted device name, in UTF-8 bytes. */
@@ -31,9 +32,9 @@ public interface DeviceState {
     record Blob(String name, byte[] bytes) implements DeviceState {
         public Blob {
             if (name == null || name.isEmpty() || name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_NAME
-                    || !name.matches("[A-Za-z0-9._/-]+")) {
+                    || !name.matches("[\\x21-\\x7e]+")) {
                 throw new IllegalArgumentException("device state name must be 1-" + MAX_NAME
-                        + " characters of [A-Za-z0-9._/-]: " + name);
+                        + " printable ASCII characters without spaces: " + name);
             }
             if (bytes.length > MAX_BYTES) {
                 throw new IllegalArgumentException("device state " + name + " is " + bytes.length + " bytes, limit " + MAX_BYTES);

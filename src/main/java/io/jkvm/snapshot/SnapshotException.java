@@ -7,7 +7,7 @@ import java.nio.file.Path;
  * one is involved) and the problem, e.g. {@code "state file /x/vm.state: modified or corrupted
  * (MAC mismatch)"}. This is the only exception the snapshot parser throws for bad input.
  */
-public final class SnapshotException extends RuntimeException {
+public class SnapshotException extends RuntimeException {
     private final Path file;
     private final String problem;
 

@@ -182,7 +182,7 @@ public final class Snapshots {
             Duration writeMemory = Duration.ofNanos(System.nanoTime() - tMem);
             List<SnapshotHeader.Section> sections = new ArrayList<>();
             ByteArrayOutputStream payload = new ByteArrayOutputStream();
-            byte[] kvm = StateCodec.encode(state);
+            byte[] kvm = KvmStateCodec.encode(state);
             sections.add(new SnapshotHeader.Section("kvm", 0, kvm.length));
             payload.write(kvm);
             Set<String> names = new HashSet<>();
@@ -273,7 +273,7 @@ public final class Snapshots {
                 throw new SnapshotException(stateFile, "section " + s.name() + " appears twice");
             }
             if (s.name().equals("kvm")) {
-                state = StateCodec.decode(h.config(), payload, (int) s.offset(), (int) s.length(), stateFile);
+                state = KvmStateCodec.decode(h.config(), payload, (int) s.offset(), (int) s.length(), stateFile);
             } else if (s.name().startsWith("device/")) {
                 byte[] b = Arrays.copyOfRange(payload, (int) s.offset(), (int) (s.offset() + s.length()));
                 try {

@@ -19,22 +19,36 @@ import java.util.Optional;
  * re-open the same disks and TAP devices and refuse an incompatible target.
  *
  * <pre>
- * u8 version (1), string kernel, u8 has initrd [string initrd], string cmdline, i32 cpus,
+ * string kernel, u8 has initrd [string initrd], string cmdline, i32 cpus,
  * i64 memory bytes, u8 on-reboot ordinal, u8 nested,
  * u8 disks, per disk {string path, u8 read-only, u8 has id [string id]},
  * u8 nets, per net {string tap, 6 bytes MAC}, u8 rng, u8 virtio console
  * </pre>
+ * framed like every device state ({@link DeviceCodecs}: the section's format version, kind
+ * "vm_config"); its codec is listed with the devices' in {@code io.jkvm.vmm.DeviceStateFormat}.
  */
 public final class VmConfigState {
     private VmConfigState() {}
 
     public static final String NAME = "vm_config";
-    static final int VERSION = 1;
+    /** The configuration record's codec. */
+    public static final RecordCodec<VmConfig> CODEC = RecordCodec.of("vm_config", VmConfig.class, VmConfigState::write,
+            VmConfigState::read);
+    private static final DeviceCodecs FORMAT = new DeviceCodecs(List.of(CODEC));
     static final int MAX_PATH = 4096;
     static final int MAX_DEVICES = 31;
 
     public static DeviceState capture(VmConfig c) {
-        StateWriter w = new StateWriter().u8(VERSION).string(c.kernel().toString()).bool(c.initrd().isPresent());
+        return FORMAT.encode(NAME, c);
+    }
+
+    /** The configuration saved by {@link #capture}; refused (SnapshotException naming the field) if malformed. */
+    public static VmConfig decode(DeviceState s) {
+        return FORMAT.decode(s, VmConfig.class);
+    }
+
+    private static void write(VmConfig c, StateWriter w) {
+        w.string(c.kernel().toString()).bool(c.initrd().isPresent());
         c.initrd().ifPresent(p -> w.string(p.toString()));
         w.string(c.cmdline()).i32(c.cpus()).i64(c.memoryBytes()).u8(c.onReboot().ordinal()).bool(c.nested());
         DeviceConfig d = c.devices();
@@ -52,13 +66,10 @@ public final class VmConfigState {
                 w.u8(b);
             }
         }
-        return DeviceState.of(NAME, w.bool(d.rng()).bool(d.virtioConsole()).toByteArray());
+        w.bool(d.rng()).bool(d.virtioConsole());
     }
 
-    public static VmConfig decode(DeviceState s) {
-        byte[] b = s.bytes();
-        BoundedReader r = new BoundedReader(b, 0, b.length, null, "device " + s.name());
-        r.version(VERSION, "VM configuration");
+    private static VmConfig read(BoundedReader r) {
         try {
             Path kernel = Path.of(r.string("kernel path", MAX_PATH));
             Optional<Path> initrd = r.bool("initrd flag") ? Optional.of(Path.of(r.string("initrd path", MAX_PATH)))
@@ -93,7 +104,6 @@ public final class VmConfigState {
             }
             boolean rng = r.bool("rng");
             boolean vcon = r.bool("virtio console");
-            r.expectEnd();
             if (cpus < 1 || mem <= 0) {
                 throw r.fail("vCPU count " + cpus + " / memory " + mem + " out of range");
             }

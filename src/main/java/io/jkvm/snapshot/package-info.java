@@ -7,25 +7,49 @@
  * vCPU regs, sregs, FPU, XSAVE, XCRs, the MSRs of KVM_GET_MSR_INDEX_LIST that KVM_GET_MSRS can
  * read, LAPIC, vCPU events, MP state, debug registers and CPUID; the PIC master/slave and IOAPIC
  * (KVM_GET_IRQCHIP), the PIT (KVM_GET_PIT2) and kvmclock (KVM_GET_CLOCK). Userspace devices add
- * {@link io.jkvm.snapshot.DeviceState}s (name + bytes). Guest RAM goes to a separate memory file.
+ * {@link io.jkvm.snapshot.DeviceState}s (device id + bytes). Guest RAM goes to a separate memory file.
+ *
+ * <h2>Device persistence: what a new device implements</h2>
+ * One contract for every device, in the shape of Firecracker's {@code Persist} trait
+ * ({@link io.jkvm.snapshot.Persist}):
+ * <ol>
+ *   <li>A {@code record State(...)} in the device's own class, validating its ranges in the
+ *       constructor (IllegalArgumentException), with {@code public static final
+ *       RecordCodec<State> CODEC} ({@link io.jkvm.snapshot.RecordCodec}: a unique kind, a
+ *       writer on {@link io.jkvm.snapshot.StateWriter}, a reader on the hostile-input
+ *       {@link io.jkvm.snapshot.BoundedReader} that bounds every count and field).</li>
+ *   <li>{@code implements Persist<State>}: {@code State save()}, called with the device quiescent.</li>
+ *   <li>{@code static Device restore(host resources..., State s)} that builds the device from
+ *       the state and refuses one that does not fit with
+ *       {@link io.jkvm.snapshot.DeviceMismatchException} (never IllegalArgumentException).
+ *       A virtio device's state is nested in its transport's ({@code VirtioPciState}); the
+ *       transport is rebuilt around the device by {@code VirtioDevices.restore(id, ...)}, and
+ *       what needs live queues goes in {@code VirtioDevice.restoreState(Record, active)}.</li>
+ *   <li>Its codec in {@code io.jkvm.vmm.DeviceStateFormat}, the registry of the device section,
+ *       and its id in {@code io.jkvm.vmm.LinuxVm} (save with {@code CODECS.encode(id, save())},
+ *       restore through {@code SavedDevices.restore(id, State.class, ...)}).</li>
+ *   <li>Changing any encoding bumps {@link io.jkvm.snapshot.DeviceCodecs#FORMAT_VERSION}: the
+ *       device section has one version, and a state of another is refused naming both.</li>
+ * </ol>
  *
  * <h2>Device states of a Linux VM</h2>
- * {@code io.jkvm.vmm.LinuxVm#captureDeviceStates} produces, in order: {@code vm_config}
- * ({@link io.jkvm.snapshot.VmConfigState}: kernel, command line, vCPUs, memory, disks, TAPs and
- * MACs, so a restore re-opens the same devices and refuses a different layout), {@code serial0}
- * ({@link io.jkvm.snapshot.SerialDeviceState}), {@code i8042}
- * ({@link io.jkvm.snapshot.I8042DeviceState}), {@code rtc}
- * ({@link io.jkvm.snapshot.CmosRtcDeviceState}), {@code acpi_pm}
- * ({@link io.jkvm.snapshot.AcpiPmDeviceState}), {@code pci_host}
- * ({@link io.jkvm.snapshot.PciHostDeviceState}) and one {@code virtioN} per virtio-pci function
- * in slot order ({@link io.jkvm.snapshot.VirtioPciDeviceState}: config space, MSI-X, transport
- * registers, queue positions and the device model's own bytes). Every encoding starts with a
- * version byte, bounds every count before allocating, and is refused (SnapshotException naming
- * the device and field) when malformed; values that depend on the target device - read-only
- * config-space bits, queue sizes, vectors, ring addresses in guest RAM, the used index the
- * driver sees - are checked when applied. Virtio I/O is suspended before capture: the request in
- * progress completes into the used ring, nothing else starts, disks are fsync'd. Applying a
- * virtio-pci state maps the BAR (ioeventfds) and re-programs the MSI routes (irqfds).
+ * {@code io.jkvm.vmm.LinuxVm#captureDeviceStates} produces states keyed by device id, never by
+ * position: {@code vm_config} ({@link io.jkvm.snapshot.VmConfigState}: kernel, command line,
+ * vCPUs, memory, disks, TAPs and MACs, so a restore re-opens the same devices and refuses a
+ * different layout), {@code serial0}, {@code i8042}, {@code rtc}, {@code acpi_pm},
+ * {@code pci_host} (CONFIG_ADDRESS latch and host bridge), and per virtio-pci function
+ * {@code drive/DRIVE_ID} (or {@code diskN} for a disk configured without an id),
+ * {@code net/GUEST_MAC}, {@code rng0}, {@code console0}: config space, MSI-X, transport
+ * registers, queue positions and the device model's own state record. Each encoding is
+ * {@link io.jkvm.snapshot.DeviceCodecs}' u8 format version, kind, fields; it is refused
+ * (SnapshotException naming the device id and field) when malformed, of another format
+ * version (snapshots of jkvm before format 2 cannot be read: boot and snapshot again) or of
+ * another kind than the device expects. Values that depend on the target device - read-only
+ * config-space bits, disk size, queue sizes, vectors, ring addresses in guest RAM, the used
+ * index the driver sees - are checked when it is built. Virtio I/O is suspended before
+ * capture: the request in progress completes into the used ring, nothing else starts, disks
+ * are fsync'd. Restoring a virtio-pci function maps the BAR (ioeventfds) and re-programs the
+ * MSI routes (irqfds). Live migration sends the same states in its DEVICE records.
  *
  * <p>Before a paused vCPU parks, {@code Machine} completes the last exit's pending operation
  * (KVM_RUN with immediate_exit, api.rst "KVM_RUN"), so an IN/MMIO read interrupted by the pause
@@ -34,7 +58,7 @@
  * <h2>Files</h2>
  * State file: {@link io.jkvm.snapshot.SnapshotFile} (magic "JKVMSNAP", version, protection, key
  * id, JSON header with configuration, memory-file length + MAC and section directory, payload
- * sections "kvm" ({@link io.jkvm.snapshot.StateCodec}) and "device/NAME", trailing
+ * sections "kvm" ({@link io.jkvm.snapshot.KvmStateCodec}) and "device/NAME", trailing
  * HMAC-SHA256). Memory file: raw RAM regions back to back (mapped MAP_PRIVATE on restore), or
  * 1 MiB AES-GCM chunks when encrypted. The memory file's MAC in the authenticated state header
  * binds the two files. The "kvm" section encoding is self-contained so live migration can send

@@ -38,17 +38,14 @@ import io.jkvm.memory.GuestRam;
 import io.jkvm.vmm.diag.MachineReport;
 import io.jkvm.device.pci.PciConfigSpace;
 import io.jkvm.device.virtio.pci.VirtioPciDevice;
-import io.jkvm.snapshot.AcpiPmDeviceState;
-import io.jkvm.snapshot.CmosRtcDeviceState;
+import io.jkvm.device.virtio.VirtioDevice;
+import io.jkvm.device.virtio.pci.VirtioPciState;
+import io.jkvm.snapshot.DeviceCodecs;
 import io.jkvm.snapshot.DeviceState;
-import io.jkvm.snapshot.I8042DeviceState;
-import io.jkvm.snapshot.PciHostDeviceState;
 import io.jkvm.snapshot.Protection;
-import io.jkvm.snapshot.SerialDeviceState;
 import io.jkvm.snapshot.SnapshotException;
 import io.jkvm.snapshot.SnapshotKey;
 import io.jkvm.snapshot.Snapshots;
-import io.jkvm.snapshot.VirtioPciDeviceState;
 import io.jkvm.snapshot.VmConfigState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,7 +55,8 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Set;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -83,6 +81,13 @@ import java.util.concurrent.TimeoutException;
 public final class LinuxVm {
     private static final Logger LOG = LoggerFactory.getLogger(LinuxVm.class);
 
+    // Device ids in the snapshot's device section; virtio functions are keyed by virtioIds().
+    static final String SERIAL = "serial0";
+    static final String I8042_ID = "i8042";
+    static final String RTC = "rtc";
+    static final String ACPI_PM = "acpi_pm";
+    static final String PCI_HOST = "pci_host";
+
     /** Where the serial console goes and comes from. */
     public record Console(InputStream in, OutputStream out, boolean interactive) {}
 
@@ -104,6 +109,9 @@ public final class LinuxVm {
     private volatile Serial16550 uart;
     private volatile CmosRtc rtc;
     private volatile PciConfigIo pciIo;
+    private volatile AcpiPmDevice acpiPm;
+    /** The current machine's virtio functions by device id, in slot order. */
+    private volatile Map<String, VirtioPciDevice> virtioById = Map.of();
     /** A restored machine and the device states to apply to it, consumed by the first boot. */
     private Snapshots.Restored pendingRestore;
     private volatile boolean startPaused;
@@ -221,12 +229,23 @@ public final class LinuxVm {
     private MachineExit runMachines(BufferedTransmitter tx) throws IOException, InterruptedException {
         // One UART for the whole run: console input keeps flowing across guest reboots. Its
         // interrupt line follows whichever machine is current.
-        Serial16550 serial = new Serial16550(high -> {
+        io.jkvm.device.IrqLine serialIrq = high -> {
             Machine m = current;
             if (m != null) {
                 m.vm().irqLine(Layout.COM1_IRQ, high);
             }
-        }, tx);
+        };
+        Snapshots.Restored first = pendingRestore;
+        SavedDevices firstSaved;
+        Serial16550 serial;
+        try {
+            firstSaved = first == null ? null : new SavedDevices(first.devices(), Set.of(VmConfigState.NAME));
+            serial = firstSaved == null ? new Serial16550(serialIrq, tx)
+                    : firstSaved.restore(SERIAL, Serial16550.State.class, s -> Serial16550.restore(serialIrq, tx, s));
+        } catch (RuntimeException e) {
+            first.machine().close();
+            throw e;
+        }
         this.uart = serial;
         Serial16550 uart = serial;
         ConsoleInput input = new ConsoleInput(console.in(), uart, console.interactive(), () -> {
@@ -246,11 +265,14 @@ public final class LinuxVm {
                         // after the restore differs from the snapshot's image, so it is logged.
                         m.trackDirtyPages().setBaseline(restore != null);
                     }
-                    uart.reset();
-                    wireDevices(m, uart);
-                    virtio = attachVirtio(m);
-                    if (restore != null) {
-                        applyDeviceStates(restore.devices());
+                    SavedDevices saved = restore != null ? firstSaved : null;
+                    if (saved == null) {
+                        uart.reset();
+                    }
+                    wireDevices(m, uart, saved);
+                    virtio = attachVirtio(m, saved);
+                    if (saved != null) {
+                        saved.finish();
                         LOG.info("resuming from a snapshot");
                     } else {
                         BootCpuState bsp = X86BootSetup.setup(m.memory(), new X86BootSetup.Config(config.memoryBytes(),
@@ -374,8 +396,8 @@ public final class LinuxVm {
         if (!m.isQuiescent()) {
             throw new IllegalStateException("pause the VM before capturing its device state");
         }
-        List<VirtioPciDevice> functions = virtio == null ? List.of() : virtio.devices();
-        for (VirtioPciDevice d : functions) {
+        Map<String, VirtioPciDevice> functions = virtioById;
+        for (VirtioPciDevice d : functions.values()) {
             try {
                 d.suspendIo();
             } catch (IOException e) {
@@ -384,14 +406,13 @@ public final class LinuxVm {
         }
         List<DeviceState> out = new ArrayList<>();
         out.add(VmConfigState.capture(config));
-        out.add(SerialDeviceState.capture("serial0", uart));
-        out.add(I8042DeviceState.capture("i8042", keyboard));
-        out.add(CmosRtcDeviceState.capture("rtc", rtc));
-        out.add(AcpiPmDeviceState.capture("acpi_pm"));
-        out.add(PciHostDeviceState.capture("pci_host", pciIo, hostBridge()));
-        for (int i = 0; i < functions.size(); i++) {
-            out.add(VirtioPciDeviceState.capture("virtio" + i, functions.get(i)));
-        }
+        DeviceCodecs codecs = DeviceStateFormat.CODECS;
+        out.add(codecs.encode(SERIAL, uart.save()));
+        out.add(codecs.encode(I8042_ID, keyboard.save()));
+        out.add(codecs.encode(RTC, rtc.save()));
+        out.add(codecs.encode(ACPI_PM, acpiPm.save()));
+        out.add(codecs.encode(PCI_HOST, pciIo.save()));
+        functions.forEach((id, d) -> out.add(codecs.encode(id, d.save())));
         return out;
     }
 
@@ -410,41 +431,6 @@ public final class LinuxVm {
                 : Snapshots.save(m, captureDeviceStates(), stateFile, memFile, key, p);
         LOG.info("snapshot saved: {} ({} bytes) and {} ({} bytes) in {} ms", stateFile, r.stateFileBytes(), memFile,
                 r.memoryFileBytes(), r.elapsed().toMillis());
-    }
-
-    private PciConfigSpace hostBridge() {
-        return pci.device(0, 0, 0).orElseThrow().config();
-    }
-
-    /** Applies saved device states to the freshly wired devices; every device must have exactly one. */
-    private void applyDeviceStates(List<DeviceState> states) {
-        Map<String, DeviceState> byName = new HashMap<>();
-        for (DeviceState d : states) {
-            if (byName.put(d.name(), d) != null) {
-                throw new SnapshotException("two device states are named " + d.name());
-            }
-        }
-        List<VirtioPciDevice> functions = virtio.devices();
-        SerialDeviceState.apply(take(byName, "serial0"), uart);
-        I8042DeviceState.apply(take(byName, "i8042"), keyboard);
-        CmosRtcDeviceState.apply(take(byName, "rtc"), rtc);
-        AcpiPmDeviceState.apply(take(byName, "acpi_pm"));
-        PciHostDeviceState.apply(take(byName, "pci_host"), pciIo, hostBridge());
-        for (int i = 0; i < functions.size(); i++) {
-            VirtioPciDeviceState.apply(take(byName, "virtio" + i), functions.get(i));
-        }
-        byName.remove(VmConfigState.NAME);
-        if (!byName.isEmpty()) {
-            throw new SnapshotException("the snapshot has state for devices this VM lacks: " + byName.keySet());
-        }
-    }
-
-    private static DeviceState take(Map<String, DeviceState> m, String name) {
-        DeviceState d = m.remove(name);
-        if (d == null) {
-            throw new SnapshotException("the snapshot has no state for device " + name);
-        }
-        return d;
     }
 
     public boolean isPaused() {
@@ -500,21 +486,30 @@ public final class LinuxVm {
         return new VmMetrics(config.cpus(), uptime, exits, devices.snapshot(), boots);
     }
 
-    private void wireDevices(Machine m, Serial16550 uart) {
+    /** The platform devices, new for a boot or built from {@code saved} states (null when booting). */
+    private void wireDevices(Machine m, Serial16550 uart, SavedDevices saved) {
         m.pio().register(Layout.COM1_PORT, Serial16550.REGISTER_COUNT, devices.counting("serial", uart));
-        I8042 kbd = new I8042(m.irqLine(1), m.irqLine(12),
-                () -> m.requestStop(StopReason.REBOOT, "guest reset through the i8042 keyboard controller"));
+        Runnable kbdReset = () -> m.requestStop(StopReason.REBOOT, "guest reset through the i8042 keyboard controller");
+        I8042 kbd = saved == null ? new I8042(m.irqLine(1), m.irqLine(12), kbdReset)
+                : saved.restore(I8042_ID, I8042.State.class, s -> I8042.restore(m.irqLine(1), m.irqLine(12), kbdReset, s));
         keyboard = kbd;
         m.pio().register(Layout.I8042_PORT, 5, devices.counting("i8042", kbd));
         long low = GuestRam.layout(config.memoryBytes()).get(0)[1];
-        CmosRtc clock = new CmosRtc(Clock.systemUTC(), low, config.memoryBytes() - low);
+        long high = config.memoryBytes() - low;
+        CmosRtc clock = saved == null ? new CmosRtc(Clock.systemUTC(), low, high)
+                : saved.restore(RTC, CmosRtc.State.class, s -> CmosRtc.restore(Clock.systemUTC(), low, high, s));
         rtc = clock;
         m.pio().register(Layout.RTC_PORT, 2, devices.counting("rtc", clock));
-        m.pio().register(Layout.ACPI_PM_PORT, 3, devices.counting("acpi_pm", new AcpiPmDevice(
-                () -> m.requestStop(StopReason.POWER_OFF, "guest powered off (ACPI S5)"),
-                () -> m.requestStop(StopReason.REBOOT, "guest reset through the ACPI reset register"))));
-        pci = new PciRoot();
-        pciIo = new PciConfigIo(pci);
+        Runnable powerOff = () -> m.requestStop(StopReason.POWER_OFF, "guest powered off (ACPI S5)");
+        Runnable acpiReset = () -> m.requestStop(StopReason.REBOOT, "guest reset through the ACPI reset register");
+        AcpiPmDevice pm = saved == null ? new AcpiPmDevice(powerOff, acpiReset)
+                : saved.restore(ACPI_PM, AcpiPmDevice.State.class, s -> AcpiPmDevice.restore(powerOff, acpiReset, s));
+        acpiPm = pm;
+        m.pio().register(Layout.ACPI_PM_PORT, 3, devices.counting("acpi_pm", pm));
+        PciRoot root = new PciRoot();
+        pci = root;
+        pciIo = saved == null ? new PciConfigIo(root)
+                : saved.restore(PCI_HOST, PciConfigIo.State.class, s -> PciConfigIo.restore(root, s));
         m.pio().register(Layout.PCI_CONFIG_PORT, 8, devices.counting("pci_config", pciIo));
         // Port 0x80 is the POST/delay port Linux writes to for I/O delays: accept silently.
         m.pio().register(0x80, 1, Sink.INSTANCE);
@@ -522,30 +517,76 @@ public final class LinuxVm {
 
     /**
      * Virtio devices on PCI bus 0, one slot each from slot 1, with their INTx fallback on the GSI
-     * the DSDT's _PRT announces for that slot (Layout.pciIntxGsi). Linux uses MSI-X.
+     * the DSDT's _PRT announces for that slot (Layout.pciIntxGsi). Linux uses MSI-X. With
+     * {@code saved} states, each function is rebuilt from the state saved under its id
+     * ({@link #virtioIds}) around a device opened from this configuration's host resources.
      */
-    private VirtioDevices attachVirtio(Machine m) throws IOException {
+    private VirtioDevices attachVirtio(Machine m, SavedDevices saved) throws IOException {
         DeviceConfig d = config.devices();
         VirtioDevices v = VirtioDevices.forMachine(m, pci);
+        Map<String, VirtioPciDevice> byId = new LinkedHashMap<>();
+        List<String> ids = virtioIds(d);
         try {
-            int slot = 1;
+            int slot = 0;
             for (DiskConfig disk : d.disks()) {
-                v.attach(VirtioBlock.open(disk), Layout.pciIntxGsi(slot++, 0));
+                String id = ids.get(slot);
+                attach(v, saved, byId, id, ++slot, st -> st == null ? VirtioBlock.open(disk)
+                        : VirtioBlock.restore(disk, VirtioDevice.stateOf(st, VirtioBlock.State.class, id)));
             }
             for (NetConfig net : d.nets()) {
-                v.attach(new VirtioNet(Tap.open(net.tap()), net.mac()), Layout.pciIntxGsi(slot++, 0));
+                attach(v, saved, byId, ids.get(slot), ++slot, st -> new VirtioNet(Tap.open(net.tap()), net.mac()));
             }
             if (d.rng()) {
-                v.attach(new VirtioRng(), Layout.pciIntxGsi(slot++, 0));
+                attach(v, saved, byId, ids.get(slot), ++slot, st -> new VirtioRng());
             }
             if (d.virtioConsole()) {
-                v.attach(new VirtioConsole(console.in(), console.out(), 80, 25), Layout.pciIntxGsi(slot++, 0));
+                attach(v, saved, byId, ids.get(slot), ++slot, st -> new VirtioConsole(console.in(), console.out(), 80, 25));
             }
         } catch (IOException | RuntimeException e) {
             v.close();
             throw e;
         }
+        virtioById = java.util.Collections.unmodifiableMap(byId);
         return v;
+    }
+
+    /** Builds a virtio device from its host resources (and its saved state, null when booting). */
+    private interface DeviceOpener {
+        VirtioDevice open(Record savedState) throws IOException;
+    }
+
+    private static void attach(VirtioDevices v, SavedDevices saved, Map<String, VirtioPciDevice> byId, String id, int slot,
+            DeviceOpener opener) throws IOException {
+        int gsi = Layout.pciIntxGsi(slot, 0);
+        if (saved == null) {
+            byId.put(id, v.attach(opener.open(null), gsi));
+        } else {
+            VirtioPciState s = saved.take(id, VirtioPciState.class);
+            byId.put(id, v.restore(id, opener.open(s.device()), gsi, s));
+        }
+    }
+
+    /**
+     * The device ids of the virtio functions, in slot order: a disk's drive_id ("drive/ID"; a
+     * disk configured without one is "diskN", N its position among the disks), a network
+     * interface's guest MAC ("net/MAC", which live migration keeps), "rng0" and "console0".
+     */
+    static List<String> virtioIds(DeviceConfig d) {
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < d.disks().size(); i++) {
+            String id = d.disks().get(i).id();
+            ids.add(id != null ? "drive/" + id : "disk" + i);
+        }
+        for (NetConfig n : d.nets()) {
+            ids.add("net/" + n.mac());
+        }
+        if (d.rng()) {
+            ids.add("rng0");
+        }
+        if (d.virtioConsole()) {
+            ids.add("console0");
+        }
+        return ids;
     }
 
     private void configureVcpus(Machine m, List<CpuidEntry> supported, BootCpuState bsp) {

@@ -157,11 +157,14 @@ class DaemonSnapshotDirectTest {
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(state.resolve("snapshot.key"))))
                 .isEqualTo("rw-------");
 
+        // A drive the guest never drives: its virtio-pci function is saved and rebuilt under its drive_id.
+        Path disk = Files.write(dir.resolve("scratch.img"), new byte[1 << 20]);
         api("POST", "/vms", """
                 {"name": "counter", "config": {
                   "boot-source": {"kernel_image_path": "%s", "boot_args": "console=ttyS0"},
+                  "drives": [{"drive_id": "scratch", "path_on_host": "%s", "is_root_device": false, "is_read_only": false}],
                   "machine-config": {"vcpu_count": 1, "mem_size_mib": 32}}}
-                """.formatted(kernel), 201);
+                """.formatted(kernel, disk), 201);
         Cli start = cli("vm", "start", "counter");
         assertThat(start.exit()).as(start.out()).isZero();
         JsonNode status = api("GET", "/vms/counter", null, 200).path("status");
@@ -174,6 +177,8 @@ class DaemonSnapshotDirectTest {
         assertThat(s.exit()).as(s.out()).isZero();
         assertThat(Json.MAPPER.readTree(s.out()).path("state").asText()).isEqualTo("paused");
         assertThat(Files.size(snap.resolve("vm.mem"))).isEqualTo(32L << 20);
+        assertThat(new String(Files.readAllBytes(snap.resolve("vm.state")), java.nio.charset.StandardCharsets.ISO_8859_1))
+                .as("device states keyed by id").contains("device/drive/scratch").contains("device/serial0");
         List<Integer> before = ticks(serial);
         int last = before.getLast();
         assertThat(cli("vm", "kill", "counter").exit()).isZero();

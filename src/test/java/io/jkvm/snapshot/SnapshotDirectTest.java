@@ -60,8 +60,7 @@ class SnapshotDirectTest {
         try (Machine m = Machine.create(new Machine.Options(1, CounterGuest.RAM, true, false))) {
             CounterGuest.Progress progress = new CounterGuest.Progress();
             m.pio().register(CounterGuest.PORT, 4, progress);
-            Serial16550 uart = new Serial16550(m.irqLine(4), OutputStream.nullOutputStream());
-            uart.restore(new Serial16550.State(0x0c, 0, 0, 0x01, 3, 0, 0, 0, 0x5a, false, new byte[] {'o', 'k'}));
+            Serial16550 uart = Serial16550.restore(m.irqLine(4), OutputStream.nullOutputStream(), new Serial16550.State(0x0c, 0, 0, 0x01, 3, 0, 0, 0, 0x5a, false, new byte[] {'o', 'k'}));
             m.vcpus().getFirst().setCpuid(m.kvm().supportedCpuid());
             TestGuest.startProtectedMode(m.vcpus().getFirst(), m.memory(), code, CounterGuest.ORIGIN);
             m.start();
@@ -72,7 +71,7 @@ class SnapshotDirectTest {
             counter = m.memory().readInt(CounterGuest.COUNTER);
             assertThat(CounterGuest.patternProblem(m.memory(), counter)).isNull();
             checksum = CounterGuest.checksum(m.memory());
-            saved = Snapshots.save(m, List.of(SerialDeviceState.capture("serial0", uart)), state, mem, key, protection);
+            saved = Snapshots.save(m, List.of(io.jkvm.vmm.DeviceStateFormat.CODECS.encode("serial0", uart.save())), state, mem, key, protection);
             // Saving reads state only: the paused machine is unchanged.
             assertThat(CounterGuest.checksum(m.memory())).isEqualTo(checksum);
         }

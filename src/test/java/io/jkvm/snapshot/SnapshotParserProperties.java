@@ -97,7 +97,7 @@ class SnapshotParserProperties {
     @Property(tries = 500)
     void theVmStateCodecRefusesGarbageCleanly(@ForAll @Size(max = 8192) byte[] section) {
         try {
-            StateCodec.decode(new MachineConfig(1, 1 << 20, false), section, 0, section.length, NAME);
+            KvmStateCodec.decode(new MachineConfig(1, 1 << 20, false), section, 0, section.length, NAME);
         } catch (SnapshotException expected) {
             assertThat(expected.getMessage()).startsWith(NAME.toString());
         }

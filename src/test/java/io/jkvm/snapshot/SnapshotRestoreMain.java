@@ -50,10 +50,10 @@ public final class SnapshotRestoreMain {
                 System.out.println("RESULT fail memory checksum " + sum + " != saved " + expectedSum);
                 return 1;
             }
-            Serial16550 uart = new Serial16550(m.irqLine(4), OutputStream.nullOutputStream());
-            SerialDeviceState.apply(r.device("serial0"), uart);
-            if (uart.state().scr() != 0x5a || uart.state().rxFifo().length != 2) {
-                System.out.println("RESULT fail serial state " + uart.state());
+            Serial16550 uart = Serial16550.restore(m.irqLine(4), OutputStream.nullOutputStream(),
+                    io.jkvm.vmm.DeviceStateFormat.CODECS.decode(r.device("serial0"), Serial16550.State.class));
+            if (uart.save().scr() != 0x5a || uart.save().rxFifo().length != 2) {
+                System.out.println("RESULT fail serial state " + uart.save());
                 return 1;
             }
             CounterGuest.Progress progress = new CounterGuest.Progress();

@@ -185,15 +185,6 @@ class SnapshotTamperTest {
                 .isEqualTo("rw-------");
     }
 
-    @Test
-    void serialStateRoundTripsThroughADeviceState() {
-        var s = new Serial16550.State(1, 2, 3, 0xc1, 3, 0x0b, 0, 1, 0x55, true, new byte[] {'h', 'i'});
-        DeviceState d = DeviceState.of("serial0", SerialDeviceState.encode(s));
-        assertThat(SerialDeviceState.decode(d.name(), d.bytes())).isEqualTo(s);
-        assertThatThrownBy(() -> SerialDeviceState.decode("serial0", new byte[] {1, 2}))
-                .isInstanceOf(SnapshotException.class).hasMessageContaining("device serial0: truncated");
-    }
-
     private void assertRefused(Path culprit, String problem) {
         assertThatThrownBy(() -> Snapshots.load(state(), mem(), KEY))
                 .isInstanceOf(SnapshotException.class)

@@ -2,6 +2,8 @@ package io.jkvm.device.legacy;
 
 import io.jkvm.arch.x86.Layout;
 import io.jkvm.device.BusDevice;
+import io.jkvm.snapshot.Persist;
+import io.jkvm.snapshot.RecordCodec;
 import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,7 +26,27 @@ import org.slf4j.LoggerFactory;
  * Callbacks run on the vCPU thread that made the access; they should only signal the VMM (a
  * callback that throws is logged, never propagated into the vCPU loop).
  */
-public final class AcpiPmDevice implements BusDevice {
+public final class AcpiPmDevice implements BusDevice, Persist<AcpiPmDevice.State> {
+    /**
+     * The registers hold no state between accesses (SLP_EN and the reset value act at once,
+     * ACPI 6.4 §4.8.3.7-4.8.3.8; reads return 0): the empty record pins the device's presence
+     * in a snapshot.
+     */
+    public record State() {
+        public static final RecordCodec<State> CODEC = RecordCodec.of("acpi_pm", State.class, (s, w) -> { },
+                r -> new State());
+    }
+
+    @Override
+    public State save() {
+        return new State();
+    }
+
+    /** The device for a restored machine (nothing to load). */
+    public static AcpiPmDevice restore(Runnable powerOff, Runnable reset, State s) {
+        return new AcpiPmDevice(powerOff, reset);
+    }
+
     private static final Logger LOG = LoggerFactory.getLogger(AcpiPmDevice.class);
 
     public static final int LENGTH = 3;

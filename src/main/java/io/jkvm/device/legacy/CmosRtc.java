@@ -1,6 +1,8 @@
 package io.jkvm.device.legacy;
 
 import io.jkvm.device.BusDevice;
+import io.jkvm.snapshot.Persist;
+import io.jkvm.snapshot.RecordCodec;
 import java.time.Clock;
 import java.time.DayOfWeek;
 import java.time.Duration;
@@ -39,7 +41,7 @@ import java.util.Objects;
  * <p>TODO: periodic, alarm and update-ended interrupts (IRQ 8) are not implemented; PF and AF
  * never become set and nothing is delivered even when PIE/AIE/UIE are enabled.
  */
-public final class CmosRtc implements BusDevice {
+public final class CmosRtc implements BusDevice, Persist<CmosRtc.State> {
     public static final int LENGTH = 2;
 
     public static final int REG_SECONDS = 0x00;
@@ -139,6 +141,15 @@ public final class CmosRtc implements BusDevice {
      * restore, as a battery-backed RTC does while the machine is off.
      */
     public record State(byte[] cmos, int index, boolean nmiDisabled, long offsetNanos) {
+        /** The 128 CMOS bytes, u8 index, u8 NMI disable, i64 guest clock offset from the host clock in nanoseconds. */
+        public static final RecordCodec<State> CODEC = RecordCodec.of("cmos_rtc", State.class, (s, w) -> {
+            for (byte b : s.cmos) {
+                w.u8(b);
+            }
+            w.u8(s.index).bool(s.nmiDisabled).i64(s.offsetNanos);
+        }, r -> new State(r.bytes(CMOS_SIZE, "CMOS bytes"), r.u8("index", 0, CMOS_SIZE - 1), r.bool("NMI disable"),
+                r.i64("clock offset")));
+
         public State {
             if (cmos.length != CMOS_SIZE) {
                 throw new IllegalArgumentException("CMOS must be " + CMOS_SIZE + " bytes, got " + cmos.length);
@@ -159,7 +170,8 @@ public final class CmosRtc implements BusDevice {
         }
     }
 
-    public synchronized State state() {
+    @Override
+    public synchronized State save() {
         long nanos;
         try {
             nanos = offset.toNanos();
@@ -169,7 +181,14 @@ public final class CmosRtc implements BusDevice {
         return new State(cmos, index, nmiDisabled, nanos);
     }
 
-    public synchronized void restore(State s) {
+    /** A clock restored from a {@link #save()}, as {@link #CmosRtc(Clock, long, long)} would build it. */
+    public static CmosRtc restore(Clock clock, long ramBelow4G, long ramAbove4G, State s) {
+        CmosRtc rtc = new CmosRtc(clock, ramBelow4G, ramAbove4G);
+        rtc.load(s);
+        return rtc;
+    }
+
+    private synchronized void load(State s) {
         System.arraycopy(s.cmos(), 0, cmos, 0, CMOS_SIZE);
         index = s.index();
         nmiDisabled = s.nmiDisabled();

@@ -3,6 +3,8 @@ package io.jkvm.device.legacy;
 import io.jkvm.device.BusDevice;
 import io.jkvm.device.IrqLine;
 import io.jkvm.device.RateLimitedLog;
+import io.jkvm.snapshot.Persist;
+import io.jkvm.snapshot.RecordCodec;
 import java.util.ArrayDeque;
 import java.util.Objects;
 import org.slf4j.Logger;
@@ -37,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * and bit 1. Linux's i8042 probe checks that IRQ 12 is delivered after an aux loopback, so wire
  * both lines (or boot with {@code i8042.noaux}).
  */
-public final class I8042 implements BusDevice {
+public final class I8042 implements BusDevice, Persist<I8042.State> {
     private static final Logger LOG = LoggerFactory.getLogger(I8042.class);
 
     /** Length to register at {@code Layout.I8042_PORT}. */
@@ -186,6 +188,31 @@ public final class I8042 implements BusDevice {
      */
     public record State(int ctr, int outport, int pendingCommand, int pendingKbdCommand, boolean lastWriteWasCommand,
             int lastRead, int[] queue) {
+        /**
+         * u8 command byte, u8 output port, i16 pending controller and keyboard commands (-1 =
+         * none), u8 last-write-was-command, u8 data latch, u8 queue length (at most 16) and per
+         * entry u16 (byte, bit 8 = aux port).
+         */
+        public static final RecordCodec<State> CODEC = RecordCodec.of("i8042", State.class, (s, w) -> {
+            w.u8(s.ctr).u8(s.outport).u16(s.pendingCommand & 0xffff).u16(s.pendingKbdCommand & 0xffff)
+                    .bool(s.lastWriteWasCommand).u8(s.lastRead).u8(s.queue.length);
+            for (int v : s.queue) {
+                w.u16(v);
+            }
+        }, r -> {
+            int ctr = r.u8("command byte");
+            int outport = r.u8("output port");
+            int pending = (short) r.u16("pending command");
+            int pendingKbd = (short) r.u16("pending keyboard command");
+            boolean lastCmd = r.bool("last write was command");
+            int lastRead = r.u8("data latch");
+            int[] q = new int[r.u8("queue length", 0, QUEUE_LIMIT)];
+            for (int i = 0; i < q.length; i++) {
+                q[i] = r.u16("queue entry", 0, 0x1ff);
+            }
+            return new State(ctr, outport, pending, pendingKbd, lastCmd, lastRead, q);
+        });
+
         public State {
             for (int v : new int[] {ctr, outport, lastRead}) {
                 if (v < 0 || v > 0xff) {
@@ -212,13 +239,23 @@ public final class I8042 implements BusDevice {
         }
     }
 
-    public synchronized State state() {
+    @Override
+    public synchronized State save() {
         return new State(ctr, outport, pendingCommand, pendingKbdCommand, lastWriteWasCommand, lastRead,
                 queue.stream().mapToInt(o -> o.value() | (o.aux() ? 0x100 : 0)).toArray());
     }
 
-    /** Restores a {@link #state()}; the IRQ lines follow the restored queue. */
-    public synchronized void restore(State s) {
+    /**
+     * A controller restored from a {@link #save()}, wired as {@link #I8042(IrqLine, IrqLine,
+     * Runnable)}; the IRQ lines follow the restored queue.
+     */
+    public static I8042 restore(IrqLine kbdIrq, IrqLine auxIrq, Runnable resetCallback, State s) {
+        I8042 k = new I8042(kbdIrq, auxIrq, resetCallback);
+        k.load(s);
+        return k;
+    }
+
+    private synchronized void load(State s) {
         ctr = s.ctr();
         outport = s.outport();
         pendingCommand = s.pendingCommand();

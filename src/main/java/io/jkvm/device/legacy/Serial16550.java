@@ -3,6 +3,8 @@ package io.jkvm.device.legacy;
 import io.jkvm.device.BusDevice;
 import io.jkvm.device.IrqLine;
 import io.jkvm.device.RateLimitedLog;
+import io.jkvm.snapshot.Persist;
+import io.jkvm.snapshot.RecordCodec;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.Arrays;
@@ -54,7 +56,7 @@ import org.slf4j.LoggerFactory;
  * (RTS to CTS, DTR to DSR, OUT1 to RI, OUT2 to DCD), TX is looped into RX and host input is
  * disconnected.
  */
-public final class Serial16550 implements BusDevice {
+public final class Serial16550 implements BusDevice, Persist<Serial16550.State> {
     private static final Logger LOG = LoggerFactory.getLogger(Serial16550.class);
 
     /** Number of registers (the length to register on the port I/O bus). */
@@ -132,8 +134,39 @@ public final class Serial16550 implements BusDevice {
      */
     public record State(int dll, int dlm, int ier, int fcr, int lcr, int mcr, int lsrErrors,
             int msrDeltas, int scr, boolean thriPending, byte[] rxFifo) {
+        /** Longest receive FIFO a saved state may carry (the device keeps what fits its buffer). */
+        public static final int MAX_FIFO = 4096;
+
+        /** Nine u8 registers, u8 THRE pending, u16 FIFO length (at most {@link #MAX_FIFO}), the FIFO. */
+        public static final RecordCodec<State> CODEC = RecordCodec.of("serial16550", State.class, (s, w) -> {
+            for (int v : new int[] {s.dll, s.dlm, s.ier, s.fcr, s.lcr, s.mcr, s.lsrErrors, s.msrDeltas, s.scr}) {
+                w.u8(v);
+            }
+            w.bool(s.thriPending).u16(s.rxFifo.length);
+            for (byte b : s.rxFifo) {
+                w.u8(b);
+            }
+        }, r -> {
+            int[] v = new int[9];
+            String[] names = {"DLL", "DLM", "IER", "FCR", "LCR", "MCR", "LSR errors", "MSR deltas", "SCR"};
+            for (int i = 0; i < v.length; i++) {
+                v[i] = r.u8(names[i]);
+            }
+            boolean thri = r.bool("THRE pending");
+            byte[] fifo = r.bytes(r.u16("FIFO length", 0, MAX_FIFO), "FIFO");
+            return new State(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], thri, fifo);
+        });
+
         public State {
             rxFifo = rxFifo == null ? new byte[0] : rxFifo.clone();
+            for (int v : new int[] {dll, dlm, ier, fcr, lcr, mcr, lsrErrors, msrDeltas, scr}) {
+                if (v < 0 || v > 0xff) {
+                    throw new IllegalArgumentException("16550 register value " + v + " is not a byte");
+                }
+            }
+            if (rxFifo.length > MAX_FIFO) {
+                throw new IllegalArgumentException("16550 receive FIFO of " + rxFifo.length + " bytes exceeds " + MAX_FIFO);
+            }
         }
 
         @Override
@@ -493,7 +526,8 @@ public final class Serial16550 implements BusDevice {
 
     // ------------------------------------------------------------------ snapshot
 
-    public State state() {
+    @Override
+    public State save() {
         lock.lock();
         try {
             byte[] fifo = new byte[rxCount];
@@ -506,8 +540,24 @@ public final class Serial16550 implements BusDevice {
         }
     }
 
-    /** Restores a {@link #state()}; out-of-range fields are masked, excess FIFO bytes dropped. */
-    public void restore(State s) {
+    /**
+     * A UART restored from a {@link #save()}, as {@link #Serial16550(IrqLine, SerialTransmitter)}
+     * would build it; out-of-range fields are masked, FIFO bytes beyond its buffer dropped.
+     */
+    public static Serial16550 restore(IrqLine irq, SerialTransmitter transmitter, State s) {
+        Serial16550 uart = new Serial16550(irq, transmitter);
+        uart.load(s);
+        return uart;
+    }
+
+    /** As {@link #restore(IrqLine, SerialTransmitter, State)}, writing to {@code sink} on the writing thread. */
+    public static Serial16550 restore(IrqLine irq, OutputStream sink, State s) {
+        Serial16550 uart = new Serial16550(irq, sink);
+        uart.load(s);
+        return uart;
+    }
+
+    private void load(State s) {
         lock.lock();
         try {
             dll = s.dll() & 0xff;
@@ -533,7 +583,7 @@ public final class Serial16550 implements BusDevice {
 
     /** Power-on reset (MR pin): registers to their datasheet reset values, FIFO emptied. */
     public void reset() {
-        restore(new State(0x0c, 0, 0, 0, 0, 0, 0, 0, 0, false, new byte[0]));
+        load(new State(0x0c, 0, 0, 0, 0, 0, 0, 0, 0, false, new byte[0]));
     }
 
     // ------------------------------------------------------------------ internals (lock held)

@@ -2,6 +2,8 @@ package io.jkvm.device.pci;
 
 import io.jkvm.device.Bus;
 import io.jkvm.device.BusDevice;
+import io.jkvm.snapshot.Persist;
+import io.jkvm.snapshot.RecordCodec;
 import java.util.Objects;
 
 /**
@@ -21,7 +23,32 @@ import java.util.Objects;
  * data reads return all ones and writes are dropped. Accesses are serialised: CONFIG_ADDRESS is
  * one register shared by all vCPUs, just as on hardware (Linux takes {@code pci_config_lock}).
  */
-public final class PciConfigIo implements BusDevice {
+public final class PciConfigIo implements BusDevice, Persist<PciConfigIo.State> {
+    /**
+     * The PCI host side: configuration mechanism #1's CONFIG_ADDRESS latch (port 0xCF8, PCI 3.0
+     * §3.2.2.3.2) and the host bridge's 256-byte configuration space, checked against the
+     * bridge's read-only bits on restore ({@link PciConfigSpace#restoreBytes}).
+     */
+    public record State(int configAddress, byte[] hostBridgeConfig) {
+        /** i32 CONFIG_ADDRESS, then the bridge's config space (u32 length, exactly 256 bytes). */
+        public static final RecordCodec<State> CODEC = RecordCodec.of("pci_host", State.class,
+                (s, w) -> w.i32(s.configAddress).blob(s.hostBridgeConfig),
+                r -> new State(r.i32("CONFIG_ADDRESS"), r.blob("host bridge config space", PciConfigSpace.SIZE)));
+
+        public State {
+            if (hostBridgeConfig.length != PciConfigSpace.SIZE) {
+                throw new IllegalArgumentException("host bridge config space is " + hostBridgeConfig.length + " bytes, not "
+                        + PciConfigSpace.SIZE);
+            }
+            hostBridgeConfig = hostBridgeConfig.clone();
+        }
+
+        @Override
+        public byte[] hostBridgeConfig() {
+            return hostBridgeConfig.clone();
+        }
+    }
+
     public static final int LENGTH = 8;
     public static final int ENABLE = 0x8000_0000;
     private static final int ADDRESS_MASK = 0x80ff_fffc;
@@ -59,9 +86,25 @@ public final class PciConfigIo implements BusDevice {
         root.writeConfig(bus(), device(), function(), register(), lane, size, (int) value);
     }
 
-    /** Restores a CONFIG_ADDRESS latch saved with {@link #address()} (snapshots). */
-    public synchronized void setAddress(int a) {
-        address = a & ADDRESS_MASK;
+    /** The latch and the host bridge (device 00:00.0) of {@code root}. */
+    @Override
+    public synchronized State save() {
+        return new State(address, hostBridge(root).bytes());
+    }
+
+    /**
+     * Config-space access to {@code root} restored from a {@link #save()}: the host bridge's
+     * config space (refused with IllegalArgumentException if it breaks a read-only bit) and the latch.
+     */
+    public static PciConfigIo restore(PciRoot root, State s) {
+        hostBridge(root).restoreBytes(s.hostBridgeConfig());
+        PciConfigIo io = new PciConfigIo(root);
+        io.address = s.configAddress() & ADDRESS_MASK;
+        return io;
+    }
+
+    private static PciConfigSpace hostBridge(PciRoot root) {
+        return root.device(0, 0, 0).orElseThrow(() -> new IllegalStateException("PCI root without a host bridge")).config();
     }
 
     /** Current CONFIG_ADDRESS value. */

@@ -1,5 +1,7 @@
 package io.jkvm.device.virtio;
 
+import io.jkvm.snapshot.DeviceMismatchException;
+import io.jkvm.snapshot.RecordCodec;
 import io.jkvm.storage.DiskConfig;
 import io.jkvm.storage.RawImage;
 import org.slf4j.Logger;
@@ -285,27 +287,53 @@ public final class VirtioBlock implements VirtioDevice {
         }
     }
 
-    /** Version 1: u64 capacity in sectors, u8 read-only; restore refuses another disk geometry. */
-    @Override
-    public byte[] saveState() {
-        return ByteBuffer.allocate(10).put((byte) 1).putLong(capacity).put((byte) (image.readOnly() ? 1 : 0)).array();
+    /**
+     * The disk's geometry as the guest saw it: a restore refuses another size or writability
+     * (the image itself is the host resource, re-opened from the configuration).
+     */
+    public record State(long capacitySectors, boolean readOnly) {
+        /** i64 capacity in sectors, u8 read-only. */
+        public static final RecordCodec<State> CODEC = RecordCodec.of("virtio-blk", State.class,
+                (s, w) -> w.i64(s.capacitySectors).bool(s.readOnly),
+                r -> new State(r.i64("capacity"), r.bool("read-only")));
+
+        public State {
+            if (capacitySectors < 0 || capacitySectors > Long.MAX_VALUE / SECTOR) {
+                throw new IllegalArgumentException("capacity " + capacitySectors + " sectors out of range");
+            }
+        }
     }
 
     @Override
-    public void restoreState(byte[] state, boolean active) {
-        if (state.length != 10 || state[0] != 1) {
-            throw new IllegalArgumentException("virtio-blk state must be 10 bytes of version 1");
+    public State save() {
+        return new State(capacity, image.readOnly());
+    }
+
+    /** The disk of {@code cfg}, opened and checked against a saved {@link State}. */
+    public static VirtioBlock restore(DiskConfig cfg, State s) throws IOException {
+        VirtioBlock b = open(cfg);
+        try {
+            b.check(s);
+        } catch (RuntimeException e) {
+            b.close();
+            throw e;
         }
-        ByteBuffer b = ByteBuffer.wrap(state);
-        long cap = b.getLong(1);
-        boolean ro = b.get(9) != 0;
-        if (cap != capacity) {
-            throw new IllegalArgumentException("disk " + image.path() + " has " + capacity
-                    + " sectors, the snapshot's had " + cap);
+        return b;
+    }
+
+    @Override
+    public void restoreState(Record state, boolean active) {
+        check(VirtioDevice.stateOf(state, State.class, "disk " + image.path()));
+    }
+
+    private void check(State s) {
+        if (s.capacitySectors() != capacity) {
+            throw new DeviceMismatchException("disk " + image.path(), "has " + capacity + " sectors, the snapshot's had "
+                    + s.capacitySectors());
         }
-        if (ro != image.readOnly()) {
-            throw new IllegalArgumentException("disk " + image.path() + " is " + (image.readOnly() ? "read-only" : "writable")
-                    + ", the snapshot's was " + (ro ? "read-only" : "writable"));
+        if (s.readOnly() != image.readOnly()) {
+            throw new DeviceMismatchException("disk " + image.path(), "is " + (image.readOnly() ? "read-only" : "writable")
+                    + ", the snapshot's was " + (s.readOnly() ? "read-only" : "writable"));
         }
     }
 

@@ -1,6 +1,7 @@
 package io.jkvm.device.virtio;
 
 import io.jkvm.kvm.Native;
+import io.jkvm.snapshot.RecordCodec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -209,30 +210,58 @@ public final class VirtioConsole implements VirtioDevice {
         return 0;
     }
 
-    /** Version 1: input read from the host but not yet delivered (u16 length, bytes). */
-    @Override
-    public synchronized byte[] saveState() {
-        ByteBuffer b = ByteBuffer.allocate(3 + rxCount).put((byte) 1).putShort((short) rxCount);
-        for (int i = 0; i < rxCount; i++) {
-            b.put(rxBuf[(rxStart + i) % RX_BUFFER]);
+    /** Input read from the host but not yet delivered to the guest. */
+    public record State(byte[] pendingInput) {
+        /** u16 length (at most the 4 KiB input buffer), the bytes. */
+        public static final RecordCodec<State> CODEC = RecordCodec.of("virtio-console", State.class,
+                (s, w) -> {
+                    w.u16(s.pendingInput.length);
+                    for (byte b : s.pendingInput) {
+                        w.u8(b);
+                    }
+                },
+                r -> new State(r.bytes(r.u16("pending input length", 0, RX_BUFFER), "pending input")));
+
+        public State {
+            if (pendingInput.length > RX_BUFFER) {
+                throw new IllegalArgumentException(pendingInput.length + " pending input bytes exceed " + RX_BUFFER);
+            }
+            pendingInput = pendingInput.clone();
         }
-        return b.array();
+
+        @Override
+        public byte[] pendingInput() {
+            return pendingInput.clone();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof State s && java.util.Arrays.equals(pendingInput, s.pendingInput);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Arrays.hashCode(pendingInput);
+        }
     }
 
     @Override
-    public synchronized void restoreState(byte[] state, boolean active) {
-        if (state.length < 3 || state[0] != 1) {
-            throw new IllegalArgumentException("virtio-console state must start with version 1");
+    public synchronized State save() {
+        byte[] b = new byte[rxCount];
+        for (int i = 0; i < rxCount; i++) {
+            b[i] = rxBuf[(rxStart + i) % RX_BUFFER];
         }
-        int n = ((state[1] & 0xff) << 8) | (state[2] & 0xff);
-        if (n > RX_BUFFER || state.length != 3 + n) {
-            throw new IllegalArgumentException("virtio-console state holds " + n + " input bytes in " + state.length
-                    + " bytes (at most " + RX_BUFFER + ")");
-        }
+        return new State(b);
+    }
+
+    @Override
+    public synchronized void restoreState(Record state, boolean active) {
+        byte[] saved = VirtioDevice.stateOf(state, State.class, "virtio-console").pendingInput();
+        int n = saved.length;
         // Saved input goes before anything typed since this process started.
         int keep = Math.min(rxCount, RX_BUFFER - n);
         byte[] merged = new byte[n + keep];
-        System.arraycopy(state, 3, merged, 0, n);
+        System.arraycopy(saved, 0, merged, 0, n);
         for (int i = 0; i < keep; i++) {
             merged[n + i] = rxBuf[(rxStart + i) % RX_BUFFER];
         }

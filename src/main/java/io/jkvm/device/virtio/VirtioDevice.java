@@ -1,5 +1,9 @@
 package io.jkvm.device.virtio;
 
+import io.jkvm.snapshot.DeviceMismatchException;
+import io.jkvm.snapshot.Persist;
+import io.jkvm.snapshot.RecordCodec;
+
 /**
  * A virtio device model (virtio 1.2 §5), independent of the transport. The transport
  * ({@code VirtioPciDevice}) owns feature negotiation, status, queues, interrupts and the I/O
@@ -11,7 +15,7 @@ package io.jkvm.device.virtio;
  * the device lock around each). {@link #readConfig} may run on a vCPU thread at any time and
  * must only read state that is safe to read concurrently.
  */
-public interface VirtioDevice extends AutoCloseable {
+public interface VirtioDevice extends AutoCloseable, Persist<Record> {
     /** Virtio device ID (§5): 1 net, 2 block, 3 console, 4 entropy. */
     int deviceType();
 
@@ -54,24 +58,39 @@ public interface VirtioDevice extends AutoCloseable {
      */
     default void quiesce() throws java.io.IOException {}
 
-    /**
-     * Device-specific state beyond the transport's (called after {@link #quiesce}), e.g. chains
-     * the device holds; empty for stateless devices. Decoded by {@link #restoreState}.
-     */
-    default byte[] saveState() {
-        return new byte[0];
+    /** The state of a device that keeps nothing beyond the transport's (virtio-rng). */
+    record NoState() {
+        public static final RecordCodec<NoState> CODEC = RecordCodec.of("virtio-none", NoState.class, (s, w) -> { },
+                r -> new NoState());
     }
 
     /**
-     * Applies {@link #saveState} bytes after {@link #activate} on a restored transport (queues
-     * enabled and positioned), or with the device inactive when {@code active} is false. Must
-     * refuse anything malformed or inconsistent with IllegalArgumentException.
+     * Device-specific state beyond the transport's (called after {@link #quiesce}), e.g. chains
+     * the device holds: a record with a registered codec, declared in the device's class.
+     * The transport saves it inside its own state ({@code VirtioPciState}).
      */
-    default void restoreState(byte[] state, boolean active) {
-        if (state.length != 0) {
-            throw new IllegalArgumentException("virtio device type " + deviceType() + " has no state, got "
-                    + state.length + " bytes");
+    @Override
+    default Record save() {
+        return new NoState();
+    }
+
+    /**
+     * The second half of a restore, for what needs live queues: applies a {@link #save} state
+     * after {@link #activate} on a restored transport (queues enabled and positioned), or with
+     * the device inactive when {@code active} is false. Refuses a state of another device or one
+     * inconsistent with this device with {@link DeviceMismatchException}.
+     */
+    default void restoreState(Record state, boolean active) {
+        stateOf(state, NoState.class, "virtio device type " + deviceType());
+    }
+
+    /** {@code state} as a {@code type}, or a DeviceMismatchException naming {@code device}. */
+    static <S extends Record> S stateOf(Record state, Class<S> type, String device) {
+        if (!type.isInstance(state)) {
+            throw new DeviceMismatchException(device, "holds a " + state.getClass().getSimpleName() + " state, expected a "
+                    + type.getName().substring(type.getPackageName().length() + 1).replace('$', '.'));
         }
+        return type.cast(state);
     }
 
     /** Releases host resources (files, fds, threads). */

@@ -4,6 +4,8 @@ import io.jkvm.kvm.Native;
 import io.jkvm.net.IoVec;
 import io.jkvm.net.MacAddress;
 import io.jkvm.net.NetBackend;
+import io.jkvm.snapshot.DeviceMismatchException;
+import io.jkvm.snapshot.RecordCodec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -261,34 +263,72 @@ public final class VirtioNet implements VirtioDevice {
     }
 
     /**
-     * Version 1: the receive chains popped but not yet used (the stash), as u16 count and u16
-     * heads; restore parses them again from the receive queue. The MAC is in the configuration.
+     * The receive chains popped but not yet used (the stash), by head index; restore parses them
+     * again from the receive queue. The MAC is in the configuration.
      */
-    @Override
-    public byte[] saveState() {
-        ByteBuffer b = ByteBuffer.allocate(3 + 2 * rxStash.size()).put((byte) 1).putShort((short) rxStash.size());
-        for (DescriptorChain c : rxStash) {
-            b.putShort((short) c.head());
+    public record State(int[] rxHeads) {
+        /** u16 count (at most {@link #QUEUE_SIZE}), then u16 heads (each below {@link #QUEUE_SIZE}). */
+        public static final RecordCodec<State> CODEC = RecordCodec.of("virtio-net", State.class, (s, w) -> {
+            w.u16(s.rxHeads.length);
+            for (int h : s.rxHeads) {
+                w.u16(h);
+            }
+        }, r -> {
+            int[] heads = new int[r.u16("receive chain count", 0, QUEUE_SIZE)];
+            for (int i = 0; i < heads.length; i++) {
+                heads[i] = r.u16("receive chain head", 0, QUEUE_SIZE - 1);
+            }
+            return new State(heads);
+        });
+
+        public State {
+            if (rxHeads.length > QUEUE_SIZE) {
+                throw new IllegalArgumentException(rxHeads.length + " receive chains exceed the queue size " + QUEUE_SIZE);
+            }
+            for (int h : rxHeads) {
+                if (h < 0 || h >= QUEUE_SIZE) {
+                    throw new IllegalArgumentException("receive chain head " + h + " outside 0.." + (QUEUE_SIZE - 1));
+                }
+            }
+            rxHeads = rxHeads.clone();
         }
-        return b.array();
+
+        @Override
+        public int[] rxHeads() {
+            return rxHeads.clone();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof State s && java.util.Arrays.equals(rxHeads, s.rxHeads);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Arrays.hashCode(rxHeads);
+        }
+
+        @Override
+        public String toString() {
+            return "VirtioNet.State[rxHeads=" + java.util.Arrays.toString(rxHeads) + "]";
+        }
     }
 
     @Override
-    public void restoreState(byte[] state, boolean active) {
-        if (state.length < 3 || state[0] != 1) {
-            throw new IllegalArgumentException("virtio-net state must start with version 1");
-        }
-        ByteBuffer b = ByteBuffer.wrap(state);
-        int n = b.getShort(1) & 0xffff;
-        if (n > QUEUE_SIZE || state.length != 3 + 2 * n) {
-            throw new IllegalArgumentException("virtio-net state holds " + n + " receive chains in " + state.length + " bytes");
-        }
+    public State save() {
+        return new State(rxStash.stream().mapToInt(DescriptorChain::head).toArray());
+    }
+
+    @Override
+    public void restoreState(Record state, boolean active) {
+        int[] heads = VirtioDevice.stateOf(state, State.class, "virtio-net").rxHeads();
+        int n = heads.length;
         if (n > 0 && !active) {
-            throw new IllegalArgumentException("virtio-net state holds receive chains but the device is not active");
+            throw new DeviceMismatchException("virtio-net", "holds receive chains but the device is not active");
         }
         rxStash.clear();
         for (int i = 0; i < n; i++) {
-            int head = b.getShort(3 + 2 * i) & 0xffff;
+            int head = heads[i];
             DescriptorChain c = context.queue(RX).chainAt(head);
             if (c == null) {
                 context.queue(RX).addUsed(head, 0);

@@ -385,13 +385,12 @@ class Serial16550Test {
         receive("abc");
         in(RBR);
         out(IER, IER_ERBFI | IER_ETBEI);
-        Serial16550.State s = uart.state();
+        Serial16550.State s = uart.save();
         assertThat(s.rxFifo()).containsExactly('b', 'c');
 
         RecordingIrqLine otherIrq = new RecordingIrqLine();
-        Serial16550 copy = new Serial16550(otherIrq, new Sink());
-        copy.restore(s);
-        assertThat(copy.state()).isEqualTo(s);
+        Serial16550 copy = Serial16550.restore(otherIrq, new Sink(), s);
+        assertThat(copy.save()).isEqualTo(s);
         assertThat(otherIrq.level()).as("restored pending interrupt drives the line").isTrue();
         assertThat(copy.read(IIR, 1)).isEqualTo(IIR_FIFO_ENABLED | IIR_RDA);
         assertThat(copy.read(RBR, 1)).isEqualTo('b');

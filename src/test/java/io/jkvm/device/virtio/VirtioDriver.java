@@ -7,6 +7,7 @@ import io.jkvm.device.pci.PciConfigSpace;
 import io.jkvm.device.virtio.pci.NotifyRegistrar;
 import io.jkvm.device.virtio.pci.VirtioPciDevice;
 import io.jkvm.device.virtio.pci.VirtioPciLayout;
+import io.jkvm.device.virtio.pci.VirtioPciState;
 
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
@@ -38,10 +39,32 @@ public final class VirtioDriver implements AutoCloseable {
     }
 
     public VirtioDriver(VirtioDevice device, NotifyRegistrar notify, GuardedMemory memory) {
+        this(device, notify, memory, null);
+    }
+
+    private VirtioDriver(VirtioDevice device, NotifyRegistrar notify, GuardedMemory memory, VirtioPciState state) {
         gm = memory;
+        if (state != null) {
+            dev = VirtioPciDevice.restore(device, gm.memory, mmio, msi, intx, 11, notify, state);
+            return; // config space (BAR, command register) comes from the state
+        }
         dev = new VirtioPciDevice(device, gm.memory, mmio, msi, intx, 11, notify);
         dev.config().setBarAddress(VirtioPciLayout.BAR, BAR);
         dev.writeConfig(PciConfigSpace.COMMAND / 4, 0, 2, PciConfigSpace.COMMAND_MEMORY | PciConfigSpace.COMMAND_BUS_MASTER);
+    }
+
+    /** A driver of a function restored from {@code state} over {@code memory} ({@link VirtioPciDevice#restore}). */
+    public static VirtioDriver restored(VirtioDevice device, GuardedMemory memory, VirtioPciState state) {
+        return new VirtioDriver(device, NotifyRegistrar.NONE, memory, state);
+    }
+
+    /** A fresh guest memory holding a copy of this driver's. */
+    public GuardedMemory copyOfMemory() {
+        GuardedMemory copy = new GuardedMemory();
+        for (io.jkvm.memory.GuestMemory.Region r : gm.memory.regions()) {
+            copy.memory.write(r.guestAddress(), gm.memory.read(r.guestAddress(), (int) r.size()));
+        }
+        return copy;
     }
 
     public long read(long off, int size) {

@@ -9,6 +9,7 @@ import io.jkvm.device.pci.PciRoot;
 import io.jkvm.device.virtio.VirtioDevice;
 import io.jkvm.kvm.VmFd;
 import io.jkvm.memory.GuestMemory;
+import io.jkvm.snapshot.DeviceMismatchException;
 import io.jkvm.vmm.Machine;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -80,6 +81,33 @@ public final class VirtioDevices implements AutoCloseable {
     /** Creates the transport for {@code device} and puts it in the lowest free PCI slot. */
     public synchronized VirtioPciDevice attach(VirtioDevice device, int intxGsi) {
         VirtioPciDevice d = new VirtioPciDevice(device, memory, mmio, msi, irqLines.apply(intxGsi), intxGsi, notify);
+        try {
+            root.add(d);
+        } catch (RuntimeException e) {
+            d.close();
+            throw e;
+        }
+        devices.add(d);
+        return d;
+    }
+
+    /**
+     * The one path that builds a restored function: the transport is created around
+     * {@code device} (built from its host resources) as {@link #attach(VirtioDevice, int)} does,
+     * then given the saved state {@code s} ({@link VirtioPciDevice#restore}) (config space and BAR mapping, MSI-X routes,
+     * common configuration, queue positions, then the device's own state once it is active).
+     * A state that does not fit is refused with a {@link DeviceMismatchException} naming
+     * {@code id} and the field; the function is then closed.
+     */
+    public synchronized VirtioPciDevice restore(String id, VirtioDevice device, int intxGsi, VirtioPciState s) {
+        VirtioPciDevice d;
+        try {
+            d = VirtioPciDevice.restore(device, memory, mmio, msi, irqLines.apply(intxGsi), intxGsi, notify, s);
+        } catch (DeviceMismatchException e) {
+            throw new DeviceMismatchException(id, e.detail(), e);
+        } catch (RuntimeException e) {
+            throw new DeviceMismatchException(id, e.getMessage(), e);
+        }
         try {
             root.add(d);
         } catch (RuntimeException e) {

@@ -15,6 +15,8 @@ import io.jkvm.device.virtio.EventFd;
 import io.jkvm.device.virtio.EventLoop;
 import io.jkvm.device.virtio.VirtioContext;
 import io.jkvm.device.virtio.VirtioDevice;
+import io.jkvm.snapshot.DeviceMismatchException;
+import io.jkvm.snapshot.Persist;
 import io.jkvm.device.virtio.VirtioFeatures;
 import io.jkvm.device.virtio.Virtqueue;
 import io.jkvm.device.virtio.VirtqueueException;
@@ -71,7 +73,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * at once, and a watch that fires anyway is disarmed rather than skipped, so a readable
  * descriptor nobody will read can never make the I/O thread spin.
  */
-public final class VirtioPciDevice implements PciDevice, AutoCloseable {
+public final class VirtioPciDevice implements PciDevice, AutoCloseable, Persist<VirtioPciState> {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioPciDevice.class);
 
     public static final int VENDOR_ID = 0x1af4;
@@ -916,14 +918,15 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
         }
     }
 
-    /** The function's whole state; requires {@link #suspendIo} first. */
-    public VirtioPciState captureState() {
+    /** The function's whole state, the device's own nested in it; requires {@link #suspendIo} first. */
+    @Override
+    public VirtioPciState save() {
         deviceLock.lock();
         try {
             if (!suspended) {
                 throw new IllegalStateException(name + ": suspend I/O before capturing state");
             }
-            byte[] devState = device.saveState();
+            Record devState = device.save();
             int isrNow;
             synchronized (isrLock) {
                 isrNow = isr;
@@ -945,14 +948,32 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     }
 
     /**
-     * Applies a {@link #captureState} to this freshly created function (status 0, vCPUs not
+     * A function restored from a {@link #save}: the transport is built around {@code device}
+     * (opened from its host resources) as the constructor does, then given {@code s}. A state
+     * that does not fit is refused with a {@link DeviceMismatchException} naming the field, and
+     * the new function is closed (closing {@code device}).
+     */
+    public static VirtioPciDevice restore(VirtioDevice device, GuestMemory memory, Bus mmio, MsiController msi,
+            IrqLine intx, int intxGsi, NotifyRegistrar notifyRegistrar, VirtioPciState s) {
+        VirtioPciDevice d = new VirtioPciDevice(device, memory, mmio, msi, intx, intxGsi, notifyRegistrar);
+        try {
+            d.load(s);
+        } catch (RuntimeException e) {
+            d.close();
+            throw e;
+        }
+        return d;
+    }
+
+    /**
+     * Applies a {@link #save} to this freshly created function (status 0, vCPUs not
      * running): PCI config space (which maps BAR 0 and binds the ioeventfds), MSI-X (which
      * re-programs the GSI routes behind the irqfds), the common configuration, queue rings at
      * their saved positions, and the device state after re-activating the device. Everything is
-     * checked against this device first; a mismatch is an IllegalArgumentException naming the
-     * field, and the function is then reset.
+     * checked against this device first; a mismatch is a {@link DeviceMismatchException} naming
+     * the field, and the function is then reset.
      */
-    public void restoreState(VirtioPciState s) {
+    private void load(VirtioPciState s) {
         check(s.deviceType() == device.deviceType(), "device type " + s.deviceType() + ", this is " + device.deviceType());
         check(s.queues().size() == numQueues, s.queues().size() + " queues, this device has " + numQueues);
         check(s.msix().size() == msix.size(), s.msix().size() + " MSI-X vectors, this device has " + msix.size());
@@ -1017,13 +1038,13 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
                     device.activate(context);
                     live = true;
                 }
-                device.restoreState(s.deviceState(), active);
+                device.restoreState(s.device(), active);
             } finally {
                 deviceLock.unlock();
             }
         } catch (RuntimeException e) {
             reset();
-            throw e instanceof IllegalArgumentException ? e : new IllegalArgumentException(name + ": " + e.getMessage(), e);
+            throw e instanceof DeviceMismatchException ? e : new DeviceMismatchException(name, e.getMessage(), e);
         }
         for (EventFd k : kicks) {
             k.signal();
@@ -1032,7 +1053,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
 
     private void check(boolean ok, String what) {
         if (!ok) {
-            throw new IllegalArgumentException(name + " state: " + what);
+            throw new DeviceMismatchException(name, name + " state: " + what);
         }
     }
 

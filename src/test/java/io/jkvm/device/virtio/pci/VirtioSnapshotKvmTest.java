@@ -9,10 +9,9 @@ import io.jkvm.device.pci.PciConfigIo;
 import io.jkvm.device.pci.PciRoot;
 import io.jkvm.device.virtio.VirtioRng;
 import io.jkvm.snapshot.DeviceState;
-import io.jkvm.snapshot.PciHostDeviceState;
 import io.jkvm.snapshot.SnapshotKey;
 import io.jkvm.snapshot.Snapshots;
-import io.jkvm.snapshot.VirtioPciDeviceState;
+import io.jkvm.vmm.DeviceStateFormat;
 import io.jkvm.testing.KvmAvailable;
 import io.jkvm.testing.TestGuest;
 import io.jkvm.vmm.Machine;
@@ -35,7 +34,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Direct KVM: a 32-bit test guest sets up virtio-rng and completes one request, then waits for
  * the host's go (port 0x540). The machine is paused, its virtio I/O suspended and everything
  * snapshotted; a second machine is restored from the files with fresh device models and the
- * saved PCI and virtio-pci states. Given go, the guest's second request is served there: the
+ * saved PCI and virtio-pci states (built from them: {@link PciConfigIo#restore},
+ * {@link VirtioDevices#restore}, states keyed by device id). Given go, the guest's second request is served there: the
  * BAR mapping and the ioeventfd on the notify address came back from the restored config space,
  * and the queue continues at the saved position (used idx 1 → 2).
  */
@@ -142,9 +142,11 @@ class VirtioSnapshotKvmTest {
 
     private record Devices(PciRoot root, PciConfigIo io, VirtioDevices virtio, VirtioPciDevice rng) {}
 
-    private static Devices wire(Machine m, Port first, Go go, Port second) {
+    /** The test's devices, new or (with {@code r}) restored from the saved states. */
+    private static Devices wire(Machine m, Port first, Go go, Port second, Snapshots.Restored r) {
         PciRoot root = new PciRoot();
-        PciConfigIo io = new PciConfigIo(root);
+        PciConfigIo io = r == null ? new PciConfigIo(root)
+                : PciConfigIo.restore(root, DeviceStateFormat.CODECS.decode(r.device("pci_host"), PciConfigIo.State.class));
         m.pio().register(Layout.PCI_CONFIG_PORT, PciConfigIo.LENGTH, io);
         m.pio().register(0x520, 4, first);
         m.pio().register(0x540, 4, go);
@@ -152,7 +154,9 @@ class VirtioSnapshotKvmTest {
         GsiRouter router = new GsiRouter(m.vm()::setGsiRouting);
         VirtioDevices v = new VirtioDevices(m.memory(), m.mmio(), root, router, new KvmMsiController(m.vm(), router),
                 new KvmNotifyRegistrar(m.vm()), m::irqLine);
-        return new Devices(root, io, v, v.attach(new VirtioRng(), 10, BAR));
+        VirtioPciDevice rng = r == null ? v.attach(new VirtioRng(), 10, BAR)
+                : v.restore("rng0", new VirtioRng(), 10, DeviceStateFormat.CODECS.decode(r.device("rng0"), VirtioPciState.class));
+        return new Devices(root, io, v, rng);
     }
 
     @Test
@@ -162,7 +166,7 @@ class VirtioSnapshotKvmTest {
         Path mem = dir.resolve("vm.mem");
         Port first = new Port();
         try (Machine a = Machine.create(new Machine.Options(1, 4 << 20, true, false))) {
-            Devices d = wire(a, first, new Go(), new Port());
+            Devices d = wire(a, first, new Go(), new Port(), null);
             try (VirtioDevices ignored = d.virtio()) {
                 TestGuest.startProtectedMode(a.vcpus().get(0), a.memory(), code, 0x1000);
                 a.start();
@@ -171,8 +175,8 @@ class VirtioSnapshotKvmTest {
                 a.pause();
                 d.rng().suspendIo();
                 List<DeviceState> states = List.of(
-                        PciHostDeviceState.capture("pci_host", d.io(), d.root().device(0, 0, 0).orElseThrow().config()),
-                        VirtioPciDeviceState.capture("virtio0", d.rng()));
+                        DeviceStateFormat.CODECS.encode("pci_host", d.io().save()),
+                        DeviceStateFormat.CODECS.encode("rng0", d.rng().save()));
                 Snapshots.save(a, states, state, mem, KEY);
                 a.requestStop(StopReason.STOPPED, "snapshotted");
             }
@@ -182,10 +186,8 @@ class VirtioSnapshotKvmTest {
         try (Machine b = r.machine()) {
             Go go = new Go();
             Port second = new Port();
-            Devices d = wire(b, new Port(), go, second);
+            Devices d = wire(b, new Port(), go, second, r);
             try (VirtioDevices ignored = d.virtio()) {
-                PciHostDeviceState.apply(r.device("pci_host"), d.io(), d.root().device(0, 0, 0).orElseThrow().config());
-                VirtioPciDeviceState.apply(r.device("virtio0"), d.rng());
                 assertThat(d.rng().config().mappedAddress(VirtioPciLayout.BAR)).as("BAR decodes again").isEqualTo(BAR);
                 b.start();
                 go.go = 1;

@@ -31,8 +31,8 @@ import java.util.Map;
  * the kernel's little-endian bytes. Sizes are checked against asm/kvm.h on decode, so a
  * structure handed to an ioctl always has exactly the size the ioctl reads.
  */
-final class StateCodec {
-    private StateCodec() {}
+final class KvmStateCodec {
+    private KvmStateCodec() {}
 
     static final int MAX_FIELDS = 64;
     static final int MAX_FIELD_BYTES = 1 << 20;
