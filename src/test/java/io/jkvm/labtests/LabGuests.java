@@ -46,8 +46,8 @@ public final class LabGuests {
      * a stuck one.
      */
     static final String SHELL_LIB = String.join("\n",
-            "t0=$(date +%s)",
-            "say() { echo \"lab: [$(( $(date +%s) - t0 ))s] $*\"; }",
+            "_lab_t0=$(date +%s)",
+            "say() { echo \"lab: [$(( $(date +%s) - _lab_t0 ))s] $*\"; }",
             "grown() { cat \"$@\" 2>/dev/null | wc -c; }",
             "await() {",
             "  _cond=$1; _pid=$2; _progress=${3:-true}; _last=; _t=$(date +%s)",
@@ -56,7 +56,7 @@ public final class LabGuests {
             "    _now=$(date +%s)",
             "    if [ $((_now - _t)) -ge 5 ]; then",
             "      _t=$_now; _seen=$(eval \"$_progress\" 2>/dev/null)",
-            "      if [ \"$_seen\" != \"$_last\" ]; then echo \"lab: [$((_now - t0))s] waiting for: $_cond (progress: $_seen)\"; _last=$_seen; fi",
+            "      if [ \"$_seen\" != \"$_last\" ]; then echo \"lab: [$((_now - _lab_t0))s] waiting for: $_cond (progress: $_seen)\"; _last=$_seen; fi",
             "    fi",
             "    sleep 0.2",
             "  done",
