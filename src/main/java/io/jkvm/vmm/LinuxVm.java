@@ -590,8 +590,10 @@ public final class LinuxVm {
     }
 
     private void configureVcpus(Machine m, List<CpuidEntry> supported, BootCpuState bsp) {
-        boolean tscDeadline = m.vm().checkExtension(KvmIoctls.KVM_CAP_TSC_DEADLINE_TIMER) > 0;
-        CpuidBuilder cpuid = new CpuidBuilder(supported, config.nested(), false, tscDeadline);
+        // The TSC-deadline timer (CpuidBuilder's tscDeadline, when KVM_CAP_TSC_DEADLINE_TIMER) is not
+        // offered yet: QEMU and Firecracker offer it, but lab runs with it on saw the lab machine
+        // stop twice in ~30 boots, unexplained; it is switched on once measured against the lab.
+        CpuidBuilder cpuid = new CpuidBuilder(supported, config.nested(), false, false);
         List<MsrEntry> msrs = BootMsrs.entries();
         for (VcpuFd v : m.vcpus()) {
             v.setCpuid(cpuid.forVcpu(v.id(), config.cpus()));
