@@ -91,7 +91,8 @@ class ApiLabTest {
         assertThat(out).contains("@@state-before {\"id\":\"lab-vm\",\"state\":\"Not started\"");
         assertThat(out).contains("@@PUT /machine-config -> 204").contains("@@PUT /boot-source -> 204");
         assertThat(out).contains("@@PUT /actions -> 204").contains("@@guest-up-ms");
-        assertThat(out).contains("@@PUT /actions -> 400 {\"fault_message\":\"The requested operation is not supported after starting the microVM.\"}");
+        // Firecracker's sentence, after the name of the refused action.
+        assertThat(out).contains("@@PUT /actions -> 400 {\"fault_message\":\"InstanceStart: The requested operation is not supported after starting the microVM.\"}");
         assertThat(out).contains("@@state-paused {\"id\":\"lab-vm\",\"state\":\"Paused\"");
         assertThat(out).contains("@@state-resumed {\"id\":\"lab-vm\",\"state\":\"Running\"");
         assertThat(out).containsAnyOf("@@cad-exit=0", "@@cad-ignored");
