@@ -1,17 +1,13 @@
 package io.jkvm.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.jkvm.config.HostLimits;
-import io.jkvm.config.OnReboot;
 import io.jkvm.testing.RawHttp;
-import io.jkvm.vmm.VmMetrics;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -23,7 +19,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -54,25 +49,7 @@ class ApiHardeningTest {
 
     @BeforeEach
     void serve() throws IOException {
-        EventLog quiet = new EventLog("test", new ByteArrayOutputStream(), null);
-        GuestLauncher fake = spec -> new RunningGuest() {
-            public void pause() {}
-
-            public void resume() {}
-
-            public boolean isPaused() {
-                return false;
-            }
-
-            public boolean sendCtrlAltDel() {
-                return true;
-            }
-
-            public VmMetrics metrics() {
-                return new VmMetrics(1, 1, Map.of(), Map.of(), 1);
-            }
-        };
-        api = new ApiRouter(new VmmController("hard", new HostLimits(4, 8L << 30), fake, quiet, OnReboot.EXIT), quiet);
+        api = StandInGuest.router("hard", () -> { });
         sock = dir.resolve("api.sock");
         server = UdsHttpServer.start(sock, (m, p, q, b) -> HttpReply.of(api.handle(m, p, b)), 8, DEADLINE);
     }

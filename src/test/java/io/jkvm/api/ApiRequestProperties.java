@@ -1,9 +1,6 @@
 package io.jkvm.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.jkvm.config.HostLimits;
-import io.jkvm.config.OnReboot;
-import io.jkvm.vmm.VmMetrics;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -12,13 +9,11 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.lifecycle.BeforeProperty;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -54,29 +49,7 @@ class ApiRequestProperties {
     }
 
     private ApiRouter router() {
-        EventLog quiet = new EventLog("test", new ByteArrayOutputStream(), null);
-        GuestLauncher fake = spec -> {
-            launches.incrementAndGet();
-            return new RunningGuest() {
-                public void pause() { }
-
-                public void resume() { }
-
-                public boolean isPaused() {
-                    return false;
-                }
-
-                public boolean sendCtrlAltDel() {
-                    return true;
-                }
-
-                public VmMetrics metrics() {
-                    return new VmMetrics(spec.config().cpus(), 1, Map.of("IO", 3L), Map.of(), 1);
-                }
-            };
-        };
-        VmmController vmm = new VmmController("prop", new HostLimits(4, 8L << 30), fake, quiet, OnReboot.EXIT);
-        return new ApiRouter(vmm, quiet);
+        return StandInGuest.router("prop", launches::incrementAndGet);
     }
 
     private static void assertAnswered(ApiResponse r) throws IOException {

@@ -3,19 +3,14 @@ package io.jkvm.api;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.jkvm.config.HostLimits;
-import io.jkvm.config.OnReboot;
 import io.jkvm.testing.JazzerOnJava25;
-import io.jkvm.vmm.VmMetrics;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 
 /**
  * Coverage-guided fuzzing (Jazzer) of the per-VM API behind the HTTP layer: a program of up to
@@ -126,24 +121,6 @@ class ApiRouterFuzzTest {
                 throw new UncheckedIOException(e);
             }
         }
-        EventLog quiet = new EventLog("fuzz", new ByteArrayOutputStream(), null);
-        GuestLauncher stand = spec -> new RunningGuest() {
-            public void pause() { }
-
-            public void resume() { }
-
-            public boolean isPaused() {
-                return false;
-            }
-
-            public boolean sendCtrlAltDel() {
-                return true;
-            }
-
-            public VmMetrics metrics() {
-                return new VmMetrics(spec.config().cpus(), 1, Map.of("IO", 3L), Map.of(), 1);
-            }
-        };
-        return new ApiRouter(new VmmController("fuzz", new HostLimits(4, 8L << 30), stand, quiet, OnReboot.EXIT), quiet);
+        return StandInGuest.router("fuzz", () -> { });
     }
 }
