@@ -11,8 +11,10 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-# Kernel messages would land in the middle of the command's console output.
-echo 0 > /proc/sys/kernel/printk
+# Kernel messages would land in the middle of the command's console output: only KERN_EMERG
+# reaches the console. Not 0: panic() and oops raise the level only when it is not 0
+# (console_verbose), and a lab machine that panics must say why instead of vanishing.
+echo 1 > /proc/sys/kernel/printk
 
 # Progress lines (with L1 uptime) stay in the console log, which the host shows on failure.
 say() { echo "jkvm-lab: $(cut -d' ' -f1 /proc/uptime) $*"; }
