@@ -115,7 +115,6 @@ public final class KvmIoctls {
     public static final int KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 = 0xa8;
     public static final int KVM_CAP_PIT_STATE2 = 35;
     public static final int KVM_CAP_KVMCLOCK_CTRL = 76;
-    public static final int KVM_CAP_TSC_DEADLINE_TIMER = 72;
     public static final int KVM_CAP_XSAVE2 = 208;
 
     // struct kvm_clock_data.flags (api.rst, KVM_GET_CLOCK).

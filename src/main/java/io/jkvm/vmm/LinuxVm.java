@@ -477,7 +477,7 @@ public final class LinuxVm {
             for (int i = 0; i < pastExits.length; i++) {
                 long n = pastExits[i] + (m != null ? m.exitCount(i) : 0);
                 if (n > 0) {
-                    exits.merge(io.jkvm.kvm.KvmIoctls.exitName(i), n, Long::sum);
+                    exits.merge(KvmIoctls.exitName(i), n, Long::sum);
                 }
             }
         }
@@ -590,10 +590,10 @@ public final class LinuxVm {
     }
 
     private void configureVcpus(Machine m, List<CpuidEntry> supported, BootCpuState bsp) {
-        // The TSC-deadline timer (CpuidBuilder's tscDeadline, when KVM_CAP_TSC_DEADLINE_TIMER) is not
-        // offered yet: QEMU and Firecracker offer it, but lab runs with it on saw the lab machine
-        // stop twice in ~30 boots, unexplained; it is switched on once measured against the lab.
-        CpuidBuilder cpuid = new CpuidBuilder(supported, config.nested(), false, false);
+        // Leaf 1 ECX[24] (TSC-deadline timer, KVM_CAP_TSC_DEADLINE_TIMER) stays clear although QEMU
+        // and Firecracker set it: lab runs with it set saw the lab machine stop twice in ~30 boots,
+        // unexplained. It goes in once measured against the lab.
+        CpuidBuilder cpuid = new CpuidBuilder(supported, config.nested());
         List<MsrEntry> msrs = BootMsrs.entries();
         for (VcpuFd v : m.vcpus()) {
             v.setCpuid(cpuid.forVcpu(v.id(), config.cpus()));

@@ -12,7 +12,7 @@ import java.util.List;
  * (0x80000001, 0x80000008, 0x8000001D/1E), and the KVM paravirt leaves (Documentation/virt/kvm/x86/cpuid.rst).
  *
  * <ul>
- *   <li>leaf 1 (TSC-deadline bit set when KVM emulates the mode): EBX[31:24] initial APIC ID, EBX[23:16] addressable logical processors (count
+ *   <li>leaf 1: EBX[31:24] initial APIC ID, EBX[23:16] addressable logical processors (count
  *       rounded up to a power of two), EDX.HTT when more than one; ECX.hypervisor set; ECX.VMX
  *       cleared unless nested;
  *   <li>leaf 4 (and AMD 0x8000001D): core/sharing counts consistent with the topology;
@@ -39,8 +39,6 @@ public final class CpuidBuilder {
 
     public static final int ECX_VMX = 1 << 5;
     public static final int ECX_HYPERVISOR = 1 << 31;
-    /** Leaf 1 ECX[24]: the LAPIC timer's TSC-deadline mode. */
-    public static final int ECX_TSC_DEADLINE = 1 << 24;
     public static final int EDX_HTT = 1 << 28;
     public static final int EXT_ECX_SVM = 1 << 2;
     /** "KVMKVMKVM\0\0\0" as EBX, ECX, EDX. */
@@ -58,31 +56,20 @@ public final class CpuidBuilder {
     private final List<CpuidEntry> supported;
     private final boolean nested;
     private final boolean pmu;
-    private final boolean tscDeadline;
 
     /**
      * @param supported the entries from KVM_GET_SUPPORTED_CPUID
      * @param nested expose VMX/SVM so the guest can run its own VMs
      * @param pmu expose KVM's architectural PMU (leaf 0xA) instead of zeroing it
-     * @param tscDeadline KVM_CAP_TSC_DEADLINE_TIMER is present: set leaf 1 ECX[24]. KVM emulates
-     *     the mode in its in-kernel LAPIC but leaves the bit out of KVM_GET_SUPPORTED_CPUID; userspace
-     *     sets it when the capability is there (api.rst, KVM_GET_SUPPORTED_CPUID and
-     *     KVM_CAP_TSC_DEADLINE_TIMER). Without it Linux falls back to calibrating the one-shot timer,
-     *     which QEMU's and Firecracker's guests never do.
      */
-    public CpuidBuilder(List<CpuidEntry> supported, boolean nested, boolean pmu, boolean tscDeadline) {
+    public CpuidBuilder(List<CpuidEntry> supported, boolean nested, boolean pmu) {
         this.supported = List.copyOf(supported);
         this.nested = nested;
         this.pmu = pmu;
-        this.tscDeadline = tscDeadline;
-    }
-
-    public CpuidBuilder(List<CpuidEntry> supported, boolean nested, boolean pmu) {
-        this(supported, nested, pmu, false);
     }
 
     public CpuidBuilder(List<CpuidEntry> supported, boolean nested) {
-        this(supported, nested, false, false);
+        this(supported, nested, false);
     }
 
     /** The list to pass to KVM_SET_CPUID2 for the vCPU with APIC ID {@code vcpuIndex}. */
@@ -151,9 +138,6 @@ public final class CpuidBuilder {
     private CpuidEntry features(CpuidEntry e, Topology t) {
         int ebx = (e.ebx() & 0x0000ffff) | Math.min(t.addressable(), 0xff) << 16 | t.apicId() << 24;
         int ecx = e.ecx() | ECX_HYPERVISOR;
-        if (tscDeadline) {
-            ecx |= ECX_TSC_DEADLINE;
-        }
         if (!nested) {
             ecx &= ~ECX_VMX;
         }
