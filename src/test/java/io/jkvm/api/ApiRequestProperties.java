@@ -39,12 +39,7 @@ class ApiRequestProperties {
     void kernelFile() throws IOException {
         Path dir = Files.createTempDirectory("jkvm-api-prop");
         dir.toFile().deleteOnExit();
-        byte[] elf = new byte[64];
-        elf[0] = 0x7f;
-        elf[1] = 'E';
-        elf[2] = 'L';
-        elf[3] = 'F';
-        kernel = Files.write(dir.resolve("vmlinux"), elf);
+        kernel = StandInGuest.kernelFile(dir);
         kernel.toFile().deleteOnExit();
     }
 

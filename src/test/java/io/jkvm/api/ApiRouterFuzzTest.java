@@ -110,12 +110,7 @@ class ApiRouterFuzzTest {
             try {
                 Path dir = Files.createTempDirectory("jkvm-api-fuzz");
                 dir.toFile().deleteOnExit();
-                byte[] elf = new byte[64];
-                elf[0] = 0x7f;
-                elf[1] = 'E';
-                elf[2] = 'L';
-                elf[3] = 'F';
-                kernel = Files.write(dir.resolve("vmlinux"), elf);
+                kernel = StandInGuest.kernelFile(dir);
                 kernel.toFile().deleteOnExit();
             } catch (IOException e) {
                 throw new UncheckedIOException(e);

@@ -5,6 +5,9 @@ import io.jkvm.config.OnReboot;
 import io.jkvm.vmm.VmMetrics;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 
 /**
@@ -16,6 +19,19 @@ final class StandInGuest implements RunningGuest {
 
     private StandInGuest(int cpus) {
         this.cpus = cpus;
+    }
+
+    /**
+     * A file that passes the boot source's checks (the ELF magic, nothing to boot): what a
+     * stand-in guest is "booted" from. Written as {@code dir/vmlinux}.
+     */
+    static Path kernelFile(Path dir) throws IOException {
+        byte[] elf = new byte[64];
+        elf[0] = 0x7f;
+        elf[1] = 'E';
+        elf[2] = 'L';
+        elf[3] = 'F';
+        return Files.write(dir.resolve("vmlinux"), elf);
     }
 
     /** A launcher of stand-ins; {@code onLaunch} runs at each launch (counting them, say). */

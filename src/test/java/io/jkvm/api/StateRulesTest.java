@@ -85,12 +85,7 @@ class StateRulesTest {
     }
 
     private Path kernel() throws IOException {
-        byte[] elf = new byte[64];
-        elf[0] = 0x7f;
-        elf[1] = 'E';
-        elf[2] = 'L';
-        elf[3] = 'F';
-        return Files.write(dir.resolve("vmlinux"), elf);
+        return StandInGuest.kernelFile(dir);
     }
 
     private void start() throws IOException {
