@@ -68,11 +68,7 @@ class DaemonDirectTest {
     }
 
     private void startDaemon() throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(JkvmCommand.of("daemon", "--state-dir", state.toString(), "--socket", sock.toString()));
-        // Ten JVMs starting at once in the lab take longer than the daemon's default wait.
-        pb.environment().put("JKVM_VMM_START_TIMEOUT", String.valueOf(Patience.secondsOf(300)));
-        daemon = pb.redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("daemon.log").toFile())).start();
+        daemon = DaemonProcess.start(state, sock, dir.resolve("daemon.log"));
         await("the daemon socket", Patience.seconds(60), () -> UdsHttpServer.listening(sock));
     }
 
