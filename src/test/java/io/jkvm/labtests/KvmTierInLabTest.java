@@ -60,7 +60,7 @@ class KvmTierInLabTest {
                 // The tier scales its hang detectors by how much slower the lab is (Patience).
                 "-D" + TierLauncher.HOST_JVM_START + "=" + Math.round(TierLauncher.jvmStartMillis()),
                 // -Djkvm.tier.classes=REGEX runs only those classes of the tier (looking into one failure).
-                "-D" + TierLauncher.CLASSES + "=" + System.getProperty(TierLauncher.CLASSES, ".*Test|.*Tests|.*Properties"),
+                "-D" + TierLauncher.CLASSES + "=" + System.getProperty(TierLauncher.CLASSES, TierLauncher.ALL_CLASSES),
                 "-cp", System.getProperty("java.class.path")));
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         OutputStream tee = new Tee(captured);

@@ -40,6 +40,8 @@ public final class TierLauncher {
 
     /** A regular expression of test class names: runs only those (e.g. {@code .*Daemon.*} to look at one failure). */
     public static final String CLASSES = "jkvm.tier.classes";
+    /** Without {@link #CLASSES}: the test classes surefire runs (pom.xml includes). */
+    public static final String ALL_CLASSES = ".*Test|.*Tests|.*Properties";
 
     public static void main(String[] args) throws IOException {
         if (args.length != 2) {
@@ -54,7 +56,7 @@ public final class TierLauncher {
                 .filters(TagFilter.includeTags(tag),
                         // The lab runners themselves carry the tag; they must not recurse.
                         ClassNameFilter.excludeClassNamePatterns(".*InLabTest"),
-                        ClassNameFilter.includeClassNamePatterns(System.getProperty(CLASSES, ".*Test|.*Tests|.*Properties")))
+                        ClassNameFilter.includeClassNamePatterns(System.getProperty(CLASSES, ALL_CLASSES)))
                 // A hang detector per test, far above any test's needs even in the lab.
                 .configurationParameter("junit.jupiter.execution.timeout.default", "20 m")
                 .build();
