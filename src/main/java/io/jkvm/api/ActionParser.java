@@ -31,7 +31,7 @@ public final class ActionParser {
             case "/machine-config" -> switch (m) {
                 case "GET" -> new GetMachineConfig();
                 case "PUT" -> new ConfigureMachine(Json.parse(body, MachineConfiguration.class));
-                case "PATCH" -> new UpdateMachine(Json.parse(body, MachineConfiguration.class));
+                case "PATCH" -> new UpdateMachine(nonEmptyPatch(Json.parse(body, MachineConfiguration.class)));
                 default -> throw badMethod(m, p);
             };
             case "/actions" -> {
@@ -135,5 +135,13 @@ public final class ActionParser {
 
     private static String abbreviate(String s) {
         return s.length() > 100 ? s.substring(0, 100) + "..." : s;
+    }
+
+    /** A PATCH that changes nothing is refused as Firecracker refuses it (parsed_request.rs). */
+    private static MachineConfiguration nonEmptyPatch(MachineConfiguration m) {
+        if (m.equals(new MachineConfiguration(null, null, null, null, null, null))) {
+            throw ApiException.badRequest("Empty PATCH request.");
+        }
+        return m;
     }
 }

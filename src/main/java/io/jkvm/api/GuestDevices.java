@@ -7,14 +7,14 @@ import io.jkvm.net.MacAddress;
 import io.jkvm.net.NetConfig;
 import io.jkvm.storage.DiskConfig;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Where configured drives and network interfaces become guest devices: virtio-blk and
  * virtio-net on PCI. As in Firecracker, the root drive comes first (so it is /dev/vda) and,
- * unless the boot arguments already say where the root is, {@code root=/dev/vda ro|rw} is added.
+ * unless the boot arguments already say where the root is, {@code root=/dev/vda ro|rw} (or the
+ * root drive's {@code root=PARTUUID=...}) is added.
  */
 public final class GuestDevices {
     private GuestDevices() {}
@@ -24,14 +24,14 @@ public final class GuestDevices {
         drives.stream().filter(d -> Boolean.TRUE.equals(d.isRootDevice())).forEach(ordered::add);
         drives.stream().filter(d -> !Boolean.TRUE.equals(d.isRootDevice())).forEach(ordered::add);
         try {
-            List<DiskConfig> disks = ordered.stream().map(d -> new DiskConfig(Path.of(d.pathOnHost()), d.readOnly(),
+            List<DiskConfig> disks = ordered.stream().map(d -> new DiskConfig(HostPaths.usable("path_on_host", d.pathOnHost()), d.readOnly(),
                     serial(d.driveId()))).toList();
             List<NetConfig> nets = nics.stream().map(n -> new NetConfig(n.hostDevName(),
                     n.guestMac() != null ? MacAddress.parse(n.guestMac()) : MacAddress.randomLocal())).toList();
             String cmdline = config.cmdline();
             if (!ordered.isEmpty() && Boolean.TRUE.equals(ordered.get(0).isRootDevice())
                     && !(" " + cmdline).contains(" root=")) {
-                cmdline = cmdline + " root=/dev/vda " + (ordered.get(0).readOnly() ? "ro" : "rw");
+                cmdline = cmdline + " " + Partuuid.rootArgument(ordered.get(0)) + " " + (ordered.get(0).readOnly() ? "ro" : "rw");
             }
             return new VmConfig(config.kernel(), config.initrd(), cmdline, config.cpus(), config.memoryBytes(),
                     config.onReboot(), config.nested(), new DeviceConfig(disks, nets, false, false));

@@ -7,14 +7,20 @@ import java.nio.file.Path;
 /**
  * Checks of the host paths a client names (kernel, images, snapshot and log files): each refusal
  * is a 400 naming the field and what is wrong with the file, before the VMM opens anything.
+ * Relative paths are taken relative to the VMM's working directory, as Firecracker takes them
+ * (its getting-started guide sends {@code ./firecracker.log}; under a jailer that directory is the
+ * jail's root).
  */
 final class HostPaths {
     private HostPaths() {}
 
-    /** {@code value} as a path, or a 400 naming {@code field} (NUL bytes, unpaired surrogates...). */
+    /**
+     * {@code value} as an absolute path (a relative one resolved against the working directory),
+     * or a 400 naming {@code field} (NUL bytes, unpaired surrogates...).
+     */
     static Path usable(String field, String value) {
         try {
-            return Path.of(value);
+            return Path.of(value).toAbsolutePath();
         } catch (InvalidPathException e) {
             throw ApiException.badField(field, field + ": not a usable path (it has characters a file name cannot have)");
         }
@@ -23,9 +29,6 @@ final class HostPaths {
     /** An existing regular file the VMM can read, and write unless {@code readOnly}. */
     static void checkBackingFile(String field, String path, boolean readOnly) {
         Path p = usable(field, path);
-        if (!p.isAbsolute()) {
-            throw ApiException.badField(field, field + " " + path + ": must be an absolute path");
-        }
         if (!Files.exists(p)) {
             throw ApiException.badField(field, field + " " + path + ": no such file");
         }
@@ -45,12 +48,9 @@ final class HostPaths {
         checkBackingFile(field, path, true);
     }
 
-    /** A file the VMM may create or overwrite: absolute, not a directory, in a writable directory. */
+    /** A file the VMM may create or overwrite: not a directory, in a writable directory. */
     static Path writable(String field, String path) {
         Path p = usable(field, path);
-        if (!p.isAbsolute()) {
-            throw ApiException.badField(field, field + " " + path + ": must be an absolute path");
-        }
         if (Files.isDirectory(p)) {
             throw ApiException.badField(field, field + " " + path + ": is a directory");
         }

@@ -3,8 +3,7 @@ package io.jkvm.api;
 import io.jkvm.api.VmmAction.*;
 
 /**
- * What a VM takes before boot: configuration, drive and interface updates, InstanceStart, a
- * snapshot load, reads and FlushMetrics. Everything that needs a running guest is refused here,
+ * What a VM takes before boot: configuration, InstanceStart, a snapshot load and reads. Everything that needs a running guest is refused here,
  * by the exhaustive switch, with Firecracker's "not supported before starting" naming the action.
  */
 final class PreBootHandler {
@@ -26,13 +25,13 @@ final class PreBootHandler {
                 return vmm.answer(q);
             }
             case Configure c -> vmm.whilePreBoot(action, () -> config.apply(c));
-            case UpdateDrive u -> vmm.whilePreBoot(action, () -> config.updateDrive(u.pathId(), u.update()));
-            case UpdateNetworkInterface u -> config.updateNetworkInterface(u.pathId(), u.update());
             case InstanceStart _ -> start(action);
             case LoadSnapshot l -> loadSnapshot(action, l.params());
-            case FlushMetrics _ -> MetricsLine.flush(config.metricsPath(), vmm.metricsLine());
             case CancelMigration _ -> vmm.migration().cancel();
-            case SendCtrlAltDel _, Pause _, Resume _, CreateSnapshot _, StartMigration _ -> throw notBeforeStart(action);
+            // As Firecracker (rpc_interface.rs): PATCH of a drive or an interface updates a running
+            // device, and FlushMetrics has nothing to flush before boot; before it, PUT the section again.
+            case UpdateDrive _, UpdateNetworkInterface _, FlushMetrics _, SendCtrlAltDel _, Pause _, Resume _,
+                    CreateSnapshot _, StartMigration _ -> throw notBeforeStart(action);
         }
         return null;
     }

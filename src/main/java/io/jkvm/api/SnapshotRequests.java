@@ -86,7 +86,7 @@ final class SnapshotRequests {
         HostPaths.checkReadableFile("snapshot_path", p.snapshotPath());
         // enable_diff_snapshots: Firecracker's older name for track_dirty_pages on a restored VM.
         boolean track = Boolean.TRUE.equals(p.enableDiffSnapshots());
-        return new SnapshotRequest(Path.of(p.snapshotPath()), Path.of(mem), requireKey(key), Protection.HMAC_SHA256,
+        return new SnapshotRequest(HostPaths.usable("snapshot_path", p.snapshotPath()), HostPaths.usable("mem_file_path", mem), requireKey(key), Protection.HMAC_SHA256,
                 false, track);
     }
 

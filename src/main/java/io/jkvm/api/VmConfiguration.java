@@ -109,6 +109,11 @@ public final class VmConfiguration {
         HostPaths.checkBackingFile("path_on_host", d.pathOnHost(), d.readOnly());
         Fields.checkOneOf("cache_type", d.cacheType(), "Unsafe", "Writeback");
         Fields.checkOneOf("io_engine", d.ioEngine(), "Sync", "Async");
+        if ("Async".equals(d.ioEngine())) {
+            throw ApiException.badField("io_engine", "io_engine 'Async': not supported yet (jkvm's block engine is"
+                    + " synchronous; use Sync or leave it out)");
+        }
+        Partuuid.check(d);
         Fields.checkRateLimiter("rate_limiter", d.rateLimiter());
         if (d.root()) {
             for (Drive other : drives.values()) {

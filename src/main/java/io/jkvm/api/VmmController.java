@@ -34,7 +34,7 @@ public final class VmmController {
     static final String AFTER_START = "The requested operation is not supported after starting the microVM.";
     static final String BEFORE_START = "The requested operation is not supported before starting the microVM.";
     static final String STOPPED_MESSAGE = "the microVM has stopped";
-    public static final String VERSION = "0.1.0";
+    public static final String VERSION = Versions.FIRECRACKER_API;
 
     /** Lifecycle as {@code GET /} reports it (plus Stopped, once the guest has ended). */
     public enum State {
@@ -62,7 +62,7 @@ public final class VmmController {
     private boolean starting;
     /** jkvm run --trust-source-paths: an unconfigured destination takes the source's recorded host paths. */
     private volatile boolean trustSourcePaths;
-    private volatile SnapshotKey snapshotKey;
+    private volatile java.util.function.Supplier<SnapshotKey> snapshotKey = () -> null;
 
     public VmmController(String id, HostLimits limits, GuestLauncher launcher, EventLog log, OnReboot onReboot) {
         this.id = id;
@@ -201,8 +201,9 @@ public final class VmmController {
         return migration;
     }
 
+    /** The key snapshots are made and loaded with, or null when there is none. */
     SnapshotKey snapshotKey() {
-        return snapshotKey;
+        return snapshotKey.get();
     }
 
     /** Called by the VMM when the guest has stopped for good. */
@@ -220,7 +221,15 @@ public final class VmmController {
 
     /** The key snapshots are authenticated (and optionally encrypted) with; without one they are refused. */
     public void setSnapshotKey(SnapshotKey key) {
-        snapshotKey = key;
+        snapshotKey = () -> key;
+    }
+
+    /**
+     * Where the snapshot key comes from when none was given: asked on the first snapshot
+     * request (the source may create the key then, and answers an {@link ApiException} when it cannot).
+     */
+    public void setSnapshotKeySource(java.util.function.Supplier<SnapshotKey> source) {
+        snapshotKey = java.util.Objects.requireNonNull(source, "source");
     }
 
     /** TLS files for outgoing migrations that do not name their own (jkvm run --tls-*). */

@@ -57,6 +57,7 @@ final class ApiVmm {
     private final io.jkvm.migration.MigrationTls tls;
     private final io.jkvm.migration.MigrationAddress incoming;
     private boolean trustSourcePaths;
+    private java.util.List<io.jkvm.api.VmmAction> initialActions = java.util.List.of();
 
     ApiVmm(Path apiSock, Path configFile, Path consoleSock, String id, OnReboot onReboot, Path snapshotKey,
             io.jkvm.migration.MigrationTls tls, io.jkvm.migration.MigrationAddress incoming) {
@@ -73,6 +74,27 @@ final class ApiVmm {
     /** See {@link VmmController#setTrustSourcePaths}. */
     ApiVmm trustSourcePaths(boolean trust) {
         trustSourcePaths = trust;
+        return this;
+    }
+
+    private long[] startTimes;
+
+    /**
+     * The jailer's {@code --start-time-us}, {@code --start-time-cpu-us} and {@code --parent-cpu-time-us}
+     * (any may be null): the start-up time they give is logged once the API serves, as Firecracker
+     * reports its {@code process_startup_time_us}.
+     */
+    ApiVmm startTimes(Long startUs, Long startCpuUs, Long parentCpuUs) {
+        if (startUs != null || startCpuUs != null) {
+            startTimes = new long[] {startUs == null ? -1 : startUs, startCpuUs == null ? -1 : startCpuUs,
+                    parentCpuUs == null ? 0 : parentCpuUs};
+        }
+        return this;
+    }
+
+    /** Actions applied before the API serves or the config file is read (logger and metrics from flags). */
+    ApiVmm initialActions(java.util.List<io.jkvm.api.VmmAction> actions) {
+        initialActions = java.util.List.copyOf(actions);
         return this;
     }
 
@@ -123,10 +145,21 @@ final class ApiVmm {
             // kill -USR1: the vCPU report as one event (stderr is a JSON-lines log here).
             io.jkvm.vmm.diag.ReportSignal.install(vmm::vcpuReport,
                     r -> log.info("vcpu_report", "report", io.jkvm.vmm.diag.ReportText.render(r)));
-            vmm.setSnapshotKey(key);
+            if (key != null) {
+                vmm.setSnapshotKey(key);
+            } else {
+                vmm.setSnapshotKeySource(HostSnapshotKey.inDefaultPlace());
+            }
             vmm.setTrustSourcePaths(trustSourcePaths);
             if (tls != null) {
                 vmm.setMigrationTls(tls);
+            }
+            for (io.jkvm.api.VmmAction a : initialActions) {
+                try {
+                    vmm.handle(a);
+                } catch (ApiException e) {
+                    throw new UserError(e.getMessage());
+                }
             }
             javax.net.ssl.SSLServerSocket listener = null;
             if (incoming != null) {
@@ -141,6 +174,7 @@ final class ApiVmm {
                 log.info("api_listening", "id", id, "socket", apiSock, "pid", ProcessHandle.current().pid());
             }
             closeOnExit(server, console);
+            logStartup(log);
             if (configFile != null) {
                 try {
                     ConfigFile.apply(ConfigFile.read(configFile), vmm);
@@ -168,6 +202,23 @@ final class ApiVmm {
                 console.close();
             }
         }
+    }
+
+    /** Wall (CLOCK_MONOTONIC, which System.nanoTime reads on Linux) and CPU time since the jailer's marks. */
+    private void logStartup(EventLog log) {
+        if (startTimes == null) {
+            return;
+        }
+        java.util.List<Object> kv = new java.util.ArrayList<>();
+        if (startTimes[0] >= 0) {
+            kv.addAll(java.util.List.of("process_startup_time_us", System.nanoTime() / 1000 - startTimes[0]));
+        }
+        if (startTimes[1] >= 0) {
+            long cpuUs = ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                    .getOperatingSystemMXBean()).getProcessCpuTime() / 1000;
+            kv.addAll(java.util.List.of("process_startup_time_cpu_us", cpuUs - startTimes[1] + startTimes[2]));
+        }
+        log.info("process_startup", kv.toArray());
     }
 
     /** Waits for the incoming migration; a failed one ends this VMM with an error. */

@@ -5,9 +5,9 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** Entry point of the {@code jkvm} command. */
-@Command(name = "jkvm", mixinStandardHelpOptions = true, version = "jkvm 0.1.0",
+@Command(name = "jkvm", mixinStandardHelpOptions = true, version = "jkvm " + io.jkvm.api.Versions.JKVM,
         description = "A KVM virtual machine monitor and manager.",
-        subcommands = {RunCommand.class, MigrateCommand.class, VmCommand.class, DaemonCommand.class, DemoCommand.class, HostCheckCommand.class,
+        subcommands = {RunCommand.class, FirecrackerCommand.class, MigrateCommand.class, VmCommand.class, DaemonCommand.class, DemoCommand.class, HostCheckCommand.class,
                 LabCommand.class, ImageCommand.class, SnapshotCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

@@ -55,7 +55,8 @@ public final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--snapshot-key", paramLabel = "FILE",
             description = "With --api-sock: the key (32+ secret bytes, mode 0600) that authenticates snapshots made"
-                    + " and loaded through /snapshot/create and /snapshot/load.")
+                    + " and loaded through /snapshot/create and /snapshot/load (default: the host key in the state"
+                    + " directory, created on the first snapshot).")
     Path snapshotKey;
 
     @Option(names = "--id", paramLabel = "ID", description = "Instance id reported by the API (default: ${DEFAULT-VALUE}).")

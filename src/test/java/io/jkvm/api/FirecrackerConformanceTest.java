@@ -1,0 +1,149 @@
+package io.jkvm.api;
+
+import io.jkvm.api.VmmAction.*;
+import io.jkvm.config.HostLimits;
+import io.jkvm.config.OnReboot;
+import io.jkvm.vmm.VmMetrics;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Where jkvm answers as Firecracker does (facts from Firecracker's rpc_interface.rs,
+ * parsed_request.rs and its getting-started guide): what is refused before boot, an empty PATCH,
+ * relative paths, the root drive's partuuid, io_engine, and the version clients compare.
+ */
+class FirecrackerConformanceTest {
+    @TempDir
+    Path dir;
+    private VmmController vmm;
+    private final AtomicReference<GuestSpec> launched = new AtomicReference<>();
+
+    @BeforeEach
+    void controller() {
+        EventLog quiet = new EventLog("test", new ByteArrayOutputStream(), null);
+        GuestLauncher fake = spec -> {
+            launched.set(spec);
+            return new RunningGuest() {
+                public void pause() {}
+
+                public void resume() {}
+
+                public boolean isPaused() {
+                    return false;
+                }
+
+                public boolean sendCtrlAltDel() {
+                    return true;
+                }
+
+                public VmMetrics metrics() {
+                    return new VmMetrics(1, 1, Map.of(), Map.of(), 1);
+                }
+            };
+        };
+        vmm = new VmmController("fc", new HostLimits(4, 8L << 30), fake, quiet, OnReboot.EXIT);
+    }
+
+    private void bootSource() throws IOException {
+        vmm.handle(new ConfigureBootSource(new BootSource(StandInGuest.kernelFile(dir).toString(), null, "console=ttyS0")));
+        vmm.handle(new ConfigureMachine(new MachineConfiguration(1, 32, null, null, null, null)));
+    }
+
+    private static Drive drive(String id, String path, boolean root, String partuuid, String ioEngine) {
+        return new Drive(id, path, root, false, partuuid, null, ioEngine, null, null);
+    }
+
+    @Test
+    void driveAndInterfaceUpdatesAndFlushMetricsAreRefusedBeforeBootAsFirecrackerRefusesThem() throws IOException {
+        Path disk = Files.write(dir.resolve("root.img"), new byte[4096]);
+        vmm.handle(new InsertDrive("root", drive("root", disk.toString(), true, null, null)));
+        vmm.handle(new InsertNetworkInterface("eth0", new NetworkInterface("eth0", "tap0", null, null, null)));
+        for (VmmAction a : List.of(new UpdateDrive("root", new DriveUpdate("root", disk.toString(), null)),
+                new UpdateNetworkInterface("eth0", new NetworkInterfaceUpdate("eth0", null, null)), new FlushMetrics())) {
+            assertThatThrownBy(() -> vmm.handle(a)).as(a.name())
+                    .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ApiException.Kind.NOT_ALLOWED))
+                    .hasMessage(a.name() + ": The requested operation is not supported before starting the microVM.");
+        }
+    }
+
+    @Test
+    void anEmptyMachineConfigPatchIsRefused() {
+        assertThatThrownBy(() -> ActionParser.parse("PATCH", "/machine-config", "{}".getBytes()))
+                .isInstanceOf(ApiException.class).hasMessage("Empty PATCH request.");
+        assertThat(ActionParser.parse("PATCH", "/machine-config", "{\"mem_size_mib\": 64}".getBytes()))
+                .isInstanceOf(UpdateMachine.class);
+    }
+
+    @Test
+    void relativePathsAreTakenFromTheWorkingDirectoryAndBootWithAbsoluteOnes() throws IOException {
+        // Surefire runs in the project directory: a file under target/ named relatively, as the
+        // getting-started guide names ./ubuntu-24.04.ext4 and ./firecracker.log.
+        Path cwd = Path.of("").toAbsolutePath();
+        Path disk = Files.createTempFile(cwd.resolve("target"), "relative-drive", ".img");
+        try {
+            Files.write(disk, new byte[4096]);
+            String relative = "./" + cwd.relativize(disk);
+            bootSource();
+            vmm.handle(new InsertDrive("rootfs", drive("rootfs", relative, true, null, null)));
+            vmm.handle(new ConfigureLogger(new LoggerConfig("./target/relative-test.log", "Info", null, null, null)));
+            vmm.handle(new InstanceStart());
+            Path used = launched.get().config().devices().disks().getFirst().path();
+            assertThat(used).isAbsolute();
+            assertThat(Files.isSameFile(used, disk)).as(used + " is " + disk).isTrue();
+        } finally {
+            Files.deleteIfExists(disk);
+            Files.deleteIfExists(cwd.resolve("target/relative-test.log"));
+        }
+    }
+
+    @Test
+    void theRootDrivesPartuuidBecomesTheRootArgument() throws IOException {
+        Path disk = Files.write(dir.resolve("root.img"), new byte[4096]);
+        bootSource();
+        vmm.handle(new InsertDrive("root", drive("root", disk.toString(), true, "0cbf4b6e-01", null)));
+        vmm.handle(new InstanceStart());
+        assertThat(launched.get().config().cmdline()).endsWith(" root=PARTUUID=0cbf4b6e-01 rw").doesNotContain("/dev/vda");
+    }
+
+    @Test
+    void aPartuuidThatIsNotAnIdOrNotOnTheRootIsRefusedNamingTheField() throws IOException {
+        Path disk = Files.write(dir.resolve("d.img"), new byte[4096]);
+        for (Drive d : List.of(drive("r", disk.toString(), true, "1234 init=/bin/sh", null),
+                drive("r", disk.toString(), true, "", null),
+                drive("r", disk.toString(), false, "0cbf4b6e-01", null))) {
+            assertThatThrownBy(() -> vmm.handle(new InsertDrive("r", d))).as(d.partuuid())
+                    .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.field()).isEqualTo("partuuid"));
+        }
+        vmm.handle(new InsertDrive("r", drive("r", disk.toString(), true,
+                "8d6a5bd0-8e6c-4e33-a1c4-f3d2b3e0e8aa/PARTNROFF=1", null)));
+    }
+
+    @Test
+    void theAsyncIoEngineIsRefusedRatherThanIgnored() throws IOException {
+        Path disk = Files.write(dir.resolve("d.img"), new byte[4096]);
+        assertThatThrownBy(() -> vmm.handle(new InsertDrive("d", drive("d", disk.toString(), false, null, "Async"))))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.field()).isEqualTo("io_engine"))
+                .hasMessageContaining("Async");
+        vmm.handle(new InsertDrive("d", drive("d", disk.toString(), false, null, "Sync")));
+    }
+
+    @Test
+    void theVersionIsASemanticVersionAtTheFirecrackerApiLevel() {
+        @SuppressWarnings("unchecked")
+        Map<String, String> v = (Map<String, String>) vmm.handle(new GetVersion());
+        assertThat(v.get("firecracker_version")).matches("\\d+\\.\\d+\\.\\d+").isEqualTo(Versions.FIRECRACKER_API);
+        assertThat(Versions.JKVM).matches("\\d+\\.\\d+\\.\\d+");
+    }
+}
