@@ -155,6 +155,11 @@ public final class LinuxVmLauncher implements GuestLauncher {
             }
 
             @Override
+            public void replaceDrive(String driveId, java.nio.file.Path path) throws IOException {
+                vm.replaceDisk(GuestDevices.serial(driveId), path);
+            }
+
+            @Override
             public void snapshot(SnapshotRequest r) throws IOException, InterruptedException {
                 vm.snapshot(r.stateFile(), r.memFile(), r.key(), r.protection(), r.diff());
             }

@@ -29,4 +29,12 @@ public interface RunningGuest {
     default void snapshot(SnapshotRequest request) throws java.io.IOException, InterruptedException {
         throw ApiException.badRequest("this VMM cannot take snapshots");
     }
+
+    /**
+     * Puts the image at {@code path} behind the running drive {@code driveId} (Firecracker's
+     * {@code PATCH /drives} after boot); the guest sees a capacity change.
+     */
+    default void replaceDrive(String driveId, java.nio.file.Path path) throws java.io.IOException {
+        throw ApiException.badRequest("this VMM cannot change a running drive's image");
+    }
 }

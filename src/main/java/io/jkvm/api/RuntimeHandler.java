@@ -29,10 +29,7 @@ final class RuntimeHandler {
                 return vmm.answer(q);
             }
             case Configure _, InstanceStart _, LoadSnapshot _ -> throw notAfterStart(action, state);
-            case UpdateDrive u -> {
-                config.existingDrive(u.pathId(), u.update());
-                throw ApiException.notAllowed(action.name() + ": updating drive '" + u.pathId() + "' of a running microVM is not supported yet");
-            }
+            case UpdateDrive u -> updateDrive(action, u);
             case UpdateNetworkInterface u -> config.updateNetworkInterface(u.pathId(), u.update());
             case FlushMetrics _ -> MetricsLine.flush(config.metricsPath(), vmm.metricsLine());
             case Pause _ -> pause(action);
@@ -49,6 +46,32 @@ final class RuntimeHandler {
     static ApiException notAfterStart(VmmAction action, State state) {
         return ApiException.notAllowed(action.name() + ": "
                 + (state == State.STOPPED ? VmmController.STOPPED_MESSAGE : VmmController.AFTER_START));
+    }
+
+    /**
+     * {@code PATCH /drives/{id}} of a running (or paused) microVM, as Firecracker: a new
+     * {@code path_on_host} is a media change the guest sees as a capacity change; the drive's
+     * record (GET /vm/config, snapshots, migration) follows it. A refused image leaves the drive
+     * as it was.
+     */
+    private void updateDrive(VmmAction action, UpdateDrive u) {
+        synchronized (vmm) {
+            Drive d = config.existingDrive(u.pathId(), u.update());
+            RunningGuest g = vmm.liveGuest(action);
+            String path = u.update().pathOnHost();
+            if (path != null) {
+                HostPaths.checkBackingFile("path_on_host", path, d.readOnly());
+                try {
+                    g.replaceDrive(u.pathId(), HostPaths.usable("path_on_host", path));
+                } catch (IOException e) {
+                    throw ApiException.badField("path_on_host", "path_on_host " + path + ": cannot use it: " + e.getMessage());
+                } catch (IllegalArgumentException e) {
+                    throw ApiException.badField("path_on_host", "path_on_host " + path + ": " + e.getMessage());
+                }
+            }
+            config.updateDrive(u.pathId(), u.update());
+            log.info("drive_updated", "id", vmm.id(), "drive_id", u.pathId(), "path_on_host", path);
+        }
     }
 
     private void pause(VmmAction action) {

@@ -141,7 +141,7 @@ public final class VmConfiguration {
         return d;
     }
 
-    /** {@code PATCH /drives/{id}} before boot: a new image and/or rate limiter for a configured drive. */
+    /** {@code PATCH /drives/{id}}: records a running drive's new image and/or rate limiter (the device has taken them). */
     synchronized void updateDrive(String pathId, DriveUpdate u) {
         Drive d = existingDrive(pathId, u);
         String path = u.pathOnHost() != null ? u.pathOnHost() : d.pathOnHost();

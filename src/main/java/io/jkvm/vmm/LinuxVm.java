@@ -91,7 +91,8 @@ public final class LinuxVm {
     /** Where the serial console goes and comes from. */
     public record Console(InputStream in, OutputStream out, boolean interactive) {}
 
-    private final VmConfig config;
+    /** Replaced only when a running drive gets a new image ({@link #replaceDisk}); guarded by this for writers. */
+    private volatile VmConfig config;
     private final Console console;
     private volatile Machine current;
     private volatile VirtioDevices virtio;
@@ -344,6 +345,45 @@ public final class LinuxVm {
                 b.image().setLocked(locked);
             }
         }
+    }
+
+    /**
+     * Puts the image at {@code path} behind the running drive {@code driveId} (a media change, as
+     * Firecracker's {@code PATCH /drives}): opened and locked first (a refusal leaves the drive as
+     * it was), swapped while the drive's I/O is stopped, the old image flushed and closed after.
+     * Snapshots, migration and a restart from here on use the new path.
+     */
+    public synchronized void replaceDisk(String driveId, java.nio.file.Path path) throws IOException {
+        VmConfig c = config;
+        List<DiskConfig> disks = new ArrayList<>(c.devices().disks());
+        int index = -1;
+        for (int i = 0; i < disks.size(); i++) {
+            if (driveId.equals(disks.get(i).id())) {
+                index = i;
+            }
+        }
+        VirtioPciDevice fn = virtioById.get("drive/" + driveId);
+        if (index < 0 || fn == null || !(fn.device() instanceof VirtioBlock block)) {
+            throw new IllegalArgumentException("no running drive '" + driveId + "'");
+        }
+        DiskConfig now = disks.get(index);
+        io.jkvm.storage.RawImage next = io.jkvm.storage.RawImage.open(path, now.readOnly());
+        io.jkvm.storage.RawImage old;
+        boolean held = fn.ioSuspended(); // a captured (snapshot) VM's I/O stays stopped until its resume
+        try {
+            fn.suspendIo(); // completes the request in progress and flushes the old image
+            old = block.replaceImage(next);
+        } catch (IOException | RuntimeException e) {
+            next.close();
+            throw e;
+        } finally {
+            if (!held) {
+                fn.resumeIo();
+            }
+        }
+        old.close();
+        disks.set(index, new DiskConfig(path, now.readOnly(), now.id()));
+        config = c.withDevices(new DeviceConfig(disks, c.devices().nets(), c.devices().rng(), c.devices().virtioConsole()));
     }
 
     /** Stops the VM from another thread (signals, API). */

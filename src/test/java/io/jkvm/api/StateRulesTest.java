@@ -32,6 +32,7 @@ class StateRulesTest {
     private VmmController vmm;
     private final AtomicInteger launches = new AtomicInteger();
     private final AtomicInteger pauses = new AtomicInteger();
+    private final List<String> swaps = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     @BeforeEach
     void controller() throws IOException {
@@ -55,6 +56,10 @@ class StateRulesTest {
 
                 public VmMetrics metrics() {
                     return new VmMetrics(1, 1, Map.of(), Map.of(), 1);
+                }
+
+                public void replaceDrive(String driveId, Path path) {
+                    swaps.add(driveId + " -> " + path);
                 }
             };
         };
@@ -166,12 +171,18 @@ class StateRulesTest {
     }
 
     @Test
-    void aDriveUpdateAfterBootNamesTheDriveAndAnUnknownOneIsABadField() throws IOException {
+    void aDriveUpdateAfterBootSwapsTheImageRecordsItAndAnUnknownDriveIsABadField() throws IOException {
         Path disk = Files.write(dir.resolve("root.img"), new byte[4096]);
+        Path next = Files.write(dir.resolve("next.img"), new byte[8192]);
         vmm.handle(new InsertDrive("root", new Drive("root", disk.toString(), true, false, null, null, null, null, null)));
         start();
-        refused(new UpdateDrive("root", new DriveUpdate("root", null, null)),
-                "updating drive 'root' of a running microVM is not supported yet");
+        vmm.handle(new UpdateDrive("root", new DriveUpdate("root", next.toString(), null)));
+        assertThat(swaps).containsExactly("root -> " + next);
+        assertThat(vmm.handle(new GetVmConfig())).isInstanceOfSatisfying(FullVmConfiguration.class,
+                c -> assertThat(c.drives().getFirst().pathOnHost()).isEqualTo(next.toString()));
+        assertThatThrownBy(() -> vmm.handle(new UpdateDrive("root", new DriveUpdate("root", dir.resolve("none").toString(), null))))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.field()).isEqualTo("path_on_host"));
+        assertThat(swaps).as("a refused image is never offered to the guest").hasSize(1);
         assertThatThrownBy(() -> vmm.handle(new UpdateDrive("other", new DriveUpdate("other", null, null))))
                 .isInstanceOfSatisfying(ApiException.class, e -> {
                     assertThat(e.kind()).isEqualTo(ApiException.Kind.BAD_REQUEST);

@@ -17,7 +17,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Lab: Debian's stock kernel configured and booted through the Firecracker-compatible API with
  * curl, as a Firecracker user would script it, then paused, resumed and sent Ctrl+Alt+Del; then
- * the same VM from a --config-file. One L1 boot for all of it.
+ * the same VM from a --config-file; a drive's image swapped after boot (PATCH /drives) is seen by
+ * the guest. One L1 boot for all of it.
  */
 @Tag("lab")
 class ApiLabTest {
@@ -44,8 +45,14 @@ class ApiLabTest {
                 # Unix sockets cannot be bound on the 9p-shared /tmp (ENXIO): use the lab's own tmpfs.
                 D=$(mktemp -d /dev/shm/jkvm-api-lab.XXXXXX)
                 S=$D/api.sock
-                %1$s run --api-sock $S --id lab-vm >$D/serial.out 2>$D/vmm.err </dev/null &
+                # The guest's serial input comes from a FIFO this script writes commands into (fd 3).
+                mkfifo $D/in
+                %1$s run --api-sock $S --id lab-vm >$D/serial.out 2>$D/vmm.err <$D/in &
                 P=$!
+                exec 3>$D/in
+                # Two images for one drive: 1 MiB beginning OLDDISK, then 2 MiB beginning NEWDISK.
+                { printf OLDDISK; head -c 1048569 /dev/zero; } > $D/old.img
+                { printf NEWDISK; head -c 2097145 /dev/zero; } > $D/new.img
                 # bounded TENTHS COND: only for a wait whose either outcome the test accepts.
                 bounded() { i=0; while ! eval "$2" && [ $i -lt $1 ] && kill -0 $P 2>/dev/null; do sleep 0.1; i=$((i+1)); done; eval "$2"; }
                 c() { code=$(curl -s -m 600 --unix-socket $S -o $D/body -w '%%{http_code}' -X "$1" "http://localhost$2" \
@@ -56,11 +63,22 @@ class ApiLabTest {
                 echo "@@state-before $(curl -s --unix-socket $S http://localhost/)"
                 c PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
                 c PUT /boot-source '{"kernel_image_path": "%2$s", "initrd_path": "%3$s", "boot_args": "console=ttyS0 reboot=k panic=1"}'
+                c PUT /drives/scratch "{\\"drive_id\\": \\"scratch\\", \\"path_on_host\\": \\"$D/old.img\\", \\"is_root_device\\": false}"
+                c PATCH /drives/scratch "{\\"drive_id\\": \\"scratch\\", \\"path_on_host\\": \\"$D/new.img\\"}"
                 t0=$(date +%%s%%N)
                 c PUT /actions '{"action_type": "InstanceStart"}'
                 await 'grep -q "jkvm-guest: up" $D/serial.out' $P 'grown $D/serial.out' && echo "@@guest-up-ms $(( ($(date +%%s%%N) - t0) / 1000000 ))"
                 await 'grep -q "/ # " $D/serial.out' $P 'grown $D/serial.out'
                 c PUT /actions '{"action_type": "InstanceStart"}'
+                # Firecracker's PATCH /drives after boot: a media change the guest sees (new size and data).
+                vda() { printf '%%s\\n' "blockdev --flushbufs /dev/vda; echo \\"@@vda-$1 \\$(head -c 7 /dev/vda) \\$(cat /sys/block/vda/size)\\"" >&3; }
+                vda before
+                await 'grep -q "@@vda-before [A-Z]" $D/serial.out' $P 'grown $D/serial.out'
+                c PATCH /drives/scratch "{\\"drive_id\\": \\"scratch\\", \\"path_on_host\\": \\"$D/new.img\\"}"
+                vda after
+                await 'grep -q "@@vda-after NEWDISK" $D/serial.out' $P 'grown $D/serial.out'
+                grep -a '@@vda-\\|new size' $D/serial.out | grep -v 'head -c'
+                echo "@@vm-config-drive $(curl -s --unix-socket $S http://localhost/vm/config | grep -o '"path_on_host":"[^"]*"')"
                 c PATCH /vm '{"state": "Paused"}'
                 echo "@@state-paused $(curl -s --unix-socket $S http://localhost/)"
                 c PATCH /vm '{"state": "Resumed"}'
@@ -93,6 +111,10 @@ class ApiLabTest {
         assertThat(out).contains("@@PUT /actions -> 204").contains("@@guest-up-ms");
         // Firecracker's sentence, after the name of the refused action.
         assertThat(out).contains("@@PUT /actions -> 400 {\"fault_message\":\"InstanceStart: The requested operation is not supported after starting the microVM.\"}");
+        // PATCH /drives: refused before boot as in Firecracker; after it, the guest sees the new image.
+        assertThat(out).contains("@@PATCH /drives/scratch -> 400 {\"fault_message\":\"UpdateDrive: The requested operation is not supported before starting the microVM.\"}");
+        assertThat(out).contains("@@vda-before OLDDISK 2048").contains("@@PATCH /drives/scratch -> 204")
+                .contains("@@vda-after NEWDISK 4096").containsPattern("@@vm-config-drive \"path_on_host\":\"[^\"]*/new\\.img\"");
         assertThat(out).contains("@@state-paused {\"id\":\"lab-vm\",\"state\":\"Paused\"");
         assertThat(out).contains("@@state-resumed {\"id\":\"lab-vm\",\"state\":\"Running\"");
         assertThat(out).containsAnyOf("@@cad-exit=0", "@@cad-ignored");

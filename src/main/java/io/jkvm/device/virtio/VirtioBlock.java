@@ -69,10 +69,11 @@ public final class VirtioBlock implements VirtioDevice {
     static final int MAX_DISCARD_SEGMENTS = 32;
     static final int DISCARD_ALIGNMENT_SECTORS = 8;
 
-    private final RawImage image;
+    /** Replaced only while the transport has this device's I/O stopped ({@link #replaceImage}). */
+    private volatile RawImage image;
     private final byte[] id;
-    private final long capacity;
-    private VirtioContext context;
+    private volatile long capacity;
+    private volatile VirtioContext context;
 
     /** @param id the serial reported by GET_ID (ASCII, at most 20 bytes used) */
     public VirtioBlock(RawImage image, String id) {
@@ -97,6 +98,30 @@ public final class VirtioBlock implements VirtioDevice {
 
     public long capacitySectors() {
         return capacity;
+    }
+
+    /**
+     * Puts {@code next} behind the running disk (Firecracker's {@code PATCH /drives} with a new
+     * {@code path_on_host}: a media change). The caller has stopped this device's I/O
+     * ({@code VirtioPciDevice.suspendIo}), so no request straddles the two images. The capacity
+     * may change, and the driver learns it through the configuration change notification
+     * (virtio 1.2 §5.2.4 "capacity" may change; §4.1.4.3 config_generation, §4.1.4.5 ISR bit 1);
+     * Linux's virtio_blk then re-reads the capacity. The features were negotiated with this
+     * writability, so the new image must have the same. Returns the old image, still open.
+     */
+    public RawImage replaceImage(RawImage next) {
+        if (next.readOnly() != image.readOnly()) {
+            throw new IllegalArgumentException("the new image is " + (next.readOnly() ? "read-only" : "writable")
+                    + " and the drive " + (image.readOnly() ? "read-only" : "writable") + ": a drive keeps its writability");
+        }
+        RawImage old = image;
+        image = next;
+        capacity = next.size() / SECTOR;
+        VirtioContext c = context;
+        if (c != null) {
+            c.configChanged();
+        }
+        return old;
     }
 
     @Override

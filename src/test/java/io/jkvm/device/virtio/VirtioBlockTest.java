@@ -1,6 +1,7 @@
 package io.jkvm.device.virtio;
 
 import io.jkvm.device.virtio.pci.VirtioPciDevice;
+import io.jkvm.device.virtio.pci.VirtioPciLayout;
 import io.jkvm.storage.DiskConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -173,5 +174,41 @@ class VirtioBlockTest {
         drv.awaitUsed(dq, 1);
         assertThat(dq.usedElem(0)[1]).isZero();
         assertThat(Files.readAllBytes(file)[0]).isZero();
+    }
+
+    /**
+     * A media change (PATCH /drives after boot): with the function's I/O stopped the image is
+     * swapped; the driver sees the new capacity behind a new config_generation and a configuration
+     * interrupt (virtio 1.2 §4.1.4.3, §4.1.4.5), and reads reach the new image. A new image of
+     * another writability is refused and the drive stays as it was.
+     */
+    @Test
+    void aNewImageIsSwappedInWithAConfigurationChangeTheDriverSees() throws IOException {
+        start(false);
+        assertThat(submit(VirtioBlock.T_IN, 3, null, 512)[0]).isEqualTo(S_OK);
+        assertThat(drv.gm.memory.readByte(DATA)).as("old image, sector 3").isEqualTo((byte) 3);
+        VirtioBlock blk = (VirtioBlock) drv.dev.device();
+        Path nextFile = dir.resolve("next.img");
+        byte[] next = new byte[2 * SECTORS * 512];
+        Arrays.fill(next, (byte) 0x7e);
+        Files.write(nextFile, next);
+        long generation = drv.read(VirtioPciLayout.COMMON_OFFSET + 21, 1);
+        assertThat(drv.read(VirtioPciLayout.ISR_OFFSET, 1) & 2).as("no configuration change before (reading clears the ISR)").isZero();
+
+        io.jkvm.storage.RawImage readOnly = io.jkvm.storage.RawImage.open(nextFile, true);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> blk.replaceImage(readOnly))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("writability");
+        readOnly.close();
+        assertThat(drv.read(0x2000, 8)).as("capacity unchanged after a refusal").isEqualTo(SECTORS);
+
+        drv.dev.suspendIo();
+        io.jkvm.storage.RawImage old = blk.replaceImage(io.jkvm.storage.RawImage.open(nextFile, false));
+        drv.dev.resumeIo();
+        old.close();
+        assertThat(drv.read(VirtioPciLayout.ISR_OFFSET, 1) & 2).as("ISR configuration bit").isEqualTo(2);
+        assertThat(drv.read(VirtioPciLayout.COMMON_OFFSET + 21, 1)).as("config_generation").isNotEqualTo(generation);
+        assertThat(drv.read(0x2000, 8)).as("new capacity").isEqualTo(2 * SECTORS);
+        assertThat(submit(VirtioBlock.T_IN, 100, null, 512)[0]).as("a sector only the new image has").isEqualTo(S_OK);
+        assertThat(drv.gm.memory.readByte(DATA)).isEqualTo((byte) 0x7e);
     }
 }

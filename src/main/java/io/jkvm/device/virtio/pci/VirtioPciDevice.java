@@ -899,6 +899,16 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable, Persist<
         }
     }
 
+    /** Whether {@link #suspendIo} holds this function's I/O (a paused, captured VM's stays so until resume). */
+    public boolean ioSuspended() {
+        deviceLock.lock();
+        try {
+            return suspended;
+        } finally {
+            deviceLock.unlock();
+        }
+    }
+
     /** Undoes {@link #suspendIo} and re-polls every queue (a kick may have been swallowed meanwhile). */
     public void resumeIo() {
         deviceLock.lock();
