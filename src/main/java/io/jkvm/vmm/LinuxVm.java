@@ -217,9 +217,15 @@ public final class LinuxVm {
     private MachineExit runMachines() throws IOException, InterruptedException {
         // The console is written by a thread of its own, never by the vCPU thread that writes THR.
         BufferedTransmitter tx = new BufferedTransmitter(console.out(), BufferedTransmitter.DEFAULT_CAPACITY, "serial-tx");
+        Duration silence = io.jkvm.vmm.diag.SilentConsoleReporter.configured();
+        Thread reporter = silence == null ? null
+                : io.jkvm.vmm.diag.SilentConsoleReporter.start(silence, tx::lastSendNanos, this::report);
         try {
             return runMachines(tx);
         } finally {
+            if (reporter != null) {
+                reporter.interrupt();
+            }
             if (!tx.drain(CONSOLE_DRAIN)) {
                 LOG.warn("serial console output still pending after {} s: not all of it was written", CONSOLE_DRAIN.toSeconds());
             }

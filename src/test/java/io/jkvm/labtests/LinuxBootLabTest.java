@@ -129,12 +129,12 @@ class LinuxBootLabTest {
         Duration wait = LabGuests.NO_PROGRESS;
         // Type only once the shell shows its prompt, as a person would: bytes that arrive before the
         // shell owns the terminal are flushed when it sets the line discipline up.
-        assertThat(screen.awaitContains(PROMPT, wait)).as(screen.text()).isTrue();
+        assertThat(screen.awaitContains(PROMPT, wait)).as(screen.text() + "\n--- VMM stderr ---\n" + err.toString(StandardCharsets.UTF_8)).isTrue();
         type(keyboard, "echo typed-$((6*7))\n");
-        assertThat(screen.awaitContains("typed-42", wait)).as(screen.text()).isTrue();
+        assertThat(screen.awaitContains("typed-42", wait)).as(screen.text() + "\n--- VMM stderr ---\n" + err.toString(StandardCharsets.UTF_8)).isTrue();
         type(keyboard, "reboot -f\n");
-        assertThat(screen.awaitCount("jkvm-guest: up", 2, wait)).as(screen.text()).isTrue();
-        assertThat(screen.awaitCount(PROMPT, 3, wait)).as(screen.text()).isTrue();
+        assertThat(screen.awaitCount("jkvm-guest: up", 2, wait)).as(screen.text() + "\n--- VMM stderr ---\n" + err.toString(StandardCharsets.UTF_8)).isTrue();
+        assertThat(screen.awaitCount(PROMPT, 3, wait)).as(screen.text() + "\n--- VMM stderr ---\n" + err.toString(StandardCharsets.UTF_8)).isTrue();
         type(keyboard, "poweroff -f\n");
         LabResult r = run.get();
         keyboard.close();

@@ -23,6 +23,9 @@ public final class JkvmCommand {
         if (extra != null && !extra.isBlank()) {
             cmd.addAll(List.of(extra.strip().split("\\s+")));
         }
+        // A VMM under test whose guest console goes silent this long logs each vCPU's state on its
+        // stderr (SilentConsoleReporter): a stuck boot in CI then says where it is stuck.
+        cmd.add("-Djkvm.hang.report=" + System.getProperty("jkvm.test.hang.report", "180"));
         String log = System.getProperty("jkvm.test.log");
         if (log != null) {
             cmd.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=" + log);

@@ -28,6 +28,7 @@ public final class BufferedTransmitter implements SerialTransmitter, AutoCloseab
 
     /** Enough for the kernel's boot log burst when the console is enabled, without pressure. */
     public static final int DEFAULT_CAPACITY = 64 * 1024;
+    private volatile long lastSend;
     static final int CHUNK = 4096;
 
     private final OutputStream sink;
@@ -79,8 +80,14 @@ public final class BufferedTransmitter implements SerialTransmitter, AutoCloseab
         }
     }
 
+    /** System.nanoTime() of the guest's last byte (dropped or not); 0 before the first. */
+    public long lastSendNanos() {
+        return lastSend;
+    }
+
     @Override
     public boolean send(int b) {
+        lastSend = System.nanoTime();
         lock.lock();
         try {
             if (count == ring.length) {
