@@ -28,6 +28,8 @@ public final class ActionParser {
                 requireMethod(m, p, "PUT");
                 yield new ConfigureBootSource(Json.parse(body, BootSource.class));
             }
+            case "/entropy" -> only(m, p, "PUT", new ConfigureEntropy(Json.parse(body, EntropyDevice.class)));
+            case "/serial" -> only(m, p, "PUT", new ConfigureSerial(Json.parse(body, SerialConfig.class)));
             case "/machine-config" -> switch (m) {
                 case "GET" -> new GetMachineConfig();
                 case "PUT" -> new ConfigureMachine(Json.parse(body, MachineConfiguration.class));

@@ -20,6 +20,8 @@ public record ActionRequest(String method, String path, String body) {
             case InsertNetworkInterface a -> put("/network-interfaces/" + a.pathId(), a.nic());
             case ConfigureLogger a -> put("/logger", a.logger());
             case ConfigureMetrics a -> put("/metrics", a.metrics());
+            case ConfigureEntropy a -> put("/entropy", a.entropy());
+            case ConfigureSerial a -> put("/serial", a.serial());
             case UpdateDrive a -> new ActionRequest("PATCH", "/drives/" + a.pathId(), Json.write(a.update()));
             case UpdateNetworkInterface a -> new ActionRequest("PATCH", "/network-interfaces/" + a.pathId(),
                     Json.write(a.update()));

@@ -66,6 +66,12 @@ public final class ConfigFile {
                 out.add(new VmmAction.InsertDrive(d.driveId(), d));
             }
         }
+        if (doc.entropy() != null) {
+            out.add(new VmmAction.ConfigureEntropy(doc.entropy()));
+        }
+        if (doc.serial() != null) {
+            out.add(new VmmAction.ConfigureSerial(doc.serial()));
+        }
         if (doc.networkInterfaces() != null) {
             for (NetworkInterface n : doc.networkInterfaces()) {
                 if (n == null || n.ifaceId() == null) {

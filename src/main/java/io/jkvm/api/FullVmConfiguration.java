@@ -14,5 +14,7 @@ public record FullVmConfiguration(
         @JsonProperty("drives") List<Drive> drives,
         @JsonProperty("network-interfaces") List<NetworkInterface> networkInterfaces,
         @JsonProperty("logger") LoggerConfig logger,
-        @JsonProperty("metrics") MetricsConfig metrics) {
+        @JsonProperty("metrics") MetricsConfig metrics,
+        @JsonProperty("entropy") EntropyDevice entropy,
+        @JsonProperty("serial") SerialConfig serial) {
 }

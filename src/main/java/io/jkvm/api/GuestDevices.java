@@ -20,6 +20,11 @@ public final class GuestDevices {
     private GuestDevices() {}
 
     public static VmConfig withDevices(VmConfig config, List<Drive> drives, List<NetworkInterface> nics) {
+        return withDevices(config, drives, nics, false);
+    }
+
+    /** The same, with a virtio-rng device when {@code entropy} ({@code PUT /entropy}). */
+    public static VmConfig withDevices(VmConfig config, List<Drive> drives, List<NetworkInterface> nics, boolean entropy) {
         List<Drive> ordered = new ArrayList<>();
         drives.stream().filter(d -> Boolean.TRUE.equals(d.isRootDevice())).forEach(ordered::add);
         drives.stream().filter(d -> !Boolean.TRUE.equals(d.isRootDevice())).forEach(ordered::add);
@@ -34,7 +39,7 @@ public final class GuestDevices {
                 cmdline = cmdline + " " + Partuuid.rootArgument(ordered.get(0)) + " " + (ordered.get(0).readOnly() ? "ro" : "rw");
             }
             return new VmConfig(config.kernel(), config.initrd(), cmdline, config.cpus(), config.memoryBytes(),
-                    config.onReboot(), config.nested(), new DeviceConfig(disks, nets, false, false));
+                    config.onReboot(), config.nested(), new DeviceConfig(disks, nets, entropy, false));
         } catch (ConfigException | IllegalArgumentException e) {
             throw ApiException.badRequest(e.getMessage());
         }

@@ -9,15 +9,17 @@ import java.util.List;
  *
  * @param trackDirtyPages Firecracker's machine-config {@code track_dirty_pages}: KVM dirty logging
  *        from boot on, so Diff snapshots can be taken
+ * @param serialOutPath Firecracker's {@code serial_out_path}: the console output goes there instead
+ *        of the VMM's stdout (null: stdout)
  */
 public record GuestSpec(VmConfig config, List<Drive> drives, List<NetworkInterface> networkInterfaces,
-        boolean trackDirtyPages) {
+        boolean trackDirtyPages, java.nio.file.Path serialOutPath) {
     public GuestSpec {
         drives = List.copyOf(drives);
         networkInterfaces = List.copyOf(networkInterfaces);
     }
 
     public GuestSpec(VmConfig config, List<Drive> drives, List<NetworkInterface> networkInterfaces) {
-        this(config, drives, networkInterfaces, false);
+        this(config, drives, networkInterfaces, false, null);
     }
 }

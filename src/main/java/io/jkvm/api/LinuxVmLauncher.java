@@ -36,7 +36,9 @@ public final class LinuxVmLauncher implements GuestLauncher {
 
     @Override
     public RunningGuest launch(GuestSpec spec) {
-        LinuxVm vm = new LinuxVm(spec.config(), console);
+        LinuxVm.Console c = spec.serialOutPath() == null ? console
+                : new LinuxVm.Console(console.in(), SerialOutput.open(spec.serialOutPath()), false);
+        LinuxVm vm = new LinuxVm(spec.config(), c);
         vm.trackDirtyPages(spec.trackDirtyPages());
         return run(vm);
     }

@@ -37,6 +37,11 @@ public final class VmConfiguration {
     private LoggerConfig logger;
     private MetricsConfig metrics;
     private Path metricsPath;
+    /** {@code PUT /entropy} and {@code PUT /serial}, or null. */
+    private EntropyDevice entropy;
+    private SerialConfig serial;
+    private Path serialOutPath;
+
     /** Whether a client set the machine configuration (an incoming migration must then match it). */
     private boolean machineConfigured;
 
@@ -56,6 +61,8 @@ public final class VmConfiguration {
             case InsertNetworkInterface a -> putNetworkInterface(a.pathId(), a.nic());
             case ConfigureLogger a -> putLogger(a.logger());
             case ConfigureMetrics a -> putMetrics(a.metrics());
+            case ConfigureEntropy a -> putEntropy(a.entropy());
+            case ConfigureSerial a -> putSerial(a.serial());
         }
     }
 
@@ -242,6 +249,29 @@ public final class VmConfiguration {
         log.info("metrics_set", "id", id, "metrics_path", m.metricsPath());
     }
 
+    private void putEntropy(EntropyDevice e) {
+        Fields.checkRateLimiter("rate_limiter", e.rateLimiter());
+        if (e.rateLimiter() != null && e.rateLimiter().limits()) {
+            throw ApiException.badField("rate_limiter", "rate_limiter: not enforced on the entropy device yet (leave it"
+                    + " out, or give buckets of size 0)");
+        }
+        entropy = e;
+        log.info("entropy_set", "id", id);
+    }
+
+    private void putSerial(SerialConfig c) {
+        if (c.rateLimiter() != null) {
+            c.rateLimiter().validate("rate_limiter");
+            if (c.rateLimiter().limits()) {
+                throw ApiException.badField("rate_limiter", "rate_limiter: serial output is not rate limited yet (leave"
+                        + " it out, or give a bucket of size 0)");
+            }
+        }
+        serialOutPath = c.serialOutPath() == null ? null : HostPaths.writable("serial_out_path", c.serialOutPath());
+        serial = c;
+        log.info("serial_set", "id", id, "serial_out_path", c.serialOutPath());
+    }
+
     // ---- reads ----
 
     public synchronized MachineConfiguration machine() {
@@ -277,7 +307,7 @@ public final class VmConfiguration {
     /** {@code GET /vm/config}: every section, in the configuration file's shape. */
     public synchronized FullVmConfiguration full() {
         return new FullVmConfiguration(bootSource, machine, List.copyOf(drives.values()), List.copyOf(nics.values()),
-                logger, metrics);
+                logger, metrics, entropy, serial);
     }
 
     BootValidation validation() {
@@ -295,9 +325,10 @@ public final class VmConfiguration {
         for (Drive d : drives.values()) {
             HostPaths.checkBackingFile("drive " + d.driveId() + " path_on_host", d.pathOnHost(), d.readOnly());
         }
-        config = GuestDevices.withDevices(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()));
+        config = GuestDevices.withDevices(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
+                entropy != null);
         return new GuestSpec(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
-                Boolean.TRUE.equals(machine.trackDirtyPages()));
+                Boolean.TRUE.equals(machine.trackDirtyPages()), serialOutPath);
     }
 
     /** After a snapshot load: the machine and boot source the restored VM has. */

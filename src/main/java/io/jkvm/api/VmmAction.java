@@ -44,6 +44,12 @@ public sealed interface VmmAction {
     /** {@code PUT /metrics}. */
     record ConfigureMetrics(MetricsConfig metrics) implements Configure {}
 
+    /** {@code PUT /entropy}: a virtio-rng device. */
+    record ConfigureEntropy(EntropyDevice entropy) implements Configure {}
+
+    /** {@code PUT /serial}: where the serial console's output goes. */
+    record ConfigureSerial(SerialConfig serial) implements Configure {}
+
     // ---- updates that name an existing device ----
 
     /** {@code PATCH /drives/{id}}: before boot only (a running guest's disk cannot be swapped yet). */

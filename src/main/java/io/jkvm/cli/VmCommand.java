@@ -165,7 +165,7 @@ public final class VmCommand implements Runnable {
             return new FullVmConfiguration(
                     new BootSource(kernel.toAbsolutePath().toString(),
                             initrd == null ? null : initrd.toAbsolutePath().toString(), cmdline),
-                    new MachineConfiguration(cpus, (int) (bytes >> 20), null, null, null, null), ds, ns, null, null);
+                    new MachineConfiguration(cpus, (int) (bytes >> 20), null, null, null, null), ds, ns, null, null, null, null);
         }
     }
 

@@ -38,6 +38,8 @@ class ActionParserTest {
                 new InsertNetworkInterface("eth0", new NetworkInterface("eth0", "tap0", "06:00:ac:10:00:02", null, null)),
                 new ConfigureLogger(new LoggerConfig("/tmp/log", "Info", null, null, null)),
                 new ConfigureMetrics(new MetricsConfig("/tmp/metrics")),
+                new ConfigureEntropy(new EntropyDevice(null)),
+                new ConfigureSerial(new SerialConfig("/tmp/serial", null)),
                 new UpdateDrive("rootfs", new DriveUpdate("rootfs", "/r2.img", null)),
                 new UpdateNetworkInterface("eth0", new NetworkInterfaceUpdate("eth0", null, null)),
                 new InstanceStart(), new SendCtrlAltDel(), new FlushMetrics(), new Pause(), new Resume(),
@@ -88,6 +90,8 @@ class ActionParserTest {
             GET   | /vm/config               |                                         | GetVmConfig
             PUT   | /logger                  | {"log_path": "/tmp/l"}                  | ConfigureLogger
             PUT   | /metrics                 | {"metrics_path": "/tmp/m"}              | ConfigureMetrics
+            PUT   | /entropy                 | {}                                      | ConfigureEntropy
+            PUT   | /serial                  | {"serial_out_path": "/tmp/s"}           | ConfigureSerial
             PUT   | /migrate                 | {"destination": "tcp:127.0.0.1:1"}      | StartMigration
             GET   | /migrate                 |                                         | GetMigrationStatus
             PUT   | /migrate/cancel          |                                         | CancelMigration

@@ -146,4 +146,46 @@ class FirecrackerConformanceTest {
         assertThat(v.get("firecracker_version")).matches("\\d+\\.\\d+\\.\\d+").isEqualTo(Versions.FIRECRACKER_API);
         assertThat(Versions.JKVM).matches("\\d+\\.\\d+\\.\\d+");
     }
+
+    @Test
+    void entropyAddsAVirtioRngAndSerialOutputGoesToItsPathBothShownInTheConfiguration() throws IOException {
+        bootSource();
+        vmm.handle(ActionParser.parse("PUT", "/entropy", "{}".getBytes()));
+        Path out = dir.resolve("serial.log");
+        vmm.handle(ActionParser.parse("PUT", "/serial", ("{\"serial_out_path\": \"" + out + "\"}").getBytes()));
+        assertThat(vmm.handle(new GetVmConfig())).isInstanceOfSatisfying(FullVmConfiguration.class, c -> {
+            assertThat(c.entropy()).isNotNull();
+            assertThat(c.serial().serialOutPath()).isEqualTo(out.toString());
+        });
+        vmm.handle(new InstanceStart());
+        assertThat(launched.get().config().devices().rng()).as("virtio-rng attached").isTrue();
+        assertThat(launched.get().serialOutPath()).isEqualTo(out);
+    }
+
+    @Test
+    void limitsThatAreNotEnforcedYetAreRefusedNamingTheField() {
+        String limiting = "{\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}}";
+        for (String[] req : List.of(new String[] {"/entropy", "{\"rate_limiter\": " + limiting + "}"},
+                new String[] {"/serial", "{\"rate_limiter\": {\"size\": 1000, \"refill_time\": 100}}"})) {
+            assertThatThrownBy(() -> vmm.handle(ActionParser.parse("PUT", req[0], req[1].getBytes()))).as(req[0])
+                    .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.field()).isEqualTo("rate_limiter"));
+        }
+    }
+
+    @Test
+    void aNamedPipeWithoutAReaderIsRefusedInsteadOfHangingInstanceStart() throws Exception {
+        Path fifo = dir.resolve("serial.fifo");
+        assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+        assertThatThrownBy(() -> SerialOutput.open(fifo))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.field()).isEqualTo("serial_out_path"))
+                .hasMessageContaining("nobody reads");
+    }
+
+    @Test
+    void theConfigFileTakesTheEntropyAndSerialSections() {
+        FullVmConfiguration doc = Json.parse(("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"entropy\": {},"
+                + " \"serial\": {\"serial_out_path\": \"/tmp/x\"}}").getBytes(), FullVmConfiguration.class);
+        assertThat(ConfigFile.actions(doc)).hasAtLeastOneElementOfType(ConfigureEntropy.class)
+                .hasAtLeastOneElementOfType(ConfigureSerial.class);
+    }
 }
