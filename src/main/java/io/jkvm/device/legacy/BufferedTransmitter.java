@@ -108,6 +108,17 @@ public final class BufferedTransmitter implements SerialTransmitter, AutoCloseab
     }
 
     /** Bytes the guest wrote while the buffer was full (lost, as a real UART's TX FIFO overrun). */
+    /** One line for a stuck-VM report: bytes waiting, whether the writer is inside a write, drops. */
+    public String describe() {
+        lock.lock();
+        try {
+            return "console transmitter: " + count + " bytes waiting, writer " + (writing ? "inside a write" : "idle")
+                    + ", " + dropped + " bytes dropped, room " + (hasRoom() ? "yes" : "no");
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public long dropped() {
         lock.lock();
         try {

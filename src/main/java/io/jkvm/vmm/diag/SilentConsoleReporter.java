@@ -50,6 +50,12 @@ public final class SilentConsoleReporter {
      * System.nanoTime() of the console's last byte (0: none yet, counted from now).
      */
     public static Thread start(Duration silence, LongSupplier lastOutputNanos, Source source) {
+        return start(silence, lastOutputNanos, source, () -> "");
+    }
+
+    /** The same, with a line on the console's own state ({@code consoleState}) before the report. */
+    public static Thread start(Duration silence, LongSupplier lastOutputNanos, Source source,
+            java.util.function.Supplier<String> consoleState) {
         return Thread.ofPlatform().name("hang-report").daemon(true).start(() -> {
             long since = System.nanoTime();
             long reportedFor = -1;
@@ -60,8 +66,8 @@ public final class SilentConsoleReporter {
                     if (System.nanoTime() - last >= silence.toNanos() && reportedFor != last) {
                         reportedFor = last;
                         MachineReport r = source.report(Duration.ofSeconds(5));
-                        LOG.warn("the serial console has been silent for {} s; what each vCPU is doing:\n{}",
-                                silence.toSeconds(), ReportText.render(r));
+                        LOG.warn("the serial console has been silent for {} s; {}; what each vCPU is doing:\n{}",
+                                silence.toSeconds(), consoleState.get(), ReportText.render(r));
                     }
                 }
             } catch (InterruptedException e) {
