@@ -219,7 +219,7 @@ public final class LinuxVm {
         BufferedTransmitter tx = new BufferedTransmitter(console.out(), BufferedTransmitter.DEFAULT_CAPACITY, "serial-tx");
         Duration silence = io.jkvm.vmm.diag.SilentConsoleReporter.configured();
         Thread reporter = silence == null ? null
-                : io.jkvm.vmm.diag.SilentConsoleReporter.start(silence, tx::lastSendNanos, this::report, tx::describe);
+                : io.jkvm.vmm.diag.SilentConsoleReporter.start(silence, tx::lastWrittenNanos, this::report, tx::describe);
         try {
             return runMachines(tx);
         } finally {

@@ -28,7 +28,7 @@ public final class BufferedTransmitter implements SerialTransmitter, AutoCloseab
 
     /** Enough for the kernel's boot log burst when the console is enabled, without pressure. */
     public static final int DEFAULT_CAPACITY = 64 * 1024;
-    private volatile long lastSend;
+    private volatile long lastWritten;
     static final int CHUNK = 4096;
 
     private final OutputStream sink;
@@ -80,14 +80,16 @@ public final class BufferedTransmitter implements SerialTransmitter, AutoCloseab
         }
     }
 
-    /** System.nanoTime() of the guest's last byte (dropped or not); 0 before the first. */
-    public long lastSendNanos() {
-        return lastSend;
+    /**
+     * System.nanoTime() when output last reached the console; 0 before the first. Silence here is
+     * what a person watching sees: a guest that says nothing, or a console that takes nothing.
+     */
+    public long lastWrittenNanos() {
+        return lastWritten;
     }
 
     @Override
     public boolean send(int b) {
-        lastSend = System.nanoTime();
         lock.lock();
         try {
             if (count == ring.length) {
@@ -216,6 +218,7 @@ public final class BufferedTransmitter implements SerialTransmitter, AutoCloseab
         try {
             sink.write(chunk, 0, n);
             sink.flush();
+            lastWritten = System.nanoTime();
         } catch (IOException e) {
             broken = true;
             LOG.warn("serial: console output failed, discarding further output: {}", e.toString());
