@@ -19,6 +19,8 @@ final class BootValidation {
 
     private final HostLimits limits;
     private final OnReboot onReboot;
+    /** Why guest RAM of that many bytes cannot come from the host's hugetlb pool (null: it can); tests replace it. */
+    private java.util.function.LongFunction<String> hugePagePool = io.jkvm.memory.HugePagePool::shortfall;
 
     BootValidation(HostLimits limits, OnReboot onReboot) {
         this.limits = limits;
@@ -27,6 +29,11 @@ final class BootValidation {
 
     HostLimits limits() {
         return limits;
+    }
+
+    /** For tests: a host whose hugetlb pool answers as {@code pool} does. */
+    void hugePagePool(java.util.function.LongFunction<String> pool) {
+        hugePagePool = pool;
     }
 
     /** The machine alone: sizes within this host's, and only the settings jkvm honours. */
@@ -50,7 +57,17 @@ final class BootValidation {
             throw ApiException.badField("cpu_template", "cpu_template '" + m.cpuTemplate()
                     + "': CPU templates are not supported (use None)");
         }
-        Fields.checkOneOf("huge_pages", m.hugePages(), "None");
+        Fields.checkOneOf("huge_pages", m.hugePages(), "None", "2M", "Transparent");
+        if (io.jkvm.memory.RamBacking.fromApi(m.hugePages()) == io.jkvm.memory.RamBacking.HUGETLB_2M) {
+            if (m.memSizeMib() % 2 != 0) {
+                throw ApiException.badField("mem_size_mib", "mem_size_mib " + m.memSizeMib()
+                        + ": guest RAM on 2 MiB pages (huge_pages 2M) must be a multiple of 2 MiB");
+            }
+            String why = hugePagePool.apply((long) m.memSizeMib() << 20);
+            if (why != null) {
+                throw ApiException.badField("huge_pages", "huge_pages 2M: " + why);
+            }
+        }
     }
 
     /** The whole boot configuration: the machine, then kernel, initrd and command line. */

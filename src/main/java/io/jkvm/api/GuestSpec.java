@@ -11,15 +11,16 @@ import java.util.List;
  *        from boot on, so Diff snapshots can be taken
  * @param serialOutPath Firecracker's {@code serial_out_path}: the console output goes there instead
  *        of the VMM's stdout (null: stdout)
+ * @param ramBacking machine-config {@code huge_pages}: what backs guest RAM
  */
 public record GuestSpec(VmConfig config, List<Drive> drives, List<NetworkInterface> networkInterfaces,
-        boolean trackDirtyPages, java.nio.file.Path serialOutPath) {
+        boolean trackDirtyPages, java.nio.file.Path serialOutPath, io.jkvm.memory.RamBacking ramBacking) {
     public GuestSpec {
         drives = List.copyOf(drives);
         networkInterfaces = List.copyOf(networkInterfaces);
     }
 
     public GuestSpec(VmConfig config, List<Drive> drives, List<NetworkInterface> networkInterfaces) {
-        this(config, drives, networkInterfaces, false, null);
+        this(config, drives, networkInterfaces, false, null, io.jkvm.memory.RamBacking.PAGES);
     }
 }

@@ -40,6 +40,7 @@ public final class LinuxVmLauncher implements GuestLauncher {
                 : new LinuxVm.Console(console.in(), SerialOutput.open(spec.serialOutPath()), false);
         LinuxVm vm = new LinuxVm(spec.config(), c);
         vm.trackDirtyPages(spec.trackDirtyPages());
+        vm.ramBacking(spec.ramBacking());
         return run(vm);
     }
 

@@ -328,7 +328,8 @@ public final class VmConfiguration {
         config = GuestDevices.withDevices(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
                 entropy != null);
         return new GuestSpec(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
-                Boolean.TRUE.equals(machine.trackDirtyPages()), serialOutPath);
+                Boolean.TRUE.equals(machine.trackDirtyPages()), serialOutPath,
+                io.jkvm.memory.RamBacking.fromApi(machine.hugePages()));
     }
 
     /** After a snapshot load: the machine and boot source the restored VM has. */

@@ -52,7 +52,7 @@ public final class JkvmGuest implements AutoCloseable {
      */
     public static JkvmGuest create(byte[] image, long ramBytes, boolean irqchip, OutputStream debugcon)
             throws IOException {
-        Machine m = Machine.create(new Machine.Options(1, ramBytes, irqchip, false));
+        Machine m = Machine.create(new Machine.Options(1, ramBytes, irqchip, io.jkvm.memory.RamBacking.PAGES));
         try {
             m.memory().write(BenchGuest.LOAD_ADDRESS, image);
             JkvmGuest g = attachTo(m, debugcon);

@@ -34,20 +34,35 @@ public final class GuestRam implements AutoCloseable {
         return out;
     }
 
-    public static GuestRam allocate(long ramBytes, boolean hugepages) {
+    public static GuestRam allocate(long ramBytes, RamBacking backing) {
         if (ramBytes <= 0 || (ramBytes & 0xfff) != 0) {
             throw new IllegalArgumentException("guest RAM size must be a positive multiple of 4 KiB: " + ramBytes);
+        }
+        if (backing == RamBacking.HUGETLB_2M && ramBytes % RamBacking.HUGE_PAGE != 0) {
+            throw new IllegalArgumentException("guest RAM on 2 MiB pages must be a multiple of 2 MiB: " + ramBytes);
         }
         List<MemorySegment> maps = new ArrayList<>();
         List<GuestMemory.Region> regions = new ArrayList<>();
         try {
             for (long[] r : layout(ramBytes)) {
-                int flags = Native.MAP_SHARED | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE;
-                MemorySegment m = Native.mmap(0, r[1], Native.PROT_READ | Native.PROT_WRITE, flags, -1, 0);
+                // hugetlb: no MAP_NORESERVE, so the pages are reserved now and a short pool fails
+                // this mmap (ENOMEM) instead of the guest's first touch (SIGBUS).
+                int flags = backing == RamBacking.HUGETLB_2M ? Native.MAP_SHARED | Native.MAP_ANONYMOUS | Native.MAP_HUGETLB
+                        : Native.MAP_SHARED | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE;
+                MemorySegment m;
+                try {
+                    m = Native.mmap(0, r[1], Native.PROT_READ | Native.PROT_WRITE, flags, -1, 0);
+                } catch (io.jkvm.kvm.NativeException e) {
+                    if (backing == RamBacking.HUGETLB_2M) {
+                        throw new IllegalStateException("guest RAM on 2 MiB huge pages: " + e.getMessage() + " ("
+                                + java.util.Objects.requireNonNullElse(HugePagePool.shortfall(ramBytes), "the pool is short") + ")");
+                    }
+                    throw e;
+                }
                 maps.add(m);
                 // Guest RAM is the guest's, not ours: keep it out of VMM core dumps.
                 Native.madvise(m, Native.MADV_DONTDUMP);
-                if (hugepages) {
+                if (backing == RamBacking.TRANSPARENT) {
                     Native.madvise(m, Native.MADV_HUGEPAGE);
                 }
                 regions.add(new GuestMemory.Region(r[0], m));

@@ -26,7 +26,7 @@ public record MachineConfig(int cpus, long memoryBytes, boolean irqchip) {
 
     /** Machine options that recreate this configuration (no huge pages: RAM comes from the file). */
     public Machine.Options toOptions() {
-        return new Machine.Options(cpus, memoryBytes, irqchip, false);
+        return new Machine.Options(cpus, memoryBytes, irqchip, io.jkvm.memory.RamBacking.PAGES);
     }
 
     /** Why a snapshot with this configuration cannot be restored onto {@code target}, or null if it can. */

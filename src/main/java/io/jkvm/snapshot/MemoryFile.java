@@ -170,7 +170,7 @@ final class MemoryFile {
     static GuestRam decrypt(Path file, SnapshotHeader.Memory m, MachineConfig config, SnapshotKey key,
             byte[] snapshotId) throws IOException {
         byte[] nonceBase = SnapshotFile.hex(file, m.nonceBase(), 12, "memory nonce");
-        GuestRam ram = GuestRam.allocate(config.memoryBytes(), false);
+        GuestRam ram = GuestRam.allocate(config.memoryBytes(), io.jkvm.memory.RamBacking.PAGES);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             ByteBuffer in = ByteBuffer.allocateDirect(CHUNK + TAG);
             long pos = 0;

@@ -117,6 +117,8 @@ public final class LinuxVm {
     private Snapshots.Restored pendingRestore;
     private volatile boolean startPaused;
     private volatile boolean trackDirtyPages;
+    /** What backs guest RAM of the machines this VM boots (machine-config huge_pages). */
+    private volatile io.jkvm.memory.RamBacking ramBacking = io.jkvm.memory.RamBacking.PAGES;
 
     public LinuxVm(VmConfig config, Console console) {
         this.config = config;
@@ -266,7 +268,7 @@ public final class LinuxVm {
                 Snapshots.Restored restore = pendingRestore;
                 pendingRestore = null;
                 try (Machine m = restore != null ? restore.machine()
-                        : Machine.create(kvm, new Machine.Options(config.cpus(), config.memoryBytes(), true, false))) {
+                        : Machine.create(kvm, new Machine.Options(config.cpus(), config.memoryBytes(), true, ramBacking))) {
                     if (trackDirtyPages) {
                         // Before devices attach and states apply: whatever they write to guest RAM
                         // after the restore differs from the snapshot's image, so it is logged.
@@ -390,6 +392,11 @@ public final class LinuxVm {
         old.close();
         disks.set(index, new DiskConfig(path, now.readOnly(), now.id()));
         config = c.withDevices(new DeviceConfig(disks, c.devices().nets(), c.devices().rng(), c.devices().virtioConsole()));
+    }
+
+    /** Backs the RAM of machines booted from now on with {@code backing} (set before {@link #start}). */
+    public void ramBacking(io.jkvm.memory.RamBacking backing) {
+        ramBacking = java.util.Objects.requireNonNull(backing, "backing");
     }
 
     /** Stops the VM from another thread (signals, API). */

@@ -60,7 +60,7 @@ public final class LongModeProbe {
     private static final int LOOPS = 200_000;
 
     public static Result run(Kvm kvm, Duration timeout) {
-        try (Machine m = Machine.create(kvm, new Machine.Options(1, 4 << 20, true, false))) {
+        try (Machine m = Machine.create(kvm, new Machine.Options(1, 4 << 20, true, io.jkvm.memory.RamBacking.PAGES))) {
             CountDownLatch arrived = new CountDownLatch(1);
             CountDownLatch loopDone = new CountDownLatch(1);
             CountDownLatch returned = new CountDownLatch(1);

@@ -41,7 +41,7 @@ public final class Machine implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Machine.class);
 
     /** What the machine is made of. */
-    public record Options(int cpus, long memoryBytes, boolean irqchip, boolean hugepages) {
+    public record Options(int cpus, long memoryBytes, boolean irqchip, io.jkvm.memory.RamBacking ramBacking) {
         public Options {
             if (cpus < 1) {
                 throw new IllegalArgumentException("cpus must be at least 1");
@@ -83,7 +83,7 @@ public final class Machine implements AutoCloseable {
     private Thread throttleTicker;
 
     private Machine(Options options, Kvm kvm, boolean ownsKvm) {
-        this(options, kvm, ownsKvm, o -> GuestRam.allocate(o.memoryBytes(), o.hugepages()));
+        this(options, kvm, ownsKvm, o -> GuestRam.allocate(o.memoryBytes(), o.ramBacking()));
     }
 
     private Machine(Options options, Kvm kvm, boolean ownsKvm, Function<Options, GuestRam> ramSource) {

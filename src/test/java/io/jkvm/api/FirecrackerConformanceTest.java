@@ -3,6 +3,7 @@ package io.jkvm.api;
 import io.jkvm.api.VmmAction.*;
 import io.jkvm.config.HostLimits;
 import io.jkvm.config.OnReboot;
+
 import io.jkvm.vmm.VmMetrics;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -187,5 +188,32 @@ class FirecrackerConformanceTest {
                 + " \"serial\": {\"serial_out_path\": \"/tmp/x\"}}").getBytes(), FullVmConfiguration.class);
         assertThat(ConfigFile.actions(doc)).hasAtLeastOneElementOfType(ConfigureEntropy.class)
                 .hasAtLeastOneElementOfType(ConfigureSerial.class);
+    }
+
+    @Test
+    void hugePagesAreCheckedAgainstTheHostPoolBeforeBootAndReachTheGuestSpec() {
+        VmConfiguration c = new VmConfiguration("hp", new HostLimits(4, 8L << 30), OnReboot.EXIT,
+                new EventLog("test", new ByteArrayOutputStream(), null));
+        c.validation().hugePagePool(bytes -> bytes > (64L << 20) ? "the host's hugetlb pool has 32 free 2 MiB pages" : null);
+        c.apply(new ConfigureMachine(new MachineConfiguration(1, 64, null, null, null, "2M")));
+        assertThat(c.machine().hugePages()).isEqualTo("2M");
+        assertThatThrownBy(() -> c.apply(new ConfigureMachine(new MachineConfiguration(1, 128, null, null, null, "2M"))))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.field()).isEqualTo("huge_pages"))
+                .hasMessageContaining("32 free");
+        assertThatThrownBy(() -> c.apply(new ConfigureMachine(new MachineConfiguration(1, 63, null, null, null, "2M"))))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.field()).isEqualTo("mem_size_mib"));
+        assertThatThrownBy(() -> c.apply(new ConfigureMachine(new MachineConfiguration(1, 64, null, null, null, "1G"))))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.field()).isEqualTo("huge_pages"));
+        c.apply(new ConfigureMachine(new MachineConfiguration(1, 128, null, null, null, "Transparent")));
+        c.apply(new ConfigureBootSource(new BootSource(kernelPath().toString(), null, null)));
+        assertThat(c.toGuestSpec().ramBacking()).isEqualTo(io.jkvm.memory.RamBacking.TRANSPARENT);
+    }
+
+    private Path kernelPath() {
+        try {
+            return StandInGuest.kernelFile(dir);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 }

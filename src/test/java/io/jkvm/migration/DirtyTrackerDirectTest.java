@@ -30,7 +30,7 @@ class DirtyTrackerDirectTest {
                     movl $2, 0x7ff0
                     hlt
                 """, 0x1000);
-        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, io.jkvm.memory.RamBacking.PAGES))) {
             TestGuest.startProtectedMode(m.vcpus().getFirst(), m.memory(), code, 0x1000);
             try (DirtyTracker t = new DirtyTracker(m)) {
                 t.start();

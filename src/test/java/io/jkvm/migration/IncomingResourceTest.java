@@ -140,7 +140,7 @@ class IncomingResourceTest {
         Error failOnDevices;
 
         FakeTarget(MachineConfig c) {
-            ram = GuestRam.allocate(c.memoryBytes(), false);
+            ram = GuestRam.allocate(c.memoryBytes(), io.jkvm.memory.RamBacking.PAGES);
         }
 
         @Override

@@ -49,7 +49,7 @@ class MigrationDirectTest {
     /** A source machine running the counter guest, with its progress port. */
     public record Source(Machine machine, CounterGuest.Progress progress) implements AutoCloseable {
         public static Source start(long ram) {
-            Machine m = Machine.create(new Machine.Options(1, ram, true, false));
+            Machine m = Machine.create(new Machine.Options(1, ram, true, io.jkvm.memory.RamBacking.PAGES));
             CounterGuest.Progress p = new CounterGuest.Progress();
             m.pio().register(CounterGuest.PORT, 4, p);
             m.vcpus().getFirst().setCpuid(m.kvm().supportedCpuid());

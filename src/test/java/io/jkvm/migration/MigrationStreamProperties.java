@@ -24,7 +24,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class MigrationStreamProperties {
     private static final byte[] VALID = valid();
-    private static final GuestRam RAM_ = GuestRam.allocate(RAM, false);
+    private static final GuestRam RAM_ = GuestRam.allocate(RAM, io.jkvm.memory.RamBacking.PAGES);
 
     @AfterContainer
     static void free() {

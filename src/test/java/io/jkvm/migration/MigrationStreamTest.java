@@ -21,7 +21,7 @@ class MigrationStreamTest {
 
     @BeforeEach
     void ram() {
-        ram = GuestRam.allocate(RAM, false);
+        ram = GuestRam.allocate(RAM, io.jkvm.memory.RamBacking.PAGES);
     }
 
     @AfterEach

@@ -85,7 +85,7 @@ class DiffHeaderTest {
         Path base = p(Path.of("base.mem")), baseState = p(Path.of("base.state"));
         Path diff = p(Path.of("diff.mem")), diffState = p(Path.of("diff.state"));
         String want;
-        try (GuestRam ram = GuestRam.allocate(STATE.config().memoryBytes(), false)) {
+        try (GuestRam ram = GuestRam.allocate(STATE.config().memoryBytes(), io.jkvm.memory.RamBacking.PAGES)) {
             SnapshotFixtures.fill(ram, 5);
             Snapshots.write(STATE, ram.memory(), List.of(), baseState, base, KEY, Protection.HMAC_SHA256, System.nanoTime());
             long[] dirty = {0x3000, 0x4000, 0x10000};

@@ -50,7 +50,7 @@ class DiffSnapshotDirectTest {
         Path diffState = dir.resolve("diff.state"), diffMem = dir.resolve("diff.mem");
         String checksum;
         int counter;
-        try (Machine m = Machine.create(new Machine.Options(1, CounterGuest.RAM, true, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, CounterGuest.RAM, true, io.jkvm.memory.RamBacking.PAGES))) {
             CounterGuest.Progress progress = new CounterGuest.Progress();
             m.pio().register(CounterGuest.PORT, 4, progress);
             m.vcpus().getFirst().setCpuid(m.kvm().supportedCpuid());
@@ -105,7 +105,7 @@ class DiffSnapshotDirectTest {
     void aTamperedDiffIsRefusedBeforeTheBaseIsTouchedAndAWrongBaseAtLoad() throws Exception {
         Path baseState = dir.resolve("base.state"), baseMem = dir.resolve("base.mem");
         Path diffState = dir.resolve("diff.state"), diffMem = dir.resolve("diff.mem");
-        try (Machine m = Machine.create(new Machine.Options(1, CounterGuest.RAM, true, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, CounterGuest.RAM, true, io.jkvm.memory.RamBacking.PAGES))) {
             CounterGuest.Progress progress = new CounterGuest.Progress();
             m.pio().register(CounterGuest.PORT, 4, progress);
             m.vcpus().getFirst().setCpuid(m.kvm().supportedCpuid());
@@ -154,7 +154,7 @@ class DiffSnapshotDirectTest {
     @Test
     void aMigrationTrackerTakingOverTheLogCostsTheBaselineNotTheTracking() throws Exception {
         Path st = dir.resolve("s"), mm = dir.resolve("m");
-        try (Machine m = Machine.create(new Machine.Options(1, CounterGuest.RAM, true, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, CounterGuest.RAM, true, io.jkvm.memory.RamBacking.PAGES))) {
             CounterGuest.Progress progress = new CounterGuest.Progress();
             m.pio().register(CounterGuest.PORT, 4, progress);
             m.vcpus().getFirst().setCpuid(m.kvm().supportedCpuid());

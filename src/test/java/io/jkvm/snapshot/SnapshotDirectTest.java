@@ -57,7 +57,7 @@ class SnapshotDirectTest {
         String checksum;
         int counter;
         Snapshots.SaveResult saved;
-        try (Machine m = Machine.create(new Machine.Options(1, CounterGuest.RAM, true, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, CounterGuest.RAM, true, io.jkvm.memory.RamBacking.PAGES))) {
             CounterGuest.Progress progress = new CounterGuest.Progress();
             m.pio().register(CounterGuest.PORT, 4, progress);
             Serial16550 uart = Serial16550.restore(m.irqLine(4), OutputStream.nullOutputStream(), new Serial16550.State(0x0c, 0, 0, 0x01, 3, 0, 0, 0, 0x5a, false, new byte[] {'o', 'k'}));
@@ -112,7 +112,7 @@ class SnapshotDirectTest {
                 """, CounterGuest.ORIGIN);
         Path state = dir.resolve("s"), mem = dir.resolve("m");
         SnapshotKey key = SnapshotKey.of(new byte[32]);
-        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, io.jkvm.memory.RamBacking.PAGES))) {
             m.pio().register(0x531, 4, new io.jkvm.device.BusDevice() {
                 public long read(long offset, int size) {
                     Thread t = Thread.ofPlatform().start(() -> {
@@ -185,7 +185,7 @@ class SnapshotDirectTest {
         Path state = dir.resolve("s2"), mem = dir.resolve("m2");
         SnapshotKey key = SnapshotKey.of(new byte[32]);
         int[] saved = new int[2];
-        try (Machine m = Machine.create(new Machine.Options(2, 2 << 20, false, false))) {
+        try (Machine m = Machine.create(new Machine.Options(2, 2 << 20, false, io.jkvm.memory.RamBacking.PAGES))) {
             for (int i = 0; i < 2; i++) {
                 TestGuest.startProtectedMode(m.vcpus().get(i), m.memory(), code, CounterGuest.ORIGIN);
                 var r = m.vcpus().get(i).getRegs();
@@ -224,14 +224,14 @@ class SnapshotDirectTest {
     void aSnapshotIsNotAppliedToAMachineOfAnotherShape() throws Exception {
         Path state = dir.resolve("s"), mem = dir.resolve("m");
         SnapshotKey key = SnapshotKey.of(new byte[32]);
-        try (Machine m = Machine.create(new Machine.Options(2, 2 << 20, false, false))) {
+        try (Machine m = Machine.create(new Machine.Options(2, 2 << 20, false, io.jkvm.memory.RamBacking.PAGES))) {
             for (var v : m.vcpus()) {
                 TestGuest.startProtectedMode(v, m.memory(), CounterGuest.code(), CounterGuest.ORIGIN);
             }
             Snapshots.save(m, List.of(), state, mem, key);
         }
         Snapshots.Loaded l = Snapshots.load(state, mem, key);
-        try (Machine other = Machine.create(new Machine.Options(1, 2 << 20, false, false))) {
+        try (Machine other = Machine.create(new Machine.Options(1, 2 << 20, false, io.jkvm.memory.RamBacking.PAGES))) {
             assertThatThrownBy(() -> Snapshots.applyState(other, l))
                     .isInstanceOf(SnapshotException.class)
                     .hasMessageContaining("snapshot has 2 vCPUs, this VM has 1");

@@ -52,7 +52,7 @@ final class SnapshotFixtures {
     /** Writes a snapshot of {@code state} with RAM filled from {@code seed}. */
     static void write(VmState state, int seed, Path stateFile, Path memFile, SnapshotKey key, Protection p,
             List<DeviceState> devices) throws IOException {
-        try (GuestRam ram = GuestRam.allocate(state.config().memoryBytes(), false)) {
+        try (GuestRam ram = GuestRam.allocate(state.config().memoryBytes(), io.jkvm.memory.RamBacking.PAGES)) {
             fill(ram, seed);
             Snapshots.write(state, ram.memory(), devices, stateFile, memFile, key, p, System.nanoTime());
         }

@@ -74,7 +74,7 @@ class SnapshotTamperTest {
         snapshot(p);
         Snapshots.Loaded l = Snapshots.load(state(), mem(), KEY);
         byte[] id = java.util.HexFormat.of().parseHex(l.snapshotId());
-        try (GuestRam want = GuestRam.allocate(RAM, false);
+        try (GuestRam want = GuestRam.allocate(RAM, io.jkvm.memory.RamBacking.PAGES);
              GuestRam got = p == Protection.HMAC_SHA256 ? MemoryFile.map(mem(), l.config())
                      : MemoryFile.decrypt(mem(), l.memory(), l.config(), KEY, id)) {
             fill(want, 1);
@@ -157,14 +157,14 @@ class SnapshotTamperTest {
     void anIncompatibleMachineIsRefusedWithTheReason() throws IOException {
         snapshot(Protection.HMAC_SHA256);
         Snapshots.Loaded l = Snapshots.load(state(), mem(), KEY);
-        assertThatThrownBy(() -> l.checkCompatible(new Machine.Options(1, RAM, true, false)))
+        assertThatThrownBy(() -> l.checkCompatible(new Machine.Options(1, RAM, true, io.jkvm.memory.RamBacking.PAGES)))
                 .isInstanceOf(SnapshotException.class)
                 .hasMessageContaining("snapshot has 2 vCPUs, this VM has 1");
-        assertThatThrownBy(() -> l.checkCompatible(new Machine.Options(2, 2 * RAM, true, false)))
+        assertThatThrownBy(() -> l.checkCompatible(new Machine.Options(2, 2 * RAM, true, io.jkvm.memory.RamBacking.PAGES)))
                 .hasMessageContaining("snapshot has " + RAM + " bytes of guest memory, this VM has " + 2 * RAM);
-        assertThatThrownBy(() -> l.checkCompatible(new Machine.Options(2, RAM, false, false)))
+        assertThatThrownBy(() -> l.checkCompatible(new Machine.Options(2, RAM, false, io.jkvm.memory.RamBacking.PAGES)))
                 .hasMessageContaining("snapshot was taken with the in-kernel irqchip, this VM has none");
-        l.checkCompatible(new Machine.Options(2, RAM, true, true));
+        l.checkCompatible(new Machine.Options(2, RAM, true, io.jkvm.memory.RamBacking.PAGES));
     }
 
     @Test

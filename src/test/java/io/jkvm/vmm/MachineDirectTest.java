@@ -60,7 +60,7 @@ class MachineDirectTest {
                     mov %eax, 0xd0000020
                     hlt
                 """, 0x1000);
-        try (Machine m = Machine.create(new Machine.Options(1, 4 << 20, false, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, 4 << 20, false, io.jkvm.memory.RamBacking.PAGES))) {
             Probe probe = new Probe(0x1234_5677L, () -> { });
             m.mmio().register(0xd000_0000L, 0x1000, probe);
             TestGuest.startProtectedMode(m.vcpus().get(0), m.memory(), code, 0x1000);
@@ -81,7 +81,7 @@ class MachineDirectTest {
                     out %ax, %dx
                     hlt
                 """, 0x1000);
-        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, io.jkvm.memory.RamBacking.PAGES))) {
             Probe in = new Probe(0xbeef, () -> { });
             Probe out = new Probe(0, () -> { });
             m.pio().register(0x510, 2, in);
@@ -101,7 +101,7 @@ class MachineDirectTest {
                     ud2
                     hlt
                 """, 0x1000);
-        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, io.jkvm.memory.RamBacking.PAGES))) {
             TestGuest.startProtectedMode(m.vcpus().get(0), m.memory(), code, 0x1000);
             var sregs = m.vcpus().get(0).getSregs();
             sregs.idt(0, 0);
@@ -159,7 +159,7 @@ class MachineDirectTest {
                     .word idt_end - idt - 1
                     .long idt
                 """, 0x1000);
-        try (Machine m = Machine.create(new Machine.Options(1, 4 << 20, true, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, 4 << 20, true, io.jkvm.memory.RamBacking.PAGES))) {
             CountDownLatch ready = new CountDownLatch(1);
             CountDownLatch handled = new CountDownLatch(1);
             Probe readyPort = new Probe(0, ready::countDown);
@@ -185,7 +185,7 @@ class MachineDirectTest {
                     incl (%ebx)
                     jmp loop
                 """, 0x1000);
-        try (Machine m = Machine.create(new Machine.Options(2, 4 << 20, false, false))) {
+        try (Machine m = Machine.create(new Machine.Options(2, 4 << 20, false, io.jkvm.memory.RamBacking.PAGES))) {
             for (int i = 0; i < 2; i++) {
                 TestGuest.startProtectedMode(m.vcpus().get(i), m.memory(), code, 0x1000);
                 var r = m.vcpus().get(i).getRegs();

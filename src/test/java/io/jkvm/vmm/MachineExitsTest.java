@@ -33,7 +33,7 @@ class MachineExitsTest {
                     out %al, %dx
                     hlt
                 """, 0x1000);
-        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, io.jkvm.memory.RamBacking.PAGES))) {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             m.pio().register(0x3f8, 1, new BusDevice() {
                 public long read(long offset, int size) {

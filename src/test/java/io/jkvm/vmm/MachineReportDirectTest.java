@@ -53,7 +53,7 @@ class MachineReportDirectTest {
                     hlt
                     jmp stop
                 """, 0x1000);
-        try (Machine m = Machine.create(new Machine.Options(2, 4 << 20, true, false))) {
+        try (Machine m = Machine.create(new Machine.Options(2, 4 << 20, true, io.jkvm.memory.RamBacking.PAGES))) {
             CountDownLatch ready = new CountDownLatch(1);
             m.pio().register(0x520, 1, new Port(ready::countDown));
             TestGuest.startProtectedMode(m.vcpus().get(0), m.memory(), code, 0x1000);
@@ -119,7 +119,7 @@ class MachineReportDirectTest {
                     out %al, %dx
                     hlt
                 """, 0x1000);
-        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, io.jkvm.memory.RamBacking.PAGES))) {
             CountDownLatch entered = new CountDownLatch(1);
             CountDownLatch release = new CountDownLatch(1);
             m.pio().register(0x530, 1, new StuckDevice(entered, release));

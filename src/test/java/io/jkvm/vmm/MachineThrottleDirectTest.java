@@ -35,7 +35,7 @@ class MachineThrottleDirectTest {
                     incl (%ebx)
                     jmp loop
                 """, 0x1000);
-        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, io.jkvm.memory.RamBacking.PAGES))) {
             TestGuest.startProtectedMode(m.vcpus().getFirst(), m.memory(), code, 0x1000);
             m.start();
             rate(m, 200); // warm up

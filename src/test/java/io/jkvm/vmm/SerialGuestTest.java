@@ -55,7 +55,7 @@ class SerialGuestTest {
                 msg:
                     .asciz "ready\\n"
                 """, 0x1000);
-        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, 2 << 20, false, io.jkvm.memory.RamBacking.PAGES))) {
             RecordingSink out = new RecordingSink();
             Serial16550 uart = new Serial16550(m.irqLine(Layout.COM1_IRQ), out);
             m.pio().register(Layout.COM1_PORT, Serial16550.REGISTER_COUNT, uart);

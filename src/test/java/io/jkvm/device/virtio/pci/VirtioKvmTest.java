@@ -107,7 +107,7 @@ class VirtioKvmTest {
                     out %al, %dx
                     hlt
                 """, 0x1000);
-        try (Machine m = Machine.create(new Machine.Options(1, 4 << 20, true, false))) {
+        try (Machine m = Machine.create(new Machine.Options(1, 4 << 20, true, io.jkvm.memory.RamBacking.PAGES))) {
             PciRoot root = new PciRoot();
             m.pio().register(Layout.PCI_CONFIG_PORT, PciConfigIo.LENGTH, new PciConfigIo(root));
             Port done = new Port();

@@ -165,7 +165,7 @@ class VirtioSnapshotKvmTest {
         Path state = dir.resolve("vm.state");
         Path mem = dir.resolve("vm.mem");
         Port first = new Port();
-        try (Machine a = Machine.create(new Machine.Options(1, 4 << 20, true, false))) {
+        try (Machine a = Machine.create(new Machine.Options(1, 4 << 20, true, io.jkvm.memory.RamBacking.PAGES))) {
             Devices d = wire(a, first, new Go(), new Port(), null);
             try (VirtioDevices ignored = d.virtio()) {
                 TestGuest.startProtectedMode(a.vcpus().get(0), a.memory(), code, 0x1000);
