@@ -35,7 +35,29 @@ import java.util.List;
  */
 public final class OutgoingMigration {
     private static final Logger LOG = LoggerFactory.getLogger(OutgoingMigration.class);
-    static final int IO_TIMEOUT_MS = 60_000;
+    /**
+     * How long either side waits for the peer's next bytes before declaring it gone: 60 s, or
+     * {@code JKVM_MIGRATION_IO_TIMEOUT_MS} / {@code -Djkvm.migration.io-timeout-ms} (1 s to 1 h) on
+     * hosts where a VMM's start-up alone takes longer (an emulated machine such as the lab).
+     */
+    static final int IO_TIMEOUT_MS = ioTimeoutMs();
+
+    private static int ioTimeoutMs() {
+        String v = System.getProperty("jkvm.migration.io-timeout-ms", System.getenv("JKVM_MIGRATION_IO_TIMEOUT_MS"));
+        if (v != null && !v.isBlank()) {
+            try {
+                long ms = Long.parseLong(v.strip());
+                if (ms >= 1000 && ms <= 3_600_000) {
+                    return (int) ms;
+                }
+            } catch (NumberFormatException e) {
+                // fall through
+            }
+            LoggerFactory.getLogger(OutgoingMigration.class).warn(
+                    "JKVM_MIGRATION_IO_TIMEOUT_MS={}: not a number of milliseconds from 1000 to 3600000; using 60000", v);
+        }
+        return 60_000;
+    }
 
     private final MigrationSource source;
     private final MigrationAddress to;
