@@ -116,30 +116,44 @@ class LinuxBootLabTest {
         PipedInputStream stdin = new PipedInputStream(keyboard, 4096);
         RecordingSink screen = new RecordingSink();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        CompletableFuture<LabResult> run = CompletableFuture.supplyAsync(() -> {
+        // The lab runs on a thread of its own that a failed assertion interrupts (Lab.run then
+        // stops L1), so a stuck guest does not keep a lab machine busy after the test has failed.
+        CompletableFuture<LabResult> run = new CompletableFuture<>();
+        Thread lab = Thread.ofPlatform().name("lab-run").start(() -> {
             try {
-                return Lab.run(JkvmCommand.of(runArgs(kernel, 1, "restart", "")), options(), stdin, screen, err);
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
+                run.complete(Lab.run(JkvmCommand.of(runArgs(kernel, 1, "restart", "")), options(), stdin, screen, err));
+            } catch (Throwable e) {
+                run.completeExceptionally(e);
             } finally {
                 screen.close();
             }
         });
-        // Waits give up when the console has been silent this long (stuck), not after a total.
-        Duration wait = LabGuests.NO_PROGRESS;
-        // Type only once the shell shows its prompt, as a person would: bytes that arrive before the
-        // shell owns the terminal are flushed when it sets the line discipline up.
-        assertThat(screen.awaitContains(PROMPT, wait)).as(screen.text() + "\n--- VMM stderr ---\n" + err.toString(StandardCharsets.UTF_8)).isTrue();
-        type(keyboard, "echo typed-$((6*7))\n");
-        assertThat(screen.awaitContains("typed-42", wait)).as(screen.text() + "\n--- VMM stderr ---\n" + err.toString(StandardCharsets.UTF_8)).isTrue();
-        type(keyboard, "reboot -f\n");
-        assertThat(screen.awaitCount("jkvm-guest: up", 2, wait)).as(screen.text() + "\n--- VMM stderr ---\n" + err.toString(StandardCharsets.UTF_8)).isTrue();
-        assertThat(screen.awaitCount(PROMPT, 3, wait)).as(screen.text() + "\n--- VMM stderr ---\n" + err.toString(StandardCharsets.UTF_8)).isTrue();
-        type(keyboard, "poweroff -f\n");
-        LabResult r = run.get();
-        keyboard.close();
-        assertThat(r.exitCode()).as(err.toString(StandardCharsets.UTF_8) + r.error()).isZero();
-        assertThat(err.toString(StandardCharsets.UTF_8)).contains("guest powered off");
+        try {
+            // Waits give up when the console has been silent this long (stuck), not after a total.
+            Duration wait = LabGuests.NO_PROGRESS;
+            // Type only once the shell shows its prompt, as a person would: bytes that arrive before the
+            // shell owns the terminal are flushed when it sets the line discipline up.
+            assertThat(screen.awaitContains(PROMPT, wait)).as(screen.text() + vmmErr(err)).isTrue();
+            type(keyboard, "echo typed-$((6*7))\n");
+            assertThat(screen.awaitContains("typed-42", wait)).as(screen.text() + vmmErr(err)).isTrue();
+            type(keyboard, "reboot -f\n");
+            assertThat(screen.awaitCount("jkvm-guest: up", 2, wait)).as(screen.text() + vmmErr(err)).isTrue();
+            assertThat(screen.awaitCount(PROMPT, 3, wait)).as(screen.text() + vmmErr(err)).isTrue();
+            type(keyboard, "poweroff -f\n");
+            LabResult r = run.get();
+            assertThat(r.exitCode()).as(err.toString(StandardCharsets.UTF_8) + r.error()).isZero();
+            assertThat(err.toString(StandardCharsets.UTF_8)).contains("guest powered off");
+        } finally {
+            if (!run.isDone()) {
+                lab.interrupt();
+            }
+            keyboard.close();
+        }
+    }
+
+    /** The VMM's stderr so far, where its silent-console vCPU report lands. */
+    private static String vmmErr(ByteArrayOutputStream err) {
+        return "\n--- VMM stderr ---\n" + err.toString(StandardCharsets.UTF_8);
     }
 
     private static void type(PipedOutputStream keyboard, String text) throws IOException {
