@@ -13,7 +13,7 @@ import java.util.List;
 
 /**
  * Where configured drives and network interfaces become guest devices: virtio-blk and
- * virtio-net on PCI. As in Firecracker, the root drive comes first (so it is /dev/vda) and,
+ * virtio-net on PCI, each with its rate limiters ({@link RateLimiter#toConfig}). As in Firecracker, the root drive comes first (so it is /dev/vda) and,
  * unless the boot arguments already say where the root is, {@code root=/dev/vda ro|rw} is added.
  */
 public final class GuestDevices {
@@ -25,9 +25,10 @@ public final class GuestDevices {
         drives.stream().filter(d -> !Boolean.TRUE.equals(d.isRootDevice())).forEach(ordered::add);
         try {
             List<DiskConfig> disks = ordered.stream().map(d -> new DiskConfig(Path.of(d.pathOnHost()), d.readOnly(),
-                    serial(d.driveId()))).toList();
+                    serial(d.driveId()), RateLimiter.toConfig(d.rateLimiter()))).toList();
             List<NetConfig> nets = nics.stream().map(n -> new NetConfig(n.hostDevName(),
-                    n.guestMac() != null ? MacAddress.parse(n.guestMac()) : MacAddress.randomLocal())).toList();
+                    n.guestMac() != null ? MacAddress.parse(n.guestMac()) : MacAddress.randomLocal(),
+                    RateLimiter.toConfig(n.rxRateLimiter()), RateLimiter.toConfig(n.txRateLimiter()))).toList();
             String cmdline = config.cmdline();
             if (!ordered.isEmpty() && Boolean.TRUE.equals(ordered.get(0).isRootDevice())
                     && !(" " + cmdline).contains(" root=")) {

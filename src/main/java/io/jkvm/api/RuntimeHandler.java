@@ -10,12 +10,15 @@ import java.io.IOException;
  * resume, Ctrl+Alt+Del, snapshots, migration, reads and FlushMetrics. Pre-boot configuration,
  * InstanceStart and snapshot loads are refused here, by the exhaustive switch, with Firecracker's
  * "not supported after starting" naming the action; once the guest has stopped, everything but
- * reads, metrics and interface updates is refused saying so.
+ * reads, metrics and interface updates is refused saying so. An interface update reaches the
+ * running guest's device ({@link RunningGuest#updateNetworkRateLimits}).
  */
 final class RuntimeHandler {
     private final VmmController vmm;
     private final VmConfiguration config;
     private final EventLog log;
+    /** Orders interface updates, so the device ends with the limits the configuration ends with. */
+    private final Object interfaceUpdates = new Object();
 
     RuntimeHandler(VmmController vmm, VmConfiguration config, EventLog log) {
         this.vmm = vmm;
@@ -33,7 +36,7 @@ final class RuntimeHandler {
                 config.existingDrive(u.pathId(), u.update());
                 throw ApiException.notAllowed(action.name() + ": updating drive '" + u.pathId() + "' of a running microVM is not supported yet");
             }
-            case UpdateNetworkInterface u -> config.updateNetworkInterface(u.pathId(), u.update());
+            case UpdateNetworkInterface u -> updateNetworkInterface(action, u);
             case FlushMetrics _ -> MetricsLine.flush(config.metricsPath(), vmm.metricsLine());
             case Pause _ -> pause(action);
             case Resume _ -> resume(action);
@@ -49,6 +52,24 @@ final class RuntimeHandler {
     static ApiException notAfterStart(VmmAction action, State state) {
         return ApiException.notAllowed(action.name() + ": "
                 + (state == State.STOPPED ? VmmController.STOPPED_MESSAGE : VmmController.AFTER_START));
+    }
+
+    /** {@code PATCH /network-interfaces/{id}}: the configuration, then the running device's limiters. */
+    private void updateNetworkInterface(VmmAction action, UpdateNetworkInterface u) {
+        synchronized (interfaceUpdates) {
+            NetworkInterface n = config.updateNetworkInterface(u.pathId(), u.update());
+            RunningGuest g;
+            try {
+                g = vmm.liveGuest(action);
+            } catch (ApiException stopped) {
+                g = null; // the guest has stopped: no device any more, the configuration is all there is
+            }
+            if (g != null) {
+                g.updateNetworkRateLimits(n.hostDevName(), RateLimiter.toConfig(n.rxRateLimiter()),
+                        RateLimiter.toConfig(n.txRateLimiter()));
+            }
+        }
+        log.info("network_interface_updated", "id", vmm.id(), "iface_id", u.pathId());
     }
 
     private void pause(VmmAction action) {
