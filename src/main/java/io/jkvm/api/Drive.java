@@ -5,7 +5,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 /**
  * Firecracker's {@code PUT /drives/{drive_id}} body: a block device backed by a host file.
  * Accepted, validated and kept in the VM configuration; the virtio-blk device that serves it is
- * attached at the device seam ({@link GuestDevices}). {@code rate_limiter} is parsed and checked strictly ({@link RateLimiter}).
+ * attached at the device seam ({@link GuestDevices}). {@code rate_limiter} is parsed and checked strictly ({@link RateLimiter})
+ * and enforced by the virtio-blk device.
  */
 public record Drive(
         @JsonProperty("drive_id") String driveId,

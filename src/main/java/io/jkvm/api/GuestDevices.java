@@ -12,9 +12,9 @@ import java.util.List;
 
 /**
  * Where configured drives and network interfaces become guest devices: virtio-blk and
- * virtio-net on PCI. As in Firecracker, the root drive comes first (so it is /dev/vda) and,
- * unless the boot arguments already say where the root is, {@code root=/dev/vda ro|rw} (or the
- * root drive's {@code root=PARTUUID=...}) is added.
+ * virtio-net on PCI, each with its rate limiters ({@link RateLimiter#toConfig}). As in Firecracker,
+ * the root drive comes first (so it is /dev/vda) and, unless the boot arguments already say where
+ * the root is, {@code root=/dev/vda ro|rw} (or the root drive's {@code root=PARTUUID=...}) is added.
  */
 public final class GuestDevices {
     private GuestDevices() {}
@@ -29,10 +29,11 @@ public final class GuestDevices {
         drives.stream().filter(d -> Boolean.TRUE.equals(d.isRootDevice())).forEach(ordered::add);
         drives.stream().filter(d -> !Boolean.TRUE.equals(d.isRootDevice())).forEach(ordered::add);
         try {
-            List<DiskConfig> disks = ordered.stream().map(d -> new DiskConfig(HostPaths.usable("path_on_host", d.pathOnHost()), d.readOnly(),
-                    serial(d.driveId()))).toList();
+            List<DiskConfig> disks = ordered.stream().map(d -> new DiskConfig(HostPaths.usable("path_on_host", d.pathOnHost()),
+                    d.readOnly(), serial(d.driveId()), RateLimiter.toConfig(d.rateLimiter()))).toList();
             List<NetConfig> nets = nics.stream().map(n -> new NetConfig(n.hostDevName(),
-                    n.guestMac() != null ? MacAddress.parse(n.guestMac()) : MacAddress.randomLocal())).toList();
+                    n.guestMac() != null ? MacAddress.parse(n.guestMac()) : MacAddress.randomLocal(),
+                    RateLimiter.toConfig(n.rxRateLimiter()), RateLimiter.toConfig(n.txRateLimiter()))).toList();
             String cmdline = config.cmdline();
             if (!ordered.isEmpty() && Boolean.TRUE.equals(ordered.get(0).isRootDevice())
                     && !(" " + cmdline).contains(" root=")) {

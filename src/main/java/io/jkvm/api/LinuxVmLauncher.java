@@ -163,6 +163,25 @@ public final class LinuxVmLauncher implements GuestLauncher {
             }
 
             @Override
+            public void updateDriveRateLimit(String driveId, io.jkvm.resources.RateLimitConfig limit) {
+                try {
+                    vm.updateDiskRateLimit(GuestDevices.serial(driveId), limit);
+                } catch (IllegalArgumentException e) {
+                    throw ApiException.badRequest(e.getMessage());
+                }
+            }
+
+            @Override
+            public void updateNetworkRateLimits(String hostDevName, io.jkvm.resources.RateLimitConfig rx,
+                    io.jkvm.resources.RateLimitConfig tx) {
+                try {
+                    vm.updateNetworkRateLimits(hostDevName, rx, tx);
+                } catch (IllegalArgumentException e) {
+                    throw ApiException.badRequest(e.getMessage());
+                }
+            }
+
+            @Override
             public void snapshot(SnapshotRequest r) throws IOException, InterruptedException {
                 vm.snapshot(r.stateFile(), r.memFile(), r.key(), r.protection(), r.diff());
             }

@@ -12,7 +12,7 @@ import java.util.Map;
 /**
  * The VMM's metrics as one JSON object: what {@code FlushMetrics} appends to the metrics file
  * and {@code GET /jkvm/metrics} returns (exits by reason, per-device requests and bytes, vCPUs,
- * uptime).
+ * uptime, and for each rate-limited device queue how often and how long it waited for tokens).
  */
 final class MetricsLine {
     private MetricsLine() {}
@@ -33,6 +33,12 @@ final class MetricsLine {
                     "read_bytes", s.readBytes(), "write_bytes", s.writeBytes())));
         }
         line.put("devices", devices);
+        Map<String, Object> limiters = new java.util.TreeMap<>();
+        if (m != null) {
+            m.rateLimiters().forEach((device, s) -> limiters.put(device, Map.of("throttled", s.throttled(),
+                    "throttled_ms", s.throttledNanos() / 1_000_000)));
+        }
+        line.put("rate_limiters", limiters);
         return line;
     }
 

@@ -25,6 +25,20 @@ public interface RunningGuest {
         throw ApiException.badRequest("this VM cannot be live-migrated");
     }
 
+    /**
+     * New rate limits for the network interface on TAP {@code hostDevName}, applied to its
+     * virtio-net device at once (and kept for the guest's later boots and snapshots).
+     */
+    /** Gives the running drive {@code driveId} these limits (PATCH /drives after boot). */
+    default void updateDriveRateLimit(String driveId, io.jkvm.resources.RateLimitConfig limit) {
+        throw ApiException.badRequest("this VMM cannot change the rate limiter of a running drive");
+    }
+
+    default void updateNetworkRateLimits(String hostDevName, io.jkvm.resources.RateLimitConfig rx,
+            io.jkvm.resources.RateLimitConfig tx) {
+        throw ApiException.badRequest("this VMM cannot change the rate limiters of a running guest");
+    }
+
     /** Saves a snapshot of the paused guest (see {@code LinuxVm#snapshot}); it stays paused. */
     default void snapshot(SnapshotRequest request) throws java.io.IOException, InterruptedException {
         throw ApiException.badRequest("this VMM cannot take snapshots");

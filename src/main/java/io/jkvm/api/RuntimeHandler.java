@@ -10,12 +10,15 @@ import java.io.IOException;
  * resume, Ctrl+Alt+Del, snapshots, migration, reads and FlushMetrics. Pre-boot configuration,
  * InstanceStart and snapshot loads are refused here, by the exhaustive switch, with Firecracker's
  * "not supported after starting" naming the action; once the guest has stopped, everything but
- * reads, metrics and interface updates is refused saying so.
+ * reads, metrics and interface updates is refused saying so. An interface update reaches the
+ * running guest's device ({@link RunningGuest#updateNetworkRateLimits}).
  */
 final class RuntimeHandler {
     private final VmmController vmm;
     private final VmConfiguration config;
     private final EventLog log;
+    /** Orders interface updates, so the device ends with the limits the configuration ends with. */
+    private final Object interfaceUpdates = new Object();
 
     RuntimeHandler(VmmController vmm, VmConfiguration config, EventLog log) {
         this.vmm = vmm;
@@ -30,7 +33,7 @@ final class RuntimeHandler {
             }
             case Configure _, InstanceStart _, LoadSnapshot _ -> throw notAfterStart(action, state);
             case UpdateDrive u -> updateDrive(action, u);
-            case UpdateNetworkInterface u -> config.updateNetworkInterface(u.pathId(), u.update());
+            case UpdateNetworkInterface u -> updateNetworkInterface(action, u);
             case FlushMetrics _ -> MetricsLine.flush(config.metricsPath(), vmm.metricsLine());
             case Pause _ -> pause(action);
             case Resume _ -> resume(action);
@@ -70,8 +73,30 @@ final class RuntimeHandler {
                 }
             }
             config.updateDrive(u.pathId(), u.update());
+            if (u.update().rateLimiter() != null) {
+                // The recorded limiter is the old one patched bucket by bucket, as Firecracker patches.
+                g.updateDriveRateLimit(u.pathId(), RateLimiter.toConfig(config.existingDrive(u.pathId(), u.update()).rateLimiter()));
+            }
             log.info("drive_updated", "id", vmm.id(), "drive_id", u.pathId(), "path_on_host", path);
         }
+    }
+
+    /** {@code PATCH /network-interfaces/{id}}: the configuration, then the running device's limiters. */
+    private void updateNetworkInterface(VmmAction action, UpdateNetworkInterface u) {
+        synchronized (interfaceUpdates) {
+            NetworkInterface n = config.updateNetworkInterface(u.pathId(), u.update());
+            RunningGuest g;
+            try {
+                g = vmm.liveGuest(action);
+            } catch (ApiException stopped) {
+                g = null; // the guest has stopped: no device any more, the configuration is all there is
+            }
+            if (g != null) {
+                g.updateNetworkRateLimits(n.hostDevName(), RateLimiter.toConfig(n.rxRateLimiter()),
+                        RateLimiter.toConfig(n.txRateLimiter()));
+            }
+        }
+        log.info("network_interface_updated", "id", vmm.id(), "iface_id", u.pathId());
     }
 
     private void pause(VmmAction action) {

@@ -1,6 +1,7 @@
 package io.jkvm.api;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.jkvm.resources.BucketConfig;
 
 /**
  * Firecracker's {@code TokenBucket}: {@code size} tokens (bytes or operations) refilled over
@@ -26,6 +27,17 @@ public record TokenBucket(
         if (oneTimeBurst != null) {
             nonNegative(field + ".one_time_burst", oneTimeBurst);
         }
+        // Firecracker silently disables a bucket whose refill time overflows in nanoseconds; a
+        // setting that does nothing is refused here instead.
+        if (refillTime > BucketConfig.MAX_REFILL_TIME_MS) {
+            throw ApiException.badRequest(field + ".refill_time " + refillTime + ": must be at most "
+                    + BucketConfig.MAX_REFILL_TIME_MS + " (ms)");
+        }
+    }
+
+    /** The engine's configuration of this (validated) bucket; a missing one_time_burst is 0. */
+    BucketConfig toConfig() {
+        return new BucketConfig(size, oneTimeBurst != null ? oneTimeBurst : 0, refillTime);
     }
 
     /** Whether this bucket limits anything (Firecracker: size and refill time both non-zero). */

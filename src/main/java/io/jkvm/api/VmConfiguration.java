@@ -155,7 +155,7 @@ public final class VmConfiguration {
         HostPaths.checkBackingFile("path_on_host", path, d.readOnly());
         Fields.checkRateLimiter("rate_limiter", u.rateLimiter());
         drives.put(pathId, new Drive(d.driveId(), path, d.isRootDevice(), d.isReadOnly(), d.partuuid(), d.cacheType(),
-                d.ioEngine(), u.rateLimiter() != null ? u.rateLimiter() : d.rateLimiter(), d.socket()));
+                d.ioEngine(), RateLimiter.patched(d.rateLimiter(), u.rateLimiter()), d.socket()));
     }
 
     private void putNetworkInterface(String pathId, NetworkInterface n) {
@@ -196,8 +196,11 @@ public final class VmConfiguration {
         log.info("network_interface_set", "id", id, "iface_id", pathId, "host_dev_name", n.hostDevName());
     }
 
-    /** {@code PATCH /network-interfaces/{id}}: new rate limiters for a configured interface. */
-    synchronized void updateNetworkInterface(String pathId, NetworkInterfaceUpdate u) {
+    /**
+     * {@code PATCH /network-interfaces/{id}}: new rate limiters for a configured interface, bucket
+     * by bucket as Firecracker ({@link RateLimiter#patched}); returns the interface as it now is.
+     */
+    synchronized NetworkInterface updateNetworkInterface(String pathId, NetworkInterfaceUpdate u) {
         Fields.requireId("iface_id", pathId);
         if (u.ifaceId() == null || !u.ifaceId().equals(pathId)) {
             throw ApiException.badField("iface_id", "iface_id in the body must be given and match '" + pathId
@@ -209,9 +212,11 @@ public final class VmConfiguration {
         }
         Fields.checkRateLimiter("rx_rate_limiter", u.rxRateLimiter());
         Fields.checkRateLimiter("tx_rate_limiter", u.txRateLimiter());
-        nics.put(pathId, new NetworkInterface(n.ifaceId(), n.hostDevName(), n.guestMac(),
-                u.rxRateLimiter() != null ? u.rxRateLimiter() : n.rxRateLimiter(),
-                u.txRateLimiter() != null ? u.txRateLimiter() : n.txRateLimiter()));
+        NetworkInterface updated = new NetworkInterface(n.ifaceId(), n.hostDevName(), n.guestMac(),
+                RateLimiter.patched(n.rxRateLimiter(), u.rxRateLimiter()),
+                RateLimiter.patched(n.txRateLimiter(), u.txRateLimiter()));
+        nics.put(pathId, updated);
+        return updated;
     }
 
     private void putLogger(LoggerConfig l) {

@@ -2,19 +2,31 @@ package io.jkvm.net;
 
 import io.jkvm.config.ConfigException;
 import io.jkvm.config.OptionList;
+import io.jkvm.resources.RateLimitConfig;
 
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
-/** One {@code --net tap=NAME[,mac=MAC]}; without a MAC a locally administered one is generated. */
-public record NetConfig(String tap, MacAddress mac) {
+/**
+ * One {@code --net tap=NAME[,mac=MAC]}; without a MAC a locally administered one is generated.
+ * The receive and transmit rate limits are the API's {@code rx_rate_limiter} and
+ * {@code tx_rate_limiter} (unlimited from the command line).
+ */
+public record NetConfig(String tap, MacAddress mac, RateLimitConfig rxRateLimit, RateLimitConfig txRateLimit) {
     /** IFNAMSIZ is 16 including the terminating NUL. */
     public static final int MAX_IFNAME = 15;
+
+    /** An unlimited interface. */
+    public NetConfig(String tap, MacAddress mac) {
+        this(tap, mac, RateLimitConfig.UNLIMITED, RateLimitConfig.UNLIMITED);
+    }
 
     public NetConfig {
         Objects.requireNonNull(tap, "tap");
         Objects.requireNonNull(mac, "mac");
+        Objects.requireNonNull(rxRateLimit, "rxRateLimit");
+        Objects.requireNonNull(txRateLimit, "txRateLimit");
         if (tap.isEmpty() || tap.length() > MAX_IFNAME) {
             throw new ConfigException("--net: field 'tap' must be 1.." + MAX_IFNAME + " characters: '" + tap + "'");
         }

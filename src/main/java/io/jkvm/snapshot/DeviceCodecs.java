@@ -19,9 +19,10 @@ public final class DeviceCodecs {
     /**
      * Version of every device-state encoding together. Bump it whenever any registered codec's
      * encoding changes. 1 was the per-device encodings with their own version bytes and states
-     * matched by slot position ("virtio0"); 2 keys states by device id and tags them by kind.
+     * matched by slot position ("virtio0"); 2 keys states by device id and tags them by kind; 3
+     * adds the disks' and network interfaces' rate limits to {@code vm_config}.
      */
-    public static final int FORMAT_VERSION = 2;
+    public static final int FORMAT_VERSION = 3;
 
     /**
      * Deepest nesting of records (a device state inside its transport's): a hostile state

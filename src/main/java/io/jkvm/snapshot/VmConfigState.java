@@ -6,6 +6,8 @@ import io.jkvm.config.OnReboot;
 import io.jkvm.config.VmConfig;
 import io.jkvm.net.MacAddress;
 import io.jkvm.net.NetConfig;
+import io.jkvm.resources.BucketConfig;
+import io.jkvm.resources.RateLimitConfig;
 import io.jkvm.storage.DiskConfig;
 
 import java.nio.file.Path;
@@ -21,9 +23,13 @@ import java.util.Optional;
  * <pre>
  * string kernel, u8 has initrd [string initrd], string cmdline, i32 cpus,
  * i64 memory bytes, u8 on-reboot ordinal, u8 nested,
- * u8 disks, per disk {string path, u8 read-only, u8 has id [string id]},
- * u8 nets, per net {string tap, 6 bytes MAC}, u8 rng, u8 virtio console
+ * u8 disks, per disk {string path, u8 read-only, u8 has id [string id], limit},
+ * u8 nets, per net {string tap, 6 bytes MAC, limit rx, limit tx}, u8 rng, u8 virtio console
+ *
+ * limit = bandwidth bucket, ops bucket; bucket = {i64 size, i64 one-time burst, i64 refill ms}
  * </pre>
+ * The rate limits are configuration: a restored VM enforces the limits its source had when the
+ * snapshot was taken (after any {@code PATCH}), with full buckets.
  * framed like every device state ({@link DeviceCodecs}: the section's format version, kind
  * "vm_config"); its codec is listed with the devices' in {@code io.jkvm.vmm.DeviceStateFormat}.
  */
@@ -58,6 +64,7 @@ public final class VmConfigState {
             if (disk.id() != null) {
                 w.string(disk.id());
             }
+            writeLimit(w, disk.rateLimit());
         }
         w.u8(d.nets().size());
         for (NetConfig n : d.nets()) {
@@ -65,6 +72,8 @@ public final class VmConfigState {
             for (byte b : n.mac().bytes()) {
                 w.u8(b);
             }
+            writeLimit(w, n.rxRateLimit());
+            writeLimit(w, n.txRateLimit());
         }
         w.bool(d.rng()).bool(d.virtioConsole());
     }
@@ -91,7 +100,7 @@ public final class VmConfigState {
                 Path p = Path.of(r.string("disk path", MAX_PATH));
                 boolean ro = r.bool("disk read-only");
                 String id = r.bool("disk id flag") ? r.string("disk id", DiskConfig.MAX_ID) : null;
-                disks.add(new DiskConfig(p, ro, id));
+                disks.add(new DiskConfig(p, ro, id, readLimit(r, "disk rate limit")));
             }
             int nn = r.u8("network interface count");
             if (nn > MAX_DEVICES) {
@@ -100,7 +109,9 @@ public final class VmConfigState {
             List<NetConfig> nets = new ArrayList<>();
             for (int i = 0; i < nn; i++) {
                 String tap = r.string("TAP name", NetConfig.MAX_IFNAME);
-                nets.add(new NetConfig(tap, new MacAddress(r.bytes(6, "MAC"))));
+                MacAddress mac = new MacAddress(r.bytes(6, "MAC"));
+                RateLimitConfig rx = readLimit(r, "receive rate limit");
+                nets.add(new NetConfig(tap, mac, rx, readLimit(r, "transmit rate limit")));
             }
             boolean rng = r.bool("rng");
             boolean vcon = r.bool("virtio console");
@@ -111,6 +122,27 @@ public final class VmConfigState {
                     new DeviceConfig(disks, nets, rng, vcon));
         } catch (ConfigException | IllegalArgumentException e) { // InvalidPathException included
             throw r.fail(e.getMessage());
+        }
+    }
+
+    private static void writeLimit(StateWriter w, RateLimitConfig c) {
+        for (BucketConfig b : new BucketConfig[] {c.bandwidth(), c.ops()}) {
+            w.i64(b.size()).i64(b.oneTimeBurst()).i64(b.refillTimeMs());
+        }
+    }
+
+    /** A limit as {@link #writeLimit} wrote it; values BucketConfig refuses (negative, too long a refill) are refused naming {@code field}. */
+    private static RateLimitConfig readLimit(BoundedReader r, String field) {
+        long[] v = new long[6];
+        String[] names = {"bandwidth size", "bandwidth burst", "bandwidth refill time", "ops size", "ops burst",
+                "ops refill time"};
+        for (int i = 0; i < v.length; i++) {
+            v[i] = r.i64(field + " " + names[i]);
+        }
+        try {
+            return new RateLimitConfig(new BucketConfig(v[0], v[1], v[2]), new BucketConfig(v[3], v[4], v[5]));
+        } catch (IllegalArgumentException e) {
+            throw r.fail(field + ": " + e.getMessage());
         }
     }
 

@@ -36,7 +36,8 @@
  * {@code io.jkvm.vmm.LinuxVm#captureDeviceStates} produces states keyed by device id, never by
  * position: {@code vm_config} ({@link io.jkvm.snapshot.VmConfigState}: kernel, command line,
  * vCPUs, memory, disks, TAPs and MACs, so a restore re-opens the same devices and refuses a
- * different layout), {@code serial0}, {@code i8042}, {@code rtc}, {@code acpi_pm},
+ * different layout; and the devices' rate limits, configuration the restored devices enforce
+ * again with full buckets), {@code serial0}, {@code i8042}, {@code rtc}, {@code acpi_pm},
  * {@code pci_host} (CONFIG_ADDRESS latch and host bridge), and per virtio-pci function
  * {@code drive/DRIVE_ID} (or {@code diskN} for a disk configured without an id),
  * {@code net/GUEST_MAC}, {@code rng0}, {@code console0}: config space, MSI-X, transport

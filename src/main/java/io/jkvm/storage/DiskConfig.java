@@ -2,6 +2,7 @@ package io.jkvm.storage;
 
 import io.jkvm.config.ConfigException;
 import io.jkvm.config.OptionList;
+import io.jkvm.resources.RateLimitConfig;
 
 import java.nio.file.Path;
 import java.util.Map;
@@ -10,13 +11,20 @@ import java.util.Set;
 
 /**
  * One {@code --disk path=FILE[,readonly=on][,id=NAME]}: a raw image, whether the guest may
- * write it, and the id reported as the virtio-blk serial (GET_ID, at most 20 ASCII bytes).
+ * write it, the id reported as the virtio-blk serial (GET_ID, at most 20 ASCII bytes), and its
+ * rate limits (the API's drive {@code rate_limiter}; unlimited from the command line).
  */
-public record DiskConfig(Path path, boolean readOnly, String id) {
+public record DiskConfig(Path path, boolean readOnly, String id, RateLimitConfig rateLimit) {
     public static final int MAX_ID = 20;
+
+    /** An unlimited disk. */
+    public DiskConfig(Path path, boolean readOnly, String id) {
+        this(path, readOnly, id, RateLimitConfig.UNLIMITED);
+    }
 
     public DiskConfig {
         Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(rateLimit, "rateLimit");
         if (id != null) {
             if (id.isEmpty() || id.length() > MAX_ID) {
                 throw new ConfigException("--disk: field 'id' must be 1.." + MAX_ID + " characters: '" + id + "'");

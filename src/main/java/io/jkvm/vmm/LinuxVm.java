@@ -17,6 +17,9 @@ import io.jkvm.net.NetConfig;
 import io.jkvm.net.Tap;
 import io.jkvm.storage.DiskConfig;
 import io.jkvm.config.VmConfig;
+import io.jkvm.resources.NanoClock;
+import io.jkvm.resources.RateLimitConfig;
+import io.jkvm.resources.Throttle;
 import io.jkvm.device.BusDevice;
 import io.jkvm.device.legacy.AcpiPmDevice;
 import io.jkvm.device.legacy.BufferedTransmitter;
@@ -91,8 +94,10 @@ public final class LinuxVm {
     /** Where the serial console goes and comes from. */
     public record Console(InputStream in, OutputStream out, boolean interactive) {}
 
-    /** Replaced only when a running drive gets a new image ({@link #replaceDisk}); guarded by this for writers. */
+    /** Replaced by a rate-limit update or a drive's new image, under {@link #limitsLock}. */
     private volatile VmConfig config;
+    private final Object limitsLock = new Object();
+    private final DeviceThrottles throttles;
     private final Console console;
     private volatile Machine current;
     private volatile VirtioDevices virtio;
@@ -122,6 +127,7 @@ public final class LinuxVm {
 
     public LinuxVm(VmConfig config, Console console) {
         this.config = config;
+        this.throttles = new DeviceThrottles(config.devices(), virtioIds(config.devices()), NanoClock.SYSTEM);
         this.console = console;
     }
 
@@ -361,7 +367,13 @@ public final class LinuxVm {
      * it was), swapped while the drive's I/O is stopped, the old image flushed and closed after.
      * Snapshots, migration and a restart from here on use the new path.
      */
-    public synchronized void replaceDisk(String driveId, java.nio.file.Path path) throws IOException {
+    public void replaceDisk(String driveId, java.nio.file.Path path) throws IOException {
+        synchronized (limitsLock) {
+            replaceDiskLocked(driveId, path);
+        }
+    }
+
+    private void replaceDiskLocked(String driveId, java.nio.file.Path path) throws IOException {
         VmConfig c = config;
         List<DiskConfig> disks = new ArrayList<>(c.devices().disks());
         int index = -1;
@@ -390,7 +402,7 @@ public final class LinuxVm {
             }
         }
         old.close();
-        disks.set(index, new DiskConfig(path, now.readOnly(), now.id()));
+        disks.set(index, new DiskConfig(path, now.readOnly(), now.id(), now.rateLimit()));
         config = c.withDevices(new DeviceConfig(disks, c.devices().nets(), c.devices().rng(), c.devices().virtioConsole()));
     }
 
@@ -536,7 +548,60 @@ public final class LinuxVm {
         }
         long since = startedNanos;
         long uptime = since == 0 ? 0 : (System.nanoTime() - since) / 1_000_000;
-        return new VmMetrics(config.cpus(), uptime, exits, devices.snapshot(), boots);
+        return new VmMetrics(config.cpus(), uptime, exits, devices.snapshot(), boots, throttles.stats());
+    }
+
+    /**
+     * New rate limits for the network interface on TAP {@code tap}, from any thread: its
+     * virtio-net device applies them at once (a changed bucket starts full, an unchanged one
+     * keeps its level), later boots use them, and snapshots record them.
+     *
+     * @throws IllegalArgumentException if no interface uses {@code tap}
+     */
+    public void updateNetworkRateLimits(String tap, RateLimitConfig rx, RateLimitConfig tx) {
+        synchronized (limitsLock) {
+            DeviceConfig d = config.devices();
+            List<NetConfig> nets = new ArrayList<>(d.nets());
+            int i = 0;
+            while (i < nets.size() && !nets.get(i).tap().equals(tap)) {
+                i++;
+            }
+            if (i == nets.size()) {
+                throw new IllegalArgumentException("no network interface on TAP " + tap);
+            }
+            NetConfig n = nets.get(i);
+            nets.set(i, new NetConfig(n.tap(), n.mac(), rx, tx));
+            config = config.withDevices(new DeviceConfig(d.disks(), nets, d.rng(), d.virtioConsole()));
+            String id = virtioIds(d).get(d.disks().size() + i);
+            throttles.rx(id).update(rx);
+            throttles.tx(id).update(tx);
+        }
+        LOG.info("network interface {}: rate limits rx {} tx {}", tap, rx, tx);
+    }
+
+    /**
+     * New rate limits for the disk whose id (virtio-blk serial) is {@code diskId}, from any
+     * thread, as {@link #updateNetworkRateLimits} does for an interface.
+     *
+     * @throws IllegalArgumentException if no disk has that id
+     */
+    public void updateDiskRateLimit(String diskId, RateLimitConfig limit) {
+        synchronized (limitsLock) {
+            DeviceConfig d = config.devices();
+            List<DiskConfig> disks = new ArrayList<>(d.disks());
+            int i = 0;
+            while (i < disks.size() && !diskId.equals(disks.get(i).id())) {
+                i++;
+            }
+            if (i == disks.size()) {
+                throw new IllegalArgumentException("no disk with id " + diskId);
+            }
+            DiskConfig k = disks.get(i);
+            disks.set(i, new DiskConfig(k.path(), k.readOnly(), k.id(), limit));
+            config = config.withDevices(new DeviceConfig(disks, d.nets(), d.rng(), d.virtioConsole()));
+            throttles.disk(virtioIds(d).get(i)).update(limit);
+        }
+        LOG.info("disk {}: rate limit {}", diskId, limit);
     }
 
     /** The platform devices, new for a boot or built from {@code saved} states (null when booting). */
@@ -583,11 +648,14 @@ public final class LinuxVm {
             int slot = 0;
             for (DiskConfig disk : d.disks()) {
                 String id = ids.get(slot);
-                attach(v, saved, byId, id, ++slot, st -> st == null ? VirtioBlock.open(disk)
-                        : VirtioBlock.restore(disk, VirtioDevice.stateOf(st, VirtioBlock.State.class, id)));
+                Throttle limit = throttles.disk(id);
+                attach(v, saved, byId, id, ++slot, st -> st == null ? VirtioBlock.open(disk, limit)
+                        : VirtioBlock.restore(disk, limit, VirtioDevice.stateOf(st, VirtioBlock.State.class, id)));
             }
             for (NetConfig net : d.nets()) {
-                attach(v, saved, byId, ids.get(slot), ++slot, st -> new VirtioNet(Tap.open(net.tap()), net.mac()));
+                String id = ids.get(slot);
+                attach(v, saved, byId, id, ++slot,
+                        st -> new VirtioNet(Tap.open(net.tap()), net.mac(), throttles.rx(id), throttles.tx(id)));
             }
             if (d.rng()) {
                 attach(v, saved, byId, ids.get(slot), ++slot, st -> new VirtioRng());

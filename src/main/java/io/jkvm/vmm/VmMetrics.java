@@ -1,5 +1,7 @@
 package io.jkvm.vmm;
 
+import io.jkvm.resources.Throttle;
+
 import java.util.Map;
 
 /**
@@ -11,11 +13,21 @@ import java.util.Map;
  * @param exits KVM exits by reason name (IO, MMIO, HLT, ...), over every boot of this VM
  * @param devices port I/O per device name, over every boot of this VM
  * @param boots how many times the machine was (re)started
+ * @param rateLimiters how often and how long each rate-limited device queue waited for tokens, by
+ *     virtio device id ("drive/ID", "net/MAC/rx", ...), over every boot of this VM
  */
 public record VmMetrics(int vcpus, long uptimeMillis, Map<String, Long> exits,
-                        Map<String, DeviceCounters.Snapshot> devices, int boots) {
+                        Map<String, DeviceCounters.Snapshot> devices, int boots,
+                        Map<String, Throttle.Stats> rateLimiters) {
     public VmMetrics {
         exits = Map.copyOf(exits);
         devices = Map.copyOf(devices);
+        rateLimiters = Map.copyOf(rateLimiters);
+    }
+
+    /** Metrics of a VM without rate limiters. */
+    public VmMetrics(int vcpus, long uptimeMillis, Map<String, Long> exits, Map<String, DeviceCounters.Snapshot> devices,
+            int boots) {
+        this(vcpus, uptimeMillis, exits, devices, boots, Map.of());
     }
 }

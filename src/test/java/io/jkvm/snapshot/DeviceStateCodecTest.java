@@ -14,6 +14,8 @@ import io.jkvm.device.virtio.pci.MsixTable;
 import io.jkvm.device.virtio.pci.VirtioPciState;
 import io.jkvm.net.MacAddress;
 import io.jkvm.net.NetConfig;
+import io.jkvm.resources.BucketConfig;
+import io.jkvm.resources.RateLimitConfig;
 import io.jkvm.storage.DiskConfig;
 import org.junit.jupiter.api.Test;
 
@@ -32,12 +34,20 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * through their registry in {@code io.jkvm.vmm.DeviceStateFormatTest}.
  */
 class DeviceStateCodecTest {
+    /** A bandwidth size no other field of {@link #vmConfig} has, so a test can find it in the encoding. */
+    static final long MARKED_SIZE = 0x1122_3344_5566_7788L;
+    static final RateLimitConfig DISK_LIMIT = new RateLimitConfig(new BucketConfig(MARKED_SIZE, 4096, 100),
+            new BucketConfig(1000, 0, 1000));
+    static final RateLimitConfig RX_LIMIT = new RateLimitConfig(new BucketConfig(125_000, 0, 1000), BucketConfig.UNLIMITED);
+    static final RateLimitConfig TX_LIMIT = new RateLimitConfig(BucketConfig.UNLIMITED, new BucketConfig(100, 10, 1000));
+
     static VmConfig vmConfig() {
         return new VmConfig(Path.of("/boot/vmlinuz"), Optional.of(Path.of("/boot/initrd.img")), "console=ttyS0 root=/dev/vda",
                 2, 256L << 20, OnReboot.RESTART, false,
-                new DeviceConfig(List.of(new DiskConfig(Path.of("/var/disk.img"), false, "rootfs"),
+                new DeviceConfig(List.of(new DiskConfig(Path.of("/var/disk.img"), false, "rootfs", DISK_LIMIT),
                         new DiskConfig(Path.of("/var/data.img"), true, null)),
-                        List.of(new NetConfig("tap0", MacAddress.parse("52:54:00:12:34:56"))), true, false));
+                        List.of(new NetConfig("tap0", MacAddress.parse("52:54:00:12:34:56"), RX_LIMIT, TX_LIMIT)), true,
+                        false));
     }
 
     @Test
@@ -61,6 +71,41 @@ class DeviceStateCodecTest {
         VmConfig otherMac = c.withDevices(new DeviceConfig(c.devices().disks(),
                 List.of(new NetConfig("tap0", MacAddress.parse("52:54:00:12:34:57"))), true, false));
         assertThat(VmConfigState.incompatibility(c, otherMac)).contains("MAC");
+        VmConfig otherLimits = c.withDevices(new DeviceConfig(List.of(new DiskConfig(Path.of("/var/disk.img"), false,
+                "rootfs"), c.devices().disks().get(1)), c.devices().nets(), true, false));
+        assertThat(VmConfigState.incompatibility(c, otherLimits)).as("limits are not guest-visible").isNull();
+    }
+
+    @Test
+    void rateLimitsSurviveTheRoundTripAndBadOnesAreRefusedNamingTheField() {
+        VmConfig c = VmConfigState.decode(VmConfigState.capture(vmConfig()));
+        assertThat(c.devices().disks().get(0).rateLimit()).isEqualTo(DISK_LIMIT);
+        assertThat(c.devices().disks().get(1).rateLimit()).isEqualTo(RateLimitConfig.UNLIMITED);
+        assertThat(c.devices().nets().get(0).rxRateLimit()).isEqualTo(RX_LIMIT);
+        assertThat(c.devices().nets().get(0).txRateLimit()).isEqualTo(TX_LIMIT);
+
+        DeviceState d = VmConfigState.capture(vmConfig());
+        byte[] b = d.bytes();
+        int at = indexOfLong(b, MARKED_SIZE);
+        b[at] |= (byte) 0x80; // the sign bit of the bucket size, wherever the byte order puts it
+        b[at + 7] |= (byte) 0x80;
+        assertThatThrownBy(() -> VmConfigState.decode(DeviceState.of(d.name(), b))).isInstanceOf(SnapshotException.class)
+                .hasMessageContaining("disk rate limit");
+    }
+
+    private static int indexOfLong(byte[] b, long v) {
+        for (int i = 0; i + 8 <= b.length; i++) {
+            long le = 0;
+            long be = 0;
+            for (int k = 0; k < 8; k++) {
+                le |= (b[i + k] & 0xffL) << (8 * k);
+                be = be << 8 | (b[i + k] & 0xffL);
+            }
+            if (le == v || be == v) {
+                return i;
+            }
+        }
+        throw new AssertionError("value not found in the encoding");
     }
 
 }

@@ -1,6 +1,7 @@
 package io.jkvm.device.virtio;
 
 import io.jkvm.kvm.Native;
+import io.jkvm.resources.NanoClock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,6 +18,14 @@ import java.util.concurrent.locks.LockSupport;
  * kick eventfds, a TAP fd, ...), running each ready descriptor's handler. Keeps device work off
  * vCPU threads. Watches can be added, re-armed and removed from any thread; the loop is woken
  * through an internal eventfd to pick changes up. Handler exceptions are logged, never fatal.
+ *
+ * <p><b>Timers</b> ({@link #timer}): one-shot deadlines on the loop's {@link NanoClock}, run on
+ * the loop thread. poll(2) sleeps until the earliest armed deadline (its timeout, rounded up to
+ * whole milliseconds so the loop never wakes before the deadline on CLOCK_MONOTONIC), so a
+ * device waiting for time (a rate-limited queue) costs one wake-up when the time comes and
+ * nothing meanwhile. Due timers run after the ready descriptors of the same iteration, before
+ * {@link #sync} counts the iteration as served: a test that moves a hand-driven clock past a
+ * deadline and calls {@link #sync} finds the timer has run.
  */
 public final class EventLoop implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EventLoop.class);
@@ -60,10 +69,71 @@ public final class EventLoop implements AutoCloseable {
         }
     }
 
+    /**
+     * A one-shot timer on the loop thread. Arming replaces an earlier deadline; arming, cancelling
+     * and closing work from any thread (a short lock on the timer, never held while it runs).
+     */
+    public final class Timer implements AutoCloseable {
+        private final Runnable task;
+        private boolean armed; // guarded by this
+        private long deadline; // guarded by this
+
+        private Timer(Runnable task) {
+            this.task = task;
+        }
+
+        /** Runs the task once {@code nanos} have passed on the loop's clock (0: at the next iteration). */
+        public void armAfter(long nanos) {
+            armAt(clock.nanoTime() + Math.max(0, nanos));
+        }
+
+        /** Runs the task once the loop's clock reaches {@code deadlineNanos}. */
+        public void armAt(long deadlineNanos) {
+            synchronized (this) {
+                armed = true;
+                deadline = deadlineNanos;
+            }
+            if (Thread.currentThread() != thread) {
+                wake.signal(); // the loop may be asleep with a later (or no) timeout
+            }
+        }
+
+        public synchronized void cancel() {
+            armed = false;
+        }
+
+        public synchronized boolean isArmed() {
+            return armed;
+        }
+
+        /** Nanoseconds from {@code now} until due (negative: overdue), Long.MAX_VALUE when not armed. */
+        private synchronized long remaining(long now) {
+            return armed ? deadline - now : Long.MAX_VALUE;
+        }
+
+        /** Disarms and returns true if due at {@code now}. */
+        private synchronized boolean takeIfDue(long now) {
+            if (armed && deadline - now <= 0) {
+                armed = false;
+                return true;
+            }
+            return false;
+        }
+
+        @Override
+        public void close() {
+            cancel();
+            removeTimer(this);
+        }
+    }
+
     private final Thread thread;
+    private final NanoClock clock;
     private final EventFd wake = new EventFd();
     private final Object lock = new Object();
     private volatile Watch[] watches = new Watch[0];
+    private volatile Timer[] timers = new Timer[0];
+    private volatile long timerRuns;
     private volatile boolean stopping;
     private volatile long iterations;
     /** {@link #sync} tickets handed out, and the newest one whose iteration has run all its handlers. */
@@ -71,6 +141,12 @@ public final class EventLoop implements AutoCloseable {
     private volatile long syncServed;
 
     public EventLoop(String name) {
+        this(name, NanoClock.SYSTEM);
+    }
+
+    /** A loop whose timers run on {@code clock} (tests drive it by hand). */
+    public EventLoop(String name, NanoClock clock) {
+        this.clock = java.util.Objects.requireNonNull(clock, "clock");
         thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this::run);
     }
 
@@ -87,6 +163,23 @@ public final class EventLoop implements AutoCloseable {
         }
         wake.signal();
         return w;
+    }
+
+    /** A new, disarmed timer whose {@code task} runs on the loop thread (exceptions are logged). */
+    public Timer timer(Runnable task) {
+        Timer t = new Timer(java.util.Objects.requireNonNull(task, "task"));
+        synchronized (lock) {
+            Timer[] a = Arrays.copyOf(timers, timers.length + 1);
+            a[a.length - 1] = t;
+            timers = a;
+        }
+        return t;
+    }
+
+    private void removeTimer(Timer t) {
+        synchronized (lock) {
+            timers = Arrays.stream(timers).filter(x -> x != t).toArray(Timer[]::new);
+        }
     }
 
     private void remove(Watch w) {
@@ -108,6 +201,11 @@ public final class EventLoop implements AutoCloseable {
     /** How many times poll(2) has returned so far: a loop that spins shows up here. */
     public long iterations() {
         return iterations;
+    }
+
+    /** How many timer tasks have run so far. */
+    public long timerRuns() {
+        return timerRuns;
     }
 
     /**
@@ -153,7 +251,7 @@ public final class EventLoop implements AutoCloseable {
                     fds.set(ValueLayout.JAVA_SHORT, o + 4, active[i].events);
                     fds.set(ValueLayout.JAVA_SHORT, o + 6, (short) 0);
                 }
-                int r = Native.poll(fds, n, -1);
+                int r = Native.poll(fds, n, pollTimeoutMillis());
                 iterations++; // only this thread writes it
                 if (r < 0) {
                     if (r != -Native.EINTR) {
@@ -183,7 +281,42 @@ public final class EventLoop implements AutoCloseable {
                         }
                     }
                 }
+                runDueTimers();
                 syncServed = tickets; // only this thread writes it
+            }
+        }
+    }
+
+    /** Milliseconds until the earliest armed timer, rounded up (-1: none, sleep until a descriptor is ready). */
+    private int pollTimeoutMillis() {
+        long now = clock.nanoTime();
+        long earliest = Long.MAX_VALUE;
+        for (Timer t : timers) {
+            earliest = Math.min(earliest, t.remaining(now));
+        }
+        if (earliest == Long.MAX_VALUE) {
+            return -1;
+        }
+        if (earliest <= 0) {
+            return 0;
+        }
+        return (int) Math.min(Integer.MAX_VALUE, earliest / 1_000_000 + (earliest % 1_000_000 != 0 ? 1 : 0));
+    }
+
+    private void runDueTimers() {
+        Timer[] ts = timers;
+        if (ts.length == 0) {
+            return;
+        }
+        long now = clock.nanoTime();
+        for (int i = 0; i < ts.length && !stopping; i++) {
+            if (ts[i].takeIfDue(now)) {
+                timerRuns++; // only this thread writes it
+                try {
+                    ts[i].task.run();
+                } catch (Throwable t) {
+                    LOG.error("{}: timer task failed", thread.getName(), t);
+                }
             }
         }
     }

@@ -1,5 +1,8 @@
 package io.jkvm.device.virtio;
 
+import io.jkvm.resources.NanoClock;
+import io.jkvm.resources.RateLimitConfig;
+import io.jkvm.resources.Throttle;
 import io.jkvm.snapshot.DeviceMismatchException;
 import io.jkvm.snapshot.RecordCodec;
 import io.jkvm.storage.DiskConfig;
@@ -33,6 +36,16 @@ import java.nio.charset.StandardCharsets;
  * </ul>
  * FLUSH is fsync(2) of the image: data acknowledged before a completed flush survives the VMM
  * being killed. GET_ID returns the disk's id (up to 20 bytes, zero padded, §5.2.6.1).
+ *
+ * <p><b>Rate limiting</b> (Firecracker's drive {@code rate_limiter}, a {@link Throttle}): every
+ * request costs one op; reads and writes also cost their data bytes (the guest's buffer length:
+ * the writable part less the status byte for IN, the readable part less the header for OUT;
+ * flush, GET_ID, discard and write-zeroes move no guest data and cost ops only). A request the
+ * limiter refuses stays on the available ring ({@link VirtioContext#drain(int,
+ * VirtioContext.ChainGate, VirtioContext.ChainHandler)}) and the queue is served again by a
+ * timer when the limiter says the tokens are there ({@link VirtioContext#kickAfter}): nothing
+ * waits on the I/O thread and nothing polls. {@link #updateRateLimiter} changes the limits from
+ * any thread and takes effect at once.
  */
 public final class VirtioBlock implements VirtioDevice {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioBlock.class);
@@ -73,10 +86,19 @@ public final class VirtioBlock implements VirtioDevice {
     private volatile RawImage image;
     private final byte[] id;
     private volatile long capacity;
+    private final Throttle throttle;
+    /** Reused by the I/O thread to peek at a request's type for the rate limiter. */
+    private final byte[] typeBuf = new byte[4];
     private volatile VirtioContext context;
 
     /** @param id the serial reported by GET_ID (ASCII, at most 20 bytes used) */
     public VirtioBlock(RawImage image, String id) {
+        this(image, id, Throttle.unlimited());
+    }
+
+    /** As above, rate-limited by {@code throttle} (which outlives the device: see {@link Throttle}). */
+    public VirtioBlock(RawImage image, String id, Throttle throttle) {
+        this.throttle = java.util.Objects.requireNonNull(throttle, "throttle");
         this.image = image;
         this.capacity = image.size() / SECTOR;
         this.id = new byte[ID_BYTES];
@@ -86,9 +108,32 @@ public final class VirtioBlock implements VirtioDevice {
         }
     }
 
-    /** Opens (and locks) the image described by {@code cfg}. */
+    /** Opens (and locks) the image described by {@code cfg}, limited as it says. */
     public static VirtioBlock open(DiskConfig cfg) throws IOException {
-        return new VirtioBlock(RawImage.open(cfg.path(), cfg.readOnly()), cfg.id());
+        return open(cfg, new Throttle(cfg.rateLimit(), NanoClock.SYSTEM));
+    }
+
+    /** Opens (and locks) the image described by {@code cfg}, limited by {@code throttle}. */
+    public static VirtioBlock open(DiskConfig cfg, Throttle throttle) throws IOException {
+        return new VirtioBlock(RawImage.open(cfg.path(), cfg.readOnly()), cfg.id(), throttle);
+    }
+
+    /**
+     * Replaces the rate limits, from any thread: a bucket whose configuration changes starts full
+     * (as Firecracker's update does), an unchanged one keeps its level; a queue waiting for tokens
+     * is looked at again at once.
+     */
+    public void updateRateLimiter(RateLimitConfig config) {
+        throttle.update(config);
+    }
+
+    public RateLimitConfig rateLimit() {
+        return throttle.config();
+    }
+
+    /** How often, and for how long in all, requests have waited for the rate limiter. */
+    public Throttle.Stats throttleStats() {
+        return throttle.stats();
     }
 
     /** The backing image (live migration hands its lock over). */
@@ -181,15 +226,40 @@ public final class VirtioBlock implements VirtioDevice {
     @Override
     public void activate(VirtioContext ctx) {
         this.context = ctx;
+        throttle.setWaker(() -> ctx.kick(0)); // kick() is safe from any thread, even after a reset
     }
 
     @Override
     public void queueNotified(int index) throws VirtqueueException {
-        context.drain(index, this::handle);
+        context.drain(index, this::admit, this::handle);
+    }
+
+    /** The rate limiter's say on one request; a refusal arms the queue's timer for when it will be granted. */
+    private boolean admit(DescriptorChain c) {
+        long wait = throttle.acquire(dataBytes(c), 1);
+        if (wait > 0) {
+            context.kickAfter(0, wait);
+            return false;
+        }
+        return true;
+    }
+
+    /** The guest data a request moves, as the bandwidth bucket counts it (see the class comment). */
+    private long dataBytes(DescriptorChain c) {
+        if (c.read(0, typeBuf, 0, 4) < 4) {
+            return 0; // malformed: answered with IOERR, moves nothing
+        }
+        int type = (typeBuf[0] & 0xff) | (typeBuf[1] & 0xff) << 8 | (typeBuf[2] & 0xff) << 16 | typeBuf[3] << 24; // le32
+        return switch (type) {
+            case T_IN -> Math.max(0, c.writableLength() - 1);
+            case T_OUT -> Math.max(0, c.readableLength() - HEADER);
+            default -> 0;
+        };
     }
 
     @Override
     public void reset() {
+        throttle.setWaker(null);
         context = null;
     }
 
@@ -336,7 +406,15 @@ public final class VirtioBlock implements VirtioDevice {
 
     /** The disk of {@code cfg}, opened and checked against a saved {@link State}. */
     public static VirtioBlock restore(DiskConfig cfg, State s) throws IOException {
-        VirtioBlock b = open(cfg);
+        return restore(cfg, new Throttle(cfg.rateLimit(), NanoClock.SYSTEM), s);
+    }
+
+    /**
+     * As above, limited by {@code throttle}. The limits are configuration (from {@code cfg}), not
+     * state: the buckets of a restored disk start full.
+     */
+    public static VirtioBlock restore(DiskConfig cfg, Throttle throttle, State s) throws IOException {
+        VirtioBlock b = open(cfg, throttle);
         try {
             b.check(s);
         } catch (RuntimeException e) {
@@ -364,6 +442,7 @@ public final class VirtioBlock implements VirtioDevice {
 
     @Override
     public void close() {
+        throttle.setWaker(null);
         image.close();
     }
 }

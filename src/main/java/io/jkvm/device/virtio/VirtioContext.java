@@ -33,14 +33,36 @@ public interface VirtioContext {
      */
     EventLoop.Watch watch(int fd, short events, IoHandler handler);
 
-    /** Runs {@link VirtioDevice#queueNotified} for {@code index} soon on the I/O thread. */
+    /** Runs {@link VirtioDevice#queueNotified} for {@code index} soon on the I/O thread. Any thread may call it. */
     void kick(int index);
+
+    /**
+     * Runs {@link VirtioDevice#queueNotified} for {@code index} on the I/O thread once
+     * {@code delayNanos} have passed, replacing an earlier deadline for that queue: how a device
+     * that waits for time (a rate-limited queue) resumes without polling, spinning or sleeping on
+     * the I/O thread. A reset cancels it; one falling due while I/O is suspended is dropped,
+     * and resuming re-polls every queue anyway, so the device re-arms it then.
+     */
+    void kickAfter(int index, long delayNanos);
 
     /** A handler for {@link #watch}. */
     @FunctionalInterface
     interface IoHandler {
         void ready(short revents) throws VirtqueueException;
     }
+
+    /**
+     * Whether a chain just popped may be served now. A refusal leaves it on the available ring
+     * ({@link Virtqueue#unpop}) and ends the turn; the gate arranges to be asked again
+     * ({@link #kickAfter}).
+     */
+    @FunctionalInterface
+    interface ChainGate {
+        boolean admit(DescriptorChain chain);
+    }
+
+    /** A gate that admits everything. */
+    ChainGate ALWAYS = c -> true;
 
     /** Computes the used length for one chain. */
     @FunctionalInterface
@@ -73,15 +95,31 @@ public interface VirtioContext {
      * (DEVICE_NEEDS_RESET, §2.1.2).
      */
     default void drain(int index, ChainHandler handler) throws VirtqueueException {
+        drain(index, ALWAYS, handler);
+    }
+
+    /**
+     * {@link #drain(int, ChainHandler)} with every chain first put to {@code gate}: the first one
+     * it refuses goes back on the available ring and ends the turn, without re-arming driver
+     * notifications (the gate's {@link #kickAfter} brings the device back, and a driver kick
+     * meanwhile only makes it ask the gate again). What was completed before is still notified.
+     */
+    default void drain(int index, ChainGate gate, ChainHandler handler) throws VirtqueueException {
         Virtqueue q = queue(index);
         int chains = 0;
         long bytes = 0;
         boolean spent = false;
+        boolean held = false;
         do {
             DescriptorChain c;
             while (!spent && (c = q.pop()) != null) {
                 int len;
                 try {
+                    if (!gate.admit(c)) {
+                        q.unpop();
+                        held = true;
+                        break;
+                    }
                     len = handler.handle(c);
                 } catch (RuntimeException | Error e) {
                     q.addUsed(c.head(), 0);
@@ -94,7 +132,7 @@ public interface VirtioContext {
                 bytes += (long) c.readableLength() + c.writableLength();
                 spent = ++chains >= MAX_CHAINS_PER_TURN || bytes >= MAX_BYTES_PER_TURN;
             }
-        } while (!spent && q.rearm());
+        } while (!spent && !held && q.rearm());
         if (q.needsInterrupt()) {
             notifyQueue(index);
         }

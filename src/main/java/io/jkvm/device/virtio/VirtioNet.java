@@ -4,6 +4,8 @@ import io.jkvm.kvm.Native;
 import io.jkvm.net.IoVec;
 import io.jkvm.net.MacAddress;
 import io.jkvm.net.NetBackend;
+import io.jkvm.resources.RateLimitConfig;
+import io.jkvm.resources.Throttle;
 import io.jkvm.snapshot.DeviceMismatchException;
 import io.jkvm.snapshot.RecordCodec;
 import org.slf4j.Logger;
@@ -38,6 +40,18 @@ import java.util.List;
  * receive queue (a frame left unread must not keep the I/O thread's poll returning). Transmit
  * chains without a complete header, and frames the TAP refuses, are dropped (returned with
  * length 0).
+ *
+ * <p><b>Rate limiting</b> (Firecracker's {@code tx_rate_limiter} and {@code rx_rate_limiter},
+ * one {@link Throttle} each): a frame costs one op and its bytes on the wire (the virtio-net
+ * header not counted). Transmit asks before the frame goes out: a refused chain stays on the
+ * available ring and the transmit queue is served again by a timer when the tokens are there
+ * ({@link VirtioContext#kickAfter}). Receive reads straight into guest buffers, so a frame's size
+ * is known only once it is read: a frame is received while the bandwidth bucket is not in debt
+ * and an op is available, then charged in full (its excess becomes debt the next frame waits
+ * for; the long-run rate is exact, a burst overshoots by less than one frame). A throttled
+ * receive stops polling the TAP and re-arms by the timer; frames meanwhile wait in the TAP's
+ * queue, and beyond it the host kernel drops them, as a NIC's full ring would.
+ * {@link #updateRateLimiters} changes the limits from any thread and takes effect at once.
  */
 public final class VirtioNet implements VirtioDevice {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioNet.class);
@@ -68,6 +82,8 @@ public final class VirtioNet implements VirtioDevice {
 
     private final NetBackend backend;
     private final MacAddress mac;
+    private final Throttle rxThrottle;
+    private final Throttle txThrottle;
     private final Deque<DescriptorChain> rxStash = new ArrayDeque<>();
     private VirtioContext context;
     private EventLoop.Watch backendWatch;
@@ -75,8 +91,42 @@ public final class VirtioNet implements VirtioDevice {
     private long rxDropped;
 
     public VirtioNet(NetBackend backend, MacAddress mac) {
+        this(backend, mac, Throttle.unlimited(), Throttle.unlimited());
+    }
+
+    /** As above, receive and transmit limited by {@code rx} and {@code tx} (which outlive the device: see {@link Throttle}). */
+    public VirtioNet(NetBackend backend, MacAddress mac, Throttle rx, Throttle tx) {
         this.backend = backend;
         this.mac = mac;
+        this.rxThrottle = java.util.Objects.requireNonNull(rx, "rx");
+        this.txThrottle = java.util.Objects.requireNonNull(tx, "tx");
+    }
+
+    /**
+     * Replaces the receive and transmit limits, from any thread (see
+     * {@link VirtioBlock#updateRateLimiter}); a queue waiting for tokens is looked at again at once.
+     */
+    public void updateRateLimiters(RateLimitConfig rx, RateLimitConfig tx) {
+        rxThrottle.update(rx);
+        txThrottle.update(tx);
+    }
+
+    public RateLimitConfig rxRateLimit() {
+        return rxThrottle.config();
+    }
+
+    public RateLimitConfig txRateLimit() {
+        return txThrottle.config();
+    }
+
+    /** How often, and for how long in all, receive waited for its rate limiter. */
+    public Throttle.Stats rxThrottleStats() {
+        return rxThrottle.stats();
+    }
+
+    /** How often, and for how long in all, transmit waited for its rate limiter. */
+    public Throttle.Stats txThrottleStats() {
+        return txThrottle.stats();
     }
 
     @Override
@@ -139,16 +189,29 @@ public final class VirtioNet implements VirtioDevice {
             LOG.warn("virtio-net: backend refused the negotiated receive offloads");
         }
         backendWatch = ctx.watch(backend.fd(), Native.POLLIN, rev -> receive());
+        // kick() is safe from any thread, even after a reset.
+        rxThrottle.setWaker(() -> ctx.kick(RX));
+        txThrottle.setWaker(() -> ctx.kick(TX));
     }
 
     @Override
     public void queueNotified(int index) throws VirtqueueException {
         if (index == TX) {
-            context.drain(TX, this::transmit);
+            context.drain(TX, this::admitTx, this::transmit);
         } else if (index == RX) {
             backendWatch.setEvents(Native.POLLIN); // buffers may be back: poll the TAP again
             receive();
         }
+    }
+
+    /** The transmit limiter's say on one frame; a refusal arms the queue's timer for when it will be granted. */
+    private boolean admitTx(DescriptorChain c) {
+        long wait = txThrottle.acquire(Math.max(0, c.readableLength() - HDR), 1);
+        if (wait > 0) {
+            context.kickAfter(TX, wait);
+            return false;
+        }
+        return true;
     }
 
     private int transmit(DescriptorChain c) {
@@ -190,6 +253,12 @@ public final class VirtioNet implements VirtioDevice {
         boolean mergeable = context.hasFeature(F_MRG_RXBUF);
         int need = mergeable ? maxFrame() : 1;
         for (int frames = 0; frames < RX_BUDGET; frames++) {
+            long wait = rxThrottle.readyIn(1, 1);
+            if (wait > 0) {
+                backendWatch.setEvents((short) 0); // no polling while throttled: the timer brings us back
+                context.kickAfter(RX, wait);
+                break;
+            }
             List<DescriptorChain> chains = new ArrayList<>();
             long capacity = 0;
             while (capacity < need) {
@@ -231,6 +300,7 @@ public final class VirtioNet implements VirtioDevice {
                 LOG.debug("virtio-net: backend read failed: errno {}", -n);
                 break;
             }
+            rxThrottle.charge(Math.max(0, n - HDR), 1);
             complete(q, chains, n);
         }
         if (q.needsInterrupt()) {
@@ -340,6 +410,8 @@ public final class VirtioNet implements VirtioDevice {
 
     @Override
     public void reset() {
+        rxThrottle.setWaker(null);
+        txThrottle.setWaker(null);
         rxStash.clear();
         backendWatch = null;
         context = null;
@@ -348,6 +420,8 @@ public final class VirtioNet implements VirtioDevice {
 
     @Override
     public void close() {
+        rxThrottle.setWaker(null);
+        txThrottle.setWaker(null);
         backend.close();
     }
 }

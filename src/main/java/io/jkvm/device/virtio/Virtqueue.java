@@ -76,6 +76,8 @@ public final class Virtqueue {
     private int signalledUsed;
     private boolean signalledValid;
     private long rejected;
+    /** The last call was a {@link #pop} that returned a chain, which {@link #unpop} may put back. */
+    private boolean mayUnpop;
 
     public Virtqueue(GuestMemory memory, int index, int maxSize) {
         if (maxSize < 1 || maxSize > MAX_SIZE || Integer.bitCount(maxSize) != 1) {
@@ -157,6 +159,7 @@ public final class Virtqueue {
         usedIdx = 0;
         signalledUsed = 0;
         signalledValid = false;
+        mayUnpop = false;
         return true;
     }
 
@@ -177,6 +180,7 @@ public final class Virtqueue {
         eventIdx = indirect = false;
         lastAvail = usedIdx = signalledUsed = 0;
         signalledValid = false;
+        mayUnpop = false;
     }
 
     /** Chains returned with length 0 because their buffers were invalid (see class comment). */
@@ -238,6 +242,7 @@ public final class Virtqueue {
             throw new IllegalArgumentException("queue " + index + ": avail idx " + ringAvail
                     + " is more than the queue size " + size + " ahead of last avail idx " + p.lastAvail());
         }
+        mayUnpop = false;
         lastAvail = p.lastAvail();
         usedIdx = p.usedIdx();
         signalledUsed = p.signalledUsed();
@@ -268,6 +273,7 @@ public final class Virtqueue {
      * @throws VirtqueueException if the driver corrupted the queue; the queue is then broken
      */
     public DescriptorChain pop() throws VirtqueueException {
+        mayUnpop = false;
         while (ready && !broken) {
             try {
                 int availIdx = memory.readShort(availAddr + 2) & 0xffff;
@@ -287,6 +293,7 @@ public final class Virtqueue {
                 }
                 DescriptorChain chain = parse(head);
                 if (chain != null) {
+                    mayUnpop = true;
                     return chain;
                 }
                 rejected++;
@@ -297,6 +304,24 @@ public final class Virtqueue {
             }
         }
         return null;
+    }
+
+    /**
+     * Puts the chain the previous {@link #pop} returned back on the available ring, unconsumed: the
+     * next pop parses it again from guest memory. A device that may not serve a request yet (a
+     * rate limiter refused it) leaves it with the driver this way, so nothing about it is device
+     * state: a snapshot taken meanwhile simply has it available. Nothing in the spec bounds how
+     * long a device may hold an available buffer before returning it through the used ring
+     * (§2.7.6, §2.7.8).
+     *
+     * @throws IllegalStateException unless the last call on this queue was a pop that returned a chain
+     */
+    public void unpop() {
+        if (!mayUnpop) {
+            throw new IllegalStateException("queue " + index + ": unpop without a chain just popped");
+        }
+        mayUnpop = false;
+        lastAvail = (lastAvail - 1) & 0xffff;
     }
 
     /** Walks a chain; null means request-level invalid (already logged). */
@@ -379,6 +404,7 @@ public final class Virtqueue {
      * (§2.7.8). Publishes the used index at once. Heads outside the queue are ignored.
      */
     public void addUsed(int head, int len) {
+        mayUnpop = false;
         if (!ready || head < 0 || head >= size) {
             return;
         }

@@ -8,6 +8,7 @@ import io.jkvm.device.virtio.pci.NotifyRegistrar;
 import io.jkvm.device.virtio.pci.VirtioPciDevice;
 import io.jkvm.device.virtio.pci.VirtioPciLayout;
 import io.jkvm.device.virtio.pci.VirtioPciState;
+import io.jkvm.resources.NanoClock;
 
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
@@ -39,23 +40,39 @@ public final class VirtioDriver implements AutoCloseable {
     }
 
     public VirtioDriver(VirtioDevice device, NotifyRegistrar notify, GuardedMemory memory) {
-        this(device, notify, memory, null);
+        this(device, notify, memory, null, NanoClock.SYSTEM);
     }
 
-    private VirtioDriver(VirtioDevice device, NotifyRegistrar notify, GuardedMemory memory, VirtioPciState state) {
+    /** A driver of a function whose queue timers run on {@code clock} (a test moves it by hand). */
+    public VirtioDriver(VirtioDevice device, NanoClock clock) {
+        this(device, NotifyRegistrar.NONE, new GuardedMemory(), null, clock);
+    }
+
+    private VirtioDriver(VirtioDevice device, NotifyRegistrar notify, GuardedMemory memory, VirtioPciState state,
+            NanoClock clock) {
         gm = memory;
         if (state != null) {
-            dev = VirtioPciDevice.restore(device, gm.memory, mmio, msi, intx, 11, notify, state);
+            dev = VirtioPciDevice.restore(device, gm.memory, mmio, msi, intx, 11, notify, clock, state);
             return; // config space (BAR, command register) comes from the state
         }
-        dev = new VirtioPciDevice(device, gm.memory, mmio, msi, intx, 11, notify);
+        dev = new VirtioPciDevice(device, gm.memory, mmio, msi, intx, 11, notify, clock);
         dev.config().setBarAddress(VirtioPciLayout.BAR, BAR);
         dev.writeConfig(PciConfigSpace.COMMAND / 4, 0, 2, PciConfigSpace.COMMAND_MEMORY | PciConfigSpace.COMMAND_BUS_MASTER);
     }
 
     /** A driver of a function restored from {@code state} over {@code memory} ({@link VirtioPciDevice#restore}). */
     public static VirtioDriver restored(VirtioDevice device, GuardedMemory memory, VirtioPciState state) {
-        return new VirtioDriver(device, NotifyRegistrar.NONE, memory, state);
+        return restored(device, memory, state, NanoClock.SYSTEM);
+    }
+
+    /** As above, with the queue timers on {@code clock}. */
+    public static VirtioDriver restored(VirtioDevice device, GuardedMemory memory, VirtioPciState state, NanoClock clock) {
+        return new VirtioDriver(device, NotifyRegistrar.NONE, memory, state, clock);
+    }
+
+    /** Waits until the device's I/O thread has gone round once (every kick so far and every due timer handled). */
+    public void syncIo() {
+        assertThat(dev.syncIo(WAIT)).as("I/O thread went round").isTrue();
     }
 
     /** A fresh guest memory holding a copy of this driver's. */

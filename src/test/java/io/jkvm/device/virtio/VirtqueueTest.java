@@ -56,6 +56,28 @@ class VirtqueueTest {
         assertThat(q.needsInterrupt()).as("nothing new since").isFalse();
     }
 
+    @Test
+    void unpopLeavesTheChainAvailableAndOnlyFollowsAPop() throws Exception {
+        dq.configure(q, false, false);
+        dq.setDesc(0, 0x8000, 4, 0, 0);
+        dq.setDesc(1, 0x9000, 4, 0, 0);
+        dq.publish(0);
+        dq.publish(1);
+        assertThatThrownBy(q::unpop).as("nothing popped").isInstanceOf(IllegalStateException.class);
+
+        assertThat(q.pop().head()).isZero();
+        q.unpop();
+        assertThat(q.lastAvailIndex()).isZero();
+        assertThatThrownBy(q::unpop).as("only the one chain").isInstanceOf(IllegalStateException.class);
+        DescriptorChain again = q.pop();
+        assertThat(again.head()).as("the same chain, parsed again").isZero();
+        q.addUsed(again.head(), 0);
+        assertThatThrownBy(q::unpop).as("a used chain cannot go back").isInstanceOf(IllegalStateException.class);
+        assertThat(q.pop().head()).isEqualTo(1);
+        assertThat(q.pop()).isNull();
+        assertThatThrownBy(q::unpop).as("after a pop that found nothing").isInstanceOf(IllegalStateException.class);
+    }
+
     private static long HIGH(long off) {
         return GuardedMemory.HIGH + off;
     }

@@ -22,6 +22,7 @@ import io.jkvm.device.virtio.Virtqueue;
 import io.jkvm.device.virtio.VirtqueueException;
 import io.jkvm.kvm.Native;
 import io.jkvm.memory.GuestMemory;
+import io.jkvm.resources.NanoClock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,7 +51,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p><b>Kicks</b>: each queue has an eventfd watched by the device's {@link EventLoop}; when the
  * BAR is mapped the notify addresses are bound to them with ioeventfd, otherwise the MMIO write
  * handler signals the eventfd. Device code never runs on a vCPU thread, except
- * {@link VirtioDevice#activate}/{@link VirtioDevice#reset}, which are short.
+ * {@link VirtioDevice#activate}/{@link VirtioDevice#reset}, which are short. Each queue also has
+ * a one-shot timer on the loop ({@link VirtioContext#kickAfter}) that serves it like a kick when
+ * it falls due: a rate-limited device waits for tokens with it, never on the I/O thread.
  *
  * <p><b>Locks</b>: {@code deviceLock} serialises request processing (I/O thread) with
  * activation, queue enable and reset (vCPU). A reset therefore waits for an in-flight request
@@ -106,6 +109,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable, Persist<
     private final Virtqueue[] queues;
     private final QueueConfig[] queueCfg;
     private final EventFd[] kicks;
+    private final EventLoop.Timer[] timers;
     private final List<MsiVector> vectors = new ArrayList<>();
     private final MsixTable msix;
     private final EventLoop loop;
@@ -146,6 +150,12 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable, Persist<
      */
     public VirtioPciDevice(VirtioDevice device, GuestMemory memory, Bus mmio, MsiController msi,
             IrqLine intx, int intxGsi, NotifyRegistrar notifyRegistrar) {
+        this(device, memory, mmio, msi, intx, intxGsi, notifyRegistrar, NanoClock.SYSTEM);
+    }
+
+    /** As above, with the queue timers ({@link VirtioContext#kickAfter}) on {@code clock} (tests drive it by hand). */
+    public VirtioPciDevice(VirtioDevice device, GuestMemory memory, Bus mmio, MsiController msi,
+            IrqLine intx, int intxGsi, NotifyRegistrar notifyRegistrar, NanoClock clock) {
         this.device = Objects.requireNonNull(device, "device");
         this.memory = Objects.requireNonNull(memory, "memory");
         this.mmio = Objects.requireNonNull(mmio, "mmio");
@@ -179,7 +189,8 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable, Persist<
         queues = new Virtqueue[numQueues];
         queueCfg = new QueueConfig[numQueues];
         kicks = new EventFd[numQueues];
-        loop = new EventLoop(name + "-io");
+        timers = new EventLoop.Timer[numQueues];
+        loop = new EventLoop(name + "-io", clock);
         try {
             for (int q = 0; q < numQueues; q++) {
                 queues[q] = new Virtqueue(memory, q, device.queueMaxSize(q));
@@ -188,6 +199,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable, Persist<
                 kicks[q] = new EventFd();
                 int qi = q;
                 loop.watch(kicks[q].fd(), Native.POLLIN, rev -> onKick(qi));
+                timers[q] = loop.timer(() -> serve(qi));
             }
             for (int v = 0; v < numQueues + 1; v++) {
                 vectors.add(msi.allocate());
@@ -241,10 +253,11 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable, Persist<
 
     /**
      * The device's I/O thread as diagnostics see it: its id (for its CPU time and allocations),
-     * how often its poll loop woke up, and how many of the device's own descriptors (a TAP,
-     * console input; not the queue kicks) it polls now.
+     * how often its poll loop woke up, how many of the device's own descriptors (a TAP,
+     * console input; not the queue kicks) it polls now, how many queue timers are armed and how
+     * many have fallen due so far ({@link VirtioContext#kickAfter}).
      */
-    public record IoStats(long threadId, long loopIterations, int armedWatches) {}
+    public record IoStats(long threadId, long loopIterations, int armedWatches, int armedTimers, long timerRuns) {}
 
     /** Waits for the I/O thread to go round once ({@link EventLoop#sync}); false if it did not within {@code timeout}. */
     public boolean syncIo(java.time.Duration timeout) {
@@ -261,7 +274,11 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable, Persist<
         } finally {
             deviceLock.unlock();
         }
-        return new IoStats(loop.threadId(), loop.iterations(), armed);
+        int timersArmed = 0;
+        for (EventLoop.Timer t : timers) {
+            timersArmed += t.isArmed() ? 1 : 0;
+        }
+        return new IoStats(loop.threadId(), loop.iterations(), armed, timersArmed, loop.timerRuns());
     }
 
     /** Chains rejected for bad buffers across all queues. */
@@ -381,6 +398,9 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable, Persist<
             live = false;
             contextWatches.forEach(EventLoop.Watch::close);
             contextWatches.clear();
+            for (EventLoop.Timer t : timers) {
+                t.cancel();
+            }
             synchronized (cfgLock) {
                 status = 0;
                 deviceFeatureSelect = 0;
@@ -533,6 +553,11 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable, Persist<
 
     private void onKick(int q) {
         kicks[q].drain();
+        serve(q);
+    }
+
+    /** A kick, or a queue timer falling due: the device serves the queue if it is live. */
+    private void serve(int q) {
         deviceLock.lock();
         try {
             if (live && !suspended && queues[q].isReady() && !queues[q].isBroken()) {
@@ -871,6 +896,13 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable, Persist<
                 kicks[index].signal();
             }
         }
+
+        @Override
+        public void kickAfter(int index, long delayNanos) {
+            if (index >= 0 && index < numQueues) {
+                timers[index].armAfter(delayNanos);
+            }
+        }
     }
 
     // ---------------------------------------------------------------- snapshots
@@ -965,7 +997,13 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable, Persist<
      */
     public static VirtioPciDevice restore(VirtioDevice device, GuestMemory memory, Bus mmio, MsiController msi,
             IrqLine intx, int intxGsi, NotifyRegistrar notifyRegistrar, VirtioPciState s) {
-        VirtioPciDevice d = new VirtioPciDevice(device, memory, mmio, msi, intx, intxGsi, notifyRegistrar);
+        return restore(device, memory, mmio, msi, intx, intxGsi, notifyRegistrar, NanoClock.SYSTEM, s);
+    }
+
+    /** As above, with the queue timers on {@code clock}. */
+    public static VirtioPciDevice restore(VirtioDevice device, GuestMemory memory, Bus mmio, MsiController msi,
+            IrqLine intx, int intxGsi, NotifyRegistrar notifyRegistrar, NanoClock clock, VirtioPciState s) {
+        VirtioPciDevice d = new VirtioPciDevice(device, memory, mmio, msi, intx, intxGsi, notifyRegistrar, clock);
         try {
             d.load(s);
         } catch (RuntimeException e) {
