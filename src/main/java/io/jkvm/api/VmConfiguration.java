@@ -115,6 +115,12 @@ public final class VmConfiguration {
         }
         HostPaths.checkBackingFile("path_on_host", d.pathOnHost(), d.readOnly());
         Fields.checkOneOf("cache_type", d.cacheType(), "Unsafe", "Writeback");
+        if ("Unsafe".equals(d.cacheType())) {
+            // Unsafe means: offer no FLUSH and never fsync, so a guest is told writes are durable
+            // when they are not. jkvm does not do that; it honours the guest's flushes (Writeback).
+            throw ApiException.badField("cache_type", "cache_type 'Unsafe': not supported (jkvm offers FLUSH and honours it:"
+                    + " use Writeback or leave it out)");
+        }
         Fields.checkOneOf("io_engine", d.ioEngine(), "Sync", "Async");
         if ("Async".equals(d.ioEngine())) {
             throw ApiException.badField("io_engine", "io_engine 'Async': not supported yet (jkvm's block engine is"

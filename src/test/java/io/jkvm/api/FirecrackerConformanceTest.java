@@ -141,6 +141,15 @@ class FirecrackerConformanceTest {
     }
 
     @Test
+    void theUnsafeCacheIsRefusedAndWritebackIsWhatJkvmDoes() throws IOException {
+        Path disk = Files.write(dir.resolve("c.img"), new byte[4096]);
+        assertThatThrownBy(() -> vmm.handle(new InsertDrive("c",
+                new Drive("c", disk.toString(), false, false, null, "Unsafe", null, null, null))))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.field()).isEqualTo("cache_type"));
+        vmm.handle(new InsertDrive("c", new Drive("c", disk.toString(), false, false, null, "Writeback", null, null, null)));
+    }
+
+    @Test
     void theVersionIsASemanticVersionAtTheFirecrackerApiLevel() {
         @SuppressWarnings("unchecked")
         Map<String, String> v = (Map<String, String>) vmm.handle(new GetVersion());
