@@ -115,6 +115,9 @@ class DaemonSnapshotDirectTest {
     private record Cli(int exit, String out) {}
 
     private Cli cli(String... args) throws Exception {
+        // One line per step: inside the lab (Patience x100) a step takes minutes, and the lab's
+        // no-output watchdog must see that the test is moving.
+        System.out.println("daemon-snapshot: jkvm " + String.join(" ", args));
         List<String> full = new ArrayList<>(List.of(args));
         full.addAll(List.of("--socket", sock.toString()));
         Process p = new ProcessBuilder(JkvmCommand.of(full.toArray(String[]::new))).redirectErrorStream(true).start();
@@ -124,10 +127,18 @@ class DaemonSnapshotDirectTest {
     }
 
     private static void await(String what, Duration timeout, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        System.out.println("daemon-snapshot: waiting for " + what);
+        long start = System.nanoTime();
+        long deadline = start + timeout.toNanos();
+        long nextNote = start + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
         while (!condition.getAsBoolean()) {
             assertThat(System.nanoTime() < deadline).as("timed out waiting for " + what).isTrue();
-            Thread.sleep(25);
+            if (System.nanoTime() > nextNote) {
+                System.out.println("daemon-snapshot: still waiting for " + what + " ("
+                        + java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start) + " s)");
+                nextNote += java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+            }
+            Thread.sleep(25); // polling the condition
         }
     }
 
