@@ -4,7 +4,6 @@ import io.jkvm.api.VmmAction.*;
 import io.jkvm.config.HostLimits;
 import io.jkvm.config.OnReboot;
 
-import io.jkvm.vmm.VmMetrics;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,23 +35,7 @@ class FirecrackerConformanceTest {
         EventLog quiet = new EventLog("test", new ByteArrayOutputStream(), null);
         GuestLauncher fake = spec -> {
             launched.set(spec);
-            return new RunningGuest() {
-                public void pause() {}
-
-                public void resume() {}
-
-                public boolean isPaused() {
-                    return false;
-                }
-
-                public boolean sendCtrlAltDel() {
-                    return true;
-                }
-
-                public VmMetrics metrics() {
-                    return new VmMetrics(1, 1, Map.of(), Map.of(), 1);
-                }
-            };
+            return new IdleGuest();
         };
         vmm = new VmmController("fc", new HostLimits(4, 8L << 30), fake, quiet, OnReboot.EXIT);
     }

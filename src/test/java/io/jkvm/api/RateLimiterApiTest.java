@@ -49,19 +49,8 @@ class RateLimiterApiTest {
         EventLog quiet = new EventLog("limits", new ByteArrayOutputStream(), null);
         GuestLauncher recording = spec -> {
             booted.set(spec.config());
-            return new RunningGuest() {
-                public void pause() {}
-
-                public void resume() {}
-
-                public boolean isPaused() {
-                    return false;
-                }
-
-                public boolean sendCtrlAltDel() {
-                    return true;
-                }
-
+            return new IdleGuest() {
+                @Override
                 public VmMetrics metrics() {
                     return new VmMetrics(1, 1, Map.of(), Map.of(), 1,
                             Map.of("net/06:00:ac:10:00:02/tx", new Throttle.Stats(3, 2_500_000)));

@@ -4,7 +4,6 @@ import io.jkvm.api.VmmAction.*;
 import io.jkvm.config.HostLimits;
 import io.jkvm.config.OnReboot;
 import io.jkvm.vmm.MachineExit;
-import io.jkvm.vmm.VmMetrics;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -14,7 +13,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -39,25 +37,13 @@ class StateRulesTest {
         EventLog quiet = new EventLog("test", new ByteArrayOutputStream(), null);
         GuestLauncher fake = spec -> {
             launches.incrementAndGet();
-            return new RunningGuest() {
+            return new IdleGuest() {
+                @Override
                 public void pause() {
                     pauses.incrementAndGet();
                 }
 
-                public void resume() {}
-
-                public boolean isPaused() {
-                    return false;
-                }
-
-                public boolean sendCtrlAltDel() {
-                    return true;
-                }
-
-                public VmMetrics metrics() {
-                    return new VmMetrics(1, 1, Map.of(), Map.of(), 1);
-                }
-
+                @Override
                 public void replaceDrive(String driveId, Path path) {
                     swaps.add(driveId + " -> " + path);
                 }
