@@ -41,6 +41,9 @@ public final class Machine implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Machine.class);
 
     /** What the machine is made of. */
+    /** vCPU threads are "fc_vcpu 0", "fc_vcpu 1", ... (Firecracker's names; Kata's fc.go relies on them). */
+    public static final String VCPU_THREAD_PREFIX = "fc_vcpu ";
+
     public record Options(int cpus, long memoryBytes, boolean irqchip, io.jkvm.memory.RamBacking ramBacking) {
         public Options {
             if (cpus < 1) {
@@ -313,7 +316,10 @@ public final class Machine implements AutoCloseable {
         }
         for (VcpuFd fd : vcpuFds) {
             VcpuActivity activity = activities.get(fd.id());
-            Thread t = Thread.ofPlatform().name("vcpu-" + fd.id()).daemon(true).unstarted(() -> vcpuLoop(fd, activity));
+            // Named as Firecracker names them ("fc_vcpu N", which the JVM also gives the OS thread,
+            // /proc/PID/task/TID/comm): Kata finds vCPU threads by that name to move them into the
+            // sandbox's cgroup, and per-thread tools (top -H, bpftrace) match it.
+            Thread t = Thread.ofPlatform().name(VCPU_THREAD_PREFIX + fd.id()).daemon(true).unstarted(() -> vcpuLoop(fd, activity));
             activity.bind(t);
             threads.add(t);
         }
