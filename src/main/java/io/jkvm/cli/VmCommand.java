@@ -111,9 +111,11 @@ public final class VmCommand implements Runnable {
         @Option(names = "--cpus", paramLabel = "N", defaultValue = "1") int cpus;
         @Option(names = "--memory", paramLabel = "SIZE", defaultValue = "512M", description = "Guest RAM, e.g. 512M (whole MiB).")
         String memory;
-        @Option(names = "--drive", paramLabel = "PATH[:ro]", description = "A disk image; the first is the root device. Repeatable.")
+        // The same grammar as `jkvm run` (one way to name a disk or a NIC on every command).
+        @Option(names = "--disk", paramLabel = "path=FILE[,readonly=on][,id=NAME]",
+                description = "A raw disk image (repeatable); the first is the root device.")
         List<String> drives = new ArrayList<>();
-        @Option(names = "--net", paramLabel = "TAP[=MAC]", description = "A network interface backed by a TAP device. Repeatable.")
+        @Option(names = "--net", paramLabel = "tap=NAME[,mac=MAC]", description = "A virtio-net interface on an existing TAP device (repeatable).")
         List<String> nets = new ArrayList<>();
 
         @Override
@@ -127,7 +129,7 @@ public final class VmCommand implements Runnable {
 
         private FullVmConfiguration fromFile() {
             if (kernel != null || initrd != null || !drives.isEmpty() || !nets.isEmpty()) {
-                throw new UserError("--config-file cannot be combined with --kernel, --initrd, --drive or --net");
+                throw new UserError("--config-file cannot be combined with --kernel, --initrd, --disk or --net");
             }
             try {
                 return ConfigFile.read(configFile.toAbsolutePath());
@@ -136,7 +138,7 @@ public final class VmCommand implements Runnable {
             }
         }
 
-        private FullVmConfiguration fromFlags() {
+        FullVmConfiguration fromFlags() {
             if (kernel == null) {
                 throw new UserError("give --kernel (or --config-file)");
             }
@@ -150,17 +152,22 @@ public final class VmCommand implements Runnable {
                 throw new UserError("--memory " + memory + ": must be a whole number of MiB");
             }
             List<Drive> ds = new ArrayList<>();
-            for (String d : drives) {
-                boolean ro = d.endsWith(":ro");
-                String path = Path.of(ro ? d.substring(0, d.length() - 3) : d).toAbsolutePath().toString();
-                ds.add(new Drive(ds.isEmpty() ? "rootfs" : "drive" + ds.size(), path, ds.isEmpty(), ro,
-                        null, null, null, null, null));
-            }
             List<NetworkInterface> ns = new ArrayList<>();
-            for (String n : nets) {
-                int eq = n.indexOf('=');
-                ns.add(new NetworkInterface("eth" + ns.size(), eq < 0 ? n : n.substring(0, eq),
-                        eq < 0 ? null : n.substring(eq + 1), null, null));
+            try {
+                for (String text : drives) {
+                    io.jkvm.storage.DiskConfig d = io.jkvm.storage.DiskConfig.parse(text);
+                    String id = d.id() != null ? d.id() : ds.isEmpty() ? "rootfs" : "drive" + ds.size();
+                    ds.add(new Drive(id, d.path().toAbsolutePath().toString(), ds.isEmpty(), d.readOnly(),
+                            null, null, null, null, null));
+                }
+                for (String text : nets) {
+                    java.util.Map<String, String> kv = io.jkvm.config.OptionList.parse("--net", text,
+                            java.util.Set.of("tap", "mac"));
+                    io.jkvm.net.NetConfig.parse(text); // the same checks as jkvm run (tap given, MAC well-formed)
+                    ns.add(new NetworkInterface("eth" + ns.size(), kv.get("tap"), kv.get("mac"), null, null));
+                }
+            } catch (io.jkvm.config.ConfigException | IllegalArgumentException e) {
+                throw new UserError(e.getMessage());
             }
             return new FullVmConfiguration(
                     new BootSource(kernel.toAbsolutePath().toString(),
