@@ -169,6 +169,8 @@ public final class Lab {
         private final java.util.concurrent.atomic.AtomicLong debugLogAtStart = new java.util.concurrent.atomic.AtomicLong(-1);
         /** System.nanoTime() of the last byte from the command or L1's console (the idle watchdog's input). */
         private final java.util.concurrent.atomic.AtomicLong lastOutput = new java.util.concurrent.atomic.AtomicLong();
+        /** L1's kernel reported a CPU stuck for long (a soft lockup): the lab machine itself is wedged. */
+        private final java.util.concurrent.atomic.AtomicReference<String> l1Lockup = new java.util.concurrent.atomic.AtomicReference<>();
 
         Session(LabJob job, LabOptions opts) {
             this.job = job;
@@ -224,7 +226,12 @@ public final class Lab {
                     byte[] buf = new byte[8192];
                     InputStream s = qemu.getInputStream();
                     for (int n; (n = s.read(buf)) > 0; ) {
-                        lastOutput.set(System.nanoTime());
+                        String stuck = L1Lockup.in(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
+                        if (stuck == null) {
+                            lastOutput.set(System.nanoTime());
+                        } else {
+                            l1Lockup.compareAndSet(null, stuck);
+                        }
                         console.feed(buf, 0, n);
                     }
                     console.finish();
@@ -341,6 +348,11 @@ public final class Lab {
                 long now = System.nanoTime();
                 long idleLeft = idle == null ? Long.MAX_VALUE : lastOutput.get() + idle.toNanos() - now;
                 long left = Math.min(deadline - now, idleLeft);
+                String stuck = l1Lockup.get();
+                if (stuck != null) {
+                    return "the lab machine's kernel is stuck (" + stuck + "): nested KVM inside the lab stopped"
+                            + " making progress, which is the lab's failure, not the command's";
+                }
                 if (left <= 0) {
                     return deadline - now <= 0 ? "timed out after " + opts.timeout().toSeconds() + " s"
                             : "no output from the command or the lab machine for " + idle.toSeconds() + " s";
