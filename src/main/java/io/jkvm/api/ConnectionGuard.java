@@ -154,11 +154,6 @@ final class ConnectionGuard implements Connection.Listener {
         }
     }
 
-    /** Connections counted against their clients' limits now. */
-    int open() {
-        return tracked.size();
-    }
-
     /** The tracked state of {@code c}, or null if it was refused (over the client's limit). */
     Tracked get(Connection c) {
         return tracked.get(c);

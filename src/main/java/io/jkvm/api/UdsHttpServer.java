@@ -103,12 +103,6 @@ public final class UdsHttpServer implements AutoCloseable {
         return new UdsHttpServer(server, socket);
     }
 
-    /** Connections the server holds open now (tests wait for its own start-up probe to be gone). */
-    int openConnections() {
-        ConnectionGuard g = server.getConnectors()[0].getBean(ConnectionGuard.class);
-        return g == null ? 0 : g.open();
-    }
-
     public Path socket() {
         return socket;
     }
