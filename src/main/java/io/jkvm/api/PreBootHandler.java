@@ -3,8 +3,8 @@ package io.jkvm.api;
 import io.jkvm.api.VmmAction.*;
 
 /**
- * What a VM takes before boot: configuration, InstanceStart, a snapshot load and reads. Everything that needs a running guest is refused here,
- * by the exhaustive switch, with Firecracker's "not supported before starting" naming the action.
+ * What a VM takes before boot: configuration, InstanceStart, a snapshot load and reads.
+ * Everything that needs a running guest is refused here, by the exhaustive switch, with Firecracker's "not supported before starting" naming the action.
  */
 final class PreBootHandler {
     private final VmmController vmm;

@@ -25,15 +25,15 @@ public interface RunningGuest {
         throw ApiException.badRequest("this VM cannot be live-migrated");
     }
 
-    /**
-     * New rate limits for the network interface on TAP {@code hostDevName}, applied to its
-     * virtio-net device at once (and kept for the guest's later boots and snapshots).
-     */
     /** Gives the running drive {@code driveId} these limits (PATCH /drives after boot). */
     default void updateDriveRateLimit(String driveId, io.jkvm.resources.RateLimitConfig limit) {
         throw ApiException.badRequest("this VMM cannot change the rate limiter of a running drive");
     }
 
+    /**
+     * New rate limits for the network interface on TAP {@code hostDevName}, applied to its
+     * virtio-net device at once (and kept for the guest's later boots and snapshots).
+     */
     default void updateNetworkRateLimits(String hostDevName, io.jkvm.resources.RateLimitConfig rx,
             io.jkvm.resources.RateLimitConfig tx) {
         throw ApiException.badRequest("this VMM cannot change the rate limiters of a running guest");

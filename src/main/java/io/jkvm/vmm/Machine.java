@@ -40,10 +40,10 @@ import java.util.function.Function;
 public final class Machine implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Machine.class);
 
-    /** What the machine is made of. */
     /** vCPU threads are "fc_vcpu 0", "fc_vcpu 1", ... (Firecracker's names; Kata's fc.go relies on them). */
     public static final String VCPU_THREAD_PREFIX = "fc_vcpu ";
 
+    /** What the machine is made of. */
     public record Options(int cpus, long memoryBytes, boolean irqchip, io.jkvm.memory.RamBacking ramBacking) {
         public Options {
             if (cpus < 1) {

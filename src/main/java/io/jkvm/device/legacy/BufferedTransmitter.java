@@ -28,10 +28,11 @@ public final class BufferedTransmitter implements SerialTransmitter, AutoCloseab
 
     /** Enough for the kernel's boot log burst when the console is enabled, without pressure. */
     public static final int DEFAULT_CAPACITY = 64 * 1024;
-    private volatile long lastWritten;
     static final int CHUNK = 4096;
 
     private final OutputStream sink;
+    /** System.nanoTime() of the last write that reached the sink (written by the writer thread only). */
+    private volatile long lastWritten;
     private final byte[] ring;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -109,7 +110,6 @@ public final class BufferedTransmitter implements SerialTransmitter, AutoCloseab
         }
     }
 
-    /** Bytes the guest wrote while the buffer was full (lost, as a real UART's TX FIFO overrun). */
     /** One line for a stuck-VM report: bytes waiting, whether the writer is inside a write, drops. */
     public String describe() {
         lock.lock();
@@ -121,6 +121,7 @@ public final class BufferedTransmitter implements SerialTransmitter, AutoCloseab
         }
     }
 
+    /** Bytes the guest wrote while the buffer was full (lost, as a real UART's TX FIFO overrun). */
     public long dropped() {
         lock.lock();
         try {
