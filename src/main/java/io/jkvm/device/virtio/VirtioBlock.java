@@ -87,8 +87,14 @@ public final class VirtioBlock implements VirtioDevice {
     private final byte[] id;
     private volatile long capacity;
     private final Throttle throttle;
-    /** Reused by the I/O thread to peek at a request's type for the rate limiter. */
-    private final byte[] typeBuf = new byte[4];
+    /**
+     * The request header {@link #admit} read for the chain it admitted, which {@link #handle}
+     * then serves: one fetch from guest memory, so the type the rate limiter counted is the type
+     * served (a guest rewriting the header in between cannot have a read counted as a flush).
+     * I/O thread only.
+     */
+    private final byte[] admittedHeader = new byte[HEADER];
+    private int admittedHeaderLength;
     private volatile VirtioContext context;
 
     /** @param id the serial reported by GET_ID (ASCII, at most 20 bytes used) */
@@ -231,12 +237,13 @@ public final class VirtioBlock implements VirtioDevice {
 
     @Override
     public void queueNotified(int index) throws VirtqueueException {
-        context.drain(index, this::admit, this::handle);
+        context.drain(index, this::admit, c -> serve(c, admittedHeader, admittedHeaderLength));
     }
 
     /** The rate limiter's say on one request; a refusal arms the queue's timer for when it will be granted. */
     private boolean admit(DescriptorChain c) {
-        long wait = throttle.acquire(dataBytes(c), 1);
+        admittedHeaderLength = c.read(0, admittedHeader, 0, HEADER);
+        long wait = throttle.acquire(dataBytes(c, admittedHeader, admittedHeaderLength), 1);
         if (wait > 0) {
             context.kickAfter(0, wait);
             return false;
@@ -245,12 +252,11 @@ public final class VirtioBlock implements VirtioDevice {
     }
 
     /** The guest data a request moves, as the bandwidth bucket counts it (see the class comment). */
-    private long dataBytes(DescriptorChain c) {
-        if (c.read(0, typeBuf, 0, 4) < 4) {
+    private static long dataBytes(DescriptorChain c, byte[] header, int headerLength) {
+        if (headerLength < HEADER) {
             return 0; // malformed: answered with IOERR, moves nothing
         }
-        int type = (typeBuf[0] & 0xff) | (typeBuf[1] & 0xff) << 8 | (typeBuf[2] & 0xff) << 16 | typeBuf[3] << 24; // le32
-        return switch (type) {
+        return switch (ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(0)) {
             case T_IN -> Math.max(0, c.writableLength() - 1);
             case T_OUT -> Math.max(0, c.readableLength() - HEADER);
             default -> 0;
@@ -265,13 +271,18 @@ public final class VirtioBlock implements VirtioDevice {
 
     /** Serves one request; returns the used length. Never throws for guest input. */
     int handle(DescriptorChain c) {
+        byte[] hdr = new byte[HEADER];
+        return serve(c, hdr, c.read(0, hdr, 0, HEADER));
+    }
+
+    /** Serves one request whose header (its first {@code headerLength} bytes) was read into {@code hdr}. */
+    private int serve(DescriptorChain c, byte[] hdr, int headerLength) {
         if (c.writableLength() < 1) {
             LOG.debug("virtio-blk: request without a status byte dropped");
             return 0;
         }
         int statusAt = c.writableLength() - 1;
-        byte[] hdr = new byte[HEADER];
-        if (c.read(0, hdr, 0, HEADER) < HEADER) {
+        if (headerLength < HEADER) {
             return finish(c, statusAt, S_IOERR, 0);
         }
         ByteBuffer h = ByteBuffer.wrap(hdr).order(ByteOrder.LITTLE_ENDIAN);
