@@ -59,11 +59,11 @@ final class RuntimeHandler {
      */
     private void updateDrive(VmmAction action, UpdateDrive u) {
         synchronized (vmm) {
-            Drive d = config.existingDrive(u.pathId(), u.update());
+            // Everything is checked before the device changes, so a refusal changes nothing.
+            Drive updated = config.checkedDriveUpdate(u.pathId(), u.update());
             RunningGuest g = vmm.liveGuest(action);
             String path = u.update().pathOnHost();
             if (path != null) {
-                HostPaths.checkBackingFile("path_on_host", path, d.readOnly());
                 try {
                     g.replaceDrive(u.pathId(), HostPaths.usable("path_on_host", path));
                 } catch (IOException e) {
@@ -72,11 +72,11 @@ final class RuntimeHandler {
                     throw ApiException.badField("path_on_host", "path_on_host " + path + ": " + e.getMessage());
                 }
             }
-            config.updateDrive(u.pathId(), u.update());
             if (u.update().rateLimiter() != null) {
-                // The recorded limiter is the old one patched bucket by bucket, as Firecracker patches.
-                g.updateDriveRateLimit(u.pathId(), RateLimiter.toConfig(config.existingDrive(u.pathId(), u.update()).rateLimiter()));
+                // The old limiter patched bucket by bucket, as Firecracker patches.
+                g.updateDriveRateLimit(u.pathId(), RateLimiter.toConfig(updated.rateLimiter()));
             }
+            config.recordDriveUpdate(updated);
             log.info("drive_updated", "id", vmm.id(), "drive_id", u.pathId(), "path_on_host", path);
         }
     }

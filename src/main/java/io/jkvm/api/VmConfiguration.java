@@ -141,7 +141,7 @@ public final class VmConfiguration {
     }
 
     /** The drive a PATCH names, after checking the path and body agree; refused when there is none. */
-    synchronized Drive existingDrive(String pathId, DriveUpdate u) {
+    private Drive existingDrive(String pathId, DriveUpdate u) {
         Fields.requireId("drive_id", pathId);
         if (u.driveId() == null || !u.driveId().equals(pathId)) {
             throw ApiException.badField("drive_id", "drive_id in the body must be given and match '" + pathId
@@ -154,14 +154,25 @@ public final class VmConfiguration {
         return d;
     }
 
-    /** {@code PATCH /drives/{id}}: records a running drive's new image and/or rate limiter (the device has taken them). */
-    synchronized void updateDrive(String pathId, DriveUpdate u) {
+    /**
+     * {@code PATCH /drives/{id}}, checked whole before anything changes: the drive exists, its new
+     * image (if any) is usable with the drive's writability, its rate limiter (if any) is valid.
+     * Returns the drive as it would be after the update ({@link #recordDriveUpdate} records it).
+     */
+    synchronized Drive checkedDriveUpdate(String pathId, DriveUpdate u) {
         Drive d = existingDrive(pathId, u);
-        String path = u.pathOnHost() != null ? u.pathOnHost() : d.pathOnHost();
-        HostPaths.checkBackingFile("path_on_host", path, d.readOnly());
+        if (u.pathOnHost() != null) {
+            HostPaths.checkBackingFile("path_on_host", u.pathOnHost(), d.readOnly());
+        }
         Fields.checkRateLimiter("rate_limiter", u.rateLimiter());
-        drives.put(pathId, new Drive(d.driveId(), path, d.isRootDevice(), d.isReadOnly(), d.partuuid(), d.cacheType(),
-                d.ioEngine(), RateLimiter.patched(d.rateLimiter(), u.rateLimiter()), d.socket()));
+        return new Drive(d.driveId(), u.pathOnHost() != null ? u.pathOnHost() : d.pathOnHost(), d.isRootDevice(),
+                d.isReadOnly(), d.partuuid(), d.cacheType(), d.ioEngine(), RateLimiter.patched(d.rateLimiter(),
+                u.rateLimiter()), d.socket());
+    }
+
+    /** Records {@code updated} ({@link #checkedDriveUpdate}'s result, which the running device has taken). */
+    synchronized void recordDriveUpdate(Drive updated) {
+        drives.put(updated.driveId(), updated);
     }
 
     private void putNetworkInterface(String pathId, NetworkInterface n) {

@@ -169,6 +169,12 @@ class StateRulesTest {
         assertThatThrownBy(() -> vmm.handle(new UpdateDrive("root", new DriveUpdate("root", dir.resolve("none").toString(), null))))
                 .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.field()).isEqualTo("path_on_host"));
         assertThat(swaps).as("a refused image is never offered to the guest").hasSize(1);
+        // A good image with a bad rate limiter: refused whole, before the device changes.
+        Path third = Files.write(dir.resolve("third.img"), new byte[8192]);
+        assertThatThrownBy(() -> vmm.handle(new UpdateDrive("root", new DriveUpdate("root", third.toString(),
+                new RateLimiter(new TokenBucket(-1L, null, 100L), null)))))
+                .isInstanceOf(ApiException.class).hasMessageContaining("rate_limiter.bandwidth.size");
+        assertThat(swaps).as("nothing swapped for a refused update").hasSize(1);
         assertThatThrownBy(() -> vmm.handle(new UpdateDrive("other", new DriveUpdate("other", null, null))))
                 .isInstanceOfSatisfying(ApiException.class, e -> {
                     assertThat(e.kind()).isEqualTo(ApiException.Kind.BAD_REQUEST);
