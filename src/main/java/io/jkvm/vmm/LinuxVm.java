@@ -374,19 +374,13 @@ public final class LinuxVm {
     }
 
     private void replaceDiskLocked(String driveId, java.nio.file.Path path) throws IOException {
-        VmConfig c = config;
-        List<DiskConfig> disks = new ArrayList<>(c.devices().disks());
-        int index = -1;
-        for (int i = 0; i < disks.size(); i++) {
-            if (driveId.equals(disks.get(i).id())) {
-                index = i;
-            }
-        }
-        VirtioPciDevice fn = virtioById.get("drive/" + driveId);
-        if (index < 0 || fn == null || !(fn.device() instanceof VirtioBlock block)) {
+        DeviceConfig d = config.devices();
+        int index = diskIndex(d, driveId);
+        VirtioPciDevice fn = virtioById.get(virtioIds(d).get(index));
+        if (fn == null || !(fn.device() instanceof VirtioBlock block)) {
             throw new IllegalArgumentException("no running drive '" + driveId + "'");
         }
-        DiskConfig now = disks.get(index);
+        DiskConfig now = d.disks().get(index);
         io.jkvm.storage.RawImage next = io.jkvm.storage.RawImage.open(path, now.readOnly());
         io.jkvm.storage.RawImage old;
         boolean held = fn.ioSuspended(); // a captured (snapshot) VM's I/O stays stopped until its resume
@@ -402,8 +396,25 @@ public final class LinuxVm {
             }
         }
         old.close();
-        disks.set(index, new DiskConfig(path, now.readOnly(), now.id(), now.rateLimit()));
-        config = c.withDevices(new DeviceConfig(disks, c.devices().nets(), c.devices().rng(), c.devices().virtioConsole()));
+        setDisk(index, new DiskConfig(path, now.readOnly(), now.id(), now.rateLimit()));
+    }
+
+    /** Where the disk whose id (virtio-blk serial) is {@code diskId} is in {@code d}'s disks. */
+    private static int diskIndex(DeviceConfig d, String diskId) {
+        for (int i = 0; i < d.disks().size(); i++) {
+            if (diskId.equals(d.disks().get(i).id())) {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException("no disk with id " + diskId);
+    }
+
+    /** The configuration with disk {@code i} replaced by {@code disk}; under {@link #limitsLock}. */
+    private void setDisk(int i, DiskConfig disk) {
+        DeviceConfig d = config.devices();
+        List<DiskConfig> disks = new ArrayList<>(d.disks());
+        disks.set(i, disk);
+        config = config.withDevices(new DeviceConfig(disks, d.nets(), d.rng(), d.virtioConsole()));
     }
 
     /** Backs the RAM of machines booted from now on with {@code backing} (set before {@link #start}). */
@@ -588,17 +599,9 @@ public final class LinuxVm {
     public void updateDiskRateLimit(String diskId, RateLimitConfig limit) {
         synchronized (limitsLock) {
             DeviceConfig d = config.devices();
-            List<DiskConfig> disks = new ArrayList<>(d.disks());
-            int i = 0;
-            while (i < disks.size() && !diskId.equals(disks.get(i).id())) {
-                i++;
-            }
-            if (i == disks.size()) {
-                throw new IllegalArgumentException("no disk with id " + diskId);
-            }
-            DiskConfig k = disks.get(i);
-            disks.set(i, new DiskConfig(k.path(), k.readOnly(), k.id(), limit));
-            config = config.withDevices(new DeviceConfig(disks, d.nets(), d.rng(), d.virtioConsole()));
+            int i = diskIndex(d, diskId);
+            DiskConfig k = d.disks().get(i);
+            setDisk(i, new DiskConfig(k.path(), k.readOnly(), k.id(), limit));
             throttles.disk(virtioIds(d).get(i)).update(limit);
         }
         LOG.info("disk {}: rate limit {}", diskId, limit);
