@@ -77,7 +77,10 @@ final class ApiVmm {
         return this;
     }
 
-    private long[] startTimes;
+    /** The jailer's marks (null: not given). */
+    private Long startUs;
+    private Long startCpuUs;
+    private Long parentCpuUs;
 
     /**
      * The jailer's {@code --start-time-us}, {@code --start-time-cpu-us} and {@code --parent-cpu-time-us}
@@ -85,10 +88,9 @@ final class ApiVmm {
      * reports its {@code process_startup_time_us}.
      */
     ApiVmm startTimes(Long startUs, Long startCpuUs, Long parentCpuUs) {
-        if (startUs != null || startCpuUs != null) {
-            startTimes = new long[] {startUs == null ? -1 : startUs, startCpuUs == null ? -1 : startCpuUs,
-                    parentCpuUs == null ? 0 : parentCpuUs};
-        }
+        this.startUs = startUs;
+        this.startCpuUs = startCpuUs;
+        this.parentCpuUs = parentCpuUs;
         return this;
     }
 
@@ -206,17 +208,18 @@ final class ApiVmm {
 
     /** Wall (CLOCK_MONOTONIC, which System.nanoTime reads on Linux) and CPU time since the jailer's marks. */
     private void logStartup(EventLog log) {
-        if (startTimes == null) {
+        if (startUs == null && startCpuUs == null) {
             return;
         }
         java.util.List<Object> kv = new java.util.ArrayList<>();
-        if (startTimes[0] >= 0) {
-            kv.addAll(java.util.List.of("process_startup_time_us", System.nanoTime() / 1000 - startTimes[0]));
+        if (startUs != null) {
+            kv.addAll(java.util.List.of("process_startup_time_us", System.nanoTime() / 1000 - startUs));
         }
-        if (startTimes[1] >= 0) {
+        if (startCpuUs != null) {
             long cpuUs = ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
                     .getOperatingSystemMXBean()).getProcessCpuTime() / 1000;
-            kv.addAll(java.util.List.of("process_startup_time_cpu_us", cpuUs - startTimes[1] + startTimes[2]));
+            kv.addAll(java.util.List.of("process_startup_time_cpu_us",
+                    cpuUs - startCpuUs + (parentCpuUs == null ? 0 : parentCpuUs)));
         }
         log.info("process_startup", kv.toArray());
     }
