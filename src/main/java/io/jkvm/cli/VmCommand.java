@@ -161,10 +161,9 @@ public final class VmCommand implements Runnable {
                             null, null, null, null, null));
                 }
                 for (String text : nets) {
-                    java.util.Map<String, String> kv = io.jkvm.config.OptionList.parse("--net", text,
-                            java.util.Set.of("tap", "mac"));
-                    io.jkvm.net.NetConfig.parse(text); // the same checks as jkvm run (tap given, MAC well-formed)
-                    ns.add(new NetworkInterface("eth" + ns.size(), kv.get("tap"), kv.get("mac"), null, null));
+                    io.jkvm.net.NetConfig.Given n = io.jkvm.net.NetConfig.parseGiven(text); // jkvm run's grammar and checks
+                    ns.add(new NetworkInterface("eth" + ns.size(), n.tap(), n.mac() == null ? null : n.mac().toString(),
+                            null, null));
                 }
             } catch (io.jkvm.config.ConfigException | IllegalArgumentException e) {
                 throw new UserError(e.getMessage());

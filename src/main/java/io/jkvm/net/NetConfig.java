@@ -27,6 +27,10 @@ public record NetConfig(String tap, MacAddress mac, RateLimitConfig rxRateLimit,
         Objects.requireNonNull(mac, "mac");
         Objects.requireNonNull(rxRateLimit, "rxRateLimit");
         Objects.requireNonNull(txRateLimit, "txRateLimit");
+        checkTap(tap);
+    }
+
+    private static void checkTap(String tap) {
         if (tap.isEmpty() || tap.length() > MAX_IFNAME) {
             throw new ConfigException("--net: field 'tap' must be 1.." + MAX_IFNAME + " characters: '" + tap + "'");
         }
@@ -37,13 +41,23 @@ public record NetConfig(String tap, MacAddress mac, RateLimitConfig rxRateLimit,
         }
     }
 
-    public static NetConfig parse(String text) {
+    /** A {@code --net} argument as written: its TAP, and its MAC or null when none is given. */
+    public record Given(String tap, MacAddress mac) {}
+
+    /** Parses and checks a {@code --net} argument without choosing a MAC (the daemon's VMM chooses one). */
+    public static Given parseGiven(String text) {
         Map<String, String> kv = OptionList.parse("--net", text, Set.of("tap", "mac"));
         String tap = kv.get("tap");
         if (tap == null) {
             throw new ConfigException("--net: field 'tap' is required");
         }
-        MacAddress mac = kv.containsKey("mac") ? MacAddress.parse(kv.get("mac")) : MacAddress.randomLocal();
-        return new NetConfig(tap, mac);
+        checkTap(tap);
+        return new Given(tap, kv.containsKey("mac") ? MacAddress.parse(kv.get("mac")) : null);
+    }
+
+    /** Parses the {@code --net} argument; without a MAC, a locally administered one is generated. */
+    public static NetConfig parse(String text) {
+        Given g = parseGiven(text);
+        return new NetConfig(g.tap(), g.mac() != null ? g.mac() : MacAddress.randomLocal());
     }
 }
