@@ -35,9 +35,7 @@ public final class RateLimiter {
      * nanoseconds until the same request would be granted (at least 1).
      */
     public long consume(long bytes, long opCount) {
-        requireTokens(bytes, opCount);
-        long now = clock.nanoTime();
-        long wait = Math.max(waitFor(bandwidth, bytes, now), waitFor(ops, opCount, now));
+        long wait = nanosUntil(bytes, opCount);
         if (wait == 0) {
             take(bytes, opCount);
         }
