@@ -28,10 +28,10 @@ import java.util.Optional;
  *
  * limit = bandwidth bucket, ops bucket; bucket = {i64 size, i64 one-time burst, i64 refill ms}
  * </pre>
- * The rate limits are configuration: a restored VM enforces the limits its source had when the
- * snapshot was taken (after any {@code PATCH}), with full buckets.
  * framed like every device state ({@link DeviceCodecs}: the section's format version, kind
  * "vm_config"); its codec is listed with the devices' in {@code io.jkvm.vmm.DeviceStateFormat}.
+ * The rate limits are configuration: a restored VM enforces the limits its source had when the
+ * snapshot was taken (after any {@code PATCH}), with full buckets.
  */
 public final class VmConfigState {
     private VmConfigState() {}
