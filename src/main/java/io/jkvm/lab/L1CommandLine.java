@@ -32,6 +32,19 @@ final class L1CommandLine {
         return setting(ENV_CPU, "EPYC,+svm");
     }
 
+    /**
+     * Module parameters L1's KVM gets by default (lab-init passes {@code module.param=value} words
+     * to insmod). {@code kvm_amd.npt=0}: L1's KVM gives its guests shadow page tables instead of
+     * nested paging, so QEMU's software SVM never walks a nested page table. With nested paging
+     * the lab machine's own kernel panicked with corrupted kernel stacks ("corrupted stack end
+     * detected inside scheduler" in a VMM's vCPU thread after KVM_RUN, "stack-protector: Kernel
+     * stack is corrupted in: path_openat" in an unrelated process) in about one lab test in four;
+     * turning AVX and XSAVE off in the emulated CPU did not change that, and single-threaded TCG
+     * stalled the first boot. Measurements in the README ("The lab"). {@value #ENV_APPEND} words
+     * come after these, so {@code kvm_amd.npt=1} there turns nested paging back on.
+     */
+    static final String L1_KVM_PARAMS = "kvm_amd.npt=0";
+
     /** Extra L1 kernel arguments ({@value #ENV_APPEND}), with a leading space, or empty. */
     static String extraKernelArgs() {
         String a = setting(ENV_APPEND, "");
@@ -66,7 +79,7 @@ final class L1CommandLine {
                 // panic, OOM kills) go there. panic=-1 with -no-reboot: a crashed /init or kernel
                 // ends QEMU instead of hanging until the timeout.
                 "-append", "console=ttyS0 quiet " + (opts.tty() ? "loglevel=0" : "loglevel=4")
-                        + " panic=-1 mitigations=off"
+                        + " panic=-1 mitigations=off " + L1_KVM_PARAMS
                         + extraKernelArgs()
                         + " jkvm.lab=" + job.dir(),
                 "-virtfs", "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap",

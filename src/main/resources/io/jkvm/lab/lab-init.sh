@@ -20,8 +20,15 @@ echo 1 > /proc/sys/kernel/printk
 say() { echo "jkvm-lab: $(cut -d' ' -f1 /proc/uptime) $*"; }
 say "init started"
 rel=$(uname -r)
+# A module's parameters come from the kernel command line (kvm_amd.npt=0), as modprobe would
+# give them; busybox insmod does not read it. JKVM_LAB_APPEND puts them there.
+params_for() {
+  for w in $(cat /proc/cmdline); do case "$w" in "$1".*=*) printf '%s ' "${w#"$1".}" ;; esac; done
+}
 while read -r m; do
-  insmod "/lib/modules/$rel/$m" 2>/dev/null
+  name=$(basename "$m"); name=$(echo "${name%%.ko*}" | tr - _)
+  # shellcheck disable=SC2046 # one word per parameter
+  insmod "/lib/modules/$rel/$m" $(params_for "$name") 2>/dev/null
 done < "/lib/modules/$rel/jkvm.load"
 say "modules loaded"
 
