@@ -67,7 +67,8 @@ class ApiLabTest {
                 c PATCH /drives/scratch "{\\"drive_id\\": \\"scratch\\", \\"path_on_host\\": \\"$D/new.img\\"}"
                 t0=$(date +%%s%%N)
                 c PUT /actions '{"action_type": "InstanceStart"}'
-                await 'grep -q "jkvm-guest: up" $D/serial.out' $P 'grown $D/serial.out' && echo "@@guest-up-ms $(( ($(date +%%s%%N) - t0) / 1000000 ))"
+                if await 'grep -q "jkvm-guest: up" $D/serial.out' $P 'grown $D/serial.out'; then echo "@@guest-up-ms $(( ($(date +%%s%%N) - t0) / 1000000 ))"; else
+                  wait $P; echo "@@vmm-exited=$? before the guest was up; its console ends:"; tail -c 3000 $D/serial.out; echo; cat $D/vmm.err; fi
                 await 'grep -q "/ # " $D/serial.out' $P 'grown $D/serial.out'
                 c PUT /actions '{"action_type": "InstanceStart"}'
                 # Firecracker's PATCH /drives after boot: a media change the guest sees (new size and data).
@@ -105,7 +106,9 @@ class ApiLabTest {
         String out = r.stdout();
         System.out.println(out);
         System.out.println(r.stderr());
-        assertThat(r.labFailed()).as(r.error() + "\n--- stdout ---\n" + r.stdout() + "\n--- stderr ---\n" + r.stderr() + "\n--- L1 console ---\n" + r.console()).isFalse();
+        String evidence = r.error() + "\n--- stdout ---\n" + r.stdout() + "\n--- stderr ---\n" + r.stderr() + "\n--- L1 console ---\n" + r.console();
+        assertThat(r.labFailed()).as(evidence).isFalse();
+        assertThat(out).as(evidence).contains("@@guest-up-ms");
         assertThat(out).contains("@@state-before {\"id\":\"lab-vm\",\"state\":\"Not started\"");
         assertThat(out).contains("@@PUT /machine-config -> 204").contains("@@PUT /boot-source -> 204");
         assertThat(out).contains("@@PUT /actions -> 204").contains("@@guest-up-ms");
