@@ -22,6 +22,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -85,6 +87,18 @@ public final class Machine implements AutoCloseable {
     private volatile DirtyTracker dirtyTracker;
     private Thread throttleTicker;
 
+    /**
+     * The machines of this process that are not closed yet: a stall watchdog (the test tier's, or
+     * a person's debugger) can report every vCPU of the process without having been handed the
+     * machines. Held strongly: an unclosed machine still owns its vCPU threads and memory anyway.
+     */
+    private static final Set<Machine> OPEN = ConcurrentHashMap.newKeySet();
+
+    /** The machines of this process that are not closed yet, in no particular order. */
+    public static List<Machine> openMachines() {
+        return List.copyOf(OPEN);
+    }
+
     private Machine(Options options, Kvm kvm, boolean ownsKvm) {
         this(options, kvm, ownsKvm, o -> GuestRam.allocate(o.memoryBytes(), o.ramBacking()));
     }
@@ -128,6 +142,7 @@ public final class Machine implements AutoCloseable {
         }
         this.vm = v;
         this.ram = r;
+        OPEN.add(this);
     }
 
     /** Creates a machine on an already open /dev/kvm handle (not closed with the machine). */
@@ -593,6 +608,7 @@ public final class Machine implements AutoCloseable {
 
     @Override
     public void close() {
+        OPEN.remove(this);
         requestStop(StopReason.STOPPED, "closed");
         for (Thread t : threads) {
             try {

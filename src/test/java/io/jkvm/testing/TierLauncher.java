@@ -51,19 +51,23 @@ public final class TierLauncher {
         String tag = args[0];
         Path results = Path.of(args[1]);
         calibrate();
+        TierStallWatch watch = TierStallWatch.install();
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
                 .selectors(DiscoverySelectors.selectPackage("io.jkvm"))
                 .filters(TagFilter.includeTags(tag),
                         // The lab runners themselves carry the tag; they must not recurse.
                         ClassNameFilter.excludeClassNamePatterns(".*InLabTest"),
                         ClassNameFilter.includeClassNamePatterns(System.getProperty(CLASSES, ALL_CLASSES)))
-                // A hang detector per test, far above any test's needs even in the lab.
+                // A hang detector per test, far above any test's needs even in the lab. On its own
+                // thread, so a test stuck where an interrupt does not reach (a blocking read) is
+                // abandoned and the rest of the tier still runs; TierStallWatch reports before.
                 .configurationParameter("junit.jupiter.execution.timeout.default", "20 m")
+                .configurationParameter("junit.jupiter.execution.timeout.thread.mode.default", "SEPARATE_THREAD")
                 .build();
         Launcher launcher = LauncherFactory.create();
         try (Writer out = Files.newBufferedWriter(results, StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            launcher.execute(request, new Recorder(out));
+            launcher.execute(request, new Recorder(out, watch));
         }
         // Tests may leave non-daemon threads (servers, VMM children's pumps): the run is over.
         System.exit(0);
@@ -115,16 +119,19 @@ public final class TierLauncher {
     private static final class Recorder implements TestExecutionListener {
         private static final ObjectMapper JSON = new ObjectMapper();
         private final Writer out;
+        private final TierStallWatch watch;
         private final Map<String, Long> started = new ConcurrentHashMap<>();
 
-        Recorder(Writer out) {
+        Recorder(Writer out, TierStallWatch watch) {
             this.out = out;
+            this.watch = watch;
         }
 
         @Override
         public void executionStarted(TestIdentifier id) {
             started.put(id.getUniqueId(), System.nanoTime());
             if (id.isTest()) {
+                watch.started(name(id));
                 System.out.println("tier: START " + name(id));
             }
         }

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -67,13 +67,15 @@ class SerialGuestTest {
             while (sent < typed.length) {
                 sent += uart.receive(typed, sent, typed.length - sent);
                 if (sent < typed.length) {
-                    uart.awaitRxSpace();
+                    assertThat(uart.awaitRxSpace(Patience.secondsOf(30), TimeUnit.SECONDS))
+                            .as("the guest reads byte %d of its input; it echoed: %s", sent, out.text()).isTrue();
                 }
             }
             assertThat(out.awaitContains("JkVM", Patience.seconds(30))).as("echo: " + out.text()).isTrue();
             byte[] quit = {'q'};
             while (uart.receive(quit, 0, 1) == 0) {
-                uart.awaitRxSpace();
+                assertThat(uart.awaitRxSpace(Patience.secondsOf(30), TimeUnit.SECONDS))
+                        .as("the guest reads the 'q'; it echoed: %s", out.text()).isTrue();
             }
             MachineExit exit = m.awaitExit(Patience.seconds(30));
             assertThat(exit.reason()).isEqualTo(StopReason.HALTED);
