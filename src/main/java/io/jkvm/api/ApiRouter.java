@@ -45,6 +45,7 @@ public final class ApiRouter {
             log.error("api_internal_error", "method", method, "path", path, "error", String.valueOf(e));
             r = fault(new ApiException(ApiException.Kind.INTERNAL, null, "internal error: " + e));
         }
+        vmm.firecrackerMetrics().requests().record(method, path, r.status());
         if (r.status() >= 400) {
             faults.increment();
             log.info("api_request_refused", "method", method, "path", path, "status", r.status(), "fault_message",

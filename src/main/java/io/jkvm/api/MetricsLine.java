@@ -2,16 +2,12 @@ package io.jkvm.api;
 
 import io.jkvm.vmm.VmMetrics;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The VMM's metrics as one JSON object: what {@code FlushMetrics} appends to the metrics file
- * and {@code GET /jkvm/metrics} returns (exits by reason, per-device requests and bytes, vCPUs,
+ * The VMM's metrics in jkvm's own cumulative layout, as {@code GET /jkvm/metrics} returns them
+ * ({@code FlushMetrics} writes Firecracker's layout: {@link FirecrackerMetrics}) (exits by reason, per-device requests and bytes, vCPUs,
  * uptime, and for each rate-limited device queue how often and how long it waited for tokens).
  */
 final class MetricsLine {
@@ -40,17 +36,5 @@ final class MetricsLine {
         }
         line.put("rate_limiters", limiters);
         return line;
-    }
-
-    /** Appends {@code line} to the metrics file ({@code null}: metrics were not configured). */
-    static void flush(Path metricsPath, Map<String, Object> line) {
-        if (metricsPath == null) {
-            throw ApiException.notAllowed("metrics are not configured (PUT /metrics with a metrics_path first)");
-        }
-        try {
-            Files.writeString(metricsPath, Json.write(line) + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-        } catch (IOException e) {
-            throw ApiException.badField("metrics_path", "metrics_path " + metricsPath + ": cannot write: " + e.getMessage());
-        }
     }
 }

@@ -83,9 +83,11 @@ final class PreBootHandler {
             }
         }
         try {
+            long t0 = System.nanoTime();
             GuestLauncher.Restored r = launcher.restore(request, resume);
             config.restoredFrom(r.config(), request.trackDirtyPages());
             vmm.created(r.guest(), resume ? VmmController.State.RUNNING : VmmController.State.PAUSED);
+            vmm.firecrackerMetrics().latency("load_snapshot", System.nanoTime() - t0);
             log.info("snapshot_loaded", "id", vmm.id(), "snapshot_path", request.stateFile(), "resumed", resume);
         } finally {
             vmm.endCreating();

@@ -34,7 +34,7 @@ final class RuntimeHandler {
             case Configure _, InstanceStart _, LoadSnapshot _ -> throw notAfterStart(action, state);
             case UpdateDrive u -> updateDrive(action, u);
             case UpdateNetworkInterface u -> updateNetworkInterface(action, u);
-            case FlushMetrics _ -> MetricsLine.flush(config.metricsPath(), vmm.metricsLine());
+            case FlushMetrics _ -> vmm.flushMetrics();
             case Pause _ -> pause(action);
             case Resume _ -> resume(action);
             case SendCtrlAltDel _ -> sendCtrlAltDel(action);
@@ -102,6 +102,7 @@ final class RuntimeHandler {
     private void pause(VmmAction action) {
         synchronized (vmm) {
             RunningGuest g = vmm.liveGuest(action);
+            long t0 = System.nanoTime();
             try {
                 g.pause();
             } catch (InterruptedException e) {
@@ -109,14 +110,17 @@ final class RuntimeHandler {
                 throw ApiException.badRequest("interrupted while pausing");
             }
             vmm.transition(State.RUNNING, State.PAUSED);
+            vmm.firecrackerMetrics().latency("pause_vm", System.nanoTime() - t0);
         }
         log.info("instance_paused", "id", vmm.id());
     }
 
     private void resume(VmmAction action) {
         synchronized (vmm) {
+            long t0 = System.nanoTime();
             vmm.liveGuest(action).resume();
             vmm.transition(State.PAUSED, State.RUNNING);
+            vmm.firecrackerMetrics().latency("resume_vm", System.nanoTime() - t0);
         }
         log.info("instance_resumed", "id", vmm.id());
     }
@@ -145,6 +149,8 @@ final class RuntimeHandler {
                 Thread.currentThread().interrupt();
                 throw ApiException.badRequest("interrupted while creating the snapshot");
             }
+            vmm.firecrackerMetrics().latency(SnapshotRequests.type(p).equals("Diff") ? "diff_create_snapshot"
+                    : "full_create_snapshot", System.nanoTime() - t0);
             log.info("snapshot_created", "id", vmm.id(), "snapshot_type", SnapshotRequests.type(p), "snapshot_path",
                     request.stateFile(), "mem_file_path", request.memFile(), "protection", request.protection(),
                     "ms", (System.nanoTime() - t0) / 1_000_000);

@@ -37,6 +37,7 @@ public final class VmConfiguration {
     private LoggerConfig logger;
     private MetricsConfig metrics;
     private Path metricsPath;
+    private MetricsSink metricsSink;
     /** {@code PUT /entropy} and {@code PUT /serial}, or null. */
     private EntropyDevice entropy;
     private SerialConfig serial;
@@ -266,7 +267,10 @@ public final class VmConfiguration {
             throw ApiException.badField("metrics_path", "metrics are already configured (metrics_path "
                     + metrics.metricsPath() + ")");
         }
-        metricsPath = HostPaths.writable("metrics_path", m.metricsPath());
+        m.checkProperties();
+        Path path = HostPaths.writable("metrics_path", m.metricsPath());
+        metricsSink = MetricsSink.open(path);
+        metricsPath = path;
         metrics = m;
         log.info("metrics_set", "id", id, "metrics_path", m.metricsPath());
     }
@@ -311,6 +315,16 @@ public final class VmConfiguration {
     /** Where FlushMetrics appends, or null before {@code PUT /metrics}. */
     synchronized Path metricsPath() {
         return metricsPath;
+    }
+
+    /** The open metrics destination, or null before {@code PUT /metrics}. */
+    synchronized MetricsSink metricsSink() {
+        return metricsSink;
+    }
+
+    /** The metrics configuration, or null before {@code PUT /metrics}. */
+    synchronized MetricsConfig metrics() {
+        return metrics;
     }
 
     synchronized List<Drive> drives() {

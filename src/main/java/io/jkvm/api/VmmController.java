@@ -63,6 +63,8 @@ public final class VmmController {
     /** jkvm run --trust-source-paths: an unconfigured destination takes the source's recorded host paths. */
     private volatile boolean trustSourcePaths;
     private volatile java.util.function.Supplier<SnapshotKey> snapshotKey = () -> null;
+    private final FirecrackerMetrics firecrackerMetrics = new FirecrackerMetrics();
+    private Thread periodicMetrics;
 
     public VmmController(String id, HostLimits limits, GuestLauncher launcher, EventLog log, OnReboot onReboot) {
         this.id = id;
@@ -176,6 +178,57 @@ public final class VmmController {
         if (state == State.NOT_STARTED) {
             state = to;
         }
+        startPeriodicMetrics();
+    }
+
+    FirecrackerMetrics firecrackerMetrics() {
+        return firecrackerMetrics;
+    }
+
+    /** The process start-up times the metrics' {@code api_server} group reports (null: not measured). */
+    public void recordStartup(Long wallUs, Long cpuUs) {
+        firecrackerMetrics.startup(wallUs, cpuUs);
+    }
+
+    /**
+     * FlushMetrics: writes the next line in Firecracker's layout to the metrics destination. A
+     * line that could not be written (a pipe nobody empties, a failing file) is refused with 400
+     * naming {@code metrics_path}, and counted in the next line's {@code logger} group.
+     */
+    void flushMetrics() {
+        MetricsSink sink = config.metricsSink();
+        if (sink == null) {
+            throw ApiException.notAllowed("metrics are not configured (PUT /metrics with a metrics_path first)");
+        }
+        if (!writeMetricsLine(sink)) {
+            throw ApiException.badField("metrics_path", "metrics_path " + sink.path()
+                    + ": the line could not be written (a pipe nobody reads, or a write error); it was dropped");
+        }
+    }
+
+    private boolean writeMetricsLine(MetricsSink sink) {
+        RunningGuest g = guest;
+        Map<String, Object> line = firecrackerMetrics.line(id, config.metrics(), g == null ? null : g.metrics(), sink,
+                FirecrackerMetrics.driveIds(config.drives()), FirecrackerMetrics.ifaceIds(config.networkInterfaces()));
+        return sink.write(Json.write(line));
+    }
+
+    /** Once the guest exists, a line every {@link FirecrackerMetrics#PERIOD_MS} as Firecracker writes them (caller holds this). */
+    private void startPeriodicMetrics() {
+        MetricsSink sink = config.metricsSink();
+        if (sink == null || periodicMetrics != null) {
+            return;
+        }
+        periodicMetrics = Thread.ofPlatform().daemon().name("metrics").start(() -> {
+            while (true) {
+                try {
+                    Thread.sleep(FirecrackerMetrics.PERIOD_MS);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                writeMetricsLine(sink); // a dropped line is counted in the next one
+            }
+        });
     }
 
     synchronized void endCreating() {

@@ -176,7 +176,7 @@ final class ApiVmm {
                 log.info("api_listening", "id", id, "socket", apiSock, "pid", ProcessHandle.current().pid());
             }
             closeOnExit(server, console);
-            logStartup(log);
+            logStartup(log, vmm);
             if (configFile != null) {
                 try {
                     ConfigFile.apply(ConfigFile.read(configFile), vmm);
@@ -207,20 +207,24 @@ final class ApiVmm {
     }
 
     /** Wall (CLOCK_MONOTONIC, which System.nanoTime reads on Linux) and CPU time since the jailer's marks. */
-    private void logStartup(EventLog log) {
+    private void logStartup(EventLog log, VmmController vmm) {
         if (startUs == null && startCpuUs == null) {
             return;
         }
         java.util.List<Object> kv = new java.util.ArrayList<>();
+        Long wallUs = null;
+        Long cpuTimeUs = null;
         if (startUs != null) {
-            kv.addAll(java.util.List.of("process_startup_time_us", System.nanoTime() / 1000 - startUs));
+            wallUs = System.nanoTime() / 1000 - startUs;
+            kv.addAll(java.util.List.of("process_startup_time_us", wallUs));
         }
         if (startCpuUs != null) {
             long cpuUs = ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
                     .getOperatingSystemMXBean()).getProcessCpuTime() / 1000;
-            kv.addAll(java.util.List.of("process_startup_time_cpu_us",
-                    cpuUs - startCpuUs + (parentCpuUs == null ? 0 : parentCpuUs)));
+            cpuTimeUs = cpuUs - startCpuUs + (parentCpuUs == null ? 0 : parentCpuUs);
+            kv.addAll(java.util.List.of("process_startup_time_cpu_us", cpuTimeUs));
         }
+        vmm.recordStartup(wallUs, cpuTimeUs);
         log.info("process_startup", kv.toArray());
     }
 

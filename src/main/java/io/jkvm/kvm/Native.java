@@ -35,6 +35,8 @@ public final class Native {
     public static final int O_RDONLY = 0;
     public static final int O_WRONLY = 1;
     public static final int O_RDWR = 2;
+    public static final int O_CREAT = 0x40;
+    public static final int O_APPEND = 0x400;
     public static final int O_NONBLOCK = 0x800;
     public static final int O_CLOEXEC = 0x80000;
     // mmap(2)
@@ -187,9 +189,14 @@ public final class Native {
     }
 
     public static int open(String path, int flags) {
+        return open(path, flags, 0);
+    }
+
+    /** open(2) with the permission bits a created file gets ({@code mode}, before the umask). */
+    public static int open(String path, int flags, int mode) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment cap = CAPTURE_BUF.get();
-            int fd = (int) OPEN.invokeExact(cap, a.allocateFrom(path), flags, 0);
+            int fd = (int) OPEN.invokeExact(cap, a.allocateFrom(path), flags, mode);
             if (fd < 0) {
                 throw new NativeException("open(" + path + ")", errno(cap));
             }

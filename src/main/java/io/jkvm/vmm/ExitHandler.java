@@ -6,6 +6,7 @@ import io.jkvm.kvm.KvmRun;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Dispatches KVM_EXIT_IO and KVM_EXIT_MMIO to the port and memory buses (api.rst 5, kvm_run).
@@ -18,6 +19,9 @@ final class ExitHandler {
 
     private final Bus pio;
     private final Bus mmio;
+    /** Exits that wrote (port OUT, MMIO write); the reads are the rest of their reason's exits. */
+    final LongAdder ioOutExits = new LongAdder();
+    final LongAdder mmioWriteExits = new LongAdder();
 
     ExitHandler(Bus pio, Bus mmio) {
         this.pio = pio;
@@ -33,6 +37,9 @@ final class ExitHandler {
         int port = run.ioPort();
         int count = run.ioCount();
         boolean out = run.ioIsOut();
+        if (out) {
+            ioOutExits.increment();
+        }
         for (int i = 0; i < count; i++) {
             long off = (long) i * size;
             if (out) {
@@ -51,6 +58,7 @@ final class ExitHandler {
         MemorySegment data = run.mmioData();
         long addr = run.mmioAddress();
         if (run.mmioIsWrite()) {
+            mmioWriteExits.increment();
             mmio.write(addr, len, get(data, 0, len));
         } else {
             put(data, 0, len, mmio.read(addr, len));

@@ -8,6 +8,7 @@ import io.jkvm.arch.x86.cpu.Segment;
 import io.jkvm.arch.x86.cpuid.CpuidBuilder;
 import io.jkvm.config.DeviceConfig;
 import io.jkvm.config.OnReboot;
+import io.jkvm.device.virtio.IoStats;
 import io.jkvm.device.virtio.VirtioBlock;
 import io.jkvm.device.virtio.VirtioConsole;
 import io.jkvm.device.virtio.VirtioNet;
@@ -107,6 +108,11 @@ public final class LinuxVm {
     private final DeviceCounters devices = new DeviceCounters();
     /** Exits of machines that already ended (earlier boots), by reason; guarded by this. */
     private final long[] pastExits = new long[64];
+    /** Port-write and MMIO-write exits of earlier boots; guarded by this. */
+    private long pastIoOutExits;
+    private long pastMmioWriteExits;
+    /** What each virtio disk (by device id) and NIC (by "tap/NAME") moved, over every boot (the devices are rebuilt per boot). */
+    private final Map<String, IoStats> ioStats = new java.util.concurrent.ConcurrentHashMap<>();
     private final CompletableFuture<Void> started = new CompletableFuture<>();
     private volatile long startedNanos;
     private volatile int boots;
@@ -319,6 +325,8 @@ public final class LinuxVm {
                         for (int i = 0; i < pastExits.length; i++) {
                             pastExits[i] += m.exitCount(i);
                         }
+                        pastIoOutExits += m.ioOutExits();
+                        pastMmioWriteExits += m.mmioWriteExits();
                     }
                     if (exit.reason() == StopReason.REBOOT && config.onReboot() == OnReboot.RESTART && !quit) {
                         LOG.info("guest rebooted: restarting the machine");
@@ -549,6 +557,8 @@ public final class LinuxVm {
     public VmMetrics metrics() {
         Map<String, Long> exits = new TreeMap<>();
         Machine m = current;
+        long ioOut;
+        long mmioWrite;
         synchronized (this) {
             for (int i = 0; i < pastExits.length; i++) {
                 long n = pastExits[i] + (m != null ? m.exitCount(i) : 0);
@@ -556,10 +566,15 @@ public final class LinuxVm {
                     exits.merge(KvmIoctls.exitName(i), n, Long::sum);
                 }
             }
+            ioOut = pastIoOutExits + (m != null ? m.ioOutExits() : 0);
+            mmioWrite = pastMmioWriteExits + (m != null ? m.mmioWriteExits() : 0);
         }
         long since = startedNanos;
         long uptime = since == 0 ? 0 : (System.nanoTime() - since) / 1_000_000;
-        return new VmMetrics(config.cpus(), uptime, exits, devices.snapshot(), boots, throttles.stats());
+        Map<String, IoStats.Snapshot> io = new TreeMap<>();
+        ioStats.forEach((id, st) -> io.put(id, st.snapshot()));
+        return new VmMetrics(config.cpus(), uptime, exits, devices.snapshot(), boots, throttles.stats(),
+                io, ioOut, mmioWrite);
     }
 
     /**
@@ -652,13 +667,14 @@ public final class LinuxVm {
             for (DiskConfig disk : d.disks()) {
                 String id = ids.get(slot);
                 Throttle limit = throttles.disk(id);
-                attach(v, saved, byId, id, ++slot, st -> st == null ? VirtioBlock.open(disk, limit)
-                        : VirtioBlock.restore(disk, limit, VirtioDevice.stateOf(st, VirtioBlock.State.class, id)));
+                IoStats stats = ioStats(id);
+                attach(v, saved, byId, id, ++slot, st -> st == null ? VirtioBlock.open(disk, limit, stats)
+                        : VirtioBlock.restore(disk, limit, stats, VirtioDevice.stateOf(st, VirtioBlock.State.class, id)));
             }
             for (NetConfig net : d.nets()) {
                 String id = ids.get(slot);
                 attach(v, saved, byId, id, ++slot,
-                        st -> new VirtioNet(Tap.open(net.tap()), net.mac(), throttles.rx(id), throttles.tx(id)));
+                        st -> new VirtioNet(Tap.open(net.tap()), net.mac(), throttles.rx(id), throttles.tx(id), ioStats("tap/" + net.tap())));
             }
             if (d.rng()) {
                 attach(v, saved, byId, ids.get(slot), ++slot, st -> new VirtioRng());
@@ -672,6 +688,10 @@ public final class LinuxVm {
         }
         virtioById = java.util.Collections.unmodifiableMap(byId);
         return v;
+    }
+
+    private IoStats ioStats(String deviceId) {
+        return ioStats.computeIfAbsent(deviceId, k -> new IoStats());
     }
 
     /** Builds a virtio device from its host resources (and its saved state, null when booting). */

@@ -211,6 +211,16 @@ public final class Machine implements AutoCloseable {
         return high -> vm.irqLine(gsi, high);
     }
 
+    /** KVM_EXIT_IO exits that were port writes (OUT, OUTS), over all vCPUs; the rest of the IO exits read. */
+    public long ioOutExits() {
+        return exits.ioOutExits.sum();
+    }
+
+    /** KVM_EXIT_MMIO exits that were writes, over all vCPUs; the rest of the MMIO exits read. */
+    public long mmioWriteExits() {
+        return exits.mmioWriteExits.sum();
+    }
+
     /** Exits seen so far for a KVM exit reason, over all vCPUs. */
     public long exitCount(int reason) {
         long n = 0;

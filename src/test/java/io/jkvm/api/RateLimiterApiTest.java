@@ -53,7 +53,7 @@ class RateLimiterApiTest {
                 @Override
                 public VmMetrics metrics() {
                     return new VmMetrics(1, 1, Map.of(), Map.of(), 1,
-                            Map.of("net/06:00:ac:10:00:02/tx", new Throttle.Stats(3, 2_500_000)));
+                            Map.of("net/06:00:ac:10:00:02/tx", new Throttle.Stats(3, 2_500_000)), Map.of(), 0, 0);
                 }
 
                 @Override

@@ -192,11 +192,14 @@ class VmmApiDirectTest {
                 assertThat(json(call(sock, "GET", "/", null)).path("state").asText()).isEqualTo("Running");
 
                 assertThat(call(sock, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}").status()).isEqualTo(204);
+                // Firecracker's layout: counters since the previous line (this is the first).
                 JsonNode m = Json.MAPPER.readTree(Files.readAllLines(metrics).getLast());
-                assertThat(m.path("vcpu_count").asInt()).isEqualTo(1);
-                assertThat(m.path("exits").path("IO").asLong()).isPositive();
-                assertThat(m.path("devices").path("serial").path("writes").asLong()).isGreaterThanOrEqualTo(TestKernels.UP.length());
-                assertThat(m.path("devices").path("i8042").path("reads").asLong()).isPositive();
+                assertThat(m.path("utc_timestamp_ms").asLong()).isPositive();
+                assertThat(m.path("vcpu").path("exit_io_out").asLong()).isPositive();
+                assertThat(m.path("uart").path("write_count").asLong()).isGreaterThanOrEqualTo(TestKernels.UP.length());
+                assertThat(m.path("i8042").path("read_count").asLong()).isPositive();
+                assertThat(m.path("put_api_requests").path("actions_count").asLong()).as("InstanceStart").isPositive();
+                assertThat(m.path("latencies_us").path("pause_vm").isNumber()).as(m.toString()).isTrue();
                 assertThat(read(log)).contains("\"event\":\"instance_started\"");
 
                 assertThat(call(sock, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}").status()).isEqualTo(204);

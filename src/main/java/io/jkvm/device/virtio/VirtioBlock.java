@@ -87,6 +87,7 @@ public final class VirtioBlock implements VirtioDevice {
     private final byte[] id;
     private volatile long capacity;
     private final Throttle throttle;
+    private final IoStats stats;
     /**
      * The request header {@link #admit} read for the chain it admitted, which {@link #handle}
      * then serves: one fetch from guest memory, so the type the rate limiter counted is the type
@@ -104,7 +105,13 @@ public final class VirtioBlock implements VirtioDevice {
 
     /** As above, rate-limited by {@code throttle} (which outlives the device: see {@link Throttle}). */
     public VirtioBlock(RawImage image, String id, Throttle throttle) {
+        this(image, id, throttle, new IoStats());
+    }
+
+    /** As above, counting what it serves in {@code stats} (which, like the throttle, outlive the device). */
+    public VirtioBlock(RawImage image, String id, Throttle throttle, IoStats stats) {
         this.throttle = java.util.Objects.requireNonNull(throttle, "throttle");
+        this.stats = java.util.Objects.requireNonNull(stats, "stats");
         this.image = image;
         this.capacity = image.size() / SECTOR;
         this.id = new byte[ID_BYTES];
@@ -121,7 +128,12 @@ public final class VirtioBlock implements VirtioDevice {
 
     /** Opens (and locks) the image described by {@code cfg}, limited by {@code throttle}. */
     public static VirtioBlock open(DiskConfig cfg, Throttle throttle) throws IOException {
-        return new VirtioBlock(RawImage.open(cfg.path(), cfg.readOnly()), cfg.id(), throttle);
+        return open(cfg, throttle, new IoStats());
+    }
+
+    /** As above, counting what it serves in {@code stats}. */
+    public static VirtioBlock open(DiskConfig cfg, Throttle throttle, IoStats stats) throws IOException {
+        return new VirtioBlock(RawImage.open(cfg.path(), cfg.readOnly()), cfg.id(), throttle, stats);
     }
 
     /**
@@ -283,6 +295,7 @@ public final class VirtioBlock implements VirtioDevice {
         }
         int statusAt = c.writableLength() - 1;
         if (headerLength < HEADER) {
+            stats.invalid();
             return finish(c, statusAt, S_IOERR, 0);
         }
         ByteBuffer h = ByteBuffer.wrap(hdr).order(ByteOrder.LITTLE_ENDIAN);
@@ -294,6 +307,7 @@ public final class VirtioBlock implements VirtioDevice {
                 case T_OUT -> write(c, sector, statusAt);
                 case T_FLUSH -> {
                     image.flush();
+                    stats.flush();
                     yield finish(c, statusAt, S_OK, 0);
                 }
                 case T_GET_ID -> {
@@ -301,7 +315,10 @@ public final class VirtioBlock implements VirtioDevice {
                     yield finish(c, statusAt, S_OK, n);
                 }
                 case T_DISCARD, T_WRITE_ZEROES -> discardOrZero(c, type, statusAt);
-                default -> finish(c, statusAt, S_UNSUPP, 0);
+                default -> {
+                    stats.invalid();
+                    yield finish(c, statusAt, S_UNSUPP, 0);
+                }
             };
         } catch (IOException e) {
             LOG.warn("virtio-blk: I/O error on {}: {}", image.path(), e.getMessage());
@@ -312,6 +329,7 @@ public final class VirtioBlock implements VirtioDevice {
     private int read(DescriptorChain c, long sector, int statusAt) throws IOException {
         long len = statusAt;
         if (!inRange(sector, len)) {
+            stats.invalid();
             return finish(c, statusAt, S_IOERR, 0);
         }
         long pos = sector * SECTOR;
@@ -319,12 +337,14 @@ public final class VirtioBlock implements VirtioDevice {
             image.read(pos, s);
             pos += s.byteSize();
         }
+        stats.in(len);
         return finish(c, statusAt, S_OK, (int) len);
     }
 
     private int write(DescriptorChain c, long sector, int statusAt) throws IOException {
         long len = c.readableLength() - HEADER;
         if (image.readOnly() || !inRange(sector, len)) {
+            stats.invalid();
             return finish(c, statusAt, S_IOERR, 0);
         }
         long pos = sector * SECTOR;
@@ -332,6 +352,7 @@ public final class VirtioBlock implements VirtioDevice {
             image.write(pos, s);
             pos += s.byteSize();
         }
+        stats.out(len);
         return finish(c, statusAt, S_OK, 0);
     }
 
@@ -425,7 +446,12 @@ public final class VirtioBlock implements VirtioDevice {
      * state: the buckets of a restored disk start full.
      */
     public static VirtioBlock restore(DiskConfig cfg, Throttle throttle, State s) throws IOException {
-        VirtioBlock b = open(cfg, throttle);
+        return restore(cfg, throttle, new IoStats(), s);
+    }
+
+    /** As above, counting what it serves in {@code stats}. */
+    public static VirtioBlock restore(DiskConfig cfg, Throttle throttle, IoStats stats, State s) throws IOException {
+        VirtioBlock b = open(cfg, throttle, stats);
         try {
             b.check(s);
         } catch (RuntimeException e) {

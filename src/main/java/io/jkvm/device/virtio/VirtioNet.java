@@ -88,6 +88,7 @@ public final class VirtioNet implements VirtioDevice {
     private VirtioContext context;
     private EventLoop.Watch backendWatch;
     private long txDropped;
+    private final IoStats stats;
     private long rxDropped;
 
     public VirtioNet(NetBackend backend, MacAddress mac) {
@@ -96,6 +97,12 @@ public final class VirtioNet implements VirtioDevice {
 
     /** As above, receive and transmit limited by {@code rx} and {@code tx} (which outlive the device: see {@link Throttle}). */
     public VirtioNet(NetBackend backend, MacAddress mac, Throttle rx, Throttle tx) {
+        this(backend, mac, rx, tx, new IoStats());
+    }
+
+    /** As above, counting received ("in") and transmitted ("out") frames in {@code stats}, which outlive the device. */
+    public VirtioNet(NetBackend backend, MacAddress mac, Throttle rx, Throttle tx, IoStats stats) {
+        this.stats = java.util.Objects.requireNonNull(stats, "stats");
         this.backend = backend;
         this.mac = mac;
         this.rxThrottle = java.util.Objects.requireNonNull(rx, "rx");
@@ -217,11 +224,14 @@ public final class VirtioNet implements VirtioDevice {
     private int transmit(DescriptorChain c) {
         if (c.readableLength() < HDR) {
             txDropped++;
+            stats.invalid();
             return 0;
         }
         long r = IoVec.writev(backend.fd(), c.readableSlices(0, c.readableLength()));
         if (r < 0) {
             txDropped++; // TAP queue full (-EAGAIN) or interface down: drop like a NIC would
+        } else {
+            stats.out(c.readableLength() - HDR);
         }
         return 0;
     }
@@ -301,6 +311,7 @@ public final class VirtioNet implements VirtioDevice {
                 break;
             }
             rxThrottle.charge(Math.max(0, n - HDR), 1);
+            stats.in(Math.max(0, n - HDR));
             complete(q, chains, n);
         }
         if (q.needsInterrupt()) {
