@@ -76,9 +76,11 @@ final class L1CommandLine {
                 "-kernel", kernel.toString(), "-initrd", initrd.toString(),
                 // tty mode: quiet + loglevel=0, no kernel messages in the command's output. Pipe
                 // mode: the console is only the diagnostic log, so warnings and worse (oops,
-                // panic, OOM kills) go there. panic=-1 with -no-reboot: a crashed /init or kernel
-                // ends QEMU instead of hanging until the timeout.
-                "-append", "console=ttyS0 quiet " + (opts.tty() ? "loglevel=0" : "loglevel=4")
+                // panic, OOM kills) go there: loglevel=5 prints levels 0-4, and 4 is also the level
+                // of the register dump and stack trace under a soft-lockup or hung-task report, which
+                // say where a wedged lab machine's CPUs are. panic=-1 with -no-reboot: a crashed
+                // /init or kernel ends QEMU instead of hanging until the timeout.
+                "-append", "console=ttyS0 quiet " + (opts.tty() ? "loglevel=0" : "loglevel=5")
                         + " panic=-1 mitigations=off " + L1_KVM_PARAMS
                         + extraKernelArgs()
                         + " jkvm.lab=" + job.dir(),
