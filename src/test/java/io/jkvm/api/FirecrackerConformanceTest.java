@@ -208,4 +208,23 @@ class FirecrackerConformanceTest {
             throw new java.io.UncheckedIOException(e);
         }
     }
+
+    @Test
+    void metricsTakeEmitIdAndPropertiesAndFlushMetricsWritesFirecrackersLayout() throws Exception {
+        bootSource();
+        Path metrics = dir.resolve("metrics.fifo-or-file");
+        vmm.handle(ActionParser.parse("PUT", "/metrics", ("{\"metrics_path\": \"" + metrics
+                + "\", \"emit_id\": true, \"properties\": {\"pod\": \"web-1\"}}").getBytes()));
+        assertThatThrownBy(() -> ActionParser.parse("PUT", "/metrics", "{\"metrics_path\": \"x\", \"emit\": 1}".getBytes()))
+                .isInstanceOf(ApiException.class).hasMessageContaining("emit");
+        assertThat(vmm.handle(new GetVmConfig())).isInstanceOfSatisfying(FullVmConfiguration.class,
+                c -> assertThat(Json.write(c)).contains("\"emit_id\":true").contains("\"pod\":\"web-1\""));
+        vmm.handle(new InstanceStart());
+        vmm.handle(new FlushMetrics());
+        var line = Json.MAPPER.readTree(Files.readAllLines(metrics).getLast());
+        assertThat(line.path("id").asText()).isEqualTo("fc");
+        assertThat(line.path("properties").path("pod").asText()).isEqualTo("web-1");
+        assertThat(line.path("put_api_requests").isObject()).isTrue();
+        assertThat(line.has("vcpu_count")).as("jkvm's own layout stays on GET /jkvm/metrics").isFalse();
+    }
 }
