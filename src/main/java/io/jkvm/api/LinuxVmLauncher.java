@@ -34,6 +34,22 @@ public final class LinuxVmLauncher implements GuestLauncher {
         this.onExit = onExit;
     }
 
+    private volatile io.jkvm.resources.VcpuPlacement placement = io.jkvm.resources.VcpuPlacement.NONE;
+
+    /** Where the vCPU threads of the guests this launches run (the VMM's command-line flags). */
+    public LinuxVmLauncher placement(io.jkvm.resources.VcpuPlacement p) {
+        placement = java.util.Objects.requireNonNull(p, "placement");
+        return this;
+    }
+
+    private void place(LinuxVm vm) {
+        try {
+            vm.placement(placement);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("the VMM's --" + e.getMessage());
+        }
+    }
+
     @Override
     public RunningGuest launch(GuestSpec spec) {
         LinuxVm.Console c = spec.serialOutPath() == null ? console
@@ -66,10 +82,18 @@ public final class LinuxVmLauncher implements GuestLauncher {
                 throw new SnapshotException(r.stateFile(), "no " + VmConfigState.NAME + " record: not a snapshot of a Linux VM");
             }
             config = VmConfigState.decode(saved);
+            try {
+                placement.requireVcpus(config.cpus());
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest("the VMM's --" + e.getMessage());
+            }
             vm = LinuxVm.fromRestored(config, console, restored.machine(), restored.devices());
         } catch (SnapshotException e) {
             restored.machine().close();
             throw ApiException.badRequest("cannot load the snapshot: " + e.getMessage());
+        } catch (ApiException e) {
+            restored.machine().close();
+            throw e;
         }
         vm.startPaused(!resume);
         vm.trackDirtyPages(r.trackDirtyPages());
@@ -82,7 +106,9 @@ public final class LinuxVmLauncher implements GuestLauncher {
         return LinuxVmMigration.target(source, own, console, this::run, started);
     }
 
+    /** Starts {@code vm} (booted, restored or migrated in) placed as the VMM's flags say. */
     private RunningGuest run(LinuxVm vm) {
+        place(vm);
         var bootedOk = new java.util.concurrent.atomic.AtomicBoolean();
         var reported = new java.util.concurrent.CountDownLatch(1);
         Thread main = Thread.ofPlatform().name("vmm-main").unstarted(() -> {

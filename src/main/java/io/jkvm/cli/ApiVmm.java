@@ -77,6 +77,14 @@ final class ApiVmm {
         return this;
     }
 
+    private io.jkvm.resources.VcpuPlacement placement = io.jkvm.resources.VcpuPlacement.NONE;
+
+    /** Where the guest's vCPU threads run (jkvm run's --vcpu-pin, --vcpu-sched, ...). */
+    ApiVmm placement(io.jkvm.resources.VcpuPlacement p) {
+        placement = p;
+        return this;
+    }
+
     /** The jailer's marks (null: not given). */
     private Long startUs;
     private Long startCpuUs;
@@ -141,7 +149,7 @@ final class ApiVmm {
             LinuxVmLauncher launcher = new LinuxVmLauncher(new LinuxVm.Console(in, out, false), exit -> {
                 holder[0].guestExited(exit);
                 exited.complete(exit);
-            });
+            }).placement(placement);
             VmmController vmm = new VmmController(id, limits, launcher, log, onReboot);
             holder[0] = vmm;
             // kill -USR1: the vCPU report as one event (stderr is a JSON-lines log here).

@@ -115,6 +115,9 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--tls-ca", paramLabel = "PEM", description = "Migration: CA a peer's certificate must chain to.")
     Path tlsCa;
 
+    @picocli.CommandLine.Mixin
+    PlacementOptions placementOptions = new PlacementOptions();
+
     /** The migration TLS options, validated together (null when none is given). */
     io.jkvm.migration.MigrationTls migrationTls() {
         int n = (tlsCert == null ? 0 : 1) + (tlsKey == null ? 0 : 1) + (tlsCa == null ? 0 : 1);
@@ -176,7 +179,7 @@ public final class RunCommand implements Callable<Integer> {
             io.jkvm.migration.MigrationTls tls = migrationTls();
             io.jkvm.migration.MigrationAddress in = incomingAddress(tls);
             return exitStatus(new ApiVmm(apiSock, configFile, consoleSock, id, onReboot, snapshotKey, tls, in)
-                    .trustSourcePaths(trustSourcePaths).run());
+                    .trustSourcePaths(trustSourcePaths).placement(placementOptions.placement()).run());
         }
         if (snapshotKey != null) {
             throw new UserError("--snapshot-key goes with --api-sock (snapshots are made through the API)");
@@ -215,6 +218,8 @@ public final class RunCommand implements Callable<Integer> {
         } catch (ConfigException e) {
             throw new UserError(e.getMessage());
         }
+        io.jkvm.resources.VcpuPlacement placement = placementOptions.placement();
+        PlacementOptions.requireVcpus(placement, config.cpus());
         int maxVcpus;
         try (Kvm kvm = Kvm.open()) {
             maxVcpus = kvm.maxVcpus();
@@ -231,6 +236,7 @@ public final class RunCommand implements Callable<Integer> {
         try {
             LinuxVm vm = new LinuxVm(config, new LinuxVm.Console(new io.jkvm.kvm.FdInputStream(0, 4096),
                     new FileOutputStream(FileDescriptor.out), raw != null));
+            vm.placement(placement);
             // kill -USR1: what each vCPU is doing, on stderr (the console stays on stdout).
             ReportSignal.install(vm::report, r -> {
                 System.err.print(ReportText.render(r).replace("\n", raw != null ? "\r\n" : "\n"));

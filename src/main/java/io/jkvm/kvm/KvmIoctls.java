@@ -91,6 +91,7 @@ public final class KvmIoctls {
     public static final long KVM_KVMCLOCK_CTRL = io(0xad);
 
     // Capabilities (KVM_CHECK_EXTENSION arguments).
+    public static final int KVM_CAP_HALT_POLL = 182;
     public static final int KVM_CAP_IRQCHIP = 0x0;
     public static final int KVM_CAP_USER_MEMORY = 0x3;
     public static final int KVM_CAP_SET_TSS_ADDR = 0x4;

@@ -58,6 +58,16 @@ public final class VmFd implements AutoCloseable {
         }
     }
 
+    /** KVM_ENABLE_CAP on the VM fd with one argument (struct kvm_enable_cap: cap, flags, args[4]; api.rst 4.37). */
+    public void enableCap(int cap, long arg0, String name) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmStructs.ENABLE_CAP_SIZE, 8);
+            s.set(ValueLayout.JAVA_INT, 0, cap);
+            s.set(ValueLayout.JAVA_LONG, 8, arg0);
+            Native.ioctl(fd, KVM_ENABLE_CAP, s, "KVM_ENABLE_CAP(" + name + ")");
+        }
+    }
+
     public void setTssAddr(long addr) {
         Native.ioctl(fd, KVM_SET_TSS_ADDR, addr, "KVM_SET_TSS_ADDR");
     }

@@ -130,6 +130,7 @@ public final class LinuxVm {
     private volatile boolean trackDirtyPages;
     /** What backs guest RAM of the machines this VM boots (machine-config huge_pages). */
     private volatile io.jkvm.memory.RamBacking ramBacking = io.jkvm.memory.RamBacking.PAGES;
+    private volatile io.jkvm.resources.VcpuPlacement placement = io.jkvm.resources.VcpuPlacement.NONE;
 
     public LinuxVm(VmConfig config, Console console) {
         this.config = config;
@@ -307,7 +308,13 @@ public final class LinuxVm {
                     if (restore != null && startPaused) {
                         m.pause(); // not started yet: returns at once, and each vCPU parks before its first KVM_RUN
                     }
-                    m.start();
+                    m.place(placement);
+                    try {
+                        m.start();
+                    } catch (IllegalStateException e) {
+                        // The host refused the placement (a CPU, a real-time class, locked RAM): a setting, not a crash.
+                        throw new IOException(e.getMessage(), e);
+                    }
                     boots++;
                     if (startedNanos == 0) {
                         startedNanos = System.nanoTime();
@@ -423,6 +430,16 @@ public final class LinuxVm {
         List<DiskConfig> disks = new ArrayList<>(d.disks());
         disks.set(i, disk);
         config = config.withDevices(new DeviceConfig(disks, d.nets(), d.rng(), d.virtioConsole()));
+    }
+
+    /**
+     * Where and how the vCPU threads of machines booted from now on run (pinning, real-time
+     * class, locked RAM, halt polling; set before {@link #start}). A placement the host refuses
+     * fails the boot naming the setting.
+     */
+    public void placement(io.jkvm.resources.VcpuPlacement p) {
+        p.requireVcpus(config.cpus());
+        placement = p;
     }
 
     /** Backs the RAM of machines booted from now on with {@code backing} (set before {@link #start}). */

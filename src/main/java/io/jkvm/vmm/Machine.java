@@ -9,6 +9,7 @@ import io.jkvm.kvm.VcpuFd;
 import io.jkvm.kvm.VmFd;
 import io.jkvm.memory.GuestMemory;
 import io.jkvm.memory.GuestRam;
+import io.jkvm.resources.VcpuPlacement;
 import io.jkvm.vmm.diag.ExitDescription;
 import io.jkvm.vmm.diag.IrqchipState;
 import io.jkvm.vmm.diag.MachineReport;
@@ -86,6 +87,7 @@ public final class Machine implements AutoCloseable {
     private volatile int throttlePercent;
     private volatile DirtyTracker dirtyTracker;
     private Thread throttleTicker;
+    private volatile VcpuPlacement placement = VcpuPlacement.NONE;
 
     /**
      * The machines of this process that are not closed yet: a stall watchdog (the test tier's, or
@@ -331,7 +333,36 @@ public final class Machine implements AutoCloseable {
     }
 
     /** Starts one platform thread per vCPU. */
+    /**
+     * Where and how the vCPU threads run (pinning, real-time class, locked RAM, halt polling),
+     * applied by {@link #start}. Checked against this machine's vCPU count here.
+     */
+    public void place(VcpuPlacement p) {
+        p.requireVcpus(vcpuFds.size());
+        synchronized (lock) {
+            if (started) {
+                throw new IllegalStateException("the placement is set before the machine starts");
+            }
+        }
+        placement = p;
+    }
+
+    /**
+     * Starts the vCPU threads. With a {@link #place placement}, each vCPU thread takes its CPUs
+     * and scheduling class before its first KVM_RUN and this returns once all have; a refusal
+     * (a CPU outside this process's set, a real-time class without CAP_SYS_NICE, RAM that cannot
+     * be locked) stops the machine and throws, naming the setting and the errno.
+     *
+     * @throws IllegalStateException if the placement cannot be applied
+     */
     public void start() {
+        MachinePlacement applied = new MachinePlacement(placement, vcpuFds.size());
+        synchronized (lock) {
+            if (started) {
+                throw new IllegalStateException("machine already started");
+            }
+        }
+        applied.beforeVcpus(vm, ram.memory()); // a refusal leaves the machine unstarted
         synchronized (lock) {
             if (started) {
                 throw new IllegalStateException("machine already started");
@@ -344,11 +375,28 @@ public final class Machine implements AutoCloseable {
             // Named as Firecracker names them ("fc_vcpu N", which the JVM also gives the OS thread,
             // /proc/PID/task/TID/comm): Kata finds vCPU threads by that name to move them into the
             // sandbox's cgroup, and per-thread tools (top -H, bpftrace) match it.
-            Thread t = Thread.ofPlatform().name(VCPU_THREAD_PREFIX + fd.id()).daemon(true).unstarted(() -> vcpuLoop(fd, activity));
+            Thread t = Thread.ofPlatform().name(VCPU_THREAD_PREFIX + fd.id()).daemon(true).unstarted(() -> {
+                if (applied.onVcpuThread(fd.id())) {
+                    vcpuLoop(fd, activity);
+                } else {
+                    vcpuDone(activity);
+                }
+            });
             activity.bind(t);
             threads.add(t);
         }
         threads.forEach(Thread::start);
+        String refusal = applied.awaitVcpus();
+        if (refusal != null) {
+            requestStop(StopReason.ERROR, refusal);
+            throw new IllegalStateException(refusal);
+        }
+        try {
+            applied.afterVcpus(VCPU_THREAD_PREFIX);
+        } catch (IllegalStateException e) {
+            requestStop(StopReason.ERROR, e.getMessage());
+            throw e;
+        }
     }
 
     /** Records the first stop reason and makes every vCPU leave KVM_RUN. */
@@ -468,15 +516,20 @@ public final class Machine implements AutoCloseable {
             requestStop(StopReason.ERROR, "vCPU " + fd.id() + ": " + t.getMessage());
         } finally {
             fd.unbindFromCurrentThread();
-            synchronized (lock) {
-                activity.enter(VcpuActivity.Phase.DONE);
-                running--;
-                parkedOrDone++;
-                if (running == 0 && exit == null) {
-                    exit = new MachineExit(StopReason.HALTED, "all vCPUs halted");
-                }
-                lock.notifyAll();
+            vcpuDone(activity);
+        }
+    }
+
+    /** A vCPU thread ends (after its loop, or without running when the placement was refused). */
+    private void vcpuDone(VcpuActivity activity) {
+        synchronized (lock) {
+            activity.enter(VcpuActivity.Phase.DONE);
+            running--;
+            parkedOrDone++;
+            if (running == 0 && exit == null) {
+                exit = new MachineExit(StopReason.HALTED, "all vCPUs halted");
             }
+            lock.notifyAll();
         }
     }
 

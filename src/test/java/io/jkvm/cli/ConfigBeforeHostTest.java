@@ -59,4 +59,18 @@ class ConfigBeforeHostTest {
         assertThat(o.exit()).isEqualTo(Cli.EXIT_FAILURE);
         assertThat(o.err()).contains("cannot use KVM: open(" + missing + ")").contains("errno 2").contains("host-check");
     }
+
+    @Test
+    void badPlacementFlagsAreReportedAsSuchOnAHostWithoutKvm() throws Exception {
+        Path kernel = Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F'});
+        String noKvm = dir.resolve("no-kvm").toString();
+        for (String[] flags : new String[][] {
+                {"--vcpu-pin", "0=x"}, {"--vcpu-pin", "5=0"}, {"--vcpu-pin", "0"}, {"--vcpu-sched", "fifo:0"},
+                {"--vmm-cpus", "3-1"}, {"--halt-poll-ns", "-5"}, {"--vcpu-pin", "0=" + (io.jkvm.kvm.Scheduling.MAX_CPUS - 1)}}) {
+            Outcome o = run("--kvm-device", noKvm, "run", "--kernel", kernel.toString(), "--cpus", "2", flags[0], flags[1]);
+            assertThat(o.exit()).as(String.join(" ", flags)).isEqualTo(Cli.EXIT_USAGE);
+            assertThat(o.err()).as(String.join(" ", flags)).contains(flags[0]).doesNotContain("KVM").doesNotContain("Exception");
+            assertThat(o.err().strip().lines().count()).as(o.err()).isEqualTo(1);
+        }
+    }
 }
