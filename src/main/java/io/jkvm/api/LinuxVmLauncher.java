@@ -42,8 +42,17 @@ public final class LinuxVmLauncher implements GuestLauncher {
         return this;
     }
 
+    private volatile boolean ksm;
+
+    /** Whether the guests this launches have KSM-mergeable RAM (the VMM's --ksm). */
+    public LinuxVmLauncher ksm(boolean on) {
+        ksm = on;
+        return this;
+    }
+
     private void place(LinuxVm vm) {
         try {
+            vm.ksm(ksm);
             vm.placement(placement);
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest("the VMM's --" + e.getMessage());

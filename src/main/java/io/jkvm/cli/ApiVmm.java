@@ -85,6 +85,14 @@ final class ApiVmm {
         return this;
     }
 
+    private boolean ksm;
+
+    /** Guest RAM mergeable by the host's KSM (jkvm run's --ksm). */
+    ApiVmm ksm(boolean on) {
+        ksm = on;
+        return this;
+    }
+
     /** The jailer's marks (null: not given). */
     private Long startUs;
     private Long startCpuUs;
@@ -149,7 +157,7 @@ final class ApiVmm {
             LinuxVmLauncher launcher = new LinuxVmLauncher(new LinuxVm.Console(in, out, false), exit -> {
                 holder[0].guestExited(exit);
                 exited.complete(exit);
-            }).placement(placement);
+            }).placement(placement).ksm(ksm);
             VmmController vmm = new VmmController(id, limits, launcher, log, onReboot);
             holder[0] = vmm;
             // kill -USR1: the vCPU report as one event (stderr is a JSON-lines log here).

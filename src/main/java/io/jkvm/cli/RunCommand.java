@@ -118,6 +118,10 @@ public final class RunCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     PlacementOptions placementOptions = new PlacementOptions();
 
+    @Option(names = "--ksm", description = "Let the host's KSM merge identical pages of guest RAM (off by default:"
+            + " pages shared between VMs are a timing side channel).")
+    boolean ksm;
+
     /** The migration TLS options, validated together (null when none is given). */
     io.jkvm.migration.MigrationTls migrationTls() {
         int n = (tlsCert == null ? 0 : 1) + (tlsKey == null ? 0 : 1) + (tlsCa == null ? 0 : 1);
@@ -179,7 +183,7 @@ public final class RunCommand implements Callable<Integer> {
             io.jkvm.migration.MigrationTls tls = migrationTls();
             io.jkvm.migration.MigrationAddress in = incomingAddress(tls);
             return exitStatus(new ApiVmm(apiSock, configFile, consoleSock, id, onReboot, snapshotKey, tls, in)
-                    .trustSourcePaths(trustSourcePaths).placement(placementOptions.placement()).run());
+                    .trustSourcePaths(trustSourcePaths).placement(placementOptions.placement()).ksm(ksm).run());
         }
         if (snapshotKey != null) {
             throw new UserError("--snapshot-key goes with --api-sock (snapshots are made through the API)");
@@ -237,6 +241,7 @@ public final class RunCommand implements Callable<Integer> {
             LinuxVm vm = new LinuxVm(config, new LinuxVm.Console(new io.jkvm.kvm.FdInputStream(0, 4096),
                     new FileOutputStream(FileDescriptor.out), raw != null));
             vm.placement(placement);
+            vm.ksm(ksm);
             // kill -USR1: what each vCPU is doing, on stderr (the console stays on stdout).
             ReportSignal.install(vm::report, r -> {
                 System.err.print(ReportText.render(r).replace("\n", raw != null ? "\r\n" : "\n"));

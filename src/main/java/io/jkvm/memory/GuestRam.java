@@ -35,6 +35,18 @@ public final class GuestRam implements AutoCloseable {
     }
 
     public static GuestRam allocate(long ramBytes, RamBacking backing) {
+        return allocate(ramBytes, backing, false);
+    }
+
+    /**
+     * As {@link #allocate(long, RamBacking)}; {@code mergeable}: private anonymous pages marked
+     * MADV_MERGEABLE for the host's KSM, which merges only private anonymous memory (a shared
+     * mapping would take the advice and never merge). Not with hugetlb pages, which KSM skips.
+     */
+    public static GuestRam allocate(long ramBytes, RamBacking backing, boolean mergeable) {
+        if (mergeable && backing == RamBacking.HUGETLB_2M) {
+            throw new IllegalArgumentException("--ksm: KSM does not merge hugetlb pages (huge_pages 2M); use None or Transparent");
+        }
         if (ramBytes <= 0 || (ramBytes & 0xfff) != 0) {
             throw new IllegalArgumentException("guest RAM size must be a positive multiple of 4 KiB: " + ramBytes);
         }
@@ -47,8 +59,9 @@ public final class GuestRam implements AutoCloseable {
             for (long[] r : layout(ramBytes)) {
                 // hugetlb: no MAP_NORESERVE, so the pages are reserved now and a short pool fails
                 // this mmap (ENOMEM) instead of the guest's first touch (SIGBUS).
-                int flags = backing == RamBacking.HUGETLB_2M ? Native.MAP_SHARED | Native.MAP_ANONYMOUS | Native.MAP_HUGETLB
-                        : Native.MAP_SHARED | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE;
+                int sharing = mergeable ? Native.MAP_PRIVATE : Native.MAP_SHARED;
+                int flags = backing == RamBacking.HUGETLB_2M ? sharing | Native.MAP_ANONYMOUS | Native.MAP_HUGETLB
+                        : sharing | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE;
                 MemorySegment m;
                 try {
                     m = Native.mmap(0, r[1], Native.PROT_READ | Native.PROT_WRITE, flags, -1, 0);
@@ -64,6 +77,10 @@ public final class GuestRam implements AutoCloseable {
                 Native.madvise(m, Native.MADV_DONTDUMP);
                 if (backing == RamBacking.TRANSPARENT) {
                     Native.madvise(m, Native.MADV_HUGEPAGE);
+                }
+                if (mergeable && !Native.madvise(m, Native.MADV_MERGEABLE)) {
+                    throw new IllegalStateException("--ksm: madvise(MADV_MERGEABLE) on guest RAM was refused"
+                            + " (a host kernel without KSM, CONFIG_KSM)");
                 }
                 regions.add(new GuestMemory.Region(r[0], m));
             }

@@ -131,6 +131,7 @@ public final class LinuxVm {
     /** What backs guest RAM of the machines this VM boots (machine-config huge_pages). */
     private volatile io.jkvm.memory.RamBacking ramBacking = io.jkvm.memory.RamBacking.PAGES;
     private volatile io.jkvm.resources.VcpuPlacement placement = io.jkvm.resources.VcpuPlacement.NONE;
+    private volatile boolean ksm;
 
     public LinuxVm(VmConfig config, Console console) {
         this.config = config;
@@ -281,7 +282,22 @@ public final class LinuxVm {
                 Snapshots.Restored restore = pendingRestore;
                 pendingRestore = null;
                 try (Machine m = restore != null ? restore.machine()
-                        : Machine.create(kvm, new Machine.Options(config.cpus(), config.memoryBytes(), true, ramBacking))) {
+                        : Machine.create(kvm, new Machine.Options(config.cpus(), config.memoryBytes(), true, ramBacking),
+                                o -> io.jkvm.memory.GuestRam.allocate(o.memoryBytes(), o.ramBacking(), ksm))) {
+                    if (ksm && restore != null) {
+                        // A restored guest's RAM is a private file mapping: its copied-on-write pages are anonymous and merge.
+                        try {
+                            io.jkvm.memory.Ksm.enable(m.memory());
+                        } catch (IllegalStateException e) {
+                            throw new IOException(e.getMessage(), e);
+                        }
+                    }
+                    if (ksm) {
+                        if (!io.jkvm.memory.Ksm.hostMerging()) {
+                            LOG.warn("--ksm: guest RAM is mergeable, but the host's ksmd is not running"
+                                    + " (echo 1 > /sys/kernel/mm/ksm/run)");
+                        }
+                    }
                     if (trackDirtyPages) {
                         // Before devices attach and states apply: whatever they write to guest RAM
                         // after the restore differs from the snapshot's image, so it is logged.
@@ -440,6 +456,14 @@ public final class LinuxVm {
     public void placement(io.jkvm.resources.VcpuPlacement p) {
         p.requireVcpus(config.cpus());
         placement = p;
+    }
+
+    /** Marks the RAM of machines booted from now on mergeable by the host's KSM ({@link io.jkvm.memory.Ksm}). */
+    public void ksm(boolean on) {
+        if (on && ramBacking == io.jkvm.memory.RamBacking.HUGETLB_2M) {
+            throw new IllegalArgumentException("ksm: KSM does not merge hugetlb pages (huge_pages 2M); use None or Transparent");
+        }
+        ksm = on;
     }
 
     /** Backs the RAM of machines booted from now on with {@code backing} (set before {@link #start}). */

@@ -152,6 +152,11 @@ public final class Machine implements AutoCloseable {
         return new Machine(options, kvm, false);
     }
 
+    /** A machine on {@code kvm} (not owned) whose guest RAM comes from {@code ramSource}. */
+    public static Machine create(Kvm kvm, Options options, Function<Options, GuestRam> ramSource) {
+        return new Machine(options, kvm, false, ramSource);
+    }
+
     /** Opens /dev/kvm and creates a machine that owns the handle. */
     public static Machine create(Options options) {
         Kvm kvm = Kvm.open();
