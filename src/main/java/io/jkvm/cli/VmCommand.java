@@ -118,13 +118,45 @@ public final class VmCommand implements Runnable {
         @Option(names = "--net", paramLabel = "tap=NAME[,mac=MAC]", description = "A virtio-net interface on an existing TAP device (repeatable).")
         List<String> nets = new ArrayList<>();
 
+        @Mixin
+        PlacementOptions placement = new PlacementOptions();
+
+        @Option(names = "--ksm", description = "Let the host's KSM merge identical pages of guest RAM (off by default).")
+        boolean ksm;
+
         @Override
         public Integer call() {
             FullVmConfiguration config = configFile != null ? fromFile() : fromFlags();
+            io.jkvm.resources.VmTuning tuning = tuning(config);
+            Map<String, Object> body = new java.util.LinkedHashMap<>();
+            body.put("name", name);
+            body.put("config", config);
+            if (!tuning.isEmpty()) {
+                body.put("tuning", tuning);
+            }
             try (DaemonClient c = common.client()) {
-                common.print(c.callJson("POST", "/vms", Json.write(Map.of("name", name, "config", config))));
+                common.print(c.callJson("POST", "/vms", Json.write(body)));
             }
             return 0;
+        }
+
+        /** The placement flags as the daemon keeps them, checked here first (the same grammar as jkvm run). */
+        private io.jkvm.resources.VmTuning tuning(FullVmConfiguration config) {
+            placement.placement(); // one-line refusals naming the flag
+            Map<String, String> pins = new java.util.TreeMap<>();
+            for (String pin : placement.vcpuPins) {
+                int eq = pin.indexOf('=');
+                pins.put(pin.substring(0, eq).strip(), pin.substring(eq + 1).strip());
+            }
+            io.jkvm.resources.VmTuning t = new io.jkvm.resources.VmTuning(pins, placement.vmmCpus, placement.vcpuSched,
+                    placement.mlock ? Boolean.TRUE : null, placement.haltPollNs, ksm ? Boolean.TRUE : null);
+            try {
+                t.validate(config.machineConfig() == null || config.machineConfig().vcpuCount() == null
+                        ? 1 : config.machineConfig().vcpuCount());
+            } catch (IllegalArgumentException e) {
+                throw new UserError(e.getMessage());
+            }
+            return t;
         }
 
         private FullVmConfiguration fromFile() {

@@ -3,6 +3,10 @@ package io.jkvm.daemon;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.jkvm.api.FullVmConfiguration;
 
-/** {@code POST /vms}: a name and a Firecracker-format configuration (as {@code --config-file}). */
-public record CreateRequest(@JsonProperty("name") String name, @JsonProperty("config") FullVmConfiguration config) {
+/**
+ * {@code POST /vms}: a name, a Firecracker-format configuration (as {@code --config-file}) and the
+ * optional host {@code tuning} (pinning, real-time class, locked RAM, halt polling, KSM).
+ */
+public record CreateRequest(@JsonProperty("name") String name, @JsonProperty("config") FullVmConfiguration config,
+                            @JsonProperty("tuning") io.jkvm.resources.VmTuning tuning) {
 }

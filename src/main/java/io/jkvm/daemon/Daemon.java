@@ -65,17 +65,31 @@ public final class Daemon implements AutoCloseable {
     }
 
     public VmStatus create(String name, FullVmConfiguration config) {
+        return create(name, config, null);
+    }
+
+    /** Defines VM {@code name}; {@code tuning} (null: none) is checked as its VMM will check the flags. */
+    public VmStatus create(String name, FullVmConfiguration config, io.jkvm.resources.VmTuning tuning) {
         VmName.require(name);
         if (config == null || config.bootSource() == null) {
             throw DaemonException.badRequest("the definition needs a 'config' with a 'boot-source'");
         }
         ManagedVm.validate(config, limits);
+        if (tuning != null) {
+            try {
+                tuning.validate(config.machineConfig() == null || config.machineConfig().vcpuCount() == null
+                        ? 1 : config.machineConfig().vcpuCount());
+            } catch (IllegalArgumentException e) {
+                throw DaemonException.badRequest(e.getMessage());
+            }
+        }
         if (creating.putIfAbsent(name, Boolean.TRUE) != null || vms.containsKey(name)) {
             creating.remove(name);
             throw DaemonException.conflict("a VM named '" + name + "' already exists");
         }
         try {
-            VmDefinition d = new VmDefinition(name, config, Instant.now().toString());
+            VmDefinition d = new VmDefinition(name, config, Instant.now().toString(),
+                    tuning == null || tuning.isEmpty() ? null : tuning);
             store.saveDefinition(d);
             store.saveRuntime(name, VmRuntime.stopped(null));
             ManagedVm vm = new ManagedVm(store, log, d, VmRuntime.stopped(null));

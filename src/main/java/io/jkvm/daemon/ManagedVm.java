@@ -195,8 +195,9 @@ final class ManagedVm {
         deleteSockets();
         Process p;
         try {
+            VmDefinition def = definition();
             p = VmmProcess.spawn(api, console, name, store.root().resolve(SnapshotKey.DEFAULT_FILE),
-                    store.serialLog(name), store.vmmLog(name));
+                    def.tuning() == null ? java.util.List.of() : def.tuning().flags(), store.serialLog(name), store.vmmLog(name));
         } catch (IOException e) {
             throw DaemonException.failed("cannot start the VMM for '" + name + "': " + e.getMessage());
         }

@@ -10,5 +10,10 @@ import io.jkvm.api.FullVmConfiguration;
 public record VmDefinition(
         @JsonProperty("name") String name,
         @JsonProperty("config") FullVmConfiguration config,
-        @JsonProperty("created_at") String createdAt) {
+        @JsonProperty("created_at") String createdAt,
+        @JsonProperty("tuning") io.jkvm.resources.VmTuning tuning) {
+
+    public VmDefinition(String name, FullVmConfiguration config, String createdAt) {
+        this(name, config, createdAt, null);
+    }
 }

@@ -24,6 +24,11 @@ public final class VmmProcess {
 
     /** The command that runs a VMM: this JVM's java and classpath, sized for a VMM. */
     static List<String> command(Path apiSocket, Path consoleSocket, String id, Path snapshotKey) {
+        return command(apiSocket, consoleSocket, id, snapshotKey, List.of());
+    }
+
+    /** As above, with the VM's tuning flags ({@link io.jkvm.resources.VmTuning#flags}). */
+    static List<String> command(Path apiSocket, Path consoleSocket, String id, Path snapshotKey, List<String> tuning) {
         List<String> cmd = new ArrayList<>();
         if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
             cmd.add("/usr/bin/setsid");
@@ -43,6 +48,7 @@ public final class VmmProcess {
         if (snapshotKey != null) {
             cmd.addAll(List.of("--snapshot-key", snapshotKey.toString()));
         }
+        cmd.addAll(tuning);
         return cmd;
     }
 
@@ -62,9 +68,9 @@ public final class VmmProcess {
     }
 
     /** Starts the VMM with stdin from /dev/null, serial output (stdout) and events (stderr) appended to logs. */
-    static Process spawn(Path apiSocket, Path consoleSocket, String id, Path snapshotKey, Path serialLog, Path vmmLog)
-            throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(command(apiSocket, consoleSocket, id, snapshotKey))
+    static Process spawn(Path apiSocket, Path consoleSocket, String id, Path snapshotKey, List<String> tuning,
+            Path serialLog, Path vmmLog) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(command(apiSocket, consoleSocket, id, snapshotKey, tuning))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(serialLog.toFile()))
                 .redirectError(ProcessBuilder.Redirect.appendTo(vmmLog.toFile()));

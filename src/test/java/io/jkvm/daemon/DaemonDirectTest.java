@@ -128,6 +128,20 @@ class DaemonDirectTest {
         return "vm-%02d".formatted(i);
     }
 
+    /** The thread id of vCPU 0 in VMM process {@code pid}. */
+    private static int vcpuThread(long pid) throws java.io.IOException {
+        try (var tasks = Files.list(Path.of("/proc", String.valueOf(pid), "task"))) {
+            return tasks.filter(t -> {
+                try {
+                    return Files.readString(t.resolve("comm")).strip().equals("fc_vcpu 0");
+                } catch (java.io.IOException gone) {
+                    return false;
+                }
+            }).map(t -> Integer.parseInt(t.getFileName().toString())).findFirst()
+                    .orElseThrow(() -> new AssertionError("no vCPU thread in VMM " + pid));
+        }
+    }
+
     private String definition(String name, Path kernel) {
         return """
                 {"name": "%s", "config": {
@@ -150,10 +164,18 @@ class DaemonDirectTest {
             assertThat(api("POST", "/vms", "{\"name\": ", 400).path("fault_message").asText()).contains("malformed JSON");
             assertThat(api("POST", "/vms/none/start", null, 404).path("fault_message").asText()).contains("no VM named 'none'");
 
+            assertThat(api("POST", "/vms", definition("tuned", kernel).strip().replaceFirst("}$",
+                    ", \"tuning\": {\"vcpu_pin\": {\"3\": \"0\"}}}"), 400).path("fault_message").asText())
+                    .contains("tuning.vcpu_pin.3: the VM has 1 vCPUs");
+
+            // VM 1 is pinned (its definition's tuning): its VMM's vCPU thread runs only where it says.
+            int firstCpu = io.jkvm.kvm.Scheduling.affinity(0).nextSetBit(0);
             List<Callable<JsonNode>> creates = new ArrayList<>();
             for (int i = 0; i < VMS; i++) {
                 String n = name(i);
-                creates.add(() -> api("POST", "/vms", definition(n, kernel), 201));
+                String def = i != 1 ? definition(n, kernel) : definition(n, kernel).strip().replaceFirst("}$",
+                        ", \"tuning\": {\"vcpu_pin\": {\"all\": \"" + firstCpu + "\"}}}");
+                creates.add(() -> api("POST", "/vms", def, 201));
             }
             inParallel(creates);
             api("POST", "/vms", definition(name(0), kernel), 409);
@@ -177,6 +199,8 @@ class DaemonDirectTest {
                 Path serial = state.resolve("vms").resolve(name(i)).resolve("serial.log");
                 await(name(i) + "'s serial output", Patience.seconds(60), () -> read(serial).contains(TestKernels.UP));
             }
+            assertThat(io.jkvm.kvm.Scheduling.affinity(vcpuThread(pids.get(name(1)))).stream().boxed().toList())
+                    .as("taskset -p of the pinned VM's vCPU thread").containsExactly(firstCpu);
             api("POST", "/vms/" + name(0) + "/start", null, 409);
 
             // The CLI: tables, JSON and exit statuses.

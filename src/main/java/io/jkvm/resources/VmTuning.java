@@ -1,0 +1,93 @@
+package io.jkvm.resources;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A daemon-managed VM's host tuning, kept with its definition: the same settings as
+ * {@code jkvm run}'s flags ({@code --vcpu-pin}, {@code --vmm-cpus}, {@code --vcpu-sched},
+ * {@code --mlock}, {@code --halt-poll-ns}, {@code --ksm}), which the daemon passes to the VM's VMM.
+ *
+ * @param vcpuPin host CPUs by vCPU index, or "all"
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record VmTuning(@JsonProperty("vcpu_pin") Map<String, String> vcpuPin,
+                       @JsonProperty("vmm_cpus") String vmmCpus,
+                       @JsonProperty("vcpu_sched") String vcpuSched,
+                       @JsonProperty("mlock") Boolean mlock,
+                       @JsonProperty("halt_poll_ns") Long haltPollNs,
+                       @JsonProperty("ksm") Boolean ksm) {
+    public VmTuning {
+        vcpuPin = vcpuPin == null || vcpuPin.isEmpty() ? null : new TreeMap<>(vcpuPin);
+    }
+
+    /**
+     * Checks every field as the VMM will, for a VM of {@code vcpus}.
+     *
+     * @throws IllegalArgumentException naming the field
+     */
+    public void validate(int vcpus) {
+        if (vcpuPin != null) {
+            if (vcpuPin.size() > 1024) {
+                throw new IllegalArgumentException("tuning.vcpu_pin: at most 1024 entries");
+            }
+            vcpuPin.forEach((vcpu, cpus) -> {
+                if (!vcpu.equals("all")) {
+                    if (vcpu.isEmpty() || vcpu.length() > 4 || !vcpu.chars().allMatch(Character::isDigit)) {
+                        throw new IllegalArgumentException("tuning.vcpu_pin: '" + vcpu + "' is not a vCPU number or 'all'");
+                    }
+                    if (Integer.parseInt(vcpu) >= vcpus) {
+                        throw new IllegalArgumentException("tuning.vcpu_pin." + vcpu + ": the VM has " + vcpus + " vCPUs");
+                    }
+                }
+                CpuList.parse("tuning.vcpu_pin." + vcpu, cpus);
+            });
+        }
+        if (vmmCpus != null) {
+            CpuList.parse("tuning.vmm_cpus", vmmCpus);
+        }
+        if (vcpuSched != null) {
+            RtPolicy.parse("tuning.vcpu_sched", vcpuSched);
+        }
+        if (haltPollNs != null && (haltPollNs < 0 || haltPollNs > VcpuPlacement.MAX_HALT_POLL_NS)) {
+            throw new IllegalArgumentException("tuning.halt_poll_ns " + haltPollNs + ": must be 0 to " + VcpuPlacement.MAX_HALT_POLL_NS);
+        }
+    }
+
+    /** The VMM's command-line flags for these settings. */
+    @JsonIgnore
+    public List<String> flags() {
+        List<String> f = new ArrayList<>();
+        if (vcpuPin != null) {
+            vcpuPin.forEach((vcpu, cpus) -> f.addAll(List.of("--vcpu-pin", vcpu + "=" + cpus)));
+        }
+        if (vmmCpus != null) {
+            f.addAll(List.of("--vmm-cpus", vmmCpus));
+        }
+        if (vcpuSched != null) {
+            f.addAll(List.of("--vcpu-sched", vcpuSched));
+        }
+        if (Boolean.TRUE.equals(mlock)) {
+            f.add("--mlock");
+        }
+        if (haltPollNs != null) {
+            f.addAll(List.of("--halt-poll-ns", String.valueOf(haltPollNs)));
+        }
+        if (Boolean.TRUE.equals(ksm)) {
+            f.add("--ksm");
+        }
+        return f;
+    }
+
+    /** Whether nothing is set. */
+    @JsonIgnore
+    public boolean isEmpty() {
+        return flags().isEmpty();
+    }
+}

@@ -1,0 +1,45 @@
+package io.jkvm.resources;
+
+import io.jkvm.api.Json;
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** A daemon VM's tuning: checked naming the field, kept as JSON, handed to its VMM as jkvm run's flags. */
+class VmTuningTest {
+    @Test
+    void settingsBecomeTheVmmsFlags() {
+        VmTuning t = new VmTuning(Map.of("1", "3", "all", "2-3"), "0-1", "fifo:10", true, 0L, true);
+        t.validate(2);
+        assertThat(t.flags()).containsExactly("--vcpu-pin", "1=3", "--vcpu-pin", "all=2-3", "--vmm-cpus", "0-1",
+                "--vcpu-sched", "fifo:10", "--mlock", "--halt-poll-ns", "0", "--ksm");
+        assertThat(new VmTuning(null, null, null, null, null, false).isEmpty()).isTrue();
+    }
+
+    @Test
+    void badSettingsAreRefusedNamingTheField() {
+        assertThatThrownBy(() -> new VmTuning(Map.of("2", "0"), null, null, null, null, null).validate(2))
+                .hasMessageContaining("tuning.vcpu_pin.2: the VM has 2 vCPUs");
+        assertThatThrownBy(() -> new VmTuning(Map.of("x", "0"), null, null, null, null, null).validate(2))
+                .hasMessageContaining("tuning.vcpu_pin: 'x'");
+        assertThatThrownBy(() -> new VmTuning(Map.of("0", "a"), null, null, null, null, null).validate(2))
+                .hasMessageContaining("tuning.vcpu_pin.0");
+        assertThatThrownBy(() -> new VmTuning(null, "5-1", null, null, null, null).validate(2))
+                .hasMessageContaining("tuning.vmm_cpus");
+        assertThatThrownBy(() -> new VmTuning(null, null, "fifo:0", null, null, null).validate(2))
+                .hasMessageContaining("tuning.vcpu_sched");
+        assertThatThrownBy(() -> new VmTuning(null, null, null, null, -1L, null).validate(2))
+                .hasMessageContaining("tuning.halt_poll_ns");
+    }
+
+    @Test
+    void itRoundTripsAsJsonWithoutEmptyFields() throws Exception {
+        VmTuning t = new VmTuning(Map.of("0", "1"), null, "rr:5", null, null, null);
+        String json = Json.write(t);
+        assertThat(json).isEqualTo("{\"vcpu_pin\":{\"0\":\"1\"},\"vcpu_sched\":\"rr:5\"}");
+        assertThat(Json.MAPPER.readValue(json, VmTuning.class)).isEqualTo(t);
+    }
+}
