@@ -337,7 +337,6 @@ public final class Machine implements AutoCloseable {
         return owed;
     }
 
-    /** Starts one platform thread per vCPU. */
     /**
      * Where and how the vCPU threads run (pinning, real-time class, locked RAM, halt polling),
      * applied by {@link #start}. Checked against this machine's vCPU count here.
@@ -384,6 +383,7 @@ public final class Machine implements AutoCloseable {
                 if (applied.onVcpuThread(fd.id())) {
                     vcpuLoop(fd, activity);
                 } else {
+                    requestStop(StopReason.ERROR, applied.refusal()); // the refusal, not "all vCPUs halted"
                     vcpuDone(activity);
                 }
             });

@@ -108,6 +108,11 @@ final class MachinePlacement {
         }
     }
 
+    /** Why the vCPUs may not run (null: they may). */
+    String refusal() {
+        return refusal.get();
+    }
+
     /** In start, after the vCPU threads were created: their verdict (null: all placed). */
     String awaitVcpus() {
         try {

@@ -103,7 +103,9 @@ class MachinePlacementDirectTest {
             TestGuest.startRealMode(m.vcpus().get(0), m.memory(), code, 0x1000);
             assertThatThrownBy(m::start).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("vcpu-pin 0=" + impossible + ": sched_setaffinity");
-            assertThat(m.awaitExit(Patience.seconds(30))).isNotNull();
+            MachineExit exit = m.awaitExit(Patience.seconds(30));
+            assertThat(exit.reason()).isEqualTo(StopReason.ERROR);
+            assertThat(exit.detail()).contains("vcpu-pin 0=" + impossible);
             assertThat(m.exitCount(KvmIoctls.KVM_EXIT_IO)).as("no vCPU entered KVM_RUN").isZero();
         }
     }
