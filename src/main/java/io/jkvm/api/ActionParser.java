@@ -116,8 +116,40 @@ public final class ActionParser {
                 default -> throw badMethod(m, p);
             };
         }
+        String unsupported = unsupportedFirecrackerResource(p);
+        if (unsupported != null) {
+            throw ApiException.badRequest(abbreviate(m) + " " + abbreviate(p) + ": " + unsupported
+                    + " is part of Firecracker's API that jkvm does not offer yet");
+        }
         throw ApiException.notFound("no such endpoint: " + abbreviate(m) + " " + abbreviate(p)
                 + " (Invalid request method and/or path)");
+    }
+
+    /**
+     * Resources of Firecracker's API (its swagger, 1.17) jkvm does not serve yet, by path: a
+     * client gets a 400 saying exactly that, as Firecracker answers what it cannot do, instead of
+     * the 404 of a path no Firecracker knows. Null for any other path.
+     */
+    static String unsupportedFirecrackerResource(String p) {
+        if (p.equals("/balloon") || p.startsWith("/balloon/")) {
+            return "the memory balloon (virtio-balloon)";
+        }
+        if (p.equals("/mmds") || p.equals("/mmds/config")) {
+            return "the microVM metadata service (MMDS)";
+        }
+        if (p.equals("/cpu-config")) {
+            return "custom CPU templates";
+        }
+        if (p.startsWith("/pmem/")) {
+            return "virtio-pmem";
+        }
+        if (p.equals("/hotplug/memory")) {
+            return "memory hot-plug (virtio-mem)";
+        }
+        if (p.equals("/vsock")) {
+            return "virtio-vsock";
+        }
+        return null;
     }
 
     private static VmmAction only(String m, String p, String allowed, VmmAction a) {

@@ -157,6 +157,23 @@ class ActionParserTest {
         assertThat(fault(r)).contains("no such endpoint", path);
     }
 
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', textBlock = """
+            PUT   | /balloon                   | the memory balloon
+            GET   | /balloon/statistics        | the memory balloon
+            PATCH | /balloon/hinting/start     | the memory balloon
+            PUT   | /mmds                      | metadata service
+            PUT   | /mmds/config               | metadata service
+            PUT   | /cpu-config                | CPU templates
+            PUT   | /pmem/pmem0                | virtio-pmem
+            PUT   | /hotplug/memory            | memory hot-plug
+            """)
+    void firecrackerResourcesJkvmDoesNotOfferAreA400SayingSo(String method, String path, String what) throws IOException {
+        ApiResponse r = router().handle(method, path, null);
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(fault(r)).contains(path, what, "jkvm does not offer yet");
+    }
+
     @Test
     void aLongUnknownPathIsAbbreviatedInTheMessage() {
         String path = "/" + "x".repeat(5000);
