@@ -36,6 +36,7 @@ public final class VmmProcess {
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
                 "-Xshare:auto", "-Xms8m", "-Xmx96m", "-Xss1m"));
+        cmd.addAll(classDataOptions());
         String level = System.getProperty("org.slf4j.simpleLogger.defaultLogLevel");
         if (level != null) {
             cmd.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=" + level);
@@ -50,6 +51,22 @@ public final class VmmProcess {
         }
         cmd.addAll(tuning);
         return cmd;
+    }
+
+    /**
+     * The daemon's own class-data options (bin/jkvm's AOT cache, or a CDS archive), for its VMMs:
+     * they run the same classes from the same class path, so they start from the same cache
+     * instead of loading and linking every class again.
+     */
+    static List<String> classDataOptions() {
+        List<String> out = new ArrayList<>();
+        for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (a.startsWith("-XX:AOTCache=") || a.startsWith("-XX:SharedArchiveFile=")
+                    || a.equals("-XX:+AutoCreateSharedArchive") || a.startsWith("-Xlog:aot") || a.startsWith("-Xlog:cds")) {
+                out.add(a);
+            }
+        }
+        return out;
     }
 
     private static String absoluteClassPath() {

@@ -18,6 +18,7 @@ public final class JkvmCommand {
         cmd.add("-XX:+UseSerialGC");
         cmd.add("-XX:TieredStopAtLevel=1");
         cmd.add("-Xshare:auto");
+        cmd.addAll(ChildJvm.options());
         // Extra JVM options, as bin/jkvm takes them (JKVM_JAVA_OPTS): the lab's reliability experiments use it.
         String extra = System.getenv("JKVM_JAVA_OPTS");
         if (extra != null && !extra.isBlank()) {
@@ -33,7 +34,7 @@ public final class JkvmCommand {
             cmd.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=" + log);
         }
         cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(ChildJvm.classPath());
         cmd.add("io.jkvm.cli.Main");
         cmd.addAll(List.of(args));
         return cmd;

@@ -51,6 +51,10 @@ public final class TierLauncher {
         String tag = args[0];
         Path results = Path.of(args[1]);
         calibrate();
+        long t0 = System.nanoTime();
+        int packed = ChildJvm.prepare(Path.of(System.getProperty("java.io.tmpdir")));
+        System.out.printf("tier: %d class directories packed for the child JVMs' shared archive (%.1f s)%n",
+                packed, (System.nanoTime() - t0) / 1e9);
         TierStallWatch watch = TierStallWatch.install();
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
                 .selectors(DiscoverySelectors.selectPackage("io.jkvm"))
