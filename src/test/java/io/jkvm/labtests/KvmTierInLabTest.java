@@ -61,6 +61,8 @@ class KvmTierInLabTest {
                 "-D" + TierLauncher.HOST_JVM_START + "=" + Math.round(TierLauncher.jvmStartMillis()),
                 // -Djkvm.tier.classes=REGEX runs only those classes of the tier (looking into one failure).
                 "-D" + TierLauncher.CLASSES + "=" + System.getProperty(TierLauncher.CLASSES, TierLauncher.ALL_CLASSES),
+                // -Djkvm.tier.childCds=false: children without the shared archive (to measure what it saves).
+                "-D" + TierLauncher.CHILD_CDS + "=" + System.getProperty(TierLauncher.CHILD_CDS, "true"),
                 "-cp", System.getProperty("java.class.path")));
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         OutputStream tee = new Tee(captured);

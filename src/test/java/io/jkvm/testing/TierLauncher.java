@@ -40,6 +40,8 @@ public final class TierLauncher {
 
     /** A regular expression of test class names: runs only those (e.g. {@code .*Daemon.*} to look at one failure). */
     public static final String CLASSES = "jkvm.tier.classes";
+    /** "false": the child JVMs load their classes as the test JVM does (no packing, no shared archive; for comparison). */
+    public static final String CHILD_CDS = "jkvm.tier.childCds";
     /** Without {@link #CLASSES}: the test classes surefire runs (pom.xml includes). */
     public static final String ALL_CLASSES = ".*Test|.*Tests|.*Properties";
 
@@ -51,10 +53,12 @@ public final class TierLauncher {
         String tag = args[0];
         Path results = Path.of(args[1]);
         calibrate();
-        long t0 = System.nanoTime();
-        int packed = ChildJvm.prepare(Path.of(System.getProperty("java.io.tmpdir")));
-        System.out.printf("tier: %d class directories packed for the child JVMs' shared archive (%.1f s)%n",
-                packed, (System.nanoTime() - t0) / 1e9);
+        if (Boolean.parseBoolean(System.getProperty(CHILD_CDS, "true"))) {
+            long t0 = System.nanoTime();
+            int packed = ChildJvm.prepare(Path.of(System.getProperty("java.io.tmpdir")));
+            System.out.printf("tier: %d class directories packed for the child JVMs' shared archive (%.1f s)%n",
+                    packed, (System.nanoTime() - t0) / 1e9);
+        }
         TierStallWatch watch = TierStallWatch.install();
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
                 .selectors(DiscoverySelectors.selectPackage("io.jkvm"))
