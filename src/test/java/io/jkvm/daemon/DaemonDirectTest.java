@@ -67,6 +67,13 @@ class DaemonDirectTest {
                 ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
             }
         }
+        // VMMs this test's daemon started whose pids the test never saw (it failed or timed out
+        // mid-start): found by their API sockets under this test's state directory, so a failed
+        // test does not leave VMMs running to starve the tests after it.
+        String mine = state.toAbsolutePath().toString();
+        ProcessHandle.allProcesses()
+                .filter(p -> VmmProcess.cmdline(p.pid()).stream().anyMatch(a -> a.startsWith(mine)))
+                .forEach(ProcessHandle::destroyForcibly);
     }
 
     private void startDaemon() throws Exception {
