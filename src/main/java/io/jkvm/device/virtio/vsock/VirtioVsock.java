@@ -49,6 +49,11 @@ public final class VirtioVsock implements VirtioDevice {
     public static final int MAX_HOST_CLIENTS = 64;
     public static final int MAX_CONTROL = 512;
     static final int RX_BUDGET = 64;
+    /**
+     * How long a host client's REQUEST may wait for the guest's RESPONSE or RST. Firecracker
+     * waits 2 s; a guest in the nested, emulated lab answers slower, so this is more generous.
+     */
+    static final long REQUEST_TIMEOUT_NANOS = 5_000_000_000L;
     /** §5.10.6.6: struct virtio_vsock_event's id for a transport reset. */
     static final int EVENT_TRANSPORT_RESET = 0;
 
@@ -66,12 +71,17 @@ public final class VirtioVsock implements VirtioDevice {
      * can connect from the start; clients wait until the driver is up).
      */
     public VirtioVsock(long guestCid, Path udsPath) throws IOException {
+        this(guestCid, udsPath, REQUEST_TIMEOUT_NANOS);
+    }
+
+    /** As above, with another REQUEST timeout (tests). */
+    VirtioVsock(long guestCid, Path udsPath, long requestTimeoutNanos) throws IOException {
         if (guestCid < 3 || guestCid > 0xffff_ffffL) {
             throw new IllegalArgumentException("guest_cid " + guestCid + " outside 3..2^32-1");
         }
         this.guestCid = guestCid;
         this.muxer = new VsockMuxer(udsPath);
-        this.conns = new VsockConnections(muxer, guestCid);
+        this.conns = new VsockConnections(muxer, guestCid, requestTimeoutNanos);
     }
 
     public long guestCid() {
@@ -183,6 +193,10 @@ public final class VirtioVsock implements VirtioDevice {
     /** The receive side: host events, then control packets, then host data (see the class comment). */
     private void pump() throws VirtqueueException {
         conns.serviceHost();
+        long next = conns.expireRequests(System.nanoTime());
+        if (next >= 0) {
+            context.kickAfter(RX, next); // back here when the earliest unanswered REQUEST times out
+        }
         Virtqueue q = context.queue(RX);
         if (q.isReady()) {
             int used = 0;

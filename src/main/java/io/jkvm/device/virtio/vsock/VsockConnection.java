@@ -37,6 +37,11 @@ final class VsockConnection {
     int peerBufAlloc;
     int peerFwdCnt;
 
+    /** A CREDIT_UPDATE for this connection waits in the control queue (one is enough: it is stamped when sent). */
+    boolean creditUpdateQueued;
+    /** For {@link State#REQUESTED}: System.nanoTime() after which an unanswered REQUEST is given up. */
+    long requestDeadline;
+
     /** Guest SHUTDOWN flags received (§5.10.6.4). */
     int peerShutdown;
     /** The host socket reached end of file and the guest was sent SHUTDOWN(SEND). */

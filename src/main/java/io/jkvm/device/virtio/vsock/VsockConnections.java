@@ -39,15 +39,17 @@ final class VsockConnections {
 
     private final VsockMuxer muxer;
     private final long guestCid;
+    private final long requestTimeoutNanos;
     private final Map<Long, VsockConnection> conns = new HashMap<>();
     private final List<HostClient> clients = new ArrayList<>();
     private final ArrayDeque<VsockHeader> control = new ArrayDeque<>();
     private int nextLocalPort = FIRST_LOCAL_PORT;
     private long resets;
 
-    VsockConnections(VsockMuxer muxer, long guestCid) {
+    VsockConnections(VsockMuxer muxer, long guestCid, long requestTimeoutNanos) {
         this.muxer = muxer;
         this.guestCid = guestCid;
+        this.requestTimeoutNanos = requestTimeoutNanos;
     }
 
     int connectionCount() {
@@ -103,7 +105,12 @@ final class VsockConnections {
             }
             case OP_RW -> guestData(conn, h, c);
             case OP_CREDIT_UPDATE -> { } // the credit was taken above; the device pumps the receive side after a turn
-            case OP_CREDIT_REQUEST -> queueControl(conn, OP_CREDIT_UPDATE, 0);
+            case OP_CREDIT_REQUEST -> {
+                if (!conn.creditUpdateQueued) {
+                    conn.creditUpdateQueued = true;
+                    queueControl(conn, OP_CREDIT_UPDATE, 0);
+                }
+            }
             default -> reset(conn, true, VsockHeader.opName(h.op()) + " on an open connection");
         }
     }
@@ -130,7 +137,7 @@ final class VsockConnections {
         try {
             conn.handle = muxer.register(ch, connected ? SelectionKey.OP_READ : SelectionKey.OP_CONNECT);
         } catch (IOException | RuntimeException e) {
-            VsockMuxer.close(null, ch);
+            muxer.close(null, ch);
             rstFor(h);
             return;
         }
@@ -185,6 +192,27 @@ final class VsockConnections {
 
     // ---------------------------------------------------------------- host events
 
+    /**
+     * Resets host-initiated connections whose REQUEST the guest left unanswered past the timeout
+     * (as Firecracker does: a guest that never answers must not hold the host client and a
+     * connection slot for ever). Returns nanoseconds until the next such deadline, or -1 if none.
+     */
+    long expireRequests(long now) {
+        long next = Long.MAX_VALUE;
+        for (VsockConnection c : List.copyOf(conns.values())) {
+            if (c.state != VsockConnection.State.REQUESTED) {
+                continue;
+            }
+            long left = c.requestDeadline - now;
+            if (left <= 0) {
+                reset(c, true, "the guest did not answer the REQUEST");
+            } else {
+                next = Math.min(next, left);
+            }
+        }
+        return next == Long.MAX_VALUE ? -1 : next;
+    }
+
     /** Takes the host sockets' readiness: accepts, CONNECT lines, finished connects, writes, readable marks. */
     void serviceHost() {
         if ((muxer.listenerHandle().takeReady() & SelectionKey.OP_ACCEPT) != 0) {
@@ -221,7 +249,7 @@ final class VsockConnections {
                 }
                 if (clients.size() >= VirtioVsock.MAX_HOST_CLIENTS || conns.size() >= VirtioVsock.MAX_CONNECTIONS) {
                     LOG.debug("vsock: host client refused: {} waiting, {} connections", clients.size(), conns.size());
-                    VsockMuxer.close(null, ch);
+                    muxer.close(null, ch);
                     continue;
                 }
                 HostClient cl = new HostClient(ch);
@@ -240,17 +268,18 @@ final class VsockConnections {
             case HostClient.Drop d -> {
                 LOG.debug("vsock: host client dropped: {}", d.why());
                 clients.remove(cl);
-                VsockMuxer.close(cl.handle, cl.channel);
+                muxer.close(cl.handle, cl.channel);
             }
             case HostClient.Port p -> {
                 clients.remove(cl);
                 if (conns.size() >= VirtioVsock.MAX_CONNECTIONS) {
-                    VsockMuxer.close(cl.handle, cl.channel);
+                    muxer.close(cl.handle, cl.channel);
                     return;
                 }
                 VsockConnection conn = new VsockConnection(allocateLocalPort(), (int) p.port(), cl.channel,
                         VsockConnection.State.REQUESTED);
                 conn.handle = cl.handle; // watched again once the guest answers
+                conn.requestDeadline = System.nanoTime() + requestTimeoutNanos;
                 conns.put(conn.key(), conn);
                 queueControl(conn, OP_REQUEST, 0);
             }
@@ -336,7 +365,9 @@ final class VsockConnections {
      */
     private void maybeCreditUpdate(VsockConnection conn) {
         long seen = conn.ourFreeAsSeenByPeer();
-        if (seen < VirtioVsock.MAX_PAYLOAD && conn.ourFree() > seen && conns.get(conn.key()) == conn) {
+        if (seen < VirtioVsock.MAX_PAYLOAD && conn.ourFree() > seen && !conn.creditUpdateQueued
+                && conns.get(conn.key()) == conn) {
+            conn.creditUpdateQueued = true;
             queueControl(conn, OP_CREDIT_UPDATE, 0);
         }
     }
@@ -370,6 +401,9 @@ final class VsockConnections {
         if (conn != null) {
             fwd = conn.fwdCnt;
             conn.fwdCntSent = fwd;
+            if (h.op() == OP_CREDIT_UPDATE) {
+                conn.creditUpdateQueued = false;
+            }
         }
         return new VsockHeader(h.srcCid(), h.dstCid(), h.srcPort(), h.dstPort(), 0, TYPE_STREAM, h.op(), h.flags(),
                 VirtioVsock.BUF_ALLOC, fwd);
@@ -458,17 +492,17 @@ final class VsockConnections {
             control.addLast(new VsockHeader(VirtioVsock.HOST_CID, guestCid, conn.localPort, conn.peerPort, 0, TYPE_STREAM,
                     OP_RST, 0, VirtioVsock.BUF_ALLOC, conn.fwdCnt));
         }
-        VsockMuxer.close(conn.handle, conn.channel);
+        muxer.close(conn.handle, conn.channel);
     }
 
     /** Drops every connection and host client without telling the guest (device reset, transport reset). */
     void dropAll() {
         for (VsockConnection c : conns.values()) {
-            VsockMuxer.close(c.handle, c.channel);
+            muxer.close(c.handle, c.channel);
         }
         conns.clear();
         for (HostClient cl : clients) {
-            VsockMuxer.close(cl.handle, cl.channel);
+            muxer.close(cl.handle, cl.channel);
         }
         clients.clear();
         control.clear();

@@ -133,8 +133,12 @@ final class VsockMuxer implements AutoCloseable {
         }
     }
 
-    /** Closes the channel behind {@code h}; its key goes with it. */
-    static void close(Handle h, SocketChannel ch) {
+    /**
+     * Closes the channel behind {@code h} (null: never registered). A registered channel's file
+     * descriptor is released only when the selector next deregisters its key, so the selector is
+     * woken: the host peer sees end of file now, not at the next unrelated event.
+     */
+    void close(Handle h, SocketChannel ch) {
         try {
             ch.close();
         } catch (IOException e) {
@@ -142,6 +146,7 @@ final class VsockMuxer implements AutoCloseable {
         }
         if (h != null) {
             h.key.cancel();
+            selector.wakeup();
         }
     }
 

@@ -109,6 +109,24 @@ class VsockEndToEndTest {
 
     @Test
     @org.junit.jupiter.api.Timeout(30)
+    void aRequestTheGuestNeverAnswersTimesOut() throws Exception {
+        try (VsockGuest g = new VsockGuest(dir, 200_000_000L); SocketChannel host = connect(dir.resolve("v.sock"))) {
+            g.postRx();
+            write(host, "CONNECT 88\n");
+            VsockGuest.Packet req = g.receive();
+            assertThat(req.h().op()).isEqualTo(OP_REQUEST);
+            // The guest stays silent: after the timeout the host client is closed and the guest told RST.
+            assertThat(host.read(ByteBuffer.allocate(16))).as("closed without OK").isEqualTo(-1);
+            VsockGuest.Packet rst = g.receive();
+            assertThat(rst.h().op()).isEqualTo(OP_RST);
+            assertThat(rst.h().srcPort()).isEqualTo(req.h().srcPort());
+            g.drv.syncIo();
+            assertThat(g.dev.connectionCount()).isZero();
+        }
+    }
+
+    @Test
+    @org.junit.jupiter.api.Timeout(30)
     void aBadConnectLineClosesTheHostClient() throws Exception {
         try (VsockGuest g = new VsockGuest(dir); SocketChannel host = connect(dir.resolve("v.sock"))) {
             g.postRx();

@@ -44,8 +44,13 @@ final class VsockGuest implements AutoCloseable {
     int fwdCnt;
 
     VsockGuest(Path dir) throws IOException {
+        this(dir, VirtioVsock.REQUEST_TIMEOUT_NANOS);
+    }
+
+    /** With the given timeout for host REQUESTs the guest leaves unanswered. */
+    VsockGuest(Path dir, long requestTimeoutNanos) throws IOException {
         uds = dir.resolve("v.sock");
-        dev = new VirtioVsock(CID, uds);
+        dev = new VirtioVsock(CID, uds, requestTimeoutNanos);
         drv = new VirtioDriver(dev);
         assertThat(drv.negotiate(VirtioFeatures.bit(VirtioFeatures.VERSION_1))).isTrue();
         rx = drv.setupQueue(VirtioVsock.RX, 0x1000, 16, VirtioPciDevice.NO_VECTOR);

@@ -27,9 +27,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * and the guest's listener on port 1024 answers with the SHA-256 of what it received. Guest to
  * host: the guest connects to CID 2 port 5000 and sends 1 MiB, which arrives at the host's
  * listener on {@code <uds_path>_5000}. Both hashes are compared with the sender's.
+ *
+ * <p>Named so that {@code -Dtest='Vsock*'} (the device's unit tests) does not pick up this lab run.
  */
 @Tag("lab")
-class VsockLabTest {
+class HybridVsockLabTest {
     private static final Path SOCAT = Path.of("/usr/bin/socat");
     private static Path kernel;
     private static Path initrd;
