@@ -80,6 +80,12 @@ final class VsockGuest implements AutoCloseable {
     }
 
     void sendRaw(byte[] header, byte[] payload) {
+        publishRaw(header, payload);
+        drv.awaitUsed(tx, txSent & 0xffff);
+    }
+
+    /** Publishes one packet and kicks, without waiting for the device to use it; returns how many were published. */
+    int publishRaw(byte[] header, byte[] payload) {
         assertThat(header.length + payload.length).isLessThanOrEqualTo(TX_SLOT);
         int slot = txSent % 16;
         long addr = TX_BASE + (long) slot * TX_SLOT;
@@ -90,7 +96,7 @@ final class VsockGuest implements AutoCloseable {
         tx.publish(slot);
         txSent++;
         drv.kick(VirtioVsock.TX);
-        drv.awaitUsed(tx, txSent & 0xffff);
+        return txSent;
     }
 
     void send(int op, int srcPort, int dstPort, byte[] payload) {
