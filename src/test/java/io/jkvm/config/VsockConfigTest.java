@@ -52,6 +52,12 @@ class VsockConfigTest {
     }
 
     @Test
+    void liveMigrationOfAVsockVmIsRefusedByName() {
+        assertThatThrownBy(() -> io.jkvm.migration.VmShape.of(vm(new VsockConfig(3, Path.of("/run/v.sock")))))
+                .isInstanceOf(io.jkvm.migration.MigrationException.class).hasMessageContaining("vsock");
+    }
+
+    @Test
     void aRestoreKeepsTheCidButMayMoveTheSocket() {
         VmConfig saved = vm(new VsockConfig(42, Path.of("/run/a.sock")));
         assertThat(VmConfigState.incompatibility(saved, vm(new VsockConfig(42, Path.of("/run/b.sock"))))).isNull();
