@@ -393,5 +393,8 @@ public final class VmConfiguration {
         machine = MachineConfiguration.DEFAULT.patchedWith(new MachineConfiguration(c.cpus(),
                 (int) (c.memoryBytes() >> 20), null, trackDirtyPages, null, null));
         bootSource = new BootSource(c.kernel().toString(), c.initrd().map(Path::toString).orElse(null), c.cmdline());
+        // GET /vm/config shows the restored vsock device where it listens now (after any vsock_override).
+        vsockConfig = c.devices().vsock();
+        vsock = vsockConfig == null ? null : new VsockDevice(vsockConfig.guestCid(), vsockConfig.udsPath().toString(), null);
     }
 }

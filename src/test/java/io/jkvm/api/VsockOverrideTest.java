@@ -66,6 +66,15 @@ class VsockOverrideTest {
                 .hasMessageContaining("no vsock device");
     }
 
+    @Test
+    void theConfigurationShowsTheRestoredVsockWhereItListensNow() {
+        VmConfiguration c = new VmConfiguration("t", new io.jkvm.config.HostLimits(4, 8L << 30), OnReboot.EXIT,
+                new EventLog("test", new java.io.ByteArrayOutputStream(), null));
+        c.restoredFrom(LinuxVmLauncher.withVsockOverride(vm(new VsockConfig(9, Path.of("/run/old.sock"))),
+                dir.resolve("new.sock")), false);
+        assertThat(c.full().vsock()).isEqualTo(new VsockDevice(9L, dir.resolve("new.sock").toString(), null));
+    }
+
     private static byte[] filled(int n) {
         byte[] b = new byte[n];
         Arrays.fill(b, (byte) 7);

@@ -194,8 +194,11 @@ public final class VirtioVsock implements VirtioDevice {
     private void pump() throws VirtqueueException {
         conns.serviceHost();
         long next = conns.expireRequests(System.nanoTime());
+        if (conns.acceptRetryPending()) {
+            next = next < 0 ? VsockConnections.ACCEPT_RETRY_NANOS : Math.min(next, VsockConnections.ACCEPT_RETRY_NANOS);
+        }
         if (next >= 0) {
-            context.kickAfter(RX, next); // back here when the earliest unanswered REQUEST times out
+            context.kickAfter(RX, next); // back for the earliest unanswered REQUEST's timeout or an accept retry
         }
         Virtqueue q = context.queue(RX);
         if (q.isReady()) {

@@ -36,6 +36,8 @@ final class VsockConnections {
     static final int FIRST_LOCAL_PORT = 1 << 30;
     /** Host clients accepted per turn; more wait in the listen backlog for the next turn. */
     private static final int ACCEPTS_PER_TURN = 16;
+    /** How long after a failed accept the listener is tried again. */
+    static final long ACCEPT_RETRY_NANOS = 100_000_000L;
 
     private final VsockMuxer muxer;
     private final long guestCid;
@@ -44,6 +46,7 @@ final class VsockConnections {
     private final List<HostClient> clients = new ArrayList<>();
     private final ArrayDeque<VsockHeader> control = new ArrayDeque<>();
     private int nextLocalPort = FIRST_LOCAL_PORT;
+    private boolean acceptRetry;
     private long resets;
 
     VsockConnections(VsockMuxer muxer, long guestCid, long requestTimeoutNanos) {
@@ -215,7 +218,8 @@ final class VsockConnections {
 
     /** Takes the host sockets' readiness: accepts, CONNECT lines, finished connects, writes, readable marks. */
     void serviceHost() {
-        if ((muxer.listenerHandle().takeReady() & SelectionKey.OP_ACCEPT) != 0) {
+        if ((muxer.listenerHandle().takeReady() & SelectionKey.OP_ACCEPT) != 0 || acceptRetry) {
+            acceptRetry = false;
             acceptSome();
         }
         for (HostClient cl : List.copyOf(clients)) {
@@ -240,26 +244,46 @@ final class VsockConnections {
         }
     }
 
+    /**
+     * Accepts up to {@link #ACCEPTS_PER_TURN} clients, then watches the listener again (it fires
+     * at once if the backlog holds more). A failing accept (EMFILE: out of descriptors) would fire
+     * again at once too, for ever: the listener is left unwatched instead and {@link #acceptRetry}
+     * tells the device to come back after {@link #ACCEPT_RETRY_NANOS}.
+     */
     private void acceptSome() {
-        try {
-            for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
-                SocketChannel ch = muxer.accept();
-                if (ch == null) {
-                    break;
-                }
-                if (clients.size() >= VirtioVsock.MAX_HOST_CLIENTS || conns.size() >= VirtioVsock.MAX_CONNECTIONS) {
-                    LOG.debug("vsock: host client refused: {} waiting, {} connections", clients.size(), conns.size());
-                    muxer.close(null, ch);
-                    continue;
-                }
-                HostClient cl = new HostClient(ch);
-                cl.handle = muxer.register(ch, SelectionKey.OP_READ);
-                clients.add(cl);
+        for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
+            SocketChannel ch;
+            try {
+                ch = muxer.accept();
+            } catch (IOException e) {
+                LOG.warn("vsock: accept on the host socket failed: {}; retrying shortly", e.toString());
+                acceptRetry = true;
+                return;
             }
-        } catch (IOException e) {
-            LOG.warn("vsock: accept on the host socket failed: {}", e.toString());
+            if (ch == null) {
+                break;
+            }
+            if (clients.size() >= VirtioVsock.MAX_HOST_CLIENTS || conns.size() >= VirtioVsock.MAX_CONNECTIONS) {
+                LOG.debug("vsock: host client refused: {} waiting, {} connections", clients.size(), conns.size());
+                muxer.close(null, ch);
+                continue;
+            }
+            HostClient cl = new HostClient(ch);
+            try {
+                cl.handle = muxer.register(ch, SelectionKey.OP_READ);
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("vsock: cannot watch a host client: {}", e.toString());
+                muxer.close(null, ch);
+                continue;
+            }
+            clients.add(cl);
         }
-        muxer.want(muxer.listenerHandle(), SelectionKey.OP_ACCEPT); // fires again at once if the backlog holds more
+        muxer.want(muxer.listenerHandle(), SelectionKey.OP_ACCEPT);
+    }
+
+    /** Whether an accept failed and the device should call {@link #serviceHost} again after {@link #ACCEPT_RETRY_NANOS}. */
+    boolean acceptRetryPending() {
+        return acceptRetry;
     }
 
     private void handshake(HostClient cl) {
