@@ -195,7 +195,7 @@ public final class VirtioVsock implements VirtioDevice {
         conns.serviceHost();
         long next = conns.expireRequests(System.nanoTime());
         if (conns.acceptRetryPending()) {
-            next = next < 0 ? VsockConnections.ACCEPT_RETRY_NANOS : Math.min(next, VsockConnections.ACCEPT_RETRY_NANOS);
+            next = next < 0 ? HostListener.ACCEPT_RETRY_NANOS : Math.min(next, HostListener.ACCEPT_RETRY_NANOS);
         }
         if (next >= 0) {
             context.kickAfter(RX, next); // back for the earliest unanswered REQUEST's timeout or an accept retry

@@ -34,25 +34,21 @@ final class VsockConnections {
     private static final Logger LOG = LoggerFactory.getLogger(VsockConnections.class);
     /** Firecracker numbers host-initiated connections' local ports from 2^30 up. */
     static final int FIRST_LOCAL_PORT = 1 << 30;
-    /** Host clients accepted per turn; more wait in the listen backlog for the next turn. */
-    private static final int ACCEPTS_PER_TURN = 16;
-    /** How long after a failed accept the listener is tried again. */
-    static final long ACCEPT_RETRY_NANOS = 100_000_000L;
 
     private final VsockMuxer muxer;
     private final long guestCid;
     private final long requestTimeoutNanos;
     private final Map<Long, VsockConnection> conns = new HashMap<>();
-    private final List<HostClient> clients = new ArrayList<>();
+    private final HostListener listener;
     private final ArrayDeque<VsockHeader> control = new ArrayDeque<>();
     private int nextLocalPort = FIRST_LOCAL_PORT;
-    private boolean acceptRetry;
     private long resets;
 
     VsockConnections(VsockMuxer muxer, long guestCid, long requestTimeoutNanos) {
         this.muxer = muxer;
         this.guestCid = guestCid;
         this.requestTimeoutNanos = requestTimeoutNanos;
+        this.listener = new HostListener(muxer);
     }
 
     int connectionCount() {
@@ -60,7 +56,12 @@ final class VsockConnections {
     }
 
     int hostClientCount() {
-        return clients.size();
+        return listener.waiting();
+    }
+
+    /** Whether the device should come back after {@link HostListener#ACCEPT_RETRY_NANOS} (a failed accept). */
+    boolean acceptRetryPending() {
+        return listener.acceptRetryPending();
     }
 
     int controlBacklog() {
@@ -218,14 +219,8 @@ final class VsockConnections {
 
     /** Takes the host sockets' readiness: accepts, CONNECT lines, finished connects, writes, readable marks. */
     void serviceHost() {
-        if ((muxer.listenerHandle().takeReady() & SelectionKey.OP_ACCEPT) != 0 || acceptRetry) {
-            acceptRetry = false;
-            acceptSome();
-        }
-        for (HostClient cl : List.copyOf(clients)) {
-            if (cl.handle.takeReady() != 0) {
-                handshake(cl);
-            }
+        for (HostListener.Request r : listener.service(conns.size())) {
+            hostConnect(r.client(), r.port());
         }
         for (VsockConnection conn : List.copyOf(conns.values())) {
             if (conns.get(conn.key()) != conn) {
@@ -244,70 +239,17 @@ final class VsockConnections {
         }
     }
 
-    /**
-     * Accepts up to {@link #ACCEPTS_PER_TURN} clients, then watches the listener again (it fires
-     * at once if the backlog holds more). A failing accept (EMFILE: out of descriptors) would fire
-     * again at once too, for ever: the listener is left unwatched instead and {@link #acceptRetry}
-     * tells the device to come back after {@link #ACCEPT_RETRY_NANOS}.
-     */
-    private void acceptSome() {
-        for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
-            SocketChannel ch;
-            try {
-                ch = muxer.accept();
-            } catch (IOException e) {
-                LOG.warn("vsock: accept on the host socket failed: {}; retrying shortly", e.toString());
-                acceptRetry = true;
-                return;
-            }
-            if (ch == null) {
-                break;
-            }
-            if (clients.size() >= VirtioVsock.MAX_HOST_CLIENTS || conns.size() >= VirtioVsock.MAX_CONNECTIONS) {
-                LOG.debug("vsock: host client refused: {} waiting, {} connections", clients.size(), conns.size());
-                muxer.close(null, ch);
-                continue;
-            }
-            HostClient cl = new HostClient(ch);
-            try {
-                cl.handle = muxer.register(ch, SelectionKey.OP_READ);
-            } catch (IOException | RuntimeException e) {
-                LOG.warn("vsock: cannot watch a host client: {}", e.toString());
-                muxer.close(null, ch);
-                continue;
-            }
-            clients.add(cl);
+    /** A host client asked for guest port {@code port}: REQUEST it from the guest under a fresh local port. */
+    private void hostConnect(HostClient cl, long port) {
+        if (conns.size() >= VirtioVsock.MAX_CONNECTIONS) {
+            muxer.close(cl.handle, cl.channel);
+            return;
         }
-        muxer.want(muxer.listenerHandle(), SelectionKey.OP_ACCEPT);
-    }
-
-    /** Whether an accept failed and the device should call {@link #serviceHost} again after {@link #ACCEPT_RETRY_NANOS}. */
-    boolean acceptRetryPending() {
-        return acceptRetry;
-    }
-
-    private void handshake(HostClient cl) {
-        switch (cl.read()) {
-            case HostClient.Waiting w -> muxer.want(cl.handle, SelectionKey.OP_READ);
-            case HostClient.Drop d -> {
-                LOG.debug("vsock: host client dropped: {}", d.why());
-                clients.remove(cl);
-                muxer.close(cl.handle, cl.channel);
-            }
-            case HostClient.Port p -> {
-                clients.remove(cl);
-                if (conns.size() >= VirtioVsock.MAX_CONNECTIONS) {
-                    muxer.close(cl.handle, cl.channel);
-                    return;
-                }
-                VsockConnection conn = new VsockConnection(allocateLocalPort(), (int) p.port(), cl.channel,
-                        VsockConnection.State.REQUESTED);
-                conn.handle = cl.handle; // watched again once the guest answers
-                conn.requestDeadline = System.nanoTime() + requestTimeoutNanos;
-                conns.put(conn.key(), conn);
-                queueControl(conn, OP_REQUEST, 0);
-            }
-        }
+        VsockConnection conn = new VsockConnection(allocateLocalPort(), (int) port, cl.channel, VsockConnection.State.REQUESTED);
+        conn.handle = cl.handle; // watched again once the guest answers
+        conn.requestDeadline = System.nanoTime() + requestTimeoutNanos;
+        conns.put(conn.key(), conn);
+        queueControl(conn, OP_REQUEST, 0);
     }
 
     private int allocateLocalPort() {
@@ -525,10 +467,7 @@ final class VsockConnections {
             muxer.close(c.handle, c.channel);
         }
         conns.clear();
-        for (HostClient cl : clients) {
-            muxer.close(cl.handle, cl.channel);
-        }
-        clients.clear();
+        listener.dropAll();
         control.clear();
     }
 }
