@@ -106,6 +106,19 @@ class VsockApiConformanceTest {
     }
 
     @Test
+    void overHttpARefusalIs400WithAFaultMessageAndASuccess204() {
+        EventLog quiet = new EventLog("test", new ByteArrayOutputStream(), null);
+        ApiRouter api = new ApiRouter(vmm, quiet);
+        ApiResponse bad = api.handle("PUT", "/vsock", "{\"guest_cid\": 1, \"uds_path\": \"/tmp/v.sock\"}".getBytes());
+        assertThat(bad.status()).isEqualTo(400);
+        assertThat(bad.json()).startsWith("{\"fault_message\":").contains("guest_cid");
+        ApiResponse ok = api.handle("PUT", "/vsock",
+                ("{\"guest_cid\": 3, \"uds_path\": \"" + dir.resolve("v.sock") + "\"}").getBytes());
+        assertThat(ok.status()).isEqualTo(204);
+        assertThat(api.handle("GET", "/vm/config", new byte[0]).json()).contains("\"vsock\":{\"guest_cid\":3,\"uds_path\":");
+    }
+
+    @Test
     void aRelativeUdsPathIsTakenFromTheWorkingDirectory() throws IOException {
         bootSource();
         put("{\"guest_cid\": 7, \"uds_path\": \"target/relative-vsock.sock\"}");
