@@ -354,9 +354,13 @@ public final class VmConfiguration {
         return List.copyOf(nics.values());
     }
 
-    /** Whether boot-specific resources are configured (a snapshot load is then refused). */
+    /**
+     * Whether boot-specific resources are configured (a snapshot load is then refused). A vsock
+     * device counts, as in Firecracker (whose set_vsock_device marks the boot path): the restored
+     * VM's vsock comes from the snapshot, moved with vsock_override.
+     */
     synchronized boolean hasBootResources() {
-        return bootSource != null || !drives.isEmpty() || !nics.isEmpty();
+        return bootSource != null || !drives.isEmpty() || !nics.isEmpty() || vsock != null;
     }
 
     /** {@code GET /vm/config}: every section, in the configuration file's shape. */

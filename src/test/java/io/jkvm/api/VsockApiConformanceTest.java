@@ -137,6 +137,15 @@ class VsockApiConformanceTest {
     }
 
     @Test
+    void aSnapshotLoadAfterPutVsockIsRefusedAsFirecrackerRefusesIt() {
+        put("{\"guest_cid\": 3, \"uds_path\": \"" + dir.resolve("v.sock") + "\"}");
+        assertThatThrownBy(() -> vmm.handle(new LoadSnapshot(new SnapshotLoadParams("/s", new MemoryBackend("File", "/m"),
+                null, null, false))))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ApiException.Kind.NOT_ALLOWED))
+                .hasMessageContaining("vsock");
+    }
+
+    @Test
     void theConfigFileTakesTheVsockSection() throws IOException {
         Path file = Files.writeString(dir.resolve("vm.json"), "{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
                 + " \"vsock\": {\"guest_cid\": 5, \"uds_path\": \"/tmp/v.sock\"}}");
