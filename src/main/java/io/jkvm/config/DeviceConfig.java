@@ -46,7 +46,7 @@ public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean
         if (nets.stream().map(NetConfig::mac).distinct().count() != nets.size()) {
             throw new ConfigException("--net: two interfaces have the same MAC");
         }
-        if (disks.size() + nets.size() + 3 > 31) {
+        if (disks.size() + nets.size() + 2 + (vsock != null ? 1 : 0) > 31) {
             throw new ConfigException("too many devices: a PCI bus has 31 slots");
         }
     }
