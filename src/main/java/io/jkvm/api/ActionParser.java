@@ -30,6 +30,7 @@ public final class ActionParser {
             }
             case "/entropy" -> only(m, p, "PUT", new ConfigureEntropy(Json.parse(body, EntropyDevice.class)));
             case "/serial" -> only(m, p, "PUT", new ConfigureSerial(Json.parse(body, SerialConfig.class)));
+            case "/vsock" -> only(m, p, "PUT", new ConfigureVsock(Json.parse(body, VsockDevice.class)));
             case "/machine-config" -> switch (m) {
                 case "GET" -> new GetMachineConfig();
                 case "PUT" -> new ConfigureMachine(Json.parse(body, MachineConfiguration.class));
@@ -145,9 +146,6 @@ public final class ActionParser {
         }
         if (p.equals("/hotplug/memory")) {
             return "memory hot-plug (virtio-mem)";
-        }
-        if (p.equals("/vsock")) {
-            return "virtio-vsock";
         }
         return null;
     }

@@ -72,6 +72,9 @@ public final class ConfigFile {
         if (doc.serial() != null) {
             out.add(new VmmAction.ConfigureSerial(doc.serial()));
         }
+        if (doc.vsock() != null) {
+            out.add(new VmmAction.ConfigureVsock(doc.vsock()));
+        }
         if (doc.networkInterfaces() != null) {
             for (NetworkInterface n : doc.networkInterfaces()) {
                 if (n == null || n.ifaceId() == null) {

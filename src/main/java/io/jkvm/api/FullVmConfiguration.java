@@ -16,5 +16,12 @@ public record FullVmConfiguration(
         @JsonProperty("logger") LoggerConfig logger,
         @JsonProperty("metrics") MetricsConfig metrics,
         @JsonProperty("entropy") EntropyDevice entropy,
-        @JsonProperty("serial") SerialConfig serial) {
+        @JsonProperty("serial") SerialConfig serial,
+        @JsonProperty("vsock") VsockDevice vsock) {
+    /** Without a vsock section. */
+    public FullVmConfiguration(BootSource bootSource, MachineConfiguration machineConfig, List<Drive> drives,
+            List<NetworkInterface> networkInterfaces, LoggerConfig logger, MetricsConfig metrics, EntropyDevice entropy,
+            SerialConfig serial) {
+        this(bootSource, machineConfig, drives, networkInterfaces, logger, metrics, entropy, serial, null);
+    }
 }

@@ -90,7 +90,7 @@ public final class LinuxVmLauncher implements GuestLauncher {
             if (saved == null) {
                 throw new SnapshotException(r.stateFile(), "no " + VmConfigState.NAME + " record: not a snapshot of a Linux VM");
             }
-            config = VmConfigState.decode(saved);
+            config = withVsockOverride(VmConfigState.decode(saved), r.vsockUdsPath());
             try {
                 placement.requireVcpus(config.cpus());
             } catch (IllegalArgumentException e) {
@@ -100,13 +100,25 @@ public final class LinuxVmLauncher implements GuestLauncher {
         } catch (SnapshotException e) {
             restored.machine().close();
             throw ApiException.badRequest("cannot load the snapshot: " + e.getMessage());
-        } catch (ApiException e) {
+        } catch (ApiException | io.jkvm.config.ConfigException e) {
             restored.machine().close();
-            throw e;
+            throw e instanceof ApiException a ? a : ApiException.badField("vsock_override.uds_path", e.getMessage());
         }
         vm.startPaused(!resume);
         vm.trackDirtyPages(r.trackDirtyPages());
         return new Restored(run(vm), config);
+    }
+
+    /** The restored configuration with the vsock device on {@code uds} (vsock_override), unchanged when null. */
+    static VmConfig withVsockOverride(VmConfig config, java.nio.file.Path uds) {
+        if (uds == null) {
+            return config;
+        }
+        var vsock = config.devices().vsock();
+        if (vsock == null) {
+            throw ApiException.badField("vsock_override", "vsock_override: the snapshot has no vsock device");
+        }
+        return config.withDevices(config.devices().withVsock(vsock.withUdsPath(uds)));
     }
 
     @Override

@@ -86,8 +86,15 @@ final class SnapshotRequests {
         HostPaths.checkReadableFile("snapshot_path", p.snapshotPath());
         // enable_diff_snapshots: Firecracker's older name for track_dirty_pages on a restored VM.
         boolean track = Boolean.TRUE.equals(p.enableDiffSnapshots());
+        Path vsockUds = null;
+        if (p.vsockOverride() != null) {
+            if (p.vsockOverride().udsPath() == null || p.vsockOverride().udsPath().isBlank()) {
+                throw Fields.missing("vsock_override.uds_path");
+            }
+            vsockUds = HostPaths.writable("vsock_override.uds_path", p.vsockOverride().udsPath());
+        }
         return new SnapshotRequest(HostPaths.usable("snapshot_path", p.snapshotPath()), HostPaths.usable("mem_file_path", mem), requireKey(key), Protection.HMAC_SHA256,
-                false, track);
+                false, track, vsockUds);
     }
 
     private static SnapshotKey requireKey(SnapshotKey k) {

@@ -1,9 +1,11 @@
 package io.jkvm.api;
 
 import io.jkvm.api.VmmAction.*;
+import io.jkvm.config.ConfigException;
 import io.jkvm.config.HostLimits;
 import io.jkvm.config.OnReboot;
 import io.jkvm.config.VmConfig;
+import io.jkvm.config.VsockConfig;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -42,6 +44,9 @@ public final class VmConfiguration {
     private EntropyDevice entropy;
     private SerialConfig serial;
     private Path serialOutPath;
+    /** {@code PUT /vsock} as given (for GET /vm/config) and as validated, or null. */
+    private VsockDevice vsock;
+    private VsockConfig vsockConfig;
 
     /** Whether a client set the machine configuration (an incoming migration must then match it). */
     private boolean machineConfigured;
@@ -64,6 +69,7 @@ public final class VmConfiguration {
             case ConfigureMetrics a -> putMetrics(a.metrics());
             case ConfigureEntropy a -> putEntropy(a.entropy());
             case ConfigureSerial a -> putSerial(a.serial());
+            case ConfigureVsock a -> putVsock(a.vsock());
         }
     }
 
@@ -298,6 +304,33 @@ public final class VmConfiguration {
         log.info("serial_set", "id", id, "serial_out_path", c.serialOutPath());
     }
 
+    /**
+     * {@code PUT /vsock}: guest_cid 3..2^32-1 (Firecracker's minimum is 3; 0-2 are reserved), a
+     * uds_path in an existing directory (relative: against the VMM's working directory). The socket
+     * itself is created at InstanceStart, where a file already at uds_path makes the start fail.
+     * A second PUT replaces the first, as in Firecracker.
+     */
+    private void putVsock(VsockDevice v) {
+        if (v.guestCid() == null) {
+            throw Fields.missing("guest_cid");
+        }
+        if (v.guestCid() < VsockConfig.MIN_CID || v.guestCid() > VsockConfig.MAX_CID) {
+            throw ApiException.badField("guest_cid", "guest_cid " + v.guestCid() + ": must be " + VsockConfig.MIN_CID
+                    + ".." + VsockConfig.MAX_CID + " (0-2 are reserved)");
+        }
+        if (v.udsPath() == null || v.udsPath().isBlank()) {
+            throw Fields.missing("uds_path");
+        }
+        Path p = HostPaths.writable("uds_path", v.udsPath());
+        try {
+            vsockConfig = new VsockConfig(v.guestCid(), p);
+        } catch (ConfigException e) {
+            throw ApiException.badField("uds_path", e.getMessage());
+        }
+        vsock = v;
+        log.info("vsock_set", "id", id, "guest_cid", v.guestCid(), "uds_path", v.udsPath());
+    }
+
     // ---- reads ----
 
     public synchronized MachineConfiguration machine() {
@@ -335,15 +368,19 @@ public final class VmConfiguration {
         return List.copyOf(nics.values());
     }
 
-    /** Whether boot-specific resources are configured (a snapshot load is then refused). */
+    /**
+     * Whether boot-specific resources are configured (a snapshot load is then refused). A vsock
+     * device counts, as in Firecracker (whose set_vsock_device marks the boot path): the restored
+     * VM's vsock comes from the snapshot, moved with vsock_override.
+     */
     synchronized boolean hasBootResources() {
-        return bootSource != null || !drives.isEmpty() || !nics.isEmpty();
+        return bootSource != null || !drives.isEmpty() || !nics.isEmpty() || vsock != null;
     }
 
     /** {@code GET /vm/config}: every section, in the configuration file's shape. */
     public synchronized FullVmConfiguration full() {
         return new FullVmConfiguration(bootSource, machine, List.copyOf(drives.values()), List.copyOf(nics.values()),
-                logger, metrics, entropy, serial);
+                logger, metrics, entropy, serial, vsock);
     }
 
     BootValidation validation() {
@@ -363,6 +400,7 @@ public final class VmConfiguration {
         }
         config = GuestDevices.withDevices(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
                 entropy != null);
+        config = config.withDevices(config.devices().withVsock(vsockConfig));
         return new GuestSpec(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
                 Boolean.TRUE.equals(machine.trackDirtyPages()), serialOutPath,
                 io.jkvm.memory.RamBacking.fromApi(machine.hugePages()));
@@ -373,5 +411,8 @@ public final class VmConfiguration {
         machine = MachineConfiguration.DEFAULT.patchedWith(new MachineConfiguration(c.cpus(),
                 (int) (c.memoryBytes() >> 20), null, trackDirtyPages, null, null));
         bootSource = new BootSource(c.kernel().toString(), c.initrd().map(Path::toString).orElse(null), c.cmdline());
+        // GET /vm/config shows the restored vsock device where it listens now (after any vsock_override).
+        vsockConfig = c.devices().vsock();
+        vsock = vsockConfig == null ? null : new VsockDevice(vsockConfig.guestCid(), vsockConfig.udsPath().toString(), null);
     }
 }

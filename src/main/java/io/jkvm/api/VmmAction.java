@@ -50,6 +50,9 @@ public sealed interface VmmAction {
     /** {@code PUT /serial}: where the serial console's output goes. */
     record ConfigureSerial(SerialConfig serial) implements Configure {}
 
+    /** {@code PUT /vsock}: a virtio-vsock device with Firecracker's Unix-socket host side. */
+    record ConfigureVsock(VsockDevice vsock) implements Configure {}
+
     // ---- updates that name an existing device ----
 
     /** {@code PATCH /drives/{id}}: before boot only (a running guest's disk cannot be swapped yet). */

@@ -3,6 +3,7 @@ package io.jkvm.cli;
 import io.jkvm.arch.x86.boot.BootException;
 import io.jkvm.config.ConfigException;
 import io.jkvm.config.DeviceConfig;
+import io.jkvm.config.VsockConfig;
 import io.jkvm.net.NetConfig;
 import io.jkvm.storage.DiskConfig;
 import io.jkvm.config.HostLimits;
@@ -92,6 +93,12 @@ public final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--rng", description = "A virtio-rng entropy device (the guest's /dev/hwrng).")
     boolean rng;
+
+    @Option(names = "--vsock", paramLabel = "cid=N,uds=PATH",
+            description = "A virtio-vsock device, guest CID N (3 or more), reached through the Unix socket PATH as in"
+                    + " Firecracker: host clients connect to PATH and send 'CONNECT <port>\\n'; guest connections to"
+                    + " host port P go to PATH_P.")
+    String vsock;
 
     @Option(names = "--console", paramLabel = "serial|virtio",
             description = "Where this terminal is connected: the 16550 UART (ttyS0, default) or virtio-console (hvc0).")
@@ -211,7 +218,8 @@ public final class RunCommand implements Callable<Integer> {
                 line = line.replace("console=ttyS0", "console=hvc0");
             }
             DeviceConfig devices = new DeviceConfig(disks.stream().map(DiskConfig::parse).toList(),
-                    nets.stream().map(NetConfig::parse).toList(), rng, virtioConsole);
+                    nets.stream().map(NetConfig::parse).toList(), rng, virtioConsole,
+                    vsock == null ? null : VsockConfig.parse(vsock));
             config = new VmConfigValidator(HostLimits.beforeKvm())
                     .validate(kernel, initrd, line, cpus, memory, onReboot, nested).withDevices(devices);
             for (DiskConfig d : devices.disks()) {

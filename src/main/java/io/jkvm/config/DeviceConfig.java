@@ -7,15 +7,27 @@ import java.util.List;
 
 /**
  * The virtio devices of a VM, in PCI slot order: disks, then network interfaces, then the
- * entropy device and the virtio console.
+ * entropy device, the virtio console and the vsock device.
  *
  * @param disks virtio-blk devices (--disk)
  * @param nets virtio-net devices on TAP interfaces (--net)
  * @param rng a virtio-rng device fed from the host's entropy (--rng)
  * @param virtioConsole the console is hvc0 (virtio-console) instead of ttyS0 (--console virtio)
+ * @param vsock a virtio-vsock device (--vsock, {@code PUT /vsock}), or null
  */
-public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean rng, boolean virtioConsole) {
+public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean rng, boolean virtioConsole,
+        VsockConfig vsock) {
     public static final DeviceConfig NONE = new DeviceConfig(List.of(), List.of(), false, false);
+
+    /** Without a vsock device. */
+    public DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean rng, boolean virtioConsole) {
+        this(disks, nets, rng, virtioConsole, null);
+    }
+
+    /** The same devices with {@code v} as the vsock device (null: none). */
+    public DeviceConfig withVsock(VsockConfig v) {
+        return new DeviceConfig(disks, nets, rng, virtioConsole, v);
+    }
 
     public DeviceConfig {
         disks = List.copyOf(disks);
@@ -34,7 +46,7 @@ public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean
         if (nets.stream().map(NetConfig::mac).distinct().count() != nets.size()) {
             throw new ConfigException("--net: two interfaces have the same MAC");
         }
-        if (disks.size() + nets.size() + 2 > 31) {
+        if (disks.size() + nets.size() + 2 + (vsock != null ? 1 : 0) > 31) {
             throw new ConfigException("too many devices: a PCI bus has 31 slots");
         }
     }

@@ -61,6 +61,10 @@ public record VmShape(List<Disk> disks, List<Nic> nics, boolean rng, boolean vir
 
     /** The shape of {@code d}, with disk sizes from their images. */
     public static VmShape of(DeviceConfig d) throws IOException {
+        if (d.vsock() != null) {
+            // The shape has no field for it, and host connections cannot follow the VM (Firecracker has no live migration).
+            throw new MigrationException("live migration of a VM with a vsock device is not supported");
+        }
         List<Disk> disks = new ArrayList<>();
         for (DiskConfig disk : d.disks()) {
             disks.add(new Disk(disk.id(), disk.readOnly(), Files.size(disk.path())));

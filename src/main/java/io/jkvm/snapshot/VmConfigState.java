@@ -4,6 +4,7 @@ import io.jkvm.config.ConfigException;
 import io.jkvm.config.DeviceConfig;
 import io.jkvm.config.OnReboot;
 import io.jkvm.config.VmConfig;
+import io.jkvm.config.VsockConfig;
 import io.jkvm.net.MacAddress;
 import io.jkvm.net.NetConfig;
 import io.jkvm.resources.BucketConfig;
@@ -24,7 +25,8 @@ import java.util.Optional;
  * string kernel, u8 has initrd [string initrd], string cmdline, i32 cpus,
  * i64 memory bytes, u8 on-reboot ordinal, u8 nested,
  * u8 disks, per disk {string path, u8 read-only, u8 has id [string id], limit},
- * u8 nets, per net {string tap, 6 bytes MAC, limit rx, limit tx}, u8 rng, u8 virtio console
+ * u8 nets, per net {string tap, 6 bytes MAC, limit rx, limit tx}, u8 rng, u8 virtio console,
+ * [u8 has vsock [i64 guest CID, string uds_path]]   (absent in snapshots from before vsock: none)
  *
  * limit = bandwidth bucket, ops bucket; bucket = {i64 size, i64 one-time burst, i64 refill ms}
  * </pre>
@@ -76,6 +78,10 @@ public final class VmConfigState {
             writeLimit(w, n.txRateLimit());
         }
         w.bool(d.rng()).bool(d.virtioConsole());
+        w.bool(d.vsock() != null);
+        if (d.vsock() != null) {
+            w.i64(d.vsock().guestCid()).string(d.vsock().udsPath().toString());
+        }
     }
 
     private static VmConfig read(BoundedReader r) {
@@ -115,11 +121,16 @@ public final class VmConfigState {
             }
             boolean rng = r.bool("rng");
             boolean vcon = r.bool("virtio console");
+            VsockConfig vsock = null;
+            if (r.remaining() > 0 && r.bool("vsock flag")) {
+                long cid = r.i64("vsock guest_cid");
+                vsock = new VsockConfig(cid, Path.of(r.string("vsock uds_path", MAX_PATH)));
+            }
             if (cpus < 1 || mem <= 0) {
                 throw r.fail("vCPU count " + cpus + " / memory " + mem + " out of range");
             }
             return new VmConfig(kernel, initrd, cmdline, cpus, mem, OnReboot.values()[reboot], nested,
-                    new DeviceConfig(disks, nets, rng, vcon));
+                    new DeviceConfig(disks, nets, rng, vcon, vsock));
         } catch (ConfigException | IllegalArgumentException e) { // InvalidPathException included
             throw r.fail(e.getMessage());
         }
@@ -185,6 +196,13 @@ public final class VmConfigState {
         }
         if (a.virtioConsole() != b.virtioConsole()) {
             return "the snapshot's console is " + (a.virtioConsole() ? "virtio" : "serial");
+        }
+        if ((a.vsock() == null) != (b.vsock() == null)) {
+            return "the snapshot " + (a.vsock() != null ? "has" : "has no") + " vsock device";
+        }
+        if (a.vsock() != null && a.vsock().guestCid() != b.vsock().guestCid()) {
+            return "the snapshot's vsock guest_cid is " + a.vsock().guestCid() + ", the configuration's "
+                    + b.vsock().guestCid(); // the guest knows its CID; the uds_path may differ
         }
         return null;
     }

@@ -9,6 +9,7 @@ import io.jkvm.device.virtio.VirtioBlock;
 import io.jkvm.device.virtio.VirtioConsole;
 import io.jkvm.device.virtio.VirtioDevice;
 import io.jkvm.device.virtio.VirtioNet;
+import io.jkvm.device.virtio.vsock.VirtioVsock;
 import io.jkvm.device.virtio.pci.VirtioPciState;
 import io.jkvm.snapshot.DeviceCodecs;
 import io.jkvm.snapshot.VmConfigState;
@@ -34,6 +35,7 @@ public final class DeviceStateFormat {
             VirtioBlock.State.CODEC,
             VirtioNet.State.CODEC,
             VirtioConsole.State.CODEC,
+            VirtioVsock.State.CODEC,
             VirtioDevice.NoState.CODEC,
             VmConfigState.CODEC));
 }

@@ -7,12 +7,14 @@ import io.jkvm.arch.x86.cpu.BootMsrs;
 import io.jkvm.arch.x86.cpu.Segment;
 import io.jkvm.arch.x86.cpuid.CpuidBuilder;
 import io.jkvm.config.DeviceConfig;
+import io.jkvm.config.VsockConfig;
 import io.jkvm.config.OnReboot;
 import io.jkvm.device.virtio.IoStats;
 import io.jkvm.device.virtio.VirtioBlock;
 import io.jkvm.device.virtio.VirtioConsole;
 import io.jkvm.device.virtio.VirtioNet;
 import io.jkvm.device.virtio.VirtioRng;
+import io.jkvm.device.virtio.vsock.VirtioVsock;
 import io.jkvm.device.virtio.pci.VirtioDevices;
 import io.jkvm.net.NetConfig;
 import io.jkvm.net.Tap;
@@ -445,7 +447,7 @@ public final class LinuxVm {
         DeviceConfig d = config.devices();
         List<DiskConfig> disks = new ArrayList<>(d.disks());
         disks.set(i, disk);
-        config = config.withDevices(new DeviceConfig(disks, d.nets(), d.rng(), d.virtioConsole()));
+        config = config.withDevices(new DeviceConfig(disks, d.nets(), d.rng(), d.virtioConsole(), d.vsock()));
     }
 
     /**
@@ -638,7 +640,7 @@ public final class LinuxVm {
             }
             NetConfig n = nets.get(i);
             nets.set(i, new NetConfig(n.tap(), n.mac(), rx, tx));
-            config = config.withDevices(new DeviceConfig(d.disks(), nets, d.rng(), d.virtioConsole()));
+            config = config.withDevices(new DeviceConfig(d.disks(), nets, d.rng(), d.virtioConsole(), d.vsock()));
             String id = virtioIds(d).get(d.disks().size() + i);
             throttles.rx(id).update(rx);
             throttles.tx(id).update(tx);
@@ -723,6 +725,10 @@ public final class LinuxVm {
             if (d.virtioConsole()) {
                 attach(v, saved, byId, ids.get(slot), ++slot, st -> new VirtioConsole(console.in(), console.out(), 80, 25));
             }
+            if (d.vsock() != null) {
+                VsockConfig vs = d.vsock();
+                attach(v, saved, byId, ids.get(slot), ++slot, st -> new VirtioVsock(vs.guestCid(), vs.udsPath()));
+            }
         } catch (IOException | RuntimeException e) {
             v.close();
             throw e;
@@ -754,7 +760,7 @@ public final class LinuxVm {
     /**
      * The device ids of the virtio functions, in slot order: a disk's drive_id ("drive/ID"; a
      * disk configured without one is "diskN", N its position among the disks), a network
-     * interface's guest MAC ("net/MAC", which live migration keeps), "rng0" and "console0".
+     * interface's guest MAC ("net/MAC", which live migration keeps), "rng0", "console0" and "vsock0".
      */
     static List<String> virtioIds(DeviceConfig d) {
         List<String> ids = new ArrayList<>();
@@ -770,6 +776,9 @@ public final class LinuxVm {
         }
         if (d.virtioConsole()) {
             ids.add("console0");
+        }
+        if (d.vsock() != null) {
+            ids.add("vsock0");
         }
         return ids;
     }

@@ -40,6 +40,7 @@ class ActionParserTest {
                 new ConfigureMetrics(new MetricsConfig("/tmp/metrics")),
                 new ConfigureEntropy(new EntropyDevice(null)),
                 new ConfigureSerial(new SerialConfig("/tmp/serial", null)),
+                new ConfigureVsock(new VsockDevice(3L, "/tmp/v.sock", "vsock0")),
                 new UpdateDrive("rootfs", new DriveUpdate("rootfs", "/r2.img", null)),
                 new UpdateNetworkInterface("eth0", new NetworkInterfaceUpdate("eth0", null, null)),
                 new InstanceStart(), new SendCtrlAltDel(), new FlushMetrics(), new Pause(), new Resume(),

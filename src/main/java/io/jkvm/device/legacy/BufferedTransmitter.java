@@ -194,17 +194,23 @@ public final class BufferedTransmitter implements SerialTransmitter, AutoCloseab
                 boolean notify;
                 lock.lock();
                 try {
-                    writing = false;
                     notify = waitingForRoom && hasRoom();
                     if (notify) {
                         waitingForRoom = false;
                     }
-                    changed.signalAll();
                 } finally {
                     lock.unlock();
                 }
                 if (notify) {
                     onReady.run(); // no lock held: the UART takes its own
+                }
+                lock.lock();
+                try {
+                    // Only now: a drain() that returns has its bytes written and the UART told of the room.
+                    writing = false;
+                    changed.signalAll();
+                } finally {
+                    lock.unlock();
                 }
             }
         } catch (InterruptedException e) {

@@ -251,6 +251,11 @@ public final class EventLoop implements AutoCloseable {
                     fds.set(ValueLayout.JAVA_SHORT, o + 4, active[i].events);
                     fds.set(ValueLayout.JAVA_SHORT, o + 6, (short) 0);
                 }
+                // Taken before the poll: whatever a sync() caller did before asking (a kick, a
+                // write) is visible to this poll, so this iteration serves those tickets. A ticket
+                // taken after it is served by the next iteration (its wake-up is re-signalled below
+                // if this iteration's drain swallowed it).
+                long tickets = syncRequested.get();
                 int r = Native.poll(fds, n, pollTimeoutMillis());
                 iterations++; // only this thread writes it
                 if (r < 0) {
@@ -263,9 +268,6 @@ public final class EventLoop implements AutoCloseable {
                 if (fds.get(ValueLayout.JAVA_SHORT, 6) != 0) {
                     wake.drain();
                 }
-                // After the drain: a sync() whose wake-up this drain consumed took its ticket before, so it
-                // is served by this iteration; one that signals later wakes the next poll.
-                long tickets = syncRequested.get();
                 for (int i = 0; i < active.length && !stopping; i++) {
                     short rev = fds.get(ValueLayout.JAVA_SHORT, (long) (i + 1) * POLLFD_SIZE + 6);
                     if ((rev & Native.POLLNVAL) != 0) {
@@ -283,6 +285,9 @@ public final class EventLoop implements AutoCloseable {
                 }
                 runDueTimers();
                 syncServed = tickets; // only this thread writes it
+                if (syncRequested.get() != tickets) {
+                    wake.signal(); // a later ticket whose wake-up the drain above may have consumed
+                }
             }
         }
     }

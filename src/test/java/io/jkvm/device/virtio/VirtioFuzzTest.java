@@ -30,6 +30,7 @@ class VirtioFuzzTest {
     private static VirtioFuzzRig block;
     private static VirtioFuzzRig net;
     private static VirtioFuzzRig console;
+    private static VirtioFuzzRig vsock;
 
     /** Transport registers (common config, ISR, notify, MSI-X, PCI config and its window) over virtio-rng. */
     @FuzzTest(maxDuration = "10m")
@@ -114,5 +115,60 @@ class VirtioFuzzTest {
             });
         }
         console.run(data);
+    }
+
+    /**
+     * virtio-vsock: transmit packets, receive and event buffers, and host clients on its Unix
+     * socket sending CONNECT lines and bytes; a host listener on {@code <uds>_1024} takes guest
+     * connections (and never reads, so the guest side meets full sockets and its credit limit).
+     */
+    @FuzzTest(maxDuration = "10m")
+    void vsock(FuzzedDataProvider data) throws IOException {
+        if (vsock == null) {
+            Path dir = Files.createTempDirectory("jkvm-fuzz-vsock");
+            dir.toFile().deleteOnExit();
+            Path uds = dir.resolve("v.sock");
+            java.nio.channels.ServerSocketChannel listener = java.nio.channels.ServerSocketChannel.open(
+                    java.net.StandardProtocolFamily.UNIX);
+            listener.bind(java.net.UnixDomainSocketAddress.of(dir.resolve("v.sock_1024")));
+            listener.configureBlocking(false);
+            java.util.List<java.nio.channels.SocketChannel> clients = new java.util.ArrayList<>();
+            vsock = new VirtioFuzzRig(new io.jkvm.device.virtio.vsock.VirtioVsock(3, uds), new VirtioFuzzRig.Backend() {
+                @Override
+                public void reset() {
+                    for (java.nio.channels.SocketChannel c : clients) {
+                        try {
+                            c.close();
+                        } catch (IOException e) {
+                            // closing is all that is wanted
+                        }
+                    }
+                    clients.clear();
+                }
+
+                @Override
+                public void event(FuzzedDataProvider d) {
+                    try {
+                        java.nio.channels.SocketChannel accepted;
+                        while ((accepted = listener.accept()) != null) {
+                            clients.add(accepted);
+                        }
+                        if (clients.size() < 32) {
+                            java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open(
+                                    java.net.StandardProtocolFamily.UNIX);
+                            c.connect(java.net.UnixDomainSocketAddress.of(uds));
+                            c.configureBlocking(false);
+                            clients.add(c);
+                            String line = d.consumeBoolean() ? "CONNECT " + d.consumeInt(0, 2048) + "\n" : "";
+                            c.write(ByteBuffer.wrap((line + d.consumeString(64)).getBytes(
+                                    java.nio.charset.StandardCharsets.ISO_8859_1)));
+                        }
+                    } catch (IOException e) {
+                        // the device closed or refused the client: fine
+                    }
+                }
+            });
+        }
+        vsock.run(data);
     }
 }
