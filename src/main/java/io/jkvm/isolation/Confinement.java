@@ -1,0 +1,98 @@
+package io.jkvm.isolation;
+
+import java.util.function.Supplier;
+
+/**
+ * The VMM confining itself once its VM is built (issue 13): no_new_privs, then Landlock, then
+ * the seccomp filter, in that order because landlock_restrict_self and seccomp(SET_MODE_FILTER)
+ * both require no_new_privs from an unprivileged caller, and the filter comes last so nothing
+ * it might deny is needed to set the others up.
+ *
+ * <p>{@link #checked} runs before boot and is where a setting the kernel cannot honour fails
+ * with one line naming the flag; {@link #apply} runs after the VM's files are open and its
+ * devices attached, before its vCPUs first run the guest.
+ *
+ * @param seccomp the filter's mode
+ * @param seccompExplicit whether {@code --seccomp} was given: the default ({@code on}) quietly
+ *        becomes {@code off} on a kernel without seccomp filters, an explicit {@code on} fails
+ * @param landlock the Landlock mode
+ */
+public record Confinement(SeccompMode seccomp, boolean seccompExplicit, LandlockMode landlock) {
+    public static final String SECCOMP_FLAG = "--seccomp";
+    public static final String LANDLOCK_FLAG = "--landlock";
+
+    /** PR_SET_NO_NEW_PRIVS (linux/prctl.h). */
+    private static final int PR_SET_NO_NEW_PRIVS = 38;
+
+    /** Nothing at all (tests of other things, and {@code --seccomp off --landlock off}). */
+    public static final Confinement NONE = new Confinement(SeccompMode.OFF, true, LandlockMode.OFF);
+
+    /** From the flags' values (null: not given); an {@link IllegalArgumentException} names a bad one. */
+    public static Confinement of(String seccomp, String landlock) {
+        return new Confinement(seccomp == null ? SeccompMode.ON : SeccompMode.parse(SECCOMP_FLAG, seccomp),
+                seccomp != null, landlock == null ? LandlockMode.AUTO : LandlockMode.parse(LANDLOCK_FLAG, landlock));
+    }
+
+    /**
+     * The settings this kernel can honour, checked before anything boots: an explicit
+     * {@code --seccomp on|log} or {@code --landlock on} the kernel cannot do is an
+     * {@link IllegalArgumentException} with one line naming the flag and why.
+     */
+    public Confinement checked() {
+        SeccompMode s = seccomp;
+        if (s != SeccompMode.OFF) {
+            String why = SeccompFilter.unavailable();
+            if (why != null) {
+                if (seccompExplicit) {
+                    throw new IllegalArgumentException(SECCOMP_FLAG + " " + s + ": " + why + " (use " + SECCOMP_FLAG + " off)");
+                }
+                s = SeccompMode.OFF;
+            }
+        }
+        if (landlock == LandlockMode.ON) {
+            LandlockAbi.Probe p = LandlockAbi.probe();
+            if (!p.available()) {
+                throw new IllegalArgumentException(LANDLOCK_FLAG + " on: " + p.unavailable() + " (use " + LANDLOCK_FLAG
+                        + " auto or off)");
+            }
+        }
+        return new Confinement(s, seccompExplicit, landlock);
+    }
+
+    /** What {@link #apply} did, as words for the VMM's log. */
+    public record Outcome(String seccomp, String landlock, String landlockScope) {}
+
+    /**
+     * Confines the process (seccomp) and this thread or every thread (Landlock, see
+     * {@link LandlockAbi#allThreads}). {@code policy} is only built when Landlock is used.
+     * Throws (naming the failed call) if a step fails; Landlock in {@code auto} mode on a kernel
+     * without it is not a failure but an outcome saying so.
+     */
+    public Outcome apply(Supplier<LandlockPolicy> policy) {
+        if (seccomp == SeccompMode.OFF && landlock == LandlockMode.OFF) {
+            return new Outcome("off", "off", null);
+        }
+        Syscall.call(Syscall.PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0).orThrow("prctl(PR_SET_NO_NEW_PRIVS)");
+        String ll = "off";
+        String scope = null;
+        if (landlock != LandlockMode.OFF) {
+            LandlockAbi.Probe p = LandlockAbi.probe();
+            if (!p.available()) {
+                if (landlock == LandlockMode.ON) {
+                    throw new IllegalStateException(LANDLOCK_FLAG + " on: " + p.unavailable());
+                }
+                ll = "unavailable: " + p.unavailable();
+            } else {
+                Landlock.Applied a = Landlock.apply(policy.get(), p.abi());
+                ll = "on (ABI " + a.abi().version() + ", " + a.rules() + " rules)";
+                scope = a.allThreads() ? "every thread"
+                        : "the thread that starts the vCPUs and every thread started after it (Landlock ABI "
+                                + a.abi().version() + " < 8 cannot confine threads already running)";
+            }
+        }
+        if (seccomp != SeccompMode.OFF) {
+            SeccompFilter.install(seccomp);
+        }
+        return new Outcome(seccomp.toString(), ll, scope);
+    }
+}

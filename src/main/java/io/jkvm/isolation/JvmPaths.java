@@ -1,0 +1,61 @@
+package io.jkvm.isolation;
+
+import java.io.File;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.jkvm.isolation.LandlockPolicy.Access;
+import io.jkvm.isolation.LandlockPolicy.Rule;
+
+/**
+ * What the JVM under the VMM opens after start, so Landlock leaves the JVM working.
+ *
+ * <p>Measured, not guessed: {@code strace -f -e trace=%file} on a {@code jkvm run} VMM from
+ * JVM start to guest power-off, and on the confinement probe under load (allocation, System.gc,
+ * new platform and virtual threads, JIT warm-up, a parallel stream), keeping the opens made after
+ * the VMM's devices were attached:
+ * <ul>
+ * <li>the JDK's home (classes and native libraries load lazily: libnet, libnio, libmanagement,
+ *     security and time-zone data) and every class-path entry (a directory entry is read one
+ *     .class file at a time, on first use);
+ * <li>/proc (the JVM's /proc/self/{stat,status,maps,mountinfo,cgroup}; the VMM's vCPU report
+ *     reads /proc/self/task/&lt;tid&gt;/stat), /sys/devices/system/cpu and /sys/fs/cgroup
+ *     (Runtime.availableProcessors re-reads the CPU limits);
+ * <li>/dev/null, /dev/urandom and /dev/random (SecureRandom: migration TLS, snapshot keys);
+ * <li>the resolver's /etc files (a migration peer named by host name);
+ * <li>the JVM's perf-data directory in the temp directory, which it unlinks at exit.
+ * </ul>
+ */
+public final class JvmPaths {
+    private JvmPaths() {}
+
+    public static List<Rule> rules() {
+        List<Rule> rules = new ArrayList<>();
+        rules.add(new Rule(Path.of(System.getProperty("java.home")), Access.READ, "JDK"));
+        for (String prop : new String[] {"java.class.path", "jdk.module.path"}) {
+            String cp = System.getProperty(prop);
+            if (cp != null && !cp.isBlank()) {
+                for (String e : cp.split(File.pathSeparator)) {
+                    if (!e.isBlank()) {
+                        rules.add(new Rule(Path.of(e), Access.READ, "JVM " + prop));
+                    }
+                }
+            }
+        }
+        rules.add(new Rule(Path.of("/proc"), Access.READ, "JVM /proc"));
+        rules.add(new Rule(Path.of("/sys/devices/system/cpu"), Access.READ, "JVM CPUs"));
+        rules.add(new Rule(Path.of("/sys/fs/cgroup"), Access.READ, "JVM container limits"));
+        rules.add(new Rule(Path.of("/dev/null"), Access.READ_WRITE, "JVM"));
+        rules.add(new Rule(Path.of("/dev/urandom"), Access.READ, "JVM SecureRandom"));
+        rules.add(new Rule(Path.of("/dev/random"), Access.READ, "JVM SecureRandom"));
+        for (String f : new String[] {"/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/host.conf",
+                "/etc/gai.conf", "/etc/localtime"}) {
+            rules.add(new Rule(Path.of(f), Access.READ, "resolver and time zone"));
+        }
+        String tmp = System.getProperty("java.io.tmpdir", "/tmp");
+        rules.add(new Rule(Path.of(tmp, "hsperfdata_" + System.getProperty("user.name")), Access.CREATE,
+                "JVM perf data (removed at exit)"));
+        return rules;
+    }
+}
