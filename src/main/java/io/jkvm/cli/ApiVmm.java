@@ -93,6 +93,14 @@ final class ApiVmm {
         return this;
     }
 
+    private io.jkvm.isolation.Confinement confinement = io.jkvm.isolation.Confinement.NONE;
+
+    /** --seccomp / --landlock, already checked against the kernel: applied when the guest starts. */
+    ApiVmm confinement(io.jkvm.isolation.Confinement c) {
+        confinement = c;
+        return this;
+    }
+
     /** The jailer's marks (null: not given). */
     private Long startUs;
     private Long startCpuUs;
@@ -160,6 +168,14 @@ final class ApiVmm {
             }).placement(placement).ksm(ksm);
             VmmController vmm = new VmmController(id, limits, launcher, log, onReboot);
             holder[0] = vmm;
+            launcher.beforeFirstStart(confinement.hook(() -> vmmPaths(vmm), o -> {
+                vmm.setConfinedTo(o.policy(), o.allThreads());
+                if (o.landlockUnavailable()) {
+                    log.warn("landlock_unavailable", "error", o.landlock(), "hint", "continuing without it (--landlock auto)");
+                }
+                log.info("confined", "seccomp", o.seccomp(), "landlock", o.landlock(), "landlock_scope",
+                        String.valueOf(o.landlockScope()));
+            }));
             // kill -USR1: the vCPU report as one event (stderr is a JSON-lines log here).
             io.jkvm.vmm.diag.ReportSignal.install(vmm::vcpuReport,
                     r -> log.info("vcpu_report", "report", io.jkvm.vmm.diag.ReportText.render(r)));
@@ -220,6 +236,39 @@ final class ApiVmm {
                 console.close();
             }
         }
+    }
+
+    /**
+     * What the API side of the VMM still opens once its guest runs, beyond the VM's own files
+     * (LandlockPolicy.forVm): the sockets' directories (sockets are removed at exit), the metrics
+     * file (FlushMetrics appends, creating it), the snapshot key or the state directory it is
+     * created in, and the working directory, where relative paths point (Firecracker's jailer
+     * makes it the jail's root) and snapshots may be written. The working directory is left out
+     * when it is "/", which would allow everything.
+     */
+    private java.util.List<io.jkvm.isolation.LandlockPolicy.Rule> vmmPaths(VmmController vmm) {
+        java.util.List<io.jkvm.isolation.LandlockPolicy.Rule> rules = new java.util.ArrayList<>();
+        var create = io.jkvm.isolation.LandlockPolicy.Access.CREATE;
+        for (Path sock : new Path[] {apiSock, consoleSock}) {
+            if (sock != null && sock.toAbsolutePath().getParent() != null) {
+                rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(sock.toAbsolutePath().getParent(), create, "API socket directory"));
+            }
+        }
+        Path metrics = vmm.metricsPath();
+        if (metrics != null && metrics.toAbsolutePath().getParent() != null) {
+            rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(metrics.toAbsolutePath().getParent(), create, "metrics file directory"));
+        }
+        if (snapshotKey != null) {
+            rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(snapshotKey, io.jkvm.isolation.LandlockPolicy.Access.READ, "snapshot key"));
+        } else {
+            rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(io.jkvm.daemon.DaemonPaths.defaultStateDir(), create,
+                    "state directory (host snapshot key)"));
+        }
+        Path cwd = Path.of("").toAbsolutePath();
+        if (cwd.getParent() != null) {
+            rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(cwd, create, "working directory (relative paths, snapshots)"));
+        }
+        return rules;
     }
 
     /** Wall (CLOCK_MONOTONIC, which System.nanoTime reads on Linux) and CPU time since the jailer's marks. */

@@ -59,8 +59,28 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
         return new Confinement(s, seccompExplicit, landlock);
     }
 
-    /** What {@link #apply} did, as words for the VMM's log. */
-    public record Outcome(String seccomp, String landlock, String landlockScope) {}
+    /**
+     * What {@link #apply} did, as words for the VMM's log ({@code landlockScope} null without
+     * Landlock), and the Landlock policy in force (null: none) with whether it binds every
+     * thread, for the API's checks of paths named after start.
+     */
+    public record Outcome(String seccomp, String landlock, String landlockScope, LandlockPolicy policy,
+            boolean allThreads) {
+        /** Landlock was wanted ({@code auto}) but the kernel has none. */
+        public boolean landlockUnavailable() {
+            return landlock.startsWith("unavailable");
+        }
+    }
+
+    /**
+     * The hook {@link io.jkvm.vmm.LinuxVm#beforeFirstStart} takes: applies this confinement with
+     * the VM's policy ({@link LandlockPolicy#forVm} with {@code vmmPaths}, read at that moment)
+     * and hands the outcome to {@code report}.
+     */
+    public java.util.function.Consumer<io.jkvm.config.VmConfig> hook(Supplier<java.util.List<LandlockPolicy.Rule>> vmmPaths,
+            java.util.function.Consumer<Outcome> report) {
+        return config -> report.accept(apply(() -> LandlockPolicy.forVm(config, vmmPaths.get())));
+    }
 
     /**
      * Confines the process (seccomp) and this thread or every thread (Landlock, see
@@ -70,11 +90,13 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
      */
     public Outcome apply(Supplier<LandlockPolicy> policy) {
         if (seccomp == SeccompMode.OFF && landlock == LandlockMode.OFF) {
-            return new Outcome("off", "off", null);
+            return new Outcome("off", "off", null, null, false);
         }
         Syscall.call(Syscall.PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0).orThrow("prctl(PR_SET_NO_NEW_PRIVS)");
         String ll = "off";
         String scope = null;
+        LandlockPolicy applied = null;
+        boolean allThreads = false;
         if (landlock != LandlockMode.OFF) {
             LandlockAbi.Probe p = LandlockAbi.probe();
             if (!p.available()) {
@@ -83,7 +105,9 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
                 }
                 ll = "unavailable: " + p.unavailable();
             } else {
-                Landlock.Applied a = Landlock.apply(policy.get(), p.abi());
+                applied = policy.get();
+                Landlock.Applied a = Landlock.apply(applied, p.abi());
+                allThreads = a.allThreads();
                 ll = "on (ABI " + a.abi().version() + ", " + a.rules() + " rules)";
                 scope = a.allThreads() ? "every thread"
                         : "the thread that starts the vCPUs and every thread started after it (Landlock ABI "
@@ -93,6 +117,6 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
         if (seccomp != SeccompMode.OFF) {
             SeccompFilter.install(seccomp);
         }
-        return new Outcome(seccomp.toString(), ll, scope);
+        return new Outcome(seccomp.toString(), ll, scope, applied, allThreads);
     }
 }

@@ -88,6 +88,8 @@ public record LandlockPolicy(List<Rule> rules) {
         if (!config.devices().nets().isEmpty()) {
             rules.add(new Rule(Path.of("/dev/net/tun"), Access.DEVICE, "TAP (re-attached on a guest reboot)"));
         }
+        // --ksm: whether ksmd runs is read again at each boot (a warning otherwise).
+        rules.add(new Rule(Path.of("/sys/kernel/mm/ksm"), Access.READ, "KSM state"));
         rules.addAll(JvmPaths.rules());
         rules.addAll(vmmPaths);
         return new LandlockPolicy(rules);

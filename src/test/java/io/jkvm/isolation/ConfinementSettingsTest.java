@@ -33,6 +33,6 @@ class ConfinementSettingsTest {
         // Safe in the test JVM: with both off not even no_new_privs is set.
         assertThat(Confinement.NONE.apply(() -> {
             throw new AssertionError("no policy is needed");
-        })).isEqualTo(new Confinement.Outcome("off", "off", null));
+        })).isEqualTo(new Confinement.Outcome("off", "off", null, null, false));
     }
 }
