@@ -242,7 +242,7 @@ final class ApiVmm {
      * What the API side of the VMM still opens once its guest runs, beyond the VM's own files
      * (LandlockPolicy.forVm): the sockets' directories (sockets are removed at exit), the metrics
      * file (FlushMetrics appends, creating it), the snapshot key or the state directory it is
-     * created in, and the working directory, where relative paths point (Firecracker's jailer
+     * created in, the migration TLS files, and the working directory, where relative paths point (Firecracker's jailer
      * makes it the jail's root) and snapshots may be written. The working directory is left out
      * when it is "/", which would allow everything.
      */
@@ -263,6 +263,12 @@ final class ApiVmm {
         } else {
             rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(io.jkvm.daemon.DaemonPaths.defaultStateDir(), create,
                     "state directory (host snapshot key)"));
+        }
+        if (tls != null) {
+            // Read again for each migration (a fresh TLS context per connection).
+            for (Path f : new Path[] {tls.cert(), tls.key(), tls.ca()}) {
+                rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(f, io.jkvm.isolation.LandlockPolicy.Access.READ, "migration TLS"));
+            }
         }
         Path cwd = Path.of("").toAbsolutePath();
         if (cwd.getParent() != null) {

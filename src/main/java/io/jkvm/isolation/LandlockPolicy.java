@@ -84,7 +84,7 @@ public record LandlockPolicy(List<Rule> rules) {
                 rules.add(new Rule(dir, a, "drive " + d.id() + " (its directory: swaps by PATCH /drives)"));
             }
         }
-        rules.add(new Rule(Path.of("/dev/kvm"), Access.DEVICE, "KVM"));
+        rules.add(new Rule(io.jkvm.kvm.KvmDevice.path(), Access.DEVICE, "KVM"));
         if (!config.devices().nets().isEmpty()) {
             rules.add(new Rule(Path.of("/dev/net/tun"), Access.DEVICE, "TAP (re-attached on a guest reboot)"));
         }

@@ -39,7 +39,7 @@ class LandlockPolicyTest {
                 List.of(new Rule(dir.resolve("api"), Access.CREATE, "API socket directory")));
 
         assertThat(p.rules()).contains(new Rule(kernel, Access.READ, "kernel"), new Rule(initrd, Access.READ, "initrd"),
-                new Rule(Path.of("/dev/kvm"), Access.DEVICE, "KVM"),
+                new Rule(io.jkvm.kvm.KvmDevice.path(), Access.DEVICE, "KVM"),
                 new Rule(Path.of("/dev/net/tun"), Access.DEVICE, "TAP (re-attached on a guest reboot)"),
                 new Rule(Path.of(System.getProperty("java.home")), Access.READ, "JDK"),
                 new Rule(dir.resolve("api"), Access.CREATE, "API socket directory"));
