@@ -42,8 +42,8 @@ final class ConfinedPaths {
         LandlockPolicy policy = vmm.confinedTo();
         if (policy != null && vmm.confinedAllThreads() && !policy.allows(file, Access.CREATE)) {
             throw ApiException.badField(field, field + " " + file + ": outside the directories this VMM confined itself to"
-                    + " at start (Landlock): use its working directory, the API socket's directory or a drive's"
-                    + " directory (or start the VMM with --landlock off)");
+                    + " at start (Landlock): use its working directory or the API socket's directory"
+                    + " (or start the VMM with --landlock off)");
         }
     }
 }

@@ -39,9 +39,14 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
      * {@link IllegalArgumentException} with one line naming the flag and why.
      */
     public Confinement checked() {
+        return checked(LandlockAbi::probe, SeccompFilter::unavailable);
+    }
+
+    /** {@link #checked()} with the kernel's answers given (tests play a kernel without Landlock or seccomp). */
+    Confinement checked(Supplier<LandlockAbi.Probe> landlockProbe, Supplier<String> seccompUnavailable) {
         SeccompMode s = seccomp;
         if (s != SeccompMode.OFF) {
-            String why = SeccompFilter.unavailable();
+            String why = seccompUnavailable.get();
             if (why != null) {
                 if (seccompExplicit) {
                     throw new IllegalArgumentException(SECCOMP_FLAG + " " + s + ": " + why + " (use " + SECCOMP_FLAG + " off)");
@@ -50,7 +55,7 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
             }
         }
         if (landlock == LandlockMode.ON) {
-            LandlockAbi.Probe p = LandlockAbi.probe();
+            LandlockAbi.Probe p = landlockProbe.get();
             if (!p.available()) {
                 throw new IllegalArgumentException(LANDLOCK_FLAG + " on: " + p.unavailable() + " (use " + LANDLOCK_FLAG
                         + " auto or off)");
@@ -89,6 +94,11 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
      * without it is not a failure but an outcome saying so.
      */
     public Outcome apply(Supplier<LandlockPolicy> policy) {
+        return apply(policy, landlock == LandlockMode.OFF ? null : LandlockAbi.probe());
+    }
+
+    /** {@link #apply(Supplier)} with the kernel's Landlock answer given (null: Landlock off). */
+    Outcome apply(Supplier<LandlockPolicy> policy, LandlockAbi.Probe probe) {
         if (seccomp == SeccompMode.OFF && landlock == LandlockMode.OFF) {
             return new Outcome("off", "off", null, null, false);
         }
@@ -98,13 +108,14 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
         LandlockPolicy applied = null;
         boolean allThreads = false;
         if (landlock != LandlockMode.OFF) {
-            LandlockAbi.Probe p = LandlockAbi.probe();
+            LandlockAbi.Probe p = probe;
             if (!p.available()) {
                 if (landlock == LandlockMode.ON) {
                     throw new IllegalStateException(LANDLOCK_FLAG + " on: " + p.unavailable());
                 }
                 ll = "unavailable: " + p.unavailable();
             } else {
+                Preload.run();
                 applied = policy.get();
                 Landlock.Applied a = Landlock.apply(applied, p.abi());
                 allThreads = a.allThreads();

@@ -17,7 +17,7 @@ import java.util.stream.LongStream;
 /**
  * A child process for the confinement tests (the test JVM itself is never confined): applies
  * {@code --seccomp MODE --landlock MODE} with a policy of {@link JvmPaths} plus each
- * {@code --allow DIR}, prints one line for what it applied, then one line per action:
+ * {@code --allow DIR} ({@code --kernel-without-landlock} plays a kernel without it), prints one line for what it applied, then one line per action:
  * {@code open:PATH}, {@code create:PATH}, {@code status}, {@code load}, {@code execve:PATH},
  * {@code ptrace} (PEEKDATA of itself: harmless when allowed, ESRCH), {@code clone-process} (a fork:
  * only where seccomp kills it, or the probe would run on in two copies).
@@ -28,18 +28,25 @@ public final class ConfinedProbe {
     public static void main(String[] args) throws Throwable {
         String seccomp = "off";
         String landlock = "off";
+        boolean landlockMissing = false;
         List<LandlockPolicy.Rule> rules = new ArrayList<>(JvmPaths.rules());
         int i = 0;
         for (; i < args.length && args[i].startsWith("--"); i += 2) {
             switch (args[i]) {
                 case "--seccomp" -> seccomp = args[i + 1];
                 case "--landlock" -> landlock = args[i + 1];
+                case "--kernel-without-landlock" -> {
+                    landlockMissing = true;
+                    i--;
+                }
                 case "--allow" -> rules.add(new LandlockPolicy.Rule(Path.of(args[i + 1]), LandlockPolicy.Access.CREATE, "probe"));
                 default -> throw new IllegalArgumentException(args[i]);
             }
         }
         Confinement c = Confinement.of(seccomp, landlock).checked();
-        Confinement.Outcome o = c.apply(() -> new LandlockPolicy(rules));
+        LandlockAbi.Probe probe = landlockMissing ? new LandlockAbi.Probe(null, "the kernel was built without Landlock (played)")
+                : LandlockAbi.probe();
+        Confinement.Outcome o = c.apply(() -> new LandlockPolicy(rules), probe);
         System.out.println("confined seccomp=" + o.seccomp() + " landlock=" + o.landlock());
         System.out.flush();
         for (; i < args.length; i++) {

@@ -117,11 +117,23 @@ class ConfinementProbeTest {
     @Test
     void landlockAndSeccompTogether(@TempDir Path dir) throws Exception {
         assumeLandlock();
-        Files.writeString(dir.resolve("a"), "a");
-        Run r = probe("--seccomp", "on", "--landlock", "on", "--allow", dir.toString(), "open:" + dir.resolve("a"),
-                "open:/etc/passwd", "load", "status");
-        assertThat(r.out()).contains("open " + dir.resolve("a") + " ok").contains("open /etc/passwd EACCES")
+        Path inside = Files.createDirectories(dir.resolve("inside"));
+        Files.writeString(inside.resolve("a"), "a");
+        Path outside = Files.writeString(dir.resolve("b"), "b");
+        Run r = probe("--seccomp", "on", "--landlock", "on", "--allow", inside.toString(), "open:" + inside.resolve("a"),
+                "open:" + outside, "load", "status");
+        assertThat(r.out()).contains("open " + inside.resolve("a") + " ok").contains("open " + outside + " EACCES")
                 .contains("load ok").contains("process.Seccomp:2");
+        assertThat(r.status()).as("stderr: %s", r.err()).isZero();
+    }
+
+    @Test
+    void landlockAutoOnAKernelWithoutItSaysSoAndGoesOnWithSeccomp(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("a"), "a");
+        Run r = probe("--seccomp", "on", "--landlock", "auto", "--kernel-without-landlock", "open:" + dir.resolve("a"),
+                "load", "status");
+        assertThat(r.out()).contains("landlock=unavailable: the kernel was built without Landlock (played)")
+                .contains("open " + dir.resolve("a") + " ok").contains("load ok").contains("process.Seccomp:2");
         assertThat(r.status()).as("stderr: %s", r.err()).isZero();
     }
 }

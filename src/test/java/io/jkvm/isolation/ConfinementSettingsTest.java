@@ -35,4 +35,26 @@ class ConfinementSettingsTest {
             throw new AssertionError("no policy is needed");
         })).isEqualTo(new Confinement.Outcome("off", "off", null, null, false));
     }
+
+    private static final LandlockAbi.Probe NO_LANDLOCK = new LandlockAbi.Probe(null,
+            "the kernel was built without Landlock (CONFIG_SECURITY_LANDLOCK)");
+
+    @Test
+    void landlockOnFailsBeforeBootWithOneLineWhereTheKernelLacksItAndAutoDoesNot() {
+        assertThatThrownBy(() -> Confinement.of(null, "on").checked(() -> NO_LANDLOCK, () -> null))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--landlock on: the kernel was built without Landlock (CONFIG_SECURITY_LANDLOCK)"
+                        + " (use --landlock auto or off)");
+        assertThat(Confinement.of(null, "auto").checked(() -> NO_LANDLOCK, () -> null).landlock()).isEqualTo(LandlockMode.AUTO);
+    }
+
+    @Test
+    void seccompByDefaultGivesWayOnAKernelWithoutFiltersButAnExplicitOnFails() {
+        String none = "the kernel has no seccomp filters with SECCOMP_RET_KILL_PROCESS (Invalid argument)";
+        assertThat(Confinement.of(null, "off").checked(() -> NO_LANDLOCK, () -> none).seccomp()).isEqualTo(SeccompMode.OFF);
+        assertThatThrownBy(() -> Confinement.of("on", "off").checked(() -> NO_LANDLOCK, () -> none))
+                .hasMessage("--seccomp on: " + none + " (use --seccomp off)");
+        assertThatThrownBy(() -> Confinement.of("log", "off").checked(() -> NO_LANDLOCK, () -> none))
+                .hasMessageStartingWith("--seccomp log: ");
+    }
 }
