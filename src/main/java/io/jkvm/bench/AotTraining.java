@@ -59,6 +59,8 @@ public final class AotTraining {
                 java.util.stream.Stream.of("--seccomp", "off", "--landlock", "off")).toArray(String[]::new);
         io.jkvm.isolation.SeccompFilter.program(io.jkvm.isolation.SeccompMode.ON);
         io.jkvm.isolation.LandlockAbi.probe();
+        new io.jkvm.isolation.LandlockPolicy(io.jkvm.isolation.JvmPaths.rules()).allows(kernel.get(),
+                io.jkvm.isolation.LandlockPolicy.Access.READ);
         // Where stock kernels run, this boots and powers off; on a PVM host the kernel never gets
         // far. Either way the run ends within RUN_FOR: the JVM exits and the cache is written.
         Thread.ofPlatform().daemon().start(() -> {

@@ -173,8 +173,12 @@ final class ApiVmm {
                 if (o.landlockUnavailable()) {
                     log.warn("landlock_unavailable", "error", o.landlock(), "hint", "continuing without it (--landlock auto)");
                 }
-                log.info("confined", "seccomp", o.seccomp(), "landlock", o.landlock(), "landlock_scope",
-                        String.valueOf(o.landlockScope()));
+                java.util.List<Object> kv = new java.util.ArrayList<>(java.util.List.of("seccomp", o.seccomp(), "landlock",
+                        o.landlock(), "us", o.micros()));
+                if (o.landlockScope() != null) {
+                    kv.addAll(java.util.List.of("landlock_scope", o.landlockScope()));
+                }
+                log.info("confined", kv.toArray());
             }));
             // kill -USR1: the vCPU report as one event (stderr is a JSON-lines log here).
             io.jkvm.vmm.diag.ReportSignal.install(vmm::vcpuReport,

@@ -288,7 +288,7 @@ public final class RunCommand implements Callable<Integer> {
         if (o.landlockUnavailable()) {
             log.warn("Landlock is unavailable ({}); continuing without it (--landlock auto)", o.landlock());
         }
-        log.info("confined: seccomp {}, landlock {}{}", o.seccomp(), o.landlock(),
+        log.info("confined in {} us: seccomp {}, landlock {}{}", o.micros(), o.seccomp(), o.landlock(),
                 o.landlockScope() == null ? "" : " for " + o.landlockScope());
     }
 

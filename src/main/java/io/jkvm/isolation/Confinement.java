@@ -70,7 +70,7 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
      * thread, for the API's checks of paths named after start.
      */
     public record Outcome(String seccomp, String landlock, String landlockScope, LandlockPolicy policy,
-            boolean allThreads) {
+            boolean allThreads, long micros) {
         /** Landlock was wanted ({@code auto}) but the kernel has none. */
         public boolean landlockUnavailable() {
             return landlock.startsWith("unavailable");
@@ -100,8 +100,9 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
     /** {@link #apply(Supplier)} with the kernel's Landlock answer given (null: Landlock off). */
     Outcome apply(Supplier<LandlockPolicy> policy, LandlockAbi.Probe probe) {
         if (seccomp == SeccompMode.OFF && landlock == LandlockMode.OFF) {
-            return new Outcome("off", "off", null, null, false);
+            return new Outcome("off", "off", null, null, false, 0);
         }
+        long t0 = System.nanoTime();
         Syscall.call(Syscall.PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0).orThrow("prctl(PR_SET_NO_NEW_PRIVS)");
         String ll = "off";
         String scope = null;
@@ -115,7 +116,6 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
                 }
                 ll = "unavailable: " + p.unavailable();
             } else {
-                Preload.run();
                 applied = policy.get();
                 Landlock.Applied a = Landlock.apply(applied, p.abi());
                 allThreads = a.allThreads();
@@ -128,6 +128,6 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
         if (seccomp != SeccompMode.OFF) {
             SeccompFilter.install(seccomp);
         }
-        return new Outcome(seccomp.toString(), ll, scope, applied, allThreads);
+        return new Outcome(seccomp.toString(), ll, scope, applied, allThreads, (System.nanoTime() - t0) / 1000);
     }
 }

@@ -47,7 +47,7 @@ public final class ConfinedProbe {
         LandlockAbi.Probe probe = landlockMissing ? new LandlockAbi.Probe(null, "the kernel was built without Landlock (played)")
                 : LandlockAbi.probe();
         Confinement.Outcome o = c.apply(() -> new LandlockPolicy(rules), probe);
-        System.out.println("confined seccomp=" + o.seccomp() + " landlock=" + o.landlock());
+        System.out.println("confined seccomp=" + o.seccomp() + " landlock=" + o.landlock() + " in " + o.micros() + " us");
         System.out.flush();
         for (; i < args.length; i++) {
             String a = args[i];

@@ -33,7 +33,7 @@ class ConfinementSettingsTest {
         // Safe in the test JVM: with both off not even no_new_privs is set.
         assertThat(Confinement.NONE.apply(() -> {
             throw new AssertionError("no policy is needed");
-        })).isEqualTo(new Confinement.Outcome("off", "off", null, null, false));
+        })).isEqualTo(new Confinement.Outcome("off", "off", null, null, false, 0));
     }
 
     private static final LandlockAbi.Probe NO_LANDLOCK = new LandlockAbi.Probe(null,
