@@ -323,11 +323,6 @@ public final class VmmController {
         return confinedAllThreads;
     }
 
-    /** Where FlushMetrics appends (null: not configured): a file the confined VMM must still open. */
-    public java.nio.file.Path metricsPath() {
-        return config.metricsPath();
-    }
-
     // ---- live migration ----
 
     /**

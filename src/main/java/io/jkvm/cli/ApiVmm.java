@@ -244,11 +244,12 @@ final class ApiVmm {
 
     /**
      * What the API side of the VMM still opens once its guest runs, beyond the VM's own files
-     * (LandlockPolicy.forVm): the sockets' directories (sockets are removed at exit), the metrics
-     * file (FlushMetrics appends, creating it), the snapshot key or the state directory it is
-     * created in, the migration TLS files, and the working directory, where relative paths point (Firecracker's jailer
-     * makes it the jail's root) and snapshots may be written. The working directory is left out
-     * when it is "/", which would allow everything.
+     * (LandlockPolicy.forVm): the sockets' directories (sockets are removed at exit), the
+     * snapshot key or the state directory it is created in, the migration TLS files (read for
+     * each migration), and the working directory, where relative paths point (Firecracker's
+     * jailer makes it the jail's root) and snapshots may be written. The working directory is
+     * left out when it is "/", which would allow everything. The log and metrics files are
+     * opened once, when configured, and need no rule.
      */
     private java.util.List<io.jkvm.isolation.LandlockPolicy.Rule> vmmPaths(VmmController vmm) {
         java.util.List<io.jkvm.isolation.LandlockPolicy.Rule> rules = new java.util.ArrayList<>();
@@ -257,10 +258,6 @@ final class ApiVmm {
             if (sock != null && sock.toAbsolutePath().getParent() != null) {
                 rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(sock.toAbsolutePath().getParent(), create, "API socket directory"));
             }
-        }
-        Path metrics = vmm.metricsPath();
-        if (metrics != null && metrics.toAbsolutePath().getParent() != null) {
-            rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(metrics.toAbsolutePath().getParent(), create, "metrics file directory"));
         }
         if (snapshotKey != null) {
             rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(snapshotKey, io.jkvm.isolation.LandlockPolicy.Access.READ, "snapshot key"));
