@@ -91,7 +91,8 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
      * Confines the process (seccomp) and this thread or every thread (Landlock, see
      * {@link LandlockAbi#allThreads}). {@code policy} is only built when Landlock is used.
      * Throws (naming the failed call) if a step fails; Landlock in {@code auto} mode on a kernel
-     * without it is not a failure but an outcome saying so.
+     * without it, or with a policy path on a file system where its rules do not hold
+     * ({@link FileSystems}), is not a failure but an outcome saying so ({@code on} fails).
      */
     public Outcome apply(Supplier<LandlockPolicy> policy) {
         return apply(policy, landlock == LandlockMode.OFF ? null : LandlockAbi.probe());
@@ -116,13 +117,22 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
                 }
                 ll = "unavailable: " + p.unavailable();
             } else {
-                applied = policy.get();
-                Landlock.Applied a = Landlock.apply(applied, p.abi());
-                allThreads = a.allThreads();
-                ll = "on (ABI " + a.abi().version() + ", " + a.rules() + " rules)";
-                scope = a.allThreads() ? "every thread"
-                        : "the thread that starts the vCPUs and every thread started after it (Landlock ABI "
-                                + a.abi().version() + " < 8 cannot confine threads already running)";
+                LandlockPolicy wanted = policy.get();
+                String unreliable = FileSystems.landlockUnreliable(wanted);
+                if (unreliable != null) {
+                    if (landlock == LandlockMode.ON) {
+                        throw new IllegalStateException(LANDLOCK_FLAG + " on: " + unreliable);
+                    }
+                    ll = "unavailable: " + unreliable;
+                } else {
+                    Landlock.Applied a = Landlock.apply(wanted, p.abi());
+                    applied = wanted;
+                    allThreads = a.allThreads();
+                    ll = "on (ABI " + a.abi().version() + ", " + a.rules() + " rules)";
+                    scope = a.allThreads() ? "every thread"
+                            : "the thread that starts the vCPUs and every thread started after it (Landlock ABI "
+                                    + a.abi().version() + " < 8 cannot confine threads already running)";
+                }
             }
         }
         if (seccomp != SeccompMode.OFF) {

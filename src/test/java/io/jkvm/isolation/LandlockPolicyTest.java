@@ -75,4 +75,13 @@ class LandlockPolicyTest {
         assertThat(Access.CREATE.rights(false) & ~LandlockAbi.FILE_RIGHTS).isZero();
         assertThat(Access.DEVICE.rights(false) & ~LandlockAbi.FILE_RIGHTS).isZero();
     }
+
+    @Test
+    void nineP_isTheFileSystemLandlockCannotHoldAndOthersAreFine() {
+        assertThat(FileSystems.landlockUnreliable(Path.of("/proc/self"))).isNull();
+        assertThat(FileSystems.landlockUnreliable(dir)).as("a missing or local path").isIn(null,
+                dir + " is on a 9p file system, where Landlock's rules do not hold (a new inode at each lookup)");
+        assertThat(FileSystems.landlockUnreliable(dir.resolve("missing"))).isNull();
+        assertThat(FileSystems.V9FS_MAGIC).isEqualTo(0x01021997L);
+    }
 }
