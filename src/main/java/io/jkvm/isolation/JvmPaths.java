@@ -29,7 +29,7 @@ import io.jkvm.isolation.LandlockPolicy.Rule;
  * <li>the name service's /etc files: the resolver's (a migration peer named by host name),
  *     passwd and group (the API's file-owner lookups); /etc/localtime and /usr/share/zoneinfo
  *     (log time stamps);
- * <li>the JVM's perf-data directory in the temp directory, which it unlinks at exit;
+ * <li>the JVM's perf-data directory, /tmp/hsperfdata_USER, whose file it unlinks at exit;
  * <li>the system's libcrypto, loaded on the first snapshot: /etc/ld.so.cache, the system library
  *     directories, /usr/lib/ssl/openssl.cnf (loading it before the restriction instead would
  *     add about 100 ms to every boot);
@@ -69,8 +69,8 @@ public final class JvmPaths {
                 "/etc/gai.conf", "/etc/passwd", "/etc/group", "/etc/localtime", "/usr/share/zoneinfo"}) {
             rules.add(new Rule(Path.of(f), Access.READ, "name service and time zone"));
         }
-        String tmp = System.getProperty("java.io.tmpdir", "/tmp");
-        rules.add(new Rule(Path.of(tmp, "hsperfdata_" + System.getProperty("user.name")), Access.CREATE,
+        // HotSpot keeps it in /tmp whatever java.io.tmpdir says (os::get_temp_directory on Linux).
+        rules.add(new Rule(Path.of("/tmp", "hsperfdata_" + System.getProperty("user.name")), Access.CREATE,
                 "JVM perf data (removed at exit)"));
         return rules;
     }
