@@ -34,12 +34,18 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
     }
 
     /**
-     * The settings this kernel can honour, checked before anything boots: an explicit
-     * {@code --seccomp on|log} or {@code --landlock on} the kernel cannot do is an
-     * {@link IllegalArgumentException} with one line naming the flag and why.
+     * The settings this kernel (and this JVM) can honour, checked before anything boots: an
+     * explicit {@code --seccomp on|log} or {@code --landlock on} that cannot be done is an
+     * {@link IllegalArgumentException} with one line naming the flag and why; the default
+     * seccomp {@code on} becomes {@code off} instead.
      */
     public Confinement checked() {
-        return checked(LandlockAbi::probe, SeccompFilter::unavailable);
+        return checked(LandlockAbi::probe, () -> {
+            if (JvmArgs.forksAtExit(JvmArgs.all())) {
+                return "this JVM writes an AOT cache at exit (-XX:AOTCacheOutput) with a child JVM, which the filter forbids";
+            }
+            return SeccompFilter.unavailable();
+        });
     }
 
     /** {@link #checked()} with the kernel's answers given (tests play a kernel without Landlock or seccomp). */

@@ -29,7 +29,9 @@ import io.jkvm.isolation.LandlockPolicy.Rule;
  * <li>the name service's /etc files: the resolver's (a migration peer named by host name),
  *     passwd and group (the API's file-owner lookups); /etc/localtime and /usr/share/zoneinfo
  *     (log time stamps);
- * <li>the JVM's perf-data directory, /tmp/hsperfdata_USER, whose file it unlinks at exit;
+ * <li>the JVM's perf-data directory, /tmp/hsperfdata_USER, whose file it unlinks at exit, and
+ *     the directory of a class-data archive it writes at exit (-XX:+AutoCreateSharedArchive,
+ *     as the lab's child JVMs run; -XX:ArchiveClassesAtExit; -XX:AOTConfiguration when recording);
  * <li>the system's libcrypto, loaded on the first snapshot: /etc/ld.so.cache, the system library
  *     directories, /usr/lib/ssl/openssl.cnf (loading it before the restriction instead would
  *     add about 100 ms to every boot);
@@ -68,6 +70,12 @@ public final class JvmPaths {
         for (String f : new String[] {"/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/host.conf",
                 "/etc/gai.conf", "/etc/passwd", "/etc/group", "/etc/localtime", "/usr/share/zoneinfo"}) {
             rules.add(new Rule(Path.of(f), Access.READ, "name service and time zone"));
+        }
+        for (Path f : JvmArgs.writtenAtExit(JvmArgs.all())) {
+            Path dir = f.toAbsolutePath().getParent();
+            if (dir != null) {
+                rules.add(new Rule(dir, Access.CREATE, "JVM class-data archive written at exit"));
+            }
         }
         // HotSpot keeps it in /tmp whatever java.io.tmpdir says (os::get_temp_directory on Linux).
         rules.add(new Rule(Path.of("/tmp", "hsperfdata_" + System.getProperty("user.name")), Access.CREATE,

@@ -57,4 +57,17 @@ class ConfinementSettingsTest {
         assertThatThrownBy(() -> Confinement.of("log", "off").checked(() -> NO_LANDLOCK, () -> none))
                 .hasMessageStartingWith("--seccomp log: ");
     }
+
+    @Test
+    void jvmOptionsThatWriteAtExitOrForkAtExitAreRecognised() {
+        var lab = java.util.List.of("--enable-native-access=ALL-UNNAMED", "-XX:SharedArchiveFile=/run/t/children.jsa",
+                "-XX:+AutoCreateSharedArchive", "-cp", "x.jar", "io.jkvm.cli.Main", "run");
+        assertThat(JvmArgs.writtenAtExit(lab)).containsExactly(java.nio.file.Path.of("/run/t/children.jsa"));
+        assertThat(JvmArgs.writtenAtExit(java.util.List.of("-XX:SharedArchiveFile=/a.jsa"))).as("read only").isEmpty();
+        assertThat(JvmArgs.writtenAtExit(java.util.List.of("-XX:ArchiveClassesAtExit=/b.jsa")))
+                .containsExactly(java.nio.file.Path.of("/b.jsa"));
+        assertThat(JvmArgs.forksAtExit(lab)).isFalse();
+        assertThat(JvmArgs.forksAtExit(java.util.List.of("-XX:AOTCacheOutput=/c.aot"))).isTrue();
+        assertThat(JvmArgs.all()).as("this JVM's own command line").contains("--enable-native-access=ALL-UNNAMED");
+    }
 }
