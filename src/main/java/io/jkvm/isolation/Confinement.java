@@ -124,14 +124,13 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
                 ll = "unavailable: " + p.unavailable();
             } else {
                 LandlockPolicy wanted = policy.get();
-                String unreliable = FileSystems.landlockUnreliable(wanted);
-                if (unreliable != null) {
+                Landlock.Applied a = Landlock.apply(wanted, p.abi());
+                if (a.unreliable() != null) {
                     if (landlock == LandlockMode.ON) {
-                        throw new IllegalStateException(LANDLOCK_FLAG + " on: " + unreliable);
+                        throw new IllegalStateException(LANDLOCK_FLAG + " on: " + a.unreliable());
                     }
-                    ll = "unavailable: " + unreliable;
+                    ll = "unavailable: " + a.unreliable();
                 } else {
-                    Landlock.Applied a = Landlock.apply(wanted, p.abi());
                     applied = wanted;
                     allThreads = a.allThreads();
                     ll = "on (ABI " + a.abi().version() + ", " + a.rules() + " rules)";

@@ -33,10 +33,12 @@ public final class FileSystems {
             if (r.failed()) {
                 return null; // not knowable: Landlock's own errors will say more
             }
-            return buf.get(JAVA_LONG, 0) == V9FS_MAGIC
-                    ? path + " is on a 9p file system, where Landlock's rules do not hold (a new inode at each lookup)"
-                    : null;
+            return buf.get(JAVA_LONG, 0) == V9FS_MAGIC ? nineP(path) : null;
         }
+    }
+
+    static String nineP(Path path) {
+        return path + " is on a 9p file system, where Landlock's rules do not hold (a new inode at each lookup)";
     }
 
     /** The first rule of {@code policy} whose path Landlock cannot hold, as a reason (null: none). */

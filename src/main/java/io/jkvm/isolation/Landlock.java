@@ -1,12 +1,9 @@
 package io.jkvm.isolation;
 
 import io.jkvm.kvm.Native;
-import io.jkvm.kvm.NativeException;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
@@ -34,64 +31,75 @@ public final class Landlock {
      */
     private static final int RULESET_ATTR_SIZE = 8;
 
-    /** What was applied: the ABI, how many rules, and whether every thread is confined. */
-    public record Applied(LandlockAbi abi, int rules, boolean allThreads) {}
+    /**
+     * What was applied: the ABI, how many rules, and whether every thread is confined; or, with
+     * {@code unreliable} set, nothing at all, because a rule's path is on a file system where
+     * Landlock's rules do not hold ({@link FileSystems}).
+     */
+    public record Applied(LandlockAbi abi, int rules, boolean allThreads, String unreliable) {}
 
-    /** Confines this thread (and, from ABI 8, every thread) to {@code policy}; throws naming the failed call. */
+    // openat(2), fstat(2), fstatfs(2) (asm/unistd_64.h); AT_FDCWD (linux/fcntl.h).
+    private static final long NR_OPENAT = 257;
+    private static final long NR_FSTAT = 5;
+    private static final long NR_FSTATFS = 138;
+    private static final int AT_FDCWD = -100;
+    /** struct stat (x86-64): st_mode is the __u32 at offset 24; S_IFMT and S_IFDIR from linux/stat.h. */
+    private static final int ST_MODE = 24;
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFDIR = 0040000;
+
+    /**
+     * Confines this thread (and, from ABI 8, every thread) to {@code policy}; throws naming the
+     * failed call. Each path is opened once (O_PATH): its type, its file system and the rule
+     * come from that descriptor, so a boot pays one path walk per rule.
+     */
     public static Applied apply(LandlockPolicy policy, LandlockAbi abi) {
         long handled = abi.handledFs();
-        int rulesetFd;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment attr = a.allocate(RULESET_ATTR_SIZE);
             attr.set(JAVA_LONG_UNALIGNED, 0, handled);
-            rulesetFd = (int) Syscall.call(Syscall.LANDLOCK_CREATE_RULESET, attr.address(), RULESET_ATTR_SIZE, 0)
+            int rulesetFd = (int) Syscall.call(Syscall.LANDLOCK_CREATE_RULESET, attr.address(), RULESET_ATTR_SIZE, 0)
                     .orThrow("landlock_create_ruleset");
-        }
-        try {
-            int added = 0;
-            for (LandlockPolicy.Rule rule : policy.rules()) {
-                if (addRule(rulesetFd, rule, handled)) {
-                    added++;
+            try {
+                MemorySegment stat = a.allocate(256, 8);
+                MemorySegment rule = a.allocate(PATH_BENEATH_SIZE);
+                int added = 0;
+                for (LandlockPolicy.Rule r : policy.rules()) {
+                    Syscall.Result open = Syscall.call(NR_OPENAT, AT_FDCWD, a.allocateFrom(r.path().toString()).address(),
+                            O_PATH | Native.O_CLOEXEC);
+                    if (open.failed()) {
+                        continue; // absent (an optional path, like /dev/net/tun) or unreachable: no rule, no access
+                    }
+                    int fd = (int) open.value();
+                    try {
+                        Syscall.call(NR_FSTATFS, fd, stat.address(), 0).orThrow("fstatfs(" + r.path() + ")");
+                        if (stat.get(JAVA_LONG_UNALIGNED, 0) == FileSystems.V9FS_MAGIC) {
+                            return new Applied(abi, 0, false, FileSystems.nineP(r.path()));
+                        }
+                        Syscall.call(NR_FSTAT, fd, stat.address(), 0).orThrow("fstat(" + r.path() + ")");
+                        boolean dir = (stat.get(JAVA_INT_UNALIGNED, ST_MODE) & S_IFMT) == S_IFDIR;
+                        long allowed = r.access().rights(dir) & handled;
+                        if (!dir) {
+                            allowed &= LandlockAbi.FILE_RIGHTS; // the kernel refuses directory rights on a file (EINVAL)
+                        }
+                        if (allowed == 0) {
+                            continue;
+                        }
+                        rule.set(JAVA_LONG_UNALIGNED, 0, allowed);
+                        rule.set(JAVA_INT_UNALIGNED, 8, fd);
+                        Syscall.call(Syscall.LANDLOCK_ADD_RULE, rulesetFd, RULE_PATH_BENEATH, rule.address(), 0)
+                                .orThrow("landlock_add_rule(" + r.path() + ")");
+                        added++;
+                    } finally {
+                        Native.close(fd);
+                    }
                 }
+                int flags = abi.allThreads() ? LandlockAbi.RESTRICT_SELF_TSYNC : 0;
+                Syscall.call(Syscall.LANDLOCK_RESTRICT_SELF, rulesetFd, flags, 0).orThrow("landlock_restrict_self");
+                return new Applied(abi, added, abi.allThreads(), null);
+            } finally {
+                Native.close(rulesetFd);
             }
-            int flags = abi.allThreads() ? LandlockAbi.RESTRICT_SELF_TSYNC : 0;
-            Syscall.call(Syscall.LANDLOCK_RESTRICT_SELF, rulesetFd, flags, 0).orThrow("landlock_restrict_self");
-            return new Applied(abi, added, abi.allThreads());
-        } finally {
-            Native.close(rulesetFd);
         }
     }
-
-    /** Adds one rule; a path that does not exist (an optional one, like /dev/net/tun) adds nothing. */
-    private static boolean addRule(int rulesetFd, LandlockPolicy.Rule rule, long handled) {
-        Path p = rule.path();
-        if (!Files.exists(p)) {
-            return false;
-        }
-        boolean dir = Files.isDirectory(p);
-        long allowed = rule.access().rights(dir) & handled;
-        if (!dir) {
-            allowed &= LandlockAbi.FILE_RIGHTS; // the kernel refuses directory rights on a file (EINVAL)
-        }
-        if (allowed == 0) {
-            return false;
-        }
-        int fd;
-        try {
-            fd = Native.open(p.toString(), O_PATH | Native.O_CLOEXEC);
-        } catch (NativeException e) {
-            return false; // vanished or not even searchable: no rule, so no access
-        }
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment attr = a.allocate(PATH_BENEATH_SIZE);
-            attr.set(JAVA_LONG_UNALIGNED, 0, allowed);
-            attr.set(JAVA_INT_UNALIGNED, 8, fd);
-            Syscall.call(Syscall.LANDLOCK_ADD_RULE, rulesetFd, RULE_PATH_BENEATH, attr.address(), 0)
-                    .orThrow("landlock_add_rule(" + p + ")");
-            return true;
-        } finally {
-            Native.close(fd);
-        }
-    }
-
 }
