@@ -1,6 +1,5 @@
 package io.jkvm.isolation;
 
-import io.jkvm.kvm.Native;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -21,6 +20,7 @@ public final class Landlock {
 
     /** O_PATH (asm-generic/fcntl.h): a rule's parent_fd names the file, it is never read. */
     private static final int O_PATH = 0x200000;
+    private static final int O_CLOEXEC = 0x80000;
     /** enum landlock_rule_type. */
     private static final int RULE_PATH_BENEATH = 1;
     /** struct landlock_path_beneath_attr is packed: __u64 allowed_access; __s32 parent_fd. */
@@ -66,7 +66,7 @@ public final class Landlock {
                 int added = 0;
                 for (LandlockPolicy.Rule r : policy.rules()) {
                     Syscall.Result open = Syscall.call(NR_OPENAT, AT_FDCWD, a.allocateFrom(r.path().toString()).address(),
-                            O_PATH | Native.O_CLOEXEC);
+                            O_PATH | O_CLOEXEC);
                     if (open.failed()) {
                         continue; // absent (an optional path, like /dev/net/tun) or unreachable: no rule, no access
                     }
@@ -91,14 +91,14 @@ public final class Landlock {
                                 .orThrow("landlock_add_rule(" + r.path() + ")");
                         added++;
                     } finally {
-                        Native.close(fd);
+                        Syscall.close(fd);
                     }
                 }
                 int flags = abi.allThreads() ? LandlockAbi.RESTRICT_SELF_TSYNC : 0;
                 Syscall.call(Syscall.LANDLOCK_RESTRICT_SELF, rulesetFd, flags, 0).orThrow("landlock_restrict_self");
                 return new Applied(abi, added, abi.allThreads(), null);
             } finally {
-                Native.close(rulesetFd);
+                Syscall.close(rulesetFd);
             }
         }
     }
