@@ -67,7 +67,35 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
                         + " auto or off)");
             }
         }
-        return new Confinement(s, seccompExplicit, landlock);
+        Confinement c = new Confinement(s, seccompExplicit, landlock);
+        c.rehearse();
+        return c;
+    }
+
+    /**
+     * Runs the code of {@link #apply} once in the background, without confining anything: the
+     * first run of a cold JVM costs most (class loading, binding the calls), and the VMM has
+     * time to spare while its VM is built, none once it is built.
+     */
+    private void rehearse() {
+        if (seccomp == SeccompMode.OFF && landlock == LandlockMode.OFF) {
+            return;
+        }
+        Thread.ofPlatform().daemon().name("confine-rehearsal").start(() -> {
+            try {
+                if (seccomp != SeccompMode.OFF) {
+                    try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+                        Bpf.fprog(a, SeccompFilter.program(seccomp));
+                    }
+                }
+                LandlockAbi.Probe p = landlock == LandlockMode.OFF ? null : LandlockAbi.probe();
+                if (p != null && p.available()) {
+                    Landlock.rehearse(new LandlockPolicy(JvmPaths.rules()), p.abi());
+                }
+            } catch (RuntimeException e) {
+                // Only a rehearsal: the real run reports its own errors.
+            }
+        });
     }
 
     /**

@@ -54,6 +54,18 @@ public final class Landlock {
      * come from that descriptor, so a boot pays one path walk per rule.
      */
     public static Applied apply(LandlockPolicy policy, LandlockAbi abi) {
+        return build(policy, abi, true);
+    }
+
+    /**
+     * Everything {@link #apply} does but the restriction: a ruleset built and dropped, so the
+     * code and bindings are ready when the VM starts ({@link Confinement#checked}).
+     */
+    static void rehearse(LandlockPolicy policy, LandlockAbi abi) {
+        build(policy, abi, false);
+    }
+
+    private static Applied build(LandlockPolicy policy, LandlockAbi abi, boolean restrict) {
         long handled = abi.handledFs();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment attr = a.allocate(RULESET_ATTR_SIZE);
@@ -94,8 +106,10 @@ public final class Landlock {
                         Syscall.close(fd);
                     }
                 }
-                int flags = abi.allThreads() ? LandlockAbi.RESTRICT_SELF_TSYNC : 0;
-                Syscall.call(Syscall.LANDLOCK_RESTRICT_SELF, rulesetFd, flags, 0).orThrow("landlock_restrict_self");
+                if (restrict) {
+                    int flags = abi.allThreads() ? LandlockAbi.RESTRICT_SELF_TSYNC : 0;
+                    Syscall.call(Syscall.LANDLOCK_RESTRICT_SELF, rulesetFd, flags, 0).orThrow("landlock_restrict_self");
+                }
                 return new Applied(abi, added, abi.allThreads(), null);
             } finally {
                 Syscall.close(rulesetFd);
