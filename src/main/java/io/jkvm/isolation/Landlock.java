@@ -1,6 +1,5 @@
 package io.jkvm.isolation;
 
-
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
