@@ -11,6 +11,9 @@ import io.jkvm.api.UdsHttpServer;
 import io.jkvm.api.VmmController;
 import io.jkvm.config.HostLimits;
 import io.jkvm.config.OnReboot;
+import io.jkvm.isolation.Confinement;
+import io.jkvm.isolation.LandlockPolicy.Access;
+import io.jkvm.isolation.LandlockPolicy.Rule;
 import io.jkvm.kvm.Kvm;
 import io.jkvm.snapshot.SnapshotException;
 import io.jkvm.snapshot.SnapshotKey;
@@ -93,10 +96,10 @@ final class ApiVmm {
         return this;
     }
 
-    private io.jkvm.isolation.Confinement confinement = io.jkvm.isolation.Confinement.NONE;
+    private Confinement confinement = Confinement.NONE;
 
     /** --seccomp / --landlock, already checked against the kernel: applied when the guest starts. */
-    ApiVmm confinement(io.jkvm.isolation.Confinement c) {
+    ApiVmm confinement(Confinement c) {
         confinement = c;
         return this;
     }
@@ -171,7 +174,8 @@ final class ApiVmm {
             launcher.beforeFirstStart(confinement.hook(() -> vmmPaths(vmm), o -> {
                 vmm.setConfinedTo(o.policy(), o.allThreads());
                 if (o.landlockUnavailable()) {
-                    log.warn("landlock_unavailable", "error", o.landlock(), "hint", "continuing without it (--landlock auto)");
+                    log.warn("landlock_unavailable", "error", o.landlockUnavailableReason(),
+                            "hint", "continuing without it (--landlock auto)");
                 }
                 java.util.List<Object> kv = new java.util.ArrayList<>(java.util.List.of("seccomp", o.seccomp(), "landlock",
                         o.landlock(), "us", o.micros()));
@@ -251,29 +255,28 @@ final class ApiVmm {
      * left out when it is "/", which would allow everything. The log and metrics files are
      * opened once, when configured, and need no rule.
      */
-    private java.util.List<io.jkvm.isolation.LandlockPolicy.Rule> vmmPaths(VmmController vmm) {
-        java.util.List<io.jkvm.isolation.LandlockPolicy.Rule> rules = new java.util.ArrayList<>();
-        var create = io.jkvm.isolation.LandlockPolicy.Access.CREATE;
+    private java.util.List<Rule> vmmPaths(VmmController vmm) {
+        java.util.List<Rule> rules = new java.util.ArrayList<>();
         for (Path sock : new Path[] {apiSock, consoleSock}) {
             if (sock != null && sock.toAbsolutePath().getParent() != null) {
-                rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(sock.toAbsolutePath().getParent(), create, "API socket directory"));
+                rules.add(new Rule(sock.toAbsolutePath().getParent(), Access.CREATE, "API socket directory"));
             }
         }
         if (snapshotKey != null) {
-            rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(snapshotKey, io.jkvm.isolation.LandlockPolicy.Access.READ, "snapshot key"));
+            rules.add(new Rule(snapshotKey, Access.READ, "snapshot key"));
         } else {
-            rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(io.jkvm.daemon.DaemonPaths.defaultStateDir(), create,
+            rules.add(new Rule(io.jkvm.daemon.DaemonPaths.defaultStateDir(), Access.CREATE,
                     "state directory (host snapshot key)"));
         }
         if (tls != null) {
             // Read again for each migration (a fresh TLS context per connection).
             for (Path f : new Path[] {tls.cert(), tls.key(), tls.ca()}) {
-                rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(f, io.jkvm.isolation.LandlockPolicy.Access.READ, "migration TLS"));
+                rules.add(new Rule(f, Access.READ, "migration TLS"));
             }
         }
         Path cwd = Path.of("").toAbsolutePath();
         if (cwd.getParent() != null) {
-            rules.add(new io.jkvm.isolation.LandlockPolicy.Rule(cwd, create, "working directory (relative paths, snapshots)"));
+            rules.add(new Rule(cwd, Access.CREATE, "working directory (relative paths, snapshots)"));
         }
         return rules;
     }

@@ -121,6 +121,7 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--ksm", description = "Let the host's KSM merge identical pages of guest RAM (off by default:"
             + " pages shared between VMs are a timing side channel).")
     boolean ksm;
+
     @Option(names = "--seccomp", paramLabel = "off|log|on",
             description = "Once the VM is built, a seccomp filter denies the calls a VMM never makes (exec, fork, ptrace,"
                     + " mount, bpf, module loading...): on kills the VMM, log only logs them (default: on where the kernel"
@@ -286,7 +287,7 @@ public final class RunCommand implements Callable<Integer> {
     private static void logConfinement(io.jkvm.isolation.Confinement.Outcome o) {
         org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(io.jkvm.isolation.Confinement.class);
         if (o.landlockUnavailable()) {
-            log.warn("Landlock is unavailable ({}); continuing without it (--landlock auto)", o.landlock());
+            log.warn("Landlock is unavailable: {}; continuing without it (--landlock auto)", o.landlockUnavailableReason());
         }
         log.info("confined in {} us: seccomp {}, landlock {}{}", o.micros(), o.seccomp(), o.landlock(),
                 o.landlockScope() == null ? "" : " for " + o.landlockScope());

@@ -105,9 +105,16 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
      */
     public record Outcome(String seccomp, String landlock, String landlockScope, LandlockPolicy policy,
             boolean allThreads, long micros) {
-        /** Landlock was wanted ({@code auto}) but the kernel has none. */
+        private static final String UNAVAILABLE = "unavailable: ";
+
+        /** Landlock was wanted ({@code auto}) but could not be applied (no Landlock, or a 9p path). */
         public boolean landlockUnavailable() {
-            return landlock.startsWith("unavailable");
+            return landlock.startsWith(UNAVAILABLE);
+        }
+
+        /** Why Landlock could not be applied (null: it was, or was not wanted). */
+        public String landlockUnavailableReason() {
+            return landlockUnavailable() ? landlock.substring(UNAVAILABLE.length()) : null;
         }
     }
 
