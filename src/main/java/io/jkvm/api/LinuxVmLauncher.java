@@ -28,6 +28,7 @@ public final class LinuxVmLauncher implements GuestLauncher {
 
     private final LinuxVm.Console console;
     private final Consumer<MachineExit> onExit;
+    private volatile Consumer<VmConfig> beforeFirstStart;
 
     public LinuxVmLauncher(LinuxVm.Console console, Consumer<MachineExit> onExit) {
         this.console = console;
@@ -57,6 +58,12 @@ public final class LinuxVmLauncher implements GuestLauncher {
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest("the VMM's --" + e.getMessage());
         }
+    }
+
+    /** See {@link LinuxVm#beforeFirstStart}: given to every VM this launcher runs (booted, restored or migrated in). */
+    public LinuxVmLauncher beforeFirstStart(Consumer<VmConfig> hook) {
+        beforeFirstStart = hook;
+        return this;
     }
 
     @Override
@@ -130,6 +137,10 @@ public final class LinuxVmLauncher implements GuestLauncher {
     /** Starts {@code vm} (booted, restored or migrated in) placed as the VMM's flags say. */
     private RunningGuest run(LinuxVm vm) {
         place(vm);
+        Consumer<VmConfig> hook = beforeFirstStart;
+        if (hook != null) {
+            vm.beforeFirstStart(hook);
+        }
         var bootedOk = new java.util.concurrent.atomic.AtomicBoolean();
         var reported = new java.util.concurrent.CountDownLatch(1);
         Thread main = Thread.ofPlatform().name("vmm-main").unstarted(() -> {

@@ -64,8 +64,10 @@ final class RuntimeHandler {
             RunningGuest g = vmm.liveGuest(action);
             String path = u.update().pathOnHost();
             if (path != null) {
+                java.nio.file.Path image = HostPaths.usable("path_on_host", path);
+                ConfinedPaths.checkDriveSwap(vmm, "path_on_host", image, updated.readOnly());
                 try {
-                    g.replaceDrive(u.pathId(), HostPaths.usable("path_on_host", path));
+                    g.replaceDrive(u.pathId(), image);
                 } catch (IOException e) {
                     throw ApiException.badField("path_on_host", "path_on_host " + path + ": cannot use it: " + e.getMessage());
                 } catch (IllegalArgumentException e) {
@@ -138,6 +140,8 @@ final class RuntimeHandler {
             RunningGuest g = vmm.liveGuest(action);
             SnapshotRequest request = SnapshotRequests.create(p, config.machine(), vmm.state() == State.PAUSED,
                     vmm.snapshotKey());
+            ConfinedPaths.checkCreated(vmm, "snapshot_path", request.stateFile());
+            ConfinedPaths.checkCreated(vmm, "mem_file_path", request.memFile());
             long t0 = System.nanoTime();
             try {
                 g.snapshot(request);

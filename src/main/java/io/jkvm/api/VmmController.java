@@ -65,6 +65,10 @@ public final class VmmController {
     private volatile java.util.function.Supplier<SnapshotKey> snapshotKey = () -> null;
     private final FirecrackerMetrics firecrackerMetrics = new FirecrackerMetrics();
     private Thread periodicMetrics;
+    /** The Landlock policy the VMM confined itself to when its guest started (null: none). */
+    private volatile io.jkvm.isolation.LandlockPolicy confinedTo;
+    /** Whether that policy binds every thread (the API's too) or only the vCPUs' side (Landlock ABI &lt; 8). */
+    private volatile boolean confinedAllThreads;
 
     public VmmController(String id, HostLimits limits, GuestLauncher launcher, EventLog log, OnReboot onReboot) {
         this.id = id;
@@ -299,6 +303,24 @@ public final class VmmController {
      */
     public void setTrustSourcePaths(boolean trust) {
         trustSourcePaths = trust;
+    }
+
+    /**
+     * The VMM confined itself to {@code policy} (io.jkvm.isolation) as its guest started:
+     * paths named after that (PATCH /drives, snapshots) are checked against it, so a request
+     * Landlock would refuse half way is a 400 naming the field before anything changes.
+     */
+    public void setConfinedTo(io.jkvm.isolation.LandlockPolicy policy, boolean allThreads) {
+        confinedTo = policy;
+        confinedAllThreads = allThreads;
+    }
+
+    io.jkvm.isolation.LandlockPolicy confinedTo() {
+        return confinedTo;
+    }
+
+    boolean confinedAllThreads() {
+        return confinedAllThreads;
     }
 
     // ---- live migration ----

@@ -51,6 +51,16 @@ public final class AotTraining {
                 ? new String[] {"run", "--kernel", kernel.get().toString(), "--initrd", initrd.toString(), "--cpus", "1",
                         "--memory", "256M", "--cmdline", VmConfig.DEFAULT_CMDLINE + " jkvm.demo"}
                 : new String[] {"run", "--kernel", kernel.get().toString(), "--cpus", "1", "--memory", "256M"};
+        // Unconfined: this JVM runs with -XX:AOTCacheOutput, and at exit it writes the cache under
+        // target/ and starts a child JVM to assemble it, which Landlock and the seccomp filter
+        // (no execve, no fork) would refuse. The policy and the filter are still built, so their
+        // classes are in the cache.
+        args = java.util.stream.Stream.concat(java.util.Arrays.stream(args),
+                java.util.stream.Stream.of("--seccomp", "off", "--landlock", "off")).toArray(String[]::new);
+        io.jkvm.isolation.SeccompFilter.program(io.jkvm.isolation.SeccompMode.ON);
+        io.jkvm.isolation.LandlockAbi.probe();
+        new io.jkvm.isolation.LandlockPolicy(io.jkvm.isolation.JvmPaths.rules()).allows(kernel.get(),
+                io.jkvm.isolation.LandlockPolicy.Access.READ);
         // Where stock kernels run, this boots and powers off; on a PVM host the kernel never gets
         // far. Either way the run ends within RUN_FOR: the JVM exits and the cache is written.
         Thread.ofPlatform().daemon().start(() -> {

@@ -11,6 +11,9 @@ import io.jkvm.api.UdsHttpServer;
 import io.jkvm.api.VmmController;
 import io.jkvm.config.HostLimits;
 import io.jkvm.config.OnReboot;
+import io.jkvm.isolation.Confinement;
+import io.jkvm.isolation.LandlockPolicy.Access;
+import io.jkvm.isolation.LandlockPolicy.Rule;
 import io.jkvm.kvm.Kvm;
 import io.jkvm.snapshot.SnapshotException;
 import io.jkvm.snapshot.SnapshotKey;
@@ -93,6 +96,14 @@ final class ApiVmm {
         return this;
     }
 
+    private Confinement confinement = Confinement.NONE;
+
+    /** --seccomp / --landlock, already checked against the kernel: applied when the guest starts. */
+    ApiVmm confinement(Confinement c) {
+        confinement = c;
+        return this;
+    }
+
     /** The jailer's marks (null: not given). */
     private Long startUs;
     private Long startCpuUs;
@@ -160,6 +171,19 @@ final class ApiVmm {
             }).placement(placement).ksm(ksm);
             VmmController vmm = new VmmController(id, limits, launcher, log, onReboot);
             holder[0] = vmm;
+            launcher.beforeFirstStart(confinement.hook(() -> vmmPaths(vmm), o -> {
+                vmm.setConfinedTo(o.policy(), o.allThreads());
+                if (o.landlockUnavailable()) {
+                    log.warn("landlock_unavailable", "error", o.landlockUnavailableReason(),
+                            "hint", "continuing without it (--landlock auto)");
+                }
+                java.util.List<Object> kv = new java.util.ArrayList<>(java.util.List.of("seccomp", o.seccomp(), "landlock",
+                        o.landlock(), "us", o.micros()));
+                if (o.landlockScope() != null) {
+                    kv.addAll(java.util.List.of("landlock_scope", o.landlockScope()));
+                }
+                log.info("confined", kv.toArray());
+            }));
             // kill -USR1: the vCPU report as one event (stderr is a JSON-lines log here).
             io.jkvm.vmm.diag.ReportSignal.install(vmm::vcpuReport,
                     r -> log.info("vcpu_report", "report", io.jkvm.vmm.diag.ReportText.render(r)));
@@ -220,6 +244,41 @@ final class ApiVmm {
                 console.close();
             }
         }
+    }
+
+    /**
+     * What the API side of the VMM still opens once its guest runs, beyond the VM's own files
+     * (LandlockPolicy.forVm): the sockets' directories (sockets are removed at exit), the
+     * snapshot key or the state directory it is created in, the migration TLS files (read for
+     * each migration), and the working directory, where relative paths point (Firecracker's
+     * jailer makes it the jail's root) and snapshots may be written. The working directory is
+     * left out when it is "/", which would allow everything. The log and metrics files are
+     * opened once, when configured, and need no rule.
+     */
+    private java.util.List<Rule> vmmPaths(VmmController vmm) {
+        java.util.List<Rule> rules = new java.util.ArrayList<>();
+        for (Path sock : new Path[] {apiSock, consoleSock}) {
+            if (sock != null && sock.toAbsolutePath().getParent() != null) {
+                rules.add(new Rule(sock.toAbsolutePath().getParent(), Access.CREATE, "API socket directory"));
+            }
+        }
+        if (snapshotKey != null) {
+            rules.add(new Rule(snapshotKey, Access.READ, "snapshot key"));
+        } else {
+            rules.add(new Rule(io.jkvm.daemon.DaemonPaths.defaultStateDir(), Access.CREATE,
+                    "state directory (host snapshot key)"));
+        }
+        if (tls != null) {
+            // Read again for each migration (a fresh TLS context per connection).
+            for (Path f : new Path[] {tls.cert(), tls.key(), tls.ca()}) {
+                rules.add(new Rule(f, Access.READ, "migration TLS"));
+            }
+        }
+        Path cwd = Path.of("").toAbsolutePath();
+        if (cwd.getParent() != null) {
+            rules.add(new Rule(cwd, Access.CREATE, "working directory (relative paths, snapshots)"));
+        }
+        return rules;
     }
 
     /** Wall (CLOCK_MONOTONIC, which System.nanoTime reads on Linux) and CPU time since the jailer's marks. */

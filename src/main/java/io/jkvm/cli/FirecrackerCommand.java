@@ -59,8 +59,17 @@ public final class FirecrackerCommand implements Callable<Integer> {
     @Option(names = "--metrics-path", paramLabel = "PATH", description = "Write metrics here (as PUT /metrics).")
     String metricsPath;
 
-    @Option(names = "--no-seccomp", description = "Install no seccomp filter (jkvm installs none yet: honoured as is).")
+    @Option(names = "--no-seccomp", description = "Install no seccomp filter (as jkvm's --seccomp off).")
     boolean noSeccomp;
+
+    @Option(names = "--seccomp", paramLabel = "off|log|on",
+            description = "jkvm's seccomp filter once the guest starts: on kills the VMM on a denied call, log logs it"
+                    + " (default: on where the kernel has seccomp filters).")
+    String seccomp;
+
+    @Option(names = "--landlock", paramLabel = "off|auto|on",
+            description = "jkvm's Landlock confinement once the guest starts (default: auto, where the kernel has it).")
+    String landlock;
 
     @Option(names = "--seccomp-filter", paramLabel = "FILE", description = "Refused: Firecracker's compiled BPF filters do not apply to jkvm.")
     Path seccompFilter;
@@ -98,7 +107,7 @@ public final class FirecrackerCommand implements Callable<Integer> {
         Path sock = noApi ? null : apiSock;
         // Firecracker exits on a guest reboot (there is no reset path in a microVM): so does this.
         ApiVmm vmm = new ApiVmm(sock, configFile, null, id, OnReboot.EXIT, null, null, null).initialActions(initial)
-                .startTimes(startTimeUs, startTimeCpuUs, parentCpuTimeUs);
+                .startTimes(startTimeUs, startTimeCpuUs, parentCpuTimeUs).confinement(confinement());
         return RunCommand.exitStatus(vmm.run());
     }
 
@@ -142,6 +151,18 @@ public final class FirecrackerCommand implements Callable<Integer> {
             actions.add(new VmmAction.ConfigureMetrics(new MetricsConfig(metricsPath)));
         }
         return actions;
+    }
+
+    /** --no-seccomp is --seccomp off (Firecracker's flag); --seccomp and --landlock checked against this kernel. */
+    io.jkvm.isolation.Confinement confinement() {
+        if (noSeccomp && seccomp != null && !seccomp.equals("off")) {
+            throw new UserError("--no-seccomp and --seccomp " + seccomp + " contradict each other");
+        }
+        try {
+            return io.jkvm.isolation.Confinement.of(noSeccomp ? "off" : seccomp, landlock).checked();
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
     }
 
     /** Firecracker's {@code --version} layout: "Firecracker vX.Y.Z" first (what Kata parses), then jkvm's own. */

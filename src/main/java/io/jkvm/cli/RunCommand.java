@@ -129,6 +129,26 @@ public final class RunCommand implements Callable<Integer> {
             + " pages shared between VMs are a timing side channel).")
     boolean ksm;
 
+    @Option(names = "--seccomp", paramLabel = "off|log|on",
+            description = "Once the VM is built, a seccomp filter denies the calls a VMM never makes (exec, fork, ptrace,"
+                    + " mount, bpf, module loading...): on kills the VMM, log only logs them (default: on where the kernel"
+                    + " has seccomp filters).")
+    String seccomp;
+
+    @Option(names = "--landlock", paramLabel = "off|auto|on",
+            description = "Once the VM is built, Landlock limits the files the VMM may open to its VM's and the JVM's:"
+                    + " auto where the kernel has Landlock, on fails without it (default: auto).")
+    String landlock;
+
+    /** --seccomp and --landlock, checked against this kernel before anything boots. */
+    io.jkvm.isolation.Confinement confinement() {
+        try {
+            return io.jkvm.isolation.Confinement.of(seccomp, landlock).checked();
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
+    }
+
     /** The migration TLS options, validated together (null when none is given). */
     io.jkvm.migration.MigrationTls migrationTls() {
         int n = (tlsCert == null ? 0 : 1) + (tlsKey == null ? 0 : 1) + (tlsCa == null ? 0 : 1);
@@ -190,7 +210,8 @@ public final class RunCommand implements Callable<Integer> {
             io.jkvm.migration.MigrationTls tls = migrationTls();
             io.jkvm.migration.MigrationAddress in = incomingAddress(tls);
             return exitStatus(new ApiVmm(apiSock, configFile, consoleSock, id, onReboot, snapshotKey, tls, in)
-                    .trustSourcePaths(trustSourcePaths).placement(placementOptions.placement()).ksm(ksm).run());
+                    .trustSourcePaths(trustSourcePaths).placement(placementOptions.placement()).ksm(ksm)
+                    .confinement(confinement()).run());
         }
         if (snapshotKey != null) {
             throw new UserError("--snapshot-key goes with --api-sock (snapshots are made through the API)");
@@ -232,6 +253,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         io.jkvm.resources.VcpuPlacement placement = placementOptions.placement();
         PlacementOptions.requireVcpus(placement, config.cpus());
+        io.jkvm.isolation.Confinement confine = confinement();
         int maxVcpus;
         try (Kvm kvm = Kvm.open()) {
             maxVcpus = kvm.maxVcpus();
@@ -250,6 +272,7 @@ public final class RunCommand implements Callable<Integer> {
                     new FileOutputStream(FileDescriptor.out), raw != null));
             vm.placement(placement);
             vm.ksm(ksm);
+            vm.beforeFirstStart(confine.hook(List::of, RunCommand::logConfinement));
             // kill -USR1: what each vCPU is doing, on stderr (the console stays on stdout).
             ReportSignal.install(vm::report, r -> {
                 System.err.print(ReportText.render(r).replace("\n", raw != null ? "\r\n" : "\n"));
@@ -266,6 +289,16 @@ public final class RunCommand implements Callable<Integer> {
             }
         }
         return exitStatus(exit);
+    }
+
+    /** The console is the guest's: confinement speaks up only when Landlock is missing (or with JKVM_LOG=info). */
+    private static void logConfinement(io.jkvm.isolation.Confinement.Outcome o) {
+        org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(io.jkvm.isolation.Confinement.class);
+        if (o.landlockUnavailable()) {
+            log.warn("Landlock is unavailable: {}; continuing without it (--landlock auto)", o.landlockUnavailableReason());
+        }
+        log.info("confined in {} us: seccomp {}, landlock {}{}", o.micros(), o.seccomp(), o.landlock(),
+                o.landlockScope() == null ? "" : " for " + o.landlockScope());
     }
 
     /** The exit status scripts rely on, printing what happened to stderr. */

@@ -134,6 +134,8 @@ public final class LinuxVm {
     private volatile io.jkvm.memory.RamBacking ramBacking = io.jkvm.memory.RamBacking.PAGES;
     private volatile io.jkvm.resources.VcpuPlacement placement = io.jkvm.resources.VcpuPlacement.NONE;
     private volatile boolean ksm;
+    /** Run once, on the thread that starts the vCPUs, before they first run the guest (see {@link #beforeFirstStart}). */
+    private volatile java.util.function.Consumer<VmConfig> beforeFirstStart;
 
     public LinuxVm(VmConfig config, Console console) {
         this.config = config;
@@ -323,6 +325,11 @@ public final class LinuxVm {
                     if (quit) {
                         return new MachineExit(StopReason.STOPPED, "stop requested");
                     }
+                    java.util.function.Consumer<VmConfig> hook = beforeFirstStart;
+                    if (hook != null) {
+                        beforeFirstStart = null;
+                        hook.accept(config);
+                    }
                     if (restore != null && startPaused) {
                         m.pause(); // not started yet: returns at once, and each vCPU parks before its first KVM_RUN
                     }
@@ -466,6 +473,16 @@ public final class LinuxVm {
             throw new IllegalArgumentException("ksm: KSM does not merge hugetlb pages (huge_pages 2M); use None or Transparent");
         }
         ksm = on;
+    }
+
+    /**
+     * {@code hook} runs once, after the first machine's files are open and its devices attached
+     * and before its vCPUs first run the guest, on the thread that then starts them: where the VMM
+     * confines itself (io.jkvm.isolation), so the vCPU and device threads started afterwards
+     * inherit a per-thread Landlock domain. A hook that throws fails the start.
+     */
+    public void beforeFirstStart(java.util.function.Consumer<VmConfig> hook) {
+        beforeFirstStart = hook;
     }
 
     /** Backs the RAM of machines booted from now on with {@code backing} (set before {@link #start}). */

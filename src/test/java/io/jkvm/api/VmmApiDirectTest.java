@@ -191,6 +191,27 @@ class VmmApiDirectTest {
                 assertThat(call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}").status()).isEqualTo(204);
                 assertThat(json(call(sock, "GET", "/", null)).path("state").asText()).isEqualTo("Running");
 
+                // Confined once the guest started (seccomp on by default; Landlock auto where the kernel has it).
+                assertThat(read(log)).contains("\"event\":\"confined\"").contains("\"seccomp\":\"on\"");
+                if (io.jkvm.isolation.LandlockAbi.probe().available()) {
+                    // On, or off saying why (the lab's 9p-shared files cannot carry Landlock rules).
+                    assertThat(read(log)).containsAnyOf("\"landlock\":\"on (ABI ", "\"landlock\":\"unavailable: ");
+                }
+                if (read(log).contains("\"landlock\":\"on (ABI ")) {
+                    // A swapped image must live where the drives' rules reach: another directory is a 400 naming the field.
+                    Path elsewhere = Files.createTempDirectory("jkvm-swap");
+                    Path other = Files.write(elsewhere.resolve("other.img"), new byte[4096]);
+                    try {
+                        assertFault(call(sock, "PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \""
+                                + other + "\"}"), "path_on_host", "confined itself", dir.toString());
+                    } finally {
+                        Files.delete(other);
+                        Files.delete(elsewhere);
+                    }
+                    Path sibling = Files.write(dir.resolve("sibling.img"), new byte[8192]);
+                    assertThat(call(sock, "PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \""
+                            + sibling + "\"}").status()).isEqualTo(204);
+                }
                 assertThat(call(sock, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}").status()).isEqualTo(204);
                 // Firecracker's layout: counters since the previous line (this is the first).
                 JsonNode m = Json.MAPPER.readTree(Files.readAllLines(metrics).getLast());

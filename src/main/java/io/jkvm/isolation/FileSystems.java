@@ -1,0 +1,54 @@
+package io.jkvm.isolation;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * File systems where Landlock's rules do not hold. Landlock ties a rule to the inode its path
+ * resolved to when the rule was added; 9p without an inode cache (cache=none or mmap, as the
+ * lab mounts the host's files) makes a new inode at every lookup, so a path the policy allows is
+ * refused a moment later (landlock-lsm/linux issue 45). A policy with such a path would break the
+ * VMM, not confine it.
+ */
+public final class FileSystems {
+    private FileSystems() {}
+
+    /** statfs(2) (asm/unistd_64.h); struct statfs starts with its __fsword_t f_type and is 120 bytes on x86-64. */
+    private static final long NR_STATFS = 137;
+    /** V9FS_MAGIC (linux/magic.h). */
+    static final long V9FS_MAGIC = 0x01021997L;
+
+    /** Why Landlock cannot hold a rule on {@code path} (null: it can, or the path does not exist). */
+    public static String landlockUnreliable(Path path) {
+        if (!Files.exists(path)) {
+            return null;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(128, 8);
+            Syscall.Result r = Syscall.call(NR_STATFS, a.allocateFrom(path.toString()).address(), buf.address(), 0);
+            if (r.failed()) {
+                return null; // not knowable: Landlock's own errors will say more
+            }
+            return buf.get(JAVA_LONG, 0) == V9FS_MAGIC ? nineP(path) : null;
+        }
+    }
+
+    static String nineP(Path path) {
+        return path + " is on a 9p file system, where Landlock's rules do not hold (a new inode at each lookup)";
+    }
+
+    /** The first rule of {@code policy} whose path Landlock cannot hold, as a reason (null: none). */
+    static String landlockUnreliable(LandlockPolicy policy) {
+        for (LandlockPolicy.Rule r : policy.rules()) {
+            String why = landlockUnreliable(r.path());
+            if (why != null) {
+                return why;
+            }
+        }
+        return null;
+    }
+}

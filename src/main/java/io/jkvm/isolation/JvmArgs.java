@@ -1,0 +1,42 @@
+package io.jkvm.isolation;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The JVM options this process was started with that matter to confinement, read from its
+ * command line (/proc/self/cmdline through ProcessHandle: cheaper at boot than the management
+ * beans). Class-data archives written at exit need their directory; a one-step AOT cache
+ * (-XX:AOTCacheOutput) is assembled by a child JVM started at exit, which the seccomp filter
+ * forbids.
+ */
+final class JvmArgs {
+    private JvmArgs() {}
+
+    static List<String> all() {
+        return List.of(ProcessHandle.current().info().arguments().orElse(new String[0]));
+    }
+
+    /** The files the JVM writes at exit (dynamic CDS archive, AOT configuration), per {@code args}. */
+    static List<Path> writtenAtExit(List<String> args) {
+        List<Path> out = new ArrayList<>();
+        boolean autoCreate = args.contains("-XX:+AutoCreateSharedArchive");
+        boolean recording = args.contains("-XX:AOTMode=record");
+        for (String a : args) {
+            if (a.startsWith("-XX:ArchiveClassesAtExit=")) {
+                out.add(Path.of(a.substring(a.indexOf('=') + 1)));
+            } else if (autoCreate && a.startsWith("-XX:SharedArchiveFile=")) {
+                out.add(Path.of(a.substring(a.indexOf('=') + 1)));
+            } else if (recording && a.startsWith("-XX:AOTConfiguration=")) {
+                out.add(Path.of(a.substring(a.indexOf('=') + 1)));
+            }
+        }
+        return out;
+    }
+
+    /** Whether the JVM starts a child JVM at exit to assemble an AOT cache (JEP 514's one-step workflow). */
+    static boolean forksAtExit(List<String> args) {
+        return args.stream().anyMatch(a -> a.startsWith("-XX:AOTCacheOutput="));
+    }
+}
