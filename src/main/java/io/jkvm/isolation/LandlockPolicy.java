@@ -88,6 +88,14 @@ public record LandlockPolicy(List<Rule> rules) {
         if (!config.devices().nets().isEmpty()) {
             rules.add(new Rule(Path.of("/dev/net/tun"), Access.DEVICE, "TAP (re-attached on a guest reboot)"));
         }
+        if (config.devices().vsock() != null) {
+            // The hybrid vsock listener is bound at uds_path (again on a guest reboot, unlinking
+            // the old socket first); guest connections go to <uds_path>_<port> in the same directory.
+            Path dir = config.devices().vsock().udsPath().toAbsolutePath().getParent();
+            if (dir != null) {
+                rules.add(new Rule(dir, Access.CREATE, "vsock uds_path's directory (its listener, re-bound on a guest reboot)"));
+            }
+        }
         // --ksm: whether ksmd runs is read again at each boot (a warning otherwise).
         rules.add(new Rule(Path.of("/sys/kernel/mm/ksm"), Access.READ, "KSM state"));
         rules.addAll(JvmPaths.rules());

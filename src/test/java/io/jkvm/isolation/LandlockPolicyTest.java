@@ -63,6 +63,17 @@ class LandlockPolicyTest {
     }
 
     @Test
+    void aVsockListenersDirectoryMayHoldNewSockets() throws Exception {
+        Path kernel = Files.write(dir.resolve("vmlinux"), new byte[1]);
+        Path socks = Files.createDirectories(dir.resolve("socks"));
+        VmConfig vm = vm(kernel, null, List.of(), List.of());
+        vm = vm.withDevices(vm.devices().withVsock(new io.jkvm.config.VsockConfig(3, socks.resolve("v.sock"))));
+        LandlockPolicy p = LandlockPolicy.forVm(vm, List.of());
+        assertThat(p.allows(socks.resolve("v.sock"), LandlockPolicy.Access.CREATE)).isTrue();
+        assertThat(p.allows(dir.resolve("elsewhere.sock"), LandlockPolicy.Access.CREATE)).isFalse();
+    }
+
+    @Test
     void rightsFollowTheAbi() {
         assertThat(new LandlockAbi(1).handledFs() & LandlockAbi.REFER).isZero();
         assertThat(new LandlockAbi(2).handledFs() & LandlockAbi.TRUNCATE).isZero();
