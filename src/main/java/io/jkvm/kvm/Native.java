@@ -101,7 +101,8 @@ public final class Native {
         return LINKER.downcallHandle(sym, fd, opts);
     }
 
-    private static MethodHandle errnoFn(String name, FunctionDescriptor fd) {
+    /** A libc function whose errno is captured (package-private: the other binding files of this package use it). */
+    static MethodHandle errnoFn(String name, FunctionDescriptor fd) {
         return fn(name, fd, CAPTURE_ERRNO);
     }
 
@@ -161,14 +162,14 @@ public final class Native {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
 
     /** Per-thread errno capture buffer: calls happen on many threads (vCPUs, I/O workers). */
-    private static final ThreadLocal<MemorySegment> CAPTURE_BUF =
+    static final ThreadLocal<MemorySegment> CAPTURE_BUF =
             ThreadLocal.withInitial(() -> Arena.global().allocate(CAPTURE));
 
-    private static int errno(MemorySegment cap) {
+    static int errno(MemorySegment cap) {
         return (int) ERRNO.get(cap, 0L);
     }
 
-    private static RuntimeException rethrow(Throwable t) {
+    static RuntimeException rethrow(Throwable t) {
         if (t instanceof RuntimeException r) {
             return r;
         }

@@ -77,14 +77,7 @@ final class MachinePlacement {
         } finally {
             reported.countDown();
         }
-        try {
-            if (!reported.await(REPORT_SECONDS, TimeUnit.SECONDS)) {
-                refusal.compareAndSet(null, "vCPU placement: not every vCPU thread started within " + REPORT_SECONDS + " s");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            refusal.compareAndSet(null, "vCPU placement: interrupted");
-        }
+        awaitReports();
         return refusal.get() == null;
     }
 
@@ -108,13 +101,8 @@ final class MachinePlacement {
         }
     }
 
-    /** Why the vCPUs may not run (null: they may). */
-    String refusal() {
-        return refusal.get();
-    }
-
-    /** In start, after the vCPU threads were created: their verdict (null: all placed). */
-    String awaitVcpus() {
+    /** Waits for every vCPU thread's report; one that does not come is a refusal. */
+    private void awaitReports() {
         try {
             if (!reported.await(REPORT_SECONDS, TimeUnit.SECONDS)) {
                 refusal.compareAndSet(null, "vCPU placement: not every vCPU thread started within " + REPORT_SECONDS + " s");
@@ -123,6 +111,16 @@ final class MachinePlacement {
             Thread.currentThread().interrupt();
             refusal.compareAndSet(null, "vCPU placement: interrupted");
         }
+    }
+
+    /** Why the vCPUs may not run (null: they may). */
+    String refusal() {
+        return refusal.get();
+    }
+
+    /** In start, after the vCPU threads were created: their verdict (null: all placed). */
+    String awaitVcpus() {
+        awaitReports();
         return refusal.get();
     }
 

@@ -28,21 +28,18 @@ class FirecrackerConformanceTest {
     @TempDir
     Path dir;
     private VmmController vmm;
-    private final AtomicReference<GuestSpec> launched = new AtomicReference<>();
+    private AtomicReference<GuestSpec> launched;
+    private RecordingController controller;
 
     @BeforeEach
     void controller() {
-        EventLog quiet = new EventLog("test", new ByteArrayOutputStream(), null);
-        GuestLauncher fake = spec -> {
-            launched.set(spec);
-            return new IdleGuest();
-        };
-        vmm = new VmmController("fc", new HostLimits(4, 8L << 30), fake, quiet, OnReboot.EXIT);
+        controller = new RecordingController();
+        vmm = controller.vmm;
+        launched = controller.launched;
     }
 
     private void bootSource() throws IOException {
-        vmm.handle(new ConfigureBootSource(new BootSource(StandInGuest.kernelFile(dir).toString(), null, "console=ttyS0")));
-        vmm.handle(new ConfigureMachine(new MachineConfiguration(1, 32, null, null, null, null)));
+        controller.bootSource(dir);
     }
 
     private static Drive drive(String id, String path, boolean root, String partuuid, String ioEngine) {

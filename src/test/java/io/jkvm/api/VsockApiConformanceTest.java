@@ -1,8 +1,6 @@
 package io.jkvm.api;
 
 import io.jkvm.api.VmmAction.*;
-import io.jkvm.config.HostLimits;
-import io.jkvm.config.OnReboot;
 import io.jkvm.config.VsockConfig;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -26,21 +24,18 @@ class VsockApiConformanceTest {
     @TempDir
     Path dir;
     private VmmController vmm;
-    private final AtomicReference<GuestSpec> launched = new AtomicReference<>();
+    private AtomicReference<GuestSpec> launched;
+    private RecordingController controller;
 
     @BeforeEach
     void controller() {
-        EventLog quiet = new EventLog("test", new ByteArrayOutputStream(), null);
-        GuestLauncher fake = spec -> {
-            launched.set(spec);
-            return new IdleGuest();
-        };
-        vmm = new VmmController("fc", new HostLimits(4, 8L << 30), fake, quiet, OnReboot.EXIT);
+        controller = new RecordingController();
+        vmm = controller.vmm;
+        launched = controller.launched;
     }
 
     private void bootSource() throws IOException {
-        vmm.handle(new ConfigureBootSource(new BootSource(StandInGuest.kernelFile(dir).toString(), null, "console=ttyS0")));
-        vmm.handle(new ConfigureMachine(new MachineConfiguration(1, 32, null, null, null, null)));
+        controller.bootSource(dir);
     }
 
     private Object put(String body) {
