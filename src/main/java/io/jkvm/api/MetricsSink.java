@@ -7,13 +7,13 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Where metrics lines go ({@code metrics_path}): opened once, when metrics are configured, and
- * never waited on. A regular file is created (0644) or appended to. A named pipe is opened
+ * never waited on. As in Firecracker, the file or named pipe must exist already (a client
+ * creates it, then configures it); a regular file is appended to. A named pipe is opened
  * read-write and non-blocking, which Linux lets succeed with no reader yet (fifo(7)), as clients
  * such as Kata open their reader after configuring the path; a line that does not fit because
  * nobody reads is dropped and counted ({@code logger.missed_metrics_count}), so neither the API
@@ -32,11 +32,17 @@ final class MetricsSink implements AutoCloseable {
 
     /** Opens {@code path}; refuses with 400 naming {@code metrics_path} when it cannot. */
     static MetricsSink open(Path path) {
-        boolean special = Files.exists(path, LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(path);
-        int flags = special ? Native.O_RDWR | Native.O_NONBLOCK | Native.O_CLOEXEC
-                : Native.O_WRONLY | Native.O_APPEND | Native.O_CREAT | Native.O_CLOEXEC;
+        if (!Files.exists(path)) {
+            throw ApiException.badField("metrics_path", "metrics_path " + path
+                    + ": no such file (create the file or named pipe first, as Firecracker requires)");
+        }
+        // Non-blocking in both cases: the type is read before the open, and a path that became a
+        // pipe in between must not make the open wait for a reader.
+        boolean pipe = !Files.isRegularFile(path);
+        int flags = pipe ? Native.O_RDWR | Native.O_NONBLOCK | Native.O_CLOEXEC
+                : Native.O_WRONLY | Native.O_APPEND | Native.O_NONBLOCK | Native.O_CLOEXEC;
         try {
-            return new MetricsSink(path, Native.open(path.toString(), flags, 0644));
+            return new MetricsSink(path, Native.open(path.toString(), flags));
         } catch (NativeException e) {
             throw ApiException.badField("metrics_path", "metrics_path " + path + ": cannot open it: " + e.getMessage());
         }
@@ -46,8 +52,11 @@ final class MetricsSink implements AutoCloseable {
         return path;
     }
 
-    /** Writes one line (a newline is added); false, counted, when it was dropped or failed. */
-    boolean write(String line) {
+    /**
+     * Writes one line (a newline is added); false, counted, when it was dropped or failed.
+     * Serialised: FlushMetrics and the periodic line never interleave.
+     */
+    synchronized boolean write(String line) {
         byte[] bytes = (line + "\n").getBytes(StandardCharsets.UTF_8);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(bytes.length);

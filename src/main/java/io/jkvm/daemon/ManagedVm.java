@@ -195,6 +195,10 @@ final class ManagedVm {
         deleteSockets();
         Process p;
         try {
+            Path metrics = store.metricsFile(name());
+            if (!Files.exists(metrics)) {
+                Files.createFile(metrics); // the VMM appends to it; as in Firecracker, it must exist first
+            }
             VmDefinition def = definition();
             p = VmmProcess.spawn(api, console, name, store.root().resolve(SnapshotKey.DEFAULT_FILE),
                     def.tuning() == null ? java.util.List.of() : def.tuning().flags(), store.serialLog(name), store.vmmLog(name));

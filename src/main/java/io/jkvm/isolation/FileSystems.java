@@ -33,8 +33,41 @@ public final class FileSystems {
             if (r.failed()) {
                 return null; // not knowable: Landlock's own errors will say more
             }
-            return buf.get(JAVA_LONG, 0) == V9FS_MAGIC ? nineP(path) : null;
+            return buf.get(JAVA_LONG, 0) == V9FS_MAGIC || onNineP(path) ? nineP(path) : null;
         }
+    }
+
+    /**
+     * Whether {@code path} lies on a 9p mount, by the mount table: statfs cannot say, since a 9p
+     * client reports the f_type the server's file system has (the lab's QEMU answers ext4's).
+     */
+    static boolean onNineP(Path path) {
+        Path p;
+        try {
+            p = path.toRealPath();
+        } catch (java.io.IOException e) {
+            p = path.toAbsolutePath().normalize();
+        }
+        String best = null;
+        String bestType = null;
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+                int dash = line.indexOf(" - ");
+                String[] pre = dash < 0 ? new String[0] : line.substring(0, dash).split(" ");
+                String[] post = dash < 0 ? new String[0] : line.substring(dash + 3).split(" ");
+                if (pre.length < 5 || post.length < 1) {
+                    continue;
+                }
+                String mount = pre[4].replace("\\040", " ");
+                if (p.startsWith(Path.of(mount)) && (best == null || mount.length() >= best.length())) {
+                    best = mount;
+                    bestType = post[0];
+                }
+            }
+        } catch (java.io.IOException e) {
+            return false;
+        }
+        return "9p".equals(bestType);
     }
 
     static String nineP(Path path) {

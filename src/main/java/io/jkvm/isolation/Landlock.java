@@ -84,7 +84,7 @@ public final class Landlock {
                     int fd = (int) open.value();
                     try {
                         Syscall.call(NR_FSTATFS, fd, stat.address(), 0).orThrow("fstatfs(" + r.path() + ")");
-                        if (stat.get(JAVA_LONG_UNALIGNED, 0) == FileSystems.V9FS_MAGIC) {
+                        if (stat.get(JAVA_LONG_UNALIGNED, 0) == FileSystems.V9FS_MAGIC || FileSystems.onNineP(r.path())) {
                             return new Applied(abi, 0, false, FileSystems.nineP(r.path()));
                         }
                         Syscall.call(NR_FSTAT, fd, stat.address(), 0).orThrow("fstat(" + r.path() + ")");

@@ -209,7 +209,10 @@ class FirecrackerConformanceTest {
     @Test
     void metricsTakeEmitIdAndPropertiesAndFlushMetricsWritesFirecrackersLayout() throws Exception {
         bootSource();
-        Path metrics = dir.resolve("metrics.fifo-or-file");
+        Path missing = dir.resolve("metrics.missing");
+        assertThatThrownBy(() -> vmm.handle(new ConfigureMetrics(new MetricsConfig(missing.toString()))))
+                .isInstanceOf(ApiException.class).hasMessageContaining("metrics_path").hasMessageContaining("create");
+        Path metrics = Files.createFile(dir.resolve("metrics.file"));
         vmm.handle(ActionParser.parse("PUT", "/metrics", ("{\"metrics_path\": \"" + metrics
                 + "\", \"emit_id\": true, \"properties\": {\"pod\": \"web-1\"}}").getBytes()));
         assertThatThrownBy(() -> ActionParser.parse("PUT", "/metrics", "{\"metrics_path\": \"x\", \"emit\": 1}".getBytes()))

@@ -18,8 +18,10 @@ class MetricsSinkTest {
     Path dir;
 
     @Test
-    void aFileIsCreatedAndAppendedTo() throws IOException {
-        Path file = dir.resolve("metrics.json");
+    void anExistingFileIsAppendedToAndAMissingOneIsRefused() throws IOException {
+        assertThatThrownBy(() -> MetricsSink.open(dir.resolve("missing.json")))
+                .isInstanceOf(ApiException.class).hasMessageContaining("create the file or named pipe first");
+        Path file = Files.createFile(dir.resolve("metrics.json"));
         try (MetricsSink sink = MetricsSink.open(file)) {
             assertThat(sink.write("{\"a\":1}")).isTrue();
             assertThat(sink.write("{\"a\":2}")).isTrue();

@@ -80,7 +80,8 @@ class StateRulesTest {
     }
 
     private void start() throws IOException {
-        vmm.handle(new ConfigureMetrics(new MetricsConfig(dir.resolve("metrics").toString())));
+        Path metrics = Files.createFile(dir.resolve("metrics")); // as in Firecracker, it must exist first
+        vmm.handle(new ConfigureMetrics(new MetricsConfig(metrics.toString())));
         vmm.handle(new ConfigureBootSource(new BootSource(kernel().toString(), null, null)));
         vmm.handle(new ConfigureMachine(new MachineConfiguration(1, 32, null, null, null, null)));
         vmm.handle(new InstanceStart());

@@ -91,7 +91,7 @@ class VmmApiDirectTest {
             Path events = dir.resolve("vmm.err");
             Path kernel = TestKernels.rebootsOnCtrlAltDel(dir);
             Path disk = Files.write(dir.resolve("disk.img"), new byte[4096]);
-            Path metrics = dir.resolve("metrics.json");
+            Path metrics = Files.createFile(dir.resolve("metrics.json")); // as in Firecracker, it must exist first
             Path log = dir.resolve("vmm.log");
             Process vmm = startVmm(sock, serial, events);
             try {

@@ -1,0 +1,180 @@
+package io.jkvm.resources;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A VM's own cgroup in each cgroup-v1 controller its settings name (the jailer's {@code --cgroup}
+ * and libvirt's cputune/memtune): created beneath the VMM's current cgroup of that controller (or
+ * beneath {@code parent} from the hierarchy's root), the settings written, and the VMM process
+ * moved in (writing its pid to {@code cgroup.procs} moves every thread). Limits stay nested
+ * under whatever already limits the VMM, so a VM never escapes its launcher's limits.
+ *
+ * <p>cgroup v2 is refused with one line for now: its controllers have to be enabled down the
+ * tree and a cgroup holding processes cannot enable them (the no-internal-process rule), which
+ * needs a delegated subtree; this host's v2 mount is empty and its controllers are v1.
+ */
+public final class Cgroups {
+    private Cgroups() {}
+
+    /** Where a VM's cgroups are: per controller, the directory; {@link #release} undoes {@link #apply}. */
+    public record Applied(long pid, Map<String, Path> dirs, Map<String, Path> previous) {}
+
+    /**
+     * Creates {@code jkvm-<id>} for each controller of {@code settings}, writes them in order and
+     * moves process {@code pid} in.
+     *
+     * @param parent the parent cgroup below each hierarchy's root (null: the process's current one)
+     * @throws IllegalStateException naming the setting, controller or file and why
+     */
+    public static Applied apply(long pid, String id, List<CgroupSetting> settings, String parent) {
+        if (!id.matches("[A-Za-z0-9_-]{1,64}")) {
+            throw new IllegalArgumentException("cgroup: the VM id '" + id + "' cannot name a cgroup");
+        }
+        if (parent != null && (parent.contains("..") || !parent.matches("[A-Za-z0-9_./-]{1,200}"))) {
+            throw new IllegalArgumentException("cgroup-parent " + parent + ": a path below the hierarchy's root without '..'");
+        }
+        Map<String, Path> mounts = v1Mounts();
+        Map<String, String> current = currentPaths(pid);
+        Map<String, Path> dirs = new LinkedHashMap<>();
+        Map<String, Path> previous = new LinkedHashMap<>();
+        for (CgroupSetting s : settings) {
+            String c = s.controller();
+            if (dirs.containsKey(c)) {
+                continue;
+            }
+            Path mount = mounts.get(c);
+            if (mount == null) {
+                throw new IllegalStateException("cgroup " + s + ": no cgroup-v1 hierarchy with the " + c
+                        + " controller is mounted on this host (cgroup v2 is not supported yet)");
+            }
+            String here = current.getOrDefault(c, "/");
+            Path base = parent != null ? mount.resolve(parent.replaceFirst("^/+", "")) : mount.resolve(here.replaceFirst("^/+", ""));
+            Path dir = base.resolve("jkvm-" + id);
+            try {
+                Files.createDirectories(dir);
+                if (c.equals("cpuset")) {
+                    inherit(dir, "cpuset.cpus");
+                    inherit(dir, "cpuset.mems");
+                }
+            } catch (IOException e) {
+                throw new IllegalStateException("cgroup " + s + ": cannot create " + dir + ": " + e.getMessage(), e);
+            }
+            dirs.put(c, dir);
+            previous.put(c, mount.resolve(here.replaceFirst("^/+", "")));
+        }
+        Applied applied = new Applied(pid, Map.copyOf(dirs), Map.copyOf(previous));
+        try {
+            for (CgroupSetting s : settings) {
+                Path f = dirs.get(s.controller()).resolve(s.file());
+                if (!Files.isRegularFile(f)) {
+                    throw new IllegalStateException("cgroup " + s + ": " + s.file() + " is not a file of the "
+                            + s.controller() + " controller on this host");
+                }
+                write(f, s.value(), "cgroup " + s);
+            }
+            for (Map.Entry<String, Path> e : dirs.entrySet()) {
+                write(e.getValue().resolve("cgroup.procs"), Long.toString(pid), "cgroup " + e.getKey() + ": moving the VMM in");
+            }
+        } catch (IllegalStateException e) {
+            release(applied); // a refused setting leaves no cgroup behind, and the process where it was
+            throw e;
+        }
+        return applied;
+    }
+
+    /** Moves the process back where it was and removes the VM's cgroups (best effort: at exit). */
+    public static void release(Applied a) {
+        for (Map.Entry<String, Path> e : a.dirs().entrySet()) {
+            try {
+                Path back = a.previous().get(e.getKey());
+                if (back != null && Files.isDirectory(back)) {
+                    Files.writeString(back.resolve("cgroup.procs"), Long.toString(a.pid()));
+                }
+                Files.deleteIfExists(e.getValue());
+            } catch (IOException | RuntimeException ignored) {
+                // The process may be gone (its cgroup is then empty and removable), or a thread
+                // still in it keeps the directory: nothing more to do at exit.
+            }
+        }
+    }
+
+    /** A new cpuset cgroup has no CPUs or memory nodes until given some: its parent's, unless set later. */
+    private static void inherit(Path dir, String file) throws IOException {
+        Path mine = dir.resolve(file);
+        if (Files.readString(mine).isBlank()) {
+            Files.writeString(mine, Files.readString(dir.getParent().resolve(file)).strip());
+        }
+    }
+
+    private static void write(Path f, String value, String what) {
+        try {
+            Files.writeString(f, value, StandardCharsets.US_ASCII);
+        } catch (IOException e) {
+            throw new IllegalStateException(what + ": writing " + f + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** cgroup-v1 mount points by controller, from /proc/self/mountinfo. */
+    static Map<String, Path> v1Mounts() {
+        Map<String, Path> out = new LinkedHashMap<>();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+                int dash = line.indexOf(" - ");
+                if (dash < 0) {
+                    continue;
+                }
+                String[] pre = line.substring(0, dash).split(" ");
+                String[] post = line.substring(dash + 3).split(" ");
+                if (post.length < 3 || !post[0].equals("cgroup") || pre.length < 5) {
+                    continue;
+                }
+                // Only hierarchies mounted at their root: a bind of a sub-hierarchy would need its offset.
+                if (!pre[3].equals("/")) {
+                    continue;
+                }
+                for (String opt : post[2].split(",")) {
+                    out.putIfAbsent(opt, Path.of(pre[4]));
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cgroup: cannot read /proc/self/mountinfo: " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    /** The process's cgroup path per v1 controller, from /proc/PID/cgroup. */
+    static Map<String, String> currentPaths(long pid) {
+        Map<String, String> out = new LinkedHashMap<>();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "cgroup"))) {
+                String[] f = line.split(":", 3);
+                if (f.length == 3 && !f[1].isEmpty()) {
+                    for (String c : f[1].split(",")) {
+                        out.put(c, f[2]);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cgroup: cannot read /proc/" + pid + "/cgroup: " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    /** The settings' distinct controllers, in order. */
+    public static List<String> controllers(List<CgroupSetting> settings) {
+        List<String> out = new ArrayList<>();
+        for (CgroupSetting s : settings) {
+            if (!out.contains(s.controller())) {
+                out.add(s.controller());
+            }
+        }
+        return out;
+    }
+}
