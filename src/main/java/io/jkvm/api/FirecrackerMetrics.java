@@ -177,11 +177,18 @@ final class FirecrackerMetrics {
         line.put(group, d);
     }
 
-    /** What {@code key} gained since the previous line (a counter that went back counts from zero). */
+    /**
+     * What {@code key} gained since the previous line. A total below the previous one (a derived
+     * count read between two counters that move independently) gains nothing and keeps the
+     * previous mark, so it can never show as a spike.
+     */
     private long delta(String key, long total) {
-        Long before = previous.put(key, total);
-        long d = total - (before == null ? 0 : before);
-        return d < 0 ? total : d;
+        long before = previous.getOrDefault(key, 0L);
+        if (total < before) {
+            return 0;
+        }
+        previous.put(key, total);
+        return total - before;
     }
 
     /** The API's {@code io} keys of drives: "drive/SERIAL" (the drive id cut as virtio-blk's serial is) to drive id. */

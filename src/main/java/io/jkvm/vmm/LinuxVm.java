@@ -620,14 +620,16 @@ public final class LinuxVm {
         long ioOut;
         long mmioWrite;
         synchronized (this) {
+            // The write counters first: an exit is counted by reason before its direction, so
+            // reading them in this order never gives more writes than exits of that reason.
+            ioOut = pastIoOutExits + (m != null ? m.ioOutExits() : 0);
+            mmioWrite = pastMmioWriteExits + (m != null ? m.mmioWriteExits() : 0);
             for (int i = 0; i < pastExits.length; i++) {
                 long n = pastExits[i] + (m != null ? m.exitCount(i) : 0);
                 if (n > 0) {
                     exits.merge(KvmIoctls.exitName(i), n, Long::sum);
                 }
             }
-            ioOut = pastIoOutExits + (m != null ? m.ioOutExits() : 0);
-            mmioWrite = pastMmioWriteExits + (m != null ? m.mmioWriteExits() : 0);
         }
         long since = startedNanos;
         long uptime = since == 0 ? 0 : (System.nanoTime() - since) / 1_000_000;

@@ -96,10 +96,36 @@ final class VsockConnection {
         peerFwdCnt = h.fwdCnt();
     }
 
-    /** Queues bytes the host socket did not take yet. */
+    /** Queues bytes the host socket did not take yet, as they are (the device's own "OK" line). */
     void queueToHost(ByteBuffer b) {
         toHost.addLast(b);
         toHostBytes += b.remaining();
+    }
+
+    /** Size of the buffers guest bytes are copied into while the host socket is behind. */
+    static final int CHUNK = 64 * 1024;
+
+    /**
+     * Copies the remaining bytes of {@code b} to the end of the queue, filling the last chunk
+     * before taking a new one: memory follows the bytes held (at most the credit plus one chunk),
+     * never the number of packets, so a guest sending one-byte packets cannot multiply it.
+     */
+    void appendToHost(ByteBuffer b) {
+        while (b.hasRemaining()) {
+            ByteBuffer tail = toHost.peekLast();
+            if (tail == null || tail.capacity() != CHUNK || tail.limit() == tail.capacity()) {
+                tail = ByteBuffer.allocate(CHUNK).flip(); // empty, in read mode
+                toHost.addLast(tail);
+            }
+            int n = Math.min(b.remaining(), tail.capacity() - tail.limit());
+            int readFrom = tail.position();
+            int end = tail.limit();
+            tail.limit(end + n).position(end);
+            tail.put(b.slice(b.position(), n));
+            b.position(b.position() + n);
+            tail.position(readFrom);
+            toHostBytes += n;
+        }
     }
 
     @Override

@@ -184,14 +184,29 @@ final class VsockConnections {
             left += b.remaining();
         }
         if (left > 0) {
-            ByteBuffer copy = ByteBuffer.allocate(left); // at most len, itself within our advertised credit
-            for (ByteBuffer b : bufs) {
-                copy.put(b);
+            if (bufferedToHost() + left > MAX_BUFFERED) {
+                // Every connection within its credit can still add up past the VMM's heap: the device holds a total.
+                reset(conn, true, "the host sockets are " + (MAX_BUFFERED >> 20) + " MiB behind in all");
+                return;
             }
-            conn.queueToHost(copy.flip());
+            for (ByteBuffer b : bufs) {
+                conn.appendToHost(b); // chunked: memory follows bytes, not packets
+            }
             muxer.want(conn.handle, SelectionKey.OP_WRITE);
         }
         maybeCreditUpdate(conn);
+    }
+
+    /** Guest bytes held for host sockets across the device, at most (256 connections of credit would be 64 MiB). */
+    static final long MAX_BUFFERED = 16L << 20;
+
+    /** Bytes waiting for host sockets, over every connection (at most {@link VirtioVsock#MAX_CONNECTIONS} of them). */
+    private long bufferedToHost() {
+        long n = 0;
+        for (VsockConnection c : conns.values()) {
+            n += c.toHostBytes;
+        }
+        return n;
     }
 
     // ---------------------------------------------------------------- host events
