@@ -311,6 +311,14 @@ public final class LinuxVm {
                     if (saved == null) {
                         uart.reset();
                     }
+                    // Confinement before the devices exist: their I/O threads, which parse what the guest
+                    // writes, are started by this thread and so inherit a per-thread Landlock domain
+                    // (ABI < 8). Everything attaching opens, a guest reboot opens again anyway.
+                    java.util.function.Consumer<VmConfig> hook = beforeFirstStart;
+                    if (hook != null) {
+                        beforeFirstStart = null;
+                        hook.accept(config);
+                    }
                     wireDevices(m, uart, saved);
                     virtio = attachVirtio(m, saved);
                     if (saved != null) {
@@ -324,11 +332,6 @@ public final class LinuxVm {
                     current = m;
                     if (quit) {
                         return new MachineExit(StopReason.STOPPED, "stop requested");
-                    }
-                    java.util.function.Consumer<VmConfig> hook = beforeFirstStart;
-                    if (hook != null) {
-                        beforeFirstStart = null;
-                        hook.accept(config);
                     }
                     if (restore != null && startPaused) {
                         m.pause(); // not started yet: returns at once, and each vCPU parks before its first KVM_RUN
@@ -476,10 +479,10 @@ public final class LinuxVm {
     }
 
     /**
-     * {@code hook} runs once, after the first machine's files are open and its devices attached
-     * and before its vCPUs first run the guest, on the thread that then starts them: where the VMM
-     * confines itself (io.jkvm.isolation), so the vCPU and device threads started afterwards
-     * inherit a per-thread Landlock domain. A hook that throws fails the start.
+     * {@code hook} runs once, when the first machine exists and before its devices attach, on the
+     * thread that then attaches them and starts the vCPUs: where the VMM confines itself
+     * (io.jkvm.isolation), so the device I/O threads and vCPU threads started afterwards inherit a
+     * per-thread Landlock domain. A hook that throws fails the start.
      */
     public void beforeFirstStart(java.util.function.Consumer<VmConfig> hook) {
         beforeFirstStart = hook;
