@@ -13,7 +13,12 @@ final class HostClient {
     static final int MAX_LINE = 32;
     private static final int MAX_PORT_DIGITS = 10;
 
+    /** How long a client may take to send its CONNECT line: one that never does must not hold a slot. */
+    static final long LINE_TIMEOUT_NANOS = 5_000_000_000L;
+
     final SocketChannel channel;
+    /** System.nanoTime() by which the CONNECT line must be complete. */
+    final long deadline = System.nanoTime() + LINE_TIMEOUT_NANOS;
     VsockMuxer.Handle handle;
     private final StringBuilder line = new StringBuilder();
     private final ByteBuffer one = ByteBuffer.allocate(1);

@@ -109,6 +109,27 @@ final class HostListener {
         muxer.want(muxer.listenerHandle(), SelectionKey.OP_ACCEPT);
     }
 
+    /**
+     * Closes the clients whose CONNECT line is overdue (a local process holding slots open would
+     * otherwise lock every later host client out). Returns nanoseconds until the next deadline,
+     * or -1 if no client waits.
+     */
+    long expireClients(long now) {
+        long next = Long.MAX_VALUE;
+        for (java.util.Iterator<HostClient> it = clients.iterator(); it.hasNext(); ) {
+            HostClient cl = it.next();
+            long left = cl.deadline - now;
+            if (left <= 0) {
+                LOG.debug("vsock: host client dropped: no CONNECT line within {} s", HostClient.LINE_TIMEOUT_NANOS / 1_000_000_000L);
+                muxer.close(cl.handle, cl.channel);
+                it.remove();
+            } else {
+                next = Math.min(next, left);
+            }
+        }
+        return next == Long.MAX_VALUE ? -1 : next;
+    }
+
     /** Closes every waiting client (device reset). */
     void dropAll() {
         for (HostClient cl : clients) {

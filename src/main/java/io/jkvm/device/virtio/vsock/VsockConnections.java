@@ -217,7 +217,8 @@ final class VsockConnections {
      * connection slot for ever). Returns nanoseconds until the next such deadline, or -1 if none.
      */
     long expireRequests(long now) {
-        long next = Long.MAX_VALUE;
+        long clients = listener.expireClients(now);
+        long next = clients < 0 ? Long.MAX_VALUE : clients;
         for (VsockConnection c : List.copyOf(conns.values())) {
             if (c.state != VsockConnection.State.REQUESTED) {
                 continue;

@@ -52,6 +52,40 @@ class VsockLimitsTest {
         }
     }
 
+    /**
+     * Host clients that connect and never send their CONNECT line fill the waiting slots only until
+     * their deadline: then they are closed, and a well-behaved client gets through again.
+     */
+    @Test
+    @Timeout(60)
+    void hostClientsThatNeverSendTheirLineAreClosedAtTheirDeadline() throws Exception {
+        List<SocketChannel> idle = new ArrayList<>();
+        try (VsockGuest g = new VsockGuest(dir)) {
+            for (int i = 0; i < VirtioVsock.MAX_HOST_CLIENTS; i++) {
+                idle.add(VsockEndToEndTest.connect(g.uds));
+            }
+            SocketChannel refused = VsockEndToEndTest.connect(g.uds);
+            idle.add(refused);
+            assertThat(refused.read(ByteBuffer.allocate(1))).as("closed: every slot is held").isEqualTo(-1);
+            // The device's own timer closes them at the deadline; a blocking read returns at that EOF.
+            for (SocketChannel c : idle.subList(0, VirtioVsock.MAX_HOST_CLIENTS)) {
+                assertThat(c.read(ByteBuffer.allocate(1))).as("closed at its deadline").isEqualTo(-1);
+            }
+            SocketChannel late = VsockEndToEndTest.connect(g.uds);
+            idle.add(late);
+            VsockEndToEndTest.write(late, "CONNECT 2000\n");
+            io.jkvm.device.virtio.VirtioDriver.await("the late client's connection", () -> {
+                g.drv.syncIo();
+                return g.dev.connectionCount() == 1;
+            });
+            g.assertHealthy();
+        } finally {
+            for (SocketChannel c : idle) {
+                c.close();
+            }
+        }
+    }
+
     /** Host-initiated connections beyond {@link VirtioVsock#MAX_CONNECTIONS} are closed at once. */
     @Test
     @Timeout(60)
