@@ -80,7 +80,7 @@ public record LandlockPolicy(List<Rule> rules) {
             Access a = d.readOnly() ? Access.READ : Access.READ_WRITE;
             rules.add(new Rule(d.path(), a, "drive " + d.id()));
             Path dir = d.path().toAbsolutePath().getParent();
-            if (dir != null) {
+            if (dir != null && !tooBroad(dir)) {
                 rules.add(new Rule(dir, a, "drive " + d.id() + " (its directory: swaps by PATCH /drives)"));
             }
         }
@@ -88,7 +88,7 @@ public record LandlockPolicy(List<Rule> rules) {
         if (!config.devices().nets().isEmpty()) {
             rules.add(new Rule(Path.of("/dev/net/tun"), Access.DEVICE, "TAP (re-attached on a guest reboot)"));
         }
-        if (config.devices().vsock() != null) {
+        if (config.devices().vsock() != null && !tooBroad(config.devices().vsock().udsPath().toAbsolutePath().getParent())) {
             // The hybrid vsock listener is bound at uds_path (again on a guest reboot, unlinking
             // the old socket first); guest connections go to <uds_path>_<port> in the same directory.
             Path dir = config.devices().vsock().udsPath().toAbsolutePath().getParent();
@@ -101,6 +101,24 @@ public record LandlockPolicy(List<Rule> rules) {
         rules.addAll(JvmPaths.rules());
         rules.addAll(vmmPaths);
         return new LandlockPolicy(rules);
+    }
+
+    /**
+     * Directories a rule must not open up as a whole: a drive or socket placed at the top of the
+     * file system, a home directory or a shared temporary directory would otherwise give the VMM
+     * (and a guest that escapes into it) everything beside it, such as ~/.ssh. Such a drive keeps
+     * its own file rule; swapping it by PATCH /drives then needs a directory of its own.
+     */
+    static boolean tooBroad(Path dir) {
+        if (dir == null) {
+            return true;
+        }
+        Path d = dir.toAbsolutePath().normalize();
+        String home = System.getProperty("user.home");
+        return d.getParent() == null || d.equals(Path.of("/home")) || d.equals(Path.of("/root"))
+                || d.equals(Path.of("/tmp")) || d.equals(Path.of("/var/tmp")) || d.equals(Path.of("/dev/shm"))
+                || (home != null && d.equals(Path.of(home).toAbsolutePath().normalize()))
+                || (d.getParent() != null && d.getParent().equals(Path.of("/home")));
     }
 
     /**

@@ -74,6 +74,16 @@ class LandlockPolicyTest {
     }
 
     @Test
+    void aDriveAtTheTopOrInAHomeDirectoryDoesNotOpenUpItsDirectory() {
+        assertThat(LandlockPolicy.tooBroad(Path.of("/"))).isTrue();
+        assertThat(LandlockPolicy.tooBroad(Path.of("/tmp"))).isTrue();
+        assertThat(LandlockPolicy.tooBroad(Path.of("/home/alice"))).isTrue();
+        assertThat(LandlockPolicy.tooBroad(Path.of(System.getProperty("user.home")))).isTrue();
+        assertThat(LandlockPolicy.tooBroad(Path.of("/var/lib/jkvm/vms/a"))).isFalse();
+        assertThat(LandlockPolicy.tooBroad(Path.of("/home/alice/vms"))).isFalse();
+    }
+
+    @Test
     void rightsFollowTheAbi() {
         assertThat(new LandlockAbi(1).handledFs() & LandlockAbi.REFER).isZero();
         assertThat(new LandlockAbi(2).handledFs() & LandlockAbi.TRUNCATE).isZero();
