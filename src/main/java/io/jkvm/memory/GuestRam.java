@@ -44,8 +44,8 @@ public final class GuestRam implements AutoCloseable {
      * mapping would take the advice and never merge). Not with hugetlb pages, which KSM skips.
      */
     public static GuestRam allocate(long ramBytes, RamBacking backing, boolean mergeable) {
-        if (mergeable && backing == RamBacking.HUGETLB_2M) {
-            throw new IllegalArgumentException("--ksm: KSM does not merge hugetlb pages (huge_pages 2M); use None or Transparent");
+        if (mergeable) {
+            Ksm.requireMergeable(backing);
         }
         if (ramBytes <= 0 || (ramBytes & 0xfff) != 0) {
             throw new IllegalArgumentException("guest RAM size must be a positive multiple of 4 KiB: " + ramBytes);
@@ -78,9 +78,8 @@ public final class GuestRam implements AutoCloseable {
                 if (backing == RamBacking.TRANSPARENT) {
                     Native.madvise(m, Native.MADV_HUGEPAGE);
                 }
-                if (mergeable && !Native.madvise(m, Native.MADV_MERGEABLE)) {
-                    throw new IllegalStateException("--ksm: madvise(MADV_MERGEABLE) on guest RAM was refused"
-                            + " (a host kernel without KSM, CONFIG_KSM)");
+                if (mergeable) {
+                    Ksm.markMergeable(m);
                 }
                 regions.add(new GuestMemory.Region(r[0], m));
             }

@@ -3,6 +3,7 @@ package io.jkvm.memory;
 import io.jkvm.kvm.Native;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -25,10 +26,31 @@ public final class Ksm {
      */
     public static void enable(GuestMemory memory) {
         for (GuestMemory.Region r : memory.regions()) {
-            if (!Native.madvise(r.host(), Native.MADV_MERGEABLE)) {
-                throw new IllegalStateException("--ksm: madvise(MADV_MERGEABLE) on guest RAM was refused"
-                        + " (a host kernel without KSM, CONFIG_KSM)");
-            }
+            markMergeable(r.host());
+        }
+    }
+
+    /**
+     * Marks one mapping of guest RAM mergeable.
+     *
+     * @throws IllegalStateException when the host kernel refuses (built without KSM: EINVAL)
+     */
+    static void markMergeable(MemorySegment mapping) {
+        if (!Native.madvise(mapping, Native.MADV_MERGEABLE)) {
+            throw new IllegalStateException("--ksm: madvise(MADV_MERGEABLE) on guest RAM was refused"
+                    + " (a host kernel without KSM, CONFIG_KSM)");
+        }
+    }
+
+    /**
+     * Refuses a RAM backing KSM cannot merge: ksmd scans only private anonymous pages, and hugetlb
+     * pages are neither (admin-guide/mm/ksm.rst).
+     *
+     * @throws IllegalArgumentException naming the setting
+     */
+    public static void requireMergeable(RamBacking backing) {
+        if (backing == RamBacking.HUGETLB_2M) {
+            throw new IllegalArgumentException("ksm: KSM does not merge hugetlb pages (huge_pages 2M); use None or Transparent");
         }
     }
 

@@ -288,15 +288,15 @@ public final class LinuxVm {
                 try (Machine m = restore != null ? restore.machine()
                         : Machine.create(kvm, new Machine.Options(config.cpus(), config.memoryBytes(), true, ramBacking),
                                 o -> io.jkvm.memory.GuestRam.allocate(o.memoryBytes(), o.ramBacking(), ksm))) {
-                    if (ksm && restore != null) {
-                        // A restored guest's RAM is a private file mapping: its copied-on-write pages are anonymous and merge.
-                        try {
-                            io.jkvm.memory.Ksm.enable(m.memory());
-                        } catch (IllegalStateException e) {
-                            throw new IOException(e.getMessage(), e);
-                        }
-                    }
                     if (ksm) {
+                        if (restore != null) {
+                            // A restored guest's RAM is a private file mapping: its copied-on-write pages are anonymous and merge.
+                            try {
+                                io.jkvm.memory.Ksm.enable(m.memory());
+                            } catch (IllegalStateException e) {
+                                throw new IOException(e.getMessage(), e);
+                            }
+                        }
                         if (!io.jkvm.memory.Ksm.hostMerging()) {
                             LOG.warn("--ksm: guest RAM is mergeable, but the host's ksmd is not running"
                                     + " (echo 1 > /sys/kernel/mm/ksm/run)");
@@ -472,8 +472,8 @@ public final class LinuxVm {
 
     /** Marks the RAM of machines booted from now on mergeable by the host's KSM ({@link io.jkvm.memory.Ksm}). */
     public void ksm(boolean on) {
-        if (on && ramBacking == io.jkvm.memory.RamBacking.HUGETLB_2M) {
-            throw new IllegalArgumentException("ksm: KSM does not merge hugetlb pages (huge_pages 2M); use None or Transparent");
+        if (on) {
+            io.jkvm.memory.Ksm.requireMergeable(ramBacking);
         }
         ksm = on;
     }

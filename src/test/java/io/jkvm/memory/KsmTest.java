@@ -26,7 +26,7 @@ class KsmTest {
     @Test
     void hugetlbRamCannotBeMergeable() {
         assertThatThrownBy(() -> GuestRam.allocate(4 << 20, RamBacking.HUGETLB_2M, true))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--ksm");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ksm: KSM does not merge hugetlb pages");
     }
 
     /** The VmFlags words of the smaps entry that starts at the RAM's first region. */
