@@ -39,8 +39,22 @@ final class PlacementOptions {
 
     /** The placement these options ask for, checked against this process's CPUs. @throws UserError naming the flag */
     VcpuPlacement placement() {
+        return parse(Scheduling.affinity(0));
+    }
+
+    /**
+     * The placement these options ask for, checked for syntax only: for a VM another host's
+     * daemon will run, whose CPUs are not this process's.
+     *
+     * @throws UserError naming the flag
+     */
+    VcpuPlacement parsedOnly() {
+        return parse(null);
+    }
+
+    /** @param allowed the CPUs every pin must lie within, or null not to check */
+    private VcpuPlacement parse(BitSet allowed) {
         try {
-            BitSet allowed = Scheduling.affinity(0);
             Map<Integer, CpuList> pins = new HashMap<>();
             CpuList all = null;
             for (String pin : vcpuPins) {

@@ -140,23 +140,22 @@ public final class VmCommand implements Runnable {
             return 0;
         }
 
-        /** The placement flags as the daemon keeps them, checked here first (the same grammar as jkvm run). */
+        /**
+         * The placement flags as the daemon keeps them. Checked here for syntax and vCPU numbers
+         * only, with refusals naming the flag; the daemon validates the rest, and the VMM checks
+         * the CPUs against the daemon host's, not this client's.
+         */
         private io.jkvm.resources.VmTuning tuning(FullVmConfiguration config) {
-            placement.placement(); // one-line refusals naming the flag
+            io.jkvm.resources.VcpuPlacement parsed = placement.parsedOnly();
+            PlacementOptions.requireVcpus(parsed, config.machineConfig() == null || config.machineConfig().vcpuCount() == null
+                    ? 1 : config.machineConfig().vcpuCount());
             Map<String, String> pins = new java.util.TreeMap<>();
             for (String pin : placement.vcpuPins) {
                 int eq = pin.indexOf('=');
                 pins.put(pin.substring(0, eq).strip(), pin.substring(eq + 1).strip());
             }
-            io.jkvm.resources.VmTuning t = new io.jkvm.resources.VmTuning(pins, placement.vmmCpus, placement.vcpuSched,
+            return new io.jkvm.resources.VmTuning(pins, placement.vmmCpus, placement.vcpuSched,
                     placement.mlock ? Boolean.TRUE : null, placement.haltPollNs, ksm ? Boolean.TRUE : null);
-            try {
-                t.validate(config.machineConfig() == null || config.machineConfig().vcpuCount() == null
-                        ? 1 : config.machineConfig().vcpuCount());
-            } catch (IllegalArgumentException e) {
-                throw new UserError(e.getMessage());
-            }
-            return t;
         }
 
         private FullVmConfiguration fromFile() {

@@ -73,4 +73,21 @@ class ConfigBeforeHostTest {
             assertThat(o.err().strip().lines().count()).as(o.err()).isEqualTo(1);
         }
     }
+
+    @Test
+    void vmCreateChecksPlacementSyntaxButLeavesHostCpusToTheDaemonsHost() throws Exception {
+        Path kernel = Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F'});
+        String socket = dir.resolve("no-daemon.sock").toString();
+        for (String[] flags : new String[][] {{"--vcpu-pin", "0=x"}, {"--vcpu-pin", "5=0"}, {"--vcpu-sched", "fifo:0"}}) {
+            Outcome o = run("vm", "create", "--socket", socket, "--kernel", kernel.toString(), "--cpus", "2", flags[0], flags[1], "vm1");
+            assertThat(o.exit()).as(String.join(" ", flags)).isEqualTo(Cli.EXIT_USAGE);
+            assertThat(o.err()).as(String.join(" ", flags)).contains(flags[0]).doesNotContain("Exception");
+            assertThat(o.err().strip().lines().count()).as(o.err()).isEqualTo(1);
+        }
+        // A CPU this client may not use can be the daemon host's: the request goes on (here, to no daemon).
+        String farCpu = String.valueOf(io.jkvm.kvm.Scheduling.MAX_CPUS - 1);
+        Outcome o = run("vm", "create", "--socket", socket, "--kernel", kernel.toString(), "--vcpu-pin", "0=" + farCpu, "vm1");
+        assertThat(o.exit()).as(o.err()).isEqualTo(DaemonClient.EXIT_NO_DAEMON);
+        assertThat(o.err()).contains("cannot reach the jkvm daemon").doesNotContain("--vcpu-pin");
+    }
 }
