@@ -137,20 +137,6 @@ class DaemonDirectTest {
         return "vm-%02d".formatted(i);
     }
 
-    /** The thread id of vCPU 0 in VMM process {@code pid}. */
-    private static int vcpuThread(long pid) throws java.io.IOException {
-        try (var tasks = Files.list(Path.of("/proc", String.valueOf(pid), "task"))) {
-            return tasks.filter(t -> {
-                try {
-                    return Files.readString(t.resolve("comm")).strip().equals("fc_vcpu 0");
-                } catch (java.io.IOException gone) {
-                    return false;
-                }
-            }).map(t -> Integer.parseInt(t.getFileName().toString())).findFirst()
-                    .orElseThrow(() -> new AssertionError("no vCPU thread in VMM " + pid));
-        }
-    }
-
     private String definition(String name, Path kernel) {
         return """
                 {"name": "%s", "config": {
@@ -208,7 +194,7 @@ class DaemonDirectTest {
                 Path serial = state.resolve("vms").resolve(name(i)).resolve("serial.log");
                 await(name(i) + "'s serial output", Patience.seconds(60), () -> read(serial).contains(TestKernels.UP));
             }
-            assertThat(io.jkvm.kvm.Scheduling.affinity(vcpuThread(pids.get(name(1)))).stream().boxed().toList())
+            assertThat(io.jkvm.kvm.Scheduling.affinity(io.jkvm.testing.ProcThreads.named(pids.get(name(1)), "fc_vcpu 0")).stream().boxed().toList())
                     .as("taskset -p of the pinned VM's vCPU thread").containsExactly(firstCpu);
             api("POST", "/vms/" + name(0) + "/start", null, 409);
 

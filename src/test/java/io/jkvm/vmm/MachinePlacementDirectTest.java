@@ -9,6 +9,7 @@ import io.jkvm.resources.RtPolicy;
 import io.jkvm.resources.VcpuPlacement;
 import io.jkvm.testing.KvmAvailable;
 import io.jkvm.testing.Patience;
+import io.jkvm.testing.ProcThreads;
 import io.jkvm.testing.TestGuest;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -22,7 +23,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -77,8 +77,8 @@ class MachinePlacementDirectTest {
             m.start();
             assertThat(ran.await(Patience.secondsOf(30), TimeUnit.SECONDS)).as("the guest ran").isTrue();
 
-            int vcpu0 = tid(Machine.VCPU_THREAD_PREFIX + "0");
-            int vcpu1 = tid(Machine.VCPU_THREAD_PREFIX + "1");
+            int vcpu0 = ProcThreads.named(Machine.VCPU_THREAD_PREFIX + "0");
+            int vcpu1 = ProcThreads.named(Machine.VCPU_THREAD_PREFIX + "1");
             assertThat(Scheduling.affinity(vcpu0)).as("taskset -p of vCPU 0").isEqualTo(single(first));
             assertThat(Scheduling.affinity(vcpu1)).as("vCPU 1 takes the all-vCPU set").isEqualTo(allowed);
             if (root) {
@@ -107,20 +107,6 @@ class MachinePlacementDirectTest {
             assertThat(exit.reason()).isEqualTo(StopReason.ERROR);
             assertThat(exit.detail()).contains("vcpu-pin 0=" + impossible);
             assertThat(m.exitCount(KvmIoctls.KVM_EXIT_IO)).as("no vCPU entered KVM_RUN").isZero();
-        }
-    }
-
-    private static int tid(String name) throws IOException {
-        try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
-            List<Integer> ids = tasks.filter(t -> {
-                try {
-                    return Files.readString(t.resolve("comm")).strip().equals(name);
-                } catch (IOException gone) {
-                    return false;
-                }
-            }).map(t -> Integer.parseInt(t.getFileName().toString())).toList();
-            assertThat(ids).as("one live thread named " + name).hasSize(1);
-            return ids.getFirst();
         }
     }
 
