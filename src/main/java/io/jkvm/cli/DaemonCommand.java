@@ -29,6 +29,10 @@ public final class DaemonCommand implements Callable<Integer> {
     @Option(names = "--socket", paramLabel = "PATH", description = "The daemon's API socket (default: $JKVM_DAEMON_SOCKET or STATE_DIR/daemon.sock).")
     Path socket;
 
+    @Option(names = "--allow-realtime", description = "Let VMs ask for real-time vCPU scheduling (tuning.vcpu_sched fifo/rr);"
+            + " refused by default, since a real-time vCPU can starve the host.")
+    boolean allowRealtime;
+
     @Override
     public Integer call() throws Exception {
         try {
@@ -51,7 +55,7 @@ public final class DaemonCommand implements Callable<Integer> {
         } catch (RuntimeException e) {
             log.warn("kvm_unavailable", "error", e.getMessage());
         }
-        Daemon daemon = new Daemon(store, log, new HostLimits(maxVcpus, HostLimits.hostMemory()));
+        Daemon daemon = new Daemon(store, log, new HostLimits(maxVcpus, HostLimits.hostMemory())).allowRealtime(allowRealtime);
         UdsHttpServer server;
         try {
             server = UdsHttpServer.start(sock, new DaemonApi(daemon, log), 48, Duration.ofSeconds(30));

@@ -125,6 +125,9 @@ public final class RunCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     PlacementOptions placementOptions = new PlacementOptions();
 
+    @picocli.CommandLine.Mixin
+    CgroupOptions cgroupOptions = new CgroupOptions();
+
     @Option(names = "--ksm", description = "Let the host's KSM merge identical pages of guest RAM (off by default:"
             + " pages shared between VMs are a timing side channel).")
     boolean ksm;
@@ -209,9 +212,16 @@ public final class RunCommand implements Callable<Integer> {
             }
             io.jkvm.migration.MigrationTls tls = migrationTls();
             io.jkvm.migration.MigrationAddress in = incomingAddress(tls);
-            return exitStatus(new ApiVmm(apiSock, configFile, consoleSock, id, onReboot, snapshotKey, tls, in)
+            ApiVmm vmm = new ApiVmm(apiSock, configFile, consoleSock, id, onReboot, snapshotKey, tls, in)
                     .trustSourcePaths(trustSourcePaths).placement(placementOptions.placement()).ksm(ksm)
-                    .confinement(confinement()).run());
+                    .confinement(confinement());
+            // Before the API can create guest RAM: its pages are charged where the VMM is when they are touched.
+            io.jkvm.resources.Cgroups.Applied cg = cgroupOptions.applyToSelf(cgroupId(), cgroupOptions.settings());
+            try {
+                return exitStatus(vmm.run());
+            } finally {
+                releaseCgroups(cg);
+            }
         }
         if (snapshotKey != null) {
             throw new UserError("--snapshot-key goes with --api-sock (snapshots are made through the API)");
@@ -254,6 +264,7 @@ public final class RunCommand implements Callable<Integer> {
         io.jkvm.resources.VcpuPlacement placement = placementOptions.placement();
         PlacementOptions.requireVcpus(placement, config.cpus());
         io.jkvm.isolation.Confinement confine = confinement();
+        List<io.jkvm.resources.CgroupSetting> cgroupSettings = cgroupOptions.settings();
         int maxVcpus;
         try (Kvm kvm = Kvm.open()) {
             maxVcpus = kvm.maxVcpus();
@@ -265,6 +276,7 @@ public final class RunCommand implements Callable<Integer> {
             throw new UserError("--cpus " + config.cpus() + ": must be between 1 and " + maxVcpus
                     + " (the most KVM allows per VM on this host)");
         }
+        io.jkvm.resources.Cgroups.Applied cg = cgroupOptions.applyToSelf(cgroupId(), cgroupSettings);
         RawTerminal raw = RawTerminal.enterIfTty();
         MachineExit exit;
         try {
@@ -287,8 +299,27 @@ public final class RunCommand implements Callable<Integer> {
             if (raw != null) {
                 raw.close();
             }
+            releaseCgroups(cg);
         }
         return exitStatus(exit);
+    }
+
+    /** The VM's cgroups are named by its --id; without one, by this process's pid, so two VMs never share one. */
+    private String cgroupId() {
+        boolean given = spec != null && spec.commandLine().getParseResult() != null
+                && spec.commandLine().getParseResult().hasMatchedOption("--id");
+        return given ? id : "pid-" + ProcessHandle.current().pid();
+    }
+
+    /**
+     * Moves the VMM back out and removes its cgroups, where it still may: once confined, the VMM
+     * may not write the cgroup hierarchy, so the empty cgroup stays for its launcher to remove
+     * (jkvm's daemon does), as the Firecracker jailer leaves its cgroups.
+     */
+    private static void releaseCgroups(io.jkvm.resources.Cgroups.Applied cg) {
+        if (cg != null) {
+            io.jkvm.resources.Cgroups.release(cg);
+        }
     }
 
     /** The console is the guest's: confinement speaks up only when Landlock is missing (or with JKVM_LOG=info). */

@@ -124,6 +124,10 @@ public final class VmCommand implements Runnable {
         @Option(names = "--ksm", description = "Let the host's KSM merge identical pages of guest RAM (off by default).")
         boolean ksm;
 
+        @Option(names = "--cgroup", paramLabel = "FILE=VALUE",
+                description = "Write VALUE to cgroup file FILE of the VM's own cgroup, beneath the daemon's (cgroup v1); repeatable.")
+        List<String> cgroups = new ArrayList<>();
+
         @Override
         public Integer call() {
             FullVmConfiguration config = configFile != null ? fromFile() : fromFlags();
@@ -154,8 +158,14 @@ public final class VmCommand implements Runnable {
                 int eq = pin.indexOf('=');
                 pins.put(pin.substring(0, eq).strip(), pin.substring(eq + 1).strip());
             }
-            return new io.jkvm.resources.VmTuning(pins, placement.vmmCpus, placement.vcpuSched,
-                    placement.mlock ? Boolean.TRUE : null, placement.haltPollNs, ksm ? Boolean.TRUE : null);
+            io.jkvm.resources.VmTuning t = new io.jkvm.resources.VmTuning(pins, placement.vmmCpus, placement.vcpuSched,
+                    placement.mlock ? Boolean.TRUE : null, placement.haltPollNs, ksm ? Boolean.TRUE : null, cgroups);
+            try {
+                t.cgroupSettings();
+            } catch (IllegalArgumentException e) {
+                throw new UserError(e.getMessage().replaceFirst("^tuning\\.cgroup", "--cgroup"));
+            }
+            return t;
         }
 
         private FullVmConfiguration fromFile() {

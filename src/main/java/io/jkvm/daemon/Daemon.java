@@ -33,6 +33,7 @@ public final class Daemon implements AutoCloseable {
     private final ScheduledExecutorService monitor = Executors.newSingleThreadScheduledExecutor(
             r -> Thread.ofPlatform().name("vm-monitor").daemon(true).unstarted(r));
     private final Instant startedAt = Instant.now();
+    private volatile boolean allowRealtime;
 
     /** Checks the daemon's environment settings (JKVM_VMM_START_TIMEOUT); throws naming the bad one. */
     public static void checkEnvironment() {
@@ -64,6 +65,17 @@ public final class Daemon implements AutoCloseable {
         return startedAt;
     }
 
+    /**
+     * Whether VMs defined from now on may run their vCPUs in a real-time class (tuning.vcpu_sched
+     * fifo or rr). Off by default: a SCHED_FIFO vCPU spinning in its guest never yields, and can
+     * starve the host of the CPUs it runs on, so the host's operator opts in (jkvm daemon
+     * --allow-realtime), not each client.
+     */
+    public Daemon allowRealtime(boolean allow) {
+        allowRealtime = allow;
+        return this;
+    }
+
     public VmStatus create(String name, FullVmConfiguration config) {
         return create(name, config, null);
     }
@@ -81,6 +93,10 @@ public final class Daemon implements AutoCloseable {
                         ? 1 : config.machineConfig().vcpuCount());
             } catch (IllegalArgumentException e) {
                 throw DaemonException.badRequest(e.getMessage());
+            }
+            if (tuning.realTime() && !allowRealtime) {
+                throw DaemonException.badRequest("tuning.vcpu_sched " + tuning.vcpuSched() + ": real-time vCPUs need a daemon"
+                        + " started with --allow-realtime (a real-time vCPU that never sleeps can starve the host)");
             }
         }
         if (creating.putIfAbsent(name, Boolean.TRUE) != null || vms.containsKey(name)) {

@@ -396,7 +396,28 @@ final class ManagedVm {
         closeClient();
         child = null;
         deleteSockets();
+        removeCgroups();
         save(VmRuntime.stopped(how));
+    }
+
+    /**
+     * The VMM made its cgroups beneath the daemon's (tuning.cgroup) and, once confined, cannot
+     * remove them: the daemon does, when the VMM is gone.
+     */
+    private void removeCgroups() {
+        io.jkvm.resources.VmTuning t = definition().tuning();
+        if (t == null || t.cgroup() == null) {
+            return;
+        }
+        try {
+            var removed = io.jkvm.resources.Cgroups.removeLeftover(name(),
+                    io.jkvm.resources.Cgroups.controllers(t.cgroupSettings()), null, ProcessHandle.current().pid());
+            if (!removed.isEmpty()) {
+                log.info("vm_cgroups_removed", "vm", name(), "dirs", removed.toString());
+            }
+        } catch (IllegalArgumentException e) {
+            log.warn("vm_cgroups_left", "vm", name(), "error", e.getMessage());
+        }
     }
 
     private void deleteSockets() {

@@ -37,37 +37,16 @@ public final class Cgroups {
         if (!id.matches("[A-Za-z0-9_-]{1,64}")) {
             throw new IllegalArgumentException("cgroup: the VM id '" + id + "' cannot name a cgroup");
         }
-        if (parent != null && (parent.contains("..") || !parent.matches("[A-Za-z0-9_./-]{1,200}"))) {
-            throw new IllegalArgumentException("cgroup-parent " + parent + ": a path below the hierarchy's root without '..'");
-        }
+        requireParent(parent);
         Map<String, Path> mounts = v1Mounts();
         Map<String, String> current = currentPaths(pid);
         Map<String, Path> dirs = new LinkedHashMap<>();
         Map<String, Path> previous = new LinkedHashMap<>();
-        for (CgroupSetting s : settings) {
-            String c = s.controller();
-            if (dirs.containsKey(c)) {
-                continue;
-            }
-            Path mount = mounts.get(c);
-            if (mount == null) {
-                throw new IllegalStateException("cgroup " + s + ": no cgroup-v1 hierarchy with the " + c
-                        + " controller is mounted on this host (cgroup v2 is not supported yet)");
-            }
-            String here = current.getOrDefault(c, "/");
-            Path base = parent != null ? mount.resolve(parent.replaceFirst("^/+", "")) : mount.resolve(here.replaceFirst("^/+", ""));
-            Path dir = base.resolve("jkvm-" + id);
-            try {
-                Files.createDirectories(dir);
-                if (c.equals("cpuset")) {
-                    inherit(dir, "cpuset.cpus");
-                    inherit(dir, "cpuset.mems");
-                }
-            } catch (IOException e) {
-                throw new IllegalStateException("cgroup " + s + ": cannot create " + dir + ": " + e.getMessage(), e);
-            }
-            dirs.put(c, dir);
-            previous.put(c, mount.resolve(here.replaceFirst("^/+", "")));
+        try {
+            makeDirs(settings, mounts, current, parent, id, dirs, previous);
+        } catch (IllegalStateException e) {
+            release(new Applied(pid, Map.copyOf(dirs), Map.of())); // only the ones made here; the process never moved
+            throw e;
         }
         Applied applied = new Applied(pid, Map.copyOf(dirs), Map.copyOf(previous));
         try {
@@ -89,6 +68,53 @@ public final class Cgroups {
         return applied;
     }
 
+    /** Creates the VM's cgroup in each controller's hierarchy, recording each one made in {@code dirs}. */
+    private static void makeDirs(List<CgroupSetting> settings, Map<String, Path> mounts, Map<String, String> current,
+                                 String parent, String id, Map<String, Path> dirs, Map<String, Path> previous) {
+        for (CgroupSetting s : settings) {
+            String c = s.controller();
+            if (dirs.containsKey(c)) {
+                continue;
+            }
+            Path mount = mounts.get(c);
+            if (mount == null) {
+                throw new IllegalStateException("cgroup " + s + ": no cgroup-v1 hierarchy with the " + c
+                        + " controller is mounted on this host (cgroup v2 is not supported yet)");
+            }
+            String here = current.getOrDefault(c, "/");
+            Path base = parent != null ? mount.resolve(parent.replaceFirst("^/+", "")) : mount.resolve(here.replaceFirst("^/+", ""));
+            Path dir = base.resolve("jkvm-" + id);
+            try {
+                // A cgroup of this name that still holds processes is another VM's with the same
+                // id: sharing it would pool both VMs' limits, so the id must differ.
+                if (Files.isDirectory(dir) && !Files.readString(dir.resolve("cgroup.procs")).isBlank()) {
+                    throw new IllegalStateException("cgroup " + s + ": " + dir + " already holds another process"
+                            + " (a VM with the id '" + id + "' is running; give each VM its own id)");
+                }
+                Files.createDirectories(dir);
+                if (c.equals("cpuset")) {
+                    inherit(dir, "cpuset.cpus");
+                    inherit(dir, "cpuset.mems");
+                }
+            } catch (IOException e) {
+                throw new IllegalStateException("cgroup " + s + ": cannot create " + dir + ": " + e.getMessage(), e);
+            }
+            dirs.put(c, dir);
+            previous.put(c, mount.resolve(here.replaceFirst("^/+", "")));
+        }
+    }
+
+    /**
+     * Checks a parent cgroup path: relative to each hierarchy's root, with no {@code ..}.
+     *
+     * @throws IllegalArgumentException naming parent-cgroup
+     */
+    public static void requireParent(String parent) {
+        if (parent != null && (parent.contains("..") || !parent.matches("[A-Za-z0-9_./-]{1,200}"))) {
+            throw new IllegalArgumentException("parent-cgroup " + parent + ": a path below the hierarchy's root without '..'");
+        }
+    }
+
     /** Moves the process back where it was and removes the VM's cgroups (best effort: at exit). */
     public static void release(Applied a) {
         for (Map.Entry<String, Path> e : a.dirs().entrySet()) {
@@ -101,6 +127,64 @@ public final class Cgroups {
             } catch (IOException | RuntimeException ignored) {
                 // The process may be gone (its cgroup is then empty and removable), or a thread
                 // still in it keeps the directory: nothing more to do at exit.
+            }
+        }
+    }
+
+    /**
+     * Removes the cgroups {@link #apply} made for {@code id} beneath the current cgroups of
+     * process {@code relativeTo} (a daemon, whose VMMs start in its cgroups), once their process
+     * is gone: the VMM cannot always do it itself, since a confined VMM may not write the
+     * hierarchy. A cgroup that still holds a process stays (rmdir refuses; best effort).
+     *
+     * @return the directories removed
+     */
+    public static List<Path> removeLeftover(String id, List<String> controllers, String parent, long relativeTo) {
+        List<Path> removed = new ArrayList<>();
+        if (!id.matches("[A-Za-z0-9_-]{1,64}") || controllers.isEmpty()) {
+            return removed;
+        }
+        try {
+            Map<String, Path> mounts = v1Mounts();
+            Map<String, String> current = currentPaths(relativeTo);
+            for (String c : controllers) {
+                Path mount = mounts.get(c);
+                if (mount == null) {
+                    continue;
+                }
+                String base = parent != null ? parent : current.getOrDefault(c, "/");
+                Path dir = mount.resolve(base.replaceFirst("^/+", "")).resolve("jkvm-" + id);
+                try {
+                    awaitEmpty(dir);
+                    if (Files.deleteIfExists(dir)) {
+                        removed.add(dir);
+                    }
+                } catch (IOException stillInUse) {
+                    // EBUSY: a process is still in it; it stays for whoever stops that process.
+                }
+            }
+        } catch (IllegalStateException unreadable) {
+            // No /proc view of the hierarchy: nothing to remove.
+        }
+        return removed;
+    }
+
+    /** How long a VMM's last threads may take to leave its cgroup after its main thread is a zombie. */
+    private static final long EXIT_GRACE_NANOS = 5_000_000_000L;
+
+    /**
+     * Waits, bounded, until no thread is left in {@code dir}: a killed VMM's main thread turns
+     * zombie while its other threads are still exiting, and rmdir refuses a cgroup with threads.
+     */
+    private static void awaitEmpty(Path dir) throws IOException {
+        Path tasks = dir.resolve("tasks");
+        long deadline = System.nanoTime() + EXIT_GRACE_NANOS;
+        while (Files.isRegularFile(tasks) && !Files.readString(tasks).isBlank() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
         }
     }

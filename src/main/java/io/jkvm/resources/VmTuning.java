@@ -12,9 +12,12 @@ import java.util.TreeMap;
 /**
  * A daemon-managed VM's host tuning, kept with its definition: the same settings as
  * {@code jkvm run}'s flags ({@code --vcpu-pin}, {@code --vmm-cpus}, {@code --vcpu-sched},
- * {@code --mlock}, {@code --halt-poll-ns}, {@code --ksm}), which the daemon passes to the VM's VMM.
+ * {@code --mlock}, {@code --halt-poll-ns}, {@code --ksm}, {@code --cgroup}), which the daemon
+ * passes to the VM's VMM. The VM's cgroups nest beneath the daemon's own: a daemon client cannot
+ * name another parent, so no VM escapes the limits its daemon runs under.
  *
  * @param vcpuPin host CPUs by vCPU index, or "all"
+ * @param cgroup cgroup-v1 settings, {@code FILE=VALUE} each
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VmTuning(@JsonProperty("vcpu_pin") Map<String, String> vcpuPin,
@@ -22,9 +25,16 @@ public record VmTuning(@JsonProperty("vcpu_pin") Map<String, String> vcpuPin,
                        @JsonProperty("vcpu_sched") String vcpuSched,
                        @JsonProperty("mlock") Boolean mlock,
                        @JsonProperty("halt_poll_ns") Long haltPollNs,
-                       @JsonProperty("ksm") Boolean ksm) {
+                       @JsonProperty("ksm") Boolean ksm,
+                       @JsonProperty("cgroup") List<String> cgroup) {
     public VmTuning {
         vcpuPin = vcpuPin == null || vcpuPin.isEmpty() ? null : new TreeMap<>(vcpuPin);
+        cgroup = cgroup == null || cgroup.isEmpty() ? null : List.copyOf(cgroup);
+    }
+
+    /** Without cgroup settings. */
+    public VmTuning(Map<String, String> vcpuPin, String vmmCpus, String vcpuSched, Boolean mlock, Long haltPollNs, Boolean ksm) {
+        this(vcpuPin, vmmCpus, vcpuSched, mlock, haltPollNs, ksm, null);
     }
 
     /**
@@ -58,6 +68,45 @@ public record VmTuning(@JsonProperty("vcpu_pin") Map<String, String> vcpuPin,
         if (haltPollNs != null && (haltPollNs < 0 || haltPollNs > VcpuPlacement.MAX_HALT_POLL_NS)) {
             throw new IllegalArgumentException("tuning.halt_poll_ns " + haltPollNs + ": must be 0 to " + VcpuPlacement.MAX_HALT_POLL_NS);
         }
+        cgroupSettings();
+    }
+
+    /** Most cgroup settings one VM may have: more than any controller has files. */
+    public static final int MAX_CGROUP_SETTINGS = 32;
+
+    /**
+     * The cgroup settings, parsed.
+     *
+     * @throws IllegalArgumentException naming the field
+     */
+    public List<CgroupSetting> cgroupSettings() {
+        List<CgroupSetting> out = new ArrayList<>();
+        if (cgroup == null) {
+            return out;
+        }
+        if (cgroup.size() > MAX_CGROUP_SETTINGS) {
+            throw new IllegalArgumentException("tuning.cgroup: at most " + MAX_CGROUP_SETTINGS + " settings");
+        }
+        java.util.Set<String> files = new java.util.HashSet<>();
+        for (String text : cgroup) {
+            CgroupSetting s;
+            try {
+                s = CgroupSetting.parse(text);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("tuning." + e.getMessage(), e);
+            }
+            if (!files.add(s.file())) {
+                throw new IllegalArgumentException("tuning.cgroup " + s.file() + ": given twice");
+            }
+            out.add(s);
+        }
+        return out;
+    }
+
+    /** Whether the vCPUs ask for a real-time scheduling class (SCHED_FIFO or SCHED_RR). */
+    @JsonIgnore
+    public boolean realTime() {
+        return vcpuSched != null && RtPolicy.parse("tuning.vcpu_sched", vcpuSched).realTime();
     }
 
     /** The VMM's command-line flags for these settings. */
@@ -81,6 +130,9 @@ public record VmTuning(@JsonProperty("vcpu_pin") Map<String, String> vcpuPin,
         }
         if (Boolean.TRUE.equals(ksm)) {
             f.add("--ksm");
+        }
+        if (cgroup != null) {
+            cgroup.forEach(c -> f.addAll(List.of("--cgroup", c)));
         }
         return f;
     }

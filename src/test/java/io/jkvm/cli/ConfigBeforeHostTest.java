@@ -66,7 +66,8 @@ class ConfigBeforeHostTest {
         String noKvm = dir.resolve("no-kvm").toString();
         for (String[] flags : new String[][] {
                 {"--vcpu-pin", "0=x"}, {"--vcpu-pin", "5=0"}, {"--vcpu-pin", "0"}, {"--vcpu-sched", "fifo:0"},
-                {"--vmm-cpus", "3-1"}, {"--halt-poll-ns", "-5"}, {"--vcpu-pin", "0=" + (io.jkvm.kvm.Scheduling.MAX_CPUS - 1)}}) {
+                {"--vmm-cpus", "3-1"}, {"--halt-poll-ns", "-5"}, {"--vcpu-pin", "0=" + (io.jkvm.kvm.Scheduling.MAX_CPUS - 1)},
+                {"--cgroup", "memory"}, {"--cgroup", "tasks=1"}, {"--parent-cgroup", "../x"}, {"--parent-cgroup", "jkvm"}}) {
             Outcome o = run("--kvm-device", noKvm, "run", "--kernel", kernel.toString(), "--cpus", "2", flags[0], flags[1]);
             assertThat(o.exit()).as(String.join(" ", flags)).isEqualTo(Cli.EXIT_USAGE);
             assertThat(o.err()).as(String.join(" ", flags)).contains(flags[0]).doesNotContain("KVM").doesNotContain("Exception");
@@ -78,7 +79,7 @@ class ConfigBeforeHostTest {
     void vmCreateChecksPlacementSyntaxButLeavesHostCpusToTheDaemonsHost() throws Exception {
         Path kernel = Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F'});
         String socket = dir.resolve("no-daemon.sock").toString();
-        for (String[] flags : new String[][] {{"--vcpu-pin", "0=x"}, {"--vcpu-pin", "5=0"}, {"--vcpu-sched", "fifo:0"}}) {
+        for (String[] flags : new String[][] {{"--vcpu-pin", "0=x"}, {"--vcpu-pin", "5=0"}, {"--vcpu-sched", "fifo:0"}, {"--cgroup", "tasks=1"}}) {
             Outcome o = run("vm", "create", "--socket", socket, "--kernel", kernel.toString(), "--cpus", "2", flags[0], flags[1], "vm1");
             assertThat(o.exit()).as(String.join(" ", flags)).isEqualTo(Cli.EXIT_USAGE);
             assertThat(o.err()).as(String.join(" ", flags)).contains(flags[0]).doesNotContain("Exception");

@@ -163,13 +163,29 @@ class DaemonDirectTest {
                     ", \"tuning\": {\"vcpu_pin\": {\"3\": \"0\"}}}"), 400).path("fault_message").asText())
                     .contains("tuning.vcpu_pin.3: the VM has 1 vCPUs");
 
+            assertThat(api("POST", "/vms", definition("rt", kernel).strip().replaceFirst("}$",
+                    ", \"tuning\": {\"vcpu_sched\": \"fifo:10\"}}"), 400).path("fault_message").asText())
+                    .contains("tuning.vcpu_sched fifo:10").contains("--allow-realtime");
+            assertThat(api("POST", "/vms", definition("cg", kernel).strip().replaceFirst("}$",
+                    ", \"tuning\": {\"cgroup\": [\"cgroup.procs=1\"]}}"), 400).path("fault_message").asText())
+                    .contains("tuning.cgroup cgroup.procs");
+
             // VM 1 is pinned (its definition's tuning): its VMM's vCPU thread runs only where it says.
+            // VM 2 has a cgroup of its own (where this host has a cgroup-v1 pids hierarchy and we are root).
             int firstCpu = io.jkvm.kvm.Scheduling.affinity(0).nextSetBit(0);
+            boolean cgroups = io.jkvm.kvm.Native.geteuid() == 0 && Files.isRegularFile(Path.of("/sys/fs/cgroup/pids/cgroup.procs"));
+            System.out.println("DaemonDirectTest: " + (cgroups ? "checks a VM's own cgroup"
+                    : "no cgroup check (needs root and a cgroup-v1 pids hierarchy at /sys/fs/cgroup/pids)"));
             List<Callable<JsonNode>> creates = new ArrayList<>();
             for (int i = 0; i < VMS; i++) {
                 String n = name(i);
-                String def = i != 1 ? definition(n, kernel) : definition(n, kernel).strip().replaceFirst("}$",
-                        ", \"tuning\": {\"vcpu_pin\": {\"all\": \"" + firstCpu + "\"}}}");
+                String def = switch (i) {
+                    case 1 -> definition(n, kernel).strip().replaceFirst("}$",
+                            ", \"tuning\": {\"vcpu_pin\": {\"all\": \"" + firstCpu + "\"}}}");
+                    case 2 -> !cgroups ? definition(n, kernel) : definition(n, kernel).strip().replaceFirst("}$",
+                            ", \"tuning\": {\"cgroup\": [\"pids.max=300\"]}}");
+                    default -> definition(n, kernel);
+                };
                 creates.add(() -> api("POST", "/vms", def, 201));
             }
             inParallel(creates);
@@ -196,6 +212,16 @@ class DaemonDirectTest {
             }
             assertThat(io.jkvm.kvm.Scheduling.affinity(io.jkvm.testing.ProcThreads.named(pids.get(name(1)), "fc_vcpu 0")).stream().boxed().toList())
                     .as("taskset -p of the pinned VM's vCPU thread").containsExactly(firstCpu);
+            Path vmCgroup = null;
+            if (cgroups) {
+                String line = Files.readAllLines(Path.of("/proc", String.valueOf(pids.get(name(2))), "cgroup")).stream()
+                        .filter(l -> l.split(":", 3)[1].equals("pids")).findFirst().orElseThrow();
+                assertThat(line).as("the VMM's pids cgroup").endsWith("/jkvm-" + name(2));
+                vmCgroup = Path.of("/sys/fs/cgroup/pids", line.split(":", 3)[2]);
+                assertThat(Files.readString(vmCgroup.resolve("pids.max")).strip()).isEqualTo("300");
+                assertThat(Files.readString(vmCgroup.resolve("pids.current")).strip()).as("the VMM's threads, counted there")
+                        .isNotEqualTo("0");
+            }
             api("POST", "/vms/" + name(0) + "/start", null, 409);
 
             // The CLI: tables, JSON and exit statuses.
@@ -258,6 +284,9 @@ class DaemonDirectTest {
                 assertThat(s.path("last_exit").asText()).contains("killed");
             }
             assertThat(pids.values()).allSatisfy(pid -> assertThat(VmmProcess.alive(pid)).isFalse());
+            if (vmCgroup != null) {
+                assertThat(vmCgroup).as("the stopped VM's cgroup, removed by the daemon").doesNotExist();
+            }
             api("POST", "/vms/" + name(2) + "/pause", null, 409);
 
             // A guest that does shut down on Ctrl+Alt+Del stops gracefully.

@@ -76,6 +76,45 @@ class CgroupsTest {
     }
 
     @Test
+    void aSecondVmWithTheSameIdIsRefusedAndALaterControllerFailureLeavesNoCgroup() throws Exception {
+        String id = "t" + UUID.randomUUID().toString().substring(0, 8);
+        Cgroups.Applied a = Cgroups.apply(sleeper.pid(), id, List.of(CgroupSetting.parse("pids.max=64")), null);
+        Process other = new ProcessBuilder("sleep", "600").start();
+        try {
+            assertThatThrownBy(() -> Cgroups.apply(other.pid(), id, List.of(CgroupSetting.parse("pids.max=64")), null))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("already holds another process")
+                    .hasMessageContaining("give each VM its own id");
+            assertThat(a.dirs().get("pids")).as("the first VM's cgroup is untouched").isDirectory();
+            String id2 = id + "b";
+            assertThatThrownBy(() -> Cgroups.apply(other.pid(), id2,
+                    List.of(CgroupSetting.parse("pids.max=64"), CgroupSetting.parse("nosuchctl.limit=1")), null))
+                    .hasMessageContaining("nosuchctl");
+            assertThat(a.dirs().get("pids").resolveSibling("jkvm-" + id2)).as("the pids cgroup made before the refusal").doesNotExist();
+        } finally {
+            other.destroyForcibly().waitFor();
+            Cgroups.release(a);
+        }
+    }
+
+    @Test
+    void aLauncherRemovesTheCgroupOfAVmmThatIsGone() throws Exception {
+        String id = "t" + UUID.randomUUID().toString().substring(0, 8);
+        Process vmm = new ProcessBuilder("sleep", "600").start();
+        Cgroups.Applied a = Cgroups.apply(vmm.pid(), id, List.of(CgroupSetting.parse("pids.max=64")), null);
+        long me = ProcessHandle.current().pid();
+        try {
+            assertThat(Cgroups.removeLeftover(id, List.of("pids"), null, me)).as("while its process runs").isEmpty();
+            assertThat(a.dirs().get("pids")).isDirectory();
+            vmm.destroyForcibly().waitFor();
+            assertThat(Cgroups.removeLeftover(id, List.of("pids"), null, me)).containsExactly(a.dirs().get("pids"));
+            assertThat(a.dirs().get("pids")).doesNotExist();
+        } finally {
+            vmm.destroyForcibly();
+            Cgroups.release(a);
+        }
+    }
+
+    @Test
     void settingsAreParsedAndCheckedBeforeAnyFileIsTouched() {
         assertThat(CgroupSetting.parse("memory.limit_in_bytes=512M").controller()).isEqualTo("memory");
         for (String bad : List.of("memory", "=1", "Memory.x=1", "cgroup.procs=1", "cpu.shares=", "cpu.shares=1\n2",
@@ -84,6 +123,6 @@ class CgroupsTest {
                     .hasMessageStartingWith("cgroup");
         }
         assertThatThrownBy(() -> Cgroups.apply(1, "bad id", List.of(), null)).hasMessageContaining("VM id");
-        assertThatThrownBy(() -> Cgroups.apply(1, "ok", List.of(), "../escape")).hasMessageContaining("cgroup-parent");
+        assertThatThrownBy(() -> Cgroups.apply(1, "ok", List.of(), "../escape")).hasMessageContaining("parent-cgroup");
     }
 }

@@ -36,6 +36,31 @@ class VmTuningTest {
     }
 
     @Test
+    void cgroupSettingsAreCheckedAndPassedOn() throws Exception {
+        VmTuning t = new VmTuning(null, null, null, null, null, null, java.util.List.of("pids.max=300", "cpu.shares=512"));
+        t.validate(1);
+        assertThat(t.flags()).containsExactly("--cgroup", "pids.max=300", "--cgroup", "cpu.shares=512");
+        assertThat(Json.MAPPER.readValue(Json.write(t), VmTuning.class)).isEqualTo(t);
+        assertThatThrownBy(() -> new VmTuning(null, null, null, null, null, null, java.util.List.of("pids.max=1", "pids.max=2"))
+                .validate(1)).hasMessageContaining("tuning.cgroup pids.max: given twice");
+        assertThatThrownBy(() -> new VmTuning(null, null, null, null, null, null, java.util.List.of("tasks=1")).validate(1))
+                .hasMessageContaining("tuning.cgroup tasks");
+        assertThatThrownBy(() -> new VmTuning(null, null, null, null, null, null, java.util.List.of("memory.limit_in_bytes")).validate(1))
+                .hasMessageContaining("tuning.cgroup memory.limit_in_bytes: expected FILE=VALUE");
+        assertThatThrownBy(() -> new VmTuning(null, null, null, null, null, null,
+                java.util.Collections.nCopies(VmTuning.MAX_CGROUP_SETTINGS + 1, "pids.max=1")).validate(1))
+                .hasMessageContaining("tuning.cgroup: at most");
+    }
+
+    @Test
+    void onlyFifoAndRrAreRealTime() {
+        assertThat(new VmTuning(null, null, "fifo:1", null, null, null).realTime()).isTrue();
+        assertThat(new VmTuning(null, null, "rr:5", null, null, null).realTime()).isTrue();
+        assertThat(new VmTuning(null, null, "other", null, null, null).realTime()).isFalse();
+        assertThat(new VmTuning(null, null, null, null, null, null).realTime()).isFalse();
+    }
+
+    @Test
     void itRoundTripsAsJsonWithoutEmptyFields() throws Exception {
         VmTuning t = new VmTuning(Map.of("0", "1"), null, "rr:5", null, null, null);
         String json = Json.write(t);
