@@ -15,7 +15,24 @@ final class JvmArgs {
     private JvmArgs() {}
 
     static List<String> all() {
-        return List.of(ProcessHandle.current().info().arguments().orElse(new String[0]));
+        return all(System.getenv(), ProcessHandle.current().info().arguments().orElse(new String[0]));
+    }
+
+    /**
+     * The command line's arguments and the options the JVM took from its environment:
+     * JAVA_TOOL_OPTIONS (read by every JVM) and JDK_JAVA_OPTIONS (by the java launcher), which
+     * are not on /proc/self/cmdline. Split at white space, as the JVM splits them.
+     */
+    static List<String> all(java.util.Map<String, String> env, String[] cmdline) {
+        List<String> out = new ArrayList<>();
+        for (String var : List.of("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")) {
+            String v = env.get(var);
+            if (v != null && !v.isBlank()) {
+                out.addAll(List.of(v.strip().split("\\s+")));
+            }
+        }
+        out.addAll(List.of(cmdline));
+        return out;
     }
 
     /** The files the JVM writes at exit (dynamic CDS archive, AOT configuration), per {@code args}. */

@@ -68,6 +68,10 @@ class ConfinementSettingsTest {
                 .containsExactly(java.nio.file.Path.of("/b.jsa"));
         assertThat(JvmArgs.forksAtExit(lab)).isFalse();
         assertThat(JvmArgs.forksAtExit(java.util.List.of("-XX:AOTCacheOutput=/c.aot"))).isTrue();
+        assertThat(JvmArgs.forksAtExit(JvmArgs.all(java.util.Map.of("JAVA_TOOL_OPTIONS", " -Xss1m  -XX:AOTCacheOutput=/d.aot "),
+                new String[] {"-cp", "x"}))).as("an option from JAVA_TOOL_OPTIONS").isTrue();
+        assertThat(JvmArgs.writtenAtExit(JvmArgs.all(java.util.Map.of("JDK_JAVA_OPTIONS", "-XX:ArchiveClassesAtExit=/e.jsa"),
+                new String[0]))).containsExactly(java.nio.file.Path.of("/e.jsa"));
         assertThat(JvmArgs.all()).as("this JVM's own command line").contains("--enable-native-access=ALL-UNNAMED");
     }
 }

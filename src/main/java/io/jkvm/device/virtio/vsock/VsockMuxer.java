@@ -65,13 +65,22 @@ final class VsockMuxer implements AutoCloseable {
         }
         selector = Selector.open();
         ServerSocketChannel l = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        boolean bound = false;
         try {
             l.bind(UnixDomainSocketAddress.of(path));
+            bound = true;
             l.configureBlocking(false);
             listenerHandle = new Handle(l, selector, SelectionKey.OP_ACCEPT);
         } catch (IOException | RuntimeException e) {
             l.close();
             selector.close();
+            if (bound) {
+                try {
+                    Files.deleteIfExists(path); // ours, made by the bind: a retry must not find it "already exists"
+                } catch (IOException left) {
+                    e.addSuppressed(left);
+                }
+            }
             throw e;
         }
         listener = l;
