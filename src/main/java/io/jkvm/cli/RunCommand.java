@@ -143,10 +143,31 @@ public final class RunCommand implements Callable<Integer> {
                     + " auto where the kernel has Landlock, on fails without it (default: auto).")
     String landlock;
 
-    /** --seccomp and --landlock, checked against this kernel before anything boots. */
+    @Option(names = "--uid", paramLabel = "UID",
+            description = "Once the VM is built, run as this user (with --gid): the VM's files and TAP devices must be"
+                    + " this user's (the Firecracker jailer's --uid; the VMM starts as root).")
+    String uid;
+
+    @Option(names = "--gid", paramLabel = "GID", description = "Once the VM is built, run as this group (with --uid).")
+    String gid;
+
+    /** --seccomp, --landlock, --uid and --gid, checked against this kernel before anything boots. */
     io.jkvm.isolation.Confinement confinement() {
         try {
-            return io.jkvm.isolation.Confinement.of(seccomp, landlock).checked();
+            io.jkvm.isolation.VmIdentity identity = io.jkvm.isolation.VmIdentity.parse(uid, gid);
+            if (identity != null) {
+                // Both are applied as each vCPU starts, after the VMM has left root: say so now, not at boot.
+                if (placementOptions.mlock) {
+                    throw new IllegalArgumentException("--mlock with --uid: locking guest RAM needs root or the user's"
+                            + " RLIMIT_MEMLOCK, and the VMM is no longer root when it locks");
+                }
+                if (placementOptions.vcpuSched != null && io.jkvm.resources.RtPolicy.parse("--vcpu-sched",
+                        placementOptions.vcpuSched).realTime()) {
+                    throw new IllegalArgumentException("--vcpu-sched " + placementOptions.vcpuSched + " with --uid: a real-time"
+                            + " class needs root or the user's RLIMIT_RTPRIO, and the VMM is no longer root when it sets it");
+                }
+            }
+            return io.jkvm.isolation.Confinement.of(seccomp, landlock).withIdentity(identity).checked();
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }
@@ -294,7 +315,9 @@ public final class RunCommand implements Callable<Integer> {
         } catch (BootException e) {
             throw new UserError(e.getMessage());
         } catch (java.io.IOException e) {
-            throw new UserError("cannot start the VM: " + e.getMessage());
+            String hint = uid != null && String.valueOf(e.getMessage()).contains("(errno 13)")
+                    ? " (the VMM opens its VM's files as --uid " + uid.strip() + ")" : "";
+            throw new UserError("cannot start the VM: " + e.getMessage() + hint);
         } finally {
             if (raw != null) {
                 raw.close();

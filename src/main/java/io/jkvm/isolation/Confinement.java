@@ -8,6 +8,9 @@ import java.util.function.Supplier;
  * both require no_new_privs from an unprivileged caller, and the filter comes last so nothing
  * it might deny is needed to set the others up.
  *
+ * <p>Before all of them, the VMM gives up root for its VM's own user and group, if given
+ * ({@link VmIdentity}).
+ *
  * <p>{@link #checked} runs before boot and is where a setting the kernel cannot honour fails
  * with one line naming the flag; {@link #apply} runs after the VM's files are open and its
  * devices attached, before its vCPUs first run the guest.
@@ -16,8 +19,9 @@ import java.util.function.Supplier;
  * @param seccompExplicit whether {@code --seccomp} was given: the default ({@code on}) quietly
  *        becomes {@code off} on a kernel without seccomp filters, an explicit {@code on} fails
  * @param landlock the Landlock mode
+ * @param identity the user and group the VMM becomes first ({@code --uid}/{@code --gid}), or null to stay who it is
  */
-public record Confinement(SeccompMode seccomp, boolean seccompExplicit, LandlockMode landlock) {
+public record Confinement(SeccompMode seccomp, boolean seccompExplicit, LandlockMode landlock, VmIdentity identity) {
     public static final String SECCOMP_FLAG = "--seccomp";
     public static final String LANDLOCK_FLAG = "--landlock";
 
@@ -25,12 +29,17 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
     private static final int PR_SET_NO_NEW_PRIVS = 38;
 
     /** Nothing at all (tests of other things, and {@code --seccomp off --landlock off}). */
-    public static final Confinement NONE = new Confinement(SeccompMode.OFF, true, LandlockMode.OFF);
+    public static final Confinement NONE = new Confinement(SeccompMode.OFF, true, LandlockMode.OFF, null);
 
     /** From the flags' values (null: not given); an {@link IllegalArgumentException} names a bad one. */
     public static Confinement of(String seccomp, String landlock) {
         return new Confinement(seccomp == null ? SeccompMode.ON : SeccompMode.parse(SECCOMP_FLAG, seccomp),
-                seccomp != null, landlock == null ? LandlockMode.AUTO : LandlockMode.parse(LANDLOCK_FLAG, landlock));
+                seccomp != null, landlock == null ? LandlockMode.AUTO : LandlockMode.parse(LANDLOCK_FLAG, landlock), null);
+    }
+
+    /** This confinement, with the VMM becoming {@code id} first (null: staying who it is). */
+    public Confinement withIdentity(VmIdentity id) {
+        return new Confinement(seccomp, seccompExplicit, landlock, id);
     }
 
     /**
@@ -67,7 +76,10 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
                         + " auto or off)");
             }
         }
-        Confinement c = new Confinement(s, seccompExplicit, landlock);
+        if (identity != null) {
+            identity.requirePossible();
+        }
+        Confinement c = new Confinement(s, seccompExplicit, landlock, identity);
         c.rehearse();
         return c;
     }
@@ -141,6 +153,10 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
 
     /** {@link #apply(Supplier)} with the kernel's Landlock answer given (null: Landlock off). */
     Outcome apply(Supplier<LandlockPolicy> policy, LandlockAbi.Probe probe) {
+        if (identity != null) {
+            // First: no_new_privs and the filter would not stop it, but nothing after needs root.
+            identity.assume();
+        }
         if (seccomp == SeccompMode.OFF && landlock == LandlockMode.OFF) {
             return new Outcome("off", "off", null, null, false, 0);
         }

@@ -67,7 +67,8 @@ class ConfigBeforeHostTest {
         for (String[] flags : new String[][] {
                 {"--vcpu-pin", "0=x"}, {"--vcpu-pin", "5=0"}, {"--vcpu-pin", "0"}, {"--vcpu-sched", "fifo:0"},
                 {"--vmm-cpus", "3-1"}, {"--halt-poll-ns", "-5"}, {"--vcpu-pin", "0=" + (io.jkvm.kvm.Scheduling.MAX_CPUS - 1)},
-                {"--cgroup", "memory"}, {"--cgroup", "tasks=1"}, {"--parent-cgroup", "../x"}, {"--parent-cgroup", "jkvm"}}) {
+                {"--cgroup", "memory"}, {"--cgroup", "tasks=1"}, {"--parent-cgroup", "../x"}, {"--parent-cgroup", "jkvm"},
+                {"--uid", "0"}, {"--uid", "x"}}) {
             Outcome o = run("--kvm-device", noKvm, "run", "--kernel", kernel.toString(), "--cpus", "2", flags[0], flags[1]);
             assertThat(o.exit()).as(String.join(" ", flags)).isEqualTo(Cli.EXIT_USAGE);
             assertThat(o.err()).as(String.join(" ", flags)).contains(flags[0]).doesNotContain("KVM").doesNotContain("Exception");
