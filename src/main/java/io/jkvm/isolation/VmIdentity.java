@@ -89,6 +89,40 @@ public record VmIdentity(int uid, int gid) {
             throw new IllegalArgumentException(UID_FLAG + " " + uid + ": the VMM must start as root to change to another user"
                     + " (it runs as uid " + Native.geteuid() + ")");
         }
+        // The JVM reads a class from a class-path directory when the class is first used, which
+        // may be after the change: each such directory must be the new user's to read.
+        for (String entry : System.getProperty("java.class.path", "").split(java.io.File.pathSeparator)) {
+            Path p = Path.of(entry.isEmpty() ? "." : entry).toAbsolutePath();
+            if (Files.isDirectory(p)) {
+                String why = unreadableBy(p);
+                if (why != null) {
+                    throw new IllegalArgumentException(UID_FLAG + " " + uid + ": the class-path directory " + p
+                            + " is not readable by uid " + uid + " (" + why + "); run jkvm from a jar or a readable directory");
+                }
+            }
+        }
+    }
+
+    /**
+     * Why this user could not list {@code dir} and read its files, from the mode bits of it and
+     * its ancestors (owner, group, other; ACLs are not read); null when it could.
+     */
+    String unreadableBy(Path dir) {
+        try {
+            for (Path p = dir; p != null; p = p.getParent()) {
+                int mode = (Integer) Files.getAttribute(p, "unix:mode");
+                int owner = (Integer) Files.getAttribute(p, "unix:uid");
+                int group = (Integer) Files.getAttribute(p, "unix:gid");
+                int bits = owner == uid ? (mode >> 6) & 7 : group == gid ? (mode >> 3) & 7 : mode & 7;
+                int need = p.equals(dir) ? 5 : 1; // r-x on the directory itself, --x on its ancestors
+                if ((bits & need) != need) {
+                    return p + " is mode " + Integer.toOctalString(mode & 07777) + ", owner " + owner + ", group " + group;
+                }
+            }
+            return null;
+        } catch (IOException | UnsupportedOperationException e) {
+            return "cannot read its mode: " + e.getMessage();
+        }
     }
 
     /**
@@ -100,6 +134,7 @@ public record VmIdentity(int uid, int gid) {
         if (isCurrent()) {
             return;
         }
+        openEveryClassPathJar();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment cap = a.allocate(CAPTURE);
             // Groups first: once the uid is not 0 there is no privilege left to change them.
@@ -114,6 +149,19 @@ public record VmIdentity(int uid, int gid) {
         String kept = threadStillPrivileged();
         if (kept != null) {
             throw new IllegalStateException(UID_FLAG + " " + uid + ": " + kept);
+        }
+    }
+
+    /**
+     * Looks up a resource no jar has, which makes the class loader open every jar on the class
+     * path while this process may still read them all (a jar under /root is root's): an open
+     * jar stays open, so classes first needed after the change still load.
+     */
+    private static void openEveryClassPathJar() {
+        try {
+            ClassLoader.getSystemClassLoader().getResources("io/jkvm/isolation/no-such-resource").hasMoreElements();
+        } catch (IOException e) {
+            // Only an optimisation of what is readable later; requirePossible checked the directories.
         }
     }
 

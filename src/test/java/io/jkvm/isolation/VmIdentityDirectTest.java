@@ -8,7 +8,6 @@ import io.jkvm.testing.TestKernels;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -28,8 +27,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class VmIdentityDirectTest {
     private static final int VM_UID = 4242;
 
-    @TempDir
-    Path dir;
+    /** Under /tmp, not the test's temporary directory: the VM's user must traverse every directory above its files. */
+    private Path dir;
 
     private record Run(int exit, String out) {}
 
@@ -47,8 +46,22 @@ class VmIdentityDirectTest {
     void theVmmOpensItsDisksAsTheVmsUser() throws Exception {
         KvmAvailable.assume();
         Assumptions.assumeTrue(Native.geteuid() == 0, "--uid needs a VMM started as root; this test runs as another user");
+        dir = Files.createTempDirectory(Path.of("/tmp"), "jkvm-uid-", PosixFilePermissions.asFileAttribute(
+                PosixFilePermissions.fromString("rwxr-xr-x")));
+        try {
+            bootAsTheVmsUser();
+        } finally {
+            try (var files = Files.list(dir)) {
+                for (Path f : files.toList()) {
+                    Files.delete(f);
+                }
+            }
+            Files.delete(dir);
+        }
+    }
+
+    private void bootAsTheVmsUser() throws Exception {
         // The VM's user reads the kernel (loaded after the change) through this directory.
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path kernel = TestKernels.rebootsAtOnce(dir);
         Files.setPosixFilePermissions(kernel, PosixFilePermissions.fromString("rw-r--r--"));
 

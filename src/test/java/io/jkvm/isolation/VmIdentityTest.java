@@ -8,6 +8,25 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** --uid and --gid: both or neither, unprivileged numbers, refused naming the flag. */
 class VmIdentityTest {
     @Test
+    void aDirectoryIsReadableByTheUserOnlyIfEveryDirectoryAboveLetsItThrough(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+            throws Exception {
+        VmIdentity vm = new VmIdentity(4242, 4242);
+        java.nio.file.Path open = java.nio.file.Files.createDirectories(tmp.resolve("a/b"));
+        for (java.nio.file.Path p = open; !p.equals(tmp.getParent()); p = p.getParent()) {
+            java.nio.file.Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(vm.unreadableBy(tmp.getParent()) == null,
+                "the temporary directory's own ancestors keep other users out");
+        assertThat(vm.unreadableBy(open)).isNull();
+        java.nio.file.Files.setPosixFilePermissions(tmp.resolve("a"), java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        assertThat(vm.unreadableBy(open)).contains(tmp.resolve("a") + " is mode 700");
+        java.nio.file.Files.setPosixFilePermissions(tmp.resolve("a"), java.nio.file.attribute.PosixFilePermissions.fromString("rwx-----x"));
+        assertThat(vm.unreadableBy(open)).as("search permission is enough above").isNull();
+        java.nio.file.Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rwx-----x"));
+        assertThat(vm.unreadableBy(open)).as("but the directory itself must be listable").contains("is mode 701");
+    }
+
+    @Test
     void flagsParseOrAreRefusedNamingTheFlag() {
         assertThat(VmIdentity.parse(null, null)).isNull();
         assertThat(VmIdentity.parse("4242", " 100 ")).isEqualTo(new VmIdentity(4242, 100));
