@@ -33,12 +33,26 @@ public final class DaemonCommand implements Callable<Integer> {
             + " refused by default, since a real-time vCPU can starve the host.")
     boolean allowRealtime;
 
+    @Option(names = "--vm-uids", paramLabel = "FIRST-LAST",
+            description = "Run each VM's VMM as its own user, an id from this range (e.g. 200000-200999), with its"
+                    + " writable disks made that user's alone: one VM cannot open another's disks.")
+    String vmUids;
+
     @Override
     public Integer call() throws Exception {
         try {
             Daemon.checkEnvironment();
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
+        }
+        io.jkvm.isolation.UidRange uids;
+        try {
+            uids = vmUids == null ? null : io.jkvm.isolation.UidRange.parse(vmUids);
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
+        if (uids != null && io.jkvm.kvm.Native.geteuid() != 0) {
+            throw new UserError("--vm-uids: the daemon must run as root to start VMMs that become other users");
         }
         Path dir = stateDir != null ? stateDir : DaemonPaths.defaultStateDir();
         Path sock = socket != null ? socket : (stateDir != null ? dir.resolve("daemon.sock") : DaemonPaths.defaultSocket());
@@ -55,7 +69,7 @@ public final class DaemonCommand implements Callable<Integer> {
         } catch (RuntimeException e) {
             log.warn("kvm_unavailable", "error", e.getMessage());
         }
-        Daemon daemon = new Daemon(store, log, new HostLimits(maxVcpus, HostLimits.hostMemory())).allowRealtime(allowRealtime);
+        Daemon daemon = new Daemon(store, log, new HostLimits(maxVcpus, HostLimits.hostMemory())).allowRealtime(allowRealtime).vmUids(uids);
         UdsHttpServer server;
         try {
             server = UdsHttpServer.start(sock, new DaemonApi(daemon, log), 48, Duration.ofSeconds(30));

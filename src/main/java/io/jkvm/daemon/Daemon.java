@@ -34,6 +34,9 @@ public final class Daemon implements AutoCloseable {
             r -> Thread.ofPlatform().name("vm-monitor").daemon(true).unstarted(r));
     private final Instant startedAt = Instant.now();
     private volatile boolean allowRealtime;
+    private volatile io.jkvm.isolation.UidRange vmUids;
+    /** Ids picked for VMs being defined, not yet in {@link #vms}. */
+    private final java.util.Set<Integer> pendingUids = new java.util.HashSet<>();
 
     /** Checks the daemon's environment settings (JKVM_VMM_START_TIMEOUT); throws naming the bad one. */
     public static void checkEnvironment() {
@@ -76,6 +79,41 @@ public final class Daemon implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Gives each VM defined from now on its own user id from {@code range} (null: none), which its
+     * VMM runs as once its VM is built ({@link VmOwnership}, {@code jkvm run --uid}).
+     */
+    public Daemon vmUids(io.jkvm.isolation.UidRange range) {
+        vmUids = range;
+        vms.values().forEach(v -> v.uidRange(range));
+        if (range != null) {
+            vms.values().stream().filter(v -> v.definition().uid() == null).forEach(v ->
+                    log.warn("vm_without_own_uid", "vm", v.name(), "note", "defined before --vm-uids; its VMM keeps the daemon's user"));
+        }
+        return this;
+    }
+
+    /** The lowest id of the range no VM has, reserved until {@link #releasePending}; -1 when none is free. */
+    private synchronized int pickUid(io.jkvm.isolation.UidRange range) {
+        java.util.Set<Integer> taken = new java.util.HashSet<>(pendingUids);
+        vms.values().forEach(v -> {
+            if (v.definition().uid() != null) {
+                taken.add(v.definition().uid());
+            }
+        });
+        int id = range.firstFree(taken::contains);
+        if (id >= 0) {
+            pendingUids.add(id);
+        }
+        return id;
+    }
+
+    private synchronized void releasePending(Integer id) {
+        if (id != null) {
+            pendingUids.remove(id);
+        }
+    }
+
     public VmStatus create(String name, FullVmConfiguration config) {
         return create(name, config, null);
     }
@@ -98,23 +136,40 @@ public final class Daemon implements AutoCloseable {
                 throw DaemonException.badRequest("tuning.vcpu_sched " + tuning.vcpuSched() + ": real-time vCPUs need a daemon"
                         + " started with --allow-realtime (a real-time vCPU that never sleeps can starve the host)");
             }
+            if (vmUids != null && (Boolean.TRUE.equals(tuning.mlock()) || tuning.realTime())) {
+                throw DaemonException.badRequest((tuning.realTime() ? "tuning.vcpu_sched" : "tuning.mlock")
+                        + ": this daemon runs each VM as its own unprivileged user (--vm-uids), which cannot lock RAM"
+                        + " or take a real-time class");
+            }
         }
         if (creating.putIfAbsent(name, Boolean.TRUE) != null || vms.containsKey(name)) {
             creating.remove(name);
             throw DaemonException.conflict("a VM named '" + name + "' already exists");
         }
+        io.jkvm.isolation.UidRange range = vmUids;
+        Integer uid = null;
         try {
+            if (range != null) {
+                int id = pickUid(range);
+                if (id < 0) {
+                    throw DaemonException.conflict("every user id of --vm-uids " + range.first() + "-" + range.last()
+                            + " belongs to a VM; delete one or widen the range");
+                }
+                uid = id;
+            }
             VmDefinition d = new VmDefinition(name, config, Instant.now().toString(),
-                    tuning == null || tuning.isEmpty() ? null : tuning);
+                    tuning == null || tuning.isEmpty() ? null : tuning, uid);
             store.saveDefinition(d);
             store.saveRuntime(name, VmRuntime.stopped(null));
             ManagedVm vm = new ManagedVm(store, log, d, VmRuntime.stopped(null));
+            vm.uidRange(range);
             vms.put(name, vm);
             log.info("vm_defined", "vm", name);
             return vm.status();
         } catch (IOException e) {
             throw DaemonException.failed("cannot store VM '" + name + "': " + e.getMessage());
         } finally {
+            releasePending(uid);
             creating.remove(name);
         }
     }

@@ -80,6 +80,13 @@ final class ManagedVm {
         this.runtime = runtime;
     }
 
+    /** The daemon's --vm-uids: ids of other VMs, whose files this VM's definition may not take. */
+    private volatile io.jkvm.isolation.UidRange uidRange;
+
+    void uidRange(io.jkvm.isolation.UidRange range) {
+        uidRange = range;
+    }
+
     String name() {
         return definition.name();
     }
@@ -200,8 +207,14 @@ final class ManagedVm {
                 Files.createFile(metrics); // the VMM appends to it; as in Firecracker, it must exist first
             }
             VmDefinition def = definition();
+            java.util.List<String> flags = new java.util.ArrayList<>(def.tuning() == null ? java.util.List.of() : def.tuning().flags());
+            if (def.uid() != null) {
+                io.jkvm.isolation.VmIdentity id = new io.jkvm.isolation.VmIdentity(def.uid(), def.uid());
+                VmOwnership.handOver(def.config(), id, uidRange == null ? new io.jkvm.isolation.UidRange(def.uid(), def.uid()) : uidRange);
+                flags.addAll(java.util.List.of("--uid", String.valueOf(id.uid()), "--gid", String.valueOf(id.gid())));
+            }
             p = VmmProcess.spawn(api, console, name, store.root().resolve(SnapshotKey.DEFAULT_FILE),
-                    def.tuning() == null ? java.util.List.of() : def.tuning().flags(), store.serialLog(name), store.vmmLog(name));
+                    flags, store.serialLog(name), store.vmmLog(name));
         } catch (IOException e) {
             throw DaemonException.failed("cannot start the VMM for '" + name + "': " + e.getMessage());
         }

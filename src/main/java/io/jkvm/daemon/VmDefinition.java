@@ -5,15 +5,18 @@ import io.jkvm.api.FullVmConfiguration;
 
 /**
  * A defined VM as stored in {@code vms/NAME/vm.json}: its name and the Firecracker-format
- * configuration its VMM is given through the API at each start.
+ * configuration its VMM is given through the API at each start; {@code uid}, the user its VMM
+ * runs as when the daemon gives each VM its own (null: the daemon's user).
  */
 public record VmDefinition(
         @JsonProperty("name") String name,
         @JsonProperty("config") FullVmConfiguration config,
         @JsonProperty("created_at") String createdAt,
-        @JsonProperty("tuning") io.jkvm.resources.VmTuning tuning) {
+        @JsonProperty("tuning") io.jkvm.resources.VmTuning tuning,
+        @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+        @JsonProperty("uid") Integer uid) {
 
     public VmDefinition(String name, FullVmConfiguration config, String createdAt) {
-        this(name, config, createdAt, null);
+        this(name, config, createdAt, null, null);
     }
 }

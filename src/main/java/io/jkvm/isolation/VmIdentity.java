@@ -108,13 +108,25 @@ public record VmIdentity(int uid, int gid) {
      * its ancestors (owner, group, other; ACLs are not read); null when it could.
      */
     String unreadableBy(Path dir) {
+        return unreachable(dir, 5); // r-x on the directory itself
+    }
+
+    /**
+     * Why this user could not open {@code file} with the access bits {@code need} (4 read, 2
+     * write) through its directories, from the mode bits (ACLs are not read); null when it could.
+     */
+    public String unreachable(Path file, int need) {
+        return unreachable0(file.toAbsolutePath(), need);
+    }
+
+    private String unreachable0(Path target, int needOnTarget) {
         try {
-            for (Path p = dir; p != null; p = p.getParent()) {
+            for (Path p = target; p != null; p = p.getParent()) {
                 int mode = (Integer) Files.getAttribute(p, "unix:mode");
                 int owner = (Integer) Files.getAttribute(p, "unix:uid");
                 int group = (Integer) Files.getAttribute(p, "unix:gid");
                 int bits = owner == uid ? (mode >> 6) & 7 : group == gid ? (mode >> 3) & 7 : mode & 7;
-                int need = p.equals(dir) ? 5 : 1; // r-x on the directory itself, --x on its ancestors
+                int need = p.equals(target) ? needOnTarget : 1; // search (--x) on every directory above
                 if ((bits & need) != need) {
                     return p + " is mode " + Integer.toOctalString(mode & 07777) + ", owner " + owner + ", group " + group;
                 }

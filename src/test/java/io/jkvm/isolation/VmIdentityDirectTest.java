@@ -27,7 +27,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 class VmIdentityDirectTest {
     private static final int VM_UID = 4242;
 
-    /** Under /tmp, not the test's temporary directory: the VM's user must traverse every directory above its files. */
+    /**
+     * Under /dev/shm (a tmpfs everywhere; in the lab /tmp is 9p), not the test's temporary
+     * directory: the VM's user must pass through every directory above its files.
+     */
     private Path dir;
 
     private record Run(int exit, String out) {}
@@ -46,7 +49,7 @@ class VmIdentityDirectTest {
     void theVmmOpensItsDisksAsTheVmsUser() throws Exception {
         KvmAvailable.assume();
         Assumptions.assumeTrue(Native.geteuid() == 0, "--uid needs a VMM started as root; this test runs as another user");
-        dir = Files.createTempDirectory(Path.of("/tmp"), "jkvm-uid-", PosixFilePermissions.asFileAttribute(
+        dir = Files.createTempDirectory(Path.of("/dev/shm"), "jkvm-uid-", PosixFilePermissions.asFileAttribute(
                 PosixFilePermissions.fromString("rwxr-xr-x")));
         try {
             bootAsTheVmsUser();
