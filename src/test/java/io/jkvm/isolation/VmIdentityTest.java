@@ -37,4 +37,17 @@ class VmIdentityTest {
             assertThatThrownBy(() -> VmIdentity.parse(bad, "5")).as(bad).hasMessageStartingWith("--uid " + bad + ": must be a number");
         }
     }
+
+    @Test
+    void aUidRangeIsParsedBoundedAndGivesTheLowestFreeId() {
+        UidRange r = UidRange.parse("200000-200002");
+        assertThat(r).isEqualTo(new UidRange(200000, 200002));
+        assertThat(r.firstFree(id -> id == 200000)).isEqualTo(200001);
+        assertThat(r.firstFree(id -> true)).isEqualTo(-1);
+        assertThat(r.contains(200002)).isTrue();
+        assertThat(r.contains(200003)).isFalse();
+        for (String bad : new String[] {"", "5", "-5", "5-", "a-b", "10-20", "3000-2000", "2000-99999999999", "1000-9999999"}) {
+            assertThatThrownBy(() -> UidRange.parse(bad)).as(bad).hasMessageStartingWith("--vm-uids " + bad + ":");
+        }
+    }
 }
