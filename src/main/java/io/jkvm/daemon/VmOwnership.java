@@ -23,6 +23,10 @@ import java.nio.file.attribute.PosixFilePermissions;
 final class VmOwnership {
     private VmOwnership() {}
 
+    /** Directories whose files belong to the system: a writable drive there is refused, not handed over. */
+    private static final java.util.List<String> SYSTEM_DIRS = java.util.List.of("/etc", "/usr", "/boot", "/bin", "/sbin",
+            "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/sys", "/root", "/var/lib/dpkg", "/var/lib/apt");
+
     /** @throws DaemonException naming the field and file */
     static void handOver(FullVmConfiguration config, VmIdentity vm, UidRange range) {
         if (config.bootSource() != null) {
@@ -48,6 +52,13 @@ final class VmOwnership {
                 if (d.readOnly()) {
                     requireReadable(field, d.pathOnHost(), vm);
                     continue;
+                }
+                for (String system : SYSTEM_DIRS) {
+                    if (p.startsWith(system)) {
+                        // A slip of the keyboard must not give /etc/shadow to a VM: system files are never handed over.
+                        throw DaemonException.badRequest(field + " " + p + ": a system file (under " + system
+                                + ") is never given to a VM's user; copy the image elsewhere");
+                    }
                 }
                 if (attr(p, "unix:nlink", field) != 1) {
                     // Another name for the same inode (a hard link) would be handed over too.

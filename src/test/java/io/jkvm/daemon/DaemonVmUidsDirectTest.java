@@ -137,6 +137,12 @@ class DaemonVmUidsDirectTest {
         assertThat(api("POST", "/vms/thief/start", null, 409).path("fault_message").asText())
                 .contains("drives.root.path_on_host").contains("belongs to another VM of this daemon (uid 4300)");
 
+        // A system file named as a writable disk is never handed over.
+        api("POST", "/vms", definition("etc", kernel, Path.of("/etc/passwd"), null), 201);
+        assertThat(api("POST", "/vms/etc/start", null, 400).path("fault_message").asText())
+                .contains("drives.root.path_on_host /etc/passwd: a system file");
+        assertThat(Files.getAttribute(Path.of("/etc/passwd"), "unix:uid")).isEqualTo(0);
+
         api("POST", "/vms/a/kill", null, 200);
         api("POST", "/vms/b/kill", null, 200);
     }
