@@ -10,6 +10,7 @@ import io.jkvm.device.virtio.VirtioConsole;
 import io.jkvm.device.virtio.VirtioDevice;
 import io.jkvm.device.virtio.VirtioNet;
 import io.jkvm.device.virtio.vsock.VirtioVsock;
+import io.jkvm.device.virtio.mmio.VirtioMmioState;
 import io.jkvm.device.virtio.pci.VirtioPciState;
 import io.jkvm.snapshot.DeviceCodecs;
 import io.jkvm.snapshot.VmConfigState;
@@ -32,6 +33,7 @@ public final class DeviceStateFormat {
             AcpiPmDevice.State.CODEC,
             PciConfigIo.State.CODEC,
             VirtioPciState.CODEC,
+            VirtioMmioState.CODEC,
             VirtioBlock.State.CODEC,
             VirtioNet.State.CODEC,
             VirtioConsole.State.CODEC,

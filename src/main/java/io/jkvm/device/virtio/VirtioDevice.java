@@ -5,9 +5,10 @@ import io.jkvm.snapshot.Persist;
 import io.jkvm.snapshot.RecordCodec;
 
 /**
- * A virtio device model (virtio 1.2 §5), independent of the transport. The transport
- * ({@code VirtioPciDevice}) owns feature negotiation, status, queues, interrupts and the I/O
- * thread; the device supplies identity, features, config space and request processing.
+ * A virtio device model (virtio 1.2 §5), independent of the transport. The transport (its
+ * shared part {@link VirtioTransportCore} and the PCI or MMIO register file around it) owns
+ * feature negotiation, status, queues, interrupts and the I/O thread; the device supplies
+ * identity, features, config space and request processing.
  *
  * <p><b>Threads.</b> {@link #queueNotified} and handlers registered with
  * {@link VirtioContext#watch} run on the device's I/O thread. {@link #activate} and

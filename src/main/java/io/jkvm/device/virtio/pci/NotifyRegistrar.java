@@ -22,6 +22,15 @@ public interface NotifyRegistrar {
      */
     Binding bind(long address, int length, EventFd eventFd);
 
+    /**
+     * As {@link #bind(long, int, EventFd)}, but only writes of exactly {@code datamatch} signal
+     * {@code eventFd}: how transports whose queues share one notify register (virtio-mmio
+     * QueueNotify, virtio 1.2 §4.2.2) give each queue its own eventfd. Null if not possible here.
+     */
+    default Binding bind(long address, int length, long datamatch, EventFd eventFd) {
+        return null;
+    }
+
     /** No hypervisor help: every kick arrives as an MMIO write. */
     NotifyRegistrar NONE = (address, length, eventFd) -> null;
 }
