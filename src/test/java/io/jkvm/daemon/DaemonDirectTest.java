@@ -67,6 +67,9 @@ class DaemonDirectTest {
                 ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
             }
         }
+        if (state == null) {
+            return; // skipped before set-up (no KVM here): nothing was started
+        }
         // VMMs this test's daemon started whose pids the test never saw (it failed or timed out
         // mid-start): found by their API sockets under this test's state directory, so a failed
         // test does not leave VMMs running to starve the tests after it.
