@@ -50,8 +50,11 @@ public final class Qcow2Image implements DiskImage {
     static final long L1_RESERVED = ~(OFFSET_MASK | COPIED);
     static final long L2_RESERVED = 0x3f00_0000_0000_01feL; // bits 1-8 and 56-61 of a standard entry
     static final long REFTABLE_RESERVED = 0x1ffL;
-    /** How far past the end of the file allocation looks for a cluster with refcount 0. */
-    private static final int MAX_ALLOCATION_PROBES = 4096;
+    /**
+     * How far past the end of the file allocation looks for a cluster with refcount 0 (only
+     * stale or hostile refcounts make it look at all), so one write cannot land gigabytes out.
+     */
+    private static final long MAX_ALLOCATION_PROBE_BYTES = 32L << 20;
 
     private final ImageFile file;
     private final Qcow2Header header;
@@ -527,7 +530,8 @@ public final class Qcow2Image implements DiskImage {
     /** A cluster with refcount 0 at or past the end of the file; the caller writes it, then counts it. */
     private long allocate() throws IOException {
         long c = Math.max(allocationHint, (file.length() + clusterSize - 1) & ~(clusterSize - 1));
-        for (int probe = 0; ; probe++) {
+        long probes = MAX_ALLOCATION_PROBE_BYTES / clusterSize;
+        for (long probe = 0; ; probe++) {
             if (c > OFFSET_MASK) {
                 throw new IOException(what + ": the image file has reached the largest offset qcow2 can address");
             }
@@ -535,8 +539,8 @@ public final class Qcow2Image implements DiskImage {
                 allocationHint = c + clusterSize;
                 return c;
             }
-            if (probe == MAX_ALLOCATION_PROBES) {
-                throw new IOException(what + ": no free cluster in " + MAX_ALLOCATION_PROBES + " clusters past the end "
+            if (probe == probes) {
+                throw new IOException(what + ": no free cluster in " + probes + " clusters past the end "
                         + "of the file (stale refcounts?); repair it with 'qemu-img check -r all " + path() + "'");
             }
             c += clusterSize;
