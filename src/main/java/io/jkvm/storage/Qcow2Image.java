@@ -438,8 +438,9 @@ public final class Qcow2Image implements DiskImage {
         if ((at & (clusterSize - 1)) != 0) {
             throw new IOException(what + ": " + where + " points at " + at + ", which is not cluster-aligned");
         }
-        if (at > file.length() - clusterSize) {
-            throw new IOException(what + ": " + where + " points at cluster " + at + ", outside the file of "
+        if (at < 0 || at > file.length() - clusterSize) { // refcount table entries use bits 9-63: may be negative
+            throw new IOException(what + ": " + where + " points at cluster " + Long.toUnsignedString(at)
+                    + ", outside the file of "
                     + file.length() + " bytes");
         }
     }
