@@ -303,6 +303,32 @@ class Qcow2ImageTest {
         }
     }
 
+    @Test
+    void infoDescribesTheChain() throws IOException {
+        Files.write(dir.resolve("base.raw"), new byte[8192]);
+        Path over = create("over.qcow2", "1M", "-o", "cluster_size=4096", "-b", "base.raw", "-F", "raw");
+        assertThat(ImageInfo.looksLikeQcow2(over)).isTrue();
+        assertThat(ImageInfo.looksLikeQcow2(dir.resolve("base.raw"))).isFalse();
+        try (DiskImage q = DiskImages.open(over, DiskFormat.QCOW2, true, BackingPolicy.TOP_DIRECTORY)) {
+            assertThat(ImageInfo.describe(q)).contains("format: qcow2 (version 3)", "virtual size: 1048576 bytes",
+                    "cluster size: 4096", "backing name: base.raw (format raw)", "  backing file: ", "  format: raw",
+                    "  virtual size: 8192 bytes");
+        }
+    }
+
+    @Test
+    void rawDiskWithTheQcow2MagicIsServedRaw() throws IOException {
+        Path p = create("q.qcow2", "1M");
+        try (DiskImage d = DiskImages.open(new DiskConfig(p, true, null))) {
+            assertThat(d).isInstanceOf(RawImage.class);
+            assertThat(d.size()).as("the file, not the virtual disk").isEqualTo(Files.size(p));
+        }
+        try (DiskImage d = DiskImages.open(DiskConfig.parse("path=" + p + ",format=qcow2,readonly=on"))) {
+            assertThat(d).isInstanceOf(Qcow2Image.class);
+            assertThat(d.size()).isEqualTo(1 << 20);
+        }
+    }
+
     private static int indexOf(byte[] b, byte[] what) {
         for (int i = 0; i + what.length <= b.length; i++) {
             if (Arrays.equals(b, i, i + what.length, what, 0, what.length)) {
