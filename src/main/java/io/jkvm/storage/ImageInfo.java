@@ -21,6 +21,30 @@ public final class ImageInfo {
         }
     }
 
+    /**
+     * The size of the virtual disk in {@code file} of {@code format}, without opening (or locking)
+     * it: a migration compares sizes while the other side holds the image. A raw disk is its
+     * file; a qcow2 disk's size is its header's {@code size} field.
+     */
+    public static long virtualSize(Path file, DiskFormat format) throws IOException {
+        if (format == DiskFormat.RAW) {
+            return Files.size(file);
+        }
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] h = in.readNBytes(32);
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(h);
+            if (h.length < 32 || b.getInt(0) != Qcow2Header.MAGIC) {
+                throw new IOException("qcow2 image " + file + " has no qcow2 header");
+            }
+            long size = b.getLong(24);
+            if (size < 0) {
+                throw new IOException("qcow2 image " + file + ": qcow2 header field size " + Long.toUnsignedString(size)
+                        + " is too large");
+            }
+            return size;
+        }
+    }
+
     /** One block of lines per image of the chain, the top first. */
     public static String describe(DiskImage top) {
         StringBuilder b = new StringBuilder();

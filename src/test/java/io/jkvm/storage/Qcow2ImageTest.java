@@ -317,6 +317,15 @@ class Qcow2ImageTest {
     }
 
     @Test
+    void virtualSizeIsTheHeadersForQcow2AndTheFilesForRaw() throws IOException {
+        Path p = create("s.qcow2", "5M");
+        assertThat(ImageInfo.virtualSize(p, DiskFormat.QCOW2)).isEqualTo(5 << 20);
+        assertThat(ImageInfo.virtualSize(p, DiskFormat.RAW)).isEqualTo(Files.size(p));
+        Path raw = Files.write(dir.resolve("r.raw"), new byte[4096]);
+        assertThatThrownBy(() -> ImageInfo.virtualSize(raw, DiskFormat.QCOW2)).hasMessageContaining("no qcow2 header");
+    }
+
+    @Test
     void rawDiskWithTheQcow2MagicIsServedRaw() throws IOException {
         Path p = create("q.qcow2", "1M");
         try (DiskImage d = DiskImages.open(new DiskConfig(p, true, null))) {
