@@ -30,7 +30,7 @@ public final class GuestDevices {
         drives.stream().filter(d -> !Boolean.TRUE.equals(d.isRootDevice())).forEach(ordered::add);
         try {
             List<DiskConfig> disks = ordered.stream().map(d -> new DiskConfig(HostPaths.usable("path_on_host", d.pathOnHost()),
-                    d.readOnly(), serial(d.driveId()), RateLimiter.toConfig(d.rateLimiter()))).toList();
+                    d.readOnly(), serial(d.driveId()), RateLimiter.toConfig(d.rateLimiter()), d.diskFormat())).toList();
             List<NetConfig> nets = nics.stream().map(n -> new NetConfig(n.hostDevName(),
                     n.guestMac() != null ? MacAddress.parse(n.guestMac()) : MacAddress.randomLocal(),
                     RateLimiter.toConfig(n.rxRateLimiter()), RateLimiter.toConfig(n.txRateLimiter()))).toList();

@@ -10,7 +10,6 @@ import io.jkvm.snapshot.MachineConfig;
 import io.jkvm.storage.DiskConfig;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -127,7 +126,7 @@ final class IncomingConfiguration {
             HostPaths.checkBackingFile("drive " + d.driveId() + " path_on_host", d.pathOnHost(), d.readOnly());
             long size;
             try {
-                size = Files.size(Path.of(d.pathOnHost()));
+                size = io.jkvm.storage.ImageInfo.virtualSize(Path.of(d.pathOnHost()), d.diskFormat());
             } catch (IOException e) {
                 throw refuse("drive '" + d.driveId() + "' path_on_host " + d.pathOnHost() + ": cannot read its size: "
                         + e.getMessage());

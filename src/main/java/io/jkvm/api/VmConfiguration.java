@@ -133,6 +133,7 @@ public final class VmConfiguration {
             throw ApiException.badField("io_engine", "io_engine 'Async': not supported yet (jkvm's block engine is"
                     + " synchronous; use Sync or leave it out)");
         }
+        Fields.checkOneOf("format", d.format(), "raw", "qcow2"); // jkvm extension
         Partuuid.check(d);
         Fields.checkRateLimiter("rate_limiter", d.rateLimiter());
         if (d.root()) {
@@ -174,7 +175,7 @@ public final class VmConfiguration {
         Fields.checkRateLimiter("rate_limiter", u.rateLimiter());
         return new Drive(d.driveId(), u.pathOnHost() != null ? u.pathOnHost() : d.pathOnHost(), d.isRootDevice(),
                 d.isReadOnly(), d.partuuid(), d.cacheType(), d.ioEngine(), RateLimiter.patched(d.rateLimiter(),
-                u.rateLimiter()), d.socket());
+                u.rateLimiter()), d.socket(), d.format());
     }
 
     /** Records {@code updated} ({@link #checkedDriveUpdate}'s result, which the running device has taken). */

@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 
 /** {@code jkvm image ...}: guest images. */
 @Command(name = "image", mixinStandardHelpOptions = true, description = "Guest images.",
-        subcommands = {ImageCommand.Build.class})
+        subcommands = {ImageCommand.Build.class, ImageCommand.Info.class})
 public final class ImageCommand implements Runnable {
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -52,6 +52,37 @@ public final class ImageCommand implements Runnable {
                     r.missing().isEmpty() ? "" : ", not available: " + String.join(" ", r.missing()));
             System.out.println(out.toAbsolutePath());
             return 0;
+        }
+    }
+
+    /**
+     * {@code jkvm image info FILE}: the format, virtual size, cluster size and backing chain of a
+     * disk image, opened read-only exactly as the VMM would open it (backing files only in the
+     * image's directory), so a chain the VMM would refuse is refused here with the same message.
+     */
+    @Command(name = "info", mixinStandardHelpOptions = true, description = {
+        "Show a disk image's format, virtual size, cluster size and backing chain.",
+        "The format is read from the file for display only; the VMM is always told it (--disk format=)."})
+    static final class Info implements Callable<Integer> {
+        @picocli.CommandLine.Parameters(paramLabel = "FILE", description = "The image.")
+        Path file;
+
+        @Override
+        public Integer call() {
+            io.jkvm.storage.DiskFormat format;
+            try {
+                format = io.jkvm.storage.ImageInfo.looksLikeQcow2(file) ? io.jkvm.storage.DiskFormat.QCOW2
+                        : io.jkvm.storage.DiskFormat.RAW;
+            } catch (IOException e) {
+                throw new UserError("image info: " + e.getMessage());
+            }
+            try (io.jkvm.storage.DiskImage image = io.jkvm.storage.DiskImages.open(file, format, true,
+                    io.jkvm.storage.BackingPolicy.TOP_DIRECTORY)) {
+                System.out.print(io.jkvm.storage.ImageInfo.describe(image));
+                return 0;
+            } catch (IOException e) {
+                throw new UserError("image info: " + e.getMessage());
+            }
         }
     }
 }

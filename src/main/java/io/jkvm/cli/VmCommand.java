@@ -199,7 +199,7 @@ public final class VmCommand implements Runnable {
                     io.jkvm.storage.DiskConfig d = io.jkvm.storage.DiskConfig.parse(text);
                     String id = d.id() != null ? d.id() : ds.isEmpty() ? "rootfs" : "drive" + ds.size();
                     ds.add(new Drive(id, d.path().toAbsolutePath().toString(), ds.isEmpty(), d.readOnly(),
-                            null, null, null, null, null));
+                            null, null, null, null, null, d.format() == io.jkvm.storage.DiskFormat.RAW ? null : d.format().id()));
                 }
                 for (String text : nets) {
                     io.jkvm.net.NetConfig.Given n = io.jkvm.net.NetConfig.parseGiven(text); // jkvm run's grammar and checks

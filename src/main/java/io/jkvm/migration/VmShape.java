@@ -8,7 +8,6 @@ import io.jkvm.storage.DiskConfig;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -67,7 +66,7 @@ public record VmShape(List<Disk> disks, List<Nic> nics, boolean rng, boolean vir
         }
         List<Disk> disks = new ArrayList<>();
         for (DiskConfig disk : d.disks()) {
-            disks.add(new Disk(disk.id(), disk.readOnly(), Files.size(disk.path())));
+            disks.add(new Disk(disk.id(), disk.readOnly(), io.jkvm.storage.ImageInfo.virtualSize(disk.path(), disk.format())));
         }
         List<Nic> nics = d.nets().stream().map(n -> new Nic(n.mac())).toList();
         return new VmShape(disks, nics, d.rng(), d.virtioConsole());

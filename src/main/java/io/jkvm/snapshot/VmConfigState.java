@@ -10,6 +10,7 @@ import io.jkvm.net.NetConfig;
 import io.jkvm.resources.BucketConfig;
 import io.jkvm.resources.RateLimitConfig;
 import io.jkvm.storage.DiskConfig;
+import io.jkvm.storage.DiskFormat;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -82,6 +83,11 @@ public final class VmConfigState {
         if (d.vsock() != null) {
             w.i64(d.vsock().guestCid()).string(d.vsock().udsPath().toString());
         }
+        // Added after the vsock section so files written before it still read (their disks are raw).
+        w.u8(d.disks().size());
+        for (DiskConfig disk : d.disks()) {
+            w.u8(disk.format().ordinal());
+        }
     }
 
     private static VmConfig read(BoundedReader r) {
@@ -125,6 +131,20 @@ public final class VmConfigState {
             if (r.remaining() > 0 && r.bool("vsock flag")) {
                 long cid = r.i64("vsock guest_cid");
                 vsock = new VsockConfig(cid, Path.of(r.string("vsock uds_path", MAX_PATH)));
+            }
+            if (r.remaining() > 0) {
+                int nf = r.u8("disk format count");
+                if (nf != disks.size()) {
+                    throw r.fail("disk format count " + nf + " is not the disk count " + disks.size());
+                }
+                for (int i = 0; i < nf; i++) {
+                    int f = r.u8("disk format");
+                    if (f >= DiskFormat.values().length) {
+                        throw r.fail("disk format " + f + " unknown");
+                    }
+                    DiskConfig k = disks.get(i);
+                    disks.set(i, new DiskConfig(k.path(), k.readOnly(), k.id(), k.rateLimit(), DiskFormat.values()[f]));
+                }
             }
             if (cpus < 1 || mem <= 0) {
                 throw r.fail("vCPU count " + cpus + " / memory " + mem + " out of range");
@@ -180,6 +200,10 @@ public final class VmConfigState {
             DiskConfig y = b.disks().get(i);
             if (x.readOnly() != y.readOnly() || !Objects.equals(x.id(), y.id())) {
                 return "disk " + (i + 1) + " (" + y.path() + ") differs from the snapshot's in read-only flag or id";
+            }
+            if (x.format() != y.format()) {
+                return "disk " + (i + 1) + " (" + y.path() + ") is " + y.format().id() + ", the snapshot's was "
+                        + x.format().id();
             }
         }
         if (a.nets().size() != b.nets().size()) {

@@ -1,12 +1,10 @@
 package io.jkvm.storage;
 
 import io.jkvm.kvm.Native;
-import io.jkvm.kvm.NativeException;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -25,21 +23,16 @@ import java.nio.file.Path;
  *
  * <p>Thread-safe: positional I/O has no shared file offset.
  */
-public final class RawImage implements AutoCloseable {
+public final class RawImage implements DiskImage {
     private static final long ZERO_CHUNK = 64 * 1024;
     private static final MemorySegment ZEROES = Arena.global().allocate(ZERO_CHUNK, 4096);
 
-    private final Path path;
-    private final int fd;
-    private final boolean readOnly;
+    private final LockedFile file;
     private final long size;
-    private volatile boolean closed;
 
-    private RawImage(Path path, int fd, boolean readOnly, long size) {
-        this.path = path;
-        this.fd = fd;
-        this.readOnly = readOnly;
-        this.size = size;
+    private RawImage(LockedFile file) {
+        this.file = file;
+        this.size = file.length();
     }
 
     /**
@@ -49,44 +42,26 @@ public final class RawImage implements AutoCloseable {
      *     another user (the message names the file)
      */
     public static RawImage open(Path path, boolean readOnly) throws IOException {
-        if (!Files.isRegularFile(path)) {
-            throw new IOException("disk image " + path + " does not exist or is not a regular file");
-        }
-        int fd;
-        try {
-            fd = Native.open(path.toString(), (readOnly ? Native.O_RDONLY : Native.O_RDWR) | Native.O_CLOEXEC);
-        } catch (NativeException e) {
-            throw new IOException("cannot open disk image " + path + ": " + e.getMessage(), e);
-        }
-        try {
-            int r = Native.ofdLock(fd, readOnly ? Native.F_RDLCK : Native.F_WRLCK);
-            if (r == -Native.EAGAIN || r == -Native.EACCES) {
-                throw new IOException("disk image " + path + " is in use by another VM or process (cannot get "
-                        + (readOnly ? "a shared" : "an exclusive") + " lock); use readonly=on on every user to share it");
-            }
-            if (r < 0) {
-                throw new IOException("cannot lock disk image " + path + ": " + Native.strerror(-r));
-            }
-            long size = Native.lseek(fd, 0, Native.SEEK_END);
-            if (size < 0) {
-                throw new IOException("cannot get the size of disk image " + path + ": " + Native.strerror((int) -size));
-            }
-            return new RawImage(path, fd, readOnly, size);
-        } catch (IOException | RuntimeException e) {
-            Native.close(fd);
-            throw e;
-        }
+        return new RawImage(LockedFile.open(path, readOnly));
     }
 
+    @Override
     public Path path() {
-        return path;
+        return file.path();
     }
 
+    @Override
+    public DiskFormat format() {
+        return DiskFormat.RAW;
+    }
+
+    @Override
     public boolean readOnly() {
-        return readOnly;
+        return file.readOnly();
     }
 
     /** Size in bytes when opened. */
+    @Override
     public long size() {
         return size;
     }
@@ -95,69 +70,40 @@ public final class RawImage implements AutoCloseable {
      * Reads {@code dst.byteSize()} bytes at {@code offset} directly into {@code dst}; bytes past
      * the end of the file read as zero.
      */
+    @Override
     public void read(long offset, MemorySegment dst) throws IOException {
         checkRange(offset, dst.byteSize());
-        long done = 0;
-        long len = dst.byteSize();
-        while (done < len) {
-            long r = Native.pread(fd, dst.asSlice(done), len - done, offset + done);
-            if (r == -Native.EINTR) {
-                continue;
-            }
-            if (r < 0) {
-                throw new IOException("read of " + path + " at " + (offset + done) + " failed: " + Native.strerror((int) -r));
-            }
-            if (r == 0) {
-                dst.asSlice(done).fill((byte) 0); // short file: the rest reads as zeroes
-                return;
-            }
-            done += r;
-        }
+        file.read(offset, dst);
     }
 
     /** Writes all of {@code src} at {@code offset} directly from guest memory. */
+    @Override
     public void write(long offset, MemorySegment src) throws IOException {
         checkWritable();
         checkRange(offset, src.byteSize());
-        long done = 0;
-        long len = src.byteSize();
-        while (done < len) {
-            long r = Native.pwrite(fd, src.asSlice(done), len - done, offset + done);
-            if (r == -Native.EINTR) {
-                continue;
-            }
-            if (r <= 0) {
-                throw new IOException("write of " + path + " at " + (offset + done) + " failed: "
-                        + (r == 0 ? "no progress" : Native.strerror((int) -r)));
-            }
-            done += r;
-        }
+        file.write(offset, src);
     }
 
     /** fsync(2): everything written so far is durable when this returns. */
+    @Override
     public void flush() throws IOException {
-        int r;
-        do {
-            r = Native.fsync(fd);
-        } while (r == -Native.EINTR);
-        if (r < 0) {
-            throw new IOException("fsync of " + path + " failed: " + Native.strerror(-r));
-        }
+        file.flush();
     }
 
     /**
      * Deallocates a range (FALLOC_FL_PUNCH_HOLE | KEEP_SIZE); it then reads as zeroes. Returns
      * false if the filesystem cannot punch holes (discard is only a hint, §5.2.6.2).
      */
+    @Override
     public boolean discard(long offset, long len) throws IOException {
         checkWritable();
         checkRange(offset, len);
-        int r = Native.fallocate(fd, Native.FALLOC_FL_PUNCH_HOLE | Native.FALLOC_FL_KEEP_SIZE, offset, len);
+        int r = file.fallocate(Native.FALLOC_FL_PUNCH_HOLE | Native.FALLOC_FL_KEEP_SIZE, offset, len);
         if (r == -Native.EOPNOTSUPP || r == -Native.EINVAL) {
             return false;
         }
         if (r < 0) {
-            throw new IOException("discard on " + path + " failed: " + Native.strerror(-r));
+            throw new IOException("discard on " + path() + " failed: " + Native.strerror(-r));
         }
         return true;
     }
@@ -166,16 +112,17 @@ public final class RawImage implements AutoCloseable {
      * Makes a range read as zeroes: FALLOC_FL_ZERO_RANGE (or PUNCH_HOLE when {@code unmap}),
      * falling back to writing zero blocks where the filesystem lacks the mode.
      */
+    @Override
     public void writeZeroes(long offset, long len, boolean unmap) throws IOException {
         checkWritable();
         checkRange(offset, len);
         int mode = unmap ? Native.FALLOC_FL_PUNCH_HOLE | Native.FALLOC_FL_KEEP_SIZE : Native.FALLOC_FL_ZERO_RANGE;
-        int r = Native.fallocate(fd, mode, offset, len);
+        int r = file.fallocate(mode, offset, len);
         if (r == 0) {
             return;
         }
         if (r != -Native.EOPNOTSUPP && r != -Native.EINVAL) {
-            throw new IOException("write-zeroes on " + path + " failed: " + Native.strerror(-r));
+            throw new IOException("write-zeroes on " + path() + " failed: " + Native.strerror(-r));
         }
         long done = 0;
         while (done < len) {
@@ -186,19 +133,16 @@ public final class RawImage implements AutoCloseable {
     }
 
     private void checkWritable() throws IOException {
-        if (readOnly) {
-            throw new IOException("disk image " + path + " is read-only");
+        if (file.readOnly()) {
+            throw new IOException("disk image " + path() + " is read-only");
         }
     }
 
     private void checkRange(long offset, long len) throws IOException {
-        if (closed) {
-            throw new IOException("disk image " + path + " is closed");
+        if (file.closed()) {
+            throw new IOException("disk image " + path() + " is closed");
         }
-        if (offset < 0 || len < 0 || offset > size || len > size - offset) {
-            throw new IOException("range [" + offset + ", +" + len + ") is outside disk image " + path
-                    + " of " + size + " bytes");
-        }
+        DiskImage.checkRange(path(), size, offset, len);
     }
 
     /**
@@ -208,21 +152,14 @@ public final class RawImage implements AutoCloseable {
      *
      * @throws IOException if the lock cannot be taken back (another process took the image)
      */
-    public synchronized void setLocked(boolean locked) throws IOException {
-        short type = !locked ? Native.F_UNLCK : readOnly ? Native.F_RDLCK : Native.F_WRLCK;
-        int r = Native.ofdLock(fd, type);
-        if (r < 0) {
-            throw new IOException("cannot " + (locked ? "re-lock" : "unlock") + " disk image " + path + ": "
-                    + Native.strerror(-r));
-        }
+    @Override
+    public void setLocked(boolean locked) throws IOException {
+        file.setLocked(locked);
     }
 
     /** Closes the file, which also releases the lock. */
     @Override
-    public synchronized void close() {
-        if (!closed) {
-            closed = true;
-            Native.close(fd);
-        }
+    public void close() {
+        file.close();
     }
 }

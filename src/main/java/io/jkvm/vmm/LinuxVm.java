@@ -424,8 +424,8 @@ public final class LinuxVm {
             throw new IllegalArgumentException("no running drive '" + driveId + "'");
         }
         DiskConfig now = d.disks().get(index);
-        io.jkvm.storage.RawImage next = io.jkvm.storage.RawImage.open(path, now.readOnly());
-        io.jkvm.storage.RawImage old;
+        io.jkvm.storage.DiskImage next = io.jkvm.storage.DiskImages.open(now.withPath(path));
+        io.jkvm.storage.DiskImage old;
         boolean held = fn.ioSuspended(); // a captured (snapshot) VM's I/O stays stopped until its resume
         try {
             fn.suspendIo(); // completes the request in progress and flushes the old image
@@ -439,7 +439,7 @@ public final class LinuxVm {
             }
         }
         old.close();
-        setDisk(index, new DiskConfig(path, now.readOnly(), now.id(), now.rateLimit()));
+        setDisk(index, now.withPath(path));
     }
 
     /** Where the disk whose id (virtio-blk serial) is {@code diskId} is in {@code d}'s disks. */
@@ -681,7 +681,7 @@ public final class LinuxVm {
             DeviceConfig d = config.devices();
             int i = diskIndex(d, diskId);
             DiskConfig k = d.disks().get(i);
-            setDisk(i, new DiskConfig(k.path(), k.readOnly(), k.id(), limit));
+            setDisk(i, k.withRateLimit(limit));
             throttles.disk(virtioIds(d).get(i)).update(limit);
         }
         LOG.info("disk {}: rate limit {}", diskId, limit);

@@ -121,6 +121,23 @@ class FirecrackerConformanceTest {
     }
 
     @Test
+    void theFormatExtensionTakesRawOrQcow2AndNamesItselfOtherwise() throws IOException {
+        Path disk = Files.write(dir.resolve("f.img"), new byte[4096]);
+        Drive vmdk = new Drive("f", disk.toString(), false, false, null, null, null, null, null, "vmdk");
+        assertThatThrownBy(() -> vmm.handle(new InsertDrive("f", vmdk)))
+                .isInstanceOfSatisfying(ApiException.class, e -> {
+                    assertThat(e.field()).isEqualTo("format");
+                    assertThat(e.status()).isEqualTo(400);
+                })
+                .hasMessageContaining("vmdk");
+        Drive qcow2 = new Drive("f", disk.toString(), false, false, null, null, null, null, null, "qcow2");
+        vmm.handle(new InsertDrive("f", qcow2));
+        assertThat(qcow2.diskFormat()).isEqualTo(io.jkvm.storage.DiskFormat.QCOW2);
+        assertThat(new Drive("f", disk.toString(), false, false, null, null, null, null, null).diskFormat())
+                .isEqualTo(io.jkvm.storage.DiskFormat.RAW);
+    }
+
+    @Test
     void theUnsafeCacheIsRefusedAndWritebackIsWhatJkvmDoes() throws IOException {
         Path disk = Files.write(dir.resolve("c.img"), new byte[4096]);
         assertThatThrownBy(() -> vmm.handle(new InsertDrive("c",

@@ -13,6 +13,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class DiskConfigTest {
     @Test
     void parsesDisks() {
+        assertThat(DiskConfig.parse("path=a.img").format()).as("raw unless told").isEqualTo(DiskFormat.RAW);
+        assertThat(DiskConfig.parse("path=a.qcow2,format=qcow2").format()).isEqualTo(DiskFormat.QCOW2);
+        assertThat(DiskConfig.parse("path=a.img,format=raw").format()).isEqualTo(DiskFormat.RAW);
         assertThat(DiskConfig.parse("path=/tmp/a.img")).isEqualTo(new DiskConfig(Path.of("/tmp/a.img"), false, null));
         assertThat(DiskConfig.parse("path=a.img,readonly=on,id=root"))
                 .isEqualTo(new DiskConfig(Path.of("a.img"), true, "root"));
@@ -26,6 +29,8 @@ class DiskConfigTest {
         assertThatThrownBy(() -> DiskConfig.parse("path=a,id=has space")).hasMessageContaining("'id'");
         assertThatThrownBy(() -> DiskConfig.parse("path=a,size=3")).hasMessageContaining("unknown field 'size'");
         assertThatThrownBy(() -> DiskConfig.parse("path=a,path=b")).hasMessageContaining("twice");
+        assertThatThrownBy(() -> DiskConfig.parse("path=a,format=vmdk")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("'format'").hasMessageContaining("vmdk");
         assertThatThrownBy(() -> DiskConfig.parse("path=")).hasMessageContaining("empty value");
         assertThatThrownBy(() -> DiskConfig.parse("")).hasMessageContaining("--disk");
     }

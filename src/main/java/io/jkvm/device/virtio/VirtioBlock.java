@@ -6,7 +6,8 @@ import io.jkvm.resources.Throttle;
 import io.jkvm.snapshot.DeviceMismatchException;
 import io.jkvm.snapshot.RecordCodec;
 import io.jkvm.storage.DiskConfig;
-import io.jkvm.storage.RawImage;
+import io.jkvm.storage.DiskImage;
+import io.jkvm.storage.DiskImages;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,7 +18,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /**
- * virtio-blk over a {@link RawImage} (virtio 1.2 §5.2), one request queue.
+ * virtio-blk over a {@link DiskImage} (raw or qcow2; virtio 1.2 §5.2), one request queue.
  *
  * <p><b>Features</b>: SEG_MAX, BLK_SIZE (512), FLUSH, and, when writable, DISCARD and
  * WRITE_ZEROES; RO when read-only. Capacity is the image size in 512-byte sectors (rounded
@@ -83,7 +84,7 @@ public final class VirtioBlock implements VirtioDevice {
     static final int DISCARD_ALIGNMENT_SECTORS = 8;
 
     /** Replaced only while the transport has this device's I/O stopped ({@link #replaceImage}). */
-    private volatile RawImage image;
+    private volatile DiskImage image;
     private final byte[] id;
     private volatile long capacity;
     private final Throttle throttle;
@@ -99,17 +100,17 @@ public final class VirtioBlock implements VirtioDevice {
     private volatile VirtioContext context;
 
     /** @param id the serial reported by GET_ID (ASCII, at most 20 bytes used) */
-    public VirtioBlock(RawImage image, String id) {
+    public VirtioBlock(DiskImage image, String id) {
         this(image, id, Throttle.unlimited());
     }
 
     /** As above, rate-limited by {@code throttle} (which outlives the device: see {@link Throttle}). */
-    public VirtioBlock(RawImage image, String id, Throttle throttle) {
+    public VirtioBlock(DiskImage image, String id, Throttle throttle) {
         this(image, id, throttle, new IoStats());
     }
 
     /** As above, counting what it serves in {@code stats} (which, like the throttle, outlive the device). */
-    public VirtioBlock(RawImage image, String id, Throttle throttle, IoStats stats) {
+    public VirtioBlock(DiskImage image, String id, Throttle throttle, IoStats stats) {
         this.throttle = java.util.Objects.requireNonNull(throttle, "throttle");
         this.stats = java.util.Objects.requireNonNull(stats, "stats");
         this.image = image;
@@ -133,7 +134,7 @@ public final class VirtioBlock implements VirtioDevice {
 
     /** As above, counting what it serves in {@code stats}. */
     public static VirtioBlock open(DiskConfig cfg, Throttle throttle, IoStats stats) throws IOException {
-        return new VirtioBlock(RawImage.open(cfg.path(), cfg.readOnly()), cfg.id(), throttle, stats);
+        return new VirtioBlock(DiskImages.open(cfg), cfg.id(), throttle, stats);
     }
 
     /**
@@ -155,7 +156,7 @@ public final class VirtioBlock implements VirtioDevice {
     }
 
     /** The backing image (live migration hands its lock over). */
-    public RawImage image() {
+    public DiskImage image() {
         return image;
     }
 
@@ -172,12 +173,12 @@ public final class VirtioBlock implements VirtioDevice {
      * Linux's virtio_blk then re-reads the capacity. The features were negotiated with this
      * writability, so the new image must have the same. Returns the old image, still open.
      */
-    public RawImage replaceImage(RawImage next) {
+    public DiskImage replaceImage(DiskImage next) {
         if (next.readOnly() != image.readOnly()) {
             throw new IllegalArgumentException("the new image is " + (next.readOnly() ? "read-only" : "writable")
                     + " and the drive " + (image.readOnly() ? "read-only" : "writable") + ": a drive keeps its writability");
         }
-        RawImage old = image;
+        DiskImage old = image;
         image = next;
         capacity = next.size() / SECTOR;
         VirtioContext c = context;

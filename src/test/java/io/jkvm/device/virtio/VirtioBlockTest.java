@@ -202,7 +202,7 @@ class VirtioBlockTest {
         assertThat(drv.read(0x2000, 8)).as("capacity unchanged after a refusal").isEqualTo(SECTORS);
 
         drv.dev.suspendIo();
-        io.jkvm.storage.RawImage old = blk.replaceImage(io.jkvm.storage.RawImage.open(nextFile, false));
+        io.jkvm.storage.DiskImage old = blk.replaceImage(io.jkvm.storage.RawImage.open(nextFile, false));
         drv.dev.resumeIo();
         old.close();
         assertThat(drv.read(VirtioPciLayout.ISR_OFFSET, 1) & 2).as("ISR configuration bit").isEqualTo(2);
