@@ -104,6 +104,12 @@ public final class RunCommand implements Callable<Integer> {
             description = "Where this terminal is connected: the 16550 UART (ttyS0, default) or virtio-console (hvc0).")
     String consoleKind = "serial";
 
+    @Option(names = "--virtio-transport", paramLabel = "pci|mmio",
+            description = "How the virtio devices reach the guest: PCI functions (default) or virtio-mmio windows"
+                    + " declared on the kernel command line, as Firecracker's (the kernel needs"
+                    + " CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES; at most 8 devices).")
+    String virtioTransport = "pci";
+
     @Option(names = "--incoming", paramLabel = "tcp:HOST:PORT",
             description = "Wait for a live migration on this address instead of booting (needs --api-sock and --tls-*).")
     String incoming;
@@ -224,6 +230,15 @@ public final class RunCommand implements Callable<Integer> {
             throw new UserError("--incoming needs --api-sock");
         }
         if (apiSock != null || configFile != null) {
+            try {
+                if (io.jkvm.config.VirtioTransport.parse("--virtio-transport", virtioTransport)
+                        != io.jkvm.config.VirtioTransport.PCI) {
+                    throw new UserError("--virtio-transport " + virtioTransport + " goes with --kernel (VMs configured"
+                            + " through the API or --config-file have their virtio devices on PCI)");
+                }
+            } catch (ConfigException e) {
+                throw new UserError(e.getMessage());
+            }
             if (kernel != null || initrd != null) {
                 throw new UserError("--kernel/--initrd cannot be combined with --api-sock or --config-file "
                         + "(give them as boot-source)");
@@ -272,8 +287,17 @@ public final class RunCommand implements Callable<Integer> {
             DeviceConfig devices = new DeviceConfig(disks.stream().map(DiskConfig::parse).toList(),
                     nets.stream().map(NetConfig::parse).toList(), rng, virtioConsole,
                     vsock == null ? null : VsockConfig.parse(vsock));
+            io.jkvm.config.VirtioTransport transport = io.jkvm.config.VirtioTransport.parse("--virtio-transport", virtioTransport);
+            if (transport == io.jkvm.config.VirtioTransport.MMIO) {
+                try {
+                    io.jkvm.arch.x86.VirtioMmioSlots.requireFits(devices.count());
+                } catch (IllegalArgumentException e) {
+                    throw new ConfigException("--virtio-transport mmio: " + e.getMessage());
+                }
+            }
             config = new VmConfigValidator(HostLimits.beforeKvm())
-                    .validate(kernel, initrd, line, cpus, memory, onReboot, nested).withDevices(devices);
+                    .validate(kernel, initrd, line, cpus, memory, onReboot, nested).withDevices(devices)
+                    .withVirtioTransport(transport);
             for (DiskConfig d : devices.disks()) {
                 if (!java.nio.file.Files.isRegularFile(d.path())) {
                     throw new ConfigException("--disk " + d.path() + ": no such file");

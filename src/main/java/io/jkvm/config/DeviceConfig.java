@@ -29,6 +29,11 @@ public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean
         return new DeviceConfig(disks, nets, rng, virtioConsole, v);
     }
 
+    /** How many virtio devices these are (one transport each). */
+    public int count() {
+        return disks.size() + nets.size() + (rng ? 1 : 0) + (virtioConsole ? 1 : 0) + (vsock != null ? 1 : 0);
+    }
+
     public DeviceConfig {
         disks = List.copyOf(disks);
         nets = List.copyOf(nets);

@@ -14,9 +14,10 @@ import java.util.Optional;
  * @param onReboot what a guest reboot does
  * @param nested expose VMX/SVM to the guest (nested virtualization; off unless asked for)
  * @param devices virtio devices
+ * @param virtioTransport how the virtio devices reach the guest (PCI unless asked otherwise)
  */
 public record VmConfig(Path kernel, Optional<Path> initrd, String cmdline, int cpus, long memoryBytes,
-                       OnReboot onReboot, boolean nested, DeviceConfig devices) {
+                       OnReboot onReboot, boolean nested, DeviceConfig devices, VirtioTransport virtioTransport) {
     /** Serial console on COM1; keyboard-controller reset for reboot; reboot instead of hanging on panic. */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=1";
     public static final int DEFAULT_CPUS = 1;
@@ -28,6 +29,13 @@ public record VmConfig(Path kernel, Optional<Path> initrd, String cmdline, int c
         java.util.Objects.requireNonNull(cmdline, "cmdline");
         java.util.Objects.requireNonNull(onReboot, "onReboot");
         java.util.Objects.requireNonNull(devices, "devices");
+        java.util.Objects.requireNonNull(virtioTransport, "virtioTransport");
+    }
+
+    /** Virtio devices on PCI. */
+    public VmConfig(Path kernel, Optional<Path> initrd, String cmdline, int cpus, long memoryBytes,
+                    OnReboot onReboot, boolean nested, DeviceConfig devices) {
+        this(kernel, initrd, cmdline, cpus, memoryBytes, onReboot, nested, devices, VirtioTransport.PCI);
     }
 
     /** A VM without virtio devices. */
@@ -37,6 +45,10 @@ public record VmConfig(Path kernel, Optional<Path> initrd, String cmdline, int c
     }
 
     public VmConfig withDevices(DeviceConfig d) {
-        return new VmConfig(kernel, initrd, cmdline, cpus, memoryBytes, onReboot, nested, d);
+        return new VmConfig(kernel, initrd, cmdline, cpus, memoryBytes, onReboot, nested, d, virtioTransport);
+    }
+
+    public VmConfig withVirtioTransport(VirtioTransport t) {
+        return new VmConfig(kernel, initrd, cmdline, cpus, memoryBytes, onReboot, nested, devices, t);
     }
 }

@@ -3,6 +3,7 @@ package io.jkvm.snapshot;
 import io.jkvm.config.ConfigException;
 import io.jkvm.config.DeviceConfig;
 import io.jkvm.config.OnReboot;
+import io.jkvm.config.VirtioTransport;
 import io.jkvm.config.VmConfig;
 import io.jkvm.config.VsockConfig;
 import io.jkvm.net.MacAddress;
@@ -28,6 +29,7 @@ import java.util.Optional;
  * u8 disks, per disk {string path, u8 read-only, u8 has id [string id], limit},
  * u8 nets, per net {string tap, 6 bytes MAC, limit rx, limit tx}, u8 rng, u8 virtio console,
  * [u8 has vsock [i64 guest CID, string uds_path]]   (absent in snapshots from before vsock: none)
+ * [u8 virtio transport: 0 PCI, 1 MMIO]             (absent in snapshots from before virtio-mmio: PCI)
  *
  * limit = bandwidth bucket, ops bucket; bucket = {i64 size, i64 one-time burst, i64 refill ms}
  * </pre>
@@ -88,6 +90,8 @@ public final class VmConfigState {
         for (DiskConfig disk : d.disks()) {
             w.u8(disk.format().ordinal());
         }
+        // Then the transport, absent from older files (PCI, the only one they knew).
+        w.u8(c.virtioTransport().ordinal());
     }
 
     private static VmConfig read(BoundedReader r) {
@@ -146,11 +150,15 @@ public final class VmConfigState {
                     disks.set(i, new DiskConfig(k.path(), k.readOnly(), k.id(), k.rateLimit(), DiskFormat.values()[f]));
                 }
             }
+            VirtioTransport transport = VirtioTransport.PCI;
+            if (r.remaining() > 0) {
+                transport = VirtioTransport.values()[r.u8("virtio transport", 0, VirtioTransport.values().length - 1)];
+            }
             if (cpus < 1 || mem <= 0) {
                 throw r.fail("vCPU count " + cpus + " / memory " + mem + " out of range");
             }
             return new VmConfig(kernel, initrd, cmdline, cpus, mem, OnReboot.values()[reboot], nested,
-                    new DeviceConfig(disks, nets, rng, vcon, vsock));
+                    new DeviceConfig(disks, nets, rng, vcon, vsock), transport);
         } catch (ConfigException | IllegalArgumentException e) { // InvalidPathException included
             throw r.fail(e.getMessage());
         }
@@ -179,8 +187,8 @@ public final class VmConfigState {
 
     /**
      * Why a VM saved with {@code saved} cannot be restored as {@code target}, or null. Paths may
-     * differ (disks can be moved); what the guest sees may not: vCPUs, memory, the devices in
-     * slot order, read-only flags, disk ids, MACs.
+     * differ (disks can be moved); what the guest sees may not: vCPUs, memory, the virtio
+     * transport, the devices in slot order, read-only flags, disk ids, MACs.
      */
     public static String incompatibility(VmConfig saved, VmConfig target) {
         if (saved.cpus() != target.cpus()) {
@@ -189,6 +197,11 @@ public final class VmConfigState {
         if (saved.memoryBytes() != target.memoryBytes()) {
             return "the snapshot has " + (saved.memoryBytes() >> 20) + " MiB of memory, the configuration "
                     + (target.memoryBytes() >> 20) + " MiB";
+        }
+        if (saved.virtioTransport() != target.virtioTransport()) {
+            return "the snapshot's virtio devices are on " + saved.virtioTransport().flagValue()
+                    + ", the configuration puts them on " + target.virtioTransport().flagValue()
+                    + " (--virtio-transport " + saved.virtioTransport().flagValue() + ")";
         }
         DeviceConfig a = saved.devices();
         DeviceConfig b = target.devices();

@@ -15,7 +15,6 @@ import io.jkvm.device.virtio.VirtioConsole;
 import io.jkvm.device.virtio.VirtioNet;
 import io.jkvm.device.virtio.VirtioRng;
 import io.jkvm.device.virtio.vsock.VirtioVsock;
-import io.jkvm.device.virtio.pci.VirtioDevices;
 import io.jkvm.net.NetConfig;
 import io.jkvm.net.Tap;
 import io.jkvm.storage.DiskConfig;
@@ -43,9 +42,8 @@ import io.jkvm.kvm.VcpuFd;
 import io.jkvm.memory.GuestRam;
 import io.jkvm.vmm.diag.MachineReport;
 import io.jkvm.device.pci.PciConfigSpace;
-import io.jkvm.device.virtio.pci.VirtioPciDevice;
+import io.jkvm.device.virtio.VirtioTransportDevice;
 import io.jkvm.device.virtio.VirtioDevice;
-import io.jkvm.device.virtio.pci.VirtioPciState;
 import io.jkvm.snapshot.DeviceCodecs;
 import io.jkvm.snapshot.DeviceState;
 import io.jkvm.snapshot.Protection;
@@ -103,7 +101,7 @@ public final class LinuxVm {
     private final DeviceThrottles throttles;
     private final Console console;
     private volatile Machine current;
-    private volatile VirtioDevices virtio;
+    private volatile VirtioAttachment virtio;
     private PciRoot pci;
     private volatile I8042 keyboard;
     private volatile boolean quit;
@@ -124,8 +122,8 @@ public final class LinuxVm {
     private volatile CmosRtc rtc;
     private volatile PciConfigIo pciIo;
     private volatile AcpiPmDevice acpiPm;
-    /** The current machine's virtio functions by device id, in slot order. */
-    private volatile Map<String, VirtioPciDevice> virtioById = Map.of();
+    /** The current machine's virtio devices (PCI functions or virtio-mmio windows) by device id, in attach order. */
+    private volatile Map<String, VirtioTransportDevice> virtioById = Map.of();
     /** A restored machine and the device states to apply to it, consumed by the first boot. */
     private Snapshots.Restored pendingRestore;
     private volatile boolean startPaused;
@@ -137,7 +135,11 @@ public final class LinuxVm {
     /** Run once, on the thread that starts the vCPUs, before they first run the guest (see {@link #beforeFirstStart}). */
     private volatile java.util.function.Consumer<VmConfig> beforeFirstStart;
 
+    /** @throws IllegalArgumentException if the devices do not fit the configured transport */
     public LinuxVm(VmConfig config, Console console) {
+        if (config.virtioTransport() == io.jkvm.config.VirtioTransport.MMIO) {
+            io.jkvm.arch.x86.VirtioMmioSlots.requireFits(config.devices().count());
+        }
         this.config = config;
         this.throttles = new DeviceThrottles(config.devices(), virtioIds(config.devices()), NanoClock.SYSTEM);
         this.console = console;
@@ -326,7 +328,8 @@ public final class LinuxVm {
                         LOG.info("resuming from a snapshot");
                     } else {
                         BootCpuState bsp = X86BootSetup.setup(m.memory(), new X86BootSetup.Config(config.memoryBytes(),
-                                config.cpus(), config.kernel(), config.initrd().orElse(null), config.cmdline()));
+                                config.cpus(), config.kernel(), config.initrd().orElse(null),
+                                kernelCommandLine(config.cmdline(), virtio.kernelParameters())));
                         configureVcpus(m, supported, bsp);
                     }
                     current = m;
@@ -393,11 +396,10 @@ public final class LinuxVm {
      * ({@link #captureDeviceStates}) and takes them back if the migration fails.
      */
     public void setDiskLocks(boolean locked) throws IOException {
-        VirtioDevices v = virtio;
-        if (v == null) {
+        if (virtio == null) {
             return;
         }
-        for (VirtioPciDevice d : v.devices()) {
+        for (VirtioTransportDevice d : virtioById.values()) {
             if (d.device() instanceof io.jkvm.device.virtio.VirtioBlock b) {
                 b.image().setLocked(locked);
             }
@@ -419,7 +421,7 @@ public final class LinuxVm {
     private void replaceDiskLocked(String driveId, java.nio.file.Path path) throws IOException {
         DeviceConfig d = config.devices();
         int index = diskIndex(d, driveId);
-        VirtioPciDevice fn = virtioById.get(virtioIds(d).get(index));
+        VirtioTransportDevice fn = virtioById.get(virtioIds(d).get(index));
         if (fn == null || !(fn.device() instanceof VirtioBlock block)) {
             throw new IllegalArgumentException("no running drive '" + driveId + "'");
         }
@@ -524,9 +526,8 @@ public final class LinuxVm {
     /** Resumes the vCPUs, and device I/O if {@link #captureDeviceStates} stopped it. */
     public void resume() {
         Machine m = requireMachine();
-        VirtioDevices v = virtio;
-        if (v != null) {
-            v.devices().forEach(VirtioPciDevice::resumeIo);
+        if (virtio != null) {
+            virtioById.values().forEach(VirtioTransportDevice::resumeIo);
         }
         m.resume();
     }
@@ -543,8 +544,8 @@ public final class LinuxVm {
         if (!m.isQuiescent()) {
             throw new IllegalStateException("pause the VM before capturing its device state");
         }
-        Map<String, VirtioPciDevice> functions = virtioById;
-        for (VirtioPciDevice d : functions.values()) {
+        Map<String, VirtioTransportDevice> functions = virtioById;
+        for (VirtioTransportDevice d : functions.values()) {
             try {
                 d.suspendIo();
             } catch (IOException e) {
@@ -691,8 +692,8 @@ public final class LinuxVm {
     private void wireDevices(Machine m, Serial16550 uart, SavedDevices saved) {
         m.pio().register(Layout.COM1_PORT, Serial16550.REGISTER_COUNT, devices.counting("serial", uart));
         Runnable kbdReset = () -> m.requestStop(StopReason.REBOOT, "guest reset through the i8042 keyboard controller");
-        I8042 kbd = saved == null ? new I8042(m.irqLine(1), m.irqLine(12), kbdReset)
-                : saved.restore(I8042_ID, I8042.State.class, s -> I8042.restore(m.irqLine(1), m.irqLine(12), kbdReset, s));
+        I8042 kbd = saved == null ? new I8042(m.irqLine(Layout.I8042_KBD_IRQ), m.irqLine(Layout.I8042_AUX_IRQ), kbdReset)
+                : saved.restore(I8042_ID, I8042.State.class, s -> I8042.restore(m.irqLine(Layout.I8042_KBD_IRQ), m.irqLine(Layout.I8042_AUX_IRQ), kbdReset, s));
         keyboard = kbd;
         m.pio().register(Layout.I8042_PORT, 5, devices.counting("i8042", kbd));
         long low = GuestRam.layout(config.memoryBytes()).get(0)[1];
@@ -717,39 +718,39 @@ public final class LinuxVm {
     }
 
     /**
-     * Virtio devices on PCI bus 0, one slot each from slot 1, with their INTx fallback on the GSI
-     * the DSDT's _PRT announces for that slot (Layout.pciIntxGsi). Linux uses MSI-X. With
-     * {@code saved} states, each function is rebuilt from the state saved under its id
+     * The virtio devices, on the configured transport ({@link VirtioAttachment}): PCI bus 0 from
+     * slot 1 (Linux uses MSI-X), or virtio-mmio windows the command line declares. With
+     * {@code saved} states, each is rebuilt from the state saved under its id
      * ({@link #virtioIds}) around a device opened from this configuration's host resources.
      */
-    private VirtioDevices attachVirtio(Machine m, SavedDevices saved) throws IOException {
+    private VirtioAttachment attachVirtio(Machine m, SavedDevices saved) throws IOException {
         DeviceConfig d = config.devices();
-        VirtioDevices v = VirtioDevices.forMachine(m, pci);
-        Map<String, VirtioPciDevice> byId = new LinkedHashMap<>();
+        VirtioAttachment v = VirtioAttachment.of(config.virtioTransport(), m, pci);
+        Map<String, VirtioTransportDevice> byId = new LinkedHashMap<>();
         List<String> ids = virtioIds(d);
         try {
-            int slot = 0;
+            int index = 0;
             for (DiskConfig disk : d.disks()) {
-                String id = ids.get(slot);
+                String id = ids.get(index);
                 Throttle limit = throttles.disk(id);
                 IoStats stats = ioStats(id);
-                attach(v, saved, byId, id, ++slot, st -> st == null ? VirtioBlock.open(disk, limit, stats)
+                attach(v, saved, byId, id, index++, st -> st == null ? VirtioBlock.open(disk, limit, stats)
                         : VirtioBlock.restore(disk, limit, stats, VirtioDevice.stateOf(st, VirtioBlock.State.class, id)));
             }
             for (NetConfig net : d.nets()) {
-                String id = ids.get(slot);
-                attach(v, saved, byId, id, ++slot,
+                String id = ids.get(index);
+                attach(v, saved, byId, id, index++,
                         st -> new VirtioNet(Tap.open(net.tap()), net.mac(), throttles.rx(id), throttles.tx(id), ioStats("tap/" + net.tap())));
             }
             if (d.rng()) {
-                attach(v, saved, byId, ids.get(slot), ++slot, st -> new VirtioRng());
+                attach(v, saved, byId, ids.get(index), index++, st -> new VirtioRng());
             }
             if (d.virtioConsole()) {
-                attach(v, saved, byId, ids.get(slot), ++slot, st -> new VirtioConsole(console.in(), console.out(), 80, 25));
+                attach(v, saved, byId, ids.get(index), index++, st -> new VirtioConsole(console.in(), console.out(), 80, 25));
             }
             if (d.vsock() != null) {
                 VsockConfig vs = d.vsock();
-                attach(v, saved, byId, ids.get(slot), ++slot, st -> new VirtioVsock(vs.guestCid(), vs.udsPath()));
+                attach(v, saved, byId, ids.get(index), index++, st -> new VirtioVsock(vs.guestCid(), vs.udsPath()));
             }
         } catch (IOException | RuntimeException e) {
             v.close();
@@ -763,20 +764,15 @@ public final class LinuxVm {
         return ioStats.computeIfAbsent(deviceId, k -> new IoStats());
     }
 
-    /** Builds a virtio device from its host resources (and its saved state, null when booting). */
-    private interface DeviceOpener {
-        VirtioDevice open(Record savedState) throws IOException;
+    private static void attach(VirtioAttachment v, SavedDevices saved, Map<String, VirtioTransportDevice> byId, String id,
+            int index, VirtioAttachment.DeviceOpener opener) throws IOException {
+        byId.put(id, v.attach(id, index, opener, saved));
     }
 
-    private static void attach(VirtioDevices v, SavedDevices saved, Map<String, VirtioPciDevice> byId, String id, int slot,
-            DeviceOpener opener) throws IOException {
-        int gsi = Layout.pciIntxGsi(slot, 0);
-        if (saved == null) {
-            byId.put(id, v.attach(opener.open(null), gsi));
-        } else {
-            VirtioPciState s = saved.take(id, VirtioPciState.class);
-            byId.put(id, v.restore(id, opener.open(s.device()), gsi, s));
-        }
+    /** The configured command line, then what the transport needs the guest to know (virtio-mmio's device= parameters). */
+    static String kernelCommandLine(String configured, String transportParameters) {
+        return transportParameters.isEmpty() ? configured
+                : configured.isEmpty() ? transportParameters : configured + " " + transportParameters;
     }
 
     /**

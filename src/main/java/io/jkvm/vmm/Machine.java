@@ -417,9 +417,19 @@ public final class Machine implements AutoCloseable {
         kickAll();
     }
 
+    /**
+     * Under the lock {@link #close} marks the machine closed with before it unmaps the vCPUs'
+     * kvm_run pages: a stop requested from another thread just as the vCPUs end (and the VMM
+     * closes the machine) must not write immediate_exit into an unmapped page.
+     */
     private void kickAll() {
-        for (VcpuFd fd : vcpuFds) {
-            fd.kick();
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            for (VcpuFd fd : vcpuFds) {
+                fd.kick();
+            }
         }
     }
 

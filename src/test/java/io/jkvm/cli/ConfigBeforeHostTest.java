@@ -77,6 +77,38 @@ class ConfigBeforeHostTest {
     }
 
     @Test
+    void aBadVirtioTransportIsReportedAsSuchOnAHostWithoutKvm() throws Exception {
+        Path kernel = Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F'});
+        String noKvm = dir.resolve("no-kvm").toString();
+        Outcome o = run("--kvm-device", noKvm, "run", "--kernel", kernel.toString(), "--virtio-transport", "isa");
+        assertThat(o.exit()).isEqualTo(Cli.EXIT_USAGE);
+        assertThat(o.err()).contains("--virtio-transport isa: must be pci or mmio").doesNotContain("KVM")
+                .doesNotContain("Exception");
+        assertThat(o.err().strip().lines().count()).as(o.err()).isEqualTo(1);
+
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("--kvm-device", noKvm, "run", "--kernel",
+                kernel.toString(), "--virtio-transport", "mmio", "--rng"));
+        for (int i = 0; i < 8; i++) {
+            args.add("--disk");
+            args.add("path=" + dir.resolve("disk" + i));
+        }
+        Outcome many = run(args.toArray(String[]::new));
+        assertThat(many.exit()).as(many.err()).isEqualTo(Cli.EXIT_USAGE);
+        assertThat(many.err()).contains("--virtio-transport mmio: 9 virtio devices").contains("at most 8")
+                .doesNotContain("KVM");
+        assertThat(many.err().strip().lines().count()).as(many.err()).isEqualTo(1);
+    }
+
+    @Test
+    void aGoodCommandLineWithMmioThenNamesTheKvmProblem() throws Exception {
+        Path kernel = Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F'});
+        Outcome o = run("--kvm-device", dir.resolve("no-kvm").toString(), "run", "--kernel", kernel.toString(),
+                "--virtio-transport", "mmio", "--rng");
+        assertThat(o.exit()).isEqualTo(Cli.EXIT_FAILURE);
+        assertThat(o.err()).contains("cannot use KVM");
+    }
+
+    @Test
     void vmCreateChecksPlacementSyntaxButLeavesHostCpusToTheDaemonsHost() throws Exception {
         Path kernel = Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F'});
         String socket = dir.resolve("no-daemon.sock").toString();

@@ -2,6 +2,7 @@ package io.jkvm.snapshot;
 
 import io.jkvm.config.DeviceConfig;
 import io.jkvm.config.OnReboot;
+import io.jkvm.config.VirtioTransport;
 import io.jkvm.config.VmConfig;
 import io.jkvm.device.legacy.CmosRtc;
 import io.jkvm.device.legacy.I8042;
@@ -74,6 +75,28 @@ class DeviceStateCodecTest {
         VmConfig otherLimits = c.withDevices(new DeviceConfig(List.of(new DiskConfig(Path.of("/var/disk.img"), false,
                 "rootfs"), c.devices().disks().get(1)), c.devices().nets(), true, false));
         assertThat(VmConfigState.incompatibility(c, otherLimits)).as("limits are not guest-visible").isNull();
+    }
+
+    @Test
+    void theVirtioTransportIsRecordedAndAMismatchRefusedNamingBoth() {
+        VmConfig mmio = vmConfig().withVirtioTransport(VirtioTransport.MMIO);
+        VmConfig c = VmConfigState.decode(VmConfigState.capture(mmio));
+        assertThat(c.virtioTransport()).isEqualTo(VirtioTransport.MMIO);
+        assertThat(VmConfigState.incompatibility(c, mmio)).isNull();
+        assertThat(VmConfigState.incompatibility(c, vmConfig())).contains("on mmio").contains("on pci")
+                .contains("--virtio-transport mmio");
+        assertThat(VmConfigState.incompatibility(vmConfig(), mmio)).contains("on pci").contains("on mmio");
+
+        // A snapshot from before virtio-mmio ends after the vsock flag: its devices were on PCI.
+        DeviceState d = VmConfigState.capture(vmConfig());
+        byte[] b = d.bytes();
+        VmConfig old = VmConfigState.decode(DeviceState.of(d.name(), java.util.Arrays.copyOf(b, b.length - 1)));
+        assertThat(old.virtioTransport()).isEqualTo(VirtioTransport.PCI);
+        assertThat(old).isEqualTo(vmConfig());
+        byte[] bad = b.clone();
+        bad[bad.length - 1] = 7;
+        assertThatThrownBy(() -> VmConfigState.decode(DeviceState.of(d.name(), bad))).isInstanceOf(SnapshotException.class)
+                .hasMessageContaining("virtio transport");
     }
 
     @Test

@@ -39,7 +39,20 @@ public final class Layout {
     /** PCI 32-bit memory window (BARs) inside the hole. */
     public static final long PCI_MMIO32_START = 0xc000_0000L;
     public static final long PCI_MMIO32_END = 0xfc00_0000L;
+    /**
+     * virtio-mmio device windows, 4 KiB each (virtio 1.2 §4.2.2), slot {@code i} at
+     * {@code VIRTIO_MMIO_START + i * 4 KiB} ({@link VirtioMmioSlots}). Firecracker puts them at
+     * 0xd0000000, but here that is inside the PCI window the DSDT gives the host bridge, where
+     * Linux may place BARs; the gap between that window's end and the IOAPIC is in no _CRS and
+     * never RAM ({@link RamLayout} stops below {@link #MMIO32_START}), and the e820 map leaves
+     * it out, so nothing but these devices claims it.
+     */
+    public static final long VIRTIO_MMIO_START = PCI_MMIO32_END;
+    public static final long VIRTIO_MMIO_END = VIRTIO_MMIO_START + 0x10_0000L; // 1 MiB reserved, 256 windows
     public static final long IOAPIC_BASE = 0xfec0_0000L;
+    /** The IOAPIC's register window (82093AA: IOREGSEL at +0, IOWIN at +0x10), and the LAPIC's page. */
+    public static final long IOAPIC_SIZE = 0x1000;
+    public static final long LAPIC_SIZE = 0x1000;
     public static final long LAPIC_BASE = 0xfee0_0000L;
     /** KVM_SET_IDENTITY_MAP_ADDR page and KVM_SET_TSS_ADDR's three pages (api.rst). */
     public static final long IDENTITY_MAP_ADDR = 0xfffb_c000L;
@@ -49,6 +62,13 @@ public final class Layout {
     // --- Ports ---
     public static final int COM1_PORT = 0x3f8;
     public static final int COM1_IRQ = 4;
+    /** COM2's ISA IRQ: no jkvm device uses it, but Linux's 8250 driver probes it, so it stays free. */
+    public static final int COM2_IRQ = 3;
+    /** i8042 keyboard and auxiliary (mouse) ISA IRQs. */
+    public static final int I8042_KBD_IRQ = 1;
+    public static final int I8042_AUX_IRQ = 12;
+    /** CMOS RTC's ISA IRQ. */
+    public static final int RTC_IRQ = 8;
     public static final int I8042_PORT = 0x60; // data 0x60, command/status 0x64
     public static final int RTC_PORT = 0x70; // index 0x70, data 0x71
     public static final int PCI_CONFIG_PORT = 0xcf8; // 0xcf8 address, 0xcfc..0xcff data

@@ -7,6 +7,7 @@ import io.jkvm.device.virtio.DeviceStatus;
 import io.jkvm.device.virtio.VirtioContext;
 import io.jkvm.device.virtio.VirtioCoreState;
 import io.jkvm.device.virtio.VirtioDevice;
+import io.jkvm.device.virtio.VirtioTransportDevice;
 import io.jkvm.device.virtio.VirtioInterrupts;
 import io.jkvm.device.virtio.VirtioTransportCore;
 import io.jkvm.device.virtio.VirtioTransportCore.Area;
@@ -47,7 +48,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * §2.7). Bad rings at QueueReady, a corrupt queue or a device failure set DEVICE_NEEDS_RESET
  * in the core, as on PCI. Nothing a guest does raises an exception out of a bus access.
  */
-public final class VirtioMmioDevice implements BusDevice, AutoCloseable, Persist<VirtioMmioState> {
+public final class VirtioMmioDevice implements BusDevice, VirtioTransportDevice, Persist<VirtioMmioState> {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioMmioDevice.class);
 
     /** Reported in VendorID: the PCI-SIG vendor ID virtio devices use (§4.1.2). */

@@ -13,6 +13,7 @@ import io.jkvm.device.pci.PciId;
 import io.jkvm.device.virtio.VirtioContext;
 import io.jkvm.device.virtio.VirtioCoreState;
 import io.jkvm.device.virtio.VirtioDevice;
+import io.jkvm.device.virtio.VirtioTransportDevice;
 import io.jkvm.device.virtio.VirtioInterrupts;
 import io.jkvm.device.virtio.VirtioTransportCore;
 import io.jkvm.memory.GuestMemory;
@@ -52,7 +53,7 @@ import java.util.Objects;
  * and {@code isrLock} are leaves. Config-space hooks run under the config space lock and only
  * touch the MSI-X table. Nothing a guest does raises an exception out of a bus or config access.
  */
-public final class VirtioPciDevice implements PciDevice, AutoCloseable, Persist<VirtioPciState> {
+public final class VirtioPciDevice implements PciDevice, VirtioTransportDevice, Persist<VirtioPciState> {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioPciDevice.class);
 
     public static final int VENDOR_ID = 0x1af4;

@@ -1,0 +1,88 @@
+package io.jkvm.arch.x86;
+
+import io.jkvm.device.virtio.mmio.VirtioMmioLayout;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Where a VM's virtio-mmio devices sit: device {@code i} (in attach order) gets the 4 KiB window
+ * {@link #base(int)} and the I/O APIC input {@link #gsi(int)}, and the guest learns both from
+ * one {@code virtio_mmio.device=4K@0x<base>:<gsi>} kernel parameter per device, in that order
+ * (Linux's virtio_mmio registers command-line devices as it parses them, so the first disk
+ * becomes vda).
+ *
+ * <p><b>Interrupts</b>: Firecracker numbers its devices' GSIs from 5 upwards because 0..4 are
+ * the PC's timer, keyboard, cascade and serial ports. jkvm's PCI INTx swizzle owns GSIs 16..23
+ * ({@link Layout#pciIntxGsi}), so the devices here take the ISA inputs no jkvm device and no PC
+ * convention Linux relies on claims: 5, 6, 7, 10 and 11, then 13, 14 and 15 (free without an
+ * FPU-error line or IDE controllers). Not 3/4 (COM2/COM1), 1/12 (i8042), 8 (RTC) nor 9 (the
+ * SCI the FADT names). That is eight devices; a VM with more is refused ({@link #requireFits}).
+ * The MADT overrides none of them, so Linux programs them edge-triggered, active-high (the ISA
+ * default, ACPI 6.x §5.2.12.5); the device's line rises again for every event the driver has
+ * acknowledged, so an edge per event is what the guest sees (virtio 1.2 §4.2.2, InterruptACK).
+ */
+public final class VirtioMmioSlots {
+    private VirtioMmioSlots() {}
+
+    /** Size of one device's window: the 4K Linux's virtio_mmio.device= parameter names. */
+    public static final long WINDOW = VirtioMmioLayout.WINDOW;
+
+    private static final int[] GSIS = {5, 6, 7, 10, 11, 13, 14, 15};
+
+    /** How many virtio-mmio devices one VM can have. */
+    public static final int MAX_DEVICES = GSIS.length;
+
+    /** Guest-physical base of device {@code i}'s register window. */
+    public static long base(int i) {
+        check(i);
+        return Layout.VIRTIO_MMIO_START + i * WINDOW;
+    }
+
+    /** The GSI device {@code i} interrupts on. */
+    public static int gsi(int i) {
+        check(i);
+        return GSIS[i];
+    }
+
+    /** The GSIs devices 0..MAX_DEVICES-1 use, in order. */
+    public static List<Integer> gsis() {
+        List<Integer> out = new ArrayList<>(GSIS.length);
+        for (int g : GSIS) {
+            out.add(g);
+        }
+        return List.copyOf(out);
+    }
+
+    /** The kernel parameter declaring device {@code i} (drivers/virtio/virtio_mmio.c, "device=<size>@<base>:<irq>"). */
+    public static String kernelParameter(int i) {
+        return VirtioMmioLayout.kernelParameter(base(i), gsi(i));
+    }
+
+    /** The parameters for {@code count} devices, space-separated, in attach order ("" for none). */
+    public static String kernelParameters(int count) {
+        requireFits(count);
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < count; i++) {
+            if (i > 0) {
+                b.append(' ');
+            }
+            b.append(kernelParameter(i));
+        }
+        return b.toString();
+    }
+
+    /** Refuses {@code count} devices if they do not fit (one free GSI each). */
+    public static void requireFits(int count) {
+        if (count < 0 || count > MAX_DEVICES) {
+            throw new IllegalArgumentException(count + " virtio devices do not fit on virtio-mmio: a VM has at most "
+                    + MAX_DEVICES + " (one free ISA interrupt each); use --virtio-transport pci");
+        }
+    }
+
+    private static void check(int i) {
+        if (i < 0 || i >= MAX_DEVICES) {
+            throw new IllegalArgumentException("virtio-mmio slot " + i + " is not in 0.." + (MAX_DEVICES - 1));
+        }
+    }
+}
