@@ -83,6 +83,11 @@ public record LandlockPolicy(List<Rule> rules) {
             if (dir != null && !tooBroad(dir)) {
                 rules.add(new Rule(dir, a, "drive " + d.id() + " (its directory: swaps by PATCH /drives)"));
             }
+            // A qcow2 drive's backing chain is opened read-only with it, at boot and each guest
+            // reboot; a rule per file, since the directory rule above may be missing (too broad).
+            for (Path backing : io.jkvm.storage.DiskImages.backingFiles(d)) {
+                rules.add(new Rule(backing, Access.READ, "drive " + d.id() + " (its backing file)"));
+            }
         }
         rules.add(new Rule(io.jkvm.kvm.KvmDevice.path(), Access.DEVICE, "KVM"));
         if (!config.devices().nets().isEmpty()) {

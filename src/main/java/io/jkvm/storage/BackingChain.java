@@ -52,6 +52,53 @@ final class BackingChain {
 
     private static DiskImage openBacking(Path namedBy, Qcow2Header h, BackingPolicy policy, List<Path> dirs, int depth,
             Set<Path> seen) throws IOException {
+        Link link = resolve(namedBy, h, policy, dirs, depth, seen);
+        return switch (link.format()) {
+            case RAW -> RawImage.open(link.real(), true);
+            case QCOW2 -> openQcow2(link.real(), true, policy, dirs, depth, seen);
+        };
+    }
+
+    /** A backing file as {@link #resolve} accepted it. */
+    private record Link(Path real, DiskFormat format) {}
+
+    /**
+     * The backing files of the qcow2 image {@code top}, nearest first, as {@link #openTop} would
+     * open them, read without taking locks: for the rules a confined VMM needs before it opens
+     * the chain (another VMM may hold the images' locks then, during a migration).
+     */
+    static List<Path> files(Path top, BackingPolicy policy) throws IOException {
+        List<Path> dirs = new ArrayList<>();
+        for (Path d : policy.dirsFor(top)) {
+            try {
+                dirs.add(d.toRealPath());
+            } catch (IOException missing) {
+                // a directory that does not exist allows nothing
+            }
+        }
+        Set<Path> seen = new HashSet<>();
+        seen.add(top.toRealPath());
+        List<Path> out = new ArrayList<>();
+        Path at = top;
+        for (int depth = 1; ; depth++) {
+            Qcow2Header h;
+            try (LockedFile f = LockedFile.open(at, true, false)) {
+                h = Qcow2Header.read(f, false);
+            }
+            if (h.backingFile() == null) {
+                return out;
+            }
+            Link link = resolve(at, h, policy, dirs, depth, seen);
+            out.add(link.real());
+            if (link.format() == DiskFormat.RAW) {
+                return out;
+            }
+            at = link.real();
+        }
+    }
+
+    private static Link resolve(Path namedBy, Qcow2Header h, BackingPolicy policy, List<Path> dirs, int depth,
+            Set<Path> seen) throws IOException {
         String name = h.backingFile();
         String what = "qcow2 image " + namedBy + " names backing file '" + name + "'";
         if (!policy.follow()) {
@@ -100,9 +147,6 @@ final class BackingChain {
         if (!seen.add(real)) {
             throw new IOException(what + " (" + real + "), which is already in the chain: a loop");
         }
-        return switch (format) {
-            case RAW -> RawImage.open(real, true);
-            case QCOW2 -> openQcow2(real, true, policy, dirs, depth, seen);
-        };
+        return new Link(real, format);
     }
 }

@@ -21,6 +21,22 @@ public final class DiskImages {
         return open(cfg.path(), cfg.format(), cfg.readOnly(), BackingPolicy.TOP_DIRECTORY);
     }
 
+    /**
+     * The backing files {@link #open(DiskConfig)} will open for {@code cfg}, nearest first (none
+     * for a raw disk), read without locks. An image that cannot be read or names a backing file
+     * the policy refuses gives none here: opening the disk reports that.
+     */
+    public static java.util.List<Path> backingFiles(DiskConfig cfg) {
+        if (cfg.format() != DiskFormat.QCOW2) {
+            return java.util.List.of();
+        }
+        try {
+            return BackingChain.files(cfg.path(), BackingPolicy.TOP_DIRECTORY);
+        } catch (IOException | RuntimeException e) {
+            return java.util.List.of();
+        }
+    }
+
     /** Opens {@code path} as {@code format}, read-only or not; a qcow2 image's backing chain as {@code policy} allows. */
     public static DiskImage open(Path path, DiskFormat format, boolean readOnly, BackingPolicy policy) throws IOException {
         return switch (format) {

@@ -37,6 +37,11 @@ final class LockedFile implements ImageFile {
      *     user (the message names the file)
      */
     static LockedFile open(Path path, boolean readOnly) throws IOException {
+        return open(path, readOnly, true);
+    }
+
+    /** As {@link #open(Path, boolean)}; {@code lock} false: only to read a header while another user may hold the lock. */
+    static LockedFile open(Path path, boolean readOnly, boolean lock) throws IOException {
         if (!Files.isRegularFile(path)) {
             throw new IOException("disk image " + path + " does not exist or is not a regular file");
         }
@@ -47,7 +52,7 @@ final class LockedFile implements ImageFile {
             throw new IOException("cannot open disk image " + path + ": " + e.getMessage(), e);
         }
         try {
-            int r = Native.ofdLock(fd, readOnly ? Native.F_RDLCK : Native.F_WRLCK);
+            int r = lock ? Native.ofdLock(fd, readOnly ? Native.F_RDLCK : Native.F_WRLCK) : 0;
             if (r == -Native.EAGAIN || r == -Native.EACCES) {
                 throw new IOException("disk image " + path + " is in use by another VM or process (cannot get "
                         + (readOnly ? "a shared" : "an exclusive") + " lock); use readonly=on on every user to share it");

@@ -56,6 +56,34 @@ class LandlockPolicyTest {
     }
 
     @Test
+    void aQcow2DrivesBackingChainIsReadableFileByFile() throws Exception {
+        Path images = Files.createDirectories(dir.resolve("images"));
+        Path base = images.resolve("base.raw");
+        Files.write(base, new byte[1 << 20]);
+        Path mid = images.resolve("mid.qcow2");
+        Path top = images.resolve("top.qcow2");
+        qemuImg("create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "raw", mid.toString());
+        qemuImg("create", "-q", "-f", "qcow2", "-b", "mid.qcow2", "-F", "qcow2", top.toString());
+        Path kernel = Files.write(dir.resolve("vmlinux"), new byte[1]);
+        DiskConfig d = new DiskConfig(top, false, "root", io.jkvm.resources.RateLimitConfig.UNLIMITED,
+                io.jkvm.storage.DiskFormat.QCOW2);
+        LandlockPolicy p = LandlockPolicy.forVm(vm(kernel, null, List.of(d), List.of()), List.of());
+        assertThat(p.rules()).contains(new Rule(mid.toRealPath(), Access.READ, "drive root (its backing file)"),
+                new Rule(base.toRealPath(), Access.READ, "drive root (its backing file)"));
+        assertThat(p.allows(base.toRealPath(), Access.READ)).isTrue();
+    }
+
+    private static void qemuImg(String... args) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-img")),
+                "qemu-img (Debian's qemu-utils) makes the chain; bin/setup-host installs it");
+        List<String> cmd = new java.util.ArrayList<>(List.of("/usr/bin/qemu-img"));
+        cmd.addAll(List.of(args));
+        Process q = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(q.getInputStream().readAllBytes());
+        assertThat(q.waitFor()).as(out).isZero();
+    }
+
+    @Test
     void noNetworkNoTap() throws Exception {
         Path kernel = Files.write(dir.resolve("vmlinux"), new byte[1]);
         LandlockPolicy p = LandlockPolicy.forVm(vm(kernel, null, List.of(), List.of()), List.of());
