@@ -256,9 +256,9 @@ class DaemonDirectTest {
 
             String metrics = RawHttp.request(sock, "GET", "/metrics", null).body();
             assertThat(metrics).contains("jkvm_vms{state=\"running\"} " + VMS)
-                    .contains("jkvm_vm_exits_total{vm=\"vm-00\",reason=\"IO\"}")
-                    .contains("jkvm_vm_device_bytes_total{vm=\"vm-09\",device=\"serial\",op=\"write\"}")
-                    .contains("jkvm_vm_vcpus{vm=\"vm-05\"} 1");
+                    .contains("jkvm_vm_exits_total{vm=\"" + name(0) + "\",reason=\"IO\"}")
+                    .contains("jkvm_vm_device_bytes_total{vm=\"" + name(VMS - 1) + "\",device=\"serial\",op=\"write\"}")
+                    .contains("jkvm_vm_vcpus{vm=\"" + name(VMS / 2) + "\"} 1");
 
             // SIGKILL the daemon: the VMs keep running, and a new daemon finds them.
             daemon.destroyForcibly();
