@@ -1,0 +1,121 @@
+package io.jkvm.labtests;
+
+import io.jkvm.image.DefaultImage;
+import io.jkvm.lab.Lab;
+import io.jkvm.lab.LabResult;
+import io.jkvm.testing.JkvmCommand;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Lab: Linux boots from a qcow2 overlay on a raw ext4 base (issue 16's acceptance, with
+ * Debian's qemu-img as the checker). The guest reads a file of the base through the overlay,
+ * writes a new one, syncs and powers off; then qemu-img check finds the overlay clean, the base
+ * is byte for byte what it was, and the new file read back through qemu-img's own reading of
+ * the overlay has the digest the guest printed.
+ */
+@Tag("lab")
+class Qcow2LabTest {
+    private static Path kernel;
+    private static Path initrd;
+
+    @BeforeAll
+    static void needsTheLab() throws IOException {
+        LabGuests.assumeLab("mke2fs", "e2fsck", "debugfs");
+        kernel = DefaultImage.defaultKernel().orElseThrow();
+        initrd = DefaultImage.ensure(kernel);
+    }
+
+    private static final String GUEST_INIT = """
+            #!/bin/busybox sh
+            /bin/busybox --install -s /bin
+            export PATH=/bin
+            echo "qcow2-test: root=$(awk '$2=="/" {print $1 "," $3}' /proc/mounts | tail -n 1)"
+            echo "qcow2-test: known=$(sha256sum /data/known.bin | cut -d' ' -f1)"
+            head -c 4194304 /dev/urandom > /data/new.bin
+            echo "qcow2-test: new=$(sha256sum /data/new.bin | cut -d' ' -f1)"
+            sync
+            echo "qcow2-test: done"
+            poweroff -f
+            """;
+
+    @Test
+    void linuxBootsFromAQcow2OverlayWritesThroughItAndLeavesTheBaseAlone(@TempDir Path dir) throws Exception {
+        Path tree = Files.createDirectories(dir.resolve("tree"));
+        for (String d : List.of("bin", "sbin", "data", "dev", "proc", "sys", "run", "tmp")) {
+            Files.createDirectories(tree.resolve(d));
+        }
+        Files.copy(Path.of("/bin/busybox"), tree.resolve("bin/busybox"));
+        Path init = Files.writeString(tree.resolve("sbin/init"), GUEST_INIT);
+        Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
+        byte[] known = new byte[1 << 20];
+        new Random(16).nextBytes(known);
+        Files.write(tree.resolve("data/known.bin"), known);
+        Path base = dir.resolve("base.ext4");
+        run("/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-d", tree.toString(), base.toString(), "64M");
+        String baseBefore = sha256(Files.readAllBytes(base));
+        Path overlay = dir.resolve("overlay.qcow2");
+        run("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.getFileName().toString(), "-F", "raw", overlay.toString());
+
+        String cmd = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
+                "--memory", "256M", "--disk", "path=" + overlay + ",format=qcow2,id=root",
+                "--cmdline", "console=ttyS0 reboot=k panic=1 root=/dev/vda init=/sbin/init");
+        LabResult r = Lab.exec(List.of("sh", "-c", cmd + " </dev/null"), LabGuests.options());
+        String out = r.stdout();
+        assertThat(r.labFailed()).as(r.error() + "\n--- stdout ---\n" + out + "\n--- stderr ---\n" + r.stderr()
+                + "\n--- L1 console ---\n" + r.console()).isFalse();
+        assertThat(out).as(out + r.stderr()).contains("qcow2-test: done");
+        assertThat(r.exitCode()).as(r.stderr()).isZero();
+        assertThat(out).contains("qcow2-test: root=/dev/vda,ext4");
+        assertThat(field(out, "known")).as("a file of the base, read through the overlay").isEqualTo(sha256(known));
+
+        assertThat(run("qemu-img", "check", "-q", overlay.toString())).as("qemu-img check of jkvm's overlay").isZero();
+        assertThat(sha256(Files.readAllBytes(base))).as("the base image").isEqualTo(baseBefore);
+        Path flat = dir.resolve("flat.raw");
+        run("qemu-img", "convert", "-O", "raw", overlay.toString(), flat.toString());
+        Path back = dir.resolve("new.bin");
+        run("/sbin/debugfs", "-R", "dump /data/new.bin " + back, flat.toString());
+        assertThat(sha256(Files.readAllBytes(back))).as("the guest's new file, as qemu-img reads the overlay")
+                .isEqualTo(field(out, "new"));
+        assertThat(run("/sbin/e2fsck", "-fn", flat.toString())).isZero();
+    }
+
+    private static String field(String out, String name) {
+        Matcher m = Pattern.compile("qcow2-test: " + name + "=([0-9a-f]{64})").matcher(out);
+        assertThat(m.find()).as("%s in %s", name, out).isTrue();
+        return m.group(1);
+    }
+
+    private static String sha256(byte[] data) throws NoSuchAlgorithmException {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
+    }
+
+    /** Runs a host tool; its exit status (checked to be 0 except for the checkers, whose status is the result). */
+    private static int run(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).as(String.join(" ", cmd)).isTrue();
+        boolean checker = cmd[0].endsWith("e2fsck") || (cmd[0].equals("qemu-img") && cmd[1].equals("check"));
+        if (!checker) {
+            assertThat(p.exitValue()).as(String.join(" ", cmd) + ": " + output).isZero();
+        }
+        return p.exitValue();
+    }
+}
