@@ -3,6 +3,7 @@ package io.jkvm.arch.x86.acpi;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.jkvm.arch.x86.VirtioMmioWindow;
 import org.junit.jupiter.api.Test;
 
 class AmlTest {
@@ -125,5 +126,22 @@ class AmlTest {
         assertThat(AmlResources.interruptLevelHighExclusive(0x123))
                 .isEqualTo(bytes(0x89, 0x06, 0x00, 0x01, 0x01, 0x23, 0x01, 0x00, 0x00));
         assertThatThrownBy(() -> AmlResources.interruptLevelHighExclusive(-1)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void virtioMmioDeviceEncodesLikeIasl() {
+        // iasl 20200925 compiles
+        //   Device (VR00) { Name (_HID, "LNRO0005") Name (_UID, Zero)
+        //     Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, 0xFC000000, 0x00001000)
+        //       Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive, ,, ) {5} }) }
+        // to these bytes.
+        byte[] expected = bytes(0x5b, 0x82, 0x3a, 'V', 'R', '0', '0',
+                0x08, '_', 'H', 'I', 'D', 0x0d, 'L', 'N', 'R', 'O', '0', '0', '0', '5', 0x00,
+                0x08, '_', 'U', 'I', 'D', 0x00,
+                0x08, '_', 'C', 'R', 'S', 0x11, 0x1a, 0x0a, 0x17,
+                0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xfc, 0x00, 0x10, 0x00, 0x00,
+                0x89, 0x06, 0x00, 0x01, 0x01, 0x05, 0x00, 0x00, 0x00,
+                0x79, 0x00);
+        assertThat(Dsdt.virtioMmio(0, new VirtioMmioWindow(0xfc00_0000L, 5))).isEqualTo(expected);
     }
 }
