@@ -106,8 +106,8 @@ public final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--virtio-transport", paramLabel = "pci|mmio",
             description = "How the virtio devices reach the guest: PCI functions (default) or virtio-mmio windows"
-                    + " declared on the kernel command line, as Firecracker's (the kernel needs"
-                    + " CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES; at most 8 devices).")
+                    + " declared in the ACPI DSDT and on the kernel command line, as Firecracker's (the kernel"
+                    + " needs CONFIG_VIRTIO_MMIO, and ACPI or CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES; at most 8 devices).")
     String virtioTransport = "pci";
 
     @Option(names = "--incoming", paramLabel = "tcp:HOST:PORT",

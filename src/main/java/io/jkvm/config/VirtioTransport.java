@@ -2,8 +2,9 @@ package io.jkvm.config;
 
 /**
  * How a VM's virtio devices reach the guest: as PCI functions (virtio 1.2 §4.1, found by PCI
- * enumeration, MSI-X), or as virtio-mmio windows the kernel command line declares (§4.2, as
- * Firecracker guests see them; the kernel needs CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES).
+ * enumeration, MSI-X), or as virtio-mmio windows (§4.2) declared both in the ACPI DSDT (for
+ * stock kernels) and on the kernel command line (for Firecracker-style kernels without ACPI,
+ * which need CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES).
  */
 public enum VirtioTransport {
     PCI("pci"),

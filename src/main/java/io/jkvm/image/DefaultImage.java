@@ -29,9 +29,13 @@ import java.util.stream.Stream;
  * </ul>
  */
 public final class DefaultImage {
-    /** Modules the image carries (dependencies are added from modules.dep). */
+    /**
+     * Modules the image carries (dependencies are added from modules.dep). virtio_mmio binds the
+     * DSDT's LNRO0005 devices of a {@code --virtio-transport mmio} VM; it comes before the device
+     * drivers so the disks are there when virtio_blk loads (absent or built-in modules are skipped).
+     */
     public static final List<String> MODULES = List.of(
-            "virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci",
+            "virtio_ring", "virtio", "virtio_mmio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci",
             "virtio_blk", "failover", "net_failover", "virtio_net", "virtio_console", "virtio_balloon",
             "rng_core", "virtio_rng", "vsock", "vmw_vsock_virtio_transport_common",
             "vmw_vsock_virtio_transport", "crc16", "mbcache", "jbd2", "crc32c_generic", "libcrc32c",

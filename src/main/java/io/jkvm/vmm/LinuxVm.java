@@ -329,7 +329,8 @@ public final class LinuxVm {
                     } else {
                         BootCpuState bsp = X86BootSetup.setup(m.memory(), new X86BootSetup.Config(config.memoryBytes(),
                                 config.cpus(), config.kernel(), config.initrd().orElse(null),
-                                kernelCommandLine(config.cmdline(), virtio.kernelParameters())));
+                                kernelCommandLine(config.cmdline(), virtio.kernelParameters()),
+                                virtio.mmioWindows()));
                         configureVcpus(m, supported, bsp);
                     }
                     current = m;

@@ -2,6 +2,7 @@ package io.jkvm.vmm;
 
 import io.jkvm.arch.x86.Layout;
 import io.jkvm.arch.x86.VirtioMmioSlots;
+import io.jkvm.arch.x86.VirtioMmioWindow;
 import io.jkvm.config.VirtioTransport;
 import io.jkvm.device.pci.PciRoot;
 import io.jkvm.device.virtio.VirtioDevice;
@@ -41,6 +42,9 @@ abstract sealed class VirtioAttachment implements AutoCloseable {
     /** What the kernel command line needs so the guest finds the devices attached ("" when it enumerates them). */
     abstract String kernelParameters();
 
+    /** The virtio-mmio devices attached, in attach order, for the ACPI tables (none on PCI). */
+    abstract List<VirtioMmioWindow> mmioWindows();
+
     @Override
     public abstract void close();
 
@@ -68,6 +72,11 @@ abstract sealed class VirtioAttachment implements AutoCloseable {
         }
 
         @Override
+        List<VirtioMmioWindow> mmioWindows() {
+            return List.of();
+        }
+
+        @Override
         public void close() {
             devices.close();
         }
@@ -76,6 +85,7 @@ abstract sealed class VirtioAttachment implements AutoCloseable {
     static final class Mmio extends VirtioAttachment {
         private final VirtioMmioDevices devices;
         private final List<String> parameters = new ArrayList<>();
+        private final List<VirtioMmioWindow> windows = new ArrayList<>();
 
         Mmio(VirtioMmioDevices devices) {
             this.devices = devices;
@@ -93,12 +103,29 @@ abstract sealed class VirtioAttachment implements AutoCloseable {
                 d = devices.restore(id, opener.open(s.core().device()), base, gsi, s);
             }
             parameters.add(VirtioMmioSlots.kernelParameter(index));
+            windows.add(new VirtioMmioWindow(base, gsi));
             return d;
         }
 
+        /**
+         * Each device is declared twice: here for kernels without ACPI (Firecracker's guest
+         * kernels, or acpi=off), which only honour {@code virtio_mmio.device=} (built with
+         * CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES), and in the DSDT ({@link #mmioWindows}) for stock
+         * distribution kernels, which are built without that option and ignore the parameter.
+         * Neither is known to the VMM from the kernel image, so both are always given, as
+         * Firecracker does since it gained ACPI on x86. A kernel honouring both makes two platform
+         * devices per window; whichever binds second fails to claim the already-claimed MMIO
+         * region (-EBUSY) and stays unbound, so each device is still driven once, at the cost of
+         * one "probe ... failed" line in the guest's log.
+         */
         @Override
         String kernelParameters() {
             return String.join(" ", parameters);
+        }
+
+        @Override
+        List<VirtioMmioWindow> mmioWindows() {
+            return List.copyOf(windows);
         }
 
         @Override

@@ -33,6 +33,13 @@ class DefaultImageTest {
                 StandardCharsets.UTF_8);
         assertThat(order).contains("virtio_blk.ko", "virtio_net.ko", "ext4.ko", "vmw_vsock_virtio_transport.ko");
         assertThat(order.indexOf("virtio_ring.ko")).isLessThan(order.indexOf("virtio_blk.ko"));
+        if (Files.exists(KernelModules.directoryFor(release).resolve("kernel/drivers/virtio/virtio_mmio.ko"))
+                || order.contains("virtio_mmio.ko")) {
+            // A modular virtio_mmio (Debian's CONFIG_VIRTIO_MMIO=m) loads after its dependencies, before the drivers.
+            assertThat(order).contains("virtio_mmio.ko");
+            assertThat(order.indexOf("virtio.ko")).isLessThan(order.indexOf("virtio_mmio.ko"));
+            assertThat(order.indexOf("virtio_mmio.ko")).isLessThan(order.indexOf("virtio_blk.ko"));
+        }
         assertThat(order.indexOf("jbd2.ko")).isLessThan(order.indexOf("ext4.ko"));
         // Modules are stored uncompressed: busybox insmod cannot read .ko.xz.
         assertThat(order).doesNotContain(".xz", ".zst");

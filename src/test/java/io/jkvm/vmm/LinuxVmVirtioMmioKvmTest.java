@@ -2,6 +2,8 @@ package io.jkvm.vmm;
 
 import io.jkvm.arch.x86.Layout;
 import io.jkvm.arch.x86.VirtioMmioSlots;
+import io.jkvm.arch.x86.VirtioMmioWindow;
+import io.jkvm.arch.x86.acpi.Dsdt;
 import io.jkvm.arch.x86.boot.ElfBuilder;
 import io.jkvm.config.DeviceConfig;
 import io.jkvm.config.OnReboot;
@@ -170,6 +172,19 @@ class LinuxVmVirtioMmioKvmTest {
         return new LinuxVm(c, new LinuxVm.Console(new ByteArrayInputStream(new byte[0]), out, false));
     }
 
+    private static int indexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (hay[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+
     private static void await(Console out, LinuxVm vm) throws Exception {
         if (!out.seen.await(Patience.secondsOf(60), TimeUnit.SECONDS)) {
             vm.stop();
@@ -194,6 +209,11 @@ class LinuxVmVirtioMmioKvmTest {
             assertThat(new String(line, StandardCharsets.US_ASCII)).startsWith(
                     "console=ttyS0 virtio_mmio.device=4K@0xfc000000:5\0");
             assertThat(vm.machine().memory().read(0x201000, 16)).as("entropy written").isNotEqualTo(new byte[16]);
+            // ... and the DSDT describes it too (LNRO0005 at slot 0's window and GSI), for kernels
+            // that ignore the parameter.
+            byte[] acpi = vm.machine().memory().read(Layout.ACPI_START, (int) (Layout.ACPI_END - Layout.ACPI_START));
+            assertThat(indexOf(acpi, Dsdt.build(List.of(VirtioMmioWindow.ofSlot(0))))).as("mmio DSDT in guest RAM")
+                    .isNotNegative();
 
             vm.pause();
             vm.machine().memory().writeInt(GO, 1); // the restored guest goes on at once

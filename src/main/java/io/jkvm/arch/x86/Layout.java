@@ -43,7 +43,7 @@ public final class Layout {
      * virtio-mmio device windows, 4 KiB each (virtio 1.2 §4.2.2), slot {@code i} at
      * {@code VIRTIO_MMIO_START + i * 4 KiB} ({@link VirtioMmioSlots}). Firecracker puts them at
      * 0xd0000000, but here that is inside the PCI window the DSDT gives the host bridge, where
-     * Linux may place BARs; the gap between that window's end and the IOAPIC is in no _CRS and
+     * Linux may place BARs; the gap between that window's end and the IOAPIC is in no bridge's _CRS and
      * never RAM ({@link RamLayout} stops below {@link #MMIO32_START}), and the e820 map leaves
      * it out, so nothing but these devices claims it.
      */

@@ -10,7 +10,8 @@ import java.util.List;
  * {@link #base(int)} and the I/O APIC input {@link #gsi(int)}, and the guest learns both from
  * one {@code virtio_mmio.device=4K@0x<base>:<gsi>} kernel parameter per device, in that order
  * (Linux's virtio_mmio registers command-line devices as it parses them, so the first disk
- * becomes vda).
+ * becomes vda), and from one LNRO0005 device per window in the DSDT, in the same order, for
+ * kernels that ignore the parameter (io.jkvm.arch.x86.acpi.Dsdt, {@link VirtioMmioWindow}).
  *
  * <p><b>Interrupts</b>: Firecracker numbers its devices' GSIs from 5 upwards because 0..4 are
  * the PC's timer, keyboard, cascade and serial ports. jkvm's PCI INTx swizzle owns GSIs 16..23
@@ -18,9 +19,11 @@ import java.util.List;
  * convention Linux relies on claims: 5, 6, 7, 10 and 11, then 13, 14 and 15 (free without an
  * FPU-error line or IDE controllers). Not 3/4 (COM2/COM1), 1/12 (i8042), 8 (RTC) nor 9 (the
  * SCI the FADT names). That is eight devices; a VM with more is refused ({@link #requireFits}).
- * The MADT overrides none of them, so Linux programs them edge-triggered, active-high (the ISA
- * default, ACPI 6.x §5.2.12.5); the device's line rises again for every event the driver has
- * acknowledged, so an edge per event is what the guest sees (virtio 1.2 §4.2.2, InterruptACK).
+ * The device holds its line high while an event is unacknowledged (virtio 1.2 §4.2.2), so the
+ * DSDT's _CRS declares each GSI level-triggered, active-high, and the MADT overrides each in-use
+ * one to itself with those flags, since an ISA input without an override defaults to
+ * edge-triggered (ACPI 6.4 §5.2.12.5). Either mode delivers every event: the line falls at
+ * InterruptACK and rises again for the next one.
  */
 public final class VirtioMmioSlots {
     private VirtioMmioSlots() {}

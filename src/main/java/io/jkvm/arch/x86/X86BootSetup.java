@@ -21,6 +21,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,8 +43,20 @@ public final class X86BootSetup {
      * What to boot.
      *
      * @param initrd the initrd, or null for none
+     * @param virtioMmio the VM's virtio-mmio devices in attach order, which the ACPI tables
+     *     describe (empty for a PCI VM)
      */
-    public record Config(long ramSize, int vcpus, Path kernel, Path initrd, String cmdline) {}
+    public record Config(long ramSize, int vcpus, Path kernel, Path initrd, String cmdline,
+            List<VirtioMmioWindow> virtioMmio) {
+        public Config {
+            virtioMmio = List.copyOf(virtioMmio);
+        }
+
+        /** A VM without virtio-mmio devices. */
+        public Config(long ramSize, int vcpus, Path kernel, Path initrd, String cmdline) {
+            this(ramSize, vcpus, kernel, initrd, cmdline, List.of());
+        }
+    }
 
     /**
      * Writes all boot data for {@code cfg} into {@code mem} (which must back every range of
@@ -69,7 +82,7 @@ public final class X86BootSetup {
         KernelImage.Kind kind = KernelImage.require(cfg.kernel());
         byte[] kernel = readKernel(cfg.kernel(), lowEnd);
         E820Map e820 = E820Map.forRam(ram);
-        AcpiTables.Written acpi = AcpiTables.write(mem, cfg.vcpus());
+        AcpiTables.Written acpi = AcpiTables.write(mem, cfg.vcpus(), cfg.virtioMmio());
         BootGdt.write(mem);
         mem.fill(Layout.CMDLINE, Layout.CMDLINE_MAX, (byte) 0);
 

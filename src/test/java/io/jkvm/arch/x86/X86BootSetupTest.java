@@ -3,6 +3,8 @@ package io.jkvm.arch.x86;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.jkvm.arch.x86.acpi.Dsdt;
+import io.jkvm.arch.x86.acpi.Madt;
 import io.jkvm.arch.x86.boot.BootException;
 import io.jkvm.arch.x86.boot.BzImageBuilder;
 import io.jkvm.arch.x86.boot.ElfBuilder;
@@ -12,9 +14,11 @@ import io.jkvm.arch.x86.boot.RealKernel;
 import io.jkvm.arch.x86.cpu.BootCpuState;
 import io.jkvm.arch.x86.e820.E820Map;
 import io.jkvm.memory.GuestMemory;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -55,6 +59,26 @@ class X86BootSetupTest {
         assertThat(new String(mem.read(Layout.ACPI_START, 8))).isEqualTo("RSD PTR ");
         assertThat(mem.readLong(Layout.PML4)).isEqualTo(Layout.PDPT | 3);
         assertThat(mem.readLong(Layout.BOOT_GDT + 0x10)).isEqualTo(0x00af9b000000ffffL);
+    }
+
+    @Test
+    void theAcpiTablesDescribeTheConfiguredVirtioMmioDevices() throws Exception {
+        long ram = 64L << 20;
+        Path kernel = Files.write(dir.resolve("bzImage"), new BzImageBuilder().build());
+        List<VirtioMmioWindow> windows = List.of(VirtioMmioWindow.ofSlot(0), VirtioMmioWindow.ofSlot(1));
+        GuestMemory mmio = TestMemory.of(ram);
+        X86BootSetup.setup(mmio, new X86BootSetup.Config(ram, 1, kernel, null, "", windows));
+        GuestMemory pci = TestMemory.of(ram);
+        X86BootSetup.setup(pci, new X86BootSetup.Config(ram, 1, kernel, null, ""));
+
+        int acpiSize = (int) (Layout.ACPI_END - Layout.ACPI_START);
+        String withMmio = new String(mmio.read(Layout.ACPI_START, acpiSize), StandardCharsets.ISO_8859_1);
+        String without = new String(pci.read(Layout.ACPI_START, acpiSize), StandardCharsets.ISO_8859_1);
+        assertThat(withMmio).contains(new String(Dsdt.build(windows), StandardCharsets.ISO_8859_1))
+                .contains(new String(Madt.build(1, windows), StandardCharsets.ISO_8859_1));
+        assertThat(without).doesNotContain("LNRO0005")
+                .contains(new String(Dsdt.build(), StandardCharsets.ISO_8859_1));
+        assertThat(new X86BootSetup.Config(ram, 1, kernel, null, "").virtioMmio()).isEmpty();
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.jkvm.arch.x86.acpi;
 
 import io.jkvm.arch.x86.Layout;
+import io.jkvm.arch.x86.VirtioMmioWindow;
 import io.jkvm.memory.GuestMemory;
 import java.util.List;
 
@@ -17,10 +18,18 @@ public final class AcpiTables {
     /** Addresses of the tables written, for logging and tests. */
     public record Written(long rsdp, long xsdt, long fadt, long madt, long dsdt, long end) {}
 
-    /** Writes all tables for {@code vcpus} CPUs; returns their addresses ({@code rsdp()} goes to the OS). */
+    /** Writes all tables for {@code vcpus} CPUs and no virtio-mmio devices (a PCI VM). */
     public static Written write(GuestMemory mem, int vcpus) {
-        byte[] madt = Madt.build(vcpus);
-        byte[] dsdt = Dsdt.build();
+        return write(mem, vcpus, List.of());
+    }
+
+    /**
+     * Writes all tables for {@code vcpus} CPUs and the virtio-mmio devices {@code virtioMmio} (in
+     * attach order; empty for a PCI VM); returns their addresses ({@code rsdp()} goes to the OS).
+     */
+    public static Written write(GuestMemory mem, int vcpus, List<VirtioMmioWindow> virtioMmio) {
+        byte[] madt = Madt.build(vcpus, virtioMmio);
+        byte[] dsdt = Dsdt.build(virtioMmio);
         long rsdpAt = Layout.ACPI_START;
         long xsdtAt = align(rsdpAt + Rsdp.SIZE);
         long xsdtLen = AcpiTable.HEADER_SIZE + 2 * 8;

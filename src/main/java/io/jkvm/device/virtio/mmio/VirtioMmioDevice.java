@@ -26,9 +26,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The virtio-mmio transport, version 2 (virtio 1.2 §4.2), around a {@link VirtioDevice}: a
- * 4 KiB register window ({@link VirtioMmioLayout}) on the MMIO bus at a fixed base, found by the
- * guest through the kernel command line ({@code virtio_mmio.device=4K@base:irq}), with no
- * discovery protocol of its own. This is how Firecracker guests see their devices.
+ * 4 KiB register window ({@link VirtioMmioLayout}) on the MMIO bus at a fixed base, with no
+ * discovery protocol of its own: the guest finds it through the kernel command line
+ * ({@code virtio_mmio.device=4K@base:irq}, as Firecracker guests do) or through the DSDT
+ * (an LNRO0005 device, as stock distribution kernels do; see io.jkvm.arch.x86.acpi.Dsdt).
  *
  * <p><b>Interrupts</b> (§4.2.2): one level-triggered line. A used buffer sets InterruptStatus
  * bit 0, a configuration change bit 1; the line is high while any bit is set and the driver

@@ -1,14 +1,21 @@
 package io.jkvm.arch.x86.acpi;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.jkvm.arch.x86.Layout;
 import io.jkvm.arch.x86.TestMemory;
+import io.jkvm.arch.x86.VirtioMmioSlots;
+import io.jkvm.arch.x86.VirtioMmioWindow;
 import io.jkvm.memory.GuestMemory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -181,5 +188,118 @@ class AcpiTablesTest {
             assertThat(e.get(3)).isEqualTo(16L + (slot + pin) % 8);
             assertThat(slot).isBetween(1, 31);
         }
+    }
+
+    private static byte[] sha256(byte[] b) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(b);
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static List<VirtioMmioWindow> slots(int n) {
+        List<VirtioMmioWindow> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            out.add(VirtioMmioWindow.ofSlot(i));
+        }
+        return out;
+    }
+
+    /** The Interrupt Source Overrides of a MADT as {bus, source, GSI, flags}, in table order. */
+    private static List<List<Integer>> overrides(byte[] t) {
+        ByteBuffer b = le(t);
+        List<List<Integer>> out = new ArrayList<>();
+        for (int off = 44; off < t.length; off += t[off + 1] & 0xff) {
+            if (t[off] == Madt.TYPE_INTERRUPT_OVERRIDE) {
+                assertThat(t[off + 1]).isEqualTo((byte) 10);
+                out.add(List.of(t[off + 2] & 0xff, t[off + 3] & 0xff, b.getInt(off + 4), b.getShort(off + 8) & 0xffff));
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void dsdtDescribesEachVirtioMmioDeviceInAttachOrder() {
+        List<VirtioMmioWindow> windows = slots(3);
+        AmlDecoder d = AmlDecoder.decode(Dsdt.build(windows), AcpiTable.HEADER_SIZE);
+        assertThat(d.devices).containsExactly("\\_SB_.PCI0", "\\_SB_.COM1", "\\_SB_.PS2K", "\\_SB_.RTC_",
+                "\\_SB_.VR00", "\\_SB_.VR01", "\\_SB_.VR02");
+        for (int i = 0; i < 3; i++) {
+            String dev = "\\_SB_.VR0" + i;
+            assertThat(d.names.get(dev + "._HID")).as(dev).isEqualTo("LNRO0005");
+            assertThat(d.names.get(dev + "._UID")).as(dev).isEqualTo((long) i);
+            byte[] crs = (byte[]) d.names.get(dev + "._CRS");
+            ByteBuffer c = le(crs);
+            // Memory32Fixed (ACPI 6.4 §6.4.3.4): read/write, base, 4 KiB.
+            assertThat(crs).hasSize(12 + 9 + 2);
+            assertThat(crs[0]).isEqualTo((byte) 0x86);
+            assertThat(c.getShort(1)).isEqualTo((short) 9);
+            assertThat(crs[3]).isEqualTo((byte) 1);
+            assertThat(c.getInt(4) & 0xffff_ffffL).isEqualTo(VirtioMmioSlots.base(i));
+            assertThat(c.getInt(8)).isEqualTo(0x1000);
+            // Extended Interrupt (§6.4.3.6): consumer, level, active-high, exclusive; one GSI.
+            assertThat(crs[12]).isEqualTo((byte) 0x89);
+            assertThat(c.getShort(13)).isEqualTo((short) 6);
+            assertThat(crs[15]).isEqualTo((byte) 0x01);
+            assertThat(crs[16]).isEqualTo((byte) 1);
+            assertThat(c.getInt(17)).isEqualTo(VirtioMmioSlots.gsi(i));
+            assertThat(Arrays.copyOfRange(crs, 21, 23)).containsExactly(0x79, 0x00);
+        }
+        assertThat(VirtioMmioSlots.base(2)).isEqualTo(0xfc00_2000L);
+        assertThat(VirtioMmioSlots.gsi(2)).isEqualTo(7);
+    }
+
+    @Test
+    void aPciVmGetsTheSameTablesAsBefore() {
+        byte[] pci = Dsdt.build();
+        assertThat(Dsdt.build(List.of())).isEqualTo(pci);
+        // The PCI VM's DSDT as it was before virtio-mmio devices were described in ACPI.
+        assertThat(HexFormat.of().formatHex(sha256(pci)))
+                .isEqualTo("99290cb9a3a4ae3af23135fd98e6ecd36da2084dcdf73c2abc1f3f515c98fa52");
+        assertThat(new String(pci, StandardCharsets.ISO_8859_1)).doesNotContain("LNRO0005");
+        assertThat(AmlDecoder.decode(pci, AcpiTable.HEADER_SIZE).devices)
+                .containsExactly("\\_SB_.PCI0", "\\_SB_.COM1", "\\_SB_.PS2K", "\\_SB_.RTC_");
+        assertThat(Madt.build(2, List.of())).isEqualTo(Madt.build(2));
+        assertThat(overrides(Madt.build(2))).containsExactly(List.of(0, 0, 2, 0), List.of(0, 9, 9, 0xd));
+        GuestMemory a = TestMemory.flat(2L << 20);
+        GuestMemory b = TestMemory.flat(2L << 20);
+        AcpiTables.Written wa = AcpiTables.write(a, 2);
+        AcpiTables.Written wb = AcpiTables.write(b, 2, List.of());
+        assertThat(wb).isEqualTo(wa);
+        assertThat(b.read(Layout.ACPI_START, (int) (wb.end() - Layout.ACPI_START)))
+                .isEqualTo(a.read(Layout.ACPI_START, (int) (wa.end() - Layout.ACPI_START)));
+    }
+
+    @Test
+    void madtMakesEachVirtioMmioGsiLevelTriggeredAndKeepsTheOtherOverrides() {
+        byte[] t = Madt.build(2, slots(VirtioMmioSlots.MAX_DEVICES));
+        assertThat(AcpiTable.sum(t, 0, t.length)).isZero();
+        assertThat(t).hasSize(Madt.build(2).length + 10 * VirtioMmioSlots.MAX_DEVICES);
+        List<List<Integer>> expected = new ArrayList<>(List.of(List.of(0, 0, 2, 0), List.of(0, 9, 9, 0xd)));
+        for (int gsi : VirtioMmioSlots.gsis()) {
+            // ISA bus, IRQ n to GSI n, active-high (bits 1:0 = 01) and level (bits 3:2 = 11), ACPI 6.4 Table 5.50.
+            expected.add(List.of(0, gsi, gsi, 0xd));
+        }
+        assertThat(overrides(t)).isEqualTo(expected);
+        assertThatThrownBy(() -> Madt.build(1, List.of(new VirtioMmioWindow(0xfc00_0000L, Layout.ACPI_SCI_IRQ))))
+                .isInstanceOf(IllegalArgumentException.class);
+        // a GSI above the ISA range is no ISA IRQ and needs no override
+        assertThat(overrides(Madt.build(1, List.of(new VirtioMmioWindow(0xfc00_0000L, 20))))).hasSize(2);
+    }
+
+    @Test
+    void anMmioVmsTablesChecksumAndCarryTheDevices() {
+        GuestMemory mem = TestMemory.flat(2L << 20);
+        AcpiTables.Written w = AcpiTables.write(mem, 4, slots(VirtioMmioSlots.MAX_DEVICES));
+        assertThat(w.end()).isLessThanOrEqualTo(Layout.ACPI_END);
+        byte[] madt = table(mem, w.madt());
+        byte[] dsdt = table(mem, w.dsdt());
+        assertThat(AcpiTable.sum(madt, 0, madt.length)).isZero();
+        assertThat(AcpiTable.sum(dsdt, 0, dsdt.length)).isZero();
+        assertThat(overrides(madt)).hasSize(2 + VirtioMmioSlots.MAX_DEVICES);
+        assertThat(AmlDecoder.decode(dsdt, AcpiTable.HEADER_SIZE).devices)
+                .filteredOn(n -> n.startsWith("\\_SB_.VR")).hasSize(VirtioMmioSlots.MAX_DEVICES)
+                .last().isEqualTo("\\_SB_.VR07");
     }
 }

@@ -3,6 +3,7 @@ package io.jkvm.arch.x86.acpi;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.jkvm.arch.x86.VirtioMmioWindow;
 import org.junit.jupiter.api.Test;
 
 class AmlTest {
@@ -98,5 +99,49 @@ class AmlTest {
         assertThat(mem).hasSize(26).startsWith(bytes(0x87, 23, 0, 0, 0x0c, 0x01));
         assertThat(mem[22] & 0xff | (mem[23] & 0xff) << 8 | (mem[24] & 0xff) << 16 | (mem[25] & 0xff) << 24)
                 .isEqualTo(0x3c000000);
+    }
+
+    @Test
+    void memory32FixedIsTheTwelveByteLargeItem() {
+        // ACPI 6.4 §6.4.3.4: 0x86, length 0x0009, information (bit 0 = read/write), base, length.
+        assertThat(AmlResources.memory32Fixed(true, 0xfc00_0000L, 0x1000))
+                .isEqualTo(bytes(0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xfc, 0x00, 0x10, 0x00, 0x00));
+        assertThat(AmlResources.memory32Fixed(false, 0x1234_5000L, 0x20))
+                .isEqualTo(bytes(0x86, 0x09, 0x00, 0x00, 0x00, 0x50, 0x34, 0x12, 0x20, 0x00, 0x00, 0x00));
+        assertThatThrownBy(() -> AmlResources.memory32Fixed(true, 0xffff_f000L, 0x2000))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> AmlResources.memory32Fixed(true, 0x1000, 0)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void extendedInterruptIsAConsumersLevelHighExclusiveSingleGsi() {
+        // ACPI 6.4 §6.4.3.6: 0x89, length 0x0006, flags, table length 1, one DWORD interrupt number.
+        byte[] irq = AmlResources.interruptLevelHighExclusive(5);
+        assertThat(irq).isEqualTo(bytes(0x89, 0x06, 0x00, 0x01, 0x01, 0x05, 0x00, 0x00, 0x00));
+        int flags = irq[3];
+        assertThat(flags & AmlResources.EXT_IRQ_CONSUMER).as("resource consumer").isNotZero();
+        assertThat(flags & AmlResources.EXT_IRQ_EDGE).as("level-triggered").isZero();
+        assertThat(flags & AmlResources.EXT_IRQ_ACTIVE_LOW).as("active-high").isZero();
+        assertThat(flags & AmlResources.EXT_IRQ_SHARED).as("exclusive").isZero();
+        assertThat(AmlResources.interruptLevelHighExclusive(0x123))
+                .isEqualTo(bytes(0x89, 0x06, 0x00, 0x01, 0x01, 0x23, 0x01, 0x00, 0x00));
+        assertThatThrownBy(() -> AmlResources.interruptLevelHighExclusive(-1)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void virtioMmioDeviceEncodesLikeIasl() {
+        // iasl 20200925 compiles
+        //   Device (VR00) { Name (_HID, "LNRO0005") Name (_UID, Zero)
+        //     Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, 0xFC000000, 0x00001000)
+        //       Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive, ,, ) {5} }) }
+        // to these bytes.
+        byte[] expected = bytes(0x5b, 0x82, 0x3a, 'V', 'R', '0', '0',
+                0x08, '_', 'H', 'I', 'D', 0x0d, 'L', 'N', 'R', 'O', '0', '0', '0', '5', 0x00,
+                0x08, '_', 'U', 'I', 'D', 0x00,
+                0x08, '_', 'C', 'R', 'S', 0x11, 0x1a, 0x0a, 0x17,
+                0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xfc, 0x00, 0x10, 0x00, 0x00,
+                0x89, 0x06, 0x00, 0x01, 0x01, 0x05, 0x00, 0x00, 0x00,
+                0x79, 0x00);
+        assertThat(Dsdt.virtioMmio(0, new VirtioMmioWindow(0xfc00_0000L, 5))).isEqualTo(expected);
     }
 }
