@@ -167,6 +167,11 @@ public final class Daemon implements AutoCloseable {
             log.info("vm_defined", "vm", name);
             return vm.status();
         } catch (IOException e) {
+            try {
+                store.delete(name); // no half-stored definition keeps a uid the next VM gets
+            } catch (IOException ignored) {
+                // reported below; the definition may never have been written
+            }
             throw DaemonException.failed("cannot store VM '" + name + "': " + e.getMessage());
         } finally {
             releasePending(uid);
@@ -223,19 +228,13 @@ public final class Daemon implements AutoCloseable {
     /** Removes a stopped VM and its files; {@code force} kills a running one first. */
     public void delete(String name, boolean force) {
         ManagedVm vm = get(name);
-        vm.refresh();
-        if (vm.runtime().running()) {
-            if (!force) {
-                throw DaemonException.conflict("VM '" + name + "' is running: stop it first (or delete with force)");
-            }
-            vm.kill();
-        }
         try {
-            store.delete(name);
+            // Under the VM's lock: a start in progress finishes first, and none follows.
+            vm.delete(force, () -> store.delete(name));
         } catch (IOException e) {
             throw DaemonException.failed("cannot delete the files of '" + name + "': " + e.getMessage());
         }
-        vms.remove(name);
+        vms.remove(name); // frees its uid, now that its VMM is gone and its disks are root's again
         log.info("vm_deleted", "vm", name);
     }
 

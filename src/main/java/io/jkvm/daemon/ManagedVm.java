@@ -114,9 +114,49 @@ final class ManagedVm {
 
     // ---- operations ----
 
+    /** Set once the VM is deleted: a start that held this object from before cannot bring it back. */
+    private volatile boolean deleted;
+
+    /** Something done with the VM's lock held that may fail on its files. */
+    interface FileStep {
+        void run() throws IOException;
+    }
+
+    /**
+     * Deletes the VM under its lock, so no start or restore runs meanwhile or after: kills a
+     * running VMM if {@code force}, gives the VM's disks back to root (its uid may go to another
+     * VM next), then {@code removeFiles}.
+     */
+    void delete(boolean force, FileStep removeFiles) throws IOException {
+        lock.lock();
+        try {
+            refresh();
+            if (runtime.running()) {
+                if (!force) {
+                    throw DaemonException.conflict("VM '" + name() + "' is running: stop it first (or delete with force)");
+                }
+                long pid = runtime.pid();
+                kill();
+                if (VmmProcess.alive(pid)) {
+                    throw DaemonException.failed("VM '" + name() + "': its VMM (pid " + pid + ") did not die; not deleted");
+                }
+            }
+            if (definition.uid() != null) {
+                VmOwnership.takeBack(definition.config(), definition.uid(), log);
+            }
+            deleted = true;
+            removeFiles.run();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     VmStatus start() {
         lock.lock();
         try {
+            if (deleted) {
+                throw DaemonException.notFound(name());
+            }
             refresh();
             if (runtime.running()) {
                 throw DaemonException.conflict("VM '" + name() + "' is already running (pid " + runtime.pid() + ")");
@@ -161,6 +201,9 @@ final class ManagedVm {
     VmStatus restore(Path dir) {
         lock.lock();
         try {
+            if (deleted) {
+                throw DaemonException.notFound(name());
+            }
             refresh();
             if (runtime.running()) {
                 throw DaemonException.conflict("VM '" + name() + "' is running (pid " + runtime.pid()
@@ -210,7 +253,8 @@ final class ManagedVm {
             java.util.List<String> flags = new java.util.ArrayList<>(def.tuning() == null ? java.util.List.of() : def.tuning().flags());
             if (def.uid() != null) {
                 io.jkvm.isolation.VmIdentity id = new io.jkvm.isolation.VmIdentity(def.uid(), def.uid());
-                VmOwnership.handOver(def.config(), id, uidRange == null ? new io.jkvm.isolation.UidRange(def.uid(), def.uid()) : uidRange);
+                VmOwnership.handOver(def.config(), id, uidRange == null ? new io.jkvm.isolation.UidRange(def.uid(), def.uid()) : uidRange,
+                        store.root());
                 flags.addAll(java.util.List.of("--uid", String.valueOf(id.uid()), "--gid", String.valueOf(id.gid())));
             }
             p = VmmProcess.spawn(api, console, name, store.root().resolve(SnapshotKey.DEFAULT_FILE),

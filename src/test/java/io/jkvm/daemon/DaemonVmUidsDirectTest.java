@@ -143,8 +143,21 @@ class DaemonVmUidsDirectTest {
                 .contains("drives.root.path_on_host /etc/passwd: a system file");
         assertThat(Files.getAttribute(Path.of("/etc/passwd"), "unix:uid")).isEqualTo(0);
 
+        // Nor is a file of the daemon's own state (its snapshot key here), even through a "..".
+        Path key = dir.resolve("state/snapshot.key");
+        api("POST", "/vms", definition("key", kernel, Path.of(dir.resolve("state/vms") + "/../snapshot.key"), null), 201);
+        assertThat(api("POST", "/vms/key/start", null, 400).path("fault_message").asText())
+                .contains("a file of the daemon's state directory is never a VM's disk");
+        assertThat(Files.getAttribute(key, "unix:uid")).isEqualTo(0);
+
         api("POST", "/vms/a/kill", null, 200);
         api("POST", "/vms/b/kill", null, 200);
+
+        // Deleting VM a gives its disk back to root: the uid 4300 goes to the next VM defined.
+        api("DELETE", "/vms/a", null, 204);
+        assertThat(Files.getAttribute(diskA, "unix:uid")).isEqualTo(0);
+        api("POST", "/vms", definition("c", kernel, disk("c2.img"), null), 201);
+        assertThat(Json.MAPPER.readTree(dir.resolve("state/vms/c/vm.json").toFile()).path("uid").asInt()).isEqualTo(FIRST);
     }
 
     private static String read(Path p) {
