@@ -18,9 +18,9 @@ public record CgroupSetting(String file, String value) {
         if (file.startsWith("cgroup.") || file.equals("tasks") || file.endsWith(".procs")) {
             throw new IllegalArgumentException("cgroup " + file + ": membership files are jkvm's to write, not a setting");
         }
-        if (value == null || value.isEmpty() || value.length() > MAX_VALUE || value.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+        if (value == null || value.isEmpty() || value.length() > MAX_VALUE || value.chars().anyMatch(c -> c < 0x20 || c > 0x7e)) {
             throw new IllegalArgumentException("cgroup " + file + ": the value must be 1 to " + MAX_VALUE
-                    + " printable characters on one line");
+                    + " printable ASCII characters on one line");
         }
     }
 

@@ -71,6 +71,15 @@ public record VmTuning(@JsonProperty("vcpu_pin") Map<String, String> vcpuPin,
         cgroupSettings();
     }
 
+    /**
+     * The cgroup files a daemon client may set: limits on its own VM. Weights above the default,
+     * exclusive cpusets, the freezer and OOM control would act on the daemon's other VMs or hang
+     * the VMM, so they are the host operator's (jkvm run --cgroup), not a client's.
+     */
+    public static final java.util.Set<String> DAEMON_CGROUP_FILES = java.util.Set.of("memory.limit_in_bytes",
+            "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes", "cpu.cfs_quota_us", "cpu.cfs_period_us",
+            "cpu.shares", "pids.max", "cpuset.cpus", "cpuset.mems");
+
     /** Most cgroup settings one VM may have: more than any controller has files. */
     public static final int MAX_CGROUP_SETTINGS = 32;
 
@@ -97,6 +106,22 @@ public record VmTuning(@JsonProperty("vcpu_pin") Map<String, String> vcpuPin,
             }
             if (!files.add(s.file())) {
                 throw new IllegalArgumentException("tuning.cgroup " + s.file() + ": given twice");
+            }
+            if (!DAEMON_CGROUP_FILES.contains(s.file())) {
+                throw new IllegalArgumentException("tuning.cgroup " + s.file() + ": a daemon VM may set only its own limits: "
+                        + DAEMON_CGROUP_FILES);
+            }
+            if (s.file().equals("cpu.shares")) {
+                long shares;
+                try {
+                    shares = Long.parseLong(s.value());
+                } catch (NumberFormatException e) {
+                    shares = -1;
+                }
+                if (shares < 2 || shares > 1024) {
+                    throw new IllegalArgumentException("tuning.cgroup cpu.shares=" + s.value() + ": must be 2 to 1024"
+                            + " (more than the default weight would take CPU from the daemon's other VMs)");
+                }
             }
             out.add(s);
         }

@@ -43,6 +43,10 @@ class VmTuningTest {
         assertThat(Json.MAPPER.readValue(Json.write(t), VmTuning.class)).isEqualTo(t);
         assertThatThrownBy(() -> new VmTuning(null, null, null, null, null, null, java.util.List.of("pids.max=1", "pids.max=2"))
                 .validate(1)).hasMessageContaining("tuning.cgroup pids.max: given twice");
+        assertThatThrownBy(() -> new VmTuning(null, null, null, null, null, null, java.util.List.of("freezer.state=FROZEN"))
+                .validate(1)).hasMessageContaining("tuning.cgroup freezer.state: a daemon VM may set only its own limits");
+        assertThatThrownBy(() -> new VmTuning(null, null, null, null, null, null, java.util.List.of("cpu.shares=4096"))
+                .validate(1)).hasMessageContaining("tuning.cgroup cpu.shares=4096: must be 2 to 1024");
         assertThatThrownBy(() -> new VmTuning(null, null, null, null, null, null, java.util.List.of("tasks=1")).validate(1))
                 .hasMessageContaining("tuning.cgroup tasks");
         assertThatThrownBy(() -> new VmTuning(null, null, null, null, null, null, java.util.List.of("memory.limit_in_bytes")).validate(1))
