@@ -190,7 +190,9 @@ public record VmIdentity(int uid, int gid) {
     private boolean matches(List<String> status) {
         String u = "Uid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid;
         String g = "Gid:\t" + gid + "\t" + gid + "\t" + gid + "\t" + gid;
-        return status.contains(u) && status.contains(g);
+        // No supplementary groups either (kvm, disk...): the identity is this user and group alone.
+        boolean noGroups = status.stream().anyMatch(l -> l.startsWith("Groups:") && l.substring("Groups:".length()).isBlank());
+        return status.contains(u) && status.contains(g) && noGroups;
     }
 
     /** A thread whose ids did not all change, described; null when every thread is this identity. */

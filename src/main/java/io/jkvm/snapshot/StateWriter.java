@@ -26,6 +26,10 @@ public final class StateWriter {
     }
 
     public StateWriter u8(int v) {
+        if (v < 0 || v > 0xff) {
+            // A silent truncation would write a snapshot that reads back as something else.
+            throw new IllegalArgumentException("a u8 state field cannot hold " + v);
+        }
         out.write(v);
         return this;
     }

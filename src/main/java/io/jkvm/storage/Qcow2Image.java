@@ -282,7 +282,8 @@ public final class Qcow2Image implements DiskImage {
             c.asSlice(in, src.byteSize()).copyFrom(src);
             data = c;
         }
-        if (!compressed && (l2e & ZERO) != 0 && host != 0 && (l2e & COPIED) != 0) {
+        // Only inside the file: a hostile entry's far offset must not make one write grow the file by petabytes.
+        if (!compressed && (l2e & ZERO) != 0 && host != 0 && (l2e & COPIED) != 0 && host <= file.length() - clusterSize) {
             // A preallocated zero cluster with refcount 1: fill it in place.
             checkNotMetadata(host, g);
             file.write(host, data);
