@@ -25,8 +25,9 @@ public final class StateWriter {
         return this;
     }
 
+    /** One byte: 0 to 255, or a Java byte's -128 to -1 (its bit pattern). */
     public StateWriter u8(int v) {
-        if (v < 0 || v > 0xff) {
+        if (v < Byte.MIN_VALUE || v > 0xff) {
             // A silent truncation would write a snapshot that reads back as something else.
             throw new IllegalArgumentException("a u8 state field cannot hold " + v);
         }
