@@ -89,7 +89,9 @@ final class IncomingConfiguration {
             if (shape.virtioConsole()) {
                 throw refuse("the source's console is virtio-console (hvc0), which this VMM's API cannot configure");
             }
-            VmConfig own = GuestDevices.withDevices(base, ordered, interfaces);
+            // On this VMM's transport: a source on the other one is refused by the restore's
+            // compatibility check, naming both.
+            VmConfig own = GuestDevices.withDevices(base, ordered, interfaces).withVirtioTransport(config.virtioTransport());
             List<String> slots = own.devices().disks().stream().map(DiskConfig::id).toList();
             List<String> wanted = shape.disks().stream().map(VmShape.Disk::id).toList();
             if (!slots.equals(wanted)) {

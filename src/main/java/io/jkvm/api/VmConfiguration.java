@@ -50,11 +50,25 @@ public final class VmConfiguration {
 
     /** Whether a client set the machine configuration (an incoming migration must then match it). */
     private boolean machineConfigured;
+    /**
+     * How this VMM's virtio devices reach the guest: a VMM-wide choice made on its command line
+     * (Firecracker: virtio-mmio unless {@code --enable-pci}), not part of the API's configuration.
+     */
+    private volatile io.jkvm.config.VirtioTransport transport = io.jkvm.config.VirtioTransport.PCI;
 
     public VmConfiguration(String id, HostLimits limits, OnReboot onReboot, EventLog log) {
         this.id = id;
         this.boot = new BootValidation(limits, onReboot);
         this.log = log;
+    }
+
+    /** The transport the guests this VMM boots have their virtio devices on (set before the API serves). */
+    public void setVirtioTransport(io.jkvm.config.VirtioTransport t) {
+        transport = java.util.Objects.requireNonNull(t, "transport");
+    }
+
+    public io.jkvm.config.VirtioTransport virtioTransport() {
+        return transport;
     }
 
     /** Applies one configuration action, or refuses it naming the field. */
@@ -401,10 +415,28 @@ public final class VmConfiguration {
         }
         config = GuestDevices.withDevices(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
                 entropy != null);
-        config = config.withDevices(config.devices().withVsock(vsockConfig));
+        config = config.withDevices(config.devices().withVsock(vsockConfig)).withVirtioTransport(transport);
+        requireFits(config);
         return new GuestSpec(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
                 Boolean.TRUE.equals(machine.trackDirtyPages()), serialOutPath,
                 io.jkvm.memory.RamBacking.fromApi(machine.hugePages()));
+    }
+
+    /**
+     * virtio-mmio has one interrupt line per device and a fixed number of free ones
+     * ({@link io.jkvm.config.VirtioTransport} / VirtioMmioSlots): too many devices is refused at
+     * InstanceStart, naming what counts, rather than booting a guest with devices missing.
+     */
+    static void requireFits(VmConfig config) {
+        if (config.virtioTransport() != io.jkvm.config.VirtioTransport.MMIO) {
+            return;
+        }
+        try {
+            io.jkvm.arch.x86.VirtioMmioSlots.requireFits(config.devices().count());
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("drives, network-interfaces, entropy and vsock: " + e.getMessage()
+                    + " (bin/firecracker: --enable-pci)");
+        }
     }
 
     /** After a snapshot load: the machine and boot source the restored VM has. */

@@ -289,6 +289,15 @@ public final class VmmController {
         snapshotKey = java.util.Objects.requireNonNull(source, "source");
     }
 
+    /**
+     * Where the virtio devices of the guests this VMM boots go (jkvm run --virtio-transport;
+     * Firecracker's virtio-mmio unless --enable-pci). A snapshot or an incoming VM keeps the
+     * transport it was saved with; an incoming VM on the other transport is refused.
+     */
+    public void setVirtioTransport(io.jkvm.config.VirtioTransport t) {
+        config.setVirtioTransport(t);
+    }
+
     /** TLS files for outgoing migrations that do not name their own (jkvm run --tls-*). */
     public void setMigrationTls(MigrationTls tls) {
         migration = new MigrationControl(tls);

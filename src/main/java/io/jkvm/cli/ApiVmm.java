@@ -90,6 +90,14 @@ final class ApiVmm {
 
     private boolean ksm;
 
+    private io.jkvm.config.VirtioTransport transport = io.jkvm.config.VirtioTransport.PCI;
+
+    /** Where the guest's virtio devices go (jkvm run --virtio-transport; bin/firecracker: mmio unless --enable-pci). */
+    ApiVmm virtioTransport(io.jkvm.config.VirtioTransport t) {
+        transport = t;
+        return this;
+    }
+
     /** Guest RAM mergeable by the host's KSM (jkvm run's --ksm). */
     ApiVmm ksm(boolean on) {
         ksm = on;
@@ -193,6 +201,7 @@ final class ApiVmm {
                 vmm.setSnapshotKeySource(HostSnapshotKey.inDefaultPlace());
             }
             vmm.setTrustSourcePaths(trustSourcePaths);
+            vmm.setVirtioTransport(transport);
             if (tls != null) {
                 vmm.setMigrationTls(tls);
             }

@@ -74,7 +74,7 @@ public final class FirecrackerCommand implements Callable<Integer> {
     @Option(names = "--seccomp-filter", paramLabel = "FILE", description = "Refused: Firecracker's compiled BPF filters do not apply to jkvm.")
     Path seccompFilter;
 
-    @Option(names = "--enable-pci", description = "Devices on PCI (jkvm's devices are virtio-pci: honoured as is).")
+    @Option(names = "--enable-pci", description = "virtio devices on PCI; without it they are on virtio-mmio, as Firecracker's.")
     boolean enablePci;
 
     @Option(names = "--start-time-us", paramLabel = "US", description = "Process start (CLOCK_MONOTONIC µs), from the jailer: start-up time is logged.")
@@ -107,7 +107,8 @@ public final class FirecrackerCommand implements Callable<Integer> {
         Path sock = noApi ? null : apiSock;
         // Firecracker exits on a guest reboot (there is no reset path in a microVM): so does this.
         ApiVmm vmm = new ApiVmm(sock, configFile, null, id, OnReboot.EXIT, null, null, null).initialActions(initial)
-                .startTimes(startTimeUs, startTimeCpuUs, parentCpuTimeUs).confinement(confinement());
+                .startTimes(startTimeUs, startTimeCpuUs, parentCpuTimeUs).confinement(confinement())
+                .virtioTransport(virtioTransport());
         return RunCommand.exitStatus(vmm.run());
     }
 
@@ -151,6 +152,14 @@ public final class FirecrackerCommand implements Callable<Integer> {
             actions.add(new VmmAction.ConfigureMetrics(new MetricsConfig(metricsPath)));
         }
         return actions;
+    }
+
+    /**
+     * Firecracker puts its devices on virtio-mmio (and its guests' kernels, Kata's with
+     * {@code pci=off} among them, expect them there); {@code --enable-pci} moves them to PCI.
+     */
+    io.jkvm.config.VirtioTransport virtioTransport() {
+        return enablePci ? io.jkvm.config.VirtioTransport.PCI : io.jkvm.config.VirtioTransport.MMIO;
     }
 
     /** --no-seccomp is --seccomp off (Firecracker's flag); --seccomp and --landlock checked against this kernel. */

@@ -107,7 +107,7 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--virtio-transport", paramLabel = "pci|mmio",
             description = "How the virtio devices reach the guest: PCI functions (default) or virtio-mmio windows"
                     + " declared in the ACPI DSDT and on the kernel command line, as Firecracker's (the kernel"
-                    + " needs CONFIG_VIRTIO_MMIO, and ACPI or CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES; at most 8 devices).")
+                    + " needs CONFIG_VIRTIO_MMIO, and ACPI or CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES; at most 16 devices).")
     String virtioTransport = "pci";
 
     @Option(names = "--incoming", paramLabel = "tcp:HOST:PORT",
@@ -230,12 +230,9 @@ public final class RunCommand implements Callable<Integer> {
             throw new UserError("--incoming needs --api-sock");
         }
         if (apiSock != null || configFile != null) {
+            io.jkvm.config.VirtioTransport transport;
             try {
-                if (io.jkvm.config.VirtioTransport.parse("--virtio-transport", virtioTransport)
-                        != io.jkvm.config.VirtioTransport.PCI) {
-                    throw new UserError("--virtio-transport " + virtioTransport + " goes with --kernel (VMs configured"
-                            + " through the API or --config-file have their virtio devices on PCI)");
-                }
+                transport = io.jkvm.config.VirtioTransport.parse("--virtio-transport", virtioTransport);
             } catch (ConfigException e) {
                 throw new UserError(e.getMessage());
             }
@@ -249,7 +246,7 @@ public final class RunCommand implements Callable<Integer> {
             io.jkvm.migration.MigrationTls tls = migrationTls();
             io.jkvm.migration.MigrationAddress in = incomingAddress(tls);
             ApiVmm vmm = new ApiVmm(apiSock, configFile, consoleSock, id, onReboot, snapshotKey, tls, in)
-                    .trustSourcePaths(trustSourcePaths).placement(placementOptions.placement()).ksm(ksm)
+                    .trustSourcePaths(trustSourcePaths).placement(placementOptions.placement()).ksm(ksm).virtioTransport(transport)
                     .confinement(confinement());
             // Before the API can create guest RAM: its pages are charged where the VMM is when they are touched.
             io.jkvm.resources.Cgroups.Applied cg = cgroupOptions.applyToSelf(cgroupId(), cgroupOptions.settings());

@@ -128,6 +128,10 @@ public final class VmCommand implements Runnable {
                 description = "Write VALUE to cgroup file FILE of the VM's own cgroup, beneath the daemon's (cgroup v1); repeatable.")
         List<String> cgroups = new ArrayList<>();
 
+        @Option(names = "--virtio-transport", paramLabel = "pci|mmio",
+                description = "Where the VM's virtio devices go, as jkvm run's flag (default: pci).")
+        String virtioTransport;
+
         @Override
         public Integer call() {
             FullVmConfiguration config = configFile != null ? fromFile() : fromFlags();
@@ -137,6 +141,14 @@ public final class VmCommand implements Runnable {
             body.put("config", config);
             if (!tuning.isEmpty()) {
                 body.put("tuning", tuning);
+            }
+            if (virtioTransport != null) {
+                try {
+                    body.put("virtio_transport", io.jkvm.config.VirtioTransport.parse("--virtio-transport", virtioTransport)
+                            .flagValue());
+                } catch (io.jkvm.config.ConfigException e) {
+                    throw new UserError(e.getMessage());
+                }
             }
             try (DaemonClient c = common.client()) {
                 common.print(c.callJson("POST", "/vms", Json.write(body)));

@@ -118,13 +118,21 @@ public final class Daemon implements AutoCloseable {
         return create(name, config, null);
     }
 
-    /** Defines VM {@code name}; {@code tuning} (null: none) is checked as its VMM will check the flags. */
     public VmStatus create(String name, FullVmConfiguration config, io.jkvm.resources.VmTuning tuning) {
+        return create(name, config, tuning, null);
+    }
+
+    /**
+     * Defines VM {@code name}; {@code tuning} (null: none) is checked as its VMM will check the
+     * flags, and {@code virtioTransport} (null: PCI) against the devices the configuration has.
+     */
+    public VmStatus create(String name, FullVmConfiguration config, io.jkvm.resources.VmTuning tuning, String virtioTransport) {
         VmName.require(name);
         if (config == null || config.bootSource() == null) {
             throw DaemonException.badRequest("the definition needs a 'config' with a 'boot-source'");
         }
         ManagedVm.validate(config, limits);
+        io.jkvm.config.VirtioTransport transport = ManagedVm.transport(virtioTransport, config);
         if (tuning != null) {
             try {
                 tuning.validate(config.machineConfig() == null || config.machineConfig().vcpuCount() == null
@@ -158,7 +166,8 @@ public final class Daemon implements AutoCloseable {
                 uid = id;
             }
             VmDefinition d = new VmDefinition(name, config, Instant.now().toString(),
-                    tuning == null || tuning.isEmpty() ? null : tuning, uid);
+                    tuning == null || tuning.isEmpty() ? null : tuning, uid,
+                    transport == io.jkvm.config.VirtioTransport.PCI ? null : transport.flagValue());
             store.saveDefinition(d);
             store.saveRuntime(name, VmRuntime.stopped(null));
             ManagedVm vm = new ManagedVm(store, log, d, VmRuntime.stopped(null));

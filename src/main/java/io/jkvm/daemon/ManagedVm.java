@@ -257,6 +257,9 @@ final class ManagedVm {
                         store.root());
                 flags.addAll(java.util.List.of("--uid", String.valueOf(id.uid()), "--gid", String.valueOf(id.gid())));
             }
+            if (def.virtioTransport() != null) {
+                flags.addAll(java.util.List.of("--virtio-transport", def.virtioTransport()));
+            }
             p = VmmProcess.spawn(api, console, name, store.root().resolve(SnapshotKey.DEFAULT_FILE),
                     flags, store.serialLog(name), store.vmmLog(name));
         } catch (IOException e) {
@@ -539,6 +542,36 @@ final class ManagedVm {
     }
 
     /** Checks a configuration with the VMM's own validation, without starting anything. */
+    /**
+     * A definition's {@code virtio_transport} (null: PCI), checked against the devices its
+     * configuration has: virtio-mmio has one interrupt line per device and a fixed number of them.
+     */
+    static io.jkvm.config.VirtioTransport transport(String value, FullVmConfiguration config) {
+        if (value == null) {
+            return io.jkvm.config.VirtioTransport.PCI;
+        }
+        io.jkvm.config.VirtioTransport t;
+        try {
+            t = io.jkvm.config.VirtioTransport.parse("virtio_transport", value);
+        } catch (io.jkvm.config.ConfigException e) {
+            throw DaemonException.badRequest(e.getMessage());
+        }
+        if (t == io.jkvm.config.VirtioTransport.MMIO) {
+            int devices = size(config.drives()) + size(config.networkInterfaces()) + (config.entropy() == null ? 0 : 1)
+                    + (config.vsock() == null ? 0 : 1);
+            try {
+                io.jkvm.arch.x86.VirtioMmioSlots.requireFits(devices);
+            } catch (IllegalArgumentException e) {
+                throw DaemonException.badRequest("virtio_transport mmio: " + e.getMessage());
+            }
+        }
+        return t;
+    }
+
+    private static int size(java.util.List<?> l) {
+        return l == null ? 0 : l.size();
+    }
+
     static void validate(FullVmConfiguration config, io.jkvm.config.HostLimits limits) {
         if (config.logger() != null || config.metrics() != null) {
             throw DaemonException.badRequest("logger and metrics are managed by the daemon: leave them out of the definition");

@@ -88,13 +88,13 @@ class ConfigBeforeHostTest {
 
         java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("--kvm-device", noKvm, "run", "--kernel",
                 kernel.toString(), "--virtio-transport", "mmio", "--rng"));
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0; i < 16; i++) {
             args.add("--disk");
             args.add("path=" + dir.resolve("disk" + i));
         }
         Outcome many = run(args.toArray(String[]::new));
         assertThat(many.exit()).as(many.err()).isEqualTo(Cli.EXIT_USAGE);
-        assertThat(many.err()).contains("--virtio-transport mmio: 9 virtio devices").contains("at most 8")
+        assertThat(many.err()).contains("--virtio-transport mmio: 17 virtio devices").contains("at most 16")
                 .doesNotContain("KVM");
         assertThat(many.err().strip().lines().count()).as(many.err()).isEqualTo(1);
     }

@@ -49,6 +49,13 @@ class FirecrackerCommandTest {
     }
 
     @Test
+    void devicesAreOnVirtioMmioAsFirecrackersUnlessEnablePciIsGiven() {
+        assertThat(parsed("--api-sock", "/run/fc.sock").virtioTransport()).isEqualTo(io.jkvm.config.VirtioTransport.MMIO);
+        assertThat(parsed("--api-sock", "/run/fc.sock", "--enable-pci").virtioTransport())
+                .isEqualTo(io.jkvm.config.VirtioTransport.PCI);
+    }
+
+    @Test
     void flagsJkvmCannotHonourAreRefusedNamingThem() {
         for (String[] args : List.of(new String[] {"--seccomp-filter", "f.bpf"}, new String[] {"--boot-timer"},
                 new String[] {"--mmds-size-limit", "1024"}, new String[] {"--http-api-max-payload-size", "1000"},

@@ -172,9 +172,13 @@ class DaemonDirectTest {
             assertThat(api("POST", "/vms", definition("cg", kernel).strip().replaceFirst("}$",
                     ", \"tuning\": {\"cgroup\": [\"cgroup.procs=1\"]}}"), 400).path("fault_message").asText())
                     .contains("tuning.cgroup cgroup.procs");
+            assertThat(api("POST", "/vms", definition("tr", kernel).strip().replaceFirst("}$",
+                    ", \"virtio_transport\": \"isa\"}"), 400).path("fault_message").asText())
+                    .contains("virtio_transport isa: must be pci or mmio");
 
             // VM 1 is pinned (its definition's tuning): its VMM's vCPU thread runs only where it says.
             // VM 2 has a cgroup of its own (where this host has a cgroup-v1 pids hierarchy and we are root).
+            // VM 3's definition puts its virtio devices on virtio-mmio: its VMM is started so.
             int firstCpu = io.jkvm.kvm.Scheduling.affinity(0).nextSetBit(0);
             boolean cgroups = io.jkvm.kvm.Native.geteuid() == 0 && Files.isRegularFile(Path.of("/sys/fs/cgroup/pids/cgroup.procs"));
             System.out.println("DaemonDirectTest: " + (cgroups ? "checks a VM's own cgroup"
@@ -187,6 +191,7 @@ class DaemonDirectTest {
                             ", \"tuning\": {\"vcpu_pin\": {\"all\": \"" + firstCpu + "\"}}}");
                     case 2 -> !cgroups ? definition(n, kernel) : definition(n, kernel).strip().replaceFirst("}$",
                             ", \"tuning\": {\"cgroup\": [\"pids.max=300\"]}}");
+                    case 3 -> definition(n, kernel).strip().replaceFirst("}$", ", \"virtio_transport\": \"mmio\"}");
                     default -> definition(n, kernel);
                 };
                 creates.add(() -> api("POST", "/vms", def, 201));
@@ -225,6 +230,8 @@ class DaemonDirectTest {
                 assertThat(Files.readString(vmCgroup.resolve("pids.current")).strip()).as("the VMM's threads, counted there")
                         .isNotEqualTo("0");
             }
+            assertThat(Files.readString(Path.of("/proc", String.valueOf(pids.get(name(3))), "cmdline")))
+                    .as("VM 3's VMM command line").contains("--virtio-transport\0mmio");
             api("POST", "/vms/" + name(0) + "/start", null, 409);
 
             // The CLI: tables, JSON and exit statuses.

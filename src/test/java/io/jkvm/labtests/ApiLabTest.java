@@ -16,9 +16,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Lab: Debian's stock kernel configured and booted through the Firecracker-compatible API with
- * curl, as a Firecracker user would script it, then paused, resumed and sent Ctrl+Alt+Del; then
+ * curl, as a Firecracker user would script it, with the VMM launched as Firecracker is
+ * ({@code jkvm firecracker}, so its devices are on virtio-mmio, found through the DSDT), then
+ * paused, resumed and sent Ctrl+Alt+Del; then
  * the same VM from a --config-file; a drive's image swapped after boot (PATCH /drives) is seen by
- * the guest. One L1 boot for all of it.
+ * the guest. Before it come Kata's eight empty placeholder drives, so the swapped drive is the
+ * ninth virtio-mmio device and interrupts on GSI 16. One L1 boot for all of it.
  */
 @Tag("lab")
 class ApiLabTest {
@@ -47,7 +50,8 @@ class ApiLabTest {
                 S=$D/api.sock
                 # The guest's serial input comes from a FIFO this script writes commands into (fd 3).
                 mkfifo $D/in
-                %1$s run --api-sock $S --id lab-vm >$D/serial.out 2>$D/vmm.err <$D/in &
+                # As Firecracker is launched: its command line, its default transport (virtio-mmio).
+                %1$s firecracker --api-sock $S --id lab-vm >$D/serial.out 2>$D/vmm.err <$D/in &
                 P=$!
                 exec 3>$D/in
                 # Two images for one drive: 1 MiB beginning OLDDISK, then 2 MiB beginning NEWDISK.
@@ -63,6 +67,10 @@ class ApiLabTest {
                 echo "@@state-before $(curl -s --unix-socket $S http://localhost/)"
                 c PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
                 c PUT /boot-source '{"kernel_image_path": "%2$s", "initrd_path": "%3$s", "boot_args": "console=ttyS0 reboot=k panic=1"}'
+                # Kata's sandbox: eight empty placeholder drives it patches later, so the scratch drive is the
+                # ninth virtio-mmio device, on GSI 16 (past the ISA-range inputs).
+                for i in 0 1 2 3 4 5 6 7; do : > $D/drive_$i.img
+                  c PUT /drives/drive_$i "{\\"drive_id\\": \\"drive_$i\\", \\"path_on_host\\": \\"$D/drive_$i.img\\", \\"is_root_device\\": false}"; done
                 c PUT /drives/scratch "{\\"drive_id\\": \\"scratch\\", \\"path_on_host\\": \\"$D/old.img\\", \\"is_root_device\\": false}"
                 c PATCH /drives/scratch "{\\"drive_id\\": \\"scratch\\", \\"path_on_host\\": \\"$D/new.img\\"}"
                 t0=$(date +%%s%%N)
@@ -72,14 +80,15 @@ class ApiLabTest {
                 await 'grep -q "/ # " $D/serial.out' $P 'grown $D/serial.out'
                 c PUT /actions '{"action_type": "InstanceStart"}'
                 # Firecracker's PATCH /drives after boot: a media change the guest sees (new size and data).
-                vda() { printf '%%s\\n' "blockdev --flushbufs /dev/vda; echo \\"@@vda-$1 \\$(head -c 7 /dev/vda) \\$(cat /sys/block/vda/size)\\"" >&3; }
+                # The guest finds the drive by its serial (the drive id), whichever vdX it became.
+                vda() { printf '%%s\\n' "d=\\$(grep -l scratch /sys/block/vd*/serial | cut -d/ -f4); blockdev --flushbufs /dev/\\$d; echo \\"@@vda-$1 \\$(head -c 7 /dev/\\$d) \\$(cat /sys/block/\\$d/size) on \\$d\\"" >&3; }
                 vda before
                 await 'grep -q "@@vda-before [A-Z]" $D/serial.out' $P 'grown $D/serial.out'
                 c PATCH /drives/scratch "{\\"drive_id\\": \\"scratch\\", \\"path_on_host\\": \\"$D/new.img\\"}"
                 vda after
                 await 'grep -q "@@vda-after NEWDISK" $D/serial.out' $P 'grown $D/serial.out'
                 grep -a '@@vda-\\|new size' $D/serial.out | grep -v 'head -c'
-                echo "@@vm-config-drive $(curl -s --unix-socket $S http://localhost/vm/config | grep -o '"path_on_host":"[^"]*"')"
+                echo "@@vm-config-drive $(curl -s --unix-socket $S http://localhost/vm/config | grep -o '"path_on_host":"[^"]*new.img"')"
                 c PATCH /vm '{"state": "Paused"}'
                 echo "@@state-paused $(curl -s --unix-socket $S http://localhost/)"
                 c PATCH /vm '{"state": "Resumed"}'

@@ -26,7 +26,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the host sends {@code CONNECT 1024\n} and 1 MiB on {@code uds_path}, gets {@code OK <port>},
  * and the guest's listener on port 1024 answers with the SHA-256 of what it received. Guest to
  * host: the guest connects to CID 2 port 5000 and sends 1 MiB, which arrives at the host's
- * listener on {@code <uds_path>_5000}. Both hashes are compared with the sender's.
+ * listener on {@code <uds_path>_5000}. Both hashes are compared with the sender's. The disk and
+ * the vsock device are on virtio-mmio, as Firecracker's, and the guest boots with {@code pci=off}
+ * as Kata's Firecracker guests do.
  *
  * <p>Named so that {@code -Dtest='Vsock*'} (the device's unit tests) does not pick up this lab run.
  */
@@ -101,8 +103,8 @@ class HybridVsockLabTest {
         Path root = LabGuests.ext4WithInit(dir, GUEST_INIT, "96M");
 
         String vm = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
-                "--memory", "256M", "--disk", "path=" + root, "--vsock", "cid=3,uds=@UDS@",
-                "--cmdline", "console=ttyS0 reboot=k panic=1 root=/dev/vda init=/sbin/init");
+                "--memory", "256M", "--disk", "path=" + root, "--vsock", "cid=3,uds=@UDS@", "--virtio-transport", "mmio",
+                "--cmdline", "console=ttyS0 reboot=k panic=1 pci=off root=/dev/vda init=/sbin/init");
         LabResult r = Lab.exec(List.of("bash", "-c", labScript(dir, vm)), LabGuests.options());
         String out = r.stdout();
         String context = out + "\n--- stderr ---\n" + r.stderr();

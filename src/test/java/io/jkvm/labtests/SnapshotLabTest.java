@@ -26,6 +26,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * snapshotted, its VMM is killed, and a new VMM process loads the snapshot with resume_vm: the
  * count continues on the console from where it stopped and the file keeps growing. A copy of
  * the state file with one byte flipped is refused first, with a clear error, by the same VMM.
+ * The first VMM puts its disk on virtio-mmio; the second, started with the default (PCI), restores
+ * it on virtio-mmio, because a snapshot loads onto the transport it was made on.
  */
 @Tag("lab")
 class SnapshotLabTest {
@@ -72,7 +74,7 @@ class SnapshotLabTest {
                 "lasttick() { grep -ao 'tick [0-9]* end' $1 | tail -n 1 | cut -d' ' -f2; }",
                 // First VMM: boot over the API, count a while, pause, snapshot, die.
                 "S=$L/api1.sock",
-                jkvm + " run --api-sock $S --snapshot-key $D/key --id snap1 </dev/null > $L/s1.log 2> $L/v1.err &",
+                jkvm + " run --api-sock $S --snapshot-key $D/key --id snap1 --virtio-transport mmio </dev/null > $L/s1.log 2> $L/v1.err &",
                 "vm=$!",
                 "await '[ -S $S ]' $vm 'grown $L/v1.err' || say no api socket",
                 "c PUT /machine-config '{\"vcpu_count\": 1, \"mem_size_mib\": 128}'",

@@ -14,11 +14,16 @@ import java.util.List;
  * kernels that ignore the parameter (io.jkvm.arch.x86.acpi.Dsdt, {@link VirtioMmioWindow}).
  *
  * <p><b>Interrupts</b>: Firecracker numbers its devices' GSIs from 5 upwards because 0..4 are
- * the PC's timer, keyboard, cascade and serial ports. jkvm's PCI INTx swizzle owns GSIs 16..23
- * ({@link Layout#pciIntxGsi}), so the devices here take the ISA inputs no jkvm device and no PC
- * convention Linux relies on claims: 5, 6, 7, 10 and 11, then 13, 14 and 15 (free without an
- * FPU-error line or IDE controllers). Not 3/4 (COM2/COM1), 1/12 (i8042), 8 (RTC) nor 9 (the
- * SCI the FADT names). That is eight devices; a VM with more is refused ({@link #requireFits}).
+ * the PC's timer, keyboard, cascade and serial ports. The devices here first take the ISA inputs
+ * no jkvm device and no PC convention Linux relies on claims: 5, 6, 7, 10 and 11, then 13, 14 and
+ * 15 (free without an FPU-error line or IDE controllers). Not 3/4 (COM2/COM1), 1/12 (i8042), 8
+ * (RTC) nor 9 (the SCI the FADT names). Then 16..23, the inputs the PCI INTx swizzle gives PCI
+ * slots ({@link Layout#pciIntxGsi}): a virtio-mmio VM has no PCI function that could raise one
+ * (its virtio devices are all here, and the host bridge has no interrupt pin). That is sixteen
+ * devices, enough for Kata's Firecracker sandbox (a root drive, eight placeholder drives it later
+ * patches, a NIC and vsock); a VM with more is refused ({@link #requireFits}). Linux binds the
+ * DSDT's devices before the command line's (the ACPI scan runs at an earlier initcall level), so a
+ * kernel with ACPI takes each GSI's mode from the _CRS, whatever its number.
  * The device holds its line high while an event is unacknowledged (virtio 1.2 §4.2.2), so the
  * DSDT's _CRS declares each GSI level-triggered, active-high, and the MADT overrides each in-use
  * one to itself with those flags, since an ISA input without an override defaults to
@@ -31,7 +36,7 @@ public final class VirtioMmioSlots {
     /** Size of one device's window: the 4K Linux's virtio_mmio.device= parameter names. */
     public static final long WINDOW = VirtioMmioLayout.WINDOW;
 
-    private static final int[] GSIS = {5, 6, 7, 10, 11, 13, 14, 15};
+    private static final int[] GSIS = {5, 6, 7, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23};
 
     /** How many virtio-mmio devices one VM can have. */
     public static final int MAX_DEVICES = GSIS.length;

@@ -60,21 +60,27 @@ class VirtioMmioSlotsTest {
     }
 
     @Test
-    void gsisAreDistinctIsaInputsNoOtherDeviceUses() {
+    void gsisAreDistinctInputsNoLegacyDeviceUsesFreeIsaOnesFirst() {
         List<Integer> gsis = VirtioMmioSlots.gsis();
         assertThat(new HashSet<>(gsis)).hasSize(VirtioMmioSlots.MAX_DEVICES);
         Set<Integer> taken = new HashSet<>(List.of(0, 2, Layout.COM1_IRQ, Layout.COM2_IRQ, Layout.I8042_KBD_IRQ,
                 Layout.I8042_AUX_IRQ, Layout.RTC_IRQ, Layout.ACPI_SCI_IRQ));
+        Set<Integer> pciIntx = new HashSet<>();
         for (int slot = 0; slot < 32; slot++) {
             for (int pin = 0; pin < 4; pin++) {
-                taken.add(Layout.pciIntxGsi(slot, pin));
+                pciIntx.add(Layout.pciIntxGsi(slot, pin));
             }
         }
-        for (int g : gsis) {
+        for (int i = 0; i < gsis.size(); i++) {
+            int g = gsis.get(i);
             assertThat(taken).as("GSI %d", g).doesNotContain(g);
             assertThat(g).isBetween(0, Layout.IOAPIC_PINS - 1);
+            // The PCI INTx inputs only after every free ISA one (a virtio-mmio VM has no PCI function).
+            assertThat(pciIntx.contains(g)).as("slot %d GSI %d", i, g).isEqualTo(i >= 8);
         }
-        assertThat(gsis).containsExactly(5, 6, 7, 10, 11, 13, 14, 15);
+        assertThat(gsis).containsExactly(5, 6, 7, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23);
+        // Kata's Firecracker sandbox: root drive, eight placeholder drives, a NIC and vsock.
+        VirtioMmioSlots.requireFits(11);
     }
 
     @Test
@@ -83,6 +89,6 @@ class VirtioMmioSlotsTest {
         assertThat(VirtioMmioSlots.kernelParameters(3)).isEqualTo("virtio_mmio.device=4K@0xfc000000:5"
                 + " virtio_mmio.device=4K@0xfc001000:6 virtio_mmio.device=4K@0xfc002000:7");
         assertThatThrownBy(() -> VirtioMmioSlots.kernelParameters(VirtioMmioSlots.MAX_DEVICES + 1))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at most 8");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at most 16");
     }
 }

@@ -18,7 +18,7 @@ import java.util.List;
  *   <li>{@code \_SB_.COM1}: the 16550 UART (PNP0501) at 0x3F8, IRQ 4;
  *   <li>{@code \_SB_.PS2K}: the i8042 keyboard controller (PNP0303) at 0x60/0x64, IRQ 1;
  *   <li>{@code \_SB_.RTC_}: the CMOS real-time clock (PNP0B00) at 0x70, IRQ 8;
- *   <li>{@code \_SB_.VR00}..{@code VR07}: the VM's virtio-mmio devices, if it has any
+ *   <li>{@code \_SB_.VR00}..{@code VR0F}: the VM's virtio-mmio devices, if it has any
  *       ({@link #virtioMmio}).
  * </ul>
  * Hardware-reduced ACPI has no legacy PIC, so Linux maps no ISA IRQs by itself: a legacy device
