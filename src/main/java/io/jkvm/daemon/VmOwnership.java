@@ -6,17 +6,13 @@ import io.jkvm.api.FullVmConfiguration;
 import io.jkvm.api.NetworkInterface;
 import io.jkvm.isolation.UidRange;
 import io.jkvm.isolation.VmIdentity;
+import io.jkvm.kvm.FileCalls;
+import io.jkvm.kvm.Native;
+import io.jkvm.kvm.NativeException;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.SecureDirectoryStream;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFileAttributes;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.nio.file.attribute.UserPrincipalLookupService;
 
 /**
  * Before a VM's VMM starts as the VM's own user (daemon {@code --vm-uids}): its writable disk
@@ -70,8 +66,9 @@ final class VmOwnership {
 
     /**
      * One drive. Everything is decided on the real directory (symbolic links and {@code ..}
-     * resolved) and done through a handle on it, with no link followed at the last step: a
-     * file swapped for a link between the check and the change changes nothing but the link.
+     * resolved) and on the status of a descriptor of the file itself, opened without following
+     * a link ({@link DriveFile}); the owner and mode are changed through that same file: a file
+     * swapped for a link or another file between the check and the change is not the one changed.
      */
     private static void handOverDrive(Drive d, VmIdentity vm, UidRange range, Path stateRoot) {
         String field = "drives." + d.driveId() + ".path_on_host";
@@ -84,18 +81,14 @@ final class VmOwnership {
             throw DaemonException.badRequest(field + " " + given + ": its directory cannot be resolved: " + e.getMessage());
         }
         Path real = dir.resolve(name);
-        try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
-            if (!(stream instanceof SecureDirectoryStream<Path> sds)) {
-                throw DaemonException.failed(field + " " + real + ": this host cannot change a file through its directory safely");
-            }
-            PosixFileAttributeView view = sds.getFileAttributeView(name, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
-            PosixFileAttributes a = view.readAttributes();
-            if (!a.isRegularFile()) {
+        try (DriveFile file = DriveFile.open(dir, name)) {
+            FileCalls.Stat st = file.stat();
+            if (!st.isRegularFile()) {
                 // A symbolic link could point anywhere: only a file itself is handed over.
                 throw DaemonException.badRequest(field + " " + real + ": must be a regular file, not a link or a device,"
                         + " for a VM that runs as its own user");
             }
-            int owner = attr(real, "unix:uid", field);
+            int owner = st.uid();
             if (owner != vm.uid() && range.contains(owner)) {
                 throw DaemonException.conflict(field + " " + real + " belongs to another VM of this daemon (uid " + owner + ")");
             }
@@ -120,7 +113,7 @@ final class VmOwnership {
                             + ") is never given to a VM's user; copy the image elsewhere");
                 }
             }
-            if (attr(real, "unix:nlink", field) != 1) {
+            if (st.nlink() != 1) {
                 // Another name for the same inode (a hard link) would be handed over too.
                 throw DaemonException.badRequest(field + " " + real + ": has other hard links; give the VM a file of its own");
             }
@@ -128,20 +121,19 @@ final class VmOwnership {
             if (above != null) {
                 throw DaemonException.badRequest(field + " " + real + ": the VM's user (uid " + vm.uid() + ") cannot reach it: " + above);
             }
-            // fchownat(AT_SYMLINK_NOFOLLOW) and an O_NOFOLLOW open + fchmod, relative to the directory handle.
-            UserPrincipalLookupService users = dir.getFileSystem().getUserPrincipalLookupService();
-            view.setGroup(users.lookupPrincipalByGroupName(Integer.toString(vm.gid())));
-            view.setOwner(users.lookupPrincipalByName(Integer.toString(vm.uid())));
-            view.setPermissions(PosixFilePermissions.fromString("rw-------"));
-        } catch (IOException e) {
+            file.giveTo(vm.uid(), vm.gid(), OWNER_READ_WRITE);
+        } catch (NativeException | IllegalStateException e) {
             throw DaemonException.failed(field + " " + real + ": cannot give it to uid " + vm.uid() + ": " + e.getMessage());
         }
     }
 
+    /** Mode 0600: the disk is its VM's user's alone. */
+    private static final int OWNER_READ_WRITE = 0600;
+
     /**
      * Gives the VM's writable disks that {@code uid} still owns back to root (mode kept), when
      * the VM is deleted: its uid goes to the next VM defined, which must not find them its own.
-     * Best effort, through the directory handle as {@link #handOverDrive}; what fails is logged.
+     * Best effort, through the file's own descriptor as {@link #handOverDrive}; what fails is logged.
      */
     static void takeBack(FullVmConfiguration config, int uid, EventLog log) {
         if (config.drives() == null) {
@@ -154,22 +146,72 @@ final class VmOwnership {
             Path given = Path.of(d.pathOnHost()).toAbsolutePath();
             try {
                 Path dir = given.getParent().toRealPath();
-                try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
-                    if (stream instanceof SecureDirectoryStream<Path> sds) {
-                        PosixFileAttributeView view = sds.getFileAttributeView(given.getFileName(), PosixFileAttributeView.class,
-                                LinkOption.NOFOLLOW_LINKS);
-                        PosixFileAttributes a = view.readAttributes();
-                        if (a.isRegularFile() && ((Number) Files.getAttribute(dir.resolve(given.getFileName()), "unix:uid",
-                                LinkOption.NOFOLLOW_LINKS)).intValue() == uid) {
-                            UserPrincipalLookupService users = dir.getFileSystem().getUserPrincipalLookupService();
-                            view.setOwner(users.lookupPrincipalByName("0"));
-                            view.setGroup(users.lookupPrincipalByGroupName("0"));
-                        }
+                try (DriveFile file = DriveFile.open(dir, given.getFileName())) {
+                    if (file.stat().isRegularFile() && file.stat().uid() == uid) {
+                        file.giveTo(0, 0, KEEP_MODE);
                     }
                 }
             } catch (IOException | RuntimeException e) {
                 log.warn("drive_not_taken_back", "drive", d.driveId(), "path", given, "uid", uid, "error", e.getMessage());
             }
+        }
+    }
+
+    /** {@link DriveFile#giveTo}'s mode for "leave the permission bits as they are". */
+    static final int KEEP_MODE = -1;
+
+    /**
+     * A drive's file held by an O_PATH descriptor, opened relative to its directory with
+     * O_NOFOLLOW on both (open(2)): nothing of a device or FIFO is opened, so naming one has
+     * no effect on it, and a symbolic link is held as itself (fstat shows a link, not its
+     * target). {@link #stat} is that file's status, and {@link #giveTo} changes that file.
+     */
+    record DriveFile(int pathFd, FileCalls.Stat stat, String path) implements AutoCloseable {
+        static DriveFile open(Path dir, Path name) {
+            String path = dir.resolve(name).toString();
+            int dirFd = Native.open(dir.toString(), Native.O_RDONLY | FileCalls.O_DIRECTORY | FileCalls.O_NOFOLLOW
+                    | Native.O_CLOEXEC);
+            try {
+                int fd = FileCalls.openat(dirFd, name.toString(), FileCalls.O_PATH | FileCalls.O_NOFOLLOW | Native.O_CLOEXEC,
+                        path);
+                try {
+                    return new DriveFile(fd, FileCalls.fstat(fd, path), path);
+                } catch (RuntimeException e) {
+                    Native.close(fd);
+                    throw e;
+                }
+            } finally {
+                Native.close(dirFd);
+            }
+        }
+
+        /**
+         * fchown to {@code uid}:{@code gid} and, unless {@link #KEEP_MODE}, fchmod to {@code mode},
+         * for a regular file only. An O_PATH descriptor refuses both (EBADF), so the file is
+         * reopened read-only through /proc/self/fd, which opens the very inode held (proc(5)),
+         * not whatever now has its name; the inode is checked all the same.
+         */
+        void giveTo(int uid, int gid, int mode) {
+            if (!stat.isRegularFile()) {
+                throw new IllegalStateException(path + " is not a regular file");
+            }
+            int fd = Native.open("/proc/self/fd/" + pathFd, Native.O_RDONLY | Native.O_CLOEXEC);
+            try {
+                if (!FileCalls.fstat(fd, path).sameFile(stat)) {
+                    throw new IllegalStateException(path + ": /proc/self/fd/" + pathFd + " opened another file");
+                }
+                FileCalls.fchown(fd, uid, gid, path);
+                if (mode != KEEP_MODE) {
+                    FileCalls.fchmod(fd, mode, path);
+                }
+            } finally {
+                Native.close(fd);
+            }
+        }
+
+        @Override
+        public void close() {
+            Native.close(pathFd);
         }
     }
 
@@ -193,14 +235,6 @@ final class VmOwnership {
         String why = vm.unreachable(Path.of(path), 4);
         if (why != null) {
             throw DaemonException.badRequest(field + " " + path + ": the VM's user (uid " + vm.uid() + ") cannot read it: " + why);
-        }
-    }
-
-    private static int attr(Path p, String name, String field) {
-        try {
-            return ((Number) Files.getAttribute(p, name, LinkOption.NOFOLLOW_LINKS)).intValue();
-        } catch (IOException e) {
-            throw DaemonException.badRequest(field + " " + p + ": " + e.getMessage());
         }
     }
 }

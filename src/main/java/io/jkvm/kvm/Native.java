@@ -106,6 +106,11 @@ public final class Native {
         return fn(name, fd, CAPTURE_ERRNO);
     }
 
+    /** As {@link #errnoFn(String, FunctionDescriptor)}, for a variadic function: arguments from {@code firstVariadic} on. */
+    static MethodHandle errnoFn(String name, FunctionDescriptor fd, int firstVariadic) {
+        return fn(name, fd, CAPTURE_ERRNO, Linker.Option.firstVariadicArg(firstVariadic));
+    }
+
     private static final MethodHandle OPEN = LINKER.downcallHandle(LIBC.find("open").orElseThrow(),
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
             CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));

@@ -20,14 +20,7 @@ final class BackingChain {
     private BackingChain() {}
 
     static Qcow2Image openTop(Path path, boolean readOnly, BackingPolicy policy) throws IOException {
-        List<Path> dirs = new ArrayList<>();
-        for (Path d : policy.dirsFor(path)) {
-            try {
-                dirs.add(d.toRealPath());
-            } catch (IOException missing) {
-                // a directory that does not exist allows nothing
-            }
-        }
+        List<Path> dirs = allowedDirs(policy, path);
         Set<Path> seen = new HashSet<>();
         try {
             seen.add(path.toRealPath());
@@ -35,6 +28,22 @@ final class BackingChain {
             // LockedFile.open reports it
         }
         return openQcow2(path, readOnly, policy, dirs, 0, seen);
+    }
+
+    /**
+     * The real paths of the directories {@code policy} lets the chain of {@code top} take backing
+     * files from; {@link #resolve} compares real paths, so a link cannot lead out of them.
+     */
+    private static List<Path> allowedDirs(BackingPolicy policy, Path top) {
+        List<Path> dirs = new ArrayList<>();
+        for (Path d : policy.dirsFor(top)) {
+            try {
+                dirs.add(d.toRealPath());
+            } catch (IOException missing) {
+                // a directory that does not exist allows nothing
+            }
+        }
+        return dirs;
     }
 
     private static Qcow2Image openQcow2(Path path, boolean readOnly, BackingPolicy policy, List<Path> dirs, int depth,
@@ -68,14 +77,7 @@ final class BackingChain {
      * the chain (another VMM may hold the images' locks then, during a migration).
      */
     static List<Path> files(Path top, BackingPolicy policy) throws IOException {
-        List<Path> dirs = new ArrayList<>();
-        for (Path d : policy.dirsFor(top)) {
-            try {
-                dirs.add(d.toRealPath());
-            } catch (IOException missing) {
-                // a directory that does not exist allows nothing
-            }
-        }
+        List<Path> dirs = allowedDirs(policy, top);
         Set<Path> seen = new HashSet<>();
         seen.add(top.toRealPath());
         List<Path> out = new ArrayList<>();

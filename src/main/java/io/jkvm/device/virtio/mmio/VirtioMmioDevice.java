@@ -320,17 +320,9 @@ public final class VirtioMmioDevice implements BusDevice, VirtioTransportDevice,
 
     // ---------------------------------------------------------------- snapshots
 
-    /** Stops request processing for a snapshot ({@link VirtioTransportCore#suspendIo}). Call with the vCPUs paused. */
-    public void suspendIo() throws java.io.IOException {
-        core.suspendIo();
-    }
-
-    public boolean ioSuspended() {
-        return core.ioSuspended();
-    }
-
-    public void resumeIo() {
-        core.resumeIo();
+    @Override
+    public VirtioTransportCore core() {
+        return core;
     }
 
     /** The device's whole guest-visible state; requires {@link #suspendIo} first. */

@@ -67,8 +67,7 @@ public record VirtioMmioState(VirtioCoreState core, int interruptStatus) {
         for (VirtioCoreState.Queue q : c.queues()) {
             w.u16(q.size()).bool(q.enabled()).i64(q.desc()).i64(q.driver()).i64(q.device());
             if (q.enabled()) {
-                Virtqueue.Position p = q.position();
-                w.u16(p.lastAvail()).u16(p.usedIdx()).u16(p.signalledUsed()).bool(p.signalledValid());
+                q.position().write(w);
             }
         }
         w.nested(c.device());
@@ -93,8 +92,7 @@ public record VirtioMmioState(VirtioCoreState core, int interruptStatus) {
             long device = r.i64("queue " + q + " device");
             Virtqueue.Position pos = null;
             if (ready) {
-                pos = new Virtqueue.Position(r.u16("queue " + q + " last avail idx"), r.u16("queue " + q + " used idx"),
-                        r.u16("queue " + q + " signalled used idx"), r.bool("queue " + q + " signalled valid"));
+                pos = Virtqueue.Position.read(r, "queue " + q);
             }
             queues.add(new VirtioCoreState.Queue(size, ready, desc, driver, device, pos));
         }

@@ -510,19 +510,9 @@ public final class VirtioPciDevice implements PciDevice, VirtioTransportDevice, 
 
     // ---------------------------------------------------------------- snapshots
 
-    /** Stops request processing for a snapshot ({@link VirtioTransportCore#suspendIo}). Call with the vCPUs paused. */
-    public void suspendIo() throws java.io.IOException {
-        core.suspendIo();
-    }
-
-    /** Whether {@link #suspendIo} holds this function's I/O (a paused, captured VM's stays so until resume). */
-    public boolean ioSuspended() {
-        return core.ioSuspended();
-    }
-
-    /** Undoes {@link #suspendIo} and re-polls every queue (a kick may have been swallowed meanwhile). */
-    public void resumeIo() {
-        core.resumeIo();
+    @Override
+    public VirtioTransportCore core() {
+        return core;
     }
 
     /** The function's whole state, the device's own nested in it; requires {@link #suspendIo} first. */

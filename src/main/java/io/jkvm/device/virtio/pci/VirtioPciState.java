@@ -54,8 +54,7 @@ public record VirtioPciState(int deviceType, byte[] pciConfig, MsixTable.State m
         for (Queue q : s.queues) {
             w.u16(q.size()).u16(q.msixVector()).bool(q.enabled()).i64(q.desc()).i64(q.driver()).i64(q.device());
             if (q.enabled()) {
-                Virtqueue.Position p = q.position();
-                w.u16(p.lastAvail()).u16(p.usedIdx()).u16(p.signalledUsed()).bool(p.signalledValid());
+                q.position().write(w);
             }
         }
         w.nested(s.device);
@@ -99,8 +98,7 @@ public record VirtioPciState(int deviceType, byte[] pciConfig, MsixTable.State m
             long device = r.i64("queue " + q + " device");
             Virtqueue.Position pos = null;
             if (enabled) {
-                pos = new Virtqueue.Position(r.u16("queue " + q + " last avail idx"), r.u16("queue " + q + " used idx"),
-                        r.u16("queue " + q + " signalled used idx"), r.bool("queue " + q + " signalled valid"));
+                pos = Virtqueue.Position.read(r, "queue " + q);
             }
             try {
                 queues.add(new Queue(size, vector, enabled, desc, driver, device, pos));
