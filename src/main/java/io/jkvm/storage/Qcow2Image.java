@@ -35,9 +35,9 @@ import java.util.zip.Inflater;
  * cluster's work (≤ 2 MiB of I/O and one inflate), and requests spanning clusters take it once
  * per cluster. Plain data reads and backing reads happen outside it.
  *
- * <p>Not supported for writing: internal snapshots (refused at open), and images whose refcount
- * table would have to grow (refused at the write that needs it, naming the limit). Discard is a
- * no-op (a hint, virtio 1.2 §5.2.6.2).
+ * <p>When the file outgrows what the refcount table covers, the table grows ({@link
+ * RefcountTableGrowth}). Not supported for writing: internal snapshots (refused at open). Discard
+ * is a no-op (a hint, virtio 1.2 §5.2.6.2).
  */
 public final class Qcow2Image implements DiskImage {
     static final ValueLayout.OfLong BE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
@@ -66,7 +66,9 @@ public final class Qcow2Image implements DiskImage {
     private final long refcountMax;
     private final long blockEntries;
     private final long[] l1;
-    private final long[] refcountTable;
+    /** The refcount table as loaded or last grown; with {@link #refcountTableOffset}, under {@link #lock}. */
+    private long[] refcountTable;
+    private long refcountTableOffset;
     private final String what;
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -97,6 +99,7 @@ public final class Qcow2Image implements DiskImage {
         this.blockEntries = clusterSize / refcountBytes;
         this.l1 = loadTable(header.l1Offset(), header.l1Size());
         this.refcountTable = loadTable(header.refcountTableOffset(), header.refcountTableClusters() * (clusterSize / 8));
+        this.refcountTableOffset = header.refcountTableOffset();
     }
 
     /**
@@ -457,7 +460,7 @@ public final class Qcow2Image implements DiskImage {
     private void checkNotMetadata(long host, long g) throws IOException {
         boolean header0 = host < clusterSize;
         boolean inL1 = overlaps(host, header.l1Offset(), 8L * l1.length);
-        boolean inRt = overlaps(host, header.refcountTableOffset(), 8L * refcountTable.length);
+        boolean inRt = overlaps(host, refcountTableOffset, 8L * refcountTable.length);
         if (header0 || inL1 || inRt) {
             throw new IOException(what + ": the L2 entry for guest offset " + g + " points at host cluster " + host
                     + ", which holds the image's " + (header0 ? "header" : inL1 ? "L1 table" : "refcount table"));
@@ -584,9 +587,17 @@ public final class Qcow2Image implements DiskImage {
     private void addRefcount(long c, long delta) throws IOException {
         long index = (c >>> clusterBits) / blockEntries;
         if (index >= refcountTable.length) {
-            throw new IOException(what + ": the image would need a refcount table larger than its "
-                    + header.refcountTableClusters() + " cluster(s) (covering " + refcountTable.length * blockEntries * clusterSize
-                    + " bytes of file); growing it is not supported (qemu-img convert makes a fresh image)");
+            RefcountTableGrowth.Grown g = new RefcountTableGrowth(this).grow(index);
+            long[] old = refcountTable;
+            long oldOffset = refcountTableOffset;
+            refcountTable = g.table();
+            refcountTableOffset = g.offset();
+            allocationHint = Math.max(allocationHint, g.end());
+            // The header points at the new table now; the old one's clusters are free (qcow2
+            // "Host cluster management": refcount 0 = free). Counted down through the new table.
+            for (long at = oldOffset; at < oldOffset + 8L * old.length; at += clusterSize) {
+                addRefcount(at, -1);
+            }
         }
         long block = refcountBlock(c);
         if (block == 0) {
@@ -624,12 +635,49 @@ public final class Qcow2Image implements DiskImage {
         } else {
             file.write(b, z);
         }
-        writeLong(header.refcountTableOffset() + 8L * index, b);
+        writeLong(refcountTableOffset + 8L * index, b);
         refcountTable[index] = b;
         if (!self) {
             addRefcount(b, 1);
         }
         return b;
+    }
+
+    // ---- for RefcountTableGrowth (under the lock) ---------------------------------------------
+
+    ImageFile file() {
+        return file;
+    }
+
+    int clusterBits() {
+        return clusterBits;
+    }
+
+    int refcountBytes() {
+        return refcountBytes;
+    }
+
+    long[] refcountTable() {
+        return refcountTable;
+    }
+
+    /** Where allocation would continue: past the aligned end of the file and every cluster handed out. */
+    long allocationStart() {
+        return Math.max(allocationHint, (file.length() + clusterSize - 1) & ~(clusterSize - 1));
+    }
+
+    /** The refcount block (checked) covering host cluster {@code c}, or 0 when the table has none for it. */
+    long blockFor(long c) throws IOException {
+        return refcountBlock(c);
+    }
+
+    /** Sets the refcount of {@code c}, whose block exists, to 1 (for clusters no table references yet). */
+    void countOne(long c) throws IOException {
+        addRefcount(c, 1);
+    }
+
+    String what() {
+        return what;
     }
 
     // ---- helpers -----------------------------------------------------------------------------
