@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 
 /** {@code jkvm image ...}: guest images. */
 @Command(name = "image", mixinStandardHelpOptions = true, description = "Guest images.",
-        subcommands = {ImageCommand.Build.class, ImageCommand.Info.class})
+        subcommands = {ImageCommand.Build.class, ImageCommand.Info.class, ImageCommand.Create.class})
 public final class ImageCommand implements Runnable {
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -84,5 +84,74 @@ public final class ImageCommand implements Runnable {
                 throw new UserError("image info: " + e.getMessage());
             }
         }
+    }
+
+    /** {@code jkvm image create}: a new raw (sparse) or qcow2 (version 3) image; see {@link io.jkvm.storage.ImageCreator}. */
+    @Command(name = "create", mixinStandardHelpOptions = true, description = {
+        "Create a disk image: raw (a sparse file) or qcow2 (version 3, 16-bit refcounts).",
+        "SIZE is bytes or a number with K, M, G, T, P, E (powers of 1024); with -b it defaults to the backing image's size.",
+        "Unlike qemu-img, an existing FILE is refused unless --force (and a FILE in use by a VM is never overwritten)."})
+    static final class Create implements Callable<Integer> {
+        @Option(names = "-f", paramLabel = "FMT", required = true, description = "raw or qcow2.")
+        String format;
+
+        @picocli.CommandLine.Parameters(index = "0", paramLabel = "FILE", description = "The image to create.")
+        Path file;
+
+        @picocli.CommandLine.Parameters(index = "1", arity = "0..1", paramLabel = "SIZE", description = "Virtual size.")
+        String size;
+
+        @Option(names = "-b", paramLabel = "BACKING",
+                description = "qcow2 only: backing file, stored as given (relative to FILE's directory).")
+        String backing;
+
+        @Option(names = "-F", paramLabel = "FMT", description = "The backing file's format, raw or qcow2 (required with -b).")
+        String backingFormat;
+
+        @Option(names = "--cluster-size", paramLabel = "N",
+                description = "qcow2 only: a power of two from 512 to 2M (default 64K).")
+        String clusterSize;
+
+        @Option(names = "--force", description = "Overwrite an existing FILE (if no one holds its lock).")
+        boolean force;
+
+        @Override
+        public Integer call() {
+            try {
+                io.jkvm.storage.DiskFormat f = parseFormat("-f", format);
+                io.jkvm.storage.DiskFormat bf = backingFormat == null ? null : parseFormat("-F", backingFormat);
+                if (size == null && backing == null) {
+                    throw new UserError("image create: SIZE is required without -b");
+                }
+                long bytes = size == null ? 0 : io.jkvm.storage.ImageCreator.parseSize("SIZE", size);
+                if (size != null && bytes == 0) {
+                    throw new UserError("image create: SIZE must be more than 0 bytes");
+                }
+                long cs = clusterSize == null ? 0 : io.jkvm.storage.ImageCreator.parseSize("--cluster-size", clusterSize);
+                if (clusterSize != null && (cs <= 0 || cs > Integer.MAX_VALUE)) {
+                    throw new UserError("image create: --cluster-size " + clusterSize + " must be a power of two from 512 to 2M");
+                }
+                long made = io.jkvm.storage.ImageCreator.create(new io.jkvm.storage.ImageCreator.Request(
+                        file, f, bytes, backing, bf, (int) cs, force));
+                if (backing != null && !io.jkvm.storage.ImageCreator.backingInImageDirectory(file, backing)) {
+                    System.err.println("jkvm: note: " + backing + " is outside " + file
+                            + "'s directory; the VMM follows backing files only from there by default");
+                }
+                System.out.println("created " + file + ": " + f.id() + ", " + made + " bytes");
+                return 0;
+            } catch (IllegalArgumentException e) {
+                throw new UserError("image create: " + e.getMessage());
+            } catch (IOException e) {
+                throw new UserError("image create: " + e.getMessage());
+            }
+        }
+    }
+
+    static io.jkvm.storage.DiskFormat parseFormat(String option, String value) {
+        return switch (value) {
+            case "raw" -> io.jkvm.storage.DiskFormat.RAW;
+            case "qcow2" -> io.jkvm.storage.DiskFormat.QCOW2;
+            default -> throw new UserError(option + " must be raw or qcow2, not '" + value + "'");
+        };
     }
 }
