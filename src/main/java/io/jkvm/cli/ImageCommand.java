@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
 
 /** {@code jkvm image ...}: guest images. */
 @Command(name = "image", mixinStandardHelpOptions = true, description = "Guest images.",
-        subcommands = {ImageCommand.Build.class, ImageCommand.Info.class, ImageCommand.Create.class})
+        subcommands = {ImageCommand.Build.class, ImageCommand.Info.class, ImageCommand.Create.class,
+            ImageCommand.Check.class})
 public final class ImageCommand implements Runnable {
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -144,6 +145,38 @@ public final class ImageCommand implements Runnable {
             } catch (IOException e) {
                 throw new UserError("image create: " + e.getMessage());
             }
+        }
+    }
+
+    /** {@code jkvm image check FILE}: a read-only metadata check with qemu-img check's exit statuses. */
+    @Command(name = "check", mixinStandardHelpOptions = true, description = {
+        "Check a qcow2 image's metadata read-only: refcounts against references (leaks, corruptions),",
+        "entries with reserved bits, unaligned or past the end of the file, overlapping metadata.",
+        "Exit status as qemu-img check: 0 clean, 1 check not completed, 2 corruptions, 3 leaks only.",
+        "Repair is qemu-img's job: qemu-img check -r all FILE."})
+    static final class Check implements Callable<Integer> {
+        @picocli.CommandLine.Parameters(paramLabel = "FILE", description = "The qcow2 image.")
+        Path file;
+
+        @Override
+        public Integer call() {
+            io.jkvm.storage.Qcow2Checker.Report r;
+            try {
+                if (!Files.isRegularFile(file)) {
+                    throw new ExitCodeError(1, "image check: " + file + " does not exist or is not a regular file");
+                }
+                if (!io.jkvm.storage.ImageInfo.looksLikeQcow2(file)) {
+                    throw new ExitCodeError(1, "image check: " + file + " is not a qcow2 image (raw images have no metadata to check)");
+                }
+                r = io.jkvm.storage.Qcow2Checker.check(file);
+            } catch (IOException e) {
+                throw new ExitCodeError(1, "image check: " + e.getMessage());
+            }
+            if (r.incomplete() != null) {
+                throw new ExitCodeError(1, "image check: not completed: " + r.incomplete());
+            }
+            r.lines().forEach(System.out::println);
+            return r.exitCode();
         }
     }
 
