@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 /** {@code jkvm image ...}: guest images. */
 @Command(name = "image", mixinStandardHelpOptions = true, description = "Guest images.",
         subcommands = {ImageCommand.Build.class, ImageCommand.Info.class, ImageCommand.Create.class,
-            ImageCommand.Check.class})
+            ImageCommand.Check.class, ImageCommand.Convert.class, ImageCommand.Commit.class})
 public final class ImageCommand implements Runnable {
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -119,8 +119,8 @@ public final class ImageCommand implements Runnable {
         @Override
         public Integer call() {
             try {
-                io.jkvm.storage.DiskFormat f = parseFormat("-f", format);
-                io.jkvm.storage.DiskFormat bf = backingFormat == null ? null : parseFormat("-F", backingFormat);
+                io.jkvm.storage.DiskFormat f = parseFormat("image create", "-f", format);
+                io.jkvm.storage.DiskFormat bf = backingFormat == null ? null : parseFormat("image create", "-F", backingFormat);
                 if (size == null && backing == null) {
                     throw new UserError("image create: SIZE is required without -b");
                 }
@@ -150,8 +150,9 @@ public final class ImageCommand implements Runnable {
 
     /** {@code jkvm image check FILE}: a read-only metadata check with qemu-img check's exit statuses. */
     @Command(name = "check", mixinStandardHelpOptions = true, description = {
-        "Check a qcow2 image's metadata read-only: refcounts against references (leaks, corruptions),",
-        "entries with reserved bits, unaligned or past the end of the file, overlapping metadata.",
+        "Check a qcow2 image's metadata read-only, as qemu-img check does.",
+        "Refcounts against references (leaks, corruptions); entries with reserved bits, unaligned or past the end",
+        "of the file; overlapping metadata; data clusters on metadata; COPIED flags. Nothing is written.",
         "Exit status as qemu-img check: 0 clean, 1 check not completed, 2 corruptions, 3 leaks only.",
         "Repair is qemu-img's job: qemu-img check -r all FILE."})
     static final class Check implements Callable<Integer> {
@@ -180,11 +181,88 @@ public final class ImageCommand implements Runnable {
         }
     }
 
-    static io.jkvm.storage.DiskFormat parseFormat(String option, String value) {
+    /** {@code jkvm image convert}: a new image with SRC's guest-visible contents. */
+    @Command(name = "convert", mixinStandardHelpOptions = true, description = {
+        "Copy a disk image's contents (a qcow2 SRC read through its backing chain) into a new image DST.",
+        "A qcow2 DST allocates only clusters that are not all zeroes; a raw DST is sparse where the data is zero.",
+        "SRC's format is read from its first bytes unless -f is given; backing files only from SRC's directory.",
+        "An existing DST is refused unless --force."})
+    static final class Convert implements Callable<Integer> {
+        @Option(names = "-f", paramLabel = "FMT", description = "SRC's format, raw or qcow2.")
+        String sourceFormat;
+
+        @Option(names = "-O", paramLabel = "FMT", required = true, description = "DST's format, raw or qcow2.")
+        String outputFormat;
+
+        @Option(names = "--cluster-size", paramLabel = "N", description = "qcow2 DST only (default 64K).")
+        String clusterSize;
+
+        @Option(names = "--force", description = "Overwrite an existing DST (if no one holds its lock).")
+        boolean force;
+
+        @picocli.CommandLine.Parameters(index = "0", paramLabel = "SRC", description = "The image to read.")
+        Path src;
+
+        @picocli.CommandLine.Parameters(index = "1", paramLabel = "DST", description = "The image to create.")
+        Path dst;
+
+        @Override
+        public Integer call() {
+            try {
+                io.jkvm.storage.DiskFormat out = parseFormat("image convert", "-O", outputFormat);
+                io.jkvm.storage.DiskFormat in;
+                if (sourceFormat != null) {
+                    in = parseFormat("image convert", "-f", sourceFormat);
+                } else {
+                    if (!Files.isRegularFile(src)) {
+                        throw new UserError("image convert: SRC " + src + " does not exist or is not a regular file");
+                    }
+                    in = io.jkvm.storage.ImageInfo.looksLikeQcow2(src) ? io.jkvm.storage.DiskFormat.QCOW2
+                            : io.jkvm.storage.DiskFormat.RAW;
+                }
+                long cs = clusterSize == null ? 0 : io.jkvm.storage.ImageCreator.parseSize("--cluster-size", clusterSize);
+                if (clusterSize != null && (cs <= 0 || cs > Integer.MAX_VALUE)) {
+                    throw new UserError("image convert: --cluster-size " + clusterSize + " must be a power of two from 512 to 2M");
+                }
+                long size = io.jkvm.storage.ImageConverter.convert(src, in, dst, out, (int) cs, force);
+                System.out.println("converted " + src + " (" + in.id() + ") to " + dst + " (" + out.id() + ", " + size + " bytes)");
+                return 0;
+            } catch (IllegalArgumentException | IOException e) {
+                throw new UserError("image convert: " + e.getMessage());
+            }
+        }
+    }
+
+    /** {@code jkvm image commit OVERLAY}: the overlay's clusters into its backing file. */
+    @Command(name = "commit", mixinStandardHelpOptions = true, description = {
+        "Write the clusters a qcow2 OVERLAY holds into its backing file.",
+        "The backing file (raw or qcow2, writable, not in use, at least OVERLAY's size) then reads as OVERLAY",
+        "did. OVERLAY is left unchanged (as qemu-img commit -d); other overlays",
+        "of the same backing file see the change too. Backing files only from OVERLAY's directory."})
+    static final class Commit implements Callable<Integer> {
+        @picocli.CommandLine.Parameters(paramLabel = "OVERLAY", description = "The qcow2 overlay.")
+        Path overlay;
+
+        @Override
+        public Integer call() {
+            try {
+                if (!Files.isRegularFile(overlay) || !io.jkvm.storage.ImageInfo.looksLikeQcow2(overlay)) {
+                    throw new UserError("image commit: OVERLAY " + overlay + " is not a qcow2 image");
+                }
+                long bytes = io.jkvm.storage.ImageConverter.commit(overlay);
+                System.out.println("committed " + bytes + " bytes of " + overlay + " into its backing file");
+                return 0;
+            } catch (IllegalArgumentException | IOException e) {
+                throw new UserError("image commit: " + e.getMessage());
+            }
+        }
+    }
+
+    static io.jkvm.storage.DiskFormat parseFormat(String command, String option, String value) {
         return switch (value) {
             case "raw" -> io.jkvm.storage.DiskFormat.RAW;
             case "qcow2" -> io.jkvm.storage.DiskFormat.QCOW2;
-            default -> throw new UserError(option + " must be raw or qcow2, not '" + value + "'");
+            default -> throw new UserError(command + ": " + option + " must be raw or qcow2, not '" + value + "'");
         };
     }
 }

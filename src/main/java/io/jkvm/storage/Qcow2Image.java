@@ -111,6 +111,38 @@ public final class Qcow2Image implements DiskImage {
     }
 
     /**
+     * Opens (and locks) the qcow2 image at {@code path} alone: its backing file, if it names one,
+     * is not opened, so unallocated clusters read as zeroes. For {@code jkvm image commit}, which
+     * reads only what {@link #allocatedHere} says the image itself holds.
+     */
+    static Qcow2Image openWithoutBacking(Path path, boolean readOnly) throws IOException {
+        LockedFile f = LockedFile.open(path, readOnly);
+        Qcow2Header h;
+        try {
+            h = Qcow2Header.read(f, !readOnly);
+        } catch (IOException | RuntimeException e) {
+            f.close();
+            throw e;
+        }
+        return open(f, h, null);
+    }
+
+    /**
+     * Whether this image itself says what guest offset {@code g} reads as: a data, compressed or
+     * zero cluster ("Cluster mapping"); false when the read would go to the backing file.
+     */
+    boolean allocatedHere(long g) throws IOException {
+        checkRange(g, 1);
+        lock.lock();
+        try {
+            long e = l2Entry(g);
+            return (e & (COMPRESSED | ZERO)) != 0 || (e & OFFSET_MASK) != 0;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
      * Opens a qcow2 image in {@code file} (closed on failure), with {@code backing} already opened
      * by the caller (closed on failure too).
      */
