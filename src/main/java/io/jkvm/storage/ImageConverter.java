@@ -29,6 +29,9 @@ public final class ImageConverter {
      */
     public static long convert(Path src, DiskFormat srcFormat, Path dst, DiskFormat dstFormat, int clusterSize,
             boolean force) throws IOException {
+        if (!Files.isRegularFile(src)) {
+            throw new IllegalArgumentException("SRC " + src + " does not exist or is not a regular file");
+        }
         if (Files.exists(dst)) {
             if (Files.isSameFile(src, dst)) {
                 throw new IllegalArgumentException("DST " + dst + " is SRC; refusing to overwrite the image being read");

@@ -6,7 +6,6 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
@@ -172,7 +171,7 @@ public final class ImageCreator {
             Path b = Path.of(backing);
             Path dir = file.toAbsolutePath().getParent();
             Path real = (b.isAbsolute() ? b : dir.resolve(b)).toRealPath();
-            return List.of(dir.toRealPath()).stream().anyMatch(real::startsWith);
+            return real.startsWith(dir.toRealPath());
         } catch (IOException | RuntimeException e) {
             return false;
         }
