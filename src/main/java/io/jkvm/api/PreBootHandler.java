@@ -28,6 +28,7 @@ final class PreBootHandler {
             case InstanceStart _ -> start(action);
             case LoadSnapshot l -> loadSnapshot(action, l.params());
             case CancelMigration _ -> vmm.migration().cancel();
+            case PutMmds _, PatchMmds _ -> config.updateMmds(action);
             // As Firecracker (rpc_interface.rs): PATCH of a drive or an interface updates a running
             // device, and FlushMetrics has nothing to flush before boot; before it, PUT the section again.
             case UpdateDrive _, UpdateNetworkInterface _, FlushMetrics _, SendCtrlAltDel _, Pause _, Resume _,

@@ -41,6 +41,7 @@ final class RuntimeHandler {
             case CreateSnapshot c -> createSnapshot(action, c.params());
             case StartMigration m -> startMigration(action, m.request());
             case CancelMigration _ -> vmm.migration().cancel();
+            case PutMmds _, PatchMmds _ -> config.updateMmds(action); // the guest sees the new document at once
         }
         return null;
     }

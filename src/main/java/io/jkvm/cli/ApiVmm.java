@@ -121,6 +121,14 @@ final class ApiVmm {
         return this;
     }
 
+    private Long mmdsSizeLimit;
+
+    /** {@code --mmds-size-limit} (null: the default, the API's body limit). */
+    ApiVmm mmdsSizeLimit(Long bytes) {
+        mmdsSizeLimit = bytes;
+        return this;
+    }
+
     /** Actions applied before the API serves or the config file is read (logger and metrics from flags). */
     ApiVmm initialActions(java.util.List<io.jkvm.api.VmmAction> actions) {
         initialActions = java.util.List.copyOf(actions);
@@ -193,6 +201,9 @@ final class ApiVmm {
                 vmm.setSnapshotKeySource(HostSnapshotKey.inDefaultPlace());
             }
             vmm.setTrustSourcePaths(trustSourcePaths);
+            if (mmdsSizeLimit != null) {
+                vmm.setMmdsSizeLimit(mmdsSizeLimit);
+            }
             if (tls != null) {
                 vmm.setMigrationTls(tls);
             }

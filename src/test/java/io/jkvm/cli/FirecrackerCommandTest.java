@@ -51,7 +51,7 @@ class FirecrackerCommandTest {
     @Test
     void flagsJkvmCannotHonourAreRefusedNamingThem() {
         for (String[] args : List.of(new String[] {"--seccomp-filter", "f.bpf"}, new String[] {"--boot-timer"},
-                new String[] {"--mmds-size-limit", "1024"}, new String[] {"--http-api-max-payload-size", "1000"},
+                new String[] {"--mmds-size-limit", "-1"}, new String[] {"--http-api-max-payload-size", "1000"},
                 new String[] {"--no-api"}, new String[] {"--id", "bad id"}, new String[] {"--level", "Info"})) {
             assertThatThrownBy(() -> parsed(args).checkedFlags()).as(String.join(" ", args))
                     .isInstanceOf(UserError.class).hasMessageContaining(args[0]);
