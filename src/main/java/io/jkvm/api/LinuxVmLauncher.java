@@ -73,6 +73,7 @@ public final class LinuxVmLauncher implements GuestLauncher {
         LinuxVm vm = new LinuxVm(spec.config(), c);
         vm.trackDirtyPages(spec.trackDirtyPages());
         vm.ramBacking(spec.ramBacking());
+        vm.mmds(spec.mmds());
         return run(vm);
     }
 

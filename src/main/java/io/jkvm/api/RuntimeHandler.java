@@ -139,6 +139,7 @@ final class RuntimeHandler {
     private void createSnapshot(VmmAction action, SnapshotCreateParams p) {
         synchronized (vmm) {
             RunningGuest g = vmm.liveGuest(action);
+            refuseWithMmds("CreateSnapshot: a snapshot");
             SnapshotRequest request = SnapshotRequests.create(p, config.machine(), vmm.state() == State.PAUSED,
                     vmm.snapshotKey());
             ConfinedPaths.checkCreated(vmm, "snapshot_path", request.stateFile());
@@ -162,11 +163,23 @@ final class RuntimeHandler {
         }
     }
 
+    /**
+     * Snapshots and migration do not carry the MMDS configuration yet: refused rather than
+     * restoring a VM whose interfaces no longer answer for it.
+     */
+    private void refuseWithMmds(String what) {
+        if (config.mmdsConfig() != null) {
+            throw ApiException.notAllowed(what + " of a microVM with the MMDS configured (PUT /mmds/config) is not"
+                    + " supported yet: jkvm does not record the MMDS binding in snapshots");
+        }
+    }
+
     /** {@code PUT /migrate}: starts migrating the running VM; progress via {@code GET /migrate}. */
     private void startMigration(VmmAction action, MigrateRequest r) {
         RunningGuest g;
         synchronized (vmm) {
             g = vmm.liveGuest(action);
+            refuseWithMmds("StartMigration: a migration");
             if (vmm.state() == State.PAUSED) {
                 throw ApiException.notAllowed("the microVM is paused: resume it before migrating");
             }

@@ -144,6 +144,18 @@ public final class VmConfiguration {
         return mmds;
     }
 
+    /** The interfaces' TAP devices that answer for the MMDS, with its address and store; null without {@code PUT /mmds/config}. */
+    private io.jkvm.mmds.MmdsBinding mmdsBinding() {
+        if (mmdsConfig == null) {
+            return null;
+        }
+        java.util.Set<String> taps = new java.util.HashSet<>();
+        for (String iface : mmdsConfig.networkInterfaces()) {
+            taps.add(nics.get(iface).hostDevName());
+        }
+        return new io.jkvm.mmds.MmdsBinding(mmdsAddress, taps, mmds);
+    }
+
     /** {@code PUT /mmds/config} as normalized, or null when the metadata service is not configured. */
     synchronized MmdsConfig mmdsConfig() {
         return mmdsConfig;
@@ -472,10 +484,6 @@ public final class VmConfiguration {
             throw ApiException.notAllowed("Cannot start microvm without kernel configuration (PUT /boot-source first)");
         }
         VmConfig config = boot.validate(bootSource, machine);
-        if (mmdsConfig != null) {
-            throw ApiException.badField("mmds-config", "mmds-config: the guest side of the MMDS (answering the guest"
-                    + " at " + mmdsConfig.ipv4Address() + ") is not built yet; leave PUT /mmds/config out to start");
-        }
         for (Drive d : drives.values()) {
             HostPaths.checkBackingFile("drive " + d.driveId() + " path_on_host", d.pathOnHost(), d.readOnly());
         }
@@ -484,7 +492,7 @@ public final class VmConfiguration {
         config = config.withDevices(config.devices().withVsock(vsockConfig));
         return new GuestSpec(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
                 Boolean.TRUE.equals(machine.trackDirtyPages()), serialOutPath,
-                io.jkvm.memory.RamBacking.fromApi(machine.hugePages()));
+                io.jkvm.memory.RamBacking.fromApi(machine.hugePages()), mmdsBinding());
     }
 
     /** After a snapshot load: the machine and boot source the restored VM has. */

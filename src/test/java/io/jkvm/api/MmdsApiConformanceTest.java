@@ -143,6 +143,25 @@ class MmdsApiConformanceTest {
     }
 
     @Test
+    void startWithTheMmdsBindsItsInterfacesAndSnapshotsAreRefused() throws IOException {
+        controller.bootSource(dir);
+        nic("eth0", "tap0");
+        nic("eth1", "tap1");
+        assertThat(call("PUT", "/mmds/config", "{\"network_interfaces\": [\"eth1\"], \"ipv4_address\": \"169.254.170.2\"}")
+                .status()).isEqualTo(204);
+        assertThat(call("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}").status()).isEqualTo(204);
+        io.jkvm.mmds.MmdsBinding b = controller.launched.get().mmds();
+        assertThat(b.taps()).containsExactly("tap1");
+        assertThat(b.address()).isEqualTo(io.jkvm.mmds.LinkLocal.parse("169.254.170.2"));
+        assertThat(b.stackFor("tap0")).isNull();
+        assertThat(call("PATCH", "/vm", "{\"state\": \"Paused\"}").status()).isEqualTo(204);
+        ApiResponse r = call("PUT", "/snapshot/create", "{\"snapshot_path\": \"" + dir.resolve("s") + "\", \"mem_file_path\": \""
+                + dir.resolve("m") + "\"}");
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(fault(r)).contains("MMDS");
+    }
+
+    @Test
     void otherMethodsAreRefusedAsFirecrackerRefusesThem() throws IOException {
         assertThat(call("DELETE", "/mmds", null).status()).isEqualTo(400);
         assertThat(call("GET", "/mmds/config", null).status()).isEqualTo(400);
