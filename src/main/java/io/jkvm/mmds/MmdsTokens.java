@@ -40,6 +40,8 @@ public final class MmdsTokens {
     MmdsTokens(LongSupplier clockMillis) {
         this.clockMillis = clockMillis;
         rotate();
+        // Load and initialize the cipher now, before the VMM confines itself (seccomp, Landlock).
+        isValid(issue(MIN_TTL_SECONDS));
     }
 
     /** The instance id tokens are bound to. */

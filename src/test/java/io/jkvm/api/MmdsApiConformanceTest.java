@@ -182,6 +182,8 @@ class MmdsApiConformanceTest {
         ConfigFile.apply(doc, controller.vmm);
         FullVmConfiguration shown = (FullVmConfiguration) controller.vmm.handle(new GetVmConfig());
         assertThat(shown.mmdsConfig()).isEqualTo(new MmdsConfig("V2", List.of("eth0"), "169.254.169.254", false));
+        assertThat(Json.write(shown)).contains("\"mmds-config\":{\"version\":\"V2\",\"network_interfaces\":[\"eth0\"],"
+                + "\"ipv4_address\":\"169.254.169.254\",\"imds_compat\":false}");
         // What GET /vm/config shows is a configuration file that boots again.
         ConfigFile.validate(Json.MAPPER.readValue(Json.write(shown), FullVmConfiguration.class),
                 new io.jkvm.config.HostLimits(4, 8L << 30));
