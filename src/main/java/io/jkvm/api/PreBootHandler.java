@@ -85,8 +85,8 @@ final class PreBootHandler {
         }
         try {
             long t0 = System.nanoTime();
-            GuestLauncher.Restored r = launcher.restore(request, resume);
-            config.restoredFrom(r.config(), request.trackDirtyPages());
+            GuestLauncher.Restored r = launcher.restore(request, resume, config.mmds());
+            config.restoredFrom(r.config(), request.trackDirtyPages(), r.mmds());
             vmm.created(r.guest(), resume ? VmmController.State.RUNNING : VmmController.State.PAUSED);
             vmm.firecrackerMetrics().latency("load_snapshot", System.nanoTime() - t0);
             log.info("snapshot_loaded", "id", vmm.id(), "snapshot_path", request.stateFile(), "resumed", resume);

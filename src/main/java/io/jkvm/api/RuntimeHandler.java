@@ -139,7 +139,6 @@ final class RuntimeHandler {
     private void createSnapshot(VmmAction action, SnapshotCreateParams p) {
         synchronized (vmm) {
             RunningGuest g = vmm.liveGuest(action);
-            refuseWithMmds("CreateSnapshot: a snapshot");
             SnapshotRequest request = SnapshotRequests.create(p, config.machine(), vmm.state() == State.PAUSED,
                     vmm.snapshotKey());
             ConfinedPaths.checkCreated(vmm, "snapshot_path", request.stateFile());
@@ -164,13 +163,13 @@ final class RuntimeHandler {
     }
 
     /**
-     * Snapshots and migration do not carry the MMDS configuration yet: refused rather than
-     * restoring a VM whose interfaces no longer answer for it.
+     * Migration does not carry the MMDS binding yet (snapshots do): refused rather than a
+     * destination whose interfaces no longer answer for it.
      */
     private void refuseWithMmds(String what) {
         if (config.mmdsConfig() != null) {
             throw ApiException.notAllowed(what + " of a microVM with the MMDS configured (PUT /mmds/config) is not"
-                    + " supported yet: jkvm does not record the MMDS binding in snapshots");
+                    + " supported yet: jkvm's migration stream does not carry the MMDS binding");
         }
     }
 

@@ -149,11 +149,11 @@ public final class VmConfiguration {
         if (mmdsConfig == null) {
             return null;
         }
-        java.util.Set<String> taps = new java.util.HashSet<>();
+        java.util.Map<String, String> byTap = new java.util.LinkedHashMap<>();
         for (String iface : mmdsConfig.networkInterfaces()) {
-            taps.add(nics.get(iface).hostDevName());
+            byTap.put(nics.get(iface).hostDevName(), iface);
         }
-        return new io.jkvm.mmds.MmdsBinding(mmdsAddress, taps, mmds);
+        return new io.jkvm.mmds.MmdsBinding(mmdsAddress, byTap, mmds);
     }
 
     /** {@code PUT /mmds/config} as normalized, or null when the metadata service is not configured. */
@@ -495,8 +495,18 @@ public final class VmConfiguration {
                 io.jkvm.memory.RamBacking.fromApi(machine.hugePages()), mmdsBinding());
     }
 
-    /** After a snapshot load: the machine and boot source the restored VM has. */
+    /** After a snapshot load without an MMDS binding. */
     synchronized void restoredFrom(VmConfig c, boolean trackDirtyPages) {
+        restoredFrom(c, trackDirtyPages, null);
+    }
+
+    /** After a snapshot load: the machine, boot source and MMDS configuration (null: none) the restored VM has. */
+    synchronized void restoredFrom(VmConfig c, boolean trackDirtyPages, io.jkvm.mmds.MmdsState restoredMmds) {
+        if (restoredMmds != null) {
+            mmdsAddress = restoredMmds.address();
+            mmdsConfig = new MmdsConfig(restoredMmds.version().name(), restoredMmds.interfaces(),
+                    io.jkvm.mmds.LinkLocal.format(restoredMmds.address()), restoredMmds.imdsCompat());
+        }
         machine = MachineConfiguration.DEFAULT.patchedWith(new MachineConfiguration(c.cpus(),
                 (int) (c.memoryBytes() >> 20), null, trackDirtyPages, null, null));
         bootSource = new BootSource(c.kernel().toString(), c.initrd().map(Path::toString).orElse(null), c.cmdline());

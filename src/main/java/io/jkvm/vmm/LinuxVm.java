@@ -276,7 +276,8 @@ public final class LinuxVm {
         SavedDevices firstSaved;
         Serial16550 serial;
         try {
-            firstSaved = first == null ? null : new SavedDevices(first.devices(), Set.of(VmConfigState.NAME));
+            firstSaved = first == null ? null : new SavedDevices(first.devices(),
+                    Set.of(VmConfigState.NAME, io.jkvm.mmds.MmdsState.NAME));
             serial = firstSaved == null ? new Serial16550(serialIrq, tx)
                     : firstSaved.restore(SERIAL, Serial16550.State.class, s -> Serial16550.restore(serialIrq, tx, s));
         } catch (RuntimeException e) {
@@ -564,6 +565,10 @@ public final class LinuxVm {
         List<DeviceState> out = new ArrayList<>();
         out.add(VmConfigState.capture(config));
         DeviceCodecs codecs = DeviceStateFormat.CODECS;
+        io.jkvm.mmds.MmdsBinding binding = mmds;
+        if (binding != null) {
+            out.add(codecs.encode(io.jkvm.mmds.MmdsState.NAME, binding.state()));
+        }
         out.add(codecs.encode(SERIAL, uart.save()));
         out.add(codecs.encode(I8042_ID, keyboard.save()));
         out.add(codecs.encode(RTC, rtc.save()));

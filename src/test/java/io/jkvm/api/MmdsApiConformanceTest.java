@@ -143,7 +143,7 @@ class MmdsApiConformanceTest {
     }
 
     @Test
-    void startWithTheMmdsBindsItsInterfacesAndSnapshotsAreRefused() throws IOException {
+    void startWithTheMmdsBindsItsInterfacesAndMigrationIsRefused() throws IOException {
         controller.bootSource(dir);
         nic("eth0", "tap0");
         nic("eth1", "tap1");
@@ -154,11 +154,49 @@ class MmdsApiConformanceTest {
         assertThat(b.taps()).containsExactly("tap1");
         assertThat(b.address()).isEqualTo(io.jkvm.mmds.LinkLocal.parse("169.254.170.2"));
         assertThat(b.stackFor("tap0")).isNull();
-        assertThat(call("PATCH", "/vm", "{\"state\": \"Paused\"}").status()).isEqualTo(204);
-        ApiResponse r = call("PUT", "/snapshot/create", "{\"snapshot_path\": \"" + dir.resolve("s") + "\", \"mem_file_path\": \""
-                + dir.resolve("m") + "\"}");
+        assertThat(b.state()).isEqualTo(new io.jkvm.mmds.MmdsState(io.jkvm.mmds.LinkLocal.parse("169.254.170.2"),
+                io.jkvm.mmds.MmdsVersion.V1, false, List.of("eth1"), List.of("tap1")));
+        ApiResponse r = call("PUT", "/migrate", "{\"destination\": \"tcp:127.0.0.1:4444\"}");
         assertThat(r.status()).isEqualTo(400);
         assertThat(fault(r)).contains("MMDS");
+    }
+
+    @Test
+    void aSnapshotLoadRestoresTheMmdsConfigurationButNotTheDocument() throws IOException {
+        io.jkvm.mmds.MmdsState saved = new io.jkvm.mmds.MmdsState(io.jkvm.mmds.LinkLocal.DEFAULT, io.jkvm.mmds.MmdsVersion.V2,
+                true, List.of("eth0"), List.of("tap0"));
+        Path kernel = StandInGuest.kernelFile(dir);
+        java.util.concurrent.atomic.AtomicReference<io.jkvm.mmds.MmdsStore> given = new java.util.concurrent.atomic.AtomicReference<>();
+        GuestLauncher launcher = new GuestLauncher() {
+            @Override
+            public RunningGuest launch(GuestSpec spec) {
+                throw new IllegalStateException("not booted here");
+            }
+
+            @Override
+            public Restored restore(SnapshotRequest r, boolean resume, io.jkvm.mmds.MmdsStore mmds) {
+                given.set(mmds);
+                saved.bindTo(mmds);
+                return new Restored(new IdleGuest(), new io.jkvm.config.VmConfig(kernel,
+                        java.util.Optional.empty(), "console=ttyS0", 1, 128L << 20, io.jkvm.config.OnReboot.EXIT, false), saved);
+            }
+        };
+        EventLog quiet = new EventLog("t", new ByteArrayOutputStream(), null);
+        VmmController vmm = new VmmController("t", new io.jkvm.config.HostLimits(4, 8L << 30), launcher, quiet,
+                io.jkvm.config.OnReboot.EXIT);
+        vmm.setSnapshotKey(io.jkvm.snapshot.SnapshotKey.of(new byte[32]));
+        ApiRouter api = new ApiRouter(vmm, quiet);
+        Files.writeString(dir.resolve("s"), "x");
+        Files.writeString(dir.resolve("m"), "x");
+        ApiResponse r = api.handle("PUT", "/snapshot/load", ("{\"snapshot_path\": \"" + dir.resolve("s")
+                + "\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"" + dir.resolve("m") + "\"}}").getBytes());
+        assertThat(r.status()).as(r.json()).isEqualTo(204);
+        JsonNode c = json(api.handle("GET", "/vm/config", null)).path("mmds-config");
+        assertThat(c.path("version").asText()).isEqualTo("V2");
+        assertThat(c.path("imds_compat").asBoolean()).isTrue();
+        assertThat(c.path("network_interfaces").get(0).asText()).isEqualTo("eth0");
+        assertThat(given.get().version()).isEqualTo(io.jkvm.mmds.MmdsVersion.V2);
+        assertThat(api.handle("GET", "/mmds", null).json()).as("the document is not in snapshots").isEqualTo("{}");
     }
 
     @Test
