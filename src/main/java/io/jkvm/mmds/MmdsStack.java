@@ -268,6 +268,16 @@ public final class MmdsStack {
         resetTargets.add(new Reply(mac, ip, srcPort << 16 | dstPort));
     }
 
+    /** Forgets every connection and pending answer (the device was reset: the guest's side is gone too). */
+    public void reset() {
+        connections.clear();
+        roundRobin.clear();
+        resets.clear();
+        resetTargets.clear();
+        arpPending = false;
+        next = 0;
+    }
+
     /** Whether {@link #poll} may have a frame (an ARP reply, a reset, or a connection with something to say). */
     public boolean hasOutput() {
         return arpPending || !resets.isEmpty() || !connections.isEmpty();

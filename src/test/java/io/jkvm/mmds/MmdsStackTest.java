@@ -181,6 +181,16 @@ class MmdsStackTest {
     }
 
     @Test
+    void aDeviceResetForgetsEveryConnection() {
+        GuestTcp g = new GuestTcp(stack, 40010);
+        g.connect();
+        stack.receive(arpRequest(LinkLocal.DEFAULT), 42);
+        stack.reset();
+        assertThat(stack.connectionCount()).isZero();
+        assertThat(stack.poll(new byte[MmdsStack.MAX_FRAME])).isZero();
+    }
+
+    @Test
     void aResetFromTheGuestEndsItsConnection() {
         GuestTcp g = new GuestTcp(stack, 40006);
         g.connect();

@@ -502,6 +502,9 @@ public final class VirtioNet implements VirtioDevice {
         rxThrottle.setWaker(null);
         txThrottle.setWaker(null);
         rxStash.clear();
+        if (mmds != null) {
+            mmds.reset();
+        }
         backendWatch = null;
         context = null;
         backend.setOffloads(false, false, false);
