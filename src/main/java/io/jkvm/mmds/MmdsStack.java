@@ -41,8 +41,12 @@ public final class MmdsStack {
     public static final int PEEK = Packets.ETH_HLEN + Packets.ARP_LEN;
     /** Largest frame {@link #poll} writes: Ethernet + IPv4 + TCP with the MSS option + one MSS. */
     public static final int MAX_FRAME = Packets.ETH_HLEN + Packets.IP_HLEN + Packets.TCP_HLEN + 4 + TcpConnection.MSS;
-    /** Largest frame {@link #receive} looks at (a standard frame; the guest's GSO frames are larger and dropped). */
-    public static final int MAX_INPUT_FRAME = 1518;
+    /**
+     * Largest frame {@link #receive} looks at: headers of the largest sizes and a full receive
+     * window, so a guest's TSO frame of up to a window's data is taken whole; larger ones are
+     * dropped (the window never allows them).
+     */
+    public static final int MAX_INPUT_FRAME = Packets.ETH_HLEN + 60 + 60 + TcpConnection.REQUEST_BUFFER;
     private static final int TTL = 1;
 
     private final int address;

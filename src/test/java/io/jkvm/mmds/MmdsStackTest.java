@@ -236,6 +236,18 @@ class MmdsStackTest {
     }
 
     @Test
+    void aTsoFrameOfAWholeWindowIsTakenAndALargerOneDropped() {
+        GuestTcp g = new GuestTcp(stack, 40011);
+        g.connect();
+        String req = "GET /latest/meta-data/ami-id HTTP/1.1\r\nX-Pad: " + "p".repeat(3000) + "\r\n\r\n";
+        assertThat(g.exchange(req)).endsWith("ami-87654321");
+        byte[] huge = GuestTcp.tcp(40012, 80, 1, 0, SYN, 1000, new byte[MmdsStack.MAX_INPUT_FRAME], LinkLocal.DEFAULT);
+        long before = stack.dropped();
+        stack.receive(huge, huge.length);
+        assertThat(stack.dropped()).isEqualTo(before + 1);
+    }
+
+    @Test
     void atMostThirtyConnections() {
         for (int i = 0; i < MmdsStack.MAX_CONNECTIONS; i++) {
             GuestTcp g = new GuestTcp(stack, 30000 + i);

@@ -273,7 +273,7 @@ public final class VirtioNet implements VirtioDevice {
             return false;
         }
         if (frame > MmdsStack.MAX_INPUT_FRAME) {
-            txDropped++; // a GSO frame or a jumbo frame for the MMDS: not for a TAP either
+            txDropped++; // more than the MMDS's window could take: not for a TAP either
             return true;
         }
         c.read(HDR, mmdsIn, 0, frame);
