@@ -68,6 +68,13 @@ public final class ActionParser {
                 requireMethod(m, p, "PUT");
                 yield new LoadSnapshot(Json.parse(body, SnapshotLoadParams.class));
             }
+            case "/mmds" -> switch (m) {
+                case "GET" -> new GetMmds();
+                case "PUT" -> new PutMmds(Json.parse(body, com.fasterxml.jackson.databind.JsonNode.class));
+                case "PATCH" -> new PatchMmds(Json.parse(body, com.fasterxml.jackson.databind.JsonNode.class));
+                default -> throw badMethod(m, p);
+            };
+            case "/mmds/config" -> only(m, p, "PUT", new ConfigureMmds(Json.parse(body, MmdsConfig.class)));
             case "/jkvm/vcpus" -> only(m, p, "GET", new GetVcpuReport());
             case "/jkvm/metrics" -> only(m, p, "GET", new GetMetrics());
             default -> withId(m, p, body);
@@ -134,9 +141,6 @@ public final class ActionParser {
     static String unsupportedFirecrackerResource(String p) {
         if (p.equals("/balloon") || p.startsWith("/balloon/")) {
             return "the memory balloon (virtio-balloon)";
-        }
-        if (p.equals("/mmds") || p.equals("/mmds/config")) {
-            return "the microVM metadata service (MMDS)";
         }
         if (p.equals("/cpu-config")) {
             return "custom CPU templates";

@@ -23,6 +23,9 @@ public record ActionRequest(String method, String path, String body) {
             case ConfigureEntropy a -> put("/entropy", a.entropy());
             case ConfigureVsock a -> put("/vsock", a.vsock());
             case ConfigureSerial a -> put("/serial", a.serial());
+            case ConfigureMmds a -> put("/mmds/config", a.mmds());
+            case PutMmds a -> put("/mmds", a.value());
+            case PatchMmds a -> new ActionRequest("PATCH", "/mmds", Json.write(a.patch()));
             case UpdateDrive a -> new ActionRequest("PATCH", "/drives/" + a.pathId(), Json.write(a.update()));
             case UpdateNetworkInterface a -> new ActionRequest("PATCH", "/network-interfaces/" + a.pathId(),
                     Json.write(a.update()));
@@ -40,6 +43,7 @@ public record ActionRequest(String method, String path, String body) {
             case GetMachineConfig _ -> get("/machine-config");
             case GetVmConfig _ -> get("/vm/config");
             case GetMigrationStatus _ -> get("/migrate");
+            case GetMmds _ -> get("/mmds");
             case GetVcpuReport _ -> get("/jkvm/vcpus");
             case GetMetrics _ -> get("/jkvm/metrics");
         };

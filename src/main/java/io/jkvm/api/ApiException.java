@@ -14,6 +14,8 @@ public final class ApiException extends RuntimeException {
         NOT_FOUND(404),
         /** A valid request the VM cannot take in its current state (before/after boot, stopped, in progress). */
         NOT_ALLOWED(400),
+        /** A body that would make something exceed its size limit (the metadata store: Firecracker's 413). */
+        PAYLOAD_TOO_LARGE(413),
         /** A jkvm bug; the VMM keeps serving. */
         INTERNAL(500);
 
@@ -44,6 +46,10 @@ public final class ApiException extends RuntimeException {
 
     public static ApiException notFound(String message) {
         return new ApiException(Kind.NOT_FOUND, null, message);
+    }
+
+    public static ApiException tooLarge(String message) {
+        return new ApiException(Kind.PAYLOAD_TOO_LARGE, null, message);
     }
 
     public static ApiException notAllowed(String message) {

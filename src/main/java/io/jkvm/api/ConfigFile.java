@@ -12,8 +12,8 @@ import java.util.List;
 
 /**
  * Firecracker's {@code --config-file}: one JSON document with the sections {@code boot-source},
- * {@code machine-config}, {@code drives}, {@code network-interfaces}, {@code logger} and
- * {@code metrics} (the shape of {@code GET /vm/config}), turned into the list of
+ * {@code machine-config}, {@code drives}, {@code network-interfaces}, {@code logger},
+ * {@code metrics} and {@code mmds-config} (the shape of {@code GET /vm/config}), turned into the list of
  * {@link VmmAction}s an API client would send ({@link #actions}). {@code jkvm run --config-file}
  * hands that list to its controller, the daemon sends it to its VMMs (and validates definitions
  * by applying it to a {@link VmConfiguration} of its own), so all three share the API's checks.
@@ -83,6 +83,9 @@ public final class ConfigFile {
                 }
                 out.add(new VmmAction.InsertNetworkInterface(n.ifaceId(), n));
             }
+        }
+        if (doc.mmdsConfig() != null) {
+            out.add(new VmmAction.ConfigureMmds(doc.mmdsConfig())); // after the interfaces it names
         }
         return out;
     }

@@ -24,12 +24,18 @@ public interface GuestLauncher {
 
     /**
      * Restores a snapshot into a new guest, its vCPUs running ({@code resume}) or paused.
-     * Returns the guest and the configuration recorded in the snapshot.
+     * Returns the guest and the configuration recorded in the snapshot. When the snapshot
+     * recorded an MMDS binding, the restored interfaces answer for it from {@code mmds} (this
+     * VMM's store, which takes the recorded version and compatibility).
      */
-    default Restored restore(SnapshotRequest request, boolean resume) {
+    default Restored restore(SnapshotRequest request, boolean resume, io.jkvm.mmds.MmdsStore mmds) {
         throw ApiException.badRequest("this VMM cannot load snapshots");
     }
 
-    /** A guest restored from a snapshot, with the configuration the snapshot recorded. */
-    record Restored(RunningGuest guest, io.jkvm.config.VmConfig config) {}
+    /** A guest restored from a snapshot, with the configuration (and MMDS binding, or null) the snapshot recorded. */
+    record Restored(RunningGuest guest, io.jkvm.config.VmConfig config, io.jkvm.mmds.MmdsState mmds) {
+        public Restored(RunningGuest guest, io.jkvm.config.VmConfig config) {
+            this(guest, config, null);
+        }
+    }
 }

@@ -73,6 +73,7 @@ public final class LinuxVmLauncher implements GuestLauncher {
         LinuxVm vm = new LinuxVm(spec.config(), c);
         vm.trackDirtyPages(spec.trackDirtyPages());
         vm.ramBacking(spec.ramBacking());
+        vm.mmds(spec.mmds());
         return run(vm);
     }
 
@@ -81,7 +82,7 @@ public final class LinuxVmLauncher implements GuestLauncher {
      * re-creates the devices from the configuration it recorded and resumes or parks the vCPUs.
      */
     @Override
-    public Restored restore(SnapshotRequest r, boolean resume) {
+    public Restored restore(SnapshotRequest r, boolean resume, io.jkvm.mmds.MmdsStore mmds) {
         Snapshots.Restored restored;
         try {
             restored = Snapshots.restore(r.stateFile(), r.memFile(), r.key());
@@ -92,6 +93,7 @@ public final class LinuxVmLauncher implements GuestLauncher {
         }
         LinuxVm vm;
         VmConfig config;
+        io.jkvm.mmds.MmdsState mmdsState = null;
         try {
             DeviceState saved = restored.device(VmConfigState.NAME);
             if (saved == null) {
@@ -104,6 +106,16 @@ public final class LinuxVmLauncher implements GuestLauncher {
                 throw ApiException.badRequest("the VMM's --" + e.getMessage());
             }
             vm = LinuxVm.fromRestored(config, console, restored.machine(), restored.devices());
+            DeviceState savedMmds = restored.device(io.jkvm.mmds.MmdsState.NAME);
+            if (savedMmds != null) {
+                mmdsState = io.jkvm.vmm.DeviceStateFormat.CODECS.decode(savedMmds, io.jkvm.mmds.MmdsState.class);
+                java.util.Set<String> taps = new java.util.HashSet<>();
+                config.devices().nets().forEach(n -> taps.add(n.tap()));
+                if (!taps.containsAll(mmdsState.taps())) {
+                    throw new SnapshotException(r.stateFile(), "the MMDS record names interfaces the snapshot has not");
+                }
+                vm.mmds(mmdsState.bindTo(mmds));
+            }
         } catch (SnapshotException e) {
             restored.machine().close();
             throw ApiException.badRequest("cannot load the snapshot: " + e.getMessage());
@@ -113,7 +125,7 @@ public final class LinuxVmLauncher implements GuestLauncher {
         }
         vm.startPaused(!resume);
         vm.trackDirtyPages(r.trackDirtyPages());
-        return new Restored(run(vm), config);
+        return new Restored(run(vm), config, mmdsState);
     }
 
     /** The restored configuration with the vsock device on {@code uds} (vsock_override), unchanged when null. */

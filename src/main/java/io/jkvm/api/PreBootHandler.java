@@ -28,6 +28,7 @@ final class PreBootHandler {
             case InstanceStart _ -> start(action);
             case LoadSnapshot l -> loadSnapshot(action, l.params());
             case CancelMigration _ -> vmm.migration().cancel();
+            case PutMmds _, PatchMmds _ -> config.updateMmds(action);
             // As Firecracker (rpc_interface.rs): PATCH of a drive or an interface updates a running
             // device, and FlushMetrics has nothing to flush before boot; before it, PUT the section again.
             case UpdateDrive _, UpdateNetworkInterface _, FlushMetrics _, SendCtrlAltDel _, Pause _, Resume _,
@@ -84,8 +85,8 @@ final class PreBootHandler {
         }
         try {
             long t0 = System.nanoTime();
-            GuestLauncher.Restored r = launcher.restore(request, resume);
-            config.restoredFrom(r.config(), request.trackDirtyPages());
+            GuestLauncher.Restored r = launcher.restore(request, resume, config.mmds());
+            config.restoredFrom(r.config(), request.trackDirtyPages(), r.mmds());
             vmm.created(r.guest(), resume ? VmmController.State.RUNNING : VmmController.State.PAUSED);
             vmm.firecrackerMetrics().latency("load_snapshot", System.nanoTime() - t0);
             log.info("snapshot_loaded", "id", vmm.id(), "snapshot_path", request.stateFile(), "resumed", resume);

@@ -41,6 +41,7 @@ final class RuntimeHandler {
             case CreateSnapshot c -> createSnapshot(action, c.params());
             case StartMigration m -> startMigration(action, m.request());
             case CancelMigration _ -> vmm.migration().cancel();
+            case PutMmds _, PatchMmds _ -> config.updateMmds(action); // the guest sees the new document at once
         }
         return null;
     }
@@ -161,11 +162,23 @@ final class RuntimeHandler {
         }
     }
 
+    /**
+     * Migration does not carry the MMDS binding yet (snapshots do): refused rather than a
+     * destination whose interfaces no longer answer for it.
+     */
+    private void refuseWithMmds(String what) {
+        if (config.mmdsConfig() != null) {
+            throw ApiException.notAllowed(what + " of a microVM with the MMDS configured (PUT /mmds/config) is not"
+                    + " supported yet: jkvm's migration stream does not carry the MMDS binding");
+        }
+    }
+
     /** {@code PUT /migrate}: starts migrating the running VM; progress via {@code GET /migrate}. */
     private void startMigration(VmmAction action, MigrateRequest r) {
         RunningGuest g;
         synchronized (vmm) {
             g = vmm.liveGuest(action);
+            refuseWithMmds("StartMigration: a migration");
             if (vmm.state() == State.PAUSED) {
                 throw ApiException.notAllowed("the microVM is paused: resume it before migrating");
             }

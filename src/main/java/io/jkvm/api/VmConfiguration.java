@@ -47,6 +47,10 @@ public final class VmConfiguration {
     /** {@code PUT /vsock} as given (for GET /vm/config) and as validated, or null. */
     private VsockDevice vsock;
     private VsockConfig vsockConfig;
+    /** The metadata store (any state) and {@code PUT /mmds/config} as normalized (defaults filled in), or null. */
+    private final io.jkvm.mmds.MmdsStore mmds = new io.jkvm.mmds.MmdsStore(UdsHttpServer.MAX_BODY);
+    private MmdsConfig mmdsConfig;
+    private int mmdsAddress;
 
     /** Whether a client set the machine configuration (an incoming migration must then match it). */
     private boolean machineConfigured;
@@ -84,7 +88,91 @@ public final class VmConfiguration {
             case ConfigureEntropy a -> putEntropy(a.entropy());
             case ConfigureSerial a -> putSerial(a.serial());
             case ConfigureVsock a -> putVsock(a.vsock());
+            case ConfigureMmds a -> putMmdsConfig(a.mmds());
         }
+    }
+
+    /**
+     * {@code PUT /mmds/config}, as Firecracker checks it: {@code network_interfaces} required,
+     * not empty, each a configured interface; {@code ipv4_address} link-local (default
+     * 169.254.169.254); {@code version} V1 (default) or V2. The version and {@code imds_compat}
+     * take effect in the store at once.
+     */
+    private void putMmdsConfig(MmdsConfig c) {
+        String version = c.version() == null ? "V1" : c.version();
+        Fields.checkOneOf("version", version, "V1", "V2");
+        if (c.networkInterfaces() == null) {
+            throw Fields.missing("network_interfaces");
+        }
+        if (c.networkInterfaces().isEmpty()) {
+            throw ApiException.badField("network_interfaces", "network_interfaces: empty (name at least one network"
+                    + " interface that forwards requests to the MMDS)");
+        }
+        for (String iface : c.networkInterfaces()) {
+            if (iface == null || !nics.containsKey(iface)) {
+                throw ApiException.badField("network_interfaces", "network_interfaces: '" + iface + "' is not a configured"
+                        + " network interface (PUT /network-interfaces/" + iface + " first)");
+            }
+        }
+        int address = io.jkvm.mmds.LinkLocal.DEFAULT;
+        if (c.ipv4Address() != null) {
+            try {
+                address = io.jkvm.mmds.LinkLocal.parse(c.ipv4Address());
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badField("ipv4_address", "ipv4_address '" + c.ipv4Address() + "': " + e.getMessage());
+            }
+        }
+        boolean compat = Boolean.TRUE.equals(c.imdsCompat());
+        mmds.configure(io.jkvm.mmds.MmdsVersion.valueOf(version), compat);
+        mmdsConfig = new MmdsConfig(version, List.copyOf(new java.util.LinkedHashSet<>(c.networkInterfaces())),
+                io.jkvm.mmds.LinkLocal.format(address), compat);
+        mmdsAddress = address;
+        log.info("mmds_config_set", "id", id, "version", version, "network_interfaces", c.networkInterfaces(),
+                "ipv4_address", mmdsConfig.ipv4Address());
+    }
+
+    /** {@code PUT /mmds} or {@code PATCH /mmds}, in any state; over the size limit is a 413 as in Firecracker. */
+    void updateMmds(VmmAction action) {
+        try {
+            switch (action) {
+                case PutMmds p -> mmds.put(p.value());
+                case PatchMmds p -> mmds.patch(p.patch());
+                default -> throw new IllegalArgumentException(action.name() + " is not an MMDS update");
+            }
+        } catch (io.jkvm.mmds.MmdsException e) {
+            throw switch (e.reason()) {
+                case TOO_LARGE -> ApiException.tooLarge(e.getMessage());
+                case NOT_INITIALIZED -> ApiException.notAllowed(e.getMessage() + " (PUT /mmds first)");
+            };
+        }
+    }
+
+    /** {@code GET /mmds}: the document, {@code {}} before any PUT (as Firecracker answers). */
+    Object mmdsDocument() {
+        com.fasterxml.jackson.databind.JsonNode v = mmds.value();
+        return v == null ? java.util.Map.of() : v;
+    }
+
+    /** The metadata store (its size limit is the VMM's {@code --mmds-size-limit}). */
+    public io.jkvm.mmds.MmdsStore mmds() {
+        return mmds;
+    }
+
+    /** The interfaces' TAP devices that answer for the MMDS, with its address and store; null without {@code PUT /mmds/config}. */
+    private io.jkvm.mmds.MmdsBinding mmdsBinding() {
+        if (mmdsConfig == null) {
+            return null;
+        }
+        java.util.Map<String, String> byTap = new java.util.LinkedHashMap<>();
+        for (String iface : mmdsConfig.networkInterfaces()) {
+            byTap.put(nics.get(iface).hostDevName(), iface);
+        }
+        return new io.jkvm.mmds.MmdsBinding(mmdsAddress, byTap, mmds);
+    }
+
+    /** {@code PUT /mmds/config} as normalized, or null when the metadata service is not configured. */
+    synchronized MmdsConfig mmdsConfig() {
+        return mmdsConfig;
     }
 
     private void putBootSource(BootSource b) {
@@ -395,7 +483,7 @@ public final class VmConfiguration {
     /** {@code GET /vm/config}: every section, in the configuration file's shape. */
     public synchronized FullVmConfiguration full() {
         return new FullVmConfiguration(bootSource, machine, List.copyOf(drives.values()), List.copyOf(nics.values()),
-                logger, metrics, entropy, serial, vsock);
+                logger, metrics, entropy, serial, vsock, mmdsConfig);
     }
 
     BootValidation validation() {
@@ -419,7 +507,7 @@ public final class VmConfiguration {
         requireFits(config);
         return new GuestSpec(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
                 Boolean.TRUE.equals(machine.trackDirtyPages()), serialOutPath,
-                io.jkvm.memory.RamBacking.fromApi(machine.hugePages()));
+                io.jkvm.memory.RamBacking.fromApi(machine.hugePages()), mmdsBinding());
     }
 
     /**
@@ -439,8 +527,18 @@ public final class VmConfiguration {
         }
     }
 
-    /** After a snapshot load: the machine and boot source the restored VM has. */
+    /** After a snapshot load without an MMDS binding. */
     synchronized void restoredFrom(VmConfig c, boolean trackDirtyPages) {
+        restoredFrom(c, trackDirtyPages, null);
+    }
+
+    /** After a snapshot load: the machine, boot source and MMDS configuration (null: none) the restored VM has. */
+    synchronized void restoredFrom(VmConfig c, boolean trackDirtyPages, io.jkvm.mmds.MmdsState restoredMmds) {
+        if (restoredMmds != null) {
+            mmdsAddress = restoredMmds.address();
+            mmdsConfig = new MmdsConfig(restoredMmds.version().name(), restoredMmds.interfaces(),
+                    io.jkvm.mmds.LinkLocal.format(restoredMmds.address()), restoredMmds.imdsCompat());
+        }
         machine = MachineConfiguration.DEFAULT.patchedWith(new MachineConfiguration(c.cpus(),
                 (int) (c.memoryBytes() >> 20), null, trackDirtyPages, null, null));
         bootSource = new BootSource(c.kernel().toString(), c.initrd().map(Path::toString).orElse(null), c.cmdline());

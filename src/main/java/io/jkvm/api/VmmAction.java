@@ -53,6 +53,17 @@ public sealed interface VmmAction {
     /** {@code PUT /vsock}: a virtio-vsock device with Firecracker's Unix-socket host side. */
     record ConfigureVsock(VsockDevice vsock) implements Configure {}
 
+    /** {@code PUT /mmds/config}: the metadata service's interfaces, address and version (pre-boot only). */
+    record ConfigureMmds(MmdsConfig mmds) implements Configure {}
+
+    // ---- the metadata store (any state) ----
+
+    /** {@code PUT /mmds}: replaces the metadata document. */
+    record PutMmds(com.fasterxml.jackson.databind.JsonNode value) implements VmmAction {}
+
+    /** {@code PATCH /mmds}: JSON merge patch (RFC 7396) of the metadata document. */
+    record PatchMmds(com.fasterxml.jackson.databind.JsonNode patch) implements VmmAction {}
+
     // ---- updates that name an existing device ----
 
     /** {@code PATCH /drives/{id}}: before boot only (a running guest's disk cannot be swapped yet). */
@@ -106,6 +117,9 @@ public sealed interface VmmAction {
 
     /** {@code GET /migrate}. */
     record GetMigrationStatus() implements Query {}
+
+    /** {@code GET /mmds}: the metadata document ({@code {}} before any PUT). */
+    record GetMmds() implements Query {}
 
     /** {@code GET /jkvm/vcpus} (jkvm extension). */
     record GetVcpuReport() implements Query {}

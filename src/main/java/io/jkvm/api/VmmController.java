@@ -75,6 +75,7 @@ public final class VmmController {
         this.launcher = launcher;
         this.log = log;
         this.config = new VmConfiguration(id, limits, onReboot, log);
+        config.mmds().tokens().bindTo(id);
         this.preBoot = new PreBootHandler(this, config, launcher, log);
         this.runtime = new RuntimeHandler(this, config, log);
     }
@@ -115,6 +116,7 @@ public final class VmmController {
             case GetMachineConfig _ -> config.machine();
             case GetVmConfig _ -> config.full();
             case GetMigrationStatus _ -> migration.status();
+            case GetMmds _ -> config.mmdsDocument();
             case GetVcpuReport _ -> {
                 try {
                     yield ReportJson.of(vcpuReport(ReportSignal.ANSWER_TIMEOUT));
@@ -296,6 +298,11 @@ public final class VmmController {
      */
     public void setVirtioTransport(io.jkvm.config.VirtioTransport t) {
         config.setVirtioTransport(t);
+    }
+
+    /** {@code --mmds-size-limit}: the most bytes the metadata document may take (default: the API's body limit). */
+    public void setMmdsSizeLimit(long bytes) {
+        config.mmds().setLimit(bytes);
     }
 
     /** TLS files for outgoing migrations that do not name their own (jkvm run --tls-*). */

@@ -129,6 +129,14 @@ final class ApiVmm {
         return this;
     }
 
+    private Long mmdsSizeLimit;
+
+    /** {@code --mmds-size-limit} (null: the default, the API's body limit). */
+    ApiVmm mmdsSizeLimit(Long bytes) {
+        mmdsSizeLimit = bytes;
+        return this;
+    }
+
     /** Actions applied before the API serves or the config file is read (logger and metrics from flags). */
     ApiVmm initialActions(java.util.List<io.jkvm.api.VmmAction> actions) {
         initialActions = java.util.List.copyOf(actions);
@@ -202,6 +210,9 @@ final class ApiVmm {
             }
             vmm.setTrustSourcePaths(trustSourcePaths);
             vmm.setVirtioTransport(transport);
+            if (mmdsSizeLimit != null) {
+                vmm.setMmdsSizeLimit(mmdsSizeLimit);
+            }
             if (tls != null) {
                 vmm.setMigrationTls(tls);
             }

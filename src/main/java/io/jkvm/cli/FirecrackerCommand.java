@@ -92,8 +92,12 @@ public final class FirecrackerCommand implements Callable<Integer> {
     @Option(names = "--http-api-max-payload-size", paramLabel = "BYTES", description = "Refused unless it is jkvm's limit.")
     Long maxPayload;
 
-    @Option(names = "--mmds-size-limit", paramLabel = "BYTES", description = "Refused: jkvm has no MMDS yet.")
+    @Option(names = "--mmds-size-limit", paramLabel = "BYTES",
+            description = "Most bytes the MMDS document may take (default: the API's body limit, as Firecracker).")
     Long mmdsSizeLimit;
+
+    @Option(names = "--metadata", paramLabel = "FILE", description = "Put this JSON file into the MMDS at start-up.")
+    Path metadata;
 
     @Option(names = {"-V", "--version"}, versionHelp = true, description = "Print the version (Firecracker's format).")
     boolean version;
@@ -108,7 +112,7 @@ public final class FirecrackerCommand implements Callable<Integer> {
         // Firecracker exits on a guest reboot (there is no reset path in a microVM): so does this.
         ApiVmm vmm = new ApiVmm(sock, configFile, null, id, OnReboot.EXIT, null, null, null).initialActions(initial)
                 .startTimes(startTimeUs, startTimeCpuUs, parentCpuTimeUs).confinement(confinement())
-                .virtioTransport(virtioTransport());
+                .virtioTransport(virtioTransport()).mmdsSizeLimit(mmdsSizeLimit);
         return RunCommand.exitStatus(vmm.run());
     }
 
@@ -128,8 +132,8 @@ public final class FirecrackerCommand implements Callable<Integer> {
             throw new UserError("--boot-timer: not supported (jkvm has no boot-timer device; the log's instance_started"
                     + " event and GET /jkvm/metrics give start-up times)");
         }
-        if (mmdsSizeLimit != null) {
-            throw new UserError("--mmds-size-limit: not supported (jkvm has no MMDS yet)");
+        if (mmdsSizeLimit != null && mmdsSizeLimit < 0) {
+            throw new UserError("--mmds-size-limit " + mmdsSizeLimit + ": must not be negative");
         }
         if (maxPayload != null && maxPayload != io.jkvm.api.UdsHttpServer.MAX_BODY) {
             throw new UserError("--http-api-max-payload-size " + maxPayload + ": not supported (jkvm's API takes bodies of up to "
@@ -151,6 +155,9 @@ public final class FirecrackerCommand implements Callable<Integer> {
         if (metricsPath != null) {
             actions.add(new VmmAction.ConfigureMetrics(new MetricsConfig(metricsPath)));
         }
+        if (metadata != null) {
+            actions.add(new VmmAction.PutMmds(metadataDocument(metadata)));
+        }
         return actions;
     }
 
@@ -160,6 +167,20 @@ public final class FirecrackerCommand implements Callable<Integer> {
      */
     io.jkvm.config.VirtioTransport virtioTransport() {
         return enablePci ? io.jkvm.config.VirtioTransport.PCI : io.jkvm.config.VirtioTransport.MMIO;
+    }
+
+    /** {@code --metadata}: the file's JSON (its size is checked against the store's limit when it is put). */
+    static com.fasterxml.jackson.databind.JsonNode metadataDocument(Path file) {
+        try {
+            if (java.nio.file.Files.size(file) > 16L * io.jkvm.api.UdsHttpServer.MAX_BODY) {
+                throw new UserError("--metadata " + file + ": too large for the MMDS");
+            }
+            return io.jkvm.api.Json.parse(java.nio.file.Files.readAllBytes(file), com.fasterxml.jackson.databind.JsonNode.class);
+        } catch (java.io.IOException e) {
+            throw new UserError("--metadata " + file + ": cannot read: " + e.getMessage());
+        } catch (io.jkvm.api.ApiException e) {
+            throw new UserError("--metadata " + file + ": " + e.getMessage());
+        }
     }
 
     /** --no-seccomp is --seccomp off (Firecracker's flag); --seccomp and --landlock checked against this kernel. */

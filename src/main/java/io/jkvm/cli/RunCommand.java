@@ -50,6 +50,11 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--no-api", description = "With --config-file: serve no API (the default unless --api-sock is given).")
     boolean noApi;
 
+    @Option(names = "--mmds-size-limit", paramLabel = "BYTES",
+            description = "With --api-sock or --config-file: most bytes the MMDS document may take (default: the API's"
+                    + " body limit, 65536).")
+    Long mmdsSizeLimit;
+
     @Option(names = "--console-sock", paramLabel = "PATH",
             description = "Also offer the serial console on this Unix socket (output is copied, input typed in).")
     Path consoleSock;
@@ -226,6 +231,9 @@ public final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (mmdsSizeLimit != null && (mmdsSizeLimit < 0 || apiSock == null && configFile == null)) {
+            throw new UserError("--mmds-size-limit takes a byte count >= 0 and goes with --api-sock or --config-file");
+        }
         if (incoming != null && apiSock == null) {
             throw new UserError("--incoming needs --api-sock");
         }
@@ -247,7 +255,7 @@ public final class RunCommand implements Callable<Integer> {
             io.jkvm.migration.MigrationAddress in = incomingAddress(tls);
             ApiVmm vmm = new ApiVmm(apiSock, configFile, consoleSock, id, onReboot, snapshotKey, tls, in)
                     .trustSourcePaths(trustSourcePaths).placement(placementOptions.placement()).ksm(ksm).virtioTransport(transport)
-                    .confinement(confinement());
+                    .confinement(confinement()).mmdsSizeLimit(mmdsSizeLimit);
             // Before the API can create guest RAM: its pages are charged where the VMM is when they are touched.
             io.jkvm.resources.Cgroups.Applied cg = cgroupOptions.applyToSelf(cgroupId(), cgroupOptions.settings());
             try {

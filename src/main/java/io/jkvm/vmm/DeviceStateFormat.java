@@ -39,5 +39,6 @@ public final class DeviceStateFormat {
             VirtioConsole.State.CODEC,
             VirtioVsock.State.CODEC,
             VirtioDevice.NoState.CODEC,
-            VmConfigState.CODEC));
+            VmConfigState.CODEC,
+            io.jkvm.mmds.MmdsState.CODEC));
 }

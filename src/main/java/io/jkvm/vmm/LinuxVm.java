@@ -132,6 +132,14 @@ public final class LinuxVm {
     private volatile io.jkvm.memory.RamBacking ramBacking = io.jkvm.memory.RamBacking.PAGES;
     private volatile io.jkvm.resources.VcpuPlacement placement = io.jkvm.resources.VcpuPlacement.NONE;
     private volatile boolean ksm;
+    /** The metadata service's binding: the interfaces on its TAP devices answer for it (null: none). */
+    private volatile io.jkvm.mmds.MmdsBinding mmds;
+
+    /** Binds the metadata service to the interfaces {@code binding} names (null: none); before the VM runs. */
+    public void mmds(io.jkvm.mmds.MmdsBinding binding) {
+        mmds = binding;
+    }
+
     /** Run once, on the thread that starts the vCPUs, before they first run the guest (see {@link #beforeFirstStart}). */
     private volatile java.util.function.Consumer<VmConfig> beforeFirstStart;
 
@@ -268,7 +276,8 @@ public final class LinuxVm {
         SavedDevices firstSaved;
         Serial16550 serial;
         try {
-            firstSaved = first == null ? null : new SavedDevices(first.devices(), Set.of(VmConfigState.NAME));
+            firstSaved = first == null ? null : new SavedDevices(first.devices(),
+                    Set.of(VmConfigState.NAME, io.jkvm.mmds.MmdsState.NAME));
             serial = firstSaved == null ? new Serial16550(serialIrq, tx)
                     : firstSaved.restore(SERIAL, Serial16550.State.class, s -> Serial16550.restore(serialIrq, tx, s));
         } catch (RuntimeException e) {
@@ -556,6 +565,10 @@ public final class LinuxVm {
         List<DeviceState> out = new ArrayList<>();
         out.add(VmConfigState.capture(config));
         DeviceCodecs codecs = DeviceStateFormat.CODECS;
+        io.jkvm.mmds.MmdsBinding binding = mmds;
+        if (binding != null) {
+            out.add(codecs.encode(io.jkvm.mmds.MmdsState.NAME, binding.state()));
+        }
         out.add(codecs.encode(SERIAL, uart.save()));
         out.add(codecs.encode(I8042_ID, keyboard.save()));
         out.add(codecs.encode(RTC, rtc.save()));
@@ -741,7 +754,8 @@ public final class LinuxVm {
             for (NetConfig net : d.nets()) {
                 String id = ids.get(index);
                 attach(v, saved, byId, id, index++,
-                        st -> new VirtioNet(Tap.open(net.tap()), net.mac(), throttles.rx(id), throttles.tx(id), ioStats("tap/" + net.tap())));
+                        st -> new VirtioNet(Tap.open(net.tap()), net.mac(), throttles.rx(id), throttles.tx(id), ioStats("tap/" + net.tap()),
+                                mmds == null ? null : mmds.stackFor(net.tap())));
             }
             if (d.rng()) {
                 attach(v, saved, byId, ids.get(index), index++, st -> new VirtioRng());

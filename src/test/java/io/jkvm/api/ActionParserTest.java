@@ -41,6 +41,10 @@ class ActionParserTest {
                 new ConfigureEntropy(new EntropyDevice(null)),
                 new ConfigureSerial(new SerialConfig("/tmp/serial", null)),
                 new ConfigureVsock(new VsockDevice(3L, "/tmp/v.sock", "vsock0")),
+                new ConfigureMmds(new MmdsConfig("V2", List.of("eth0"), "169.254.169.254", true)),
+                new PutMmds(Json.parse("{\"latest\":{\"a\":\"b\"}}".getBytes(), com.fasterxml.jackson.databind.JsonNode.class)),
+                new PatchMmds(Json.parse("{\"latest\":null}".getBytes(), com.fasterxml.jackson.databind.JsonNode.class)),
+                new GetMmds(),
                 new UpdateDrive("rootfs", new DriveUpdate("rootfs", "/r2.img", null)),
                 new UpdateNetworkInterface("eth0", new NetworkInterfaceUpdate("eth0", null, null)),
                 new InstanceStart(), new SendCtrlAltDel(), new FlushMetrics(), new Pause(), new Resume(),
@@ -163,8 +167,6 @@ class ActionParserTest {
             PUT   | /balloon                   | the memory balloon
             GET   | /balloon/statistics        | the memory balloon
             PATCH | /balloon/hinting/start     | the memory balloon
-            PUT   | /mmds                      | metadata service
-            PUT   | /mmds/config               | metadata service
             PUT   | /cpu-config                | CPU templates
             PUT   | /pmem/pmem0                | virtio-pmem
             PUT   | /hotplug/memory            | memory hot-plug

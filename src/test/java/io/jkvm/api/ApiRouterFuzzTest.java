@@ -29,7 +29,7 @@ class ApiRouterFuzzTest {
     private static final String[] METHODS = {"GET", "PUT", "PATCH", "POST", "DELETE"};
     private static final String[] PATHS = {"/", "/boot-source", "/machine-config", "/drives/rootfs", "/drives/d2",
             "/network-interfaces/eth0", "/actions", "/vm", "/vm/config", "/version", "/entropy", "/balloon", "/mmds",
-            "/jkvm/vcpus"};
+            "/mmds/config", "/jkvm/vcpus"};
     /**
      * Endpoints that create files where the body says (metrics, logger, snapshots, migration):
      * not fuzzed, since this runs as root and a fuzzed path could truncate any file. Their
@@ -47,6 +47,8 @@ class ApiRouterFuzzTest {
         "{\"action_type\": @}",
         "{\"action_type\": \"InstanceStart\"}",
         "{\"state\": @}",
+        "{\"network_interfaces\": [\"eth0\"], \"version\": @, \"ipv4_address\": @, \"imds_compat\": @}",
+        "{\"latest\": {\"meta-data\": @}}",
     };
     private static Path kernel;
 

@@ -40,7 +40,7 @@ class DiffSnapshotApiTest {
             }
 
             @Override
-            public Restored restore(SnapshotRequest r, boolean resume) {
+            public Restored restore(SnapshotRequest r, boolean resume, io.jkvm.mmds.MmdsStore mmds) {
                 loads.add(r);
                 return new Restored(guest(), new VmConfig(Path.of("/vmlinux"), Optional.empty(), "console=ttyS0", 1,
                         128L << 20, OnReboot.EXIT, false));

@@ -56,9 +56,21 @@ class FirecrackerCommandTest {
     }
 
     @Test
+    void mmdsFlagsAreTakenAndMetadataBecomesAPut() throws Exception {
+        Path meta = Files.writeString(dir.resolve("meta.json"), "{\"latest\": {\"a\": \"b\"}}");
+        FirecrackerCommand c = parsed("--mmds-size-limit", "4096", "--metadata", meta.toString());
+        assertThat(c.mmdsSizeLimit).isEqualTo(4096L);
+        assertThat(c.checkedFlags()).singleElement().isInstanceOfSatisfying(VmmAction.PutMmds.class,
+                p -> assertThat(p.value().path("latest").path("a").asText()).isEqualTo("b"));
+        Path bad = Files.writeString(dir.resolve("bad.json"), "{");
+        assertThatThrownBy(() -> parsed("--metadata", bad.toString()).checkedFlags()).isInstanceOf(UserError.class)
+                .hasMessageContaining("--metadata");
+    }
+
+    @Test
     void flagsJkvmCannotHonourAreRefusedNamingThem() {
         for (String[] args : List.of(new String[] {"--seccomp-filter", "f.bpf"}, new String[] {"--boot-timer"},
-                new String[] {"--mmds-size-limit", "1024"}, new String[] {"--http-api-max-payload-size", "1000"},
+                new String[] {"--mmds-size-limit", "-1"}, new String[] {"--http-api-max-payload-size", "1000"},
                 new String[] {"--no-api"}, new String[] {"--id", "bad id"}, new String[] {"--level", "Info"})) {
             assertThatThrownBy(() -> parsed(args).checkedFlags()).as(String.join(" ", args))
                     .isInstanceOf(UserError.class).hasMessageContaining(args[0]);

@@ -68,7 +68,10 @@ class DeviceStateFormatProperties {
                 new Codec("blk", valid("drive/x", new VirtioBlock.State(1 << 20, false)),
                         build("drive/x", VirtioBlock.State.class, s -> s)),
                 new Codec("console", valid("console0", new VirtioConsole.State(new byte[] {'h', 'i'})),
-                        build("console0", VirtioConsole.State.class, s -> s)));
+                        build("console0", VirtioConsole.State.class, s -> s)),
+                new Codec("mmds", valid("mmds", new io.jkvm.mmds.MmdsState(io.jkvm.mmds.LinkLocal.DEFAULT,
+                        io.jkvm.mmds.MmdsVersion.V2, true, List.of("eth0", "eth1"), List.of("tap0", "tap1"))),
+                        build("mmds", io.jkvm.mmds.MmdsState.class, s -> s)));
     }
 
     /** A live rng function's state (queue 0 enabled at 0x1000, nothing used yet, so fresh memory fits it). */

@@ -1,6 +1,7 @@
 package io.jkvm.device.virtio;
 
 import io.jkvm.kvm.Native;
+import io.jkvm.mmds.MmdsStack;
 import io.jkvm.net.IoVec;
 import io.jkvm.net.MacAddress;
 import io.jkvm.net.NetBackend;
@@ -52,6 +53,14 @@ import java.util.List;
  * receive stops polling the TAP and re-arms by the timer; frames meanwhile wait in the TAP's
  * queue, and beyond it the host kernel drops them, as a NIC's full ring would.
  * {@link #updateRateLimiters} changes the limits from any thread and takes effect at once.
+ *
+ * <p><b>MMDS</b>: with a {@link MmdsStack} bound to the interface, each transmitted frame's
+ * Ethernet/ARP/IPv4 header is peeked at (at most {@link MmdsStack#PEEK} bytes copied); a frame
+ * for the MMDS address is copied whole into a fixed buffer (dropped when larger than
+ * {@link MmdsStack#MAX_INPUT_FRAME}) and handed to the stack instead of the TAP. On receive, the
+ * stack's frames come before the TAP's (behind a zeroed header, num_buffers = 1), and receive is
+ * served after transmit whenever the stack may have something to say, so answers do not wait
+ * for TAP traffic.
  */
 public final class VirtioNet implements VirtioDevice {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioNet.class);
@@ -90,6 +99,11 @@ public final class VirtioNet implements VirtioDevice {
     private long txDropped;
     private final IoStats stats;
     private long rxDropped;
+    /** The MMDS's stack on this interface, or null; its buffers, fixed in size. */
+    private final MmdsStack mmds;
+    private final byte[] mmdsIn;
+    private final byte[] mmdsOut;
+    private final byte[] mmdsFrame;
 
     public VirtioNet(NetBackend backend, MacAddress mac) {
         this(backend, mac, Throttle.unlimited(), Throttle.unlimited());
@@ -102,6 +116,15 @@ public final class VirtioNet implements VirtioDevice {
 
     /** As above, counting received ("in") and transmitted ("out") frames in {@code stats}, which outlive the device. */
     public VirtioNet(NetBackend backend, MacAddress mac, Throttle rx, Throttle tx, IoStats stats) {
+        this(backend, mac, rx, tx, stats, null);
+    }
+
+    /** As above, with the MMDS answering on this interface when {@code mmds} is not null. */
+    public VirtioNet(NetBackend backend, MacAddress mac, Throttle rx, Throttle tx, IoStats stats, MmdsStack mmds) {
+        this.mmds = mmds;
+        this.mmdsIn = mmds == null ? null : new byte[MmdsStack.MAX_INPUT_FRAME];
+        this.mmdsOut = mmds == null ? null : new byte[HDR + MmdsStack.MAX_FRAME];
+        this.mmdsFrame = mmds == null ? null : new byte[MmdsStack.MAX_FRAME];
         this.stats = java.util.Objects.requireNonNull(stats, "stats");
         this.backend = backend;
         this.mac = mac;
@@ -205,6 +228,9 @@ public final class VirtioNet implements VirtioDevice {
     public void queueNotified(int index) throws VirtqueueException {
         if (index == TX) {
             context.drain(TX, this::admitTx, this::transmit);
+            if (mmds != null && mmds.hasOutput()) {
+                receive(); // the MMDS may have answered: deliver it without waiting for the TAP
+            }
         } else if (index == RX) {
             backendWatch.setEvents(Native.POLLIN); // buffers may be back: poll the TAP again
             receive();
@@ -227,6 +253,9 @@ public final class VirtioNet implements VirtioDevice {
             stats.invalid();
             return 0;
         }
+        if (mmds != null && toMmds(c)) {
+            return 0;
+        }
         long r = IoVec.writev(backend.fd(), c.readableSlices(0, c.readableLength()));
         if (r < 0) {
             txDropped++; // TAP queue full (-EAGAIN) or interface down: drop like a NIC would
@@ -234,6 +263,52 @@ public final class VirtioNet implements VirtioDevice {
             stats.out(c.readableLength() - HDR);
         }
         return 0;
+    }
+
+    /** Whether the chain's frame was for the MMDS (and so taken by it, or dropped); peeks at its headers only. */
+    private boolean toMmds(DescriptorChain c) {
+        int frame = c.readableLength() - HDR;
+        int peeked = c.read(HDR, mmdsIn, 0, Math.min(frame, MmdsStack.PEEK));
+        if (!mmds.isForMmds(mmdsIn, peeked)) {
+            return false;
+        }
+        if (frame > MmdsStack.MAX_INPUT_FRAME) {
+            txDropped++; // more than the MMDS's window could take: not for a TAP either
+            return true;
+        }
+        c.read(HDR, mmdsIn, 0, frame);
+        mmds.receive(mmdsIn, frame);
+        return true;
+    }
+
+    /**
+     * Puts the MMDS's next frame (if any) in {@code chains}, behind a zeroed header; returns
+     * whether one was delivered. A frame that does not fit the chains is dropped (the stack's TCP
+     * sends it again when the guest asks).
+     */
+    private boolean deliverMmds(Virtqueue q, List<DescriptorChain> chains, long capacity) {
+        int n = mmds.poll(mmdsFrame);
+        if (n == 0) {
+            return false;
+        }
+        java.util.Arrays.fill(mmdsOut, 0, HDR, (byte) 0);
+        System.arraycopy(mmdsFrame, 0, mmdsOut, HDR, n);
+        int total = HDR + n;
+        if (capacity < total) {
+            rxDropped++;
+            stashFront(chains);
+            return true;
+        }
+        int done = 0;
+        for (DescriptorChain c : chains) {
+            if (done == total) {
+                break;
+            }
+            done += c.write(0, mmdsOut, done, Math.min(total - done, c.writableLength()));
+        }
+        rxThrottle.charge(n, 1);
+        complete(q, chains, total);
+        return true;
     }
 
     private int maxFrame() {
@@ -287,6 +362,9 @@ public final class VirtioNet implements VirtioDevice {
                 stashFront(chains);
                 backendWatch.setEvents((short) 0); // wait for an RX kick
                 break;
+            }
+            if (mmds != null && mmds.hasOutput() && deliverMmds(q, chains, capacity)) {
+                continue; // the MMDS's frames first; the TAP's when it has none
             }
             List<MemorySegment> iov = new ArrayList<>();
             for (DescriptorChain c : chains) {
@@ -424,6 +502,9 @@ public final class VirtioNet implements VirtioDevice {
         rxThrottle.setWaker(null);
         txThrottle.setWaker(null);
         rxStash.clear();
+        if (mmds != null) {
+            mmds.reset();
+        }
         backendWatch = null;
         context = null;
         backend.setOffloads(false, false, false);
