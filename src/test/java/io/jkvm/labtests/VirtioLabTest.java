@@ -28,7 +28,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Lab: Linux on jkvm uses virtio devices for real. The guest boots with its root file system
  * on an ext4 virtio-blk disk, checks a file the test wrote, writes a new one, syncs and powers
  * off; the host then reads the new file back and e2fsck finds the file system clean. A second,
- * readonly disk refuses writes, and /dev/hwrng (virtio-rng) gives entropy.
+ * readonly disk refuses writes, and /dev/hwrng (virtio-rng) gives entropy. The guest boots with
+ * {@code acpi=off}, as Kata's Firecracker guests do, so it learns its two CPUs and its interrupt
+ * wiring from the MP table alone (io.jkvm.arch.x86.mptable).
  */
 @Tag("lab")
 class VirtioLabTest {
@@ -46,6 +48,7 @@ class VirtioLabTest {
             #!/bin/busybox sh
             /bin/busybox --install -s /bin
             export PATH=/bin
+            echo "disk-test: cpus=$(grep -c ^processor /proc/cpuinfo) acpi=$(ls /sys/firmware/acpi/tables 2>/dev/null | wc -l)"
             echo "disk-test: root=$(awk '$2=="/" {print $1 "," $3}' /proc/mounts | tail -n 1)"
             echo "disk-test: known=$(sha256sum /data/known.bin | cut -d' ' -f1)"
             head -c 262144 /dev/urandom > /data/new.bin
@@ -55,7 +58,11 @@ class VirtioLabTest {
             echo "disk-test: ro-write=$r ro-flag=$(cat /sys/block/vdb/ro)"
             echo "disk-test: hwrng=$(cat /sys/class/misc/hw_random/rng_current) bytes=$(dd if=/dev/hwrng bs=32 count=1 2>/dev/null | wc -c)"
             echo "disk-test: done"
-            poweroff -f
+            # Without ACPI there is no power-off: the guest leaves by a keyboard-controller reset
+            # (reboot=k), which ends the VMM (--on-reboot exit). Through sysrq, which resets at
+            # once: `reboot -f` was seen to stall in the kernel's device shutdown with acpi=off
+            # (both vCPUs idle, "Restarting system" never printed), not understood yet.
+            echo b > /proc/sysrq-trigger
             """;
 
     @Test
@@ -79,7 +86,7 @@ class VirtioLabTest {
         String cmd = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--cpus", "2", "--memory", "512M", "--rng",
                 "--disk", "path=" + root + ",id=root", "--disk", "path=" + ro + ",readonly=on,id=ro",
-                "--cmdline", "console=ttyS0 reboot=k panic=1 root=/dev/vda init=/sbin/init");
+                "--cmdline", "console=ttyS0 reboot=k panic=1 acpi=off root=/dev/vda init=/sbin/init");
         LabResult r = Lab.exec(List.of("sh", "-c", cmd + " </dev/null"),
                 LabGuests.options());
         String out = r.stdout();
@@ -87,6 +94,7 @@ class VirtioLabTest {
         assertThat(out).as(out + r.stderr()).contains("disk-test: done");
         assertThat(r.exitCode()).as(r.stderr()).isZero();
 
+        assertThat(out).as("both vCPUs found through the MP table, no ACPI tables read").contains("disk-test: cpus=2 acpi=0");
         assertThat(out).contains("disk-test: root=/dev/vda,ext4");
         assertThat(field(out, "known")).isEqualTo(sha256(known));
         assertThat(out).contains("disk-test: ro-write=refused ro-flag=1");

@@ -83,6 +83,8 @@ public final class X86BootSetup {
         byte[] kernel = readKernel(cfg.kernel(), lowEnd);
         E820Map e820 = E820Map.forRam(ram);
         AcpiTables.Written acpi = AcpiTables.write(mem, cfg.vcpus(), cfg.virtioMmio());
+        // For guests booted with acpi=off (Kata's Firecracker guests are): the same machine in MPS terms.
+        io.jkvm.arch.x86.mptable.MpTables.write(mem, cfg.vcpus(), cfg.virtioMmio(), acpi.end());
         BootGdt.write(mem);
         mem.fill(Layout.CMDLINE, Layout.CMDLINE_MAX, (byte) 0);
 
