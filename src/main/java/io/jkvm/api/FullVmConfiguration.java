@@ -17,11 +17,19 @@ public record FullVmConfiguration(
         @JsonProperty("metrics") MetricsConfig metrics,
         @JsonProperty("entropy") EntropyDevice entropy,
         @JsonProperty("serial") SerialConfig serial,
-        @JsonProperty("vsock") VsockDevice vsock) {
+        @JsonProperty("vsock") VsockDevice vsock,
+        @JsonProperty("balloon") BalloonDevice balloon) {
     /** Without a vsock section. */
     public FullVmConfiguration(BootSource bootSource, MachineConfiguration machineConfig, List<Drive> drives,
             List<NetworkInterface> networkInterfaces, LoggerConfig logger, MetricsConfig metrics, EntropyDevice entropy,
             SerialConfig serial) {
-        this(bootSource, machineConfig, drives, networkInterfaces, logger, metrics, entropy, serial, null);
+        this(bootSource, machineConfig, drives, networkInterfaces, logger, metrics, entropy, serial, null, null);
+    }
+
+    /** Without a balloon section. */
+    public FullVmConfiguration(BootSource bootSource, MachineConfiguration machineConfig, List<Drive> drives,
+            List<NetworkInterface> networkInterfaces, LoggerConfig logger, MetricsConfig metrics, EntropyDevice entropy,
+            SerialConfig serial, VsockDevice vsock) {
+        this(bootSource, machineConfig, drives, networkInterfaces, logger, metrics, entropy, serial, vsock, null);
     }
 }

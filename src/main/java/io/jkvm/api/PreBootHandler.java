@@ -30,8 +30,10 @@ final class PreBootHandler {
             case CancelMigration _ -> vmm.migration().cancel();
             // As Firecracker (rpc_interface.rs): PATCH of a drive or an interface updates a running
             // device, and FlushMetrics has nothing to flush before boot; before it, PUT the section again.
+            // The same for the balloon's PATCHes and statistics (rpc_interface.rs: not supported pre-boot).
             case UpdateDrive _, UpdateNetworkInterface _, FlushMetrics _, SendCtrlAltDel _, Pause _, Resume _,
-                    CreateSnapshot _, StartMigration _ -> throw notBeforeStart(action);
+                    CreateSnapshot _, StartMigration _, UpdateBalloon _, UpdateBalloonStatistics _,
+                    GetBalloonStats _ -> throw notBeforeStart(action);
         }
         return null;
     }

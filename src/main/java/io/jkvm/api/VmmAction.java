@@ -53,6 +53,9 @@ public sealed interface VmmAction {
     /** {@code PUT /vsock}: a virtio-vsock device with Firecracker's Unix-socket host side. */
     record ConfigureVsock(VsockDevice vsock) implements Configure {}
 
+    /** {@code PUT /balloon}: a virtio-balloon device. */
+    record ConfigureBalloon(BalloonDevice balloon) implements Configure {}
+
     // ---- updates that name an existing device ----
 
     /** {@code PATCH /drives/{id}}: before boot only (a running guest's disk cannot be swapped yet). */
@@ -60,6 +63,15 @@ public sealed interface VmmAction {
 
     /** {@code PATCH /network-interfaces/{id}}: rate limiters, in every state. */
     record UpdateNetworkInterface(String pathId, NetworkInterfaceUpdate update) implements VmmAction {}
+
+    /** {@code PATCH /balloon}: a new target for the running balloon (after boot only, as Firecracker). */
+    record UpdateBalloon(BalloonUpdate update) implements VmmAction {}
+
+    /** {@code PATCH /balloon/statistics}: a new statistics interval (after boot only, as Firecracker). */
+    record UpdateBalloonStatistics(BalloonStatsUpdate update) implements VmmAction {}
+
+    /** {@code GET /balloon/statistics}: the running balloon's sizes and statistics (after boot only, as Firecracker). */
+    record GetBalloonStats() implements VmmAction {}
 
     // ---- lifecycle ----
 
@@ -103,6 +115,9 @@ public sealed interface VmmAction {
 
     /** {@code GET /vm/config}. */
     record GetVmConfig() implements Query {}
+
+    /** {@code GET /balloon}. */
+    record GetBalloonConfig() implements Query {}
 
     /** {@code GET /migrate}. */
     record GetMigrationStatus() implements Query {}

@@ -68,7 +68,10 @@ class DeviceStateFormatProperties {
                 new Codec("blk", valid("drive/x", new VirtioBlock.State(1 << 20, false)),
                         build("drive/x", VirtioBlock.State.class, s -> s)),
                 new Codec("console", valid("console0", new VirtioConsole.State(new byte[] {'h', 'i'})),
-                        build("console0", VirtioConsole.State.class, s -> s)));
+                        build("console0", VirtioConsole.State.class, s -> s)),
+                new Codec("balloon", valid("balloon0", new io.jkvm.device.virtio.VirtioBalloon.State(512, 256, 1,
+                        io.jkvm.device.virtio.BalloonStatistics.NONE.with(4, 1 << 20), 3)),
+                        build("balloon0", io.jkvm.device.virtio.VirtioBalloon.State.class, s -> s)));
     }
 
     /** A live rng function's state (queue 0 enabled at 0x1000, nothing used yet, so fresh memory fits it). */
