@@ -76,7 +76,7 @@ final class PreBootHandler {
             try {
                 if (config.hasBootResources()) {
                     throw ApiException.notAllowed("Loading a microVM snapshot not allowed after configuring boot-specific"
-                            + " resources (boot-source, drives, network-interfaces, vsock)");
+                            + " resources (boot-source, drives, network-interfaces, vsock, balloon)");
                 }
                 request = SnapshotRequests.load(p, vmm.snapshotKey());
             } catch (RuntimeException e) {

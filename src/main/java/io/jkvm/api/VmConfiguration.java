@@ -439,10 +439,11 @@ public final class VmConfiguration {
     /**
      * Whether boot-specific resources are configured (a snapshot load is then refused). A vsock
      * device counts, as in Firecracker (whose set_vsock_device marks the boot path): the restored
-     * VM's vsock comes from the snapshot, moved with vsock_override.
+     * VM's vsock comes from the snapshot, moved with vsock_override. So does a balloon
+     * (set_balloon_device marks it too): the restored VM's balloon is the snapshot's.
      */
     synchronized boolean hasBootResources() {
-        return bootSource != null || !drives.isEmpty() || !nics.isEmpty() || vsock != null;
+        return bootSource != null || !drives.isEmpty() || !nics.isEmpty() || vsock != null || balloon != null;
     }
 
     /** {@code GET /vm/config}: every section, in the configuration file's shape. */

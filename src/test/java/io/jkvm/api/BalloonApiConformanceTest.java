@@ -189,4 +189,15 @@ class BalloonApiConformanceTest {
         assertThatThrownBy(() -> ConfigFile.validate(ConfigFile.read(file), new HostLimits(4, 8L << 30)))
                 .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.field()).isEqualTo("deflate_on_oom"));
     }
+
+    @Test
+    void aSnapshotLoadAfterPutBalloonIsRefusedAsFirecrackerRefusesIt() {
+        EventLog quiet = new EventLog("test", new ByteArrayOutputStream(), null);
+        VmmController fresh = new VmmController("fc", new HostLimits(4, 8L << 30), spec -> new IdleGuest(), quiet, OnReboot.EXIT);
+        fresh.handle(ActionParser.parse("PUT", "/balloon", "{\"amount_mib\": 0, \"deflate_on_oom\": false}".getBytes()));
+        assertThatThrownBy(() -> fresh.handle(new LoadSnapshot(new SnapshotLoadParams("/s", new MemoryBackend("File", "/m"),
+                null, null, false))))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ApiException.Kind.NOT_ALLOWED))
+                .hasMessageContaining("balloon");
+    }
 }
