@@ -139,6 +139,11 @@ class BalloonApiConformanceTest {
         assertThat(call("GET", "/balloon", null).json()).contains("\"amount_mib\":64,");
         assertThat(call("GET", "/balloon/statistics", null).json())
                 .isEqualTo("{\"target_pages\":16384,\"actual_pages\":0,\"target_mib\":64,\"actual_mib\":0}");
+        device.get().restoreState(new VirtioBalloon.State(64 * 256, 32 * 256, 2,
+                io.jkvm.device.virtio.BalloonStatistics.NONE.with(5, 1L << 28).with(4, -1), -1), false);
+        assertThat(call("GET", "/balloon/statistics", null).json()).isEqualTo("{\"target_pages\":16384,"
+                + "\"actual_pages\":8192,\"target_mib\":64,\"actual_mib\":32,\"free_memory\":18446744073709551615,"
+                + "\"total_memory\":268435456}");
         assertRefused(call("PATCH", "/balloon", "{\"amount_mib\": 257}"), "amount_mib", "256 MiB");
         assertRefused(call("PATCH", "/balloon", "{}"), "amount_mib");
         assertRefused(call("PATCH", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": true}"), "deflate_on_oom");
