@@ -56,8 +56,9 @@ class BalloonLabTest {
                 # The VMM's resident memory (KiB): bin/jkvm execs java, children counted in case.
                 rss() { t=0; for p in $P $(cat /proc/$P/task/*/children 2>/dev/null); do
                   v=$(awk '/^VmRSS/ {print $2}' /proc/$p/status 2>/dev/null); t=$((t + ${v:-0})); done; echo $t; }
-                # A guest command whose output lines start with @@NAME (sent to the guest's shell).
-                g() { printf '%%s\\n' "$2 | sed 's/^/@@$1 /'" >&3; await "grep -q '^@@$1 ' $D/serial.out" $P "grown $D/serial.out"; }
+                # A guest command whose output lines start with @@NAME (sent to the guest's shell); the wait
+                # skips the shell's echo of the command, whose "@@NAME /'" could start a wrapped line.
+                g() { printf '%%s\\n' "$2 | sed 's/^/@@$1 /'" >&3; await "grep -q '^@@$1 [^/]' $D/serial.out" $P "grown $D/serial.out"; }
                 if ! await '[ -S $S ]' $P 'grown $D/vmm.err'; then echo "@@no-socket"; cat $D/vmm.err; exit 1; fi
                 c PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
                 c PUT /boot-source '{"kernel_image_path": "%2$s", "initrd_path": "%3$s", "boot_args": "console=ttyS0 reboot=k panic=1"}'
