@@ -31,6 +31,17 @@ public final class ActionParser {
             case "/entropy" -> only(m, p, "PUT", new ConfigureEntropy(Json.parse(body, EntropyDevice.class)));
             case "/serial" -> only(m, p, "PUT", new ConfigureSerial(Json.parse(body, SerialConfig.class)));
             case "/vsock" -> only(m, p, "PUT", new ConfigureVsock(Json.parse(body, VsockDevice.class)));
+            case "/balloon" -> switch (m) {
+                case "GET" -> new GetBalloonConfig();
+                case "PUT" -> new ConfigureBalloon(Json.parse(body, BalloonDevice.class));
+                case "PATCH" -> new UpdateBalloon(Json.parse(body, BalloonUpdate.class));
+                default -> throw badMethod(m, p);
+            };
+            case "/balloon/statistics" -> switch (m) {
+                case "GET" -> new GetBalloonStats();
+                case "PATCH" -> new UpdateBalloonStatistics(Json.parse(body, BalloonStatsUpdate.class));
+                default -> throw badMethod(m, p);
+            };
             case "/machine-config" -> switch (m) {
                 case "GET" -> new GetMachineConfig();
                 case "PUT" -> new ConfigureMachine(Json.parse(body, MachineConfiguration.class));
@@ -139,8 +150,8 @@ public final class ActionParser {
      * the 404 of a path no Firecracker knows. Null for any other path.
      */
     static String unsupportedFirecrackerResource(String p) {
-        if (p.equals("/balloon") || p.startsWith("/balloon/")) {
-            return "the memory balloon (virtio-balloon)";
+        if (p.startsWith("/balloon/hinting/")) {
+            return "free page hinting of the balloon";
         }
         if (p.equals("/cpu-config")) {
             return "custom CPU templates";

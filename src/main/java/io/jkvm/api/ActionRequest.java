@@ -26,6 +26,11 @@ public record ActionRequest(String method, String path, String body) {
             case ConfigureMmds a -> put("/mmds/config", a.mmds());
             case PutMmds a -> put("/mmds", a.value());
             case PatchMmds a -> new ActionRequest("PATCH", "/mmds", Json.write(a.patch()));
+            case ConfigureBalloon a -> put("/balloon", a.balloon());
+            case UpdateBalloon a -> new ActionRequest("PATCH", "/balloon", Json.write(a.update()));
+            case UpdateBalloonStatistics a -> new ActionRequest("PATCH", "/balloon/statistics", Json.write(a.update()));
+            case GetBalloonStats _ -> get("/balloon/statistics");
+            case GetBalloonConfig _ -> get("/balloon");
             case UpdateDrive a -> new ActionRequest("PATCH", "/drives/" + a.pathId(), Json.write(a.update()));
             case UpdateNetworkInterface a -> new ActionRequest("PATCH", "/network-interfaces/" + a.pathId(),
                     Json.write(a.update()));

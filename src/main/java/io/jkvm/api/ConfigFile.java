@@ -13,7 +13,7 @@ import java.util.List;
 /**
  * Firecracker's {@code --config-file}: one JSON document with the sections {@code boot-source},
  * {@code machine-config}, {@code drives}, {@code network-interfaces}, {@code logger},
- * {@code metrics} and {@code mmds-config} (the shape of {@code GET /vm/config}), turned into the list of
+ * {@code metrics}, {@code entropy}, {@code serial}, {@code vsock}, {@code balloon} and {@code mmds-config} (the shape of {@code GET /vm/config}), turned into the list of
  * {@link VmmAction}s an API client would send ({@link #actions}). {@code jkvm run --config-file}
  * hands that list to its controller, the daemon sends it to its VMMs (and validates definitions
  * by applying it to a {@link VmConfiguration} of its own), so all three share the API's checks.
@@ -74,6 +74,9 @@ public final class ConfigFile {
         }
         if (doc.vsock() != null) {
             out.add(new VmmAction.ConfigureVsock(doc.vsock()));
+        }
+        if (doc.balloon() != null) {
+            out.add(new VmmAction.ConfigureBalloon(doc.balloon()));
         }
         if (doc.networkInterfaces() != null) {
             for (NetworkInterface n : doc.networkInterfaces()) {

@@ -18,18 +18,33 @@ public record FullVmConfiguration(
         @JsonProperty("entropy") EntropyDevice entropy,
         @JsonProperty("serial") SerialConfig serial,
         @JsonProperty("vsock") VsockDevice vsock,
+        @JsonProperty("balloon") BalloonDevice balloon,
         @JsonProperty("mmds-config") MmdsConfig mmdsConfig) {
-    /** Without an mmds-config section. */
+    /** Without a balloon or an mmds-config section. */
     public FullVmConfiguration(BootSource bootSource, MachineConfiguration machineConfig, List<Drive> drives,
             List<NetworkInterface> networkInterfaces, LoggerConfig logger, MetricsConfig metrics, EntropyDevice entropy,
             SerialConfig serial, VsockDevice vsock) {
-        this(bootSource, machineConfig, drives, networkInterfaces, logger, metrics, entropy, serial, vsock, null);
+        this(bootSource, machineConfig, drives, networkInterfaces, logger, metrics, entropy, serial, vsock, null, null);
+    }
+
+    /** Without a balloon section. */
+    public FullVmConfiguration(BootSource bootSource, MachineConfiguration machineConfig, List<Drive> drives,
+            List<NetworkInterface> networkInterfaces, LoggerConfig logger, MetricsConfig metrics, EntropyDevice entropy,
+            SerialConfig serial, VsockDevice vsock, MmdsConfig mmdsConfig) {
+        this(bootSource, machineConfig, drives, networkInterfaces, logger, metrics, entropy, serial, vsock, null, mmdsConfig);
+    }
+
+    /** Without an mmds-config section. */
+    public FullVmConfiguration(BootSource bootSource, MachineConfiguration machineConfig, List<Drive> drives,
+            List<NetworkInterface> networkInterfaces, LoggerConfig logger, MetricsConfig metrics, EntropyDevice entropy,
+            SerialConfig serial, VsockDevice vsock, BalloonDevice balloon) {
+        this(bootSource, machineConfig, drives, networkInterfaces, logger, metrics, entropy, serial, vsock, balloon, null);
     }
 
     /** Without a vsock section. */
     public FullVmConfiguration(BootSource bootSource, MachineConfiguration machineConfig, List<Drive> drives,
             List<NetworkInterface> networkInterfaces, LoggerConfig logger, MetricsConfig metrics, EntropyDevice entropy,
             SerialConfig serial) {
-        this(bootSource, machineConfig, drives, networkInterfaces, logger, metrics, entropy, serial, null, null);
+        this(bootSource, machineConfig, drives, networkInterfaces, logger, metrics, entropy, serial, null, null, null);
     }
 }

@@ -252,6 +252,20 @@ public final class LinuxVmLauncher implements GuestLauncher {
             }
 
             @Override
+            public io.jkvm.device.virtio.VirtioBalloon balloon() {
+                return vm.balloon();
+            }
+
+            @Override
+            public void updateBalloon(Long amountMib, long statsIntervalS) {
+                try {
+                    vm.updateBalloon(amountMib == null ? null : Math.toIntExact(amountMib), Math.toIntExact(statsIntervalS));
+                } catch (IllegalArgumentException | IllegalStateException e) {
+                    throw ApiException.badRequest(e.getMessage());
+                }
+            }
+
+            @Override
             public void snapshot(SnapshotRequest r) throws IOException, InterruptedException {
                 vm.snapshot(r.stateFile(), r.memFile(), r.key(), r.protection(), r.diff());
             }

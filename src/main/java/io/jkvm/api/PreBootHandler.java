@@ -31,8 +31,10 @@ final class PreBootHandler {
             case PutMmds _, PatchMmds _ -> config.updateMmds(action);
             // As Firecracker (rpc_interface.rs): PATCH of a drive or an interface updates a running
             // device, and FlushMetrics has nothing to flush before boot; before it, PUT the section again.
+            // The same for the balloon's PATCHes and statistics (rpc_interface.rs: not supported pre-boot).
             case UpdateDrive _, UpdateNetworkInterface _, FlushMetrics _, SendCtrlAltDel _, Pause _, Resume _,
-                    CreateSnapshot _, StartMigration _ -> throw notBeforeStart(action);
+                    CreateSnapshot _, StartMigration _, UpdateBalloon _, UpdateBalloonStatistics _,
+                    GetBalloonStats _ -> throw notBeforeStart(action);
         }
         return null;
     }
@@ -75,7 +77,7 @@ final class PreBootHandler {
             try {
                 if (config.hasBootResources()) {
                     throw ApiException.notAllowed("Loading a microVM snapshot not allowed after configuring boot-specific"
-                            + " resources (boot-source, drives, network-interfaces, vsock)");
+                            + " resources (boot-source, drives, network-interfaces, vsock, balloon)");
                 }
                 request = SnapshotRequests.load(p, vmm.snapshotKey());
             } catch (RuntimeException e) {

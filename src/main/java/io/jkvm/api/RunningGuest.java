@@ -39,6 +39,19 @@ public interface RunningGuest {
         throw ApiException.badRequest("this VMM cannot change the rate limiters of a running guest");
     }
 
+    /** The running guest's balloon device, or null when it has none. */
+    default io.jkvm.device.virtio.VirtioBalloon balloon() {
+        return null;
+    }
+
+    /**
+     * A new balloon target (MiB, may be null: unchanged) and statistics interval (0: unchanged),
+     * kept for the guest's later boots and snapshots.
+     */
+    default void updateBalloon(Long amountMib, long statsIntervalS) {
+        throw ApiException.badRequest("this VMM cannot change a running balloon");
+    }
+
     /** Saves a snapshot of the paused guest (see {@code LinuxVm#snapshot}); it stays paused. */
     default void snapshot(SnapshotRequest request) throws java.io.IOException, InterruptedException {
         throw ApiException.badRequest("this VMM cannot take snapshots");

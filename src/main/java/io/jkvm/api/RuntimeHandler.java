@@ -19,11 +19,13 @@ final class RuntimeHandler {
     private final EventLog log;
     /** Orders interface updates, so the device ends with the limits the configuration ends with. */
     private final Object interfaceUpdates = new Object();
+    private final BalloonHandler balloon;
 
     RuntimeHandler(VmmController vmm, VmConfiguration config, EventLog log) {
         this.vmm = vmm;
         this.config = config;
         this.log = log;
+        this.balloon = new BalloonHandler(vmm, config, log);
     }
 
     Object handle(VmmAction action, State state) {
@@ -34,6 +36,11 @@ final class RuntimeHandler {
             case Configure _, InstanceStart _, LoadSnapshot _ -> throw notAfterStart(action, state);
             case UpdateDrive u -> updateDrive(action, u);
             case UpdateNetworkInterface u -> updateNetworkInterface(action, u);
+            case UpdateBalloon u -> balloon.update(action, u.update());
+            case UpdateBalloonStatistics u -> balloon.updateStatistics(action, u.update());
+            case GetBalloonStats _ -> {
+                return balloon.statistics(action);
+            }
             case FlushMetrics _ -> vmm.flushMetrics();
             case Pause _ -> pause(action);
             case Resume _ -> resume(action);

@@ -1,6 +1,7 @@
 package io.jkvm.api;
 
 import io.jkvm.api.VmmAction.*;
+import io.jkvm.config.BalloonConfig;
 import io.jkvm.config.ConfigException;
 import io.jkvm.config.HostLimits;
 import io.jkvm.config.OnReboot;
@@ -51,6 +52,8 @@ public final class VmConfiguration {
     private final io.jkvm.mmds.MmdsStore mmds = new io.jkvm.mmds.MmdsStore(UdsHttpServer.MAX_BODY);
     private MmdsConfig mmdsConfig;
     private int mmdsAddress;
+    /** {@code PUT /balloon} as validated (a PATCH after boot updates it), or null. */
+    private BalloonConfig balloon;
 
     /** Whether a client set the machine configuration (an incoming migration must then match it). */
     private boolean machineConfigured;
@@ -89,6 +92,7 @@ public final class VmConfiguration {
             case ConfigureSerial a -> putSerial(a.serial());
             case ConfigureVsock a -> putVsock(a.vsock());
             case ConfigureMmds a -> putMmdsConfig(a.mmds());
+            case ConfigureBalloon a -> putBalloon(a.balloon());
         }
     }
 
@@ -196,6 +200,10 @@ public final class VmConfiguration {
 
     private void setMachine(MachineConfiguration m) {
         boot.checkMachine(m);
+        if (balloon != null && m.memSizeMib() != null && m.memSizeMib() < balloon.amountMib()) {
+            throw ApiException.badField("mem_size_mib", "mem_size_mib " + m.memSizeMib()
+                    + ": smaller than the balloon's amount_mib " + balloon.amountMib());
+        }
         if (bootSource != null) {
             boot.validate(bootSource, m);
         }
@@ -434,6 +442,51 @@ public final class VmConfiguration {
         log.info("vsock_set", "id", id, "guest_cid", v.guestCid(), "uds_path", v.udsPath());
     }
 
+    /**
+     * {@code PUT /balloon}, checked as Firecracker's BalloonDeviceConfig: amount_mib and
+     * deflate_on_oom required, amount_mib at most the guest's memory, stats_polling_interval_s a
+     * u16 (0, the default: no statistics). Free page hinting and reporting are not offered. A
+     * second PUT replaces the first.
+     */
+    private void putBalloon(BalloonDevice b) {
+        if (b.amountMib() == null) {
+            throw Fields.missing("amount_mib");
+        }
+        if (b.deflateOnOom() == null) {
+            throw Fields.missing("deflate_on_oom");
+        }
+        long mem = machine.memSizeMib();
+        if (b.amountMib() < 0 || b.amountMib() > mem) {
+            throw ApiException.badField("amount_mib", "amount_mib " + b.amountMib()
+                    + ": Amount of pages requested is too large. (the balloon's target is at most the guest's "
+                    + mem + " MiB)");
+        }
+        long interval = b.statsPollingIntervalS() == null ? 0 : b.statsPollingIntervalS();
+        if (interval < 0 || interval > BalloonConfig.MAX_STATS_INTERVAL_S) {
+            throw ApiException.badField("stats_polling_interval_s", "stats_polling_interval_s " + interval
+                    + ": not 0.." + BalloonConfig.MAX_STATS_INTERVAL_S);
+        }
+        if (Boolean.TRUE.equals(b.freePageHinting())) {
+            throw ApiException.badField("free_page_hinting", "free_page_hinting: not supported (leave it out or false)");
+        }
+        if (Boolean.TRUE.equals(b.freePageReporting())) {
+            throw ApiException.badField("free_page_reporting", "free_page_reporting: not supported (leave it out or false)");
+        }
+        balloon = new BalloonConfig(Math.toIntExact(b.amountMib()), b.deflateOnOom(), (int) interval);
+        log.info("balloon_set", "id", id, "amount_mib", b.amountMib(), "deflate_on_oom", b.deflateOnOom(),
+                "stats_polling_interval_s", interval);
+    }
+
+    /** The balloon as configured (and updated after boot), or null. */
+    synchronized BalloonConfig balloon() {
+        return balloon;
+    }
+
+    /** Records a balloon update the running device has taken. */
+    synchronized void recordBalloon(BalloonConfig b) {
+        balloon = b;
+    }
+
     // ---- reads ----
 
     public synchronized MachineConfiguration machine() {
@@ -474,16 +527,17 @@ public final class VmConfiguration {
     /**
      * Whether boot-specific resources are configured (a snapshot load is then refused). A vsock
      * device counts, as in Firecracker (whose set_vsock_device marks the boot path): the restored
-     * VM's vsock comes from the snapshot, moved with vsock_override.
+     * VM's vsock comes from the snapshot, moved with vsock_override. So does a balloon
+     * (set_balloon_device marks it too): the restored VM's balloon is the snapshot's.
      */
     synchronized boolean hasBootResources() {
-        return bootSource != null || !drives.isEmpty() || !nics.isEmpty() || vsock != null;
+        return bootSource != null || !drives.isEmpty() || !nics.isEmpty() || vsock != null || balloon != null;
     }
 
     /** {@code GET /vm/config}: every section, in the configuration file's shape. */
     public synchronized FullVmConfiguration full() {
         return new FullVmConfiguration(bootSource, machine, List.copyOf(drives.values()), List.copyOf(nics.values()),
-                logger, metrics, entropy, serial, vsock, mmdsConfig);
+                logger, metrics, entropy, serial, vsock, balloon == null ? null : BalloonDevice.of(balloon), mmdsConfig);
     }
 
     BootValidation validation() {
@@ -503,7 +557,7 @@ public final class VmConfiguration {
         }
         config = GuestDevices.withDevices(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
                 entropy != null);
-        config = config.withDevices(config.devices().withVsock(vsockConfig)).withVirtioTransport(transport);
+        config = config.withDevices(config.devices().withVsock(vsockConfig).withBalloon(balloon)).withVirtioTransport(transport);
         requireFits(config);
         return new GuestSpec(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
                 Boolean.TRUE.equals(machine.trackDirtyPages()), serialOutPath,
@@ -522,7 +576,7 @@ public final class VmConfiguration {
         try {
             io.jkvm.arch.x86.VirtioMmioSlots.requireFits(config.devices().count());
         } catch (IllegalArgumentException e) {
-            throw ApiException.badRequest("drives, network-interfaces, entropy and vsock: " + e.getMessage()
+            throw ApiException.badRequest("drives, network-interfaces, entropy, vsock and balloon: " + e.getMessage()
                     + " (bin/firecracker: --enable-pci)");
         }
     }
@@ -545,5 +599,6 @@ public final class VmConfiguration {
         // GET /vm/config shows the restored vsock device where it listens now (after any vsock_override).
         vsockConfig = c.devices().vsock();
         vsock = vsockConfig == null ? null : new VsockDevice(vsockConfig.guestCid(), vsockConfig.udsPath().toString(), null);
+        balloon = c.devices().balloon();
     }
 }

@@ -64,6 +64,9 @@ public sealed interface VmmAction {
     /** {@code PATCH /mmds}: JSON merge patch (RFC 7396) of the metadata document. */
     record PatchMmds(com.fasterxml.jackson.databind.JsonNode patch) implements VmmAction {}
 
+    /** {@code PUT /balloon}: a virtio-balloon device. */
+    record ConfigureBalloon(BalloonDevice balloon) implements Configure {}
+
     // ---- updates that name an existing device ----
 
     /** {@code PATCH /drives/{id}}: before boot only (a running guest's disk cannot be swapped yet). */
@@ -71,6 +74,15 @@ public sealed interface VmmAction {
 
     /** {@code PATCH /network-interfaces/{id}}: rate limiters, in every state. */
     record UpdateNetworkInterface(String pathId, NetworkInterfaceUpdate update) implements VmmAction {}
+
+    /** {@code PATCH /balloon}: a new target for the running balloon (after boot only, as Firecracker). */
+    record UpdateBalloon(BalloonUpdate update) implements VmmAction {}
+
+    /** {@code PATCH /balloon/statistics}: a new statistics interval (after boot only, as Firecracker). */
+    record UpdateBalloonStatistics(BalloonStatsUpdate update) implements VmmAction {}
+
+    /** {@code GET /balloon/statistics}: the running balloon's sizes and statistics (after boot only, as Firecracker). */
+    record GetBalloonStats() implements VmmAction {}
 
     // ---- lifecycle ----
 
@@ -114,6 +126,9 @@ public sealed interface VmmAction {
 
     /** {@code GET /vm/config}. */
     record GetVmConfig() implements Query {}
+
+    /** {@code GET /balloon}. */
+    record GetBalloonConfig() implements Query {}
 
     /** {@code GET /migrate}. */
     record GetMigrationStatus() implements Query {}

@@ -115,6 +115,13 @@ public final class VmmController {
             case GetVersion _ -> Map.of("firecracker_version", VERSION);
             case GetMachineConfig _ -> config.machine();
             case GetVmConfig _ -> config.full();
+            case GetBalloonConfig _ -> {
+                io.jkvm.config.BalloonConfig b = config.balloon();
+                if (b == null) {
+                    throw ApiException.badRequest(BalloonHandler.NOT_FOUND);
+                }
+                yield BalloonDevice.of(b);
+            }
             case GetMigrationStatus _ -> migration.status();
             case GetMmds _ -> config.mmdsDocument();
             case GetVcpuReport _ -> {

@@ -7,16 +7,17 @@ import java.util.List;
 
 /**
  * The virtio devices of a VM, in PCI slot order: disks, then network interfaces, then the
- * entropy device, the virtio console and the vsock device.
+ * entropy device, the virtio console, the vsock device and the memory balloon.
  *
  * @param disks virtio-blk devices (--disk)
  * @param nets virtio-net devices on TAP interfaces (--net)
  * @param rng a virtio-rng device fed from the host's entropy (--rng)
  * @param virtioConsole the console is hvc0 (virtio-console) instead of ttyS0 (--console virtio)
  * @param vsock a virtio-vsock device (--vsock, {@code PUT /vsock}), or null
+ * @param balloon a virtio-balloon device ({@code PUT /balloon}), or null
  */
 public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean rng, boolean virtioConsole,
-        VsockConfig vsock) {
+        VsockConfig vsock, BalloonConfig balloon) {
     public static final DeviceConfig NONE = new DeviceConfig(List.of(), List.of(), false, false);
 
     /** Without a vsock device. */
@@ -24,14 +25,26 @@ public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean
         this(disks, nets, rng, virtioConsole, null);
     }
 
+    /** Without a balloon. */
+    public DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean rng, boolean virtioConsole,
+            VsockConfig vsock) {
+        this(disks, nets, rng, virtioConsole, vsock, null);
+    }
+
     /** The same devices with {@code v} as the vsock device (null: none). */
     public DeviceConfig withVsock(VsockConfig v) {
-        return new DeviceConfig(disks, nets, rng, virtioConsole, v);
+        return new DeviceConfig(disks, nets, rng, virtioConsole, v, balloon);
+    }
+
+    /** The same devices with {@code b} as the balloon (null: none). */
+    public DeviceConfig withBalloon(BalloonConfig b) {
+        return new DeviceConfig(disks, nets, rng, virtioConsole, vsock, b);
     }
 
     /** How many virtio devices these are (one transport each). */
     public int count() {
-        return disks.size() + nets.size() + (rng ? 1 : 0) + (virtioConsole ? 1 : 0) + (vsock != null ? 1 : 0);
+        return disks.size() + nets.size() + (rng ? 1 : 0) + (virtioConsole ? 1 : 0) + (vsock != null ? 1 : 0)
+                + (balloon != null ? 1 : 0);
     }
 
     public DeviceConfig {
@@ -51,7 +64,7 @@ public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean
         if (nets.stream().map(NetConfig::mac).distinct().count() != nets.size()) {
             throw new ConfigException("--net: two interfaces have the same MAC");
         }
-        if (disks.size() + nets.size() + 2 + (vsock != null ? 1 : 0) > 31) {
+        if (disks.size() + nets.size() + 2 + (vsock != null ? 1 : 0) + (balloon != null ? 1 : 0) > 31) {
             throw new ConfigException("too many devices: a PCI bus has 31 slots");
         }
     }

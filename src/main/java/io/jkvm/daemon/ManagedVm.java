@@ -558,7 +558,7 @@ final class ManagedVm {
         }
         if (t == io.jkvm.config.VirtioTransport.MMIO) {
             int devices = size(config.drives()) + size(config.networkInterfaces()) + (config.entropy() == null ? 0 : 1)
-                    + (config.vsock() == null ? 0 : 1);
+                    + (config.vsock() == null ? 0 : 1) + (config.balloon() == null ? 0 : 1);
             try {
                 io.jkvm.arch.x86.VirtioMmioSlots.requireFits(devices);
             } catch (IllegalArgumentException e) {

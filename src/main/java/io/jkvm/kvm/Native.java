@@ -49,6 +49,8 @@ public final class Native {
     public static final int MAP_NORESERVE = 0x4000;
     public static final int MAP_HUGETLB = 0x40000;
     public static final int MADV_DONTNEED = 4;
+    /** Frees the range and its backing store (shmem, shared anonymous memory); only on shared writable mappings. */
+    public static final int MADV_REMOVE = 9;
     public static final int MADV_MERGEABLE = 12;
     public static final int MADV_DONTDUMP = 16;
     public static final int MADV_HUGEPAGE = 14;

@@ -1,5 +1,6 @@
 package io.jkvm.snapshot;
 
+import io.jkvm.config.BalloonConfig;
 import io.jkvm.config.ConfigException;
 import io.jkvm.config.DeviceConfig;
 import io.jkvm.config.OnReboot;
@@ -30,6 +31,7 @@ import java.util.Optional;
  * u8 nets, per net {string tap, 6 bytes MAC, limit rx, limit tx}, u8 rng, u8 virtio console,
  * [u8 has vsock [i64 guest CID, string uds_path]]   (absent in snapshots from before vsock: none)
  * [u8 virtio transport: 0 PCI, 1 MMIO]             (absent in snapshots from before virtio-mmio: PCI)
+ * [u8 has balloon [i32 amount_mib, u8 deflate_on_oom, u16 stats interval s]]  (absent before the balloon: none)
  *
  * limit = bandwidth bucket, ops bucket; bucket = {i64 size, i64 one-time burst, i64 refill ms}
  * </pre>
@@ -92,6 +94,11 @@ public final class VmConfigState {
         }
         // Then the transport, absent from older files (PCI, the only one they knew).
         w.u8(c.virtioTransport().ordinal());
+        BalloonConfig b = d.balloon();
+        w.bool(b != null);
+        if (b != null) {
+            w.i32(b.amountMib()).bool(b.deflateOnOom()).u16(b.statsIntervalS());
+        }
     }
 
     private static VmConfig read(BoundedReader r) {
@@ -154,11 +161,16 @@ public final class VmConfigState {
             if (r.remaining() > 0) {
                 transport = VirtioTransport.values()[r.u8("virtio transport", 0, VirtioTransport.values().length - 1)];
             }
+            BalloonConfig balloon = null;
+            if (r.remaining() > 0 && r.bool("balloon flag")) {
+                balloon = new BalloonConfig(r.i32("balloon amount_mib"), r.bool("balloon deflate_on_oom"),
+                        r.u16("balloon stats_polling_interval_s"));
+            }
             if (cpus < 1 || mem <= 0) {
                 throw r.fail("vCPU count " + cpus + " / memory " + mem + " out of range");
             }
             return new VmConfig(kernel, initrd, cmdline, cpus, mem, OnReboot.values()[reboot], nested,
-                    new DeviceConfig(disks, nets, rng, vcon, vsock), transport);
+                    new DeviceConfig(disks, nets, rng, vcon, vsock, balloon), transport);
         } catch (ConfigException | IllegalArgumentException e) { // InvalidPathException included
             throw r.fail(e.getMessage());
         }
@@ -240,6 +252,13 @@ public final class VmConfigState {
         if (a.vsock() != null && a.vsock().guestCid() != b.vsock().guestCid()) {
             return "the snapshot's vsock guest_cid is " + a.vsock().guestCid() + ", the configuration's "
                     + b.vsock().guestCid(); // the guest knows its CID; the uds_path may differ
+        }
+        if ((a.balloon() == null) != (b.balloon() == null)) {
+            return "the snapshot " + (a.balloon() != null ? "has" : "has no") + " balloon device";
+        }
+        if (a.balloon() != null && (a.balloon().deflateOnOom() != b.balloon().deflateOnOom()
+                || (a.balloon().statsIntervalS() > 0) != (b.balloon().statsIntervalS() > 0))) {
+            return "the balloon's features (deflate_on_oom, statistics on or off) differ from the snapshot's";
         }
         return null;
     }

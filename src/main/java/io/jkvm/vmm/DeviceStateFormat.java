@@ -5,6 +5,7 @@ import io.jkvm.device.legacy.CmosRtc;
 import io.jkvm.device.legacy.I8042;
 import io.jkvm.device.legacy.Serial16550;
 import io.jkvm.device.pci.PciConfigIo;
+import io.jkvm.device.virtio.VirtioBalloon;
 import io.jkvm.device.virtio.VirtioBlock;
 import io.jkvm.device.virtio.VirtioConsole;
 import io.jkvm.device.virtio.VirtioDevice;
@@ -38,6 +39,7 @@ public final class DeviceStateFormat {
             VirtioNet.State.CODEC,
             VirtioConsole.State.CODEC,
             VirtioVsock.State.CODEC,
+            VirtioBalloon.State.CODEC,
             VirtioDevice.NoState.CODEC,
             VmConfigState.CODEC,
             io.jkvm.mmds.MmdsState.CODEC));

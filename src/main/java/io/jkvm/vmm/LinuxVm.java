@@ -13,6 +13,7 @@ import io.jkvm.device.virtio.IoStats;
 import io.jkvm.device.virtio.VirtioBlock;
 import io.jkvm.device.virtio.VirtioConsole;
 import io.jkvm.device.virtio.VirtioNet;
+import io.jkvm.device.virtio.VirtioBalloon;
 import io.jkvm.device.virtio.VirtioRng;
 import io.jkvm.device.virtio.vsock.VirtioVsock;
 import io.jkvm.net.NetConfig;
@@ -469,7 +470,7 @@ public final class LinuxVm {
         DeviceConfig d = config.devices();
         List<DiskConfig> disks = new ArrayList<>(d.disks());
         disks.set(i, disk);
-        config = config.withDevices(new DeviceConfig(disks, d.nets(), d.rng(), d.virtioConsole(), d.vsock()));
+        config = config.withDevices(new DeviceConfig(disks, d.nets(), d.rng(), d.virtioConsole(), d.vsock(), d.balloon()));
     }
 
     /**
@@ -657,6 +658,43 @@ public final class LinuxVm {
                 io, ioOut, mmioWrite);
     }
 
+    /** The balloon's device id (snapshots, migration). */
+    static final String BALLOON_ID = "balloon0";
+
+    /** The running balloon device, or null (none configured, or the guest is not running). */
+    public VirtioBalloon balloon() {
+        VirtioTransportDevice fn = virtioById.get(BALLOON_ID);
+        return fn != null && fn.device() instanceof VirtioBalloon b ? b : null;
+    }
+
+    /**
+     * A new balloon target (MiB) or statistics interval (seconds; 0: unchanged), from any thread:
+     * the device takes it at once (a target change interrupts the driver, virtio 1.2 §5.5.6),
+     * and the configuration keeps it, so a guest reboot and snapshots start from it.
+     *
+     * @throws IllegalArgumentException without a balloon; IllegalStateException for an interval
+     *         the device cannot take (statistics turned on or off)
+     */
+    public void updateBalloon(Integer amountMib, int statsIntervalS) {
+        synchronized (limitsLock) {
+            DeviceConfig d = config.devices();
+            VirtioBalloon device = balloon();
+            if (d.balloon() == null || device == null) {
+                throw new IllegalArgumentException("no balloon device");
+            }
+            io.jkvm.config.BalloonConfig b = d.balloon();
+            if (statsIntervalS > 0) {
+                device.setStatsIntervalS(statsIntervalS);
+            }
+            if (amountMib != null) {
+                device.setTargetMib(amountMib);
+            }
+            config = config.withDevices(d.withBalloon(new io.jkvm.config.BalloonConfig(
+                    amountMib != null ? amountMib : b.amountMib(), b.deflateOnOom(),
+                    statsIntervalS > 0 ? statsIntervalS : b.statsIntervalS())));
+        }
+    }
+
     /**
      * New rate limits for the network interface on TAP {@code tap}, from any thread: its
      * virtio-net device applies them at once (a changed bucket starts full, an unchanged one
@@ -677,7 +715,7 @@ public final class LinuxVm {
             }
             NetConfig n = nets.get(i);
             nets.set(i, new NetConfig(n.tap(), n.mac(), rx, tx));
-            config = config.withDevices(new DeviceConfig(d.disks(), nets, d.rng(), d.virtioConsole(), d.vsock()));
+            config = config.withDevices(new DeviceConfig(d.disks(), nets, d.rng(), d.virtioConsole(), d.vsock(), d.balloon()));
             String id = virtioIds(d).get(d.disks().size() + i);
             throttles.rx(id).update(rx);
             throttles.tx(id).update(tx);
@@ -767,6 +805,11 @@ public final class LinuxVm {
                 VsockConfig vs = d.vsock();
                 attach(v, saved, byId, ids.get(index), index++, st -> new VirtioVsock(vs.guestCid(), vs.udsPath()));
             }
+            if (d.balloon() != null) {
+                io.jkvm.config.BalloonConfig b = d.balloon();
+                attach(v, saved, byId, ids.get(index), index++,
+                        st -> new VirtioBalloon(b.amountMib(), b.deflateOnOom(), b.statsIntervalS()));
+            }
         } catch (IOException | RuntimeException e) {
             v.close();
             throw e;
@@ -793,7 +836,7 @@ public final class LinuxVm {
     /**
      * The device ids of the virtio functions, in slot order: a disk's drive_id ("drive/ID"; a
      * disk configured without one is "diskN", N its position among the disks), a network
-     * interface's guest MAC ("net/MAC", which live migration keeps), "rng0", "console0" and "vsock0".
+     * interface's guest MAC ("net/MAC", which live migration keeps), "rng0", "console0", "vsock0" and "balloon0".
      */
     static List<String> virtioIds(DeviceConfig d) {
         List<String> ids = new ArrayList<>();
@@ -812,6 +855,9 @@ public final class LinuxVm {
         }
         if (d.vsock() != null) {
             ids.add("vsock0");
+        }
+        if (d.balloon() != null) {
+            ids.add(BALLOON_ID);
         }
         return ids;
     }

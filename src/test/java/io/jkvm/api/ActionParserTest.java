@@ -45,6 +45,10 @@ class ActionParserTest {
                 new PutMmds(Json.parse("{\"latest\":{\"a\":\"b\"}}".getBytes(), com.fasterxml.jackson.databind.JsonNode.class)),
                 new PatchMmds(Json.parse("{\"latest\":null}".getBytes(), com.fasterxml.jackson.databind.JsonNode.class)),
                 new GetMmds(),
+                new ConfigureBalloon(new BalloonDevice(64L, true, 1L, false, false)),
+                new UpdateBalloon(new BalloonUpdate(32L)),
+                new UpdateBalloonStatistics(new BalloonStatsUpdate(5L)),
+                new GetBalloonStats(), new GetBalloonConfig(),
                 new UpdateDrive("rootfs", new DriveUpdate("rootfs", "/r2.img", null)),
                 new UpdateNetworkInterface("eth0", new NetworkInterfaceUpdate("eth0", null, null)),
                 new InstanceStart(), new SendCtrlAltDel(), new FlushMetrics(), new Pause(), new Resume(),
@@ -108,6 +112,11 @@ class ActionParserTest {
             PATCH | /drives/rootfs           | {"drive_id": "rootfs"}                  | UpdateDrive
             PUT   | /network-interfaces/eth0 | {"iface_id": "eth0"}                    | InsertNetworkInterface
             PATCH | /network-interfaces/eth0 | {"iface_id": "eth0"}                    | UpdateNetworkInterface
+            PUT   | /balloon                 | {"amount_mib": 0}                       | ConfigureBalloon
+            GET   | /balloon                 |                                         | GetBalloonConfig
+            PATCH | /balloon                 | {"amount_mib": 0}                       | UpdateBalloon
+            GET   | /balloon/statistics      |                                         | GetBalloonStats
+            PATCH | /balloon/statistics      | {"stats_polling_interval_s": 1}         | UpdateBalloonStatistics
             """)
     void everyRouteBecomesItsAction(String method, String path, String body, String action) {
         VmmAction a = ActionParser.parse(method, path, body == null ? null : body.getBytes(StandardCharsets.UTF_8));
@@ -134,6 +143,8 @@ class ActionParserTest {
             DELETE | /network-interfaces/eth0
             PATCH  | /migrate
             GET    | /migrate/cancel
+            DELETE | /balloon
+            PUT    | /balloon/statistics
             """)
     void aKnownPathWithAnotherMethodIsA400NamingTheRequest(String method, String path) throws IOException {
         assertThatThrownBy(() -> ActionParser.parse(method, path, null)).isInstanceOfSatisfying(ApiException.class, e -> {
@@ -164,9 +175,8 @@ class ActionParserTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', textBlock = """
-            PUT   | /balloon                   | the memory balloon
-            GET   | /balloon/statistics        | the memory balloon
-            PATCH | /balloon/hinting/start     | the memory balloon
+            PATCH | /balloon/hinting/start     | free page hinting
+            GET   | /balloon/hinting/status    | free page hinting
             PUT   | /cpu-config                | CPU templates
             PUT   | /pmem/pmem0                | virtio-pmem
             PUT   | /hotplug/memory            | memory hot-plug

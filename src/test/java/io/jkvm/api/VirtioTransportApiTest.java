@@ -62,7 +62,7 @@ class VirtioTransportApiTest {
         vmm.handle(ActionParser.parse("PUT", "/entropy", "{}".getBytes()));
         assertThatThrownBy(() -> vmm.handle(new VmmAction.InstanceStart()))
                 .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ApiException.Kind.BAD_REQUEST))
-                .hasMessageContaining("drives, network-interfaces, entropy and vsock")
+                .hasMessageContaining("drives, network-interfaces, entropy, vsock and balloon")
                 .hasMessageContaining("17 virtio devices do not fit on virtio-mmio")
                 .hasMessageContaining("--enable-pci");
         assertThat(controller.launched.get()).isNull();

@@ -1,5 +1,6 @@
 package io.jkvm.snapshot;
 
+import io.jkvm.config.BalloonConfig;
 import io.jkvm.config.DeviceConfig;
 import io.jkvm.config.OnReboot;
 import io.jkvm.config.VirtioTransport;
@@ -78,6 +79,23 @@ class DeviceStateCodecTest {
     }
 
     @Test
+    void theBalloonIsRecordedAndASnapshotWithoutOneReadsAsNone() {
+        VmConfig withBalloon = vmConfig().withDevices(vmConfig().devices().withBalloon(new BalloonConfig(64, true, 5)));
+        VmConfig c = VmConfigState.decode(VmConfigState.capture(withBalloon));
+        assertThat(c).isEqualTo(withBalloon);
+        assertThat(VmConfigState.incompatibility(c, withBalloon)).isNull();
+        assertThat(VmConfigState.incompatibility(c, vmConfig())).contains("has balloon");
+        VmConfig noStats = vmConfig().withDevices(vmConfig().devices().withBalloon(new BalloonConfig(64, true, 0)));
+        assertThat(VmConfigState.incompatibility(c, noStats)).contains("statistics");
+        VmConfig otherTarget = vmConfig().withDevices(vmConfig().devices().withBalloon(new BalloonConfig(8, true, 1)));
+        assertThat(VmConfigState.incompatibility(c, otherTarget)).as("the target is the device state's").isNull();
+        // Before the balloon the record ended after the transport.
+        byte[] b = VmConfigState.capture(vmConfig()).bytes();
+        assertThat(VmConfigState.decode(DeviceState.of(VmConfigState.NAME, java.util.Arrays.copyOf(b, b.length - 1))))
+                .isEqualTo(vmConfig());
+    }
+
+    @Test
     void theVirtioTransportIsRecordedAndAMismatchRefusedNamingBoth() {
         VmConfig mmio = vmConfig().withVirtioTransport(VirtioTransport.MMIO);
         VmConfig c = VmConfigState.decode(VmConfigState.capture(mmio));
@@ -87,14 +105,15 @@ class DeviceStateCodecTest {
                 .contains("--virtio-transport mmio");
         assertThat(VmConfigState.incompatibility(vmConfig(), mmio)).contains("on pci").contains("on mmio");
 
-        // A snapshot from before virtio-mmio ends after the vsock flag: its devices were on PCI.
+        // A snapshot from before virtio-mmio ends after the vsock flag (and the formats): its devices
+        // were on PCI. The last two bytes are the transport and the (absent) balloon's flag.
         DeviceState d = VmConfigState.capture(vmConfig());
         byte[] b = d.bytes();
-        VmConfig old = VmConfigState.decode(DeviceState.of(d.name(), java.util.Arrays.copyOf(b, b.length - 1)));
+        VmConfig old = VmConfigState.decode(DeviceState.of(d.name(), java.util.Arrays.copyOf(b, b.length - 2)));
         assertThat(old.virtioTransport()).isEqualTo(VirtioTransport.PCI);
         assertThat(old).isEqualTo(vmConfig());
         byte[] bad = b.clone();
-        bad[bad.length - 1] = 7;
+        bad[bad.length - 2] = 7;
         assertThatThrownBy(() -> VmConfigState.decode(DeviceState.of(d.name(), bad))).isInstanceOf(SnapshotException.class)
                 .hasMessageContaining("virtio transport");
     }

@@ -71,7 +71,10 @@ class DeviceStateFormatProperties {
                         build("console0", VirtioConsole.State.class, s -> s)),
                 new Codec("mmds", valid("mmds", new io.jkvm.mmds.MmdsState(io.jkvm.mmds.LinkLocal.DEFAULT,
                         io.jkvm.mmds.MmdsVersion.V2, true, List.of("eth0", "eth1"), List.of("tap0", "tap1"))),
-                        build("mmds", io.jkvm.mmds.MmdsState.class, s -> s)));
+                        build("mmds", io.jkvm.mmds.MmdsState.class, s -> s)),
+                new Codec("balloon", valid("balloon0", new io.jkvm.device.virtio.VirtioBalloon.State(512, 256, 1,
+                        io.jkvm.device.virtio.BalloonStatistics.NONE.with(4, 1 << 20), 3)),
+                        build("balloon0", io.jkvm.device.virtio.VirtioBalloon.State.class, s -> s)));
     }
 
     /** A live rng function's state (queue 0 enabled at 0x1000, nothing used yet, so fresh memory fits it). */

@@ -124,7 +124,8 @@ class DeviceStateFormatTest {
     @Test
     void virtioStatesRoundTripWithTheDeviceStateNested() {
         for (Record device : List.of(new VirtioBlock.State(2048, true), new VirtioNet.State(new int[] {5, 7}),
-                new VirtioConsole.State(new byte[] {'x'}), new VirtioDevice.NoState())) {
+                new VirtioConsole.State(new byte[] {'x'}), new VirtioDevice.NoState(),
+                new io.jkvm.device.virtio.VirtioBalloon.State(1, 2, 3, io.jkvm.device.virtio.BalloonStatistics.NONE.with(9, -1), -1))) {
             VirtioPciState s = roundTrip("drive/rootfs", virtio(device), VirtioPciState.class);
             assertThat(s).usingRecursiveComparison().isEqualTo(virtio(device));
             assertThat(s.device()).isEqualTo(device);

@@ -17,7 +17,7 @@ import io.jkvm.snapshot.RecordCodec;
  * must only read state that is safe to read concurrently.
  */
 public interface VirtioDevice extends AutoCloseable, Persist<Record> {
-    /** Virtio device ID (§5): 1 net, 2 block, 3 console, 4 entropy. */
+    /** Virtio device ID (§5): 1 net, 2 block, 3 console, 4 entropy, 5 memory balloon. */
     int deviceType();
 
     /** PCI class code (base, sub, prog-if) for the function. */

@@ -31,6 +31,7 @@ class VirtioFuzzTest {
     private static VirtioFuzzRig net;
     private static VirtioFuzzRig console;
     private static VirtioFuzzRig vsock;
+    private static VirtioFuzzRig balloon;
 
     /** Transport registers (common config, ISR, notify, MSI-X, PCI config and its window) over virtio-rng. */
     @FuzzTest(maxDuration = "10m")
@@ -170,5 +171,28 @@ class VirtioFuzzTest {
             });
         }
         vsock.run(data);
+    }
+
+    /**
+     * virtio-balloon: inflate and deflate page arrays and statistics buffers, with the host
+     * changing the target and the statistics interval. Pages are counted, not released (the rig's
+     * RAM is not a guest mapping); the rig's CPU and allocation oracles bound the work per kick.
+     */
+    @FuzzTest(maxDuration = "10m")
+    void balloon(FuzzedDataProvider data) {
+        if (balloon == null) {
+            VirtioBalloon device = new VirtioBalloon(1, true, 1, range -> true);
+            balloon = new VirtioFuzzRig(device, new VirtioFuzzRig.Backend() {
+                @Override
+                public void event(FuzzedDataProvider d) {
+                    if (d.consumeBoolean()) {
+                        device.setTargetMib(d.consumeInt(0, 1024));
+                    } else {
+                        device.setStatsIntervalS(d.consumeInt(1, 3));
+                    }
+                }
+            });
+        }
+        balloon.run(data);
     }
 }
