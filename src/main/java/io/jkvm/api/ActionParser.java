@@ -31,6 +31,10 @@ public final class ActionParser {
             case "/entropy" -> only(m, p, "PUT", new ConfigureEntropy(Json.parse(body, EntropyDevice.class)));
             case "/serial" -> only(m, p, "PUT", new ConfigureSerial(Json.parse(body, SerialConfig.class)));
             case "/vsock" -> only(m, p, "PUT", new ConfigureVsock(Json.parse(body, VsockDevice.class)));
+            case "/cpu-config" -> {
+                requireMethod(m, p, "PUT");
+                yield new ConfigureCpu(Json.parse(body, CpuConfig.class));
+            }
             case "/machine-config" -> switch (m) {
                 case "GET" -> new GetMachineConfig();
                 case "PUT" -> new ConfigureMachine(Json.parse(body, MachineConfiguration.class));
@@ -137,9 +141,6 @@ public final class ActionParser {
         }
         if (p.equals("/mmds") || p.equals("/mmds/config")) {
             return "the microVM metadata service (MMDS)";
-        }
-        if (p.equals("/cpu-config")) {
-            return "custom CPU templates";
         }
         if (p.startsWith("/pmem/")) {
             return "virtio-pmem";

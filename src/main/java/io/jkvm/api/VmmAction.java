@@ -53,6 +53,9 @@ public sealed interface VmmAction {
     /** {@code PUT /vsock}: a virtio-vsock device with Firecracker's Unix-socket host side. */
     record ConfigureVsock(VsockDevice vsock) implements Configure {}
 
+    /** {@code PUT /cpu-config}: a custom CPU template (replaces a static machine-config cpu_template). */
+    record ConfigureCpu(CpuConfig cpuConfig) implements Configure {}
+
     // ---- updates that name an existing device ----
 
     /** {@code PATCH /drives/{id}}: before boot only (a running guest's disk cannot be swapped yet). */

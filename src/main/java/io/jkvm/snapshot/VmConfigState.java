@@ -30,6 +30,8 @@ import java.util.Optional;
  * u8 nets, per net {string tap, 6 bytes MAC, limit rx, limit tx}, u8 rng, u8 virtio console,
  * [u8 has vsock [i64 guest CID, string uds_path]]   (absent in snapshots from before vsock: none)
  * [u8 virtio transport: 0 PCI, 1 MMIO]             (absent in snapshots from before virtio-mmio: PCI)
+ * [u8 has CPU template [template]]                  (absent in snapshots from before CPU templates: none;
+ *                                                    template as {@link CpuTemplateState})
  *
  * limit = bandwidth bucket, ops bucket; bucket = {i64 size, i64 one-time burst, i64 refill ms}
  * </pre>
@@ -92,6 +94,11 @@ public final class VmConfigState {
         }
         // Then the transport, absent from older files (PCI, the only one they knew).
         w.u8(c.virtioTransport().ordinal());
+        // Then the CPU template, absent from older files (which had none).
+        w.bool(!c.cpuTemplate().isNone());
+        if (!c.cpuTemplate().isNone()) {
+            CpuTemplateState.write(c.cpuTemplate(), w);
+        }
     }
 
     private static VmConfig read(BoundedReader r) {
@@ -154,11 +161,15 @@ public final class VmConfigState {
             if (r.remaining() > 0) {
                 transport = VirtioTransport.values()[r.u8("virtio transport", 0, VirtioTransport.values().length - 1)];
             }
+            io.jkvm.arch.x86.cpuid.CpuTemplate template = io.jkvm.arch.x86.cpuid.CpuTemplate.NONE;
+            if (r.remaining() > 0 && r.bool("CPU template flag")) {
+                template = CpuTemplateState.read(r);
+            }
             if (cpus < 1 || mem <= 0) {
                 throw r.fail("vCPU count " + cpus + " / memory " + mem + " out of range");
             }
             return new VmConfig(kernel, initrd, cmdline, cpus, mem, OnReboot.values()[reboot], nested,
-                    new DeviceConfig(disks, nets, rng, vcon, vsock), transport);
+                    new DeviceConfig(disks, nets, rng, vcon, vsock), transport, template);
         } catch (ConfigException | IllegalArgumentException e) { // InvalidPathException included
             throw r.fail(e.getMessage());
         }

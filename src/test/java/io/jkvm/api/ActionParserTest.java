@@ -41,6 +41,8 @@ class ActionParserTest {
                 new ConfigureEntropy(new EntropyDevice(null)),
                 new ConfigureSerial(new SerialConfig("/tmp/serial", null)),
                 new ConfigureVsock(new VsockDevice(3L, "/tmp/v.sock", "vsock0")),
+                new ConfigureCpu(new CpuConfig(List.of("7"), List.of(new CpuConfig.CpuidLeaf("0x1", "0x0", 0,
+                        List.of(new CpuConfig.Register("ecx", "0b0")))), List.of(new CpuConfig.Msr("0x10a", "0b1")))),
                 new UpdateDrive("rootfs", new DriveUpdate("rootfs", "/r2.img", null)),
                 new UpdateNetworkInterface("eth0", new NetworkInterfaceUpdate("eth0", null, null)),
                 new InstanceStart(), new SendCtrlAltDel(), new FlushMetrics(), new Pause(), new Resume(),
@@ -165,7 +167,6 @@ class ActionParserTest {
             PATCH | /balloon/hinting/start     | the memory balloon
             PUT   | /mmds                      | metadata service
             PUT   | /mmds/config               | metadata service
-            PUT   | /cpu-config                | CPU templates
             PUT   | /pmem/pmem0                | virtio-pmem
             PUT   | /hotplug/memory            | memory hot-plug
             """)
