@@ -42,6 +42,10 @@ public final class ActionParser {
                 case "PATCH" -> new UpdateBalloonStatistics(Json.parse(body, BalloonStatsUpdate.class));
                 default -> throw badMethod(m, p);
             };
+            case "/cpu-config" -> {
+                requireMethod(m, p, "PUT");
+                yield new ConfigureCpu(Json.parse(body, CpuConfig.class));
+            }
             case "/machine-config" -> switch (m) {
                 case "GET" -> new GetMachineConfig();
                 case "PUT" -> new ConfigureMachine(Json.parse(body, MachineConfiguration.class));
@@ -152,9 +156,6 @@ public final class ActionParser {
     static String unsupportedFirecrackerResource(String p) {
         if (p.startsWith("/balloon/hinting/")) {
             return "free page hinting of the balloon";
-        }
-        if (p.equals("/cpu-config")) {
-            return "custom CPU templates";
         }
         if (p.startsWith("/pmem/")) {
             return "virtio-pmem";

@@ -22,6 +22,7 @@ public record ActionRequest(String method, String path, String body) {
             case ConfigureMetrics a -> put("/metrics", a.metrics());
             case ConfigureEntropy a -> put("/entropy", a.entropy());
             case ConfigureVsock a -> put("/vsock", a.vsock());
+            case ConfigureCpu a -> put("/cpu-config", a.cpuConfig());
             case ConfigureSerial a -> put("/serial", a.serial());
             case ConfigureMmds a -> put("/mmds/config", a.mmds());
             case PutMmds a -> put("/mmds", a.value());

@@ -21,6 +21,7 @@ final class BootValidation {
     private final OnReboot onReboot;
     /** Why guest RAM of that many bytes cannot come from the host's hugetlb pool (null: it can); tests replace it. */
     private java.util.function.LongFunction<String> hugePagePool = io.jkvm.memory.HugePagePool::shortfall;
+    private HostCpu hostCpu;
 
     BootValidation(HostLimits limits, OnReboot onReboot) {
         this.limits = limits;
@@ -29,6 +30,19 @@ final class BootValidation {
 
     HostLimits limits() {
         return limits;
+    }
+
+    /** This host's CPU as KVM presents it (read from /dev/kvm when a CPU template is first checked). */
+    synchronized HostCpu hostCpu() {
+        if (hostCpu == null) {
+            hostCpu = HostCpu.fromKvm();
+        }
+        return hostCpu;
+    }
+
+    /** For tests: a host whose KVM answers as {@code cpu} does. */
+    synchronized void hostCpu(HostCpu cpu) {
+        hostCpu = cpu;
     }
 
     /** For tests: a host whose hugetlb pool answers as {@code pool} does. */
@@ -54,8 +68,12 @@ final class BootValidation {
             throw ApiException.badField("smt", "smt: simultaneous multithreading is not supported (use false)");
         }
         if (m.cpuTemplate() != null && !m.cpuTemplate().equals("None")) {
-            throw ApiException.badField("cpu_template", "cpu_template '" + m.cpuTemplate()
-                    + "': CPU templates are not supported (use None)");
+            io.jkvm.arch.x86.cpuid.StaticCpuTemplate t = io.jkvm.arch.x86.cpuid.StaticCpuTemplate.byName(m.cpuTemplate());
+            if (t == null) {
+                throw ApiException.badField("cpu_template", "cpu_template '" + m.cpuTemplate()
+                        + "': not one of C3, T2, T2S, T2CL, T2A, None (V1N1 is for aarch64 hosts)");
+            }
+            hostCpu().checkVendor(t);
         }
         Fields.checkOneOf("huge_pages", m.hugePages(), "None", "2M", "Transparent");
         if (io.jkvm.memory.RamBacking.fromApi(m.hugePages()) == io.jkvm.memory.RamBacking.HUGETLB_2M) {

@@ -13,7 +13,7 @@ import java.util.List;
 /**
  * Firecracker's {@code --config-file}: one JSON document with the sections {@code boot-source},
  * {@code machine-config}, {@code drives}, {@code network-interfaces}, {@code logger},
- * {@code metrics}, {@code entropy}, {@code serial}, {@code vsock}, {@code balloon} and {@code mmds-config} (the shape of {@code GET /vm/config}), turned into the list of
+ * {@code metrics}, {@code entropy}, {@code serial}, {@code vsock}, {@code balloon}, {@code mmds-config} and {@code cpu-config} (the shape of {@code GET /vm/config}), turned into the list of
  * {@link VmmAction}s an API client would send ({@link #actions}). {@code jkvm run --config-file}
  * hands that list to its controller, the daemon sends it to its VMMs (and validates definitions
  * by applying it to a {@link VmConfiguration} of its own), so all three share the API's checks.
@@ -54,6 +54,10 @@ public final class ConfigFile {
         if (doc.machineConfig() != null) {
             out.add(new VmmAction.ConfigureMachine(doc.machineConfig()));
         }
+        // After machine-config, as Firecracker (VmResources::from_json): a custom template then wins over a static one.
+        if (doc.cpuConfig() != null && !doc.cpuConfig().isNull()) {
+            out.add(new VmmAction.ConfigureCpu(cpuConfig(doc.cpuConfig())));
+        }
         if (doc.bootSource() == null) {
             throw ApiException.badField("boot-source", "missing section 'boot-source'");
         }
@@ -91,6 +95,34 @@ public final class ConfigFile {
             out.add(new VmmAction.ConfigureMmds(doc.mmdsConfig())); // after the interfaces it names
         }
         return out;
+    }
+
+    /**
+     * The {@code cpu-config} section: an inline template (an object) or the path of a file holding
+     * one (a string), parsed with the API's strict mapper so refusals read as a PUT /cpu-config's.
+     */
+    static CpuConfig cpuConfig(com.fasterxml.jackson.databind.JsonNode node) {
+        byte[] json;
+        if (node.isTextual()) {
+            Path p = Path.of(node.asText());
+            try {
+                if (Files.size(p) > UdsHttpServer.MAX_BODY) {
+                    throw ApiException.badField("cpu-config", "cpu-config " + p + ": too large for a CPU template");
+                }
+                json = Files.readAllBytes(p);
+            } catch (IOException | java.nio.file.InvalidPathException e) {
+                throw ApiException.badField("cpu-config", "cpu-config " + node.asText() + ": cannot read: " + e.getMessage());
+            }
+        } else if (node.isObject()) {
+            json = Json.write(node).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        } else {
+            throw ApiException.badField("cpu-config", "cpu-config: expected a CPU template object or the path of a file holding one");
+        }
+        try {
+            return Json.parse(json, CpuConfig.class);
+        } catch (ApiException e) {
+            throw ApiException.badField("cpu-config", "cpu-config: " + e.getMessage());
+        }
     }
 
     /** Configures {@code vmm} from the document, as a client sending its sections would. */

@@ -40,7 +40,8 @@ public final class GuestDevices {
                 cmdline = cmdline + " " + Partuuid.rootArgument(ordered.get(0)) + " " + (ordered.get(0).readOnly() ? "ro" : "rw");
             }
             return new VmConfig(config.kernel(), config.initrd(), cmdline, config.cpus(), config.memoryBytes(),
-                    config.onReboot(), config.nested(), new DeviceConfig(disks, nets, entropy, false), config.virtioTransport());
+                    config.onReboot(), config.nested(), new DeviceConfig(disks, nets, entropy, false), config.virtioTransport(),
+                    config.cpuTemplate());
         } catch (ConfigException | IllegalArgumentException e) {
             throw ApiException.badRequest(e.getMessage());
         }

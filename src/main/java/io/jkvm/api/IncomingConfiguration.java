@@ -91,7 +91,8 @@ final class IncomingConfiguration {
             }
             // On this VMM's transport: a source on the other one is refused by the restore's
             // compatibility check, naming both.
-            VmConfig own = GuestDevices.withDevices(base, ordered, interfaces).withVirtioTransport(config.virtioTransport());
+            VmConfig own = GuestDevices.withDevices(base, ordered, interfaces).withVirtioTransport(config.virtioTransport())
+                    .withCpuTemplate(config.cpuTemplate());
             List<String> slots = own.devices().disks().stream().map(DiskConfig::id).toList();
             List<String> wanted = shape.disks().stream().map(VmShape.Disk::id).toList();
             if (!slots.equals(wanted)) {

@@ -6,8 +6,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * Firecracker's machine configuration ({@code /machine-config}). PUT needs {@code vcpu_count}
  * and {@code mem_size_mib}; PATCH may give any subset. {@code track_dirty_pages} (default false)
  * turns on KVM dirty logging, which Diff snapshots need. {@code smt} is accepted for
- * compatibility; only its off setting is supported, as are {@code huge_pages} "None" and no
- * {@code cpu_template}.
+ * compatibility; only its off setting is supported. {@code cpu_template} is one of Firecracker's
+ * static templates (C3, T2, T2S, T2CL, T2A) or None; shown only when a static one applies.
  */
 public record MachineConfiguration(
         @JsonProperty("vcpu_count") Integer vcpuCount,
@@ -19,6 +19,11 @@ public record MachineConfiguration(
 
     /** Firecracker's defaults: 1 vCPU, 128 MiB. */
     public static final MachineConfiguration DEFAULT = new MachineConfiguration(1, 128, false, false, null, "None");
+
+    /** This configuration with no cpu_template (GET /machine-config then leaves the field out, as Firecracker). */
+    public MachineConfiguration withoutCpuTemplate() {
+        return new MachineConfiguration(vcpuCount, memSizeMib, smt, trackDirtyPages, null, hugePages);
+    }
 
     /** This configuration with every field {@code patch} gives replaced. */
     public MachineConfiguration patchedWith(MachineConfiguration patch) {

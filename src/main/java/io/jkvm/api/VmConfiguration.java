@@ -54,6 +54,9 @@ public final class VmConfiguration {
     private int mmdsAddress;
     /** {@code PUT /balloon} as validated (a PATCH after boot updates it), or null. */
     private BalloonConfig balloon;
+    /** {@code PUT /cpu-config} as given and as checked, or null (then machine-config cpu_template, if any, applies). */
+    private CpuConfig customCpu;
+    private io.jkvm.arch.x86.cpuid.CpuTemplate customTemplate;
 
     /** Whether a client set the machine configuration (an incoming migration must then match it). */
     private boolean machineConfigured;
@@ -83,7 +86,7 @@ public final class VmConfiguration {
         switch (action) {
             case ConfigureBootSource a -> putBootSource(a.bootSource());
             case ConfigureMachine a -> putMachine(a.machine());
-            case UpdateMachine a -> setMachine(machine.patchedWith(a.patch()));
+            case UpdateMachine a -> setMachine(machine.patchedWith(a.patch()), a.patch().cpuTemplate());
             case InsertDrive a -> putDrive(a.pathId(), a.drive());
             case InsertNetworkInterface a -> putNetworkInterface(a.pathId(), a.nic());
             case ConfigureLogger a -> putLogger(a.logger());
@@ -93,6 +96,7 @@ public final class VmConfiguration {
             case ConfigureVsock a -> putVsock(a.vsock());
             case ConfigureMmds a -> putMmdsConfig(a.mmds());
             case ConfigureBalloon a -> putBalloon(a.balloon());
+            case ConfigureCpu a -> putCpuConfig(a.cpuConfig());
         }
     }
 
@@ -195,10 +199,20 @@ public final class VmConfiguration {
         if (m.memSizeMib() == null) {
             throw Fields.missing("mem_size_mib");
         }
-        setMachine(MachineConfiguration.DEFAULT.patchedWith(m));
+        // As Firecracker (MachineConfig::update): a PUT without cpu_template keeps the template
+        // configured before, static or custom.
+        MachineConfiguration full = MachineConfiguration.DEFAULT.patchedWith(m);
+        if (m.cpuTemplate() == null) {
+            full = full.patchedWith(new MachineConfiguration(null, null, null, null, machine.cpuTemplate(), null));
+        }
+        setMachine(full, m.cpuTemplate());
     }
 
-    private void setMachine(MachineConfiguration m) {
+    /**
+     * @param templateGiven the request's cpu_template: a static one replaces a custom template,
+     *        "None" drops both, absent keeps either (Firecracker: the last configured applies)
+     */
+    private void setMachine(MachineConfiguration m, String templateGiven) {
         boot.checkMachine(m);
         if (balloon != null && m.memSizeMib() != null && m.memSizeMib() < balloon.amountMib()) {
             throw ApiException.badField("mem_size_mib", "mem_size_mib " + m.memSizeMib()
@@ -206,6 +220,13 @@ public final class VmConfiguration {
         }
         if (bootSource != null) {
             boot.validate(bootSource, m);
+        }
+        if (templateGiven != null) {
+            customCpu = null;
+            customTemplate = null;
+        }
+        if ("None".equals(m.cpuTemplate())) {
+            m = m.withoutCpuTemplate();
         }
         machine = m;
         machineConfigured = true;
@@ -421,6 +442,34 @@ public final class VmConfiguration {
      * itself is created at InstanceStart, where a file already at uds_path makes the start fail.
      * A second PUT replaces the first, as in Firecracker.
      */
+    /**
+     * {@code PUT /cpu-config}: a custom template, checked against this host's KVM (its CPUID leaves,
+     * MSRs, capabilities) now rather than at InstanceStart. It replaces a static cpu_template, as in
+     * Firecracker, where the template configured last is the one applied.
+     */
+    private void putCpuConfig(CpuConfig c) {
+        io.jkvm.arch.x86.cpuid.CpuTemplate t = CpuConfigs.toTemplate(c);
+        boot.hostCpu().check(t);
+        customCpu = c;
+        customTemplate = t;
+        machine = machine.withoutCpuTemplate();
+        log.info("cpu_config_set", "id", id, "cpuid_modifiers", t.cpuid().size(), "msr_modifiers", t.msrs().size());
+    }
+
+    /** The CPU template InstanceStart applies: the custom one, a static machine-config cpu_template, or none. */
+    synchronized io.jkvm.arch.x86.cpuid.CpuTemplate cpuTemplate() {
+        if (customTemplate != null) {
+            return customTemplate;
+        }
+        io.jkvm.arch.x86.cpuid.StaticCpuTemplate s = io.jkvm.arch.x86.cpuid.StaticCpuTemplate.byName(machine.cpuTemplate());
+        return s == null ? io.jkvm.arch.x86.cpuid.CpuTemplate.NONE : s.template();
+    }
+
+    /** The custom template as {@code PUT /cpu-config} gave it, or null. */
+    synchronized CpuConfig cpuConfig() {
+        return customCpu;
+    }
+
     private void putVsock(VsockDevice v) {
         if (v.guestCid() == null) {
             throw Fields.missing("guest_cid");
@@ -557,7 +606,8 @@ public final class VmConfiguration {
         }
         config = GuestDevices.withDevices(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
                 entropy != null);
-        config = config.withDevices(config.devices().withVsock(vsockConfig).withBalloon(balloon)).withVirtioTransport(transport);
+        config = config.withDevices(config.devices().withVsock(vsockConfig).withBalloon(balloon)).withVirtioTransport(transport)
+                .withCpuTemplate(cpuTemplate());
         requireFits(config);
         return new GuestSpec(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
                 Boolean.TRUE.equals(machine.trackDirtyPages()), serialOutPath,

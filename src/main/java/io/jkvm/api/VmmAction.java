@@ -67,6 +67,9 @@ public sealed interface VmmAction {
     /** {@code PUT /balloon}: a virtio-balloon device. */
     record ConfigureBalloon(BalloonDevice balloon) implements Configure {}
 
+    /** {@code PUT /cpu-config}: a custom CPU template (replaces a static machine-config cpu_template). */
+    record ConfigureCpu(CpuConfig cpuConfig) implements Configure {}
+
     // ---- updates that name an existing device ----
 
     /** {@code PATCH /drives/{id}}: before boot only (a running guest's disk cannot be swapped yet). */

@@ -32,6 +32,8 @@ import java.util.Optional;
  * [u8 has vsock [i64 guest CID, string uds_path]]   (absent in snapshots from before vsock: none)
  * [u8 virtio transport: 0 PCI, 1 MMIO]             (absent in snapshots from before virtio-mmio: PCI)
  * [u8 has balloon [i32 amount_mib, u8 deflate_on_oom, u16 stats interval s]]  (absent before the balloon: none)
+ * [u8 has CPU template [template]]                  (absent in snapshots from before CPU templates: none;
+ *                                                    template as {@link CpuTemplateState})
  *
  * limit = bandwidth bucket, ops bucket; bucket = {i64 size, i64 one-time burst, i64 refill ms}
  * </pre>
@@ -98,6 +100,11 @@ public final class VmConfigState {
         w.bool(b != null);
         if (b != null) {
             w.i32(b.amountMib()).bool(b.deflateOnOom()).u16(b.statsIntervalS());
+        }
+        // Then the CPU template, absent from older files (which had none).
+        w.bool(!c.cpuTemplate().isNone());
+        if (!c.cpuTemplate().isNone()) {
+            CpuTemplateState.write(c.cpuTemplate(), w);
         }
     }
 
@@ -166,11 +173,15 @@ public final class VmConfigState {
                 balloon = new BalloonConfig(r.i32("balloon amount_mib"), r.bool("balloon deflate_on_oom"),
                         r.u16("balloon stats_polling_interval_s"));
             }
+            io.jkvm.arch.x86.cpuid.CpuTemplate template = io.jkvm.arch.x86.cpuid.CpuTemplate.NONE;
+            if (r.remaining() > 0 && r.bool("CPU template flag")) {
+                template = CpuTemplateState.read(r);
+            }
             if (cpus < 1 || mem <= 0) {
                 throw r.fail("vCPU count " + cpus + " / memory " + mem + " out of range");
             }
             return new VmConfig(kernel, initrd, cmdline, cpus, mem, OnReboot.values()[reboot], nested,
-                    new DeviceConfig(disks, nets, rng, vcon, vsock, balloon), transport);
+                    new DeviceConfig(disks, nets, rng, vcon, vsock, balloon), transport, template);
         } catch (ConfigException | IllegalArgumentException e) { // InvalidPathException included
             throw r.fail(e.getMessage());
         }

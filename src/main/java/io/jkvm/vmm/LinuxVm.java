@@ -862,15 +862,32 @@ public final class LinuxVm {
         return ids;
     }
 
+    /** An MSR's value on a fresh vCPU, which a CPU template's modifier starts from. */
+    private static long currentMsr(VcpuFd v, int addr) {
+        List<MsrEntry> got = v.getMsrs(new int[] {addr});
+        if (got.isEmpty()) {
+            throw new IllegalStateException(String.format(
+                    "the CPU template changes MSR %#x, which KVM cannot read on this host", addr));
+        }
+        return got.getFirst().data();
+    }
+
     private void configureVcpus(Machine m, List<CpuidEntry> supported, BootCpuState bsp) {
         // Leaf 1 ECX[24] (TSC-deadline timer, KVM_CAP_TSC_DEADLINE_TIMER) stays clear although QEMU
         // and Firecracker set it: lab runs with it set saw the lab machine stop twice in ~30 boots,
         // unexplained. It goes in once measured against the lab.
         CpuidBuilder cpuid = new CpuidBuilder(supported, config.nested());
-        List<MsrEntry> msrs = BootMsrs.entries();
+        io.jkvm.arch.x86.cpuid.CpuTemplate template = config.cpuTemplate();
+        for (int cap : template.kvmCapabilities()) {
+            if (m.kvm().checkExtension(cap) <= 0) {
+                throw new IllegalStateException("the CPU template needs KVM capability " + cap + ", which this host lacks");
+            }
+        }
         for (VcpuFd v : m.vcpus()) {
-            v.setCpuid(cpuid.forVcpu(v.id(), config.cpus()));
-            v.setMsrs(msrs);
+            // The template after CpuidBuilder (topology, hypervisor bit) and before KVM_SET_CPUID2;
+            // its MSRs after KVM_SET_CPUID2, which decides which MSRs KVM accepts (api.rst).
+            v.setCpuid(template.applyToCpuid(cpuid.forVcpu(v.id(), config.cpus())));
+            v.setMsrs(template.applyToMsrs(BootMsrs.entries(), addr -> currentMsr(v, addr)));
             // x87 and SSE control words as after FNINIT / reset (Intel SDM 9.1.1).
             StructBuffer fpu = v.getFpu();
             fpu.u16(KvmStructs.Fpu.FCW, 0x37f);

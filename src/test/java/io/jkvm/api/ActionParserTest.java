@@ -49,6 +49,8 @@ class ActionParserTest {
                 new UpdateBalloon(new BalloonUpdate(32L)),
                 new UpdateBalloonStatistics(new BalloonStatsUpdate(5L)),
                 new GetBalloonStats(), new GetBalloonConfig(),
+                new ConfigureCpu(new CpuConfig(List.of("7"), List.of(new CpuConfig.CpuidLeaf("0x1", "0x0", 0,
+                        List.of(new CpuConfig.Register("ecx", "0b0")))), List.of(new CpuConfig.Msr("0x10a", "0b1")))),
                 new UpdateDrive("rootfs", new DriveUpdate("rootfs", "/r2.img", null)),
                 new UpdateNetworkInterface("eth0", new NetworkInterfaceUpdate("eth0", null, null)),
                 new InstanceStart(), new SendCtrlAltDel(), new FlushMetrics(), new Pause(), new Resume(),
@@ -177,7 +179,6 @@ class ActionParserTest {
     @CsvSource(delimiter = '|', textBlock = """
             PATCH | /balloon/hinting/start     | free page hinting
             GET   | /balloon/hinting/status    | free page hinting
-            PUT   | /cpu-config                | CPU templates
             PUT   | /pmem/pmem0                | virtio-pmem
             PUT   | /hotplug/memory            | memory hot-plug
             """)

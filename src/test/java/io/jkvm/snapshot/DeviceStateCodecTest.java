@@ -106,16 +106,19 @@ class DeviceStateCodecTest {
         assertThat(VmConfigState.incompatibility(vmConfig(), mmio)).contains("on pci").contains("on mmio");
 
         // A snapshot from before virtio-mmio ends after the vsock flag (and the formats): its devices
-        // were on PCI. The last two bytes are the transport and the (absent) balloon's flag.
+        // were on PCI. The last three bytes are the transport, the (absent) balloon's flag and the
+        // (absent) CPU template's flag.
         DeviceState d = VmConfigState.capture(vmConfig());
         byte[] b = d.bytes();
-        VmConfig old = VmConfigState.decode(DeviceState.of(d.name(), java.util.Arrays.copyOf(b, b.length - 2)));
+        VmConfig old = VmConfigState.decode(DeviceState.of(d.name(), java.util.Arrays.copyOf(b, b.length - 3)));
         assertThat(old.virtioTransport()).isEqualTo(VirtioTransport.PCI);
         assertThat(old).isEqualTo(vmConfig());
         byte[] bad = b.clone();
-        bad[bad.length - 2] = 7;
+        bad[bad.length - 3] = 7;
         assertThatThrownBy(() -> VmConfigState.decode(DeviceState.of(d.name(), bad))).isInstanceOf(SnapshotException.class)
                 .hasMessageContaining("virtio transport");
+        assertThat(VmConfigState.decode(DeviceState.of(d.name(), java.util.Arrays.copyOf(b, b.length - 1))))
+                .isEqualTo(vmConfig()); // from before CPU templates: none
     }
 
     @Test
