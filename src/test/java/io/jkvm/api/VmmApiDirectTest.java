@@ -255,13 +255,13 @@ class VmmApiDirectTest {
             assertThat(p.exitValue()).as(read(events)).isZero();
             assertThat(read(serial)).contains(TestKernels.UP);
 
-            Files.writeString(config, "{\"boot-source\": {\"kernel_image_path\": \"" + kernel + "\"}, \"cpu-config\": {}}");
+            Files.writeString(config, "{\"boot-source\": {\"kernel_image_path\": \"" + kernel + "\"}, \"pmem\": []}");
             Process bad = new ProcessBuilder(JkvmCommand.of("run", "--config-file", config.toString(), "--no-api"))
                     .redirectErrorStream(true).start();
             String out = new String(bad.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(bad.waitFor(Patience.secondsOf(60), TimeUnit.SECONDS)).isTrue();
             assertThat(bad.exitValue()).isEqualTo(2);
-            assertThat(out).contains("unknown field 'cpu-config'").doesNotContain("Exception");
+            assertThat(out).contains("unknown field 'pmem'").doesNotContain("Exception");
         });
     }
 }
