@@ -117,11 +117,13 @@ class MmdsLabTest {
                         + " </dev/null > $L/$ver.log 2>&1 &",
                 "  vm=$!",
                 "  awaitline 'mmds-test: waiting for the patch' $L/$ver.log && say $ver guest polls || say $ver guest never polled",
+                // Before the PATCH: the guest polls until it sees the patch, then powers off, so a
+                // request after the PATCH may find the VM (and its API socket) already gone.
+                "  echo \"@@$ver-config $(curl -s -m 60 --unix-socket $S http://localhost/vm/config | grep -o '\"mmds-config\":{[^}]*}')\"",
                 "  echo \"@@$ver-patch $(curl -s -m 60 --unix-socket $S -o /dev/null -w '%{http_code}' -X PATCH"
                         + " http://localhost/mmds -H 'Content-Type: application/json'"
                         + " -d '{\"latest\": {\"meta-data\": {\"ami-id\": \"ami-patched\", \"reservation-id\": null}}}')\"",
                 "  echo \"@@$ver-get $(curl -s -m 60 --unix-socket $S http://localhost/mmds)\"",
-                "  echo \"@@$ver-config $(curl -s -m 60 --unix-socket $S http://localhost/vm/config | grep -o '\"mmds-config\":{[^}]*}')\"",
                 "  wait $vm; echo \"@@$ver-exit=$?\"; say $ver vm exited",
                 "  grep -a 'mmds-test:' $L/$ver.log | sed \"s/^/$ver /\"",
                 "  { echo \"--- $ver vm, last lines:\"; tail -n 25 $L/$ver.log; } >&2",
