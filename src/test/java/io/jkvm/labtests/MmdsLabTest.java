@@ -42,6 +42,10 @@ class MmdsLabTest {
      * The guest. {@code raw METHOD PATH HEADERS} sends one request with nc and prints the
      * response; stdin is held open a moment after the request so an nc that stops at stdin's
      * end still reads the answer (the MMDS closes the connection after it: Connection: close).
+     * wget is bounded by {@code timeout}, not by its own {@code -T}: Debian's busybox before
+     * 1.36.1-5 (bookworm's 1.35.0 included) is built without FEATURE_WGET_TIMEOUT, yet still
+     * accepts {@code -T} and getopt32 stores its number through a NULL pointer, so
+     * {@code wget -T 20} dies of SIGSEGV before it opens a socket (busybox issue #124).
      */
     private static final String GUEST_INIT = """
             #!/bin/busybox sh
@@ -58,8 +62,8 @@ class MmdsLabTest {
             status() { head -n 1 | tr -d '\\r'; }
             echo "mmds-test: version=$(sed -n 's/.*mmdsver=\\([12]\\).*/\\1/p' /proc/cmdline)"
             echo "mmds-test: plain-status=$(raw GET /latest/meta-data/ami-id '' | status)"
-            echo "mmds-test: plain-wget=$(wget -q -T 20 -O - http://$M/latest/meta-data/ami-id 2>&1)"
-            echo "mmds-test: listing=$(wget -q -T 20 -O - http://$M/latest/meta-data/ 2>&1 | tr '\\n' ',')"
+            echo "mmds-test: plain-wget=$(timeout 20 wget -q -O - http://$M/latest/meta-data/ami-id 2>&1)"
+            echo "mmds-test: listing=$(timeout 20 wget -q -O - http://$M/latest/meta-data/ 2>&1 | tr '\\n' ',')"
             tok=$(raw PUT /latest/api/token 'X-metadata-token-ttl-seconds: 60\\r\\n' | body)
             echo "mmds-test: token-length=${#tok}"
             H="X-metadata-token: $tok\\r\\n"
@@ -113,11 +117,13 @@ class MmdsLabTest {
                         + " </dev/null > $L/$ver.log 2>&1 &",
                 "  vm=$!",
                 "  awaitline 'mmds-test: waiting for the patch' $L/$ver.log && say $ver guest polls || say $ver guest never polled",
+                // Before the PATCH: the guest polls until it sees the patch, then powers off, so a
+                // request after the PATCH may find the VM (and its API socket) already gone.
+                "  echo \"@@$ver-config $(curl -s -m 60 --unix-socket $S http://localhost/vm/config | grep -o '\"mmds-config\":{[^}]*}')\"",
                 "  echo \"@@$ver-patch $(curl -s -m 60 --unix-socket $S -o /dev/null -w '%{http_code}' -X PATCH"
                         + " http://localhost/mmds -H 'Content-Type: application/json'"
                         + " -d '{\"latest\": {\"meta-data\": {\"ami-id\": \"ami-patched\", \"reservation-id\": null}}}')\"",
                 "  echo \"@@$ver-get $(curl -s -m 60 --unix-socket $S http://localhost/mmds)\"",
-                "  echo \"@@$ver-config $(curl -s -m 60 --unix-socket $S http://localhost/vm/config | grep -o '\"mmds-config\":{[^}]*}')\"",
                 "  wait $vm; echo \"@@$ver-exit=$?\"; say $ver vm exited",
                 "  grep -a 'mmds-test:' $L/$ver.log | sed \"s/^/$ver /\"",
                 "  { echo \"--- $ver vm, last lines:\"; tail -n 25 $L/$ver.log; } >&2",
