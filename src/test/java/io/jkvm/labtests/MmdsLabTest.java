@@ -79,6 +79,9 @@ class MmdsLabTest {
               n=$((n+1)); sleep 1
             done
             echo "mmds-test: patched=$v"
+            # Stay up until the host has read the store after its PATCH (it then sets "done").
+            n=0
+            while [ $n -lt 120 ] && [ "$(raw GET /latest/meta-data/done "$H" | body)" != yes ]; do n=$((n+1)); sleep 1; done
             poweroff -f
             """;
 
@@ -124,6 +127,8 @@ class MmdsLabTest {
                         + " http://localhost/mmds -H 'Content-Type: application/json'"
                         + " -d '{\"latest\": {\"meta-data\": {\"ami-id\": \"ami-patched\", \"reservation-id\": null}}}')\"",
                 "  echo \"@@$ver-get $(curl -s -m 60 --unix-socket $S http://localhost/mmds)\"",
+                "  curl -s -m 60 --unix-socket $S -o /dev/null -X PATCH http://localhost/mmds -H 'Content-Type: application/json'"
+                        + " -d '{\"latest\": {\"meta-data\": {\"done\": \"yes\"}}}'",
                 "  wait $vm; echo \"@@$ver-exit=$?\"; say $ver vm exited",
                 "  grep -a 'mmds-test:' $L/$ver.log | sed \"s/^/$ver /\"",
                 "  { echo \"--- $ver vm, last lines:\"; tail -n 25 $L/$ver.log; } >&2",
