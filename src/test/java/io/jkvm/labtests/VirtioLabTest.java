@@ -50,6 +50,9 @@ class VirtioLabTest {
             export PATH=/bin
             # Results go through the kernel log, which reaches the console at once: the reset at
             # the end would drop what still waits in the tty's buffer (seen: a line cut short).
+            # The default initramfs quiets the console's log level; raise it for these lines.
+            mount -t devtmpfs devtmpfs /dev 2>/dev/null
+            dmesg -n 8
             say() { echo "disk-test: $*" > /dev/kmsg; }
             say "cpus=$(grep -c ^processor /proc/cpuinfo) acpi=$(ls /sys/firmware/acpi/tables 2>/dev/null | wc -l)"
             say "root=$(awk '$2=="/" {print $1 "," $3}' /proc/mounts | tail -n 1)"
