@@ -75,7 +75,8 @@ class BalloonLabTest {
                 echo "@@rss-touched $(rss)"
                 c PATCH /balloon '{"amount_mib": 64}'
                 if await 'stats | grep -q "\\"actual_mib\\":64"' $P 'stats'; then echo "@@inflated"; fi
-                sleep 3
+                # The guest's own statistics arrive on its next report (stats_polling_interval_s 1).
+                await 'stats | grep -q total_memory' $P 'stats'
                 echo "@@stats $(stats)"
                 g mem1 "grep -E 'MemTotal|MemFree' /proc/meminfo | tr -s ' ' | tr '\\n' ' '"
                 echo "@@rss-inflated $(rss)"
