@@ -69,6 +69,8 @@ public final class Qcow2Image implements DiskImage {
     /** The refcount table as loaded or last grown; with {@link #refcountTableOffset}, under {@link #lock}. */
     private long[] refcountTable;
     private long refcountTableOffset;
+    /** Clusters holding L2 tables and refcount blocks: guest writes must not land there. */
+    private TableClusters tables;
     private final String what;
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -100,6 +102,7 @@ public final class Qcow2Image implements DiskImage {
         this.l1 = loadTable(header.l1Offset(), header.l1Size());
         this.refcountTable = loadTable(header.refcountTableOffset(), header.refcountTableClusters() * (clusterSize / 8));
         this.refcountTableOffset = header.refcountTableOffset();
+        this.tables = TableClusters.of(clusterBits, OFFSET_MASK, l1, refcountTable);
     }
 
     /**
@@ -423,6 +426,7 @@ public final class Qcow2Image implements DiskImage {
             table = allocate();
             file.write(table, zeroes());
             addRefcount(table, 1);
+            tables.add(table);
             writeLong(header.l1Offset() + 8L * i, table | COPIED);
             l1[i] = table | COPIED;
         } else {
@@ -488,14 +492,19 @@ public final class Qcow2Image implements DiskImage {
         }
     }
 
-    /** A guest write must not land on the header or the tables we hold (a hostile L2 entry could aim it there). */
+    /**
+     * A guest write must not land on the image's metadata: the header, the L1 and refcount tables,
+     * or an L2 table or refcount block (a hostile or corrupt L2 entry could aim it there).
+     */
     private void checkNotMetadata(long host, long g) throws IOException {
-        boolean header0 = host < clusterSize;
-        boolean inL1 = overlaps(host, header.l1Offset(), 8L * l1.length);
-        boolean inRt = overlaps(host, refcountTableOffset, 8L * refcountTable.length);
-        if (header0 || inL1 || inRt) {
-            throw new IOException(what + ": the L2 entry for guest offset " + g + " points at host cluster " + host
-                    + ", which holds the image's " + (header0 ? "header" : inL1 ? "L1 table" : "refcount table"));
+        String what = host < clusterSize ? "header"
+                : overlaps(host, header.l1Offset(), 8L * l1.length) ? "L1 table"
+                : overlaps(host, refcountTableOffset, 8L * refcountTable.length) ? "refcount table"
+                : tables.contains(host) ? "L2 tables or refcount blocks"
+                : null;
+        if (what != null) {
+            throw new IOException(this.what + ": the L2 entry for guest offset " + g + " points at host cluster " + host
+                    + ", which holds one of the image's " + what);
         }
     }
 
@@ -623,6 +632,7 @@ public final class Qcow2Image implements DiskImage {
             long[] old = refcountTable;
             long oldOffset = refcountTableOffset;
             refcountTable = g.table();
+            tables = TableClusters.of(clusterBits, OFFSET_MASK, l1, refcountTable);
             refcountTableOffset = g.offset();
             allocationHint = Math.max(allocationHint, g.end());
             // The header points at the new table now; the old one's clusters are free (qcow2
@@ -667,6 +677,7 @@ public final class Qcow2Image implements DiskImage {
         } else {
             file.write(b, z);
         }
+        tables.add(b);
         writeLong(refcountTableOffset + 8L * index, b);
         refcountTable[index] = b;
         if (!self) {

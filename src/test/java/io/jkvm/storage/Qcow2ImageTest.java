@@ -277,6 +277,31 @@ class Qcow2ImageTest {
     }
 
     @Test
+    void guestWritesAimedAtAnL2TableOrARefcountBlockAreRefusedAndLeaveThemAlone() throws IOException {
+        Path p = create("m.qcow2", "1M");
+        try (Qcow2Image q = open(p, false)) {
+            QemuImg.write(q, 0, new byte[] {1}); // allocates an L2 table and a data cluster
+        }
+        byte[] clean = Files.readAllBytes(p);
+        java.nio.ByteBuffer h = java.nio.ByteBuffer.wrap(clean);
+        long l2 = h.getLong((int) h.getLong(40)) & Qcow2Image.OFFSET_MASK; // L1[0]
+        long block = h.getLong((int) h.getLong(48)); // refcount table[0]
+        for (long target : new long[] {l2, block}) {
+            byte[] b = clean.clone();
+            // The L2 entry of guest cluster 1 (64 KiB) now claims the table's cluster as its data.
+            java.nio.ByteBuffer.wrap(b).putLong((int) l2 + 8, target | (1L << 63));
+            Files.write(p, b);
+            try (Qcow2Image q = open(p, false)) {
+                assertThatThrownBy(() -> QemuImg.write(q, 65536, new byte[512])).isInstanceOf(IOException.class)
+                        .hasMessageContaining("guest offset 65536").hasMessageContaining("L2 tables or refcount blocks");
+            }
+            byte[] after = Files.readAllBytes(p);
+            assertThat(Arrays.copyOfRange(after, (int) target, (int) target + 65536))
+                    .isEqualTo(Arrays.copyOfRange(b, (int) target, (int) target + 65536));
+        }
+    }
+
+    @Test
     void zstdCompressionIsRefusedClearly() throws IOException {
         Path p = create("z.qcow2", "1M", "-o", "compression_type=zstd");
         assertThatThrownBy(() -> open(p, true)).hasMessageContaining("zstd");
