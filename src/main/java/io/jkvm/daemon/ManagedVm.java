@@ -355,7 +355,7 @@ final class ManagedVm {
                 }
                 if (how == null) {
                     VmmProcess.kill(pid);
-                    VmmProcess.awaitGone(pid, Duration.ofSeconds(10));
+                    requireGone(pid);
                     how = "killed: the guest did not shut down within " + deadline.toMillis() + " ms of Ctrl+Alt+Del";
                 }
                 markStopped(how);
@@ -379,9 +379,10 @@ final class ManagedVm {
             long pid = runtime.pid();
             VmmProcess.kill(pid);
             try {
-                VmmProcess.awaitGone(pid, Duration.ofSeconds(10));
+                requireGone(pid);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+                throw DaemonException.failed("interrupted while waiting for the VMM (pid " + pid + ") to die");
             }
             markStopped("killed");
             log.info("vm_killed", "vm", name(), "pid", pid);
@@ -390,6 +391,21 @@ final class ManagedVm {
             lock.unlock();
         }
     }
+
+    /**
+     * After SIGKILL: waits (bounded) for the VMM to be gone. One still alive (stuck in
+     * uninterruptible I/O, e.g. on a hung NFS disk) keeps its record "running": marking it stopped
+     * would let a second VMM start on the same disks and sockets next to it.
+     */
+    private void requireGone(long pid) throws InterruptedException {
+        if (!VmmProcess.awaitGone(pid, KILL_GRACE)) {
+            throw DaemonException.failed("VM '" + name() + "': its VMM (pid " + pid + ") is still alive "
+                    + KILL_GRACE.toSeconds() + " s after SIGKILL (uninterruptible I/O?); it stays recorded as running");
+        }
+    }
+
+    /** How long a SIGKILLed VMM may take to be gone (it may be flushing a large dirty page cache). */
+    private static final Duration KILL_GRACE = Duration.ofSeconds(10);
 
     /** The VMM's own metrics (GET /jkvm/metrics), or null if it is not running or does not answer. */
     JsonNode vmmMetrics() {
@@ -462,7 +478,10 @@ final class ManagedVm {
 
     /**
      * The VMM made its cgroups beneath the daemon's (tuning.cgroup) and, once confined, cannot
-     * remove them: the daemon does, when the VMM is gone.
+     * remove them: the daemon does, when the VMM is gone. Under the VM's lock on purpose, although
+     * it may wait (bounded, 5 s) for the dead VMM's last threads to leave: a start of the same VM
+     * right after would make cgroups of the same name, which a removal running outside the lock
+     * could race. Other VMs and status() do not wait for it.
      */
     private void removeCgroups() {
         io.jkvm.resources.VmTuning t = definition().tuning();
