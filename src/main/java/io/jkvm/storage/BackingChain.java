@@ -27,7 +27,7 @@ final class BackingChain {
         } catch (IOException missing) {
             // LockedFile.open reports it
         }
-        return openQcow2(path, readOnly, policy, dirs, 0, seen);
+        return openQcow2(LockedFile.open(path, readOnly), readOnly, policy, dirs, 0, seen);
     }
 
     /**
@@ -46,9 +46,10 @@ final class BackingChain {
         return dirs;
     }
 
-    private static Qcow2Image openQcow2(Path path, boolean readOnly, BackingPolicy policy, List<Path> dirs, int depth,
+    /** Reads the header of the open {@code f} (closed on failure) and opens its backing chain. */
+    private static Qcow2Image openQcow2(LockedFile f, boolean readOnly, BackingPolicy policy, List<Path> dirs, int depth,
             Set<Path> seen) throws IOException {
-        LockedFile f = LockedFile.open(path, readOnly);
+        Path path = f.path();
         try {
             Qcow2Header h = Qcow2Header.read(f, !readOnly);
             DiskImage backing = h.backingFile() == null ? null : openBacking(path, h, policy, dirs, depth + 1, seen);
@@ -63,8 +64,9 @@ final class BackingChain {
             Set<Path> seen) throws IOException {
         Link link = resolve(namedBy, h, policy, dirs, depth, seen);
         return switch (link.format()) {
-            case RAW -> RawImage.open(link.real(), true);
-            case QCOW2 -> openQcow2(link.real(), true, policy, dirs, depth, seen);
+            // Opened by the checked real path, and checked again after the open: see LockedFile.openChecked.
+            case RAW -> RawImage.openChecked(link.real());
+            case QCOW2 -> openQcow2(LockedFile.openChecked(link.real(), true), true, policy, dirs, depth, seen);
         };
     }
 

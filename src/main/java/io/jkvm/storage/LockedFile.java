@@ -40,6 +40,29 @@ final class LockedFile implements ImageFile {
         return open(path, readOnly, true);
     }
 
+    /**
+     * As {@link #open(Path, boolean)} for a path the caller has checked by its real path (a backing
+     * file inside the allowed directories), then checks that the descriptor names exactly
+     * {@code real}: a directory or the file swapped for a link between the check and the open
+     * would otherwise lead the open elsewhere.
+     */
+    static LockedFile openChecked(Path real, boolean readOnly) throws IOException {
+        LockedFile f = open(real, readOnly);
+        Path opened;
+        try {
+            opened = Files.readSymbolicLink(Path.of("/proc/self/fd/" + f.fd));
+        } catch (IOException e) {
+            f.close();
+            throw new IOException("cannot tell which file was opened as disk image " + real + ": " + e.getMessage(), e);
+        }
+        if (!opened.equals(real)) {
+            f.close();
+            throw new IOException("disk image " + real + " changed while it was being opened (it now leads to "
+                    + opened + "); refused");
+        }
+        return f;
+    }
+
     /** As {@link #open(Path, boolean)}; {@code lock} false: only to read a header while another user may hold the lock. */
     static LockedFile open(Path path, boolean readOnly, boolean lock) throws IOException {
         if (!Files.isRegularFile(path)) {

@@ -45,6 +45,11 @@ public final class RawImage implements DiskImage {
         return new RawImage(LockedFile.open(path, readOnly));
     }
 
+    /** Opens a backing file read-only by its checked real path ({@link LockedFile#openChecked}). */
+    static RawImage openChecked(Path real) throws IOException {
+        return new RawImage(LockedFile.openChecked(real, true));
+    }
+
     @Override
     public Path path() {
         return file.path();
