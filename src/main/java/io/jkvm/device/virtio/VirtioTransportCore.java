@@ -466,23 +466,34 @@ public final class VirtioTransportCore implements AutoCloseable {
 
     /** Enables the selected queue with the values programmed so far; bad rings set DEVICE_NEEDS_RESET. */
     public void enableSelectedQueue() {
+        enableSelectedQueue(false);
+    }
+
+    /**
+     * As {@link #enableSelectedQueue()}; with {@code onlyBeforeDriverOk}, not once DRIVER_OK is set
+     * (virtio-mmio §4.2.3.2: QueueReady is written during setup). The transport checks the status
+     * before calling, but a second vCPU may set DRIVER_OK in between: checked again here, under
+     * deviceLock, which writeStatus holds while activating. (virtio-pci keeps allowing a queue
+     * enabled after DRIVER_OK, e.g. a receive queue set up late: the device then starts using it.)
+     */
+    public void enableSelectedQueue(boolean onlyBeforeDriverOk) {
         int q;
         synchronized (cfgLock) {
             q = queueSelect;
         }
         if (q < numQueues) {
-            enableQueue(q);
+            enableQueue(q, onlyBeforeDriverOk);
         }
     }
 
-    private void enableQueue(int q) {
+    private void enableQueue(int q, boolean onlyBeforeDriverOk) {
         deviceLock.lock();
         try {
             QueueConfig c;
             long features;
             synchronized (cfgLock) {
                 c = queueCfg[q];
-                if (c.enabled) {
+                if (c.enabled || (onlyBeforeDriverOk && (status & DeviceStatus.DRIVER_OK) != 0)) {
                     return;
                 }
                 features = driverFeatures;

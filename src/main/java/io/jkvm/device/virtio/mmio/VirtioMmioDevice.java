@@ -215,7 +215,7 @@ public final class VirtioMmioDevice implements BusDevice, VirtioTransportDevice,
                 case VirtioMmioLayout.QUEUE_READY -> {
                     if (queueWritable() || (v == 0 && (core.status() & DeviceStatus.DRIVER_OK) == 0)) {
                         if (v == 1) {
-                            core.enableSelectedQueue();
+                            core.enableSelectedQueue(true);
                         } else if (v == 0) {
                             core.disableSelectedQueue();
                         }

@@ -128,6 +128,21 @@ class VirtioMmioDeviceTest {
         assertThat(dq.usedIdx()).as("ring address kept after DRIVER_OK").isEqualTo(1);
     }
 
+    /**
+     * Two vCPUs: one writes QueueReady = 1 and passes the transport's status check, the other
+     * sets DRIVER_OK before the enable runs. The core refuses the late enable, so the device never
+     * runs a queue it was not activated with.
+     */
+    @Test
+    void aQueueEnableThatLosesTheRaceWithDriverOkIsIgnored() {
+        assertThat(drv.negotiate(V1)).isTrue();
+        drv.write(QUEUE_SEL, 0);
+        drv.write(QUEUE_NUM, 16);
+        drv.driverOk();
+        drv.dev.core().enableSelectedQueue(true); // the enable that passed its check before DRIVER_OK
+        assertThat(drv.read(QUEUE_READY)).isZero();
+    }
+
     @Test
     void queueSetupBeforeFeaturesOkIsIgnored() {
         drv.setStatus(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER);
