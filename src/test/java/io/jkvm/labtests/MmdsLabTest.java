@@ -40,8 +40,8 @@ class MmdsLabTest {
 
     /**
      * The guest. {@code raw METHOD PATH HEADERS} sends one request with nc and prints the
-     * response; stdin is held open a moment after the request so an nc that stops at stdin's
-     * end still reads the answer (the MMDS closes the connection after it: Connection: close).
+     * response: busybox nc half-closes the connection when its stdin ends and reads on until the
+     * MMDS closes its side after the answer (Connection: close; MmdsStackTest covers the early FIN).
      * wget is bounded by {@code timeout}, not by its own {@code -T}: Debian's busybox before
      * 1.36.1-5 (bookworm's 1.35.0 included) is built without FEATURE_WGET_TIMEOUT, yet still
      * accepts {@code -T} and getopt32 stores its number through a NULL pointer, so
@@ -57,7 +57,7 @@ class MmdsLabTest {
             ip link set eth0 up
             ip route add 169.254.169.254 dev eth0
             M=169.254.169.254
-            raw() { { printf "$1 $2 HTTP/1.1\\r\\nHost: $M\\r\\n$3Connection: close\\r\\n\\r\\n"; sleep 1; } | nc $M 80; }
+            raw() { printf "$1 $2 HTTP/1.1\\r\\nHost: $M\\r\\n$3Connection: close\\r\\n\\r\\n" | timeout 30 nc $M 80; }
             body() { tr -d '\\r' | sed '1,/^$/d'; }
             status() { head -n 1 | tr -d '\\r'; }
             echo "mmds-test: version=$(sed -n 's/.*mmdsver=\\([12]\\).*/\\1/p' /proc/cmdline)"

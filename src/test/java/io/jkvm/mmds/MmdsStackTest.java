@@ -105,6 +105,24 @@ class MmdsStackTest {
         assertThat(stack.connectionCount()).isZero();
     }
 
+    /**
+     * busybox nc sends its FIN as soon as its stdin ends, right behind the request, and keeps
+     * reading (the lab guests' {@code printf ... | nc}): the request is still answered, then our FIN.
+     */
+    @Test
+    void aRequestFollowedAtOnceByTheGuestsFinIsStillAnswered() {
+        GuestTcp g = new GuestTcp(stack, 40009);
+        g.connect();
+        g.send(ACK | PSH | FIN, "GET /latest/meta-data/ami-id HTTP/1.1\r\nConnection: close\r\n\r\n"
+                .getBytes(StandardCharsets.US_ASCII));
+        for (int i = 0; i < 100 && !g.drain().isEmpty(); i++) {
+            g.send(ACK, new byte[0]);
+        }
+        assertThat(g.text()).startsWith("HTTP/1.1 200").endsWith("\r\n\r\nami-87654321");
+        assertThat(g.finSeen).isTrue();
+        assertThat(stack.connectionCount()).isZero();
+    }
+
     @Test
     void jsonOnRequestUnlessImdsCompat() {
         GuestTcp g = new GuestTcp(stack, 40003);
