@@ -20,6 +20,23 @@ import java.util.concurrent.TimeUnit;
 public final class TestGuest {
     private TestGuest() {}
 
+    /**
+     * Assembly (GNU as, 32-bit) for {@code print}: writes the NUL-terminated string at
+     * {@code %esi} to COM1 (port 0x3f8) and returns; clobbers {@code %al}, {@code %dx} and
+     * {@code %esi}. Meant as a {@code %s} argument of String.format, so it is not format-escaped.
+     */
+    public static final String SERIAL_PRINT = """
+            print:
+                movb (%esi), %al
+                test %al, %al
+                jz 99f
+                mov $0x3f8, %dx
+                out %al, %dx
+                inc %esi
+                jmp print
+            99: ret
+            """;
+
     /** Assembles {@code source} (GNU as syntax) into a flat binary linked to run at {@code origin}. */
     public static byte[] assemble(String source, long origin) {
         Assumptions.assumeTrue(onPath("as") && onPath("ld"), "GNU as/ld (binutils) not installed: cannot build test guests");

@@ -114,18 +114,10 @@ class LinuxVmBalloonKvmTest {
                     cli
                 4:  hlt
                     jmp 4b
-                print:
-                    movb (%%esi), %%al
-                    test %%al, %%al
-                    jz 6f
-                    mov $0x3f8, %%dx
-                    out %%al, %%dx
-                    inc %%esi
-                    jmp print
-                6:  ret
+                %s
                 ok: .asciz "balloon ok\\n"
                 bad: .asciz "balloon bad\\n"
-                """, VirtioMmioSlots.base(0));
+                """, VirtioMmioSlots.base(0), TestGuest.SERIAL_PRINT);
         byte[] code = TestGuest.assemble(src, LOAD);
         ElfBuilder elf = new ElfBuilder().load(LOAD, code, 0x1000);
         elf.pvhEntry = LOAD;

@@ -149,19 +149,11 @@ class LinuxVmVirtioMmioKvmTest {
                     cli
                 3:  hlt
                     jmp 3b
-                print:
-                    movb (%%esi), %%al
-                    test %%al, %%al
-                    jz 4f
-                    mov $0x3f8, %%dx
-                    out %%al, %%dx
-                    inc %%esi
-                    jmp print
-                4:  ret
+                %s
                 ok: .asciz "rng ok\\n"
                 again: .asciz "rng again ok\\n"
                 bad: .asciz "rng bad\\n"
-                """, VirtioMmioSlots.base(0), GO);
+                """, VirtioMmioSlots.base(0), GO, TestGuest.SERIAL_PRINT);
         byte[] code = TestGuest.assemble(src, LOAD);
         ElfBuilder elf = new ElfBuilder().load(LOAD, code, 0x1000);
         elf.pvhEntry = LOAD;
