@@ -148,20 +148,36 @@ public final class ImageCommand implements Runnable {
         }
     }
 
-    /** {@code jkvm image check FILE}: a read-only metadata check with qemu-img check's exit statuses. */
+    /** {@code jkvm image check [-r leaks|all] FILE}: a metadata check with qemu-img check's exit statuses. */
     @Command(name = "check", mixinStandardHelpOptions = true, description = {
-        "Check a qcow2 image's metadata read-only, as qemu-img check does.",
+        "Check a qcow2 image's metadata, as qemu-img check does.",
         "Refcounts against references (leaks, corruptions); entries with reserved bits, unaligned or past the end",
-        "of the file; overlapping metadata; data clusters on metadata; COPIED flags. Nothing is written.",
-        "Exit status as qemu-img check: 0 clean, 1 check not completed, 2 corruptions, 3 leaks only.",
-        "Repair is qemu-img's job: qemu-img check -r all FILE."})
+        "of the file; overlapping metadata; data clusters on metadata; COPIED flags. Nothing is written without -r.",
+        "Exit status as qemu-img check (after a repair: of the check that follows it): 0 clean, 1 check not",
+        "completed, 2 corruptions, 3 leaks only."})
     static final class Check implements Callable<Integer> {
+        @Option(names = "-r", paramLabel = "leaks|all", description = {
+            "Repair: leaks frees leaked clusters (only on an image with no errors); all also raises refcounts",
+            "that are too low and sets COPIED flags to match (only when refcounts and COPIED flags are the",
+            "only errors). Takes the image's",
+            "exclusive lock: not while a VM uses it."})
+        String repair;
+
         @picocli.CommandLine.Parameters(paramLabel = "FILE", description = "The qcow2 image.")
         Path file;
 
         @Override
         public Integer call() {
+            io.jkvm.storage.Qcow2Checker.Repair mode = null;
+            if (repair != null) {
+                try {
+                    mode = io.jkvm.storage.Qcow2Checker.Repair.parse(repair);
+                } catch (IllegalArgumentException e) {
+                    throw new UserError("image check: " + e.getMessage());
+                }
+            }
             io.jkvm.storage.Qcow2Checker.Report r;
+            io.jkvm.storage.Qcow2Checker.Repaired fixed = null;
             try {
                 if (!Files.isRegularFile(file)) {
                     throw new ExitCodeError(1, "image check: " + file + " does not exist or is not a regular file");
@@ -169,12 +185,26 @@ public final class ImageCommand implements Runnable {
                 if (!io.jkvm.storage.ImageInfo.looksLikeQcow2(file)) {
                     throw new ExitCodeError(1, "image check: " + file + " is not a qcow2 image (raw images have no metadata to check)");
                 }
-                r = io.jkvm.storage.Qcow2Checker.check(file);
+                if (mode == null) {
+                    r = io.jkvm.storage.Qcow2Checker.check(file);
+                } else {
+                    fixed = io.jkvm.storage.Qcow2Checker.repair(file, mode);
+                    r = fixed.after();
+                }
             } catch (IOException e) {
                 throw new ExitCodeError(1, "image check: " + e.getMessage());
             }
             if (r.incomplete() != null) {
                 throw new ExitCodeError(1, "image check: not completed: " + r.incomplete());
+            }
+            if (fixed != null && fixed.refused() != null) {
+                r.lines().forEach(System.out::println);
+                System.err.println("image check: not repaired: " + fixed.refused());
+                return r.exitCode();
+            }
+            if (fixed != null && fixed.leaksFixed() + fixed.errorsFixed() > 0) {
+                System.out.println("Repaired: " + fixed.leaksFixed() + " leaked cluster(s), " + fixed.errorsFixed()
+                        + " refcount error(s). The check after the repair:");
             }
             r.lines().forEach(System.out::println);
             return r.exitCode();

@@ -23,6 +23,12 @@ import java.util.List;
  * (or as metadata and data: a guest write there would overwrite the image's own tables), and
  * COPIED flags that disagree with a refcount of 1.
  *
+ * <p>{@link #repair} ({@code jkvm image check -r leaks|all}) writes the refcounts the references
+ * call for: leaks only on an image with no error at all; with {@code all}, refcounts that are too
+ * low as well, on an image whose only errors are refcounts and the COPIED flags that follow from
+ * them (lowering a refcount to what an unwalked, damaged table seemed not to reference would let a
+ * cluster in use be allocated twice, so structural damage is never "repaired" here).
+ *
  * <p>Bounded: the tables it loads are capped by {@link Qcow2Header}; its per-cluster arrays are
  * sized by the file's length, which is capped at {@link #MAX_CLUSTERS} clusters; every offset
  * read from the file is checked against the file's length before it is read or counted.
@@ -65,7 +71,17 @@ public final class Qcow2Checker {
     private final byte[] kind;
     private final List<String> lines = new ArrayList<>();
     private int corruptions;
+    /** Of the corruptions: refcounts below the references, and COPIED flags that disagree with a refcount. */
+    private int refcountErrors;
+    private int copiedErrors;
     private int leaks;
+    /** L1/L2 entries whose COPIED flag disagrees with the refcount: {file offset, entry with the flag flipped}. */
+    private final List<long[]> copiedFixes = new ArrayList<>();
+    /** More than this many wrong COPIED flags: -r all fixes these and the next run the rest. */
+    static final int MAX_COPIED_FIXES = 1 << 16;
+    /** Refcount table index to its (valid) refcount block's offset, 0 if none. */
+    private long[] blockAt = new long[0];
+    private int refcountBytes;
     private int unlisted;
 
     private Qcow2Checker(ImageFile file, Qcow2Header h) {
@@ -135,6 +151,7 @@ public final class Qcow2Checker {
                         + r + " time(s)");
             } else if (s < r) {
                 corruptions++;
+                refcountErrors++;
                 problem("ERROR cluster " + i + " (at " + ((long) i << clusterBits) + "): refcount " + s + ", referenced "
                         + r + " time(s)");
             }
@@ -145,8 +162,9 @@ public final class Qcow2Checker {
     private void readRefcounts(Arena arena, MemorySegment buf, long rtBytes) throws IOException {
         MemorySegment table = arena.allocate(rtBytes, 8);
         file.read(h.refcountTableOffset(), table);
-        int refcountBytes = (1 << h.refcountOrder()) / 8;
+        refcountBytes = (1 << h.refcountOrder()) / 8;
         long blockEntries = clusterSize / refcountBytes;
+        blockAt = new long[(int) (rtBytes / 8)];
         for (long i = 0; i < rtBytes / 8; i++) {
             long e = table.getAtIndex(Qcow2Image.BE_LONG, i);
             String where = "refcount table entry " + i;
@@ -160,6 +178,7 @@ public final class Qcow2Checker {
             if (!cluster(e, where, REFBLOCK)) {
                 continue;
             }
+            blockAt[(int) i] = e;
             file.read(e, buf);
             for (long k = 0; k < blockEntries; k++) {
                 long c = i * blockEntries + k;
@@ -189,7 +208,7 @@ public final class Qcow2Checker {
             if (table == 0 || !cluster(table, where, L2)) {
                 continue;
             }
-            checkCopied(table, (e & Qcow2Image.COPIED) != 0, where + " (an L2 table)");
+            checkCopied(table, h.l1Offset() + 8L * i, e, where + " (an L2 table)");
             file.read(table, buf);
             walkL2(table, buf);
         }
@@ -228,7 +247,7 @@ public final class Qcow2Checker {
             }
             long host = e & Qcow2Image.OFFSET_MASK;
             if (host != 0 && cluster(host, where, DATA)) {
-                checkCopied(host, (e & Qcow2Image.COPIED) != 0, where);
+                checkCopied(host, table + 8 * j, e, where);
             }
         }
     }
@@ -265,9 +284,14 @@ public final class Qcow2Checker {
     }
 
     /** "refcount == 1" and the COPIED flag must agree (spec, L1 and L2 entry bit 63). */
-    private void checkCopied(long at, boolean copied, String where) {
+    private void checkCopied(long at, long entryAt, long entry, String where) {
         int s = stored[(int) (at >>> clusterBits)];
+        boolean copied = (entry & Qcow2Image.COPIED) != 0;
         if ((s == 1) != copied) {
+            copiedErrors++;
+            if (copiedFixes.size() < MAX_COPIED_FIXES) {
+                copiedFixes.add(new long[] {entryAt, entry ^ Qcow2Image.COPIED});
+            }
             corrupt(where + " has COPIED " + (copied ? "set" : "clear") + " but the cluster's refcount is " + s);
         }
     }
@@ -283,6 +307,108 @@ public final class Qcow2Checker {
         } else {
             unlisted++;
         }
+    }
+
+    /** What {@code -r} repairs: leaked clusters only, or too-low refcounts as well. */
+    public enum Repair {
+        LEAKS, ALL;
+
+        public static Repair parse(String s) {
+            return switch (s) {
+                case "leaks" -> LEAKS;
+                case "all" -> ALL;
+                default -> throw new IllegalArgumentException("-r: '" + s + "' is not leaks or all");
+            };
+        }
+    }
+
+    /** What {@link #repair} did: refcounts lowered (leaks) and raised (errors), and the check after it. */
+    public record Repaired(int leaksFixed, int errorsFixed, Report after, String refused) {}
+
+    /**
+     * Checks {@code path} (opened read-write with an exclusive lock, so never while a VM uses it),
+     * rewrites the refcounts {@code mode} allows (see the class comment), and checks it again.
+     * {@code refused} says why nothing was written, or is null.
+     */
+    public static Repaired repair(Path path, Repair mode) throws IOException {
+        try (LockedFile f = LockedFile.open(path, false)) {
+            Qcow2Header h;
+            try {
+                h = Qcow2Header.read(f, false);
+            } catch (IOException e) {
+                return new Repaired(0, 0, new Report(0, 0, List.of(), e.getMessage()), null);
+            }
+            Report before = check(f);
+            if (before.incomplete() != null || (before.corruptions() == 0 && before.leaks() == 0)) {
+                return new Repaired(0, 0, before, null);
+            }
+            Qcow2Checker c = new Qcow2Checker(f, h);
+            c.run();
+            int structural = c.corruptions - c.refcountErrors - c.copiedErrors;
+            if (structural > 0 || (mode == Repair.LEAKS && c.corruptions > 0)) {
+                return new Repaired(0, 0, before, structural > 0
+                        ? structural + " error(s) other than refcounts (see above): the references cannot be trusted, "
+                                + "so no refcount is rewritten; qemu-img check -r all FILE may salvage it"
+                        : c.corruptions + " error(s) found: -r leaks frees nothing on an image with errors; "
+                                + "-r all repairs refcount errors and leaks together");
+            }
+            int[] fixed = c.writeRefcounts(mode);
+            if (mode == Repair.ALL) {
+                // COPIED must say "refcount 1" (spec, L1/L2 entry bit 63): judged against the refcounts just written.
+                Qcow2Checker again = new Qcow2Checker(f, h);
+                again.run();
+                fixed[1] += again.writeCopiedFlags();
+            }
+            f.flush();
+            return new Repaired(fixed[0], fixed[1], check(f), null);
+        }
+    }
+
+    /** Flips each COPIED flag that disagrees with its cluster's refcount; returns how many. */
+    private int writeCopiedFlags() throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment v = arena.allocate(8, 8);
+            for (long[] fix : copiedFixes) {
+                v.set(Qcow2Image.BE_LONG, 0, fix[1]);
+                file.write(fix[0], v);
+            }
+        }
+        return copiedFixes.size();
+    }
+
+    /** Writes the referenced count over each mismatching stored refcount; returns {leaks, errors} fixed. */
+    private int[] writeRefcounts(Repair mode) throws IOException {
+        long blockEntries = clusterSize / refcountBytes;
+        int leaksFixed = 0;
+        int errorsFixed = 0;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment v = arena.allocate(refcountBytes);
+            for (int i = 0; i < clusters; i++) {
+                int s = stored[i];
+                int r = references[i];
+                if (s == r || (s < r && mode != Repair.ALL) || s == 0xffff || r == 0xffff) {
+                    continue; // saturated counts are not exact: left alone
+                }
+                if (refcountBytes == 1 && r > 0xff) {
+                    continue; // more references than 8-bit refcounts can count
+                }
+                long index = i / blockEntries;
+                long block = index < blockAt.length ? blockAt[(int) index] : 0;
+                if (block == 0) {
+                    continue; // no refcount block covers it (refcount 0 stored): raising it would need a new block
+                }
+                for (int b = 0; b < refcountBytes; b++) {
+                    v.set(ValueLayout.JAVA_BYTE, b, (byte) (r >>> (8 * (refcountBytes - 1 - b))));
+                }
+                file.write(block + (i % blockEntries) * refcountBytes, v);
+                if (s > r) {
+                    leaksFixed++;
+                } else {
+                    errorsFixed++;
+                }
+            }
+        }
+        return new int[] {leaksFixed, errorsFixed};
     }
 
     private Report report() {

@@ -156,4 +156,79 @@ class Qcow2CheckerTest {
         assertThat(r.lines()).hasSizeLessThanOrEqualTo(Qcow2Checker.MAX_LINES + 3);
         assertThat(String.join("\n", r.lines())).contains("more");
     }
+    /** -r leaks lowers a leaked refcount; qemu-img then finds the image clean and its data intact. */
+    @Test
+    void repairLeaksFreesThemAndQemuAgrees() throws IOException {
+        Path p = image("fix-leak.qcow2", "4096");
+        byte[] before = QemuImg.asRaw(p, "qcow2");
+        Layout l = layout(p);
+        long c = Math.ceilDiv(Files.size(p), l.cluster());
+        try (RandomAccessFile raf = new RandomAccessFile(p.toFile(), "rw")) {
+            raf.setLength((c + 1) * l.cluster());
+        }
+        putShort(p, l.refblock() + 2 * c, 1);
+        agrees(p, 3);
+        Qcow2Checker.Repaired r = Qcow2Checker.repair(p, Qcow2Checker.Repair.LEAKS);
+        assertThat(r.refused()).isNull();
+        assertThat(r.leaksFixed()).isEqualTo(1);
+        assertThat(r.after().exitCode()).isZero();
+        agrees(p, 0);
+        assertThat(QemuImg.asRaw(p, "qcow2")).isEqualTo(before);
+    }
+
+    /** A used cluster's zeroed refcount: -r leaks refuses (errors), -r all raises it back. */
+    @Test
+    void repairAllRaisesATooLowRefcountWhichLeaksAlone() throws IOException {
+        Path p = image("fix-low.qcow2", "65536");
+        byte[] before = QemuImg.asRaw(p, "qcow2");
+        Layout l = layout(p);
+        putShort(p, l.refblock() + 2 * (l.data() / l.cluster()), 0);
+        agrees(p, 2);
+        Qcow2Checker.Repaired leaksOnly = Qcow2Checker.repair(p, Qcow2Checker.Repair.LEAKS);
+        assertThat(leaksOnly.refused()).contains("-r all");
+        agrees(p, 2);
+        Qcow2Checker.Repaired all = Qcow2Checker.repair(p, Qcow2Checker.Repair.ALL);
+        assertThat(all.refused()).isNull();
+        assertThat(all.errorsFixed()).isEqualTo(1);
+        agrees(p, 0);
+        assertThat(QemuImg.asRaw(p, "qcow2")).isEqualTo(before);
+    }
+
+    /** A bumped refcount with COPIED cleared to match: -r all lowers it and sets COPIED again, as qemu-img -r all. */
+    @Test
+    void repairAllFixesTheCopiedFlagThatFollowsALeak() throws IOException {
+        Path p = image("fix-copied.qcow2", "65536");
+        byte[] before = QemuImg.asRaw(p, "qcow2");
+        Layout l = layout(p);
+        putShort(p, l.refblock() + 2 * (l.data() / l.cluster()), 2);
+        putLong(p, l.l2(), l.data());
+        agrees(p, 3);
+        Qcow2Checker.Repaired r = Qcow2Checker.repair(p, Qcow2Checker.Repair.ALL);
+        assertThat(r.refused()).isNull();
+        assertThat(r.leaksFixed()).isEqualTo(1);
+        assertThat(r.errorsFixed()).isEqualTo(1);
+        agrees(p, 0);
+        assertThat(QemuImg.asRaw(p, "qcow2")).isEqualTo(before);
+    }
+
+    /** Structural damage: the references cannot be trusted, so nothing is written. */
+    @Test
+    void repairRefusesAnImageWithStructuralErrorsAndWritesNothing() throws IOException {
+        Path p = image("fix-meta.qcow2", "65536");
+        Layout l = layout(p);
+        putLong(p, l.l2(), l.l1() | Qcow2Image.COPIED);
+        byte[] damaged = Files.readAllBytes(p);
+        Qcow2Checker.Repaired r = Qcow2Checker.repair(p, Qcow2Checker.Repair.ALL);
+        assertThat(r.refused()).contains("other than refcounts");
+        assertThat(Files.readAllBytes(p)).isEqualTo(damaged);
+    }
+
+    @Test
+    void repairTakesTheExclusiveLock() throws IOException {
+        Path p = image("fix-busy.qcow2", "65536");
+        try (Qcow2Image inUse = Qcow2Image.open(p, true, BackingPolicy.TOP_DIRECTORY)) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> Qcow2Checker.repair(p, Qcow2Checker.Repair.ALL))
+                    .isInstanceOf(IOException.class).hasMessageContaining("in use");
+        }
+    }
 }
