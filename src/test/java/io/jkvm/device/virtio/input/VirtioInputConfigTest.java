@@ -5,7 +5,9 @@ import io.jkvm.device.virtio.pci.VirtioPciLayout;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -95,18 +97,22 @@ class VirtioInputConfigTest {
         for (VirtioInput dev : new VirtioInput[] {VirtioInput.keyboard(), VirtioInput.tablet()}) {
             try (VirtioDriver drv = new VirtioDriver(dev)) {
                 int answered = 0;
+                List<String> wrong = new ArrayList<>();
+                byte[] size = new byte[1];
                 for (int select = 0; select < 256; select++) {
                     for (int subsel = 0; subsel < 256; subsel++) {
                         boolean known = (select == 0x01 || select == 0x03) && subsel == 0
                                 || select == 0x11 && dev.profile().eventCodes().containsKey(subsel)
                                 || select == 0x12 && dev.profile().axes().containsKey(subsel);
-                        byte[] size = new byte[1];
                         dev.writeConfig(0, new byte[] {(byte) select, (byte) subsel});
                         dev.readConfig(2, size);
-                        assertThat(size[0] != 0).as("select %#x subsel %#x answered", select, subsel).isEqualTo(known);
+                        if ((size[0] != 0) != known) {
+                            wrong.add(Integer.toHexString(select) + "/" + Integer.toHexString(subsel));
+                        }
                         answered += known ? 1 : 0;
                     }
                 }
+                assertThat(wrong).as("select/subsel answered wrongly").isEmpty();
                 assertThat(answered).isEqualTo(2 + dev.profile().eventCodes().size() + dev.profile().axes().size());
             }
         }
