@@ -110,6 +110,14 @@ public record InputProfile(String name, DevIds ids, SortedMap<Integer, BitSet> e
         return new InputProfile("jkvm virtio tablet", new DevIds(BUS_VIRTUAL, 0, 3, 1), codes, axes);
     }
 
+    /** The codes of each event type (copies: the profile stays as it was built). */
+    @Override
+    public SortedMap<Integer, BitSet> eventCodes() {
+        SortedMap<Integer, BitSet> copy = new TreeMap<>();
+        eventCodes.forEach((t, b) -> copy.put(t, (BitSet) b.clone()));
+        return java.util.Collections.unmodifiableSortedMap(copy);
+    }
+
     /** Whether events of {@code type} with {@code code} are announced (the guest's input core drops others). */
     public boolean supports(int type, int code) {
         if (type == EV_SYN) {
