@@ -274,6 +274,23 @@ class VirtioInputTest {
     }
 
     @Test
+    void hostileStateBytesAreRefusedByTheCodec() {
+        byte[] good = DeviceStateFormat.CODECS.encode("keyboard0", new VirtioInput.State(1, 0, List.of(30, 56))).bytes();
+        int n = good.length;
+        byte[] dup = good.clone();
+        dup[n - 2] = good[n - 4];
+        dup[n - 1] = good[n - 3];
+        byte[] big = good.clone();
+        big[n - 2] = (byte) 0xff;
+        big[n - 1] = (byte) 0xff;
+        byte[] cut = java.util.Arrays.copyOf(good, n - 1);
+        for (byte[] b : List.of(dup, big, cut)) {
+            assertThatThrownBy(() -> DeviceStateFormat.CODECS.decode(DeviceState.of("keyboard0", b), VirtioInput.State.class))
+                    .isInstanceOf(io.jkvm.snapshot.SnapshotException.class).hasMessageContaining("keyboard0");
+        }
+    }
+
+    @Test
     void oversizedGroupsAreACallerError() {
         long[] group = new long[PendingEvents.MAX_GROUP];
         for (int i = 0; i < group.length; i++) {
