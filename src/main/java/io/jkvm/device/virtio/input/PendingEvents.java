@@ -12,8 +12,8 @@ import static io.jkvm.device.virtio.input.InputCodes.*;
  * <p><b>Overflow.</b> A guest that posts no buffers must not stall clients or grow memory, and
  * must not end up with a key held down forever (Linux autorepeats a key until its release
  * arrives). So when a group does not fit, everything pending is discarded (counted in
- * {@link #droppedEvents}) and a <em>resynchronisation</em> is due, the device's equivalent of
- * evdev's SYN_DROPPED: before anything else, the guest is sent one group that takes it from the
+ * {@link #droppedEvents}) and replaced by a <em>resynchronisation</em>, the device's equivalent
+ * of evdev's SYN_DROPPED: before anything else, the guest is sent one group that takes it from the
  * key state it was last sent to the host's current one (releases and presses) plus the current
  * absolute position, and then the group that overflowed (it fits in the emptied ring). Relative
  * motion (the wheel) in the discarded events is lost. The resynchronisation lives in its own
@@ -47,7 +47,6 @@ final class PendingEvents {
     private int resyncLen;
 
     private long droppedEvents;
-    private long overflows;
     private final long[] scratch = new long[MAX_GROUP];
 
     /**
@@ -91,7 +90,6 @@ final class PendingEvents {
         scratch[n++] = SYN;
         if (CAPACITY - count < n) {
             droppedEvents += count + (resyncLen - resyncPos);
-            overflows++;
             head = 0;
             count = 0;
             resynchronise();
@@ -187,9 +185,5 @@ final class PendingEvents {
 
     synchronized long droppedEvents() {
         return droppedEvents;
-    }
-
-    synchronized long overflows() {
-        return overflows;
     }
 }

@@ -198,6 +198,8 @@ public final class VirtioInput implements VirtioDevice {
             badBuffers++;
             return 0;
         }
+        // The gate saw an event; clients only add (an overflow leaves at least the new group),
+        // and resets and restores run under the device lock, not during a drain.
         long e = pending.next();
         eventView.putShort(0, (short) type(e)).putShort(2, (short) code(e)).putInt(4, value(e));
         c.write(0, eventBytes, 0, EVENT_SIZE);
