@@ -10,6 +10,7 @@ import io.jkvm.device.virtio.VirtioBlock;
 import io.jkvm.device.virtio.VirtioConsole;
 import io.jkvm.device.virtio.VirtioDevice;
 import io.jkvm.device.virtio.VirtioNet;
+import io.jkvm.device.virtio.input.VirtioInput;
 import io.jkvm.device.virtio.vsock.VirtioVsock;
 import io.jkvm.device.virtio.mmio.VirtioMmioState;
 import io.jkvm.device.virtio.pci.VirtioPciState;
@@ -40,6 +41,7 @@ public final class DeviceStateFormat {
             VirtioConsole.State.CODEC,
             VirtioVsock.State.CODEC,
             VirtioBalloon.State.CODEC,
+            VirtioInput.State.CODEC,
             VirtioDevice.NoState.CODEC,
             VmConfigState.CODEC,
             io.jkvm.mmds.MmdsState.CODEC));
