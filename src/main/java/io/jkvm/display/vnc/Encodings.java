@@ -53,7 +53,8 @@ final class Encodings {
                         out.u8(0);
                     } else {
                         out.u8(HEXTILE_BACKGROUND);
-                        pf.store(pf.pixel(first), out.array(), out.reserve(bpp));
+                        int at = out.reserve(bpp); // before array(): reserving may grow it
+                        pf.store(pf.pixel(first), out.array(), at);
                         background = first;
                         haveBackground = true;
                     }

@@ -25,8 +25,12 @@ public final class VncAuth {
 
     /** The DES key for {@code password}: UTF-8 bytes, first 8, zero-padded, each byte bit-reversed. */
     static byte[] key(String password) {
-        byte[] pw = password.getBytes(StandardCharsets.UTF_8);
-        byte[] key = Arrays.copyOf(pw, 8);
+        return key(password.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** The DES key for a password given as bytes. */
+    static byte[] key(byte[] password) {
+        byte[] key = Arrays.copyOf(password, 8);
         for (int i = 0; i < 8; i++) {
             key[i] = (byte) (Integer.reverse(key[i] & 0xff) >>> 24);
         }
