@@ -21,12 +21,12 @@ import java.nio.charset.StandardCharsets;
 final class RfbTestClient implements AutoCloseable {
     final DataInputStream in;
     final OutputStream out;
-    private final AutoCloseable socket;
+    private final java.io.Closeable socket;
     int width;
     int height;
     String name;
 
-    private RfbTestClient(InputStream in, OutputStream out, AutoCloseable socket) {
+    private RfbTestClient(InputStream in, OutputStream out, java.io.Closeable socket) {
         this.in = new DataInputStream(new java.io.BufferedInputStream(in));
         this.out = out;
         this.socket = socket;
@@ -246,7 +246,7 @@ final class RfbTestClient implements AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws IOException {
         socket.close();
     }
 }
