@@ -13,6 +13,8 @@ final class Encodings {
     // Hextile subencoding mask bits (section 7.7.4).
     static final int HEXTILE_RAW = 1;
     static final int HEXTILE_BACKGROUND = 2;
+    static final int HEXTILE_FOREGROUND = 4;
+    static final int HEXTILE_ANY_SUBRECTS = 8;
     static final int HEXTILE_TILE = 16;
 
     private Encodings() {}
@@ -36,13 +38,15 @@ final class Encodings {
     /**
      * The pixels as Hextile: 16x16 tiles left to right, top to bottom. A tile of one colour is a
      * background colour (one byte when it repeats the previous tile's background, which carries
-     * over between tiles of a rectangle); any other tile is sent raw. Screens are mostly flat
-     * colour, so this alone shrinks them several-fold, without the subrectangle search.
+     * over between tiles of a rectangle). A tile of two colours (text on a console) is the more
+     * common one as background and runs of the other as foreground subrectangles, when that is
+     * smaller than raw. Any other tile is sent raw.
      */
     static void hextile(WireOut out, PixelFormat pf, int[] rgb, int w, int h) {
         int bpp = pf.bytesPerPixel();
         boolean haveBackground = false;
         int background = 0;
+        long written;
         for (int ty = 0; ty < h; ty += HEXTILE_TILE) {
             int th = Math.min(HEXTILE_TILE, h - ty);
             for (int tx = 0; tx < w; tx += HEXTILE_TILE) {
@@ -58,6 +62,9 @@ final class Encodings {
                         background = first;
                         haveBackground = true;
                     }
+                } else if ((written = twoColours(out, pf, rgb, w, tx, ty, tw, th, haveBackground, background)) >= 0) {
+                    background = (int) written;
+                    haveBackground = true;
                 } else {
                     out.u8(HEXTILE_RAW);
                     int at = out.reserve(tw * th * bpp);
@@ -75,6 +82,93 @@ final class Encodings {
                 }
             }
         }
+    }
+
+    /**
+     * Writes a two-colour tile as background plus foreground subrectangles (one per run of
+     * foreground pixels in a row, a run repeated in the next rows growing downwards), if the tile
+     * has exactly two colours and that is smaller than raw. Returns the tile's background colour
+     * (as an unsigned value), or -1 having written nothing.
+     */
+    private static long twoColours(WireOut out, PixelFormat pf, int[] rgb, int w, int tx, int ty, int tw, int th,
+                                   boolean haveBackground, int background) {
+        int a = rgb[ty * w + tx];
+        int b = 0;
+        boolean haveB = false;
+        int countA = 0;
+        for (int row = 0; row < th; row++) {
+            int src = (ty + row) * w + tx;
+            for (int col = 0; col < tw; col++) {
+                int c = rgb[src + col];
+                if (c == a) {
+                    countA++;
+                } else if (!haveB) {
+                    b = c;
+                    haveB = true;
+                } else if (c != b) {
+                    return -1;
+                }
+            }
+        }
+        int bg = countA * 2 >= tw * th ? a : b;
+        int fg = bg == a ? b : a;
+        // Subrectangles: per row, runs of fg; a run at the same column and width as one ending on
+        // the row above extends it. Packed as (x << 4 | y, (w - 1) << 4 | (h - 1)).
+        int[] subX = new int[256];
+        int[] subY = new int[256];
+        int[] subW = new int[256];
+        int[] subH = new int[256];
+        int n = 0;
+        for (int row = 0; row < th; row++) {
+            int src = (ty + row) * w + tx;
+            int col = 0;
+            while (col < tw) {
+                if (rgb[src + col] != fg) {
+                    col++;
+                    continue;
+                }
+                int start = col;
+                while (col < tw && rgb[src + col] == fg) {
+                    col++;
+                }
+                int extended = -1;
+                for (int i = n - 1; i >= 0 && extended < 0; i--) {
+                    if (subX[i] == start && subW[i] == col - start && subY[i] + subH[i] == row) {
+                        extended = i;
+                    }
+                }
+                if (extended >= 0) {
+                    subH[extended]++;
+                } else {
+                    if (n == 255) {
+                        return -1;
+                    }
+                    subX[n] = start;
+                    subY[n] = row;
+                    subW[n] = col - start;
+                    subH[n] = 1;
+                    n++;
+                }
+            }
+        }
+        int bpp = pf.bytesPerPixel();
+        boolean sendBackground = !haveBackground || bg != background;
+        int size = 1 + (sendBackground ? bpp : 0) + bpp + 1 + 2 * n;
+        if (size >= 1 + tw * th * bpp) {
+            return -1;
+        }
+        out.u8((sendBackground ? HEXTILE_BACKGROUND : 0) | HEXTILE_FOREGROUND | HEXTILE_ANY_SUBRECTS);
+        if (sendBackground) {
+            int at = out.reserve(bpp);
+            pf.store(pf.pixel(bg), out.array(), at);
+        }
+        int at = out.reserve(bpp);
+        pf.store(pf.pixel(fg), out.array(), at);
+        out.u8(n);
+        for (int i = 0; i < n; i++) {
+            out.u8(subX[i] << 4 | subY[i]).u8((subW[i] - 1) << 4 | (subH[i] - 1));
+        }
+        return bg & 0xffffffffL;
     }
 
     private static boolean solid(int[] rgb, int w, int tx, int ty, int tw, int th, int colour) {

@@ -182,6 +182,16 @@ final class RfbTestClient implements AutoCloseable {
         return Integer.reverseBytes(in.readInt());
     }
 
+    /** Decodes a Hextile rectangle body of {@code w} x {@code h} in the default pixel format; checks it is all used. */
+    static int[] decodeHextile(byte[] data, int w, int h) throws IOException {
+        java.io.ByteArrayInputStream bytes = new java.io.ByteArrayInputStream(data);
+        RfbTestClient c = new RfbTestClient(bytes, OutputStream.nullOutputStream(), () -> { });
+        int[] screen = new int[w * h];
+        c.readHextile(new int[] {0, 0, w, h, Encodings.HEXTILE}, screen, w);
+        assertThat(c.in.read()).as("bytes left over").isEqualTo(-1);
+        return screen;
+    }
+
     /** A Hextile decoder (RFC 6143 section 7.7.4), all subencodings. */
     private void readHextile(int[] r, int[] screen, int screenWidth) throws IOException {
         int bg = 0;

@@ -23,8 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
  * connects over TCP loopback, takes one frame of a known four-colour pattern and saves it as a
  * JPEG, which this test decodes and checks. vncsnapshot asks for its own pixel format (red and blue
  * shifts swapped from the server's), so the colours also prove the conversion. The quadrants'
- * horizontal edge (y = 120) cuts through 16-pixel Hextile tiles, so both solid and raw tiles go
- * out. Skipped when vncsnapshot is not installed (bin/setup-host installs it).
+ * horizontal edge (y = 120) cuts through 16-pixel Hextile tiles, so solid and two-colour tiles go
+ * out, and a gradient patch makes raw tiles. Skipped when vncsnapshot is not installed (bin/setup-host installs it).
  */
 @Timeout(120)
 class VncSnapshotTest {
@@ -50,6 +50,17 @@ class VncSnapshotTest {
         return VncAuth.response(VncAuth.key(fixed), Arrays.copyOf(password.getBytes(), 8));
     }
 
+    private static int gradient(int x, int y) {
+        return (x * 8) << 16 | (y * 8) << 8 | 0x80;
+    }
+
+    private static void assertNear(int got, int want, String what) {
+        for (int shift = 0; shift <= 16; shift += 8) {
+            assertThat(Math.abs(((got >> shift) & 0xff) - ((want >> shift) & 0xff)))
+                    .as("%s: %06x, want about %06x", what, got, want).isLessThan(24);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"raw", "hextile"})
     void vncsnapshotSavesTheTestPattern(String encoding) throws Exception {
@@ -59,6 +70,11 @@ class VncSnapshotTest {
         fb.fill(W / 2, 0, W / 2, H / 2, QUADRANTS[1]);
         fb.fill(0, H / 2, W / 2, H / 2, QUADRANTS[2]);
         fb.fill(W / 2, H / 2, W / 2, H / 2, QUADRANTS[3]);
+        for (int y = 0; y < 32; y++) {
+            for (int x = 0; x < 32; x++) {
+                fb.set(8 + x, 8 + y, gradient(x, y));
+            }
+        }
         Path pw = Files.write(dir.resolve("passwd"), passwordFile("t0psecr3t"));
         Path jpeg = dir.resolve("shot.jpg");
         try (VncServer server = VncServer.tcp("127.0.0.1", 0, "t0psecr3t", fb, InputSink.NONE)) {
@@ -75,11 +91,9 @@ class VncSnapshotTest {
         assertThat(img.getHeight()).isEqualTo(H);
         int[][] centres = {{W / 4, H / 4}, {3 * W / 4, H / 4}, {W / 4, 3 * H / 4}, {3 * W / 4, 3 * H / 4}};
         for (int q = 0; q < 4; q++) {
-            int got = img.getRGB(centres[q][0], centres[q][1]) & 0xffffff;
-            for (int shift = 0; shift <= 16; shift += 8) {
-                assertThat(Math.abs(((got >> shift) & 0xff) - ((QUADRANTS[q] >> shift) & 0xff)))
-                        .as("quadrant %d: %06x, want about %06x", q, got, QUADRANTS[q]).isLessThan(24);
-            }
+            assertNear(img.getRGB(centres[q][0], centres[q][1]) & 0xffffff, QUADRANTS[q], "quadrant " + q);
         }
+        assertNear(img.getRGB(8 + 20, 8 + 12) & 0xffffff, gradient(20, 12), "gradient");
+        assertNear(img.getRGB(8 + 4, 8 + 28) & 0xffffff, gradient(4, 28), "gradient");
     }
 }
