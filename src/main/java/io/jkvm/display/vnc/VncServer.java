@@ -33,9 +33,13 @@ import org.slf4j.LoggerFactory;
  * <p>Two ways in: a Unix socket ({@link #unix}, created 0600, security type None: the file's
  * permissions are the access control), or TCP ({@link #tcp}, only with a password: security type
  * VNC Authentication). Encodings: Raw and Hextile (solid, two-colour and raw tiles), plus the
- * DesktopSize pseudo-encoding; a client
- * without DesktopSize is disconnected when the guest changes mode (see {@link ClientSession}).
- * Clients may ask for any true-colour pixel format.
+ * DesktopSize pseudo-encoding; a client without DesktopSize is disconnected when the guest
+ * changes the size of its mode (see {@link ClientSession}). Clients may ask for any true-colour
+ * pixel format; colour-map formats close the connection.
+ *
+ * <p>Use: {@code VncServer.unix(path, framebuffer, input)} or
+ * {@code VncServer.tcp(host, port, password, framebuffer, input)}, then {@link #close()} when the
+ * VM ends (it disconnects every client and removes the socket file).
  *
  * <p>Threads: one accepting; per client one reading and one sending, at most
  * {@link Options#maxClients()} clients (further ones are told why and closed). The framebuffer is
