@@ -12,8 +12,8 @@ import net.jqwik.api.constraints.Size;
 class DirtyTilesProperties {
     @Property
     void takingEverythingCoversEveryDamagedPixelWithinTheScreen(
-            @ForAll @IntRange(min = 1, max = 700) int width, @ForAll @IntRange(min = 1, max = 700) int height,
-            @ForAll @Size(max = 20) List<@IntRange(min = -100, max = 1000) Integer> coords) {
+            @ForAll @IntRange(min = 1, max = 400) int width, @ForAll @IntRange(min = 1, max = 400) int height,
+            @ForAll @Size(max = 20) List<@IntRange(min = -100, max = 600) Integer> coords) {
         DirtyTiles d = new DirtyTiles(width, height);
         List<Rect> drained = new ArrayList<>();
         d.take(new Rect(0, 0, width, height), drained::add);

@@ -323,6 +323,17 @@ class VncServerTest {
     }
 
     @Test
+    void theLongestEncodingListIsReadWithoutTrouble() throws Exception {
+        RfbTestClient c = client(unix()).handshakeNone();
+        int[] encodings = new int[65535];
+        java.util.Arrays.fill(encodings, 0x7fff0000); // unknown ones first
+        encodings[65534] = Encodings.HEXTILE;
+        c.setEncodings(encodings);
+        c.request(false, 0, 0, 4, 2);
+        assertThat(c.readUpdate(new int[8], 4).get(0)[4]).isEqualTo(Encodings.HEXTILE);
+    }
+
+    @Test
     void unknownMessageTypeCloses() throws Exception {
         RfbTestClient c = client(unix()).handshakeNone();
         c.send(new byte[] {(byte) 200});
