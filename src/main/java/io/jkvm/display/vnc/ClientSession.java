@@ -4,6 +4,7 @@ import io.jkvm.display.DisplayMode;
 import io.jkvm.display.Framebuffer;
 import io.jkvm.display.InputSink;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
@@ -117,16 +118,22 @@ final class ClientSession {
             failure33(out, "unsupported RFB protocol version (this server speaks 3.3, 3.7 and 3.8)");
             throw new ProtocolException("unsupported protocol version");
         }
-        if (refusal != null) {
+        byte[] key = server.authKey();
+        InetAddress peer = ch.peerAddress();
+        String refused = refusal;
+        if (refused == null && key != null && peer != null && !server.throttle().allowed(peer, System.nanoTime())) {
+            refused = "too many authentication failures: try again later";
+        }
+        if (refused != null) {
+            // The connection-failed form of the security step (section 7.1.2): no types, a reason.
             if (minor == 3) {
-                failure33(out, refusal);
+                failure33(out, refused);
             } else {
                 out.clear();
-                send(out.u8(0).u32(refusal.length()).bytes(refusal.getBytes(StandardCharsets.US_ASCII)));
+                send(out.u8(0).u32(refused.length()).bytes(refused.getBytes(StandardCharsets.US_ASCII)));
             }
-            throw new ProtocolException("refused: " + refusal);
+            throw new ProtocolException("refused: " + refused);
         }
-        byte[] key = server.authKey();
         int type = key == null ? 1 : 2; // None on the Unix socket, VNC Authentication on TCP
         out.clear();
         if (minor == 3) {
@@ -145,7 +152,13 @@ final class ClientSession {
             send(out.bytes(challenge));
             byte[] answer = ch.bytes(VncAuth.CHALLENGE_BYTES, deadline);
             if (!VncAuth.check(key, challenge, answer)) {
+                if (peer != null) {
+                    server.throttle().failed(peer, System.nanoTime());
+                }
                 securityFailed(out, minor, "authentication failed");
+            }
+            if (peer != null) {
+                server.throttle().succeeded(peer);
             }
             out.clear();
             send(out.u32(0));

@@ -140,6 +140,15 @@ final class RfbChannel implements AutoCloseable {
         }
     }
 
+    /** The peer's IP address on TCP, or null (Unix socket, or already closed). */
+    java.net.InetAddress peerAddress() {
+        try {
+            return ch.getRemoteAddress() instanceof java.net.InetSocketAddress inet ? inet.getAddress() : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
     boolean isOpen() {
         return !closed;
     }

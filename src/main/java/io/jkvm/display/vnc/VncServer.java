@@ -84,6 +84,7 @@ public final class VncServer implements AutoCloseable {
     private final Options options;
     private final SocketAddress address;
 
+    private final AuthThrottle throttle = new AuthThrottle();
     private final Set<ClientSession> live = ConcurrentHashMap.newKeySet();
     private final Set<ClientSession> active = ConcurrentHashMap.newKeySet();
     private final Set<ClientSession> refusing = ConcurrentHashMap.newKeySet();
@@ -208,6 +209,10 @@ public final class VncServer implements AutoCloseable {
     /** The DES key for VNC Authentication, or null for security type None. */
     byte[] authKey() {
         return authKey;
+    }
+
+    AuthThrottle throttle() {
+        return throttle;
     }
 
     private void acceptLoop() {

@@ -123,6 +123,34 @@ class VncServerTest {
     }
 
     @Test
+    void repeatedWrongPasswordsShutTheAddressOutForAWhile() throws Exception {
+        VncServer server = keep(VncServer.tcp("127.0.0.1", 0, "s3cret", fb, input));
+        for (int i = 0; i < AuthThrottle.FREE_FAILURES; i++) {
+            RfbTestClient c = client(server);
+            c.version("RFB 003.008\n");
+            assertThat(c.read(2)).containsExactly(1, 2);
+            c.send(new byte[] {2});
+            c.send(VncAuth.response(VncAuth.key("guess" + i), c.read(16)));
+            assertThat(c.in.readInt()).isEqualTo(1);
+            assertThat(c.readString()).isEqualTo("authentication failed");
+        }
+        // The server counted those: one more failure blocks the address. Many more (recorded
+        // directly, so the test does not race a one-second block) shut it out for the longest
+        // time: even the right password is not asked for.
+        java.net.InetAddress loopback = java.net.InetAddress.getByName("127.0.0.1");
+        long now = System.nanoTime();
+        server.throttle().failed(loopback, now);
+        assertThat(server.throttle().allowed(loopback, now)).isFalse();
+        for (int i = 0; i < 20; i++) {
+            server.throttle().failed(loopback, System.nanoTime());
+        }
+        RfbTestClient c = client(server);
+        c.version("RFB 003.008\n");
+        assertThat(c.in.readUnsignedByte()).isZero();
+        assertThat(c.readString()).contains("too many authentication failures");
+    }
+
+    @Test
     void tcpRefusesSecurityNone() throws Exception {
         VncServer server = keep(VncServer.tcp("127.0.0.1", 0, "s3cret", fb, input));
         RfbTestClient c = client(server);
