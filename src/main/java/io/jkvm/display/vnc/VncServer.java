@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Two ways in: a Unix socket ({@link #unix}, created 0600, security type None: the file's
  * permissions are the access control), or TCP ({@link #tcp}, only with a password: security type
- * VNC Authentication). Encodings: Raw and Hextile (solid, two-colour and raw tiles), plus the
+ * VNC Authentication; an address that keeps failing it is shut out for a growing while, see
+ * {@link AuthThrottle}). Encodings: Raw and Hextile (solid, two-colour and raw tiles), plus the
  * DesktopSize pseudo-encoding; a client without DesktopSize is disconnected when the guest
  * changes the size of its mode (see {@link ClientSession}). Clients may ask for any true-colour
  * pixel format; colour-map formats close the connection.
