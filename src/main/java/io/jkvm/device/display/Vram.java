@@ -1,0 +1,62 @@
+package io.jkvm.device.display;
+
+import io.jkvm.kvm.Native;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A display's video memory: host memory the guest reaches through the device's framebuffer BAR
+ * (KVM maps it into the guest directly, so pixel stores never leave the guest) and the host
+ * reads pixels from. Its size comes from the VM's configuration, never from the guest.
+ */
+public final class Vram implements AutoCloseable {
+    public static final long PAGE = 4096;
+
+    private final MemorySegment memory;
+    private final boolean owned;
+    private volatile boolean closed;
+
+    private Vram(MemorySegment memory, boolean owned) {
+        if (memory.byteSize() <= 0 || memory.byteSize() % PAGE != 0) {
+            throw new IllegalArgumentException("VRAM must be a positive number of 4 KiB pages: " + memory.byteSize());
+        }
+        this.memory = memory;
+        this.owned = owned;
+    }
+
+    /**
+     * {@code bytes} of zeroed anonymous memory, reserved lazily (MAP_NORESERVE: untouched pages
+     * cost nothing), page aligned as KVM memory slots require, left out of core dumps.
+     */
+    public static Vram allocate(long bytes) {
+        MemorySegment m = Native.mmap(0, bytes, Native.PROT_READ | Native.PROT_WRITE,
+                Native.MAP_PRIVATE | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE, -1, 0);
+        Native.madvise(m, Native.MADV_DONTDUMP);
+        return new Vram(m, true);
+    }
+
+    /** VRAM over memory the caller owns (tests: a plain segment stands in for guest-mapped memory). */
+    public static Vram over(MemorySegment memory) {
+        return new Vram(memory, false);
+    }
+
+    public MemorySegment memory() {
+        return memory;
+    }
+
+    public long size() {
+        return memory.byteSize();
+    }
+
+    public int pages() {
+        return (int) (memory.byteSize() / PAGE);
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed && owned) {
+            closed = true;
+            Native.munmap(memory);
+        }
+    }
+}
