@@ -41,6 +41,7 @@ public final class DeviceStateFormat {
             VirtioVsock.State.CODEC,
             VirtioBalloon.State.CODEC,
             VirtioDevice.NoState.CODEC,
+            io.jkvm.device.display.BochsDisplay.State.CODEC,
             VmConfigState.CODEC,
             io.jkvm.mmds.MmdsState.CODEC));
 }

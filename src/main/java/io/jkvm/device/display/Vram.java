@@ -2,6 +2,7 @@ package io.jkvm.device.display;
 
 import io.jkvm.kvm.Native;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -13,15 +14,15 @@ public final class Vram implements AutoCloseable {
     public static final long PAGE = 4096;
 
     private final MemorySegment memory;
-    private final boolean owned;
-    private volatile boolean closed;
+    /** Owns the mapping (null for {@link #over}): closing it unmaps, and later reads fail instead of crashing. */
+    private final Arena arena;
 
-    private Vram(MemorySegment memory, boolean owned) {
+    private Vram(MemorySegment memory, Arena arena) {
         if (memory.byteSize() <= 0 || memory.byteSize() % PAGE != 0) {
             throw new IllegalArgumentException("VRAM must be a positive number of 4 KiB pages: " + memory.byteSize());
         }
         this.memory = memory;
-        this.owned = owned;
+        this.arena = arena;
     }
 
     /**
@@ -32,12 +33,15 @@ public final class Vram implements AutoCloseable {
         MemorySegment m = Native.mmap(0, bytes, Native.PROT_READ | Native.PROT_WRITE,
                 Native.MAP_PRIVATE | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE, -1, 0);
         Native.madvise(m, Native.MADV_DONTDUMP);
-        return new Vram(m, true);
+        // A shared arena's close is safe against display clients still reading (they get an
+        // IllegalStateException, never a fault on unmapped memory); it runs the munmap.
+        Arena arena = Arena.ofShared();
+        return new Vram(m.reinterpret(bytes, arena, ignored -> Native.munmap(m)), arena);
     }
 
     /** VRAM over memory the caller owns (tests: a plain segment stands in for guest-mapped memory). */
     public static Vram over(MemorySegment memory) {
-        return new Vram(memory, false);
+        return new Vram(memory, null);
     }
 
     public MemorySegment memory() {
@@ -52,11 +56,11 @@ public final class Vram implements AutoCloseable {
         return (int) (memory.byteSize() / PAGE);
     }
 
+    /** Unmaps VRAM this class allocated (after the machine that mapped it into a guest is gone); idempotent. */
     @Override
     public synchronized void close() {
-        if (!closed && owned) {
-            closed = true;
-            Native.munmap(memory);
+        if (arena != null && arena.scope().isAlive()) {
+            arena.close();
         }
     }
 }

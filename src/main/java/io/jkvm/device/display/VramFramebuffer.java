@@ -116,13 +116,18 @@ public final class VramFramebuffer implements Framebuffer, AutoCloseable {
         }
         MemorySegment m = vram.memory();
         ValueLayout.OfInt order = s.bigEndian() ? BE : LE;
-        for (int row = 0; row < height; row++) {
-            long at = s.offset() + (y + row) * s.stride() + (long) x * Scanout.BYTES_PER_PIXEL;
-            int base = row * width;
-            MemorySegment.copy(m, order, at, dst, base, width);
-            for (int i = base; i < base + width; i++) {
-                dst[i] &= 0x00ff_ffff;
+        try {
+            for (int row = 0; row < height; row++) {
+                long at = s.offset() + (y + row) * s.stride() + (long) x * Scanout.BYTES_PER_PIXEL;
+                int base = row * width;
+                MemorySegment.copy(m, order, at, dst, base, width);
+                for (int i = base; i < base + width; i++) {
+                    dst[i] &= 0x00ff_ffff;
+                }
             }
+        } catch (IllegalStateException e) {
+            // The VM ended and its VRAM is gone: as a mode change to OFF would be seen.
+            throw new IllegalArgumentException("the display is gone", e);
         }
     }
 
