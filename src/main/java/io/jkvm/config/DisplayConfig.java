@@ -10,7 +10,8 @@ import java.util.Set;
  * @param width preferred mode width in pixels, {@link #MIN_WIDTH}..{@link #MAX_EDGE}
  * @param height preferred mode height, {@link #MIN_HEIGHT}..{@link #MAX_EDGE}
  * @param vramBytes VRAM, a power of two from 4 MiB (the guest driver's minimum) to 1 GiB, large
- *     enough for two frames of the mode (the driver only offers modes it can double-buffer)
+ *     enough for two frames of the mode in whole 4 KiB pages (the driver only offers modes it can
+ *     double-buffer)
  */
 public record DisplayConfig(int width, int height, long vramBytes) {
     public static final int MIN_WIDTH = 320;
@@ -32,7 +33,8 @@ public record DisplayConfig(int width, int height, long vramBytes) {
             throw new ConfigException("--display vram " + Size.format(vramBytes) + ": must be a power of two from "
                     + Size.format(MIN_VRAM) + " to " + Size.format(MAX_VRAM));
         }
-        long frame = (long) width * height * 4;
+        // The driver offers a mode only if two frames, in whole pages, fit (drm_vram_helper_mode_valid).
+        long frame = ((long) width * height * 4 + 4095) / 4096 * 4096;
         if (2 * frame > vramBytes) {
             throw new ConfigException("--display " + width + "x" + height + ": needs vram of at least "
                     + Size.format(Long.highestOneBit(2 * frame - 1) << 1) + " (two frames of 4 bytes per pixel)");
