@@ -323,7 +323,9 @@ public final class LinuxVm {
                 pendingRestore = null;
                 try (Machine m = restore != null ? restore.machine()
                         : Machine.create(kvm, new Machine.Options(config.cpus(), config.memoryBytes(), true, ramBacking),
-                                o -> io.jkvm.memory.GuestRam.allocate(o.memoryBytes(), o.ramBacking(), ksm))) {
+                                o -> io.jkvm.memory.GuestRam.allocate(o.memoryBytes(), o.ramBacking(), ksm));
+                        // Closed before the machine: the display's memory slot and dirty log go while the VM fd is open.
+                        Cleanup displayCleanup = this::detachDisplay) {
                     if (ksm) {
                         if (restore != null) {
                             // A restored guest's RAM is a private file mapping: its copied-on-write pages are anonymous and merge.
@@ -413,7 +415,6 @@ public final class LinuxVm {
                         virtio.close();
                         virtio = null;
                     }
-                    detachDisplay();
                 }
             }
         }
@@ -878,6 +879,13 @@ public final class LinuxVm {
         framebuffer.attach(dev);
     }
 
+    /** A per-boot teardown step that throws nothing checked. */
+    private interface Cleanup extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /** Takes the current machine's display away from the framebuffer and deletes its memory slot (idempotent). */
     private void detachDisplay() {
         io.jkvm.device.display.BochsDisplay dev = display;
         if (dev != null) {
