@@ -73,6 +73,8 @@ public final class BochsDisplay implements PciDevice, ScanoutSource, Persist<Boc
     private final DispiRegisters regs;
     private final Registers registerFile = new Registers();
     private final RateLimitedLog badAccess = new RateLimitedLog(LOG);
+    /** The guest chooses BAR addresses, so refused mappings are logged at a bounded rate. */
+    private final RateLimitedLog badMapping = new RateLimitedLog(LOG);
     // Guarded by the config space lock (the remap listener runs under it).
     private Bus.Registration mmioRegistration;
     private volatile BarRemapListener extraListener = BarRemapListener.NONE;
@@ -146,7 +148,9 @@ public final class BochsDisplay implements PciDevice, ScanoutSource, Persist<Boc
                 try {
                     mapping.map(newAddress);
                 } catch (RuntimeException e) {
-                    LOG.warn("display: cannot map VRAM at 0x{}: {}; left unmapped", Long.toHexString(newAddress), e.getMessage());
+                    if (badMapping.acquire() >= 0) {
+                        LOG.warn("display: cannot map VRAM at 0x{}: {}; left unmapped", Long.toHexString(newAddress), e.getMessage());
+                    }
                 }
             }
         } else if (bar.index() == MMIO_BAR) {
@@ -158,7 +162,9 @@ public final class BochsDisplay implements PciDevice, ScanoutSource, Persist<Boc
                 try {
                     mmioRegistration = mmio.register(newAddress, MMIO_SIZE, registerFile);
                 } catch (IllegalArgumentException e) {
-                    LOG.warn("display: cannot map registers at 0x{}: {}; left unmapped", Long.toHexString(newAddress), e.getMessage());
+                    if (badMapping.acquire() >= 0) {
+                        LOG.warn("display: cannot map registers at 0x{}: {}; left unmapped", Long.toHexString(newAddress), e.getMessage());
+                    }
                 }
             }
         }
