@@ -25,7 +25,8 @@ import java.util.stream.Stream;
  *   <li>{@code root=/dev/vda}: if that block device exists, mount it as ext4 and
  *       {@code switch_root} to it, running {@code init=PATH} (default {@code /sbin/init});
  *   <li>none of these: an interactive shell on the console ({@code setsid cttyhack sh -l});
- *       the guest powers off when it exits.
+ *       the guest powers off when it exits. With a framebuffer ({@code --display}) another
+ *       shell runs on tty1, the framebuffer console.
  * </ul>
  */
 public final class DefaultImage {
