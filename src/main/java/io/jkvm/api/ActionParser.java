@@ -61,6 +61,7 @@ public final class ActionParser {
                 yield stateChange(Json.parse(body, VmStateChange.class));
             }
             case "/vm/config" -> only(m, p, "GET", new GetVmConfig());
+            case "/vm/screenshot" -> only(m, p, "GET", new GetScreenshot());
             case "/logger" -> {
                 requireMethod(m, p, "PUT");
                 yield new ConfigureLogger(Json.parse(body, LoggerConfig.class));

@@ -48,6 +48,7 @@ public record ActionRequest(String method, String path, String body) {
             case GetVersion _ -> get("/version");
             case GetMachineConfig _ -> get("/machine-config");
             case GetVmConfig _ -> get("/vm/config");
+            case GetScreenshot _ -> get("/vm/screenshot");
             case GetMigrationStatus _ -> get("/migrate");
             case GetMmds _ -> get("/mmds");
             case GetVcpuReport _ -> get("/jkvm/vcpus");

@@ -65,6 +65,9 @@ public final class ApiRouter {
         if (body == null) {
             return ApiResponse.NO_CONTENT;
         }
+        if (body instanceof ApiResponse.Image image) {
+            return ApiResponse.png(image.png());
+        }
         if (action instanceof VmmAction.GetMetrics && body instanceof Map<?, ?> line) {
             // The API's own counters belong to the server, not the VM.
             Map<Object, Object> withApi = new LinkedHashMap<>(line);

@@ -14,6 +14,9 @@ public record HttpReply(int status, String contentType, byte[] body) {
     }
 
     public static HttpReply of(ApiResponse r) {
+        if (r.png() != null) {
+            return new HttpReply(r.status(), "image/png", r.png());
+        }
         return json(r.status(), r.json());
     }
 }

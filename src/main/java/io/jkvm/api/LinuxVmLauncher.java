@@ -213,6 +213,11 @@ public final class LinuxVmLauncher implements GuestLauncher {
             }
 
             @Override
+            public java.util.Optional<io.jkvm.display.Framebuffer> framebuffer() {
+                return vm.framebuffer();
+            }
+
+            @Override
             public VmMetrics metrics() {
                 return vm.metrics();
             }

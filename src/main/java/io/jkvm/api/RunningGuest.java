@@ -39,6 +39,11 @@ public interface RunningGuest {
         throw ApiException.badRequest("this VMM cannot change the rate limiters of a running guest");
     }
 
+    /** The guest's screen, when it has a display device. */
+    default java.util.Optional<io.jkvm.display.Framebuffer> framebuffer() {
+        return java.util.Optional.empty();
+    }
+
     /** The running guest's balloon device, or null when it has none. */
     default io.jkvm.device.virtio.VirtioBalloon balloon() {
         return null;

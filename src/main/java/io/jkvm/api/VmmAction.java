@@ -130,6 +130,9 @@ public sealed interface VmmAction {
     /** {@code GET /vm/config}. */
     record GetVmConfig() implements Query {}
 
+    /** {@code GET /vm/screenshot} (jkvm extension): the display's picture as PNG. */
+    record GetScreenshot() implements Query {}
+
     /** {@code GET /balloon}. */
     record GetBalloonConfig() implements Query {}
 

@@ -115,6 +115,7 @@ public final class VmmController {
             case GetVersion _ -> Map.of("firecracker_version", VERSION);
             case GetMachineConfig _ -> config.machine();
             case GetVmConfig _ -> config.full();
+            case GetScreenshot _ -> screenshot();
             case GetBalloonConfig _ -> {
                 io.jkvm.config.BalloonConfig b = config.balloon();
                 if (b == null) {
@@ -147,6 +148,20 @@ public final class VmmController {
     public MachineReport vcpuReport(Duration answerTimeout) throws InterruptedException {
         RunningGuest g = guest;
         return g == null ? MachineReport.none(state.apiName) : g.report(answerTimeout);
+    }
+
+    /** GET /vm/screenshot: the display's current picture; refused naming the display when there is none. */
+    private ApiResponse.Image screenshot() {
+        RunningGuest g = guest;
+        io.jkvm.display.Framebuffer fb = g == null ? null : g.framebuffer().orElse(null);
+        if (fb == null) {
+            throw ApiException.badRequest("display: this VM has no display device running (jkvm run --display)");
+        }
+        try {
+            return new ApiResponse.Image(io.jkvm.display.Screenshot.png(fb));
+        } catch (IllegalStateException e) {
+            throw ApiException.badRequest("display: " + e.getMessage());
+        }
     }
 
     /** What FlushMetrics writes and GET /jkvm/metrics returns. */

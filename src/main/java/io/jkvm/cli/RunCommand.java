@@ -105,6 +105,12 @@ public final class RunCommand implements Callable<Integer> {
                     + " host port P go to PATH_P.")
     String vsock;
 
+    @Option(names = "--display", arity = "0..1", fallbackValue = "", paramLabel = "width=N,height=N,vram=SIZE",
+            description = "A bochs-display framebuffer (the guest's bochs DRM driver; fbdev console on tty0), its EDID"
+                    + " offering WIDTHxHEIGHT (default 1024x768) with VRAM SIZE (default 16M). Without --cmdline the"
+                    + " kernel also logs to tty0.")
+    String display;
+
     @Option(names = "--console", paramLabel = "serial|virtio",
             description = "Where this terminal is connected: the 16550 UART (ttyS0, default) or virtio-console (hvc0).")
     String consoleKind = "serial";
@@ -237,6 +243,9 @@ public final class RunCommand implements Callable<Integer> {
         if (incoming != null && apiSock == null) {
             throw new UserError("--incoming needs --api-sock");
         }
+        if (display != null && (apiSock != null || configFile != null)) {
+            throw new UserError("--display goes with --kernel (not with --api-sock or --config-file yet)");
+        }
         if (apiSock != null || configFile != null) {
             io.jkvm.config.VirtioTransport transport;
             try {
@@ -289,9 +298,14 @@ public final class RunCommand implements Callable<Integer> {
             if (virtioConsole && !cmdlineGiven()) {
                 line = line.replace("console=ttyS0", "console=hvc0");
             }
+            io.jkvm.config.DisplayConfig displayConfig = display == null ? null : io.jkvm.config.DisplayConfig.parse(display);
+            if (displayConfig != null && !cmdlineGiven()) {
+                // Kernel messages on the framebuffer console too; the last console= stays /dev/console (the shell's).
+                line = "console=tty0 " + line;
+            }
             DeviceConfig devices = new DeviceConfig(disks.stream().map(DiskConfig::parse).toList(),
                     nets.stream().map(NetConfig::parse).toList(), rng, virtioConsole,
-                    vsock == null ? null : VsockConfig.parse(vsock));
+                    vsock == null ? null : VsockConfig.parse(vsock)).withDisplay(displayConfig);
             io.jkvm.config.VirtioTransport transport = io.jkvm.config.VirtioTransport.parse("--virtio-transport", virtioTransport);
             if (transport == io.jkvm.config.VirtioTransport.MMIO) {
                 try {

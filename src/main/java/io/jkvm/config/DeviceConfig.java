@@ -15,14 +15,21 @@ import java.util.List;
  * @param virtioConsole the console is hvc0 (virtio-console) instead of ttyS0 (--console virtio)
  * @param vsock a virtio-vsock device (--vsock, {@code PUT /vsock}), or null
  * @param balloon a virtio-balloon device ({@code PUT /balloon}), or null
+ * @param display a bochs-display framebuffer on PCI after the virtio functions ({@code --display}), or null
  */
 public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean rng, boolean virtioConsole,
-        VsockConfig vsock, BalloonConfig balloon) {
+        VsockConfig vsock, BalloonConfig balloon, DisplayConfig display) {
     public static final DeviceConfig NONE = new DeviceConfig(List.of(), List.of(), false, false);
 
     /** Without a vsock device. */
     public DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean rng, boolean virtioConsole) {
         this(disks, nets, rng, virtioConsole, null);
+    }
+
+    /** Without a display. */
+    public DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean rng, boolean virtioConsole,
+            VsockConfig vsock, BalloonConfig balloon) {
+        this(disks, nets, rng, virtioConsole, vsock, balloon, null);
     }
 
     /** Without a balloon. */
@@ -33,15 +40,30 @@ public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean
 
     /** The same devices with {@code v} as the vsock device (null: none). */
     public DeviceConfig withVsock(VsockConfig v) {
-        return new DeviceConfig(disks, nets, rng, virtioConsole, v, balloon);
+        return new DeviceConfig(disks, nets, rng, virtioConsole, v, balloon, display);
     }
 
     /** The same devices with {@code b} as the balloon (null: none). */
     public DeviceConfig withBalloon(BalloonConfig b) {
-        return new DeviceConfig(disks, nets, rng, virtioConsole, vsock, b);
+        return new DeviceConfig(disks, nets, rng, virtioConsole, vsock, b, display);
     }
 
-    /** How many virtio devices these are (one transport each). */
+    /** The same devices with {@code d} as the display (null: none). */
+    public DeviceConfig withDisplay(DisplayConfig d) {
+        return new DeviceConfig(disks, nets, rng, virtioConsole, vsock, balloon, d);
+    }
+
+    /** The same devices with these disks. */
+    public DeviceConfig withDisks(List<DiskConfig> d) {
+        return new DeviceConfig(d, nets, rng, virtioConsole, vsock, balloon, display);
+    }
+
+    /** The same devices with these network interfaces. */
+    public DeviceConfig withNets(List<NetConfig> n) {
+        return new DeviceConfig(disks, n, rng, virtioConsole, vsock, balloon, display);
+    }
+
+    /** How many virtio devices these are (one transport each; the display is not one). */
     public int count() {
         return disks.size() + nets.size() + (rng ? 1 : 0) + (virtioConsole ? 1 : 0) + (vsock != null ? 1 : 0)
                 + (balloon != null ? 1 : 0);
@@ -64,7 +86,7 @@ public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean
         if (nets.stream().map(NetConfig::mac).distinct().count() != nets.size()) {
             throw new ConfigException("--net: two interfaces have the same MAC");
         }
-        if (disks.size() + nets.size() + 2 + (vsock != null ? 1 : 0) + (balloon != null ? 1 : 0) > 31) {
+        if (disks.size() + nets.size() + 2 + (vsock != null ? 1 : 0) + (balloon != null ? 1 : 0) + (display != null ? 1 : 0) > 31) {
             throw new ConfigException("too many devices: a PCI bus has 31 slots");
         }
     }

@@ -25,7 +25,8 @@ import java.util.stream.Stream;
  *   <li>{@code root=/dev/vda}: if that block device exists, mount it as ext4 and
  *       {@code switch_root} to it, running {@code init=PATH} (default {@code /sbin/init});
  *   <li>none of these: an interactive shell on the console ({@code setsid cttyhack sh -l});
- *       the guest powers off when it exits.
+ *       the guest powers off when it exits. With a framebuffer ({@code --display}) another
+ *       shell runs on tty1, the framebuffer console.
  * </ul>
  */
 public final class DefaultImage {
@@ -33,13 +34,15 @@ public final class DefaultImage {
      * Modules the image carries (dependencies are added from modules.dep). virtio_mmio binds the
      * DSDT's LNRO0005 devices of a {@code --virtio-transport mmio} VM; it comes before the device
      * drivers so the disks are there when virtio_blk loads (absent or built-in modules are skipped).
+     * bochs drives {@code --display} (drm, drm_kms_helper, ttm, drm_ttm_helper and drm_vram_helper
+     * come from modules.dep); its fbdev emulation gives the framebuffer console on tty0.
      */
     public static final List<String> MODULES = List.of(
             "virtio_ring", "virtio", "virtio_mmio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci",
             "virtio_blk", "failover", "net_failover", "virtio_net", "virtio_console", "virtio_balloon",
             "rng_core", "virtio_rng", "vsock", "vmw_vsock_virtio_transport_common",
             "vmw_vsock_virtio_transport", "crc16", "mbcache", "jbd2", "crc32c_generic", "libcrc32c",
-            "ext4");
+            "ext4", "bochs");
 
     private DefaultImage() {}
 

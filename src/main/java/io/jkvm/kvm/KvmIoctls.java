@@ -94,6 +94,8 @@ public final class KvmIoctls {
     public static final int KVM_CAP_HALT_POLL = 182;
     public static final int KVM_CAP_IRQCHIP = 0x0;
     public static final int KVM_CAP_USER_MEMORY = 0x3;
+    /** Memory slots a VM may have (api.rst 4.35: KVM_CAP_NR_MEMSLOTS). */
+    public static final int KVM_CAP_NR_MEMSLOTS = 10;
     public static final int KVM_CAP_SET_TSS_ADDR = 0x4;
     public static final int KVM_CAP_EXT_CPUID = 0x7;
     public static final int KVM_CAP_NR_VCPUS = 0x9;

@@ -43,6 +43,7 @@ public final class DeviceStateFormat {
             VirtioBalloon.State.CODEC,
             VirtioInput.State.CODEC,
             VirtioDevice.NoState.CODEC,
+            io.jkvm.device.display.BochsDisplay.State.CODEC,
             VmConfigState.CODEC,
             io.jkvm.mmds.MmdsState.CODEC));
 }

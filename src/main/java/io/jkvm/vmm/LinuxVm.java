@@ -133,6 +133,12 @@ public final class LinuxVm {
     private volatile io.jkvm.memory.RamBacking ramBacking = io.jkvm.memory.RamBacking.PAGES;
     private volatile io.jkvm.resources.VcpuPlacement placement = io.jkvm.resources.VcpuPlacement.NONE;
     private volatile boolean ksm;
+    /** The display's VRAM and framebuffer (null without --display): they outlive the machines, so display clients survive guest reboots. */
+    private final io.jkvm.device.display.Vram vram;
+    private final io.jkvm.device.display.VramFramebuffer framebuffer;
+    /** The current machine's display device, or null. */
+    private volatile io.jkvm.device.display.BochsDisplay display;
+
     /** The metadata service's binding: the interfaces on its TAP devices answer for it (null: none). */
     private volatile io.jkvm.mmds.MmdsBinding mmds;
 
@@ -152,6 +158,19 @@ public final class LinuxVm {
         this.config = config;
         this.throttles = new DeviceThrottles(config.devices(), virtioIds(config.devices()), NanoClock.SYSTEM);
         this.console = console;
+        io.jkvm.config.DisplayConfig dc = config.devices().display();
+        // Reserved lazily (MAP_NORESERVE): a display costs the pages the guest draws on.
+        this.vram = dc == null ? null : io.jkvm.device.display.Vram.allocate(dc.vramBytes());
+        this.framebuffer = vram == null ? null : new io.jkvm.device.display.VramFramebuffer(vram);
+    }
+
+    /**
+     * The VM's screen ({@code --display}), for VNC servers and screenshots: the same object for
+     * the VM's whole life, across guest reboots (its mode is OFF between machines and before the
+     * guest enables a mode). Empty without a display device.
+     */
+    public java.util.Optional<io.jkvm.display.Framebuffer> framebuffer() {
+        return java.util.Optional.ofNullable(framebuffer);
     }
 
     /**
@@ -239,6 +258,11 @@ public final class LinuxVm {
             throw e;
         } finally {
             started.completeExceptionally(new IllegalStateException("the VM stopped before it started"));
+            if (framebuffer != null) {
+                // Every machine is closed by now: no guest maps the VRAM any more.
+                framebuffer.close();
+                vram.close();
+            }
         }
     }
 
@@ -299,7 +323,9 @@ public final class LinuxVm {
                 pendingRestore = null;
                 try (Machine m = restore != null ? restore.machine()
                         : Machine.create(kvm, new Machine.Options(config.cpus(), config.memoryBytes(), true, ramBacking),
-                                o -> io.jkvm.memory.GuestRam.allocate(o.memoryBytes(), o.ramBacking(), ksm))) {
+                                o -> io.jkvm.memory.GuestRam.allocate(o.memoryBytes(), o.ramBacking(), ksm));
+                        // Closed before the machine: the display's memory slot and dirty log go while the VM fd is open.
+                        Cleanup displayCleanup = this::detachDisplay) {
                     if (ksm) {
                         if (restore != null) {
                             // A restored guest's RAM is a private file mapping: its copied-on-write pages are anonymous and merge.
@@ -333,6 +359,7 @@ public final class LinuxVm {
                     }
                     wireDevices(m, uart, saved);
                     virtio = attachVirtio(m, saved);
+                    attachDisplay(m, saved);
                     if (saved != null) {
                         saved.finish();
                         LOG.info("resuming from a snapshot");
@@ -470,7 +497,7 @@ public final class LinuxVm {
         DeviceConfig d = config.devices();
         List<DiskConfig> disks = new ArrayList<>(d.disks());
         disks.set(i, disk);
-        config = config.withDevices(new DeviceConfig(disks, d.nets(), d.rng(), d.virtioConsole(), d.vsock(), d.balloon()));
+        config = config.withDevices(d.withDisks(disks));
     }
 
     /**
@@ -554,6 +581,10 @@ public final class LinuxVm {
         Machine m = requireMachine();
         if (!m.isQuiescent()) {
             throw new IllegalStateException("pause the VM before capturing its device state");
+        }
+        if (config.devices().display() != null) {
+            throw new IllegalStateException(DISPLAY_ID + ": snapshots and migration of a VM with a display are not"
+                    + " supported (its VRAM is not saved); start it without --display");
         }
         Map<String, VirtioTransportDevice> functions = virtioById;
         for (VirtioTransportDevice d : functions.values()) {
@@ -715,7 +746,7 @@ public final class LinuxVm {
             }
             NetConfig n = nets.get(i);
             nets.set(i, new NetConfig(n.tap(), n.mac(), rx, tx));
-            config = config.withDevices(new DeviceConfig(d.disks(), nets, d.rng(), d.virtioConsole(), d.vsock(), d.balloon()));
+            config = config.withDevices(d.withNets(nets));
             String id = virtioIds(d).get(d.disks().size() + i);
             throttles.rx(id).update(rx);
             throttles.tx(id).update(tx);
@@ -816,6 +847,52 @@ public final class LinuxVm {
         }
         virtioById = java.util.Collections.unmodifiableMap(byId);
         return v;
+    }
+
+    /** Device id of the display in error messages (snapshots refuse a VM with one). */
+    static final String DISPLAY_ID = "display";
+
+    /**
+     * The bochs-display function after the virtio ones (its slot does not move theirs), its VRAM
+     * a KVM memory slot of its own above guest RAM's, its EDID offering the configured mode.
+     */
+    private void attachDisplay(Machine m, SavedDevices saved) {
+        io.jkvm.config.DisplayConfig dc = config.devices().display();
+        if (dc == null) {
+            return;
+        }
+        if (saved != null) {
+            throw new SnapshotException(DISPLAY_ID + ": a VM with a display cannot be restored from a snapshot or migration"
+                    + " (its VRAM is not saved)");
+        }
+        io.jkvm.device.display.KvmVramMapping mapping = new io.jkvm.device.display.KvmVramMapping(m.vm(), m.allocateMemorySlot(), vram);
+        io.jkvm.device.display.BochsDisplay dev;
+        try {
+            dev = new io.jkvm.device.display.BochsDisplay(vram, mapping, m.mmio(),
+                    io.jkvm.device.display.Edid.forMode(dc.width(), dc.height()));
+            pci.add(dev);
+        } catch (RuntimeException e) {
+            mapping.close();
+            throw e;
+        }
+        display = dev;
+        framebuffer.attach(dev);
+    }
+
+    /** A per-boot teardown step that throws nothing checked. */
+    private interface Cleanup extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /** Takes the current machine's display away from the framebuffer and deletes its memory slot (idempotent). */
+    private void detachDisplay() {
+        io.jkvm.device.display.BochsDisplay dev = display;
+        if (dev != null) {
+            display = null;
+            framebuffer.detach(dev);
+            dev.close();
+        }
     }
 
     private IoStats ioStats(String deviceId) {

@@ -88,6 +88,8 @@ public final class Machine implements AutoCloseable {
     private volatile DirtyTracker dirtyTracker;
     private Thread throttleTicker;
     private volatile VcpuPlacement placement = VcpuPlacement.NONE;
+    /** The next KVM memory slot {@link #allocateMemorySlot} hands out; guarded by this. */
+    private int nextMemorySlot;
 
     /**
      * The machines of this process that are not closed yet: a stall watchdog (the test tier's, or
@@ -144,6 +146,7 @@ public final class Machine implements AutoCloseable {
         }
         this.vm = v;
         this.ram = r;
+        this.nextMemorySlot = r.memory().regions().size();
         OPEN.add(this);
     }
 
@@ -208,6 +211,19 @@ public final class Machine implements AutoCloseable {
 
     public List<VcpuFd> vcpus() {
         return List.copyOf(vcpuFds);
+    }
+
+    /**
+     * A KVM memory slot number no guest RAM region and no earlier caller uses, for device memory
+     * the guest reaches without exits (a display's VRAM). Slots 0..n-1 stay guest RAM's: dirty
+     * logging and snapshots ({@link #setDirtyLogging}, {@link DirtyTracker}) only cover those.
+     */
+    public synchronized int allocateMemorySlot() {
+        int max = kvm.checkExtension(KvmIoctls.KVM_CAP_NR_MEMSLOTS);
+        if (max > 0 && nextMemorySlot >= max) {
+            throw new IllegalStateException("KVM allows " + max + " memory slots per VM, all in use");
+        }
+        return nextMemorySlot++;
     }
 
     /** An interrupt line into the in-kernel PIC/IOAPIC input {@code gsi}. */

@@ -5,6 +5,7 @@
 #   jkvm.run=PATH  run PATH (e.g. a workload added to the initramfs), then power off
 #   root=/dev/vda  mount that ext4 disk and switch_root to it (init=PATH picks its init, default /sbin/init)
 #   (none)         interactive shell on the console; power off when it exits
+#                  (and, with a framebuffer, another shell on tty1)
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=${TERM:-linux}
 mount -t proc proc /proc
@@ -62,6 +63,11 @@ case "$mode" in
   demo) poweroff -f ;;
   reboot) reboot -f ;;
 esac
+# With a display (--display: the bochs driver made /dev/fb0, fbcon shows tty1) a second shell
+# there, its session's controlling terminal; the console shell below still decides power-off.
+if [ -e /dev/fb0 ] && [ -c /dev/tty1 ]; then
+  setsid sh -c 'exec sh -l </dev/tty1 >/dev/tty1 2>&1' &
+fi
 setsid cttyhack sh -l
 echo "jkvm-guest: shell exited, powering off"
 poweroff -f

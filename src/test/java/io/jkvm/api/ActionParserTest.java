@@ -59,7 +59,7 @@ class ActionParserTest {
                 new StartMigration(new MigrateRequest("tcp:127.0.0.1:4444", 300L, null, null, null)),
                 new CancelMigration(),
                 new GetInstanceInfo(), new GetVersion(), new GetMachineConfig(), new GetVmConfig(),
-                new GetMigrationStatus(), new GetVcpuReport(), new GetMetrics());
+                new GetScreenshot(), new GetMigrationStatus(), new GetVcpuReport(), new GetMetrics());
     }
 
     @Test
@@ -91,6 +91,7 @@ class ActionParserTest {
             GET   | /version                 |                                         | GetVersion
             PUT   | /boot-source             | {"kernel_image_path": "/k"}             | ConfigureBootSource
             GET   | /machine-config          |                                         | GetMachineConfig
+            GET   | /vm/screenshot           |                                         | GetScreenshot
             PUT   | /machine-config          | {"vcpu_count": 1, "mem_size_mib": 32}   | ConfigureMachine
             PATCH | /machine-config/         | {"smt": false}                          | UpdateMachine
             PUT   | /actions                 | {"action_type": "InstanceStart"}        | InstanceStart

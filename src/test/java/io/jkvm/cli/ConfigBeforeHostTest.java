@@ -124,4 +124,22 @@ class ConfigBeforeHostTest {
         assertThat(o.exit()).as(o.err()).isEqualTo(DaemonClient.EXIT_NO_DAEMON);
         assertThat(o.err()).contains("cannot reach the jkvm daemon").doesNotContain("--vcpu-pin");
     }
+
+    @Test
+    void badDisplayFlagsAreReportedAsSuchOnAHostWithoutKvm() throws Exception {
+        Path kernel = Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F'});
+        String noKvm = dir.resolve("no-kvm").toString();
+        for (String value : new String[] {"width=10", "vram=5M", "depth=8", "width=4000,height=4000"}) {
+            Outcome o = run("--kvm-device", noKvm, "run", "--kernel", kernel.toString(), "--display", value);
+            assertThat(o.exit()).as(value).isEqualTo(Cli.EXIT_USAGE);
+            assertThat(o.err()).as(value).contains("--display").doesNotContain("KVM").doesNotContain("Exception");
+            assertThat(o.err().strip().lines().count()).as(o.err()).isEqualTo(1);
+        }
+        Outcome ok = run("--kvm-device", noKvm, "run", "--kernel", kernel.toString(), "--display", "--memory", "64M");
+        assertThat(ok.exit()).as(ok.err()).isEqualTo(Cli.EXIT_FAILURE);
+        assertThat(ok.err()).contains("cannot use KVM");
+        Outcome api = run("--kvm-device", noKvm, "run", "--api-sock", dir.resolve("api.sock").toString(), "--display");
+        assertThat(api.exit()).isEqualTo(Cli.EXIT_USAGE);
+        assertThat(api.err()).contains("--display goes with --kernel");
+    }
 }

@@ -41,6 +41,13 @@ class DefaultImageTest {
             assertThat(order.indexOf("virtio_mmio.ko")).isLessThan(order.indexOf("virtio_blk.ko"));
         }
         assertThat(order.indexOf("jbd2.ko")).isLessThan(order.indexOf("ext4.ko"));
+        if (order.contains("bochs.ko")) {
+            // The display driver after the DRM helpers it needs (Debian: CONFIG_DRM_BOCHS=m).
+            for (String dep : new String[] {"/drm.ko", "drm_kms_helper.ko", "ttm.ko", "drm_ttm_helper.ko", "drm_vram_helper.ko"}) {
+                assertThat(order).contains(dep);
+                assertThat(order.indexOf(dep)).as(dep).isLessThan(order.indexOf("bochs.ko"));
+            }
+        }
         // Modules are stored uncompressed: busybox insmod cannot read .ko.xz.
         assertThat(order).doesNotContain(".xz", ".zst");
         String blk = order.lines().filter(l -> l.endsWith("virtio_blk.ko")).findFirst().orElseThrow();

@@ -49,4 +49,25 @@ class KernelModulesTest {
         byte[] b = KernelModules.load(dir).readUncompressed("m.ko.xz");
         assertThat(new String(b, StandardCharsets.UTF_8)).isEqualTo("module bytes");
     }
+
+    /** The installed kernel's bochs module (if any) resolves to the DRM helpers it needs, before it. */
+    @Test
+    void bochsResolvesItsDrmHelpersOnTheInstalledKernel() throws IOException {
+        var kernel = DefaultImage.defaultKernel();
+        org.junit.jupiter.api.Assumptions.assumeTrue(kernel.isPresent(), "no kernel with modules in /boot");
+        KernelModules km = KernelModules.load(KernelModules.directoryFor(KernelVersion.of(kernel.get())));
+        KernelModules.Resolution r = km.resolve(DefaultImage.MODULES);
+        org.junit.jupiter.api.Assumptions.assumeFalse(r.missing().contains("bochs"), "this kernel has no bochs driver");
+        java.util.List<String> names = r.files().stream().map(KernelModules::moduleName).toList();
+        if (!r.builtin().contains("bochs")) {
+            int bochs = names.indexOf("bochs");
+            org.assertj.core.api.Assertions.assertThat(bochs).isPositive();
+            for (String dep : new String[] {"drm", "drm_kms_helper", "ttm", "drm_ttm_helper", "drm_vram_helper"}) {
+                if (!r.builtin().contains(dep)) {
+                    org.assertj.core.api.Assertions.assertThat(names).contains(dep);
+                    org.assertj.core.api.Assertions.assertThat(names.indexOf(dep)).as(dep).isLessThan(bochs);
+                }
+            }
+        }
+    }
 }
