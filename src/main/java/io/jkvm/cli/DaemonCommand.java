@@ -38,6 +38,20 @@ public final class DaemonCommand implements Callable<Integer> {
                     + " writable disks made that user's alone: one VM cannot open another's disks.")
     String vmUids;
 
+    @Option(names = "--http", paramLabel = "ADDR",
+            description = "Also serve the web console (VM list, serial consoles, screens) over plain HTTP on ADDR,"
+                    + " e.g. 127.0.0.1:8090 (port 0: any free port); loopback only unless --http-allow-remote."
+                    + " `jkvm vm console-url [NAME]` prints a login link.")
+    String http;
+
+    @Option(names = "--http-allow-remote", description = "Let --http listen on a non-loopback address (its token and"
+            + " consoles then cross the network unencrypted: put it behind a TLS proxy).")
+    boolean httpAllowRemote;
+
+    @Option(names = "--web-assets", paramLabel = "DIR", description = "The web console's xterm.js and noVNC"
+            + " (default: build/web in the jkvm directory, fetched by bin/web-assets).")
+    Path webAssets;
+
     @Override
     public Integer call() throws Exception {
         try {
@@ -53,6 +67,16 @@ public final class DaemonCommand implements Callable<Integer> {
         }
         if (uids != null && io.jkvm.kvm.Native.geteuid() != 0) {
             throw new UserError("--vm-uids: the daemon must run as root to start VMMs that become other users");
+        }
+        io.jkvm.daemon.web.HttpAddress httpAddress = null;
+        if (http != null) {
+            try {
+                httpAddress = io.jkvm.daemon.web.HttpAddress.parse(http, httpAllowRemote);
+            } catch (IllegalArgumentException e) {
+                throw new UserError(e.getMessage());
+            }
+        } else if (httpAllowRemote || webAssets != null) {
+            throw new UserError((httpAllowRemote ? "--http-allow-remote" : "--web-assets") + ": only with --http ADDR");
         }
         Path dir = stateDir != null ? stateDir : DaemonPaths.defaultStateDir();
         Path sock = socket != null ? socket : (stateDir != null ? dir.resolve("daemon.sock") : DaemonPaths.defaultSocket());
@@ -77,9 +101,24 @@ public final class DaemonCommand implements Callable<Integer> {
             daemon.close();
             throw new UserError("--socket: " + e.getMessage());
         }
+        io.jkvm.daemon.web.WebConsole web = null;
+        if (httpAddress != null) {
+            try {
+                web = WebConsoles.start(httpAddress, daemon, store, webAssets, log);
+            } catch (IOException e) {
+                server.close();
+                daemon.close();
+                throw new UserError("--http " + http + ": " + e.getMessage());
+            }
+        }
+        io.jkvm.daemon.web.WebConsole webConsole = web;
         CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             log.info("daemon_stopping", "note", "VMs keep running");
+            if (webConsole != null) {
+                webConsole.close();
+                io.jkvm.daemon.web.WebConsoleFile.remove(store.root());
+            }
             server.close();
             daemon.close();
             done.countDown();

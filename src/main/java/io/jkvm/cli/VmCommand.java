@@ -41,7 +41,7 @@ import java.util.concurrent.Callable;
         subcommands = {VmCommand.Create.class, VmCommand.Start.class, VmCommand.Stop.class, VmCommand.Kill.class,
                 VmCommand.Pause.class, VmCommand.Resume.class, VmCommand.Delete.class, VmCommand.ListVms.class,
                 VmCommand.Show.class, VmCommand.Console.class, VmCommand.Logs.class, VmCommand.Snapshot.class,
-                VmCommand.Restore.class})
+                VmCommand.Restore.class, VmCommand.ConsoleUrl.class})
 public final class VmCommand implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -451,6 +451,45 @@ public final class VmCommand implements Runnable {
                 }
                 Thread.sleep(250);
             }
+        }
+    }
+
+    @Command(name = "console-url", description = {"Print a login link to the daemon's web console (`jkvm daemon --http`):",
+            "for every VM (the daemon's admin token), or with NAME for that VM's page and sockets only.",
+            "Links stop working when the daemon restarts (it draws a new token)."})
+    static final class ConsoleUrl implements Callable<Integer> {
+        @Option(names = "--state-dir", paramLabel = "DIR", description = "The daemon's state directory (default: the parent"
+                + " of --socket if given, else $JKVM_STATE_DIR, /var/lib/jkvm as root, ~/.local/state/jkvm otherwise).")
+        Path stateDir;
+
+        @Option(names = "--socket", paramLabel = "PATH", description = "The daemon's socket (its directory is the state directory).")
+        Path socket;
+
+        @Parameters(paramLabel = "NAME", arity = "0..1", description = "Only this VM.") String name;
+
+        @Override
+        public Integer call() throws Exception {
+            Path dir = stateDir != null ? stateDir
+                    : socket != null ? socket.toAbsolutePath().getParent() : DaemonPaths.defaultStateDir();
+            if (name != null) {
+                try {
+                    io.jkvm.daemon.VmName.require(name);
+                } catch (RuntimeException e) {
+                    throw new UserError(e.getMessage());
+                }
+            }
+            io.jkvm.daemon.web.WebConsoleFile f;
+            try {
+                f = io.jkvm.daemon.web.WebConsoleFile.read(dir);
+            } catch (IOException e) {
+                throw new ExitCodeError(Cli.EXIT_FAILURE, "cannot read " + io.jkvm.daemon.web.WebConsoleFile.in(dir) + ": " + e.getMessage());
+            }
+            if (f == null || !ProcessHandle.of(f.pid()).map(ProcessHandle::isAlive).orElse(false)) {
+                throw new ExitCodeError(DaemonClient.EXIT_NO_DAEMON, "no web console: start the daemon with --http ADDR"
+                        + " (state directory " + dir + ")");
+            }
+            System.out.println(f.loginUrl(name));
+            return 0;
         }
     }
 

@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  * <pre>
  *   vms/NAME/vm.json        definition
  *   vms/NAME/runtime.json   VMM pid and state (see {@link VmRuntime})
- *   vms/NAME/api.sock       the VMM's API socket, console.sock its serial console
+ *   vms/NAME/api.sock       the VMM's API socket, console.sock its serial console, vnc.sock its display (RFB)
  *   vms/NAME/serial.log     guest serial output, vmm.log the VMM's event log (JSON lines)
  * </pre>
  * Every JSON file is replaced atomically (write a temporary file, fsync, rename over, fsync the
@@ -51,6 +51,11 @@ public final class StateStore {
 
     public Path consoleSocket(String name) {
         return vmDir(name).resolve("console.sock");
+    }
+
+    /** The VMM's display as RFB (VNC) on a Unix socket; absent while the VM has no display. */
+    public Path vncSocket(String name) {
+        return vmDir(name).resolve("vnc.sock");
     }
 
     public Path serialLog(String name) {
