@@ -458,19 +458,23 @@ public final class VmCommand implements Runnable {
             "for every VM (the daemon's admin token), or with NAME for that VM's page and sockets only.",
             "Links stop working when the daemon restarts (it draws a new token)."})
     static final class ConsoleUrl implements Callable<Integer> {
-        @Option(names = "--state-dir", paramLabel = "DIR", description = "The daemon's state directory (default: the parent"
-                + " of --socket if given, else $JKVM_STATE_DIR, /var/lib/jkvm as root, ~/.local/state/jkvm otherwise).")
+        @Option(names = "--state-dir", paramLabel = "DIR", description = "The daemon's state directory, read directly"
+                + " (default: asked of the daemon at --socket).")
         Path stateDir;
 
-        @Option(names = "--socket", paramLabel = "PATH", description = "The daemon's socket (its directory is the state directory).")
+        @Option(names = "--socket", paramLabel = "PATH", description = "The daemon's socket (default: $JKVM_DAEMON_SOCKET or the state dir's daemon.sock).")
         Path socket;
 
         @Parameters(paramLabel = "NAME", arity = "0..1", description = "Only this VM.") String name;
 
         @Override
         public Integer call() throws Exception {
-            Path dir = stateDir != null ? stateDir
-                    : socket != null ? socket.toAbsolutePath().getParent() : DaemonPaths.defaultStateDir();
+            Path dir = stateDir;
+            if (dir == null) {
+                try (DaemonClient c = new DaemonClient(socket != null ? socket : DaemonPaths.defaultSocket())) {
+                    dir = Path.of(c.callJson("GET", "/", null).path("state_dir").asText());
+                }
+            }
             if (name != null) {
                 try {
                     io.jkvm.daemon.VmName.require(name);

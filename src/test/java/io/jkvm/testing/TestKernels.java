@@ -84,6 +84,35 @@ public final class TestKernels {
                 """);
     }
 
+    /**
+     * Prints, then answers what arrives on COM1: each letter back in capitals, a carriage return
+     * as CR LF (a terminal's command and its output, for the web console's test). Busy-polls the
+     * line status register: use for one VM at a time.
+     */
+    public static Path echoingInCapitals(Path dir) throws IOException {
+        return write(dir.resolve("echo-vmlinux"), PRINT + """
+                main:
+                    mov $0x3fd, %dx
+                    in %dx, %al
+                    test $1, %al
+                    jz main
+                    mov $0x3f8, %dx
+                    in %dx, %al
+                    cmp $0x0d, %al
+                    jne 5f
+                    out %al, %dx
+                    mov $0x0a, %al
+                    jmp 6f
+                5:  cmp $0x61, %al
+                    jb 6f
+                    cmp $0x7a, %al
+                    ja 6f
+                    sub $0x20, %al
+                6:  out %al, %dx
+                    jmp main
+                """);
+    }
+
     private static Path write(Path file, String source) throws IOException {
         byte[] code = TestGuest.assemble(source, LOAD);
         ElfBuilder elf = new ElfBuilder().load(LOAD, code, 0x1000);
