@@ -70,6 +70,8 @@ public final class WebConsole implements AutoCloseable {
     static final int MAX_MESSAGE = 64 * 1024;
     static final int MAX_FORM = 4096;
     static final Duration SOCKET_IDLE = Duration.ofHours(1);
+    /** Open TCP connections (pages, calls, sockets); beyond it Jetty stops accepting until one closes. */
+    static final int MAX_CONNECTIONS = 256;
 
     private final Server server;
     private final ServerConnector connector;
@@ -82,6 +84,8 @@ public final class WebConsole implements AutoCloseable {
     private final boolean loopbackOnly;
     private final ServerWebSocketContainer ws;
     private final SecureRandom random = new SecureRandom();
+    /** VMs with an action under way: one at a time each, so clicks cannot pile up threads behind a slow start. */
+    private final Set<String> acting = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private WebConsole(HttpAddress address, WebBackend backend, WebTokens tokens, Path assets, EventLog log,
             BridgeSlots slots) {
@@ -105,6 +109,11 @@ public final class WebConsole implements AutoCloseable {
         connector.setPort(address.port());
         connector.setIdleTimeout(Duration.ofSeconds(30).toMillis());
         server.addConnector(connector);
+        // Jetty's own error pages (a malformed request, headers too large): no stack traces.
+        org.eclipse.jetty.server.handler.ErrorHandler errors = new org.eclipse.jetty.server.handler.ErrorHandler();
+        errors.setShowStacks(false);
+        server.setErrorHandler(errors);
+        server.addBean(new org.eclipse.jetty.server.ConnectionLimit(MAX_CONNECTIONS, connector));
         ws = ServerWebSocketContainer.ensure(server);
         ws.setMaxBinaryMessageSize(MAX_MESSAGE);
         ws.setMaxTextMessageSize(MAX_MESSAGE);
@@ -282,8 +291,16 @@ public final class WebConsole implements AutoCloseable {
                 json(response, callback, 404, Json.fault("no such action '" + action + "' (" + String.join(", ", WebBackend.ACTIONS) + ")"));
                 return;
             }
-            log.info("web_action", "vm", name, "action", action, "scope", s.admin() ? "admin" : "vm");
-            json(response, callback, 200, Json.write(view(backend.act(name, action))));
+            if (!acting.add(name)) {
+                json(response, callback, 409, Json.fault("VM '" + name + "' has an action under way; wait for it to finish"));
+                return;
+            }
+            try {
+                log.info("web_action", "vm", name, "action", action, "scope", s.admin() ? "admin" : "vm");
+                json(response, callback, 200, Json.write(view(backend.act(name, action))));
+            } finally {
+                acting.remove(name);
+            }
             return;
         }
         json(response, callback, 404, Json.fault("no such endpoint"));

@@ -15,6 +15,8 @@ final class FakeBackend implements WebBackend {
     private final Path dir;
     private final Map<String, String> states = new ConcurrentSkipListMap<>();
     final List<String> actions = new CopyOnWriteArrayList<>();
+    /** When set, actions wait for it (an action under way, as a slow VM start). */
+    volatile java.util.concurrent.CountDownLatch hold;
 
     FakeBackend(Path dir, String... names) {
         this.dir = dir;
@@ -47,6 +49,14 @@ final class FakeBackend implements WebBackend {
     public VmStatus act(String name, String action) {
         status(name);
         actions.add(name + ":" + action);
+        java.util.concurrent.CountDownLatch h = hold;
+        if (h != null) {
+            try {
+                h.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         states.put(name, switch (action) {
             case "stop" -> "stopped";
             case "pause", "snapshot" -> "paused";

@@ -146,6 +146,28 @@ class WebConsoleTest {
     }
 
     @Test
+    void oneActionAtATimePerVm() throws Exception {
+        String cookie = client.login(tokens.adminToken());
+        backend.hold = new java.util.concurrent.CountDownLatch(1);
+        CompletableFuture<HttpResponse<String>> first = CompletableFuture.supplyAsync(() -> {
+            try {
+                return client.post("/api/vms/alpha/stop", cookie, client.origin, null);
+            } catch (IOException | InterruptedException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        await(() -> backend.actions.contains("alpha:stop"));
+        HttpResponse<String> second = client.post("/api/vms/alpha/pause", cookie, client.origin, null);
+        assertThat(second.statusCode()).isEqualTo(409);
+        assertThat(second.body()).contains("action under way");
+        backend.hold.countDown();
+        assertThat(first.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        backend.hold = null;
+        assertThat(client.post("/api/vms/alpha/start", cookie, client.origin, null).statusCode()).isEqualTo(200);
+        assertThat(backend.actions).containsExactly("alpha:stop", "alpha:start");
+    }
+
+    @Test
     void changesAndSocketsMustComeFromThisConsolesOwnOrigin() throws Exception {
         assertThat(client.post("/login", null, null, "token=" + tokens.adminToken()).statusCode()).isEqualTo(403);
         assertThat(client.post("/login", null, "http://evil.example", "token=" + tokens.adminToken()).statusCode()).isEqualTo(403);
