@@ -454,8 +454,8 @@ public final class VmCommand implements Runnable {
         }
     }
 
-    @Command(name = "console-url", description = {"Print a login link to the daemon's web console (`jkvm daemon --http`):",
-            "for every VM (the daemon's admin token), or with NAME for that VM's page and sockets only.",
+    @Command(name = "console-url", description = {"Print a login link to the daemon's web console (`jkvm daemon --http`).",
+            "Without NAME the link opens every VM (the daemon's admin token); with NAME, that VM's page and sockets only.",
             "Links stop working when the daemon restarts (it draws a new token)."})
     static final class ConsoleUrl implements Callable<Integer> {
         @Option(names = "--state-dir", paramLabel = "DIR", description = "The daemon's state directory, read directly"
