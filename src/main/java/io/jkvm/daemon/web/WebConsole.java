@@ -354,11 +354,13 @@ public final class WebConsole implements AutoCloseable {
         }
         SocketBridge bridge = new SocketBridge(ch, name + " " + kind, () -> slots.release(name));
         boolean upgraded;
+        java.util.concurrent.atomic.AtomicBoolean created = new java.util.concurrent.atomic.AtomicBoolean();
         try {
             upgraded = ws.upgrade((req, resp, cb) -> {
                 if (kind.equals("vnc") && req.hasSubProtocol("binary")) {
                     resp.setAcceptedSubProtocol("binary");
                 }
+                created.set(true);
                 return bridge;
             }, request, response, callback);
         } catch (RuntimeException e) {
@@ -368,6 +370,10 @@ public final class WebConsole implements AutoCloseable {
         if (!upgraded) {
             bridge.close(1011, null);
             text(response, callback, 400, "expected a WebSocket upgrade");
+            return;
+        }
+        if (!created.get()) {
+            bridge.close(1011, null); // Jetty refused the handshake itself (and answered it): free the socket and slot
             return;
         }
         log.info("web_socket_opened", "vm", name, "kind", kind);

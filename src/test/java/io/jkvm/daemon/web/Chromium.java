@@ -92,6 +92,7 @@ final class Chromium implements AutoCloseable {
         }).get(30, TimeUnit.SECONDS);
         call("Page.enable", Map.of());
         call("Runtime.enable", Map.of());
+        call("Log.enable", Map.of()); // where Content-Security-Policy violations are reported
     }
 
     private void dispatch(String message) {
@@ -108,6 +109,8 @@ final class Chromium implements AutoCloseable {
                 }
             } else if (m.path("method").asText().equals("Runtime.consoleAPICalled")) {
                 console.add(m.path("params").path("args").toString());
+            } else if (m.path("method").asText().equals("Log.entryAdded")) {
+                console.add("log: " + m.path("params").path("entry").path("text").asText());
             } else if (m.path("method").asText().equals("Runtime.exceptionThrown")) {
                 console.add("exception: " + m.path("params").path("exceptionDetails").toString());
             }
