@@ -51,6 +51,14 @@ public final class LinuxVmLauncher implements GuestLauncher {
         return this;
     }
 
+    private volatile io.jkvm.config.VncConfig vnc;
+
+    /** Where the display of the guests this launches is served over VNC (the VMM's --vnc), or null. */
+    public LinuxVmLauncher vnc(io.jkvm.config.VncConfig v) {
+        vnc = v;
+        return this;
+    }
+
     private void place(LinuxVm vm) {
         try {
             vm.ksm(ksm);
@@ -71,6 +79,14 @@ public final class LinuxVmLauncher implements GuestLauncher {
         LinuxVm.Console c = spec.serialOutPath() == null ? console
                 : new LinuxVm.Console(console.in(), SerialOutput.open(spec.serialOutPath()), false);
         LinuxVm vm = new LinuxVm(spec.config(), c);
+        io.jkvm.config.VncConfig v = vnc;
+        if (v != null && vm.framebuffer().isPresent()) {
+            try {
+                vm.serveVnc(v);
+            } catch (IOException e) {
+                throw ApiException.badRequest("the VMM's --vnc " + v + ": cannot listen: " + e.getMessage());
+            }
+        }
         vm.trackDirtyPages(spec.trackDirtyPages());
         vm.ramBacking(spec.ramBacking());
         vm.mmds(spec.mmds());

@@ -72,6 +72,14 @@ public final class VmConfiguration {
         this.log = log;
     }
 
+    /** A VMM-wide command-line choice too (jkvm run --display), not in Firecracker's configuration: null for none. */
+    private volatile io.jkvm.config.DisplayConfig display;
+
+    /** The display the guests this VMM boots get, or null (set before the API serves). */
+    public void setDisplay(io.jkvm.config.DisplayConfig d) {
+        display = d;
+    }
+
     /** The transport the guests this VMM boots have their virtio devices on (set before the API serves). */
     public void setVirtioTransport(io.jkvm.config.VirtioTransport t) {
         transport = java.util.Objects.requireNonNull(t, "transport");
@@ -606,7 +614,8 @@ public final class VmConfiguration {
         }
         config = GuestDevices.withDevices(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),
                 entropy != null);
-        config = config.withDevices(config.devices().withVsock(vsockConfig).withBalloon(balloon)).withVirtioTransport(transport)
+        config = config.withDevices(config.devices().withVsock(vsockConfig).withBalloon(balloon).withDisplay(display))
+                .withVirtioTransport(transport)
                 .withCpuTemplate(cpuTemplate());
         requireFits(config);
         return new GuestSpec(config, new ArrayList<>(drives.values()), new ArrayList<>(nics.values()),

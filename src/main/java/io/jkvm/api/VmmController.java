@@ -318,6 +318,11 @@ public final class VmmController {
      * Firecracker's virtio-mmio unless --enable-pci). A snapshot or an incoming VM keeps the
      * transport it was saved with; an incoming VM on the other transport is refused.
      */
+    /** The display every guest this VMM boots gets (its --display), or null. */
+    public void setDisplay(io.jkvm.config.DisplayConfig d) {
+        config.setDisplay(d);
+    }
+
     public void setVirtioTransport(io.jkvm.config.VirtioTransport t) {
         config.setVirtioTransport(t);
     }

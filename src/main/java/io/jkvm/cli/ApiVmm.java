@@ -92,6 +92,16 @@ final class ApiVmm {
 
     private io.jkvm.config.VirtioTransport transport = io.jkvm.config.VirtioTransport.PCI;
 
+    private io.jkvm.config.DisplayConfig display;
+    private io.jkvm.config.VncConfig vnc;
+
+    /** The display every guest of this VMM gets (jkvm run --api-sock --display), and where it is served (--vnc); null: none. */
+    ApiVmm display(io.jkvm.config.DisplayConfig d, io.jkvm.config.VncConfig v) {
+        display = d;
+        vnc = v;
+        return this;
+    }
+
     /** Where the guest's virtio devices go (jkvm run --virtio-transport; bin/firecracker: mmio unless --enable-pci). */
     ApiVmm virtioTransport(io.jkvm.config.VirtioTransport t) {
         transport = t;
@@ -184,7 +194,7 @@ final class ApiVmm {
             LinuxVmLauncher launcher = new LinuxVmLauncher(new LinuxVm.Console(in, out, false), exit -> {
                 holder[0].guestExited(exit);
                 exited.complete(exit);
-            }).placement(placement).ksm(ksm);
+            }).placement(placement).ksm(ksm).vnc(vnc);
             VmmController vmm = new VmmController(id, limits, launcher, log, onReboot);
             holder[0] = vmm;
             launcher.beforeFirstStart(confinement.hook(() -> vmmPaths(vmm), o -> {
@@ -210,6 +220,7 @@ final class ApiVmm {
             }
             vmm.setTrustSourcePaths(trustSourcePaths);
             vmm.setVirtioTransport(transport);
+            vmm.setDisplay(display);
             if (mmdsSizeLimit != null) {
                 vmm.setMmdsSizeLimit(mmdsSizeLimit);
             }

@@ -111,6 +111,13 @@ public final class RunCommand implements Callable<Integer> {
                     + " kernel also logs to tty0.")
     String display;
 
+    @Option(names = "--vnc", paramLabel = "PATH|tcp=HOST:PORT,password-file=FILE",
+            description = "Serve the display (--display) over VNC (RFB 3.8): on the Unix socket PATH (created 0600;"
+                    + " no password, the file's permissions guard it), or on TCP, only with a password (VNC"
+                    + " Authentication, the first line of FILE). Keyboard and pointer reach the guest through"
+                    + " virtio-input.")
+    String vnc;
+
     @Option(names = "--console", paramLabel = "serial|virtio",
             description = "Where this terminal is connected: the 16550 UART (ttyS0, default) or virtio-console (hvc0).")
     String consoleKind = "serial";
@@ -243,8 +250,19 @@ public final class RunCommand implements Callable<Integer> {
         if (incoming != null && apiSock == null) {
             throw new UserError("--incoming needs --api-sock");
         }
-        if (display != null && (apiSock != null || configFile != null)) {
-            throw new UserError("--display goes with --kernel (not with --api-sock or --config-file yet)");
+        if (display != null && configFile != null) {
+            throw new UserError("--display goes with --kernel or --api-sock (not with --config-file yet)");
+        }
+        if (vnc != null && display == null) {
+            throw new UserError("--vnc needs --display (a screen to serve)");
+        }
+        io.jkvm.config.DisplayConfig apiDisplay = null;
+        io.jkvm.config.VncConfig vncConfig = null;
+        try {
+            apiDisplay = display == null ? null : io.jkvm.config.DisplayConfig.parse(display);
+            vncConfig = vnc == null ? null : io.jkvm.config.VncConfig.parse(vnc);
+        } catch (ConfigException e) {
+            throw new UserError(e.getMessage());
         }
         if (apiSock != null || configFile != null) {
             io.jkvm.config.VirtioTransport transport;
@@ -264,6 +282,7 @@ public final class RunCommand implements Callable<Integer> {
             io.jkvm.migration.MigrationAddress in = incomingAddress(tls);
             ApiVmm vmm = new ApiVmm(apiSock, configFile, consoleSock, id, onReboot, snapshotKey, tls, in)
                     .trustSourcePaths(trustSourcePaths).placement(placementOptions.placement()).ksm(ksm).virtioTransport(transport)
+                    .display(apiDisplay, vncConfig)
                     .confinement(confinement()).mmdsSizeLimit(mmdsSizeLimit);
             // Before the API can create guest RAM: its pages are charged where the VMM is when they are touched.
             io.jkvm.resources.Cgroups.Applied cg = cgroupOptions.applyToSelf(cgroupId(), cgroupOptions.settings());
@@ -348,6 +367,15 @@ public final class RunCommand implements Callable<Integer> {
                     new FileOutputStream(FileDescriptor.out), raw != null));
             vm.placement(placement);
             vm.ksm(ksm);
+            if (vncConfig != null) {
+                try {
+                    vm.serveVnc(vncConfig);
+                } catch (java.io.IOException e) {
+                    throw new UserError("--vnc " + vncConfig + ": cannot listen: " + e.getMessage());
+                } catch (IllegalArgumentException e) {
+                    throw new UserError("--vnc: " + e.getMessage());
+                }
+            }
             vm.beforeFirstStart(confine.hook(List::of, RunCommand::logConfinement));
             // kill -USR1: what each vCPU is doing, on stderr (the console stays on stdout).
             ReportSignal.install(vm::report, r -> {

@@ -132,6 +132,10 @@ public final class VmCommand implements Runnable {
                 description = "Where the VM's virtio devices go, as jkvm run's flag (default: pci).")
         String virtioTransport;
 
+        @Option(names = "--display", arity = "0..1", fallbackValue = "", paramLabel = "width=N,height=N,vram=SIZE",
+                description = "A display, as jkvm run's flag, served to the web console (jkvm daemon --http) over VNC.")
+        String display;
+
         @Override
         public Integer call() {
             FullVmConfiguration config = configFile != null ? fromFile() : fromFlags();
@@ -146,6 +150,14 @@ public final class VmCommand implements Runnable {
                 try {
                     body.put("virtio_transport", io.jkvm.config.VirtioTransport.parse("--virtio-transport", virtioTransport)
                             .flagValue());
+                } catch (io.jkvm.config.ConfigException e) {
+                    throw new UserError(e.getMessage());
+                }
+            }
+            if (display != null) {
+                try {
+                    io.jkvm.config.DisplayConfig d = io.jkvm.config.DisplayConfig.parse(display);
+                    body.put("display", new io.jkvm.daemon.DisplayRequest(d.width(), d.height(), (int) (d.vramBytes() >> 20)));
                 } catch (io.jkvm.config.ConfigException e) {
                     throw new UserError(e.getMessage());
                 }

@@ -63,10 +63,13 @@ public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean
         return new DeviceConfig(disks, n, rng, virtioConsole, vsock, balloon, display);
     }
 
-    /** How many virtio devices these are (one transport each; the display is not one). */
+    /** A display comes with a virtio-input keyboard and tablet (for VNC and the web console). */
+    public static final int INPUT_DEVICES = 2;
+
+    /** How many virtio devices these are (one transport each; the display is not one, its input devices are). */
     public int count() {
         return disks.size() + nets.size() + (rng ? 1 : 0) + (virtioConsole ? 1 : 0) + (vsock != null ? 1 : 0)
-                + (balloon != null ? 1 : 0);
+                + (balloon != null ? 1 : 0) + (display != null ? INPUT_DEVICES : 0);
     }
 
     public DeviceConfig {
@@ -86,7 +89,7 @@ public record DeviceConfig(List<DiskConfig> disks, List<NetConfig> nets, boolean
         if (nets.stream().map(NetConfig::mac).distinct().count() != nets.size()) {
             throw new ConfigException("--net: two interfaces have the same MAC");
         }
-        if (disks.size() + nets.size() + 2 + (vsock != null ? 1 : 0) + (balloon != null ? 1 : 0) + (display != null ? 1 : 0) > 31) {
+        if (disks.size() + nets.size() + 2 + (vsock != null ? 1 : 0) + (balloon != null ? 1 : 0) + (display != null ? 1 + INPUT_DEVICES : 0) > 31) {
             throw new ConfigException("too many devices: a PCI bus has 31 slots");
         }
     }

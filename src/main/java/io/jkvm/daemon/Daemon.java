@@ -127,7 +127,16 @@ public final class Daemon implements AutoCloseable {
      * flags, and {@code virtioTransport} (null: PCI) against the devices the configuration has.
      */
     public VmStatus create(String name, FullVmConfiguration config, io.jkvm.resources.VmTuning tuning, String virtioTransport) {
+        return create(name, config, tuning, virtioTransport, null);
+    }
+
+    /** As above, with a display ({@code display}, null: none) served on {@code vms/NAME/vnc.sock}. */
+    public VmStatus create(String name, FullVmConfiguration config, io.jkvm.resources.VmTuning tuning, String virtioTransport,
+            DisplayRequest display) {
         VmName.require(name);
+        if (display != null) {
+            display.toConfig(); // checked now: a 400 naming the field, not a VMM that will not start
+        }
         if (config == null || config.bootSource() == null) {
             throw DaemonException.badRequest("the definition needs a 'config' with a 'boot-source'");
         }
@@ -167,7 +176,7 @@ public final class Daemon implements AutoCloseable {
             }
             VmDefinition d = new VmDefinition(name, config, Instant.now().toString(),
                     tuning == null || tuning.isEmpty() ? null : tuning, uid,
-                    transport == io.jkvm.config.VirtioTransport.PCI ? null : transport.flagValue());
+                    transport == io.jkvm.config.VirtioTransport.PCI ? null : transport.flagValue(), display);
             store.saveDefinition(d);
             store.saveRuntime(name, VmRuntime.stopped(null));
             ManagedVm vm = new ManagedVm(store, log, d, VmRuntime.stopped(null));

@@ -90,7 +90,7 @@ public final class DaemonApi implements HttpEndpoint {
             }
             require(method, "POST", path);
             CreateRequest c = Json.parse(body, CreateRequest.class);
-            return HttpReply.json(201, Json.write(daemon.create(c.name(), c.config(), c.tuning(), c.virtioTransport())));
+            return HttpReply.json(201, Json.write(daemon.create(c.name(), c.config(), c.tuning(), c.virtioTransport(), c.display())));
         }
         String name = parts[1];
         if (parts.length == 2) {

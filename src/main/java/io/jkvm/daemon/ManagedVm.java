@@ -260,6 +260,10 @@ final class ManagedVm {
             if (def.virtioTransport() != null) {
                 flags.addAll(java.util.List.of("--virtio-transport", def.virtioTransport()));
             }
+            if (def.display() != null) {
+                // Served where the web console's screen bridge looks for it.
+                flags.addAll(java.util.List.of(def.display().flag(), "--vnc", store.vncSocket(name).toString()));
+            }
             p = VmmProcess.spawn(api, console, name, store.root().resolve(SnapshotKey.DEFAULT_FILE),
                     flags, store.serialLog(name), store.vmmLog(name));
         } catch (IOException e) {
@@ -503,6 +507,7 @@ final class ManagedVm {
         try {
             Files.deleteIfExists(store.apiSocket(name()));
             Files.deleteIfExists(store.consoleSocket(name()));
+            Files.deleteIfExists(store.vncSocket(name()));
         } catch (IOException e) {
             log.warn("socket_cleanup_failed", "vm", name(), "error", e.getMessage());
         }

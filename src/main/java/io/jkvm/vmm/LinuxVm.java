@@ -136,6 +136,10 @@ public final class LinuxVm {
     /** The display's VRAM and framebuffer (null without --display): they outlive the machines, so display clients survive guest reboots. */
     private final io.jkvm.device.display.Vram vram;
     private final io.jkvm.device.display.VramFramebuffer framebuffer;
+    /** Keyboard and pointer input for display clients: the current machine's virtio-input devices. */
+    private final io.jkvm.display.SwitchableInputSink input = new io.jkvm.display.SwitchableInputSink();
+    /** The VNC server ({@link #serveVnc}), or null. */
+    private volatile io.jkvm.display.vnc.VncServer vnc;
     /** The current machine's display device, or null. */
     private volatile io.jkvm.device.display.BochsDisplay display;
 
@@ -171,6 +175,27 @@ public final class LinuxVm {
      */
     public java.util.Optional<io.jkvm.display.Framebuffer> framebuffer() {
         return java.util.Optional.ofNullable(framebuffer);
+    }
+
+    /** Where display clients' keys and pointer go: the virtio-input keyboard and tablet a display comes with. */
+    public io.jkvm.display.InputSink inputSink() {
+        return input;
+    }
+
+    /**
+     * Serves the display over RFB/VNC ({@code --vnc}) until the VM ends: bound now, so a bad
+     * path or a port in use is an error before the guest starts.
+     *
+     * @throws IllegalStateException if the VM has no display
+     */
+    public void serveVnc(io.jkvm.config.VncConfig c) throws IOException {
+        if (framebuffer == null) {
+            throw new IllegalStateException("--vnc needs a display (--display)");
+        }
+        vnc = c.unixSocket() != null
+                ? io.jkvm.display.vnc.VncServer.unix(c.unixSocket(), framebuffer, input)
+                : io.jkvm.display.vnc.VncServer.tcp(c.host(), c.port(), c.password(), framebuffer, input);
+        LOG.info("display served over VNC at {}", c);
     }
 
     /**
@@ -258,6 +283,10 @@ public final class LinuxVm {
             throw e;
         } finally {
             started.completeExceptionally(new IllegalStateException("the VM stopped before it started"));
+            io.jkvm.display.vnc.VncServer v = vnc;
+            if (v != null) {
+                v.close();
+            }
             if (framebuffer != null) {
                 // Every machine is closed by now: no guest maps the VRAM any more.
                 framebuffer.close();
@@ -841,6 +870,15 @@ public final class LinuxVm {
                 attach(v, saved, byId, ids.get(index), index++,
                         st -> new VirtioBalloon(b.amountMib(), b.deflateOnOom(), b.statsIntervalS()));
             }
+            if (d.display() != null) {
+                // Input for display clients (virtio 1.2 §5.8): absolute pointer, so a VNC or browser
+                // pointer lands where it is shown, with no grab; the i8042 keyboard stays too.
+                io.jkvm.device.virtio.input.VirtioInput keyboard = io.jkvm.device.virtio.input.VirtioInput.keyboard();
+                io.jkvm.device.virtio.input.VirtioInput tablet = io.jkvm.device.virtio.input.VirtioInput.tablet();
+                attach(v, saved, byId, ids.get(index), index++, st -> keyboard);
+                attach(v, saved, byId, ids.get(index), index++, st -> tablet);
+                input.switchTo(io.jkvm.device.virtio.input.VirtioInput.inputSink(keyboard, tablet));
+            }
         } catch (IOException | RuntimeException e) {
             v.close();
             throw e;
@@ -887,6 +925,7 @@ public final class LinuxVm {
 
     /** Takes the current machine's display away from the framebuffer and deletes its memory slot (idempotent). */
     private void detachDisplay() {
+        input.switchTo(io.jkvm.display.InputSink.NONE); // the machine's input devices go with it
         io.jkvm.device.display.BochsDisplay dev = display;
         if (dev != null) {
             display = null;
@@ -913,7 +952,8 @@ public final class LinuxVm {
     /**
      * The device ids of the virtio functions, in slot order: a disk's drive_id ("drive/ID"; a
      * disk configured without one is "diskN", N its position among the disks), a network
-     * interface's guest MAC ("net/MAC", which live migration keeps), "rng0", "console0", "vsock0" and "balloon0".
+     * interface's guest MAC ("net/MAC", which live migration keeps), "rng0", "console0", "vsock0", "balloon0",
+     * and with a display "keyboard0" and "tablet0".
      */
     static List<String> virtioIds(DeviceConfig d) {
         List<String> ids = new ArrayList<>();
@@ -935,6 +975,10 @@ public final class LinuxVm {
         }
         if (d.balloon() != null) {
             ids.add(BALLOON_ID);
+        }
+        if (d.display() != null) {
+            ids.add("keyboard0");
+            ids.add("tablet0");
         }
         return ids;
     }

@@ -10,6 +10,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -138,8 +139,31 @@ class ConfigBeforeHostTest {
         Outcome ok = run("--kvm-device", noKvm, "run", "--kernel", kernel.toString(), "--display", "--memory", "64M");
         assertThat(ok.exit()).as(ok.err()).isEqualTo(Cli.EXIT_FAILURE);
         assertThat(ok.err()).contains("cannot use KVM");
-        Outcome api = run("--kvm-device", noKvm, "run", "--api-sock", dir.resolve("api.sock").toString(), "--display");
-        assertThat(api.exit()).isEqualTo(Cli.EXIT_USAGE);
-        assertThat(api.err()).contains("--display goes with --kernel");
+        Outcome file = run("--kvm-device", noKvm, "run", "--config-file", dir.resolve("vm.json").toString(), "--display");
+        assertThat(file.exit()).isEqualTo(Cli.EXIT_USAGE);
+        assertThat(file.err()).contains("--display goes with --kernel or --api-sock");
+    }
+
+    @Test
+    void badVncFlagsAreReportedAsSuchOnAHostWithoutKvm() throws Exception {
+        Path kernel = Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F'});
+        String noKvm = dir.resolve("no-kvm").toString();
+        Path empty = Files.write(dir.resolve("empty-password"), new byte[0]);
+        String[][] cases = {
+            {"--vnc", dir.resolve("v.sock").toString()}, // no --display
+            {"--display", "--vnc", "tcp=127.0.0.1:5901"}, // TCP without a password
+            {"--display", "--vnc", "tcp=127.0.0.1:99999,password-file=" + empty},
+            {"--display", "--vnc", "tcp=127.0.0.1:5901,password-file=" + empty},
+            {"--display", "--vnc", "tcp=127.0.0.1:5901,password-file=" + dir.resolve("missing")},
+            {"--display", "--vnc", "unix=/tmp/x,password-file=" + empty},
+        };
+        for (String[] c : cases) {
+            List<String> args = new java.util.ArrayList<>(List.of("--kvm-device", noKvm, "run", "--kernel", kernel.toString()));
+            args.addAll(List.of(c));
+            Outcome o = run(args.toArray(String[]::new));
+            assertThat(o.exit()).as(String.join(" ", c) + ": " + o.err()).isEqualTo(Cli.EXIT_USAGE);
+            assertThat(o.err()).as(String.join(" ", c)).contains("--vnc").doesNotContain("KVM").doesNotContain("Exception");
+            assertThat(o.err().strip().lines().count()).as(o.err()).isEqualTo(1);
+        }
     }
 }

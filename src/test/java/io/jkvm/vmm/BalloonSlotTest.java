@@ -29,6 +29,14 @@ class BalloonSlotTest {
     }
 
     @Test
+    void aDisplayBringsAKeyboardAndATabletLast() {
+        DeviceConfig d = new DeviceConfig(List.of(), List.of(), true, false, null, BALLOON)
+                .withDisplay(io.jkvm.config.DisplayConfig.DEFAULT);
+        assertThat(LinuxVm.virtioIds(d)).containsExactly("rng0", "balloon0", "keyboard0", "tablet0");
+        assertThat(d.count()).isEqualTo(4);
+    }
+
+    @Test
     void itTakesAPciSlot() {
         List<NetConfig> nets = new ArrayList<>();
         for (int i = 0; i < 29; i++) {
