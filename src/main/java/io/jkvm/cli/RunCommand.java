@@ -250,9 +250,6 @@ public final class RunCommand implements Callable<Integer> {
         if (incoming != null && apiSock == null) {
             throw new UserError("--incoming needs --api-sock");
         }
-        if (display != null && configFile != null) {
-            throw new UserError("--display goes with --kernel or --api-sock (not with --config-file yet)");
-        }
         if (vnc != null && display == null) {
             throw new UserError("--vnc needs --display (a screen to serve)");
         }

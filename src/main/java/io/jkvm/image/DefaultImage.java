@@ -36,13 +36,14 @@ public final class DefaultImage {
      * drivers so the disks are there when virtio_blk loads (absent or built-in modules are skipped).
      * bochs drives {@code --display} (drm, drm_kms_helper, ttm, drm_ttm_helper and drm_vram_helper
      * come from modules.dep); its fbdev emulation gives the framebuffer console on tty0.
+     * virtio_input binds the keyboard and tablet a display comes with.
      */
     public static final List<String> MODULES = List.of(
             "virtio_ring", "virtio", "virtio_mmio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci",
             "virtio_blk", "failover", "net_failover", "virtio_net", "virtio_console", "virtio_balloon",
             "rng_core", "virtio_rng", "vsock", "vmw_vsock_virtio_transport_common",
             "vmw_vsock_virtio_transport", "crc16", "mbcache", "jbd2", "crc32c_generic", "libcrc32c",
-            "ext4", "bochs");
+            "ext4", "bochs", "virtio_input");
 
     private DefaultImage() {}
 
