@@ -53,13 +53,22 @@ final class Chromium implements AutoCloseable {
             cmd.add("--no-sandbox"); // Chromium refuses to run as root with its sandbox
         }
         cmd.add("about:blank");
-        process = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(profile.resolveSibling("chromium.log").toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(profile.resolveSibling("chromium.log").toFile());
+        // Chromium binds its profile's singleton socket in TMPDIR: the JVM's temporary directory
+        // can hold sockets (in the lab it is on tmpfs; the lab's /tmp is 9p, which cannot).
+        pb.environment().put("TMPDIR", System.getProperty("java.io.tmpdir"));
+        process = pb.start();
         Path portFile = profile.resolve("DevToolsActivePort");
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        // A hang detector scaled to this machine (Chromium takes ~25 s to start in the lab's emulated CPU).
+        long deadline = System.nanoTime() + io.jkvm.testing.Patience.seconds(60).toNanos();
         while (!Files.exists(portFile) || Files.readAllLines(portFile).size() < 2) {
             if (!process.isAlive() || System.nanoTime() > deadline) {
-                throw new IllegalStateException("chromium did not start (see " + profile.resolveSibling("chromium.log") + ")");
+                Path log = profile.resolveSibling("chromium.log");
+                List<String> lines = Files.exists(log) ? Files.readAllLines(log) : List.of();
+                throw new IllegalStateException("chromium did not start (" + (process.isAlive() ? "no DevTools port yet"
+                        : "exited with status " + process.exitValue()) + "); its log ends: "
+                        + String.join(" | ", lines.subList(Math.max(0, lines.size() - 5), lines.size())));
             }
             Thread.sleep(50);
         }
