@@ -1,12 +1,14 @@
 package io.jkvm.testing;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.platform.engine.FilterResult;
 import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.engine.discovery.ClassNameFilter;
 import org.junit.platform.engine.discovery.DiscoverySelectors;
 import org.junit.platform.engine.support.descriptor.MethodSource;
 import org.junit.platform.launcher.Launcher;
 import org.junit.platform.launcher.LauncherDiscoveryRequest;
+import org.junit.platform.launcher.PostDiscoveryFilter;
 import org.junit.platform.launcher.TagFilter;
 import org.junit.platform.launcher.TestExecutionListener;
 import org.junit.platform.launcher.TestIdentifier;
@@ -24,11 +26,12 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Runs one test tier (a JUnit tag) of this project in this JVM and records one JSON line per
- * test in a results file: how the direct-KVM tier runs inside the lab on a host without usable
+ * Runs one test tier (a JUnit tag) of this project in this JVM and records a JSON line when each
+ * test starts and one when it ends in a results file: how the direct-KVM tier runs inside the lab on a host without usable
  * KVM ({@code io.jkvm.labtests.KvmTierInLabTest} reads the file and reports each test). A line
  * on stdout per test start and end shows progress (the lab's idle watchdog needs it).
  *
@@ -42,6 +45,11 @@ public final class TierLauncher {
     public static final String CLASSES = "jkvm.tier.classes";
     /** "false": the child JVMs load their classes as the test JVM does (no packing, no shared archive; for comparison). */
     public static final String CHILD_CDS = "jkvm.tier.childCds";
+    /**
+     * A file of test methods ({@code Class.method}, one per line) this run leaves out: those a
+     * previous lab machine already ran before it died, so a second machine runs only the rest.
+     */
+    public static final String SKIP_FILE = "jkvm.tier.skip";
     /** Without {@link #CLASSES}: the test classes surefire runs (pom.xml includes). */
     public static final String ALL_CLASSES = ".*Test|.*Tests|.*Properties";
 
@@ -65,7 +73,8 @@ public final class TierLauncher {
                 .filters(TagFilter.includeTags(tag),
                         // The lab runners themselves carry the tag; they must not recurse.
                         ClassNameFilter.excludeClassNamePatterns(".*InLabTest"),
-                        ClassNameFilter.includeClassNamePatterns(System.getProperty(CLASSES, ALL_CLASSES)))
+                        ClassNameFilter.includeClassNamePatterns(System.getProperty(CLASSES, ALL_CLASSES)),
+                        alreadyRun(System.getProperty(SKIP_FILE)))
                 // A hang detector per test, far above any test's needs even in the lab. On its own
                 // thread, so a test stuck where an interrupt does not reach (a blocking read) is
                 // abandoned and the rest of the tier still runs; TierStallWatch reports before.
@@ -79,6 +88,21 @@ public final class TierLauncher {
         }
         // Tests may leave non-daemon threads (servers, VMM children's pumps): the run is over.
         System.exit(0);
+    }
+
+    /** Leaves out the test methods named in {@code skipFile} (none when it is null). */
+    static PostDiscoveryFilter alreadyRun(String skipFile) throws IOException {
+        Set<String> done = skipFile == null ? Set.of()
+                : Set.copyOf(Files.readAllLines(Path.of(skipFile), StandardCharsets.UTF_8));
+        return descriptor -> descriptor.getSource().orElse(null) instanceof MethodSource m
+                && done.contains(methodKey(m))
+                ? FilterResult.excluded("ran in an earlier lab machine")
+                : FilterResult.included("not run yet");
+    }
+
+    /** {@code SimpleClassName.method}: how a test method is named in the results and the skip file. */
+    public static String methodKey(MethodSource m) {
+        return m.getClassName().substring(m.getClassName().lastIndexOf('.') + 1) + "." + m.getMethodName();
     }
 
     /**
@@ -140,6 +164,8 @@ public final class TierLauncher {
             started.put(id.getUniqueId(), System.nanoTime());
             if (id.isTest()) {
                 watch.started(name(id));
+                // In the file too: a test started and never finished was in flight when the lab died.
+                write(id, "STARTED", null, null, 0);
                 System.out.println("tier: START " + name(id));
             }
         }
@@ -171,6 +197,9 @@ public final class TierLauncher {
         private synchronized void write(TestIdentifier id, String status, String message, String trace, double seconds) {
             Map<String, Object> line = new LinkedHashMap<>();
             line.put("name", name(id));
+            if (id.getSource().orElse(null) instanceof MethodSource m) {
+                line.put("method", methodKey(m));
+            }
             line.put("test", id.isTest());
             line.put("status", status);
             line.put("seconds", Math.round(seconds * 10) / 10.0);
@@ -187,8 +216,7 @@ public final class TierLauncher {
 
         private static String name(TestIdentifier id) {
             if (id.getSource().orElse(null) instanceof MethodSource m) {
-                String cls = m.getClassName().substring(m.getClassName().lastIndexOf('.') + 1);
-                return cls + "." + m.getMethodName() + (id.getDisplayName().startsWith(m.getMethodName())
+                return methodKey(m) + (id.getDisplayName().startsWith(m.getMethodName())
                         ? "" : " [" + id.getDisplayName() + "]");
             }
             return id.getDisplayName();

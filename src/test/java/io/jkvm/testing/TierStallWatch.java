@@ -20,16 +20,18 @@ import java.util.stream.Stream;
  * gets one report of where everything is: every Java thread's stack, every open {@link Machine}'s
  * vCPUs and interrupt controllers, and what Linux says each thread of this JVM and of its child
  * processes is doing (state and wait channel, e.g. in KVM_RUN or blocked on a socket). After the
- * report a line every {@link #HEARTBEAT} says the tier is alive and still waiting, until the
- * per-test timeout ends the test; the lab's own idle watchdog then fires only when the lab
- * machine itself has stopped (no heartbeat either), which tells a wedged L1 from a stuck test.
+ * report, and already from {@link #HEARTBEAT} of silence on, a line every {@link #HEARTBEAT} says
+ * the tier is alive and still waiting, until the per-test timeout ends the test. So the lab's own
+ * idle watchdog (a few heartbeats long) fires only when the lab machine itself has stopped, which
+ * tells a wedged L1 from a quiet or stuck test, and a wedged L1 is found in minutes.
  *
  * <p>Silence is measured on this JVM's stdout and stderr, which tests print their progress to;
  * the watch writes to the original stream, so its own lines do not count as progress.
  */
 final class TierStallWatch {
     static final Duration REPORT_AFTER = Duration.ofMinutes(8);
-    static final Duration HEARTBEAT = Duration.ofMinutes(4);
+    /** Also the shortest silence that gets a heartbeat: KvmTierInLabTest's lab idle timeout is a few of these. */
+    static final Duration HEARTBEAT = Duration.ofMinutes(1);
     private static final int MAX_FRAMES = 40;
 
     private final PrintStream out;
@@ -89,6 +91,10 @@ final class TierStallWatch {
             long since = lastOutput.get();
             long silent = System.nanoTime() - since;
             if (silent < REPORT_AFTER.toNanos()) {
+                if (silent >= HEARTBEAT.toNanos() && System.nanoTime() - Math.max(lastBeat, since) >= HEARTBEAT.toNanos()) {
+                    lastBeat = System.nanoTime();
+                    out.printf("tier: alive, %s silent for %d s%n", current.get(), Duration.ofNanos(silent).toSeconds());
+                }
                 continue;
             }
             if (reportedFor != since) {
