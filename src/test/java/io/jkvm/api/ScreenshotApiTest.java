@@ -1,21 +1,15 @@
 package io.jkvm.api;
 
-import io.jkvm.config.HostLimits;
-import io.jkvm.config.OnReboot;
 import io.jkvm.display.DamageListener;
 import io.jkvm.display.DisplayMode;
 import io.jkvm.display.Framebuffer;
-import io.jkvm.vmm.VmMetrics;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import javax.imageio.ImageIO;
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.Map;
-import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -42,34 +36,6 @@ class ScreenshotApiTest {
         }
     };
 
-    static final class GuestWithScreen implements RunningGuest {
-        @Override
-        public void pause() {}
-
-        @Override
-        public void resume() {}
-
-        @Override
-        public boolean isPaused() {
-            return false;
-        }
-
-        @Override
-        public boolean sendCtrlAltDel() {
-            return true;
-        }
-
-        @Override
-        public VmMetrics metrics() {
-            return new VmMetrics(1, 1, Map.of(), Map.of(), 1);
-        }
-
-        @Override
-        public Optional<Framebuffer> framebuffer() {
-            return Optional.of(SCREEN);
-        }
-    }
-
     private ApiRouter boot(ApiRouter api) throws Exception {
         Path kernel = StandInGuest.kernelFile(dir);
         assertThat(api.handle("PUT", "/boot-source", ("{\"kernel_image_path\": \"" + kernel + "\"}").getBytes(StandardCharsets.UTF_8))
@@ -95,9 +61,7 @@ class ScreenshotApiTest {
 
     @Test
     void withADisplayIsAPng() throws Exception {
-        EventLog quiet = new EventLog("s", new ByteArrayOutputStream(), null);
-        ApiRouter api = boot(new ApiRouter(new VmmController("s", new HostLimits(4, 8L << 30), spec -> new GuestWithScreen(), quiet,
-                OnReboot.EXIT), quiet));
+        ApiRouter api = boot(StandInGuest.router("s", StandInGuest.withScreen(SCREEN)));
         ApiResponse r = api.handle("GET", "/vm/screenshot", new byte[0]);
         assertThat(r.status()).isEqualTo(200);
         HttpReply reply = HttpReply.of(r);

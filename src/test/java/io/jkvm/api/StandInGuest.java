@@ -2,6 +2,7 @@ package io.jkvm.api;
 
 import io.jkvm.config.HostLimits;
 import io.jkvm.config.OnReboot;
+import io.jkvm.display.Framebuffer;
 import io.jkvm.vmm.VmMetrics;
 
 import java.io.ByteArrayOutputStream;
@@ -9,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * A guest that never runs, for tests of the API above the VMM: InstanceStart "launches" it,
@@ -16,9 +18,11 @@ import java.util.Map;
  */
 final class StandInGuest implements RunningGuest {
     private final int cpus;
+    private final Framebuffer screen;
 
-    private StandInGuest(int cpus) {
+    private StandInGuest(int cpus, Framebuffer screen) {
         this.cpus = cpus;
+        this.screen = screen;
     }
 
     /**
@@ -38,14 +42,29 @@ final class StandInGuest implements RunningGuest {
     static GuestLauncher launcher(Runnable onLaunch) {
         return spec -> {
             onLaunch.run();
-            return new StandInGuest(spec.config().cpus());
+            return new StandInGuest(spec.config().cpus(), null);
         };
+    }
+
+    /** A launcher of stand-ins whose display shows {@code screen}. */
+    static GuestLauncher withScreen(Framebuffer screen) {
+        return spec -> new StandInGuest(spec.config().cpus(), screen);
     }
 
     /** A router over a fresh controller (host: 4 vCPUs, 8 GiB) whose guests are stand-ins. */
     static ApiRouter router(String id, Runnable onLaunch) {
+        return router(id, launcher(onLaunch));
+    }
+
+    /** A router over a fresh controller (host: 4 vCPUs, 8 GiB) whose guests {@code launcher} makes. */
+    static ApiRouter router(String id, GuestLauncher launcher) {
         EventLog quiet = new EventLog(id, new ByteArrayOutputStream(), null);
-        return new ApiRouter(new VmmController(id, new HostLimits(4, 8L << 30), launcher(onLaunch), quiet, OnReboot.EXIT), quiet);
+        return new ApiRouter(new VmmController(id, new HostLimits(4, 8L << 30), launcher, quiet, OnReboot.EXIT), quiet);
+    }
+
+    @Override
+    public Optional<Framebuffer> framebuffer() {
+        return Optional.ofNullable(screen);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.jkvm.labtests;
 
+import io.jkvm.display.vnc.TypeOverVnc;
 import io.jkvm.display.vnc.VncPasswordFile;
 import io.jkvm.image.DefaultImage;
 import io.jkvm.lab.Lab;
@@ -26,7 +27,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * and a green bar on it, and two screenshots show them: one through the VMM's API
  * ({@code GET /vm/screenshot}), one by a real VNC client (Debian's vncsnapshot) over TCP with VNC
  * Authentication. The guest also lists its input devices: the virtio-input keyboard and tablet a
- * display comes with. Screenshots are kept under {@code target/display-lab/}.
+ * display comes with, and a line typed in a VNC viewer (keys over RFB, the virtio keyboard, the
+ * kernel's keyboard handler) is what the guest then reads from its console. Screenshots are kept
+ * under {@code target/display-lab/}.
  */
 @Tag("lab")
 class DisplayLabTest {
@@ -45,7 +48,15 @@ class DisplayLabTest {
         initrd = DefaultImage.ensure(kernel);
     }
 
-    /** The guest: waits (bounded) for fb0, reports it and the input devices, draws on the console, then idles. */
+    /** What the lab types at the guest over VNC; the guest reads it from its console. */
+    private static final String TYPED = "jkvm42";
+
+    /**
+     * The guest: waits (bounded) for fb0, reports it and the input devices, draws on the console,
+     * then reads a line from its foreground virtual console (tty1), which only the virtio keyboard
+     * feeds (keys through the kernel's keyboard handler, as a person at the screen types), and
+     * reports it.
+     */
     private static final String GUEST_INIT = """
             #!/bin/busybox sh
             /bin/busybox --install -s /bin
@@ -58,6 +69,8 @@ class DisplayLabTest {
             echo "display-test: inputs=$(grep -h '^N:' /proc/bus/input/devices | tr '\\n' '|')"
             printf '\\n\\033[1;37mDISPLAY-TEST-MARKER jkvm bochs-display\\033[0m\\n\\033[42m%64s\\033[0m\\n' '' > /dev/tty0
             echo "display-test: drawn"
+            read -r typed < /dev/tty1
+            echo "display-test: typed=[$typed]"
             while :; do sleep 60; done
             """;
 
@@ -71,7 +84,7 @@ class DisplayLabTest {
     }
 
     /** The lab side: the VMM with an API socket and VNC on loopback TCP; waits are on the guest's lines. */
-    private static String labScript(Path dir, String jkvm) {
+    private static String labScript(Path dir, String jkvm, String typist) {
         return LabGuests.SHELL_LIB + String.join("\n",
                 "set -u",
                 "D=" + dir,
@@ -85,6 +98,9 @@ class DisplayLabTest {
                 "echo \"lab: api-screenshot=$code\"",
                 "timeout 300 vncsnapshot -passwd $D/vncpasswd -quality 95 127.0.0.1::5901 $D/vnc.jpg > $L/vnc.out 2>&1",
                 "echo \"lab: vncsnapshot-exit=$?\"",
+                typist + " 127.0.0.1 5901 lab-pass " + TYPED + " 2>&1",
+                "echo \"lab: typist-exit=$?\"",
+                "await \"grep -qa 'display-test: typed=' $L/vm.log\" $vm \"grown $L/vm.log\" && say guest read a line || say guest read nothing",
                 "kill $vm; wait $vm",
                 "grep -a 'display-test:' $L/vm.log",
                 "{ echo '--- vncsnapshot:'; cat $L/vnc.out; echo '--- vm, last lines:'; tail -n 30 $L/vm.log; } >&2");
@@ -95,7 +111,8 @@ class DisplayLabTest {
         Path root = LabGuests.ext4WithInit(dir, GUEST_INIT, "64M");
         Files.writeString(dir.resolve("vm.json"), vmJson(root));
         Files.write(dir.resolve("vncpasswd"), VncPasswordFile.of("lab-pass"));
-        LabResult r = Lab.exec(List.of("bash", "-c", labScript(dir, JkvmCommand.shell())), LabGuests.options());
+        LabResult r = Lab.exec(List.of("bash", "-c", labScript(dir, JkvmCommand.shell(),
+                JkvmCommand.quoted(JkvmCommand.java(TypeOverVnc.class.getName())))), LabGuests.options());
         String out = r.stdout();
         String context = out + "\n--- stderr ---\n" + r.stderr();
         System.out.println(context);
@@ -110,6 +127,8 @@ class DisplayLabTest {
         assertThat(out).as("the display's input devices bound\n" + context)
                 .contains("jkvm virtio keyboard").contains("jkvm virtio tablet");
         assertThat(out).as(context).contains("lab: api-screenshot=200").contains("lab: vncsnapshot-exit=0");
+        // Keys typed in a VNC viewer reach the guest's console as a line, through the virtio keyboard.
+        assertThat(out).as(context).contains("lab: typist-exit=0").contains("display-test: typed=[" + TYPED + "]");
 
         BufferedImage api = ImageIO.read(dir.resolve("api.png").toFile());
         BufferedImage vnc = ImageIO.read(dir.resolve("vnc.jpg").toFile());

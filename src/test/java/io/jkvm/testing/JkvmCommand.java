@@ -12,6 +12,11 @@ public final class JkvmCommand {
     private JkvmCommand() {}
 
     public static List<String> of(String... args) {
+        return java("io.jkvm.cli.Main", args);
+    }
+
+    /** A JVM as {@link #of} starts it, running {@code mainClass} of the classes under test (a test tool). */
+    public static List<String> java(String mainClass, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("--enable-native-access=ALL-UNNAMED");
@@ -35,15 +40,20 @@ public final class JkvmCommand {
         }
         cmd.add("-cp");
         cmd.add(ChildJvm.classPath());
-        cmd.add("io.jkvm.cli.Main");
+        cmd.add(mainClass);
         cmd.addAll(List.of(args));
         return cmd;
     }
 
     /** The same, as one shell-quoted string for scripts. */
     public static String shell(String... args) {
+        return quoted(of(args));
+    }
+
+    /** A command as one shell-quoted string. */
+    public static String quoted(List<String> command) {
         StringBuilder sb = new StringBuilder();
-        for (String a : of(args)) {
+        for (String a : command) {
             if (!sb.isEmpty()) {
                 sb.append(' ');
             }
