@@ -39,6 +39,8 @@ final class ClientSession {
 
     private final VncServer server;
     private final RfbChannel ch;
+    /** Who connected ({@link AuthThrottle#peerOf}), or null on the Unix socket. */
+    private final String peer;
     private final String name;
     /** Why this connection is refused right after the version exchange, or null to serve it. */
     private final String refusal;
@@ -62,11 +64,12 @@ final class ClientSession {
     private volatile DisplayMode clientSize = DisplayMode.FALLBACK;
     private int lastButtons;
 
-    ClientSession(VncServer server, RfbChannel ch, String name, String refusal) {
+    ClientSession(VncServer server, RfbChannel ch, String name, String refusal, String peer) {
         this.server = server;
         this.ch = ch;
         this.name = name;
         this.refusal = refusal;
+        this.peer = peer;
         this.fb = server.framebuffer();
         this.input = server.input();
         this.options = server.options();
@@ -466,6 +469,10 @@ final class ClientSession {
             lock.unlock();
         }
         ch.close();
+    }
+
+    String peer() {
+        return peer;
     }
 
     @Override

@@ -34,10 +34,28 @@ final class RfbChannel implements AutoCloseable {
     RfbChannel(SocketChannel ch) throws IOException {
         this.ch = ch;
         ch.configureBlocking(false);
-        readSelector = Selector.open();
-        writeSelector = Selector.open();
-        ch.register(readSelector, SelectionKey.OP_READ);
-        ch.register(writeSelector, SelectionKey.OP_WRITE);
+        Selector r = null;
+        Selector w = null;
+        try {
+            r = Selector.open();
+            w = Selector.open();
+            ch.register(r, SelectionKey.OP_READ);
+            ch.register(w, SelectionKey.OP_WRITE);
+        } catch (IOException | RuntimeException e) {
+            // Out of descriptors, say: give back what was opened (the caller closes the channel).
+            for (Selector sel : new Selector[] {r, w}) {
+                if (sel != null) {
+                    try {
+                        sel.close();
+                    } catch (IOException ignored) {
+                        // closing anyway
+                    }
+                }
+            }
+            throw e;
+        }
+        readSelector = r;
+        writeSelector = w;
     }
 
     /** Makes sure {@code n} (at most {@link #READ_BUFFER}) bytes are buffered, waiting until {@code deadline}. */

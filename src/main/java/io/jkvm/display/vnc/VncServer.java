@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -51,6 +52,10 @@ public final class VncServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VncServer.class);
     /** Connections over the cap that may be in their short refusal handshake at once; more are just closed. */
     private static final int MAX_REFUSING = 2;
+    /** Connections one peer may have in their handshake at once (a viewer needs one; a reconnect, two). */
+    static final int MAX_HANDSHAKING_PER_PEER = 2;
+    private static final java.time.Duration ACCEPT_RETRY = java.time.Duration.ofMillis(100);
+    private static final long ACCEPT_WARNING_EVERY_NANOS = 10_000_000_000L;
 
     /**
      * Tunables. {@code writeStallTimeout}: a client that accepts no data for this long is
@@ -217,28 +222,48 @@ public final class VncServer implements AutoCloseable {
     }
 
     private void acceptLoop() {
+        long lastAcceptWarning = System.nanoTime() - ACCEPT_WARNING_EVERY_NANOS;
         while (!closed) {
             SocketChannel ch;
             try {
                 ch = server.accept();
             } catch (IOException e) {
-                if (!closed) {
-                    LOG.warn("VNC server stopped accepting: {}", e.toString());
+                if (closed) {
+                    return;
                 }
-                return;
+                // Often passing (EMFILE while descriptors are short): keep serving, logging at a bounded rate.
+                if (System.nanoTime() - lastAcceptWarning >= ACCEPT_WARNING_EVERY_NANOS) {
+                    lastAcceptWarning = System.nanoTime();
+                    LOG.warn("VNC server could not accept a connection (retrying): {}", e.toString());
+                }
+                try {
+                    Thread.sleep(ACCEPT_RETRY);
+                } catch (InterruptedException ie) {
+                    return;
+                }
+                continue;
             }
             String name = "vnc-" + counter.incrementAndGet();
+            ClientSession s = null;
             try {
+                // One peer (an IPv4 address, an IPv6 /64) may have at most MAX_HANDSHAKING_PER_PEER
+                // connections in their handshake: connections that never answer, each held up to the
+                // handshake timeout, cannot take every slot from one place.
+                String peer = peerOf(ch);
+                if (peer != null && handshakingFrom(peer) >= MAX_HANDSHAKING_PER_PEER) {
+                    ch.close();
+                    continue;
+                }
                 if (live.size() < options.maxClients()) {
-                    ClientSession s = new ClientSession(this, new RfbChannel(ch), name, null);
+                    s = new ClientSession(this, new RfbChannel(ch), name, null, peer);
                     live.add(s);
                     if (closed) {
                         s.close();
                     }
                     Thread.ofPlatform().name(name + "-in").daemon(true).start(s::run);
                 } else if (refusing.size() < MAX_REFUSING) {
-                    ClientSession s = new ClientSession(this, new RfbChannel(ch), name,
-                            "too many VNC clients (at most " + options.maxClients() + ")");
+                    s = new ClientSession(this, new RfbChannel(ch), name,
+                            "too many VNC clients (at most " + options.maxClients() + ")", peer);
                     refusing.add(s);
                     if (closed) {
                         s.close();
@@ -247,8 +272,13 @@ public final class VncServer implements AutoCloseable {
                 } else {
                     ch.close();
                 }
-            } catch (IOException e) {
+            } catch (IOException | OutOfMemoryError e) {
+                // OutOfMemoryError: no thread for the session (the VMM's thread limit); the server keeps accepting.
                 LOG.debug("{}: {}", name, e.toString());
+                if (s != null) {
+                    s.close();
+                    sessionEnded(s);
+                }
                 try {
                     ch.close();
                 } catch (IOException ignored) {
@@ -256,6 +286,26 @@ public final class VncServer implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** The peer of a TCP connection ({@link AuthThrottle#peerOf}), or null (a Unix socket: this user's own). */
+    private static String peerOf(SocketChannel ch) {
+        try {
+            return ch.getRemoteAddress() instanceof java.net.InetSocketAddress inet ? AuthThrottle.peerOf(inet.getAddress()) : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** Connections from {@code peer} not yet through their handshake (over the cap or not). */
+    private int handshakingFrom(String peer) {
+        int n = 0;
+        for (Set<ClientSession> set : List.of(live, refusing)) {
+            for (ClientSession x : set) {
+                n += peer.equals(x.peer()) && !active.contains(x) ? 1 : 0;
+            }
+        }
+        return n;
     }
 
     /** The session finished its handshake: it now wants damage reports. */

@@ -44,6 +44,15 @@ final class RfbTestClient implements AutoCloseable {
         return new RfbTestClient(s.getInputStream(), s.getOutputStream(), s);
     }
 
+    /** A TCP client connecting from {@code local} (another loopback address is another peer). */
+    static RfbTestClient connectFrom(SocketAddress address, java.net.InetAddress local) throws IOException {
+        Socket s = new Socket();
+        s.bind(new InetSocketAddress(local, 0));
+        s.connect(address);
+        s.setSoTimeout(20_000);
+        return new RfbTestClient(s.getInputStream(), s.getOutputStream(), s);
+    }
+
     /** A TCP client whose receive buffer is small, so a server writing to it fills it soon. */
     static RfbTestClient connectSmallBuffer(InetSocketAddress address) throws IOException {
         Socket s = new Socket();

@@ -110,6 +110,20 @@ class VncServerTest {
     }
 
     @Test
+    void connectionsThatNeverAnswerCannotTakeEverySlotFromOnePeer() throws Exception {
+        VncServer server = keep(VncServer.tcp("127.0.0.1", 0, "s3cret", fb, input,
+                options(3, Duration.ofSeconds(30), Duration.ofSeconds(30))));
+        for (int i = 0; i < VncServer.MAX_HANDSHAKING_PER_PEER; i++) {
+            RfbTestClient silent = client(server);
+            assertThat(new String(silent.read(12), java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("RFB 003.008\n");
+        }
+        RfbTestClient more = client(server);
+        assertThat(more.closedByServer()).as("a third handshake from the same address").isTrue();
+        RfbTestClient other = keep(RfbTestClient.connectFrom(server.address(), java.net.InetAddress.getByName("127.0.0.2")));
+        assertThat(other.handshakeAuth("s3cret").width).as("a viewer elsewhere still gets in").isEqualTo(4);
+    }
+
+    @Test
     void tcpRefusesAWrongPasswordWithAReason() throws Exception {
         VncServer server = keep(VncServer.tcp("127.0.0.1", 0, "s3cret", fb, input));
         RfbTestClient c = client(server);
