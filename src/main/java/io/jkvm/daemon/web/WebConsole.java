@@ -5,6 +5,7 @@ import io.jkvm.api.Json;
 import io.jkvm.daemon.DaemonException;
 import io.jkvm.daemon.VmName;
 import io.jkvm.daemon.VmStatus;
+import io.jkvm.device.RateLimitedLog;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
@@ -37,6 +38,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The daemon's web console ({@code jkvm daemon --http ADDR}): a login page, the VM list with
@@ -69,6 +71,8 @@ public final class WebConsole implements AutoCloseable {
     /** Largest WebSocket message from a browser: keystrokes and RFB client messages are small. */
     static final int MAX_MESSAGE = 64 * 1024;
     static final int MAX_FORM = 4096;
+    /** How long a login form may take to arrive, all of it. */
+    static final Duration LOGIN_BODY_DEADLINE = Duration.ofSeconds(10);
     static final Duration SOCKET_IDLE = Duration.ofHours(1);
     /** Open TCP connections (pages, calls, sockets); beyond it Jetty stops accepting until one closes. */
     static final int MAX_CONNECTIONS = 256;
@@ -81,6 +85,8 @@ public final class WebConsole implements AutoCloseable {
     private final StaticFiles files;
     private final BridgeSlots slots;
     private final EventLog log;
+    private final RateLimitedLog refusals = new RateLimitedLog(org.slf4j.LoggerFactory.getLogger(WebConsole.class),
+            1, 1_000_000_000L, System::nanoTime);
     private final boolean loopbackOnly;
     private final ServerWebSocketContainer ws;
     private final SecureRandom random = new SecureRandom();
@@ -389,16 +395,44 @@ public final class WebConsole implements AutoCloseable {
             text(response, callback, len < 0 ? 411 : 413, "the login form must be at most " + MAX_FORM + " bytes, with a length");
             return;
         }
-        String body = Content.Source.asString(request, StandardCharsets.UTF_8);
+        // Read without a thread: a client trickling its form a byte at a time (each byte restarting
+        // the idle timeout) would otherwise hold a pool thread per connection, and a few dozen
+        // such clients would starve the console. The whole form has LOGIN_BODY_DEADLINE to arrive.
+        Content.Source.asStringAsync(request, StandardCharsets.UTF_8)
+                .orTimeout(LOGIN_BODY_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
+                .whenComplete((body, failure) -> {
+                    try {
+                        if (failure != null) {
+                            text(response, callback, 408, "the login form did not arrive within "
+                                    + LOGIN_BODY_DEADLINE.toSeconds() + " s");
+                        } else {
+                            loginWith(body, request, response, callback);
+                        }
+                    } catch (RuntimeException e) {
+                        callback.failed(e);
+                    }
+                });
+    }
+
+    private void loginWith(String body, Request request, Response response, Callback callback) {
         String token = null;
         for (String kv : body.split("&")) {
             if (kv.startsWith("token=")) {
-                token = URLDecoder.decode(kv.substring(6), StandardCharsets.UTF_8).strip();
+                try {
+                    token = URLDecoder.decode(kv.substring(6), StandardCharsets.UTF_8).strip();
+                } catch (IllegalArgumentException e) {
+                    token = null; // malformed %-escapes: a wrong token like any other
+                }
             }
         }
         Optional<Scope> scope = tokens.check(token);
         if (scope.isEmpty()) {
-            log.warn("web_login_refused", "remote", String.valueOf(Request.getRemoteAddr(request)));
+            // At most one line a second: refused logins are cheap to send, and the log is on disk.
+            long unlogged = refusals.acquire();
+            if (unlogged >= 0) {
+                log.warn("web_login_refused", "remote", String.valueOf(Request.getRemoteAddr(request)),
+                        "refusals_not_logged", String.valueOf(unlogged));
+            }
             redirect(response, callback, "/login?failed=1");
             return;
         }

@@ -22,6 +22,8 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -74,6 +76,41 @@ class WebConsoleTest {
         HttpResponse<String> login = client.get("/login", null);
         assertThat(login.statusCode()).isEqualTo(200);
         assertThat(login.body()).contains("<form method=\"post\" action=\"/login\"");
+    }
+
+    @Test
+    void loginFormsTrickledAByteAtATimeGet408AtTheirDeadlineWhileOthersAreServed() throws Exception {
+        // More trickling logins than the console has threads (48): each has sent its headers and
+        // one byte of a 4 KiB form. Read with a thread each, they would starve the console.
+        List<Socket> trickling = new ArrayList<>();
+        try {
+            for (int i = 0; i < 60; i++) {
+                Socket s = new Socket("127.0.0.1", web.port());
+                s.getOutputStream().write(("POST /login HTTP/1.1\r\nHost: 127.0.0.1:" + web.port() + "\r\nOrigin: "
+                        + client.origin + "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: "
+                        + WebConsole.MAX_FORM + "\r\n\r\nt").getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream().flush();
+                trickling.add(s);
+            }
+            // Answered at once, well before the trickling connections' 30 s idle timeout would free threads.
+            try (Socket s = new Socket("127.0.0.1", web.port())) {
+                s.setSoTimeout(15_000);
+                s.getOutputStream().write(("GET /login HTTP/1.1\r\nHost: 127.0.0.1:" + web.port() + "\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                assertThat(new String(s.getInputStream().readNBytes(12), StandardCharsets.US_ASCII))
+                        .as("the login page while 60 forms trickle in").isEqualTo("HTTP/1.1 200");
+            }
+            assertThat(client.login(tokens.adminToken())).as("and a real login").isNotNull();
+            // A form that does not arrive in time is answered 408 (no thread waited for it).
+            Socket first = trickling.getFirst();
+            first.setSoTimeout((int) (WebConsole.LOGIN_BODY_DEADLINE.toMillis() * 6));
+            String status = new String(first.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+            assertThat(status).isEqualTo("HTTP/1.1 408");
+        } finally {
+            for (Socket s : trickling) {
+                s.close();
+            }
+        }
     }
 
     @Test
