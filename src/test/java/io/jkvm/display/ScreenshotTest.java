@@ -75,4 +75,40 @@ class ScreenshotTest {
         fb.changesLeft = 10;
         assertThrows(IllegalStateException.class, () -> Screenshot.png(fb));
     }
+
+    @Test
+    void aModeLargerThanTheBudgetIsRefusedWithoutReadingPixels() {
+        Framebuffer huge = new Framebuffer() {
+            @Override
+            public DisplayMode mode() {
+                return new DisplayMode(16384, 16384); // a 1 GiB VRAM holds it
+            }
+
+            @Override
+            public void readPixels(int x, int y, int width, int height, int[] dst) {
+                fail("no pixels are read for a picture that is refused");
+            }
+
+            @Override
+            public Subscription subscribe(DamageListener listener) {
+                return () -> {};
+            }
+        };
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Screenshot.png(huge));
+        assertTrue(e.getMessage().contains("16384x16384"), e.getMessage());
+    }
+
+    @Test
+    void aTallPictureIsReadInStripsAndAssembledInOrder() throws IOException {
+        Fixed fb = new Fixed();
+        fb.mode = new DisplayMode(2, 150); // three strips: 64, 64, 22 rows
+        fb.pixels = new int[2 * 150];
+        for (int i = 0; i < fb.pixels.length; i++) {
+            fb.pixels[i] = i * 0x010203 & 0xffffff;
+        }
+        BufferedImage img = decode(Screenshot.png(fb));
+        for (int i = 0; i < fb.pixels.length; i++) {
+            assertEquals(fb.pixels[i], img.getRGB(i % 2, i / 2) & 0xffffff, "pixel " + i);
+        }
+    }
 }

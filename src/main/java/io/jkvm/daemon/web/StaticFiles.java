@@ -35,6 +35,15 @@ final class StaticFiles {
     record File(String contentType, byte[] bytes) {}
 
     private final Path assets;
+    /**
+     * Files already read, shared by every response (the pages and scripts never change while the
+     * daemon runs): a client reading slowly holds a reference, not a copy. Bounded by
+     * {@link #CACHE_BYTES}; past that, files are read per request.
+     */
+    private final Map<String, File> cache = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong cached = new java.util.concurrent.atomic.AtomicLong();
+    static final long CACHE_BYTES = 64L << 20;
+    private static final Map<String, Optional<File>> OWN_FILES = new java.util.concurrent.ConcurrentHashMap<>();
 
     StaticFiles(Path assets) {
         this.assets = assets == null ? null : assets.toAbsolutePath().normalize();
@@ -55,11 +64,15 @@ final class StaticFiles {
         return dot < 0 ? null : TYPES.get(name.substring(dot + 1));
     }
 
-    /** One of this package's own files. */
+    /** One of this package's own files (read once). */
     static Optional<File> own(String name) {
         if (!OWN.contains(name)) {
             return Optional.empty();
         }
+        return OWN_FILES.computeIfAbsent(name, StaticFiles::readOwn);
+    }
+
+    private static Optional<File> readOwn(String name) {
         try (InputStream in = StaticFiles.class.getResourceAsStream(name)) {
             if (in == null) {
                 return Optional.empty();
@@ -79,6 +92,10 @@ final class StaticFiles {
         if (type == null || type.startsWith("text/html")) {
             return Optional.empty();
         }
+        File known = cache.get(rel);
+        if (known != null) {
+            return Optional.of(known);
+        }
         Path p = assets.resolve(rel).normalize();
         if (!p.startsWith(assets) || !Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
             return Optional.empty();
@@ -86,6 +103,14 @@ final class StaticFiles {
         if (!p.toRealPath().startsWith(assets.toRealPath()) || Files.size(p) > MAX_BYTES) {
             return Optional.empty();
         }
-        return Optional.of(new File(type, Files.readAllBytes(p)));
+        File f = new File(type, Files.readAllBytes(p));
+        if (cached.addAndGet(f.bytes().length) <= CACHE_BYTES) {
+            if (cache.putIfAbsent(rel, f) != null) {
+                cached.addAndGet(-f.bytes().length);
+            }
+        } else {
+            cached.addAndGet(-f.bytes().length);
+        }
+        return Optional.of(f);
     }
 }

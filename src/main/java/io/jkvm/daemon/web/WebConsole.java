@@ -361,6 +361,25 @@ public final class WebConsole implements AutoCloseable {
         SocketBridge bridge = new SocketBridge(ch, name + " " + kind, () -> slots.release(name));
         boolean upgraded;
         java.util.concurrent.atomic.AtomicBoolean created = new java.util.concurrent.atomic.AtomicBoolean();
+        // If the 101 answer cannot be written (the browser reset the connection mid-upgrade), the
+        // WebSocket never opens and no bridge event would ever come: free the VM's socket and slot here.
+        Callback upgradeDone = new Callback() {
+            @Override
+            public void succeeded() {
+                callback.succeeded();
+            }
+
+            @Override
+            public void failed(Throwable x) {
+                bridge.close(1011, null);
+                callback.failed(x);
+            }
+
+            @Override
+            public InvocationType getInvocationType() {
+                return callback.getInvocationType();
+            }
+        };
         try {
             upgraded = ws.upgrade((req, resp, cb) -> {
                 if (kind.equals("vnc") && req.hasSubProtocol("binary")) {
@@ -368,7 +387,7 @@ public final class WebConsole implements AutoCloseable {
                 }
                 created.set(true);
                 return bridge;
-            }, request, response, callback);
+            }, request, response, upgradeDone);
         } catch (RuntimeException e) {
             log.warn("web_upgrade_failed", "vm", name, "kind", kind, "error", String.valueOf(e));
             upgraded = false;

@@ -68,6 +68,9 @@ public final class KvmVramMapping implements VramMapping {
     private void unmapLocked() {
         if (mapped) {
             mapped = false;
+            // The slot's dirty log goes with it: what the guest drew since the last collection is
+            // unknown, so the next collection reports the whole VRAM as changed.
+            fresh = true;
             try {
                 vm.setUserMemoryRegion(slot, 0, 0, MemorySegment.NULL);
             } catch (RuntimeException e) {
@@ -80,6 +83,10 @@ public final class KvmVramMapping implements VramMapping {
     public synchronized boolean collectDirty(long[] out) {
         Arrays.fill(out, 0);
         if (!mapped) {
+            if (fresh) {
+                fresh = false;
+                return false; // drawn just before the slot went: changed, where unknown
+            }
             return true; // the guest cannot write VRAM it cannot reach
         }
         vm.getDirtyLog(slot, bitmap);
