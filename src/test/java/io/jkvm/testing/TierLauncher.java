@@ -25,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -84,10 +85,35 @@ public final class TierLauncher {
         Launcher launcher = LauncherFactory.create();
         try (Writer out = Files.newBufferedWriter(results, StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            launcher.execute(request, new Recorder(out, watch));
+            execute(launcher, request, tag, out, watch);
         }
         // Tests may leave non-daemon threads (servers, VMM children's pumps): the run is over.
         System.exit(0);
+    }
+
+    /**
+     * Runs {@code request}, recording to {@code out}, then each failed test method once more, as
+     * surefire reruns the other tiers' failures: inside the lab, JVMs die now and then of
+     * JIT-patched code under QEMU's multi-threaded TCG (a SIGSEGV at a compiled method's entry),
+     * which says nothing about the test. The file keeps both outcomes (the retry's lines say
+     * {@code "retry": true}); KvmTierInLabTest reports a pass on retry as such.
+     */
+    static void execute(Launcher launcher, LauncherDiscoveryRequest request, String tag, Writer out, TierStallWatch watch) {
+        Recorder recorder = new Recorder(out, watch, false);
+        launcher.execute(request, recorder);
+        List<MethodSource> failed = recorder.failedMethods();
+        if (failed.isEmpty()) {
+            return;
+        }
+        System.out.println("tier: retrying " + failed.size() + " failed test method(s) once");
+        LauncherDiscoveryRequest again = LauncherDiscoveryRequestBuilder.request()
+                .selectors(failed.stream().map(m -> DiscoverySelectors.selectMethod(m.getClassName(),
+                        m.getMethodName(), m.getMethodParameterTypes())).toList())
+                .filters(TagFilter.includeTags(tag))
+                .configurationParameter("junit.jupiter.execution.timeout.default", "20 m")
+                .configurationParameter("junit.jupiter.execution.timeout.thread.mode.default", "SEPARATE_THREAD")
+                .build();
+        launcher.execute(again, new Recorder(out, watch, true));
     }
 
     /** Leaves out the test methods named in {@code skipFile} (none when it is null). */
@@ -153,10 +179,18 @@ public final class TierLauncher {
         private final Writer out;
         private final TierStallWatch watch;
         private final Map<String, Long> started = new ConcurrentHashMap<>();
+        private final boolean retry;
+        private final Map<String, MethodSource> failed = new java.util.LinkedHashMap<>();
 
-        Recorder(Writer out, TierStallWatch watch) {
+        Recorder(Writer out, TierStallWatch watch, boolean retry) {
             this.out = out;
             this.watch = watch;
+            this.retry = retry;
+        }
+
+        /** The test methods that failed (not those skipped or aborted), each once. */
+        synchronized List<MethodSource> failedMethods() {
+            return List.copyOf(failed.values());
         }
 
         @Override
@@ -188,6 +222,11 @@ public final class TierLauncher {
                 case FAILED -> "FAILED";
             };
             Throwable t = result.getThrowable().orElse(null);
+            if (status.equals("FAILED") && id.getSource().orElse(null) instanceof MethodSource m) {
+                synchronized (this) {
+                    failed.putIfAbsent(methodKey(m), m);
+                }
+            }
             write(id, status, t == null ? null : String.valueOf(t.getMessage()), t == null ? null : trace(t), seconds);
             if (id.isTest() || t != null) {
                 System.out.printf("tier: %s %s (%.1f s)%n", status, name(id), seconds);
@@ -202,6 +241,9 @@ public final class TierLauncher {
             }
             line.put("test", id.isTest());
             line.put("status", status);
+            if (retry) {
+                line.put("retry", true);
+            }
             line.put("seconds", Math.round(seconds * 10) / 10.0);
             line.put("message", message);
             line.put("trace", trace);
