@@ -197,10 +197,32 @@ class KvmTierInLabTest {
         return List.copyOf(tests);
     }
 
+    /**
+     * The tier's processes (its JVM, and every VMM, daemon and CLI JVM it starts, which inherit
+     * the affinity) run on one CPU of the lab machine: {@value #PIN_PROPERTY}, "0" unless set,
+     * empty for none. JVMs there died again and again (four in two runs) of SIGSEGV at the entry
+     * of a C1-compiled method just made not entrant: HotSpot patches a jump over the entry while
+     * other threads run it, and QEMU's multi-threaded TCG, with the patching and the executing
+     * thread on different emulated CPUs, ran a torn mix (a #GP at a well-formed jmp). On one CPU
+     * the patch and every later execution are in order. The cost is the tier's parallelism.
+     */
+    static final String PIN_PROPERTY = "jkvm.tier.cpus";
+
+    private static String pin() {
+        String cpus = System.getProperty(PIN_PROPERTY, "0");
+        if (cpus.isBlank()) {
+            return "";
+        }
+        if (!cpus.matches("[0-9,-]{1,32}")) {
+            throw new IllegalArgumentException(PIN_PROPERTY + ": a CPU list such as 0 or 0-1, not '" + cpus + "'");
+        }
+        return "taskset -c " + cpus + " ";
+    }
+
     private static List<String> command(Path home, Path results, Path skip, double hostJvmStart) {
         return new ArrayList<>(List.of("sh", "-c",
                 // Unix sockets cannot live on the lab's 9p-shared /tmp: temporary files go to L1's tmpfs.
-                "T=$(mktemp -d /dev/shm/kvm-tier.XXXXXX) && exec \"$@\" -Djava.io.tmpdir=$T " + TierLauncher.class.getName()
+                "T=$(mktemp -d /dev/shm/kvm-tier.XXXXXX) && exec " + pin() + "\"$@\" -Djava.io.tmpdir=$T " + TierLauncher.class.getName()
                         + " kvm " + results, "tier",
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-Xss2m", "-Djkvm.home=" + home,
