@@ -48,6 +48,16 @@ public final class DaemonCommand implements Callable<Integer> {
             + " consoles then cross the network unencrypted: put it behind a TLS proxy).")
     boolean httpAllowRemote;
 
+    @Option(names = "--tls-cert", paramLabel = "PEM", description = "This host's certificate for live migration"
+            + " (`jkvm vm migrate`), given to every VMM it starts, as libvirt's per-host migration TLS; with --tls-key and --tls-ca.")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "Its PKCS#8 private key.")
+    Path tlsKey;
+
+    @Option(names = "--tls-ca", paramLabel = "PEM", description = "The CA migration peers' certificates must chain to.")
+    Path tlsCa;
+
     @Option(names = "--web-assets", paramLabel = "DIR", description = "The web console's xterm.js and noVNC"
             + " (default: build/web in the jkvm directory, fetched by bin/web-assets).")
     Path webAssets;
@@ -64,6 +74,25 @@ public final class DaemonCommand implements Callable<Integer> {
             uids = vmUids == null ? null : io.jkvm.isolation.UidRange.parse(vmUids);
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
+        }
+        java.util.List<String> tlsFlags = java.util.List.of();
+        int tls = (tlsCert == null ? 0 : 1) + (tlsKey == null ? 0 : 1) + (tlsCa == null ? 0 : 1);
+        if (tls != 0 && tls != 3) {
+            throw new UserError("--tls-cert, --tls-key and --tls-ca go together");
+        }
+        if (tls == 3 && uids != null) {
+            // Each VMM then runs as its own user, which must not be able to read the host's key.
+            throw new UserError("--tls-key: not with --vm-uids (each VMM runs as its own user, which must not hold the"
+                    + " host's private key)");
+        }
+        if (tls == 3) {
+            try {
+                new io.jkvm.migration.MigrationTls(tlsCert, tlsKey, tlsCa).context(); // a bad file is named now
+            } catch (io.jkvm.migration.MigrationException e) {
+                throw new UserError(e.getMessage());
+            }
+            tlsFlags = java.util.List.of("--tls-cert", tlsCert.toAbsolutePath().toString(), "--tls-key",
+                    tlsKey.toAbsolutePath().toString(), "--tls-ca", tlsCa.toAbsolutePath().toString());
         }
         if (uids != null && io.jkvm.kvm.Native.geteuid() != 0) {
             throw new UserError("--vm-uids: the daemon must run as root to start VMMs that become other users");
@@ -93,7 +122,8 @@ public final class DaemonCommand implements Callable<Integer> {
         } catch (RuntimeException e) {
             log.warn("kvm_unavailable", "error", e.getMessage());
         }
-        Daemon daemon = new Daemon(store, log, new HostLimits(maxVcpus, HostLimits.hostMemory())).allowRealtime(allowRealtime).vmUids(uids);
+        Daemon daemon = new Daemon(store, log, new HostLimits(maxVcpus, HostLimits.hostMemory())).allowRealtime(allowRealtime).vmUids(uids)
+                .vmmFlags(tlsFlags);
         UdsHttpServer server;
         try {
             server = UdsHttpServer.start(sock, new DaemonApi(daemon, log), 48, Duration.ofSeconds(30));

@@ -4,25 +4,20 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.jkvm.api.Json;
 import io.jkvm.api.UdsHttpClient;
 import io.jkvm.api.UdsHttpServer;
-import io.jkvm.migration.Convergence;
-import io.jkvm.migration.MigrationAddress;
-import io.jkvm.migration.MigrationException;
 import io.jkvm.migration.MigrationReport;
-import io.jkvm.migration.MigrationTls;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
  * {@code jkvm migrate}: live-migrates the VM behind a per-VM API socket to a {@code jkvm run
  * --incoming} elsewhere, waits for the outcome and prints the report (one summary line, then
- * the JSON of GET /migrate). Exit 0 when the VM now runs at the destination, 1 when the
+ * the JSON of GET /migrate) on standard output; progress goes to standard error meanwhile. Exit 0 when the VM now runs at the destination, 1 when the
  * migration failed or was cancelled (the VM runs on here), 2 for a bad option.
  */
 @Command(name = "migrate", sortOptions = false,
@@ -32,13 +27,10 @@ public final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--api-sock", paramLabel = "PATH", required = true, description = "The source VM's API socket.")
     Path apiSock;
 
-    @Option(names = "--to", paramLabel = "tcp:HOST:PORT", required = true, description = "The destination's --incoming address.")
-    String to;
+    @picocli.CommandLine.Mixin
+    MigrationOptions options;
 
-    @Option(names = "--max-downtime-ms", paramLabel = "N", description = "Pause budget (default: ${DEFAULT-VALUE}).")
-    long maxDowntimeMs = 300;
-
-    @Option(names = "--tls-cert", paramLabel = "PEM", description = "Certificate the source VMM presents.")
+    @Option(names = "--tls-cert", paramLabel = "PEM", description = "Certificate the source VMM presents (default: the VMM's own --tls-cert).")
     Path tlsCert;
 
     @Option(names = "--tls-key", paramLabel = "PEM", description = "Its PKCS#8 private key.")
@@ -51,7 +43,7 @@ public final class MigrateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Map<String, Object> request = request();
+        Map<String, Object> request = options.request(tlsCert, tlsKey, tlsCa);
         if (!UdsHttpServer.listening(apiSock)) {
             throw new UserError("--api-sock " + apiSock + ": no VMM is listening there");
         }
@@ -60,7 +52,8 @@ public final class MigrateCommand implements Callable<Integer> {
             if (!r.ok()) {
                 throw new ExitCodeError(Cli.EXIT_FAILURE, "the VMM refused the migration: " + fault(r.body()));
             }
-            JsonNode report = await(http);
+            MigrationProgress progress = options.progress(spec.commandLine().getErr());
+            JsonNode report = await(http, progress);
             java.io.PrintWriter out = spec.commandLine().getOut();
             out.println(Json.MAPPER.treeToValue(report, MigrationReport.class).summary());
             out.println(Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(report));
@@ -69,36 +62,18 @@ public final class MigrateCommand implements Callable<Integer> {
         }
     }
 
-    /** Validates every option locally (one line naming it) and builds the PUT /migrate body. */
-    Map<String, Object> request() {
+    /** Polls GET /migrate until the migration has finished; the VMM stays up until we have read it. */
+    private static JsonNode await(UdsHttpClient http, MigrationProgress progress) throws IOException, InterruptedException {
         try {
-            MigrationAddress.parse("--to", to);
-            new Convergence(maxDowntimeMs);
-        } catch (MigrationException e) {
-            throw new UserError(e.getMessage().replace("max_downtime_ms", "--max-downtime-ms"));
-        }
-        Map<String, Object> body = new LinkedHashMap<>();
-        body.put("destination", to);
-        body.put("max_downtime_ms", maxDowntimeMs);
-        int tls = (tlsCert == null ? 0 : 1) + (tlsKey == null ? 0 : 1) + (tlsCa == null ? 0 : 1);
-        if (tls != 0 && tls != 3) {
-            throw new UserError("--tls-cert, --tls-key and --tls-ca go together");
-        }
-        if (tls == 3) {
-            try {
-                new MigrationTls(tlsCert, tlsKey, tlsCa).context(); // a bad file is reported here, naming the option
-            } catch (MigrationException e) {
-                throw new UserError(e.getMessage());
+            return poll(http, progress);
+        } finally {
+            if (progress != null) {
+                progress.done();
             }
-            body.put("tls_cert", tlsCert.toAbsolutePath().toString());
-            body.put("tls_key", tlsKey.toAbsolutePath().toString());
-            body.put("tls_ca", tlsCa.toAbsolutePath().toString());
         }
-        return body;
     }
 
-    /** Polls GET /migrate until the migration has finished; the VMM stays up until we have read it. */
-    private static JsonNode await(UdsHttpClient http) throws IOException, InterruptedException {
+    private static JsonNode poll(UdsHttpClient http, MigrationProgress progress) throws IOException, InterruptedException {
         while (true) {
             UdsHttpClient.Reply r = http.get("/migrate", Duration.ofSeconds(30));
             if (!r.ok()) {
@@ -107,6 +82,9 @@ public final class MigrateCommand implements Callable<Integer> {
             JsonNode report = Json.MAPPER.readTree(r.body());
             if (!report.path("status").asText().equals("active")) {
                 return report;
+            }
+            if (progress != null) {
+                progress.show(Json.MAPPER.treeToValue(report, MigrationReport.class));
             }
             Thread.sleep(100); // polling interval of a progress display, not synchronization
         }

@@ -41,7 +41,7 @@ import java.util.concurrent.Callable;
         subcommands = {VmCommand.Create.class, VmCommand.Start.class, VmCommand.Stop.class, VmCommand.Kill.class,
                 VmCommand.Pause.class, VmCommand.Resume.class, VmCommand.Delete.class, VmCommand.ListVms.class,
                 VmCommand.Show.class, VmCommand.Console.class, VmCommand.Logs.class, VmCommand.Snapshot.class,
-                VmCommand.Restore.class, VmCommand.ConsoleUrl.class})
+                VmCommand.Restore.class, VmCommand.Migrate.class, VmCommand.ConsoleUrl.class})
 public final class VmCommand implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -364,6 +364,59 @@ public final class VmCommand implements Runnable {
         @Override
         Duration defaultWait() {
             return DaemonClient.LONG;
+        }
+    }
+
+    @Command(name = "migrate", description = {"Live-migrate a running VM to a `jkvm run --incoming tcp:HOST:PORT` elsewhere.",
+            "Pre-copy over mutually authenticated TLS 1.3 (jkvm daemon --tls-*); waits for the outcome, with progress on standard error.",
+            "The VM is then recorded here as migrated: it runs at the destination, and is not started here again.",
+            "Exit status 0 when it runs at the destination, 1 when the migration failed or was cancelled (it runs on here)."})
+    static final class Migrate implements Callable<Integer> {
+        @Mixin Common common;
+        @Parameters(paramLabel = "NAME") String name;
+
+        @Mixin MigrationOptions options;
+
+        @Option(names = "--cancel", description = "Cancel this VM's migration in progress instead (it runs on here).")
+        boolean cancel;
+
+        @Override
+        public Integer call() throws Exception {
+            if (cancel) {
+                if (options.to != null) {
+                    throw new UserError("--cancel and --to do not go together");
+                }
+                try (DaemonClient c = common.client()) {
+                    c.call("POST", "/vms/" + name + "/migrate/cancel", null);
+                    System.out.println("cancel requested for the migration of " + name);
+                }
+                return 0;
+            }
+            String body = Json.write(options.request(null, null, null));
+            try (DaemonClient c = common.client()) {
+                String path = "/vms/" + name + "/migrate";
+                c.call("POST", path, body, common.wait(DaemonClient.QUICK));
+                MigrationProgress progress = options.progress(new java.io.PrintWriter(System.err, true));
+                io.jkvm.migration.MigrationReport r;
+                try {
+                    while (true) {
+                        r = Json.MAPPER.readValue(c.call("GET", path, null), io.jkvm.migration.MigrationReport.class);
+                        if (r.status().finished()) {
+                            break;
+                        }
+                        if (progress != null) {
+                            progress.show(r);
+                        }
+                        Thread.sleep(200); // polling interval of a progress display, not synchronization
+                    }
+                } finally {
+                    if (progress != null) {
+                        progress.done();
+                    }
+                }
+                System.out.println(common.json ? Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(r) : r.summary());
+                return r.status() == io.jkvm.migration.MigrationReport.Status.COMPLETED ? 0 : Cli.EXIT_FAILURE;
+            }
         }
     }
 

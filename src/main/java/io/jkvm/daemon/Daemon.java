@@ -35,6 +35,7 @@ public final class Daemon implements AutoCloseable {
     private final Instant startedAt = Instant.now();
     private volatile boolean allowRealtime;
     private volatile io.jkvm.isolation.UidRange vmUids;
+    private volatile List<String> vmmFlags = List.of();
     /** Ids picked for VMs being defined, not yet in {@link #vms}. */
     private final java.util.Set<Integer> pendingUids = new java.util.HashSet<>();
 
@@ -54,6 +55,7 @@ public final class Daemon implements AutoCloseable {
             VmRuntime r = store.loadRuntime(name).orElse(VmRuntime.stopped(null));
             ManagedVm vm = new ManagedVm(store, log, d, r);
             vm.refresh();
+            vm.resumeMigrationWatch();
             vms.put(name, vm);
             log.info("vm_loaded", "vm", name, "state", vm.status().state(), "pid", vm.runtime().pid());
         }
@@ -90,6 +92,18 @@ public final class Daemon implements AutoCloseable {
             vms.values().stream().filter(v -> v.definition().uid() == null).forEach(v ->
                     log.warn("vm_without_own_uid", "vm", v.name(), "note", "defined before --vm-uids; its VMM keeps the daemon's user"));
         }
+        return this;
+    }
+
+    /**
+     * Flags every VMM started from now on gets (the host's migration TLS files, {@code jkvm daemon
+     * --tls-*}): a VMM confined by Landlock opens only what it was started with, so files named
+     * only in a later migrate request would be out of its reach.
+     */
+    public Daemon vmmFlags(List<String> flags) {
+        List<String> f = List.copyOf(flags);
+        vmmFlags = f;
+        vms.values().forEach(v -> v.vmmFlags(f));
         return this;
     }
 
@@ -181,6 +195,7 @@ public final class Daemon implements AutoCloseable {
             store.saveRuntime(name, VmRuntime.stopped(null));
             ManagedVm vm = new ManagedVm(store, log, d, VmRuntime.stopped(null));
             vm.uidRange(range);
+            vm.vmmFlags(vmmFlags);
             vms.put(name, vm);
             log.info("vm_defined", "vm", name);
             return vm.status();
@@ -241,6 +256,20 @@ public final class Daemon implements AutoCloseable {
 
     public VmStatus resume(String name) {
         return get(name).resume();
+    }
+
+    /** Starts a live migration of the running VM; its progress is {@link #migration}. */
+    public io.jkvm.migration.MigrationReport migrate(String name, io.jkvm.api.MigrateRequest request) {
+        return get(name).migrate(request);
+    }
+
+    /** The VM's latest migration: live while it runs, the final report after. */
+    public io.jkvm.migration.MigrationReport migration(String name) {
+        return get(name).migration();
+    }
+
+    public io.jkvm.migration.MigrationReport cancelMigration(String name) {
+        return get(name).cancelMigration();
     }
 
     /** Removes a stopped VM and its files; {@code force} kills a running one first. */

@@ -27,6 +27,9 @@ import java.util.concurrent.atomic.LongAdder;
  *   POST   /vms/N/snapshot        {"dir": D, "encrypt": false}: pause, save D/vm.state + D/vm.mem; stays paused
  *   POST   /vms/N/restore         {"dir": D}: start a stopped VM from the snapshot in D
  *   POST   /vms/N/stop            {"timeout_ms": T} optional: Ctrl+Alt+Del, SIGKILL after T (default 10000)
+ *   POST   /vms/N/migrate         the VMM's PUT /migrate body: live-migrate it (202, the first report)
+ *   GET    /vms/N/migrate         the migration's report: live while active, the final one after
+ *   POST   /vms/N/migrate/cancel  cancel it (the VM runs on here)
  *   DELETE /vms/N[?force=true]    remove (force: kill a running VM first)
  *   GET    /vms/N/log[?bytes=B]   the tail of the serial log (text)
  *   GET    /metrics               Prometheus text format
@@ -106,8 +109,22 @@ public final class DaemonApi implements HttpEndpoint {
                 default -> throw badMethod(method, path);
             }
         }
+        if (parts.length == 4 && parts[2].equals("migrate") && parts[3].equals("cancel")) {
+            require(method, "POST", path);
+            return ok(daemon.cancelMigration(name));
+        }
         if (parts.length == 3) {
             String action = parts[2];
+            if (action.equals("migrate")) {
+                if (method.equals("GET")) {
+                    return ok(daemon.migration(name));
+                }
+                require(method, "POST", path);
+                if (body == null || body.length == 0) {
+                    throw DaemonException.badRequest("missing body {\"destination\": \"tcp:HOST:PORT\", ...}");
+                }
+                return HttpReply.json(202, Json.write(daemon.migrate(name, Json.parse(body, io.jkvm.api.MigrateRequest.class))));
+            }
             if (action.equals("log")) {
                 require(method, "GET", path);
                 return HttpReply.text(200, tail(daemon.get(name).status().serialLog(), tailBytes(query)));
@@ -125,7 +142,7 @@ public final class DaemonApi implements HttpEndpoint {
                 }
                 case "restore" -> ok(daemon.restore(name, snapshotDir(body).path()));
                 default -> throw new DaemonException(404, "no such action '" + action
-                        + "' (start, stop, kill, pause, resume, snapshot, restore)");
+                        + "' (start, stop, kill, pause, resume, snapshot, restore, migrate)");
             };
         }
         throw new DaemonException(404, "no such endpoint: " + method + " " + path);

@@ -14,6 +14,7 @@ import io.jkvm.api.SnapshotLoadParams;
 import io.jkvm.api.UdsHttpClient;
 import io.jkvm.api.UdsHttpServer;
 import io.jkvm.api.VmmAction;
+import io.jkvm.migration.MigrationReport;
 import io.jkvm.snapshot.SnapshotKey;
 
 import java.io.IOException;
@@ -71,6 +72,16 @@ final class ManagedVm {
     private volatile VmRuntime runtime;
     private volatile String transition; // "starting", "stopping" or null
     private volatile Process child; // set when this daemon spawned the VMM
+    /** The VM's latest outgoing migration as last read from its VMM (the final report once finished), or null. */
+    private volatile MigrationReport migration;
+    /** Which watcher may publish {@link #migration}: the one started last. */
+    private final java.util.concurrent.atomic.AtomicLong migrationWatch = new java.util.concurrent.atomic.AtomicLong();
+    /** How a VMM that migrated its VM away is recorded: the VM runs at the destination now. */
+    static final String MIGRATED_TO = "migrated to ";
+    /** How a VMM that died after its VM paused for migration is recorded: the VM may run at the destination. */
+    static final String GONE_MIGRATING_TO = "gone while migrating to ";
+    /** How often the daemon reads a running migration's progress from the VMM. */
+    private static final Duration MIGRATION_POLL = Duration.ofMillis(200);
     private UdsHttpClient client;
 
     ManagedVm(StateStore store, EventLog log, VmDefinition definition, VmRuntime runtime) {
@@ -85,6 +96,13 @@ final class ManagedVm {
 
     void uidRange(io.jkvm.isolation.UidRange range) {
         uidRange = range;
+    }
+
+    /** The daemon's flags for every VMM ({@code jkvm daemon --tls-*}). */
+    private volatile java.util.List<String> vmmFlags = java.util.List.of();
+
+    void vmmFlags(java.util.List<String> flags) {
+        vmmFlags = flags;
     }
 
     String name() {
@@ -102,7 +120,9 @@ final class ManagedVm {
     VmStatus status() {
         VmRuntime r = runtime;
         String name = name();
-        String state = transition != null ? transition : !r.running() ? "stopped" : r.paused() ? "paused" : "running";
+        String state = transition != null ? transition
+                : !r.running() ? (migratedAway(r) ? "migrated" : "stopped")
+                : r.migratingTo() != null ? "migrating" : r.paused() ? "paused" : "running";
         FullVmConfiguration c = definition.config();
         MachineConfiguration m = c.machineConfig() == null ? MachineConfiguration.DEFAULT
                 : MachineConfiguration.DEFAULT.patchedWith(c.machineConfig());
@@ -161,6 +181,7 @@ final class ManagedVm {
             if (runtime.running()) {
                 throw DaemonException.conflict("VM '" + name() + "' is already running (pid " + runtime.pid() + ")");
             }
+            refuseIfMigratedAway();
             transition = "starting";
             try {
                 doStart();
@@ -178,6 +199,7 @@ final class ManagedVm {
         lock.lock();
         try {
             requireRunning();
+            refuseWhileMigrating();
             try {
                 Files.createDirectories(dir);
             } catch (IOException e) {
@@ -209,6 +231,7 @@ final class ManagedVm {
                 throw DaemonException.conflict("VM '" + name() + "' is running (pid " + runtime.pid()
                         + "): stop it before restoring a snapshot");
             }
+            refuseIfMigratedAway();
             for (String f : new String[] {SnapshotDirRequest.STATE_FILE, SnapshotDirRequest.MEMORY_FILE}) {
                 if (!Files.isRegularFile(dir.resolve(f))) {
                     throw DaemonException.badRequest("dir " + dir + ": no " + f + " (make one with `jkvm vm snapshot`)");
@@ -225,6 +248,226 @@ final class ManagedVm {
             }
             log.info("vm_restored", "vm", name(), "dir", dir);
             return status();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static boolean migratedAway(VmRuntime r) {
+        return !r.running() && r.lastExit() != null
+                && (r.lastExit().startsWith(MIGRATED_TO) || r.lastExit().startsWith(GONE_MIGRATING_TO));
+    }
+
+    /**
+     * A VM that migrated away runs at its destination, on the same shared disks: starting it here
+     * too would run one guest twice on them. So would a VM whose VMM died after pausing it for the
+     * switch-over (the destination may have it). The record stays (its definition, its logs) until
+     * deleted, as libvirt keeps a migrated domain's definition unless told to undefine it.
+     */
+    private void refuseIfMigratedAway() {
+        MigrationReport m = migration;
+        String where = migratedAway(runtime) ? runtime.lastExit()
+                : m != null && m.status() == MigrationReport.Status.COMPLETED ? MIGRATED_TO + m.destination()
+                : null;
+        if (where != null) {
+            throw DaemonException.conflict("VM '" + name() + "' " + (where.startsWith(MIGRATED_TO) ? "was " : "is ") + where
+                    + ", so it runs (or may run) there: starting it here too would run it twice on its disks"
+                    + " (remove it here with `jkvm vm delete " + name() + "`)");
+        }
+    }
+
+    /** Pause, resume, stop, snapshot or a second migration in the middle of one would break it: refused. */
+    private void refuseWhileMigrating() {
+        String to = runtime.migratingTo();
+        if (runtime.running() && to != null) {
+            throw DaemonException.conflict("VM '" + name() + "' is migrating to " + to + ": wait for it to end or cancel it"
+                    + " (jkvm vm migrate " + name() + " --cancel); kill still works");
+        }
+    }
+
+    /**
+     * Starts a live migration of the running VM (the VMM's PUT /migrate, which checks every field
+     * and answers 400 naming it) and watches it: the daemon reads the VMM's progress until the end,
+     * so the final report is kept (and the VMM, which waits for it to be read, exits) whether or not
+     * a client is watching. Where it goes is recorded first, so a daemon restarted meanwhile watches
+     * it again. When it completed, the VM is recorded as migrated.
+     */
+    MigrationReport migrate(io.jkvm.api.MigrateRequest request) {
+        lock.lock();
+        try {
+            if (deleted) {
+                throw DaemonException.notFound(name());
+            }
+            requireRunning();
+            refuseWhileMigrating();
+            if (runtime.paused()) {
+                throw DaemonException.conflict("VM '" + name() + "' is paused: resume it before migrating it");
+            }
+            String to = request.destination() == null ? "?" : request.destination();
+            save(runtime.withMigratingTo(to));
+            try {
+                call(new VmmAction.StartMigration(request));
+            } catch (DaemonException e) {
+                save(runtime.withMigratingTo(null));
+                if (e.getMessage().contains("tls_cert, tls_key and tls_ca are required")) {
+                    throw DaemonException.conflict("VM '" + name() + "' has no migration certificates: start the daemon"
+                            + " with --tls-cert, --tls-key and --tls-ca, then stop and start the VM");
+                }
+                throw e;
+            }
+            log.info("vm_migration_started", "vm", name(), "destination", to);
+            return watchMigration(to);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** After a daemon restart: a VM recorded as migrating is watched again. */
+    void resumeMigrationWatch() {
+        lock.lock();
+        try {
+            VmRuntime r = runtime;
+            if (r.running() && r.migratingTo() != null) {
+                log.info("vm_migration_rewatched", "vm", name(), "destination", r.migratingTo());
+                watchMigration(r.migratingTo());
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private MigrationReport watchMigration(String to) {
+        MigrationReport placeholder = new MigrationReport(MigrationReport.Status.ACTIVE, to, "starting", 0, 0, 0, 0, 0, 0, 0,
+                0, 0, 0, 0, 0, 0, 0L, 0L, 0L, null);
+        long id = migrationWatch.incrementAndGet();
+        migration = placeholder;
+        long pid = runtime.pid();
+        String processStart = runtime.processStart();
+        Path api = store.apiSocket(name());
+        Thread.ofVirtual().name("migration-watch-" + name()).start(() -> watch(id, pid, processStart, api, placeholder));
+        return placeholder;
+    }
+
+    MigrationReport migration() {
+        MigrationReport r = migration;
+        if (r == null) {
+            throw DaemonException.conflict("VM '" + name() + "' has not been migrated since the daemon started"
+                    + " (POST /vms/" + name() + "/migrate)");
+        }
+        return r;
+    }
+
+    MigrationReport cancelMigration() {
+        lock.lock();
+        try {
+            if (deleted) {
+                throw DaemonException.notFound(name());
+            }
+            refresh();
+            if (!runtime.running() || runtime.migratingTo() == null) {
+                throw DaemonException.conflict("VM '" + name() + "' has no migration in progress");
+            }
+            call(new VmmAction.CancelMigration());
+            log.info("vm_migration_cancel_requested", "vm", name());
+            return migration;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Reads the migration's progress from VMM {@code pid} until it ends, on its own connection (so
+     * nothing of it outlives the watch). A read that fails while the VMM lives is retried; a VMM
+     * gone without a final report is recorded by what it had reached.
+     */
+    private void watch(long id, long pid, String processStart, Path api, MigrationReport first) {
+        MigrationReport last = first;
+        try (UdsHttpClient http = new UdsHttpClient(api)) {
+            while (true) {
+                Thread.sleep(MIGRATION_POLL.toMillis()); // the interval between progress reads, not synchronization
+                if (deleted || migrationWatch.get() != id) {
+                    return;
+                }
+                MigrationReport r;
+                try {
+                    UdsHttpClient.Reply reply = http.get("/migrate", CALL_TIMEOUT);
+                    if (!reply.ok()) {
+                        throw new IOException("GET /migrate: " + reply.status() + " " + reply.body());
+                    }
+                    r = Json.MAPPER.readValue(reply.body(), MigrationReport.class);
+                } catch (IOException e) {
+                    if (VmmProcess.isOurVmm(pid, api, processStart)) {
+                        log.warn("vm_migration_read_failed", "vm", name(), "error", e.getMessage());
+                        continue;
+                    }
+                    vmmGoneMigrating(id, pid, last);
+                    return;
+                }
+                last = r;
+                if (migrationWatch.get() == id) {
+                    migration = r;
+                }
+                if (r.status().finished()) {
+                    migrationEnded(id, pid, r);
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            log.warn("vm_migration_unwatched", "vm", name(), "error", e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Whether the source had paused the VM for the switch-over: from then on the destination may hold the running guest. */
+    private static boolean pastThePause(String phase) {
+        return !java.util.Set.of("starting", "connecting", "precopy", "rolled back").contains(phase);
+    }
+
+    private void migrationEnded(long id, long pid, MigrationReport r) throws InterruptedException {
+        log.info("vm_migration_ended", "vm", name(), "status", r.status().name().toLowerCase(java.util.Locale.ROOT),
+                "downtime_ms", r.downtimeMillis(), "error", String.valueOf(r.error()));
+        boolean completed = r.status() == MigrationReport.Status.COMPLETED;
+        if (completed) {
+            VmmProcess.awaitGone(pid, CALL_TIMEOUT); // it exits once the final report was read (by us, just now)
+        }
+        lock.lock();
+        try {
+            VmRuntime now = runtime;
+            if (deleted || migrationWatch.get() != id || (now.running() && now.pid() != pid)) {
+                return; // another VMM is recorded: never overwrite a live record
+            }
+            if (!completed) {
+                if (now.running()) {
+                    save(now.withMigratingTo(null)); // it runs on here
+                }
+            } else if (now.running() && VmmProcess.alive(pid)) {
+                log.warn("vm_migration_source_lingers", "vm", name(), "pid", pid); // stays "migrating": no second start
+            } else {
+                markStopped(MIGRATED_TO + r.destination());
+                log.info("vm_migrated", "vm", name(), "destination", r.destination());
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void vmmGoneMigrating(long id, long pid, MigrationReport last) {
+        lock.lock();
+        try {
+            VmRuntime now = runtime;
+            if (deleted || migrationWatch.get() != id || (now.running() && now.pid() != pid)) {
+                return;
+            }
+            String how = pastThePause(last.phase())
+                    ? GONE_MIGRATING_TO + last.destination() + " (last seen in phase " + last.phase() + ")"
+                    : "the VMM ended during its migration to " + last.destination() + ", before the VM paused for it";
+            migration = new MigrationReport(MigrationReport.Status.FAILED, last.destination(), last.phase(),
+                    last.totalMillis(), 0, 0, 0, 0, last.maxDowntimeMillis(), last.bytes(), last.rounds(), last.pagesSent(),
+                    last.dirtyPages(), last.finalPages(), last.throttlePercent(), last.bandwidthMibPerSecond(), 0L, 0L, 0L,
+                    "the VMM ended without a final report: " + how);
+            markStopped(how);
+            log.warn("vm_migration_lost", "vm", name(), "how", how);
         } finally {
             lock.unlock();
         }
@@ -251,6 +494,7 @@ final class ManagedVm {
             }
             VmDefinition def = definition();
             java.util.List<String> flags = new java.util.ArrayList<>(def.tuning() == null ? java.util.List.of() : def.tuning().flags());
+            flags.addAll(vmmFlags);
             if (def.uid() != null) {
                 io.jkvm.isolation.VmIdentity id = new io.jkvm.isolation.VmIdentity(def.uid(), def.uid());
                 VmOwnership.handOver(def.config(), id, uidRange == null ? new io.jkvm.isolation.UidRange(def.uid(), def.uid()) : uidRange,
@@ -271,7 +515,7 @@ final class ManagedVm {
         }
         child = p;
         long pid = p.pid();
-        save(new VmRuntime(pid, VmmProcess.startTime(pid), false, Instant.now().toString(), null));
+        save(VmRuntime.started(pid, VmmProcess.startTime(pid), Instant.now().toString()));
         log.info("vmm_spawned", "vm", name, "pid", pid);
         try {
             awaitApi(p, api);
@@ -330,6 +574,7 @@ final class ManagedVm {
         lock.lock();
         try {
             requireRunning();
+            refuseWhileMigrating();
             call(pause ? new VmmAction.Pause() : new VmmAction.Resume());
             save(runtime.withPaused(pause));
             log.info(pause ? "vm_paused" : "vm_resumed", "vm", name());
@@ -344,6 +589,7 @@ final class ManagedVm {
         lock.lock();
         try {
             requireRunning();
+            refuseWhileMigrating();
             transition = "stopping";
             long pid = runtime.pid();
             try {
@@ -440,7 +686,10 @@ final class ManagedVm {
             VmRuntime r = runtime;
             if (r.running() && !VmmProcess.isOurVmm(r.pid(), store.apiSocket(name()), r.processStart())) {
                 Process p = child;
-                String how = p != null && p.pid() == r.pid() && !p.isAlive()
+                // Gone in the middle of a migration: the guest may run at the destination (the
+                // migration's watcher records more exactly what happened when it can).
+                String how = r.migratingTo() != null ? GONE_MIGRATING_TO + r.migratingTo() + " (outcome unknown)"
+                        : p != null && p.pid() == r.pid() && !p.isAlive()
                         ? "the VMM exited with status " + p.exitValue() + describeStatus(p.exitValue())
                         : "the VMM (pid " + r.pid() + ") is gone";
                 markStopped(how);

@@ -20,7 +20,8 @@ final class PrometheusText {
         p.sample("jkvm_daemon_uptime_seconds", "", uptimeSeconds);
         p.help("jkvm_daemon_api_requests_total", "counter", "Requests served by the daemon API.");
         p.sample("jkvm_daemon_api_requests_total", "", apiRequests);
-        Map<String, Integer> byState = new TreeMap<>(Map.of("stopped", 0, "starting", 0, "running", 0, "paused", 0, "stopping", 0));
+        Map<String, Integer> byState = new TreeMap<>(Map.of("stopped", 0, "starting", 0, "running", 0, "paused", 0, "stopping", 0,
+                "migrating", 0, "migrated", 0));
         vms.forEach(v -> byState.merge(v.state(), 1, Integer::sum));
         p.help("jkvm_vms", "gauge", "Defined VMs by state.");
         byState.forEach((state, n) -> p.sample("jkvm_vms", "state=\"" + state + "\"", n));

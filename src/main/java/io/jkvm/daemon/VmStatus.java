@@ -4,7 +4,9 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 
 /**
  * One VM as {@code GET /vms} reports it. {@code state}: "stopped" (defined, not running),
- * "starting", "running", "paused", "stopping".
+ * "starting", "running", "paused", "stopping", "migrating" (a live migration is under way),
+ * "migrated" (it runs at the destination now, or may: its VMM ended after pausing it for the
+ * switch-over; it is not started here again).
  */
 public record VmStatus(
         @JsonProperty("name") String name,

@@ -10,6 +10,11 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * splits into {@code downtime_pause_ms} (stopping the vCPUs), {@code downtime_send_ms} (device
  * states, last pages, KVM state, until DONE is written) and {@code downtime_destination_ms}
  * (until RESUMED arrives: the destination reading what was still in flight, applying and starting).
+ *
+ * <p>While active: {@code round_bytes} is the RAM the current round covers (round 0: all of it;
+ * later rounds: the pages dirtied during the one before), {@code remaining_bytes} what of it is
+ * still to be looked at, and {@code expected_downtime_ms} the pause the last dirty set would take
+ * at the measured bandwidth (0 before round 0 ends) — what decides when pre-copy stops.
  */
 public record MigrationReport(
         @JsonProperty("status") Status status,
@@ -28,7 +33,17 @@ public record MigrationReport(
         @JsonProperty("final_pages") long finalPages,
         @JsonProperty("throttle_percent") int throttlePercent,
         @JsonProperty("bandwidth_mib_s") double bandwidthMibPerSecond,
+        @JsonProperty("round_bytes") Long roundBytes,
+        @JsonProperty("remaining_bytes") Long remainingBytes,
+        @JsonProperty("expected_downtime_ms") Long expectedDowntimeMillis,
         @JsonProperty("error") String error) {
+
+    /** The live figures are absent from an older VMM's reports (a daemon outlives its VMMs' version): 0. */
+    public MigrationReport {
+        roundBytes = roundBytes == null ? 0L : roundBytes;
+        remainingBytes = remainingBytes == null ? 0L : remainingBytes;
+        expectedDowntimeMillis = expectedDowntimeMillis == null ? 0L : expectedDowntimeMillis;
+    }
 
     public enum Status {
         @JsonProperty("active") ACTIVE,

@@ -110,11 +110,30 @@ public final class OutgoingMigration {
 
     /** A snapshot of the progress (or the final report once {@link MigrationReport.Status#finished()}). */
     public MigrationReport status() {
-        long end = status.finished() ? endNanos : System.nanoTime();
-        return new MigrationReport(status, to.toString(), phase, (end - startNanos) / 1_000_000,
+        MigrationReport.Status now = status;
+        long end = now.finished() ? endNanos : System.nanoTime();
+        long sentBytes = bytes;
+        long sentPages = pagesSent;
+        long roundBytes = 0;
+        long remaining = 0;
+        RecordWriter w = writer;
+        PageSender p = sender;
+        if (!now.finished()) { // live figures: the migration thread updates its own only between rounds
+            if (w != null) {
+                sentBytes = w.bytes();
+            }
+            if (p != null) {
+                sentPages = p.pagesSentSoFar();
+                roundBytes = p.roundPages() * Wire.PAGE;
+                remaining = p.roundRemaining() * Wire.PAGE;
+            }
+        }
+        double rate = bandwidth;
+        long expected = rounds == 0 || rate <= 0 ? 0 : (long) Math.ceil(Convergence.expectedMillis(dirtyPages * Wire.PAGE, rate));
+        return new MigrationReport(now, to.toString(), phase, (end - startNanos) / 1_000_000,
                 downtimeNanos / 1_000_000, pauseNanos / 1_000_000, finalSendNanos / 1_000_000,
-                destinationNanos / 1_000_000, convergence.maxDowntimeMillis(), bytes, rounds, pagesSent, dirtyPages,
-                finalPages, throttle, bandwidth / 1048576.0, error);
+                destinationNanos / 1_000_000, convergence.maxDowntimeMillis(), sentBytes, rounds, sentPages, dirtyPages,
+                finalPages, throttle, rate / 1048576.0, roundBytes, remaining, expected, error);
     }
 
     /**
@@ -271,7 +290,6 @@ public final class OutgoingMigration {
             phase = "completed";
             tracker.close();
             tracker = null;
-            source.migratedAway();
             outcome = MigrationReport.Status.COMPLETED;
         } catch (MigrationCancelledException e) {
             outcome = MigrationReport.Status.CANCELLED;
@@ -307,6 +325,15 @@ public final class OutgoingMigration {
             phase = "rolled back";
         }
         finish(outcome, why);
+        if (outcome == MigrationReport.Status.COMPLETED) {
+            // After the report says so: the VMM, once its VM has stopped, waits for a client to
+            // read a finished report, and the guest runs at the destination now whatever happens here.
+            try {
+                source.migratedAway();
+            } catch (RuntimeException e) {
+                LOG.error("the VM migrated to {} but did not stop here: {}", to, e.toString());
+            }
+        }
     }
 
     /** Closes the connection when the destination stops taking data, which fails a blocked write. */

@@ -24,7 +24,15 @@ final class PageSender {
     private final long[] zeros = new long[Wire.MAX_ZERO_BATCH];
     private int n;
     private int z;
+    // The migration thread's counters, published to the volatile ones every PUBLISH_EVERY pages
+    // (a fence per page would slow the stop-and-copy) for progress reports read elsewhere.
     private long pagesSent;
+    private long roundDone;
+    /** Pages of the current round (round 0: all of RAM; later: the dirty set) and how many were looked at. */
+    private volatile long roundPages;
+    private volatile long shownSent;
+    private volatile long shownDone;
+    private static final int PUBLISH_EVERY = 256;
 
     PageSender(GuestMemory memory, RecordWriter out, BooleanSupplier cancelled) {
         this.regions = memory.regions();
@@ -32,30 +40,73 @@ final class PageSender {
         this.cancelled = cancelled;
     }
 
+    /** Pages sent so far: exact on the migration thread. */
     long pagesSent() {
         return pagesSent;
+    }
+
+    /** Pages sent so far as last published, for other threads. */
+    long pagesSentSoFar() {
+        return shownSent;
+    }
+
+    /** Pages of the current round. */
+    long roundPages() {
+        return roundPages;
+    }
+
+    /** Pages of the current round not looked at yet (zero pages included: round 0 skips them as it meets them). */
+    long roundRemaining() {
+        return Math.max(0, roundPages - shownDone);
     }
 
     /** Round 0: every page of RAM except all-zero ones (the destination's fresh RAM is zero already). */
     long sendAll() throws IOException {
         long count = 0;
+        long total = 0;
+        for (GuestMemory.Region r : regions) {
+            total += r.size() / Wire.PAGE;
+        }
+        startRound(total);
         for (GuestMemory.Region r : regions) {
             for (long off = 0; off < r.size(); off += Wire.PAGE) {
                 count += send(r, off, false) ? 1 : 0;
+                visited();
             }
         }
+        publish();
         flush();
         return count;
     }
 
     /** Later rounds and the final pause: the given pages, zero pages as ZERO_PAGES (they may hold old data there). */
     long send(long[] dirty) throws IOException {
+        startRound(dirty.length);
         for (long gpa : dirty) {
             GuestMemory.Region r = region(gpa);
             send(r, gpa - r.guestAddress(), true);
+            visited();
         }
+        publish();
         flush();
         return dirty.length;
+    }
+
+    private void startRound(long pages) {
+        roundDone = 0;
+        roundPages = pages;
+        publish();
+    }
+
+    private void visited() {
+        if (++roundDone % PUBLISH_EVERY == 0) {
+            publish();
+        }
+    }
+
+    private void publish() {
+        shownSent = pagesSent;
+        shownDone = roundDone;
     }
 
     private GuestMemory.Region region(long gpa) {

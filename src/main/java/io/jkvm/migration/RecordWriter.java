@@ -12,7 +12,8 @@ import java.nio.charset.StandardCharsets;
 /** Writes {@link Wire} records. Not thread-safe: one writer per connection direction. */
 final class RecordWriter {
     private final DataOutputStream out;
-    private long bytes;
+    /** Written by the one writer thread, read by progress reports. */
+    private volatile long bytes;
 
     private volatile long lastProgressNanos = System.nanoTime();
 

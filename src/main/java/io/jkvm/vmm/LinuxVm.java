@@ -128,6 +128,8 @@ public final class LinuxVm {
     /** A restored machine and the device states to apply to it, consumed by the first boot. */
     private Snapshots.Restored pendingRestore;
     private volatile boolean startPaused;
+    /** A restored VM started paused announces its NICs at its first resume. */
+    private volatile boolean announcePending;
     private volatile boolean trackDirtyPages;
     /** What backs guest RAM of the machines this VM boots (machine-config huge_pages). */
     private volatile io.jkvm.memory.RamBacking ramBacking = io.jkvm.memory.RamBacking.PAGES;
@@ -405,6 +407,7 @@ public final class LinuxVm {
                     }
                     if (restore != null && startPaused) {
                         m.pause(); // not started yet: returns at once, and each vCPU parks before its first KVM_RUN
+                        announcePending = true; // when resume() runs it
                     }
                     m.place(placement);
                     try {
@@ -416,6 +419,9 @@ public final class LinuxVm {
                     boots++;
                     if (startedNanos == 0) {
                         startedNanos = System.nanoTime();
+                    }
+                    if (restore != null && !startPaused) {
+                        announceNets();
                     }
                     started.complete(null);
                     // With a virtio console, stdin belongs to hvc0; the UART only shows early output.
@@ -597,6 +603,22 @@ public final class LinuxVm {
             virtioById.values().forEach(VirtioTransportDevice::resumeIo);
         }
         m.resume();
+        if (announcePending) {
+            announcePending = false;
+            announceNets();
+        }
+    }
+
+    /**
+     * The guest now runs behind TAPs it was never seen on (a restore, the destination of a
+     * migration): each NIC announces its MAC there, so bridges send its traffic here at once.
+     */
+    private void announceNets() {
+        for (VirtioTransportDevice d : virtioById.values()) {
+            if (d.device() instanceof VirtioNet net) {
+                net.announceSelf();
+            }
+        }
     }
 
     /**

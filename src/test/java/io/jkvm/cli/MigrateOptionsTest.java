@@ -30,7 +30,7 @@ class MigrateOptionsTest {
         String cert = dir.resolve("source.pem").toString(), key = dir.resolve("source.key").toString(),
                 ca = dir.resolve("ca.pem").toString();
         return Stream.of(
-                new Object[] {new String[] {"migrate", "--api-sock", sock}, "Missing required option: '--to=tcp:HOST:PORT'"},
+                new Object[] {new String[] {"migrate", "--api-sock", sock}, "--to tcp:HOST:PORT is required"},
                 new Object[] {new String[] {"migrate", "--api-sock", sock, "--to", "host:1"}, "--to: expected tcp:HOST:PORT, got host:1"},
                 new Object[] {new String[] {"migrate", "--api-sock", sock, "--to", "tcp:h:0"}, "--to: port 0 is only allowed for listening (--incoming)"},
                 new Object[] {new String[] {"migrate", "--api-sock", sock, "--to", "tcp:h:1", "--max-downtime-ms", "0"},
@@ -48,7 +48,20 @@ class MigrateOptionsTest {
                 new Object[] {new String[] {"run", "--api-sock", sock, "--incoming", "127.0.0.1:0", "--tls-cert", cert,
                         "--tls-key", key, "--tls-ca", ca}, "--incoming: expected tcp:HOST:PORT, got 127.0.0.1:0"},
                 new Object[] {new String[] {"run", "--kernel", "/k", "--tls-cert", cert, "--tls-key", key, "--tls-ca", ca},
-                        "--tls-cert/--tls-key/--tls-ca go with --api-sock"});
+                        "--tls-cert/--tls-key/--tls-ca go with --api-sock"},
+                new Object[] {new String[] {"vm", "migrate", "web", "--socket", sock}, "--to tcp:HOST:PORT is required"},
+                new Object[] {new String[] {"vm", "migrate", "web", "--socket", sock, "--to", "tcp:h:1", "--cancel"},
+                        "--cancel and --to do not go together"},
+                new Object[] {new String[] {"vm", "migrate", "web", "--socket", sock, "--to", "tcp:h"},
+                        "--to: expected tcp:HOST:PORT, got tcp:h"},
+                new Object[] {new String[] {"vm", "migrate", "web", "--socket", sock, "--to", "tcp:h:1", "--max-downtime-ms", "-5"},
+                        "--max-downtime-ms: -5 outside 1..3600000"},
+                new Object[] {new String[] {"daemon", "--state-dir", dir.resolve("state").toString(), "--tls-ca", ca},
+                        "--tls-cert, --tls-key and --tls-ca go together"},
+                new Object[] {new String[] {"daemon", "--state-dir", dir.resolve("state").toString(), "--tls-cert", cert,
+                        "--tls-key", dir.resolve("dest.key").toString(), "--tls-ca", ca}, "--tls-key: "},
+                new Object[] {new String[] {"daemon", "--state-dir", dir.resolve("state").toString(), "--vm-uids", "200000-200009",
+                        "--tls-cert", cert, "--tls-key", key, "--tls-ca", ca}, "--tls-key: not with --vm-uids"});
     }
 
     @ParameterizedTest

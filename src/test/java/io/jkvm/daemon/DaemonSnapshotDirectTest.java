@@ -64,8 +64,8 @@ class DaemonSnapshotDirectTest {
         }
     }
 
-    /** Counts in %ebx, printing "tick XXXXXXXX" (hex) on COM1 with a busy delay between ticks. */
-    private Path countingKernel() throws IOException {
+    /** Counts in %ebx, printing "tick XXXXXXXX" (hex) on COM1 with a busy delay between ticks; written into {@code dir}. */
+    static Path countingKernel(Path dir) throws IOException {
         byte[] code = TestGuest.assemble("""
                 .code32
                     xor %ebx, %ebx
@@ -126,7 +126,7 @@ class DaemonSnapshotDirectTest {
         return new Cli(p.exitValue(), out);
     }
 
-    private static void await(String what, Duration timeout, BooleanSupplier condition) throws InterruptedException {
+    static void await(String what, Duration timeout, BooleanSupplier condition) throws InterruptedException {
         System.out.println("daemon-snapshot: waiting for " + what);
         long start = System.nanoTime();
         long deadline = start + timeout.toNanos();
@@ -142,7 +142,7 @@ class DaemonSnapshotDirectTest {
         }
     }
 
-    private static List<Integer> ticks(Path log) {
+    static List<Integer> ticks(Path log) {
         List<Integer> out = new ArrayList<>();
         try {
             Matcher m = TICK.matcher(Files.readString(log, StandardCharsets.ISO_8859_1));
@@ -157,7 +157,7 @@ class DaemonSnapshotDirectTest {
 
     @Test
     void aCountingGuestContinuesFromItsSnapshotInANewVmmAndATamperedOneIsRefused() throws Exception {
-        Path kernel = countingKernel();
+        Path kernel = countingKernel(dir);
         Path state = dir.resolve("state");
         daemon = DaemonProcess.start(state, sock, dir.resolve("daemon.log"));
         await("the daemon socket", Patience.seconds(60), () -> UdsHttpServer.listening(sock));

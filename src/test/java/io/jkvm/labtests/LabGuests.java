@@ -63,6 +63,13 @@ public final class LabGuests {
             "}",
             "");
 
+    /**
+     * {@code c SOCKET METHOD PATH [JSON]}: one call to a VMM's API, printed as {@code @@METHOD PATH
+     * -> STATUS BODY}; needs {@code $L}, a scratch directory.
+     */
+    static final String API_CALL = "c() { code=$(curl -s -m 600 --unix-socket $1 -o $L/body -w '%{http_code}' -X \"$2\""
+            + " \"http://localhost$3\" -H 'Content-Type: application/json' ${4:+-d \"$4\"}); echo \"@@$2 $3 -> $code $(cat $L/body)\"; }";
+
     /** Skips (with the reason) unless the lab runs here and every e2fsprogs tool named is installed. */
     static void assumeLab(String... e2fsprogs) {
         var reason = Lab.availability();

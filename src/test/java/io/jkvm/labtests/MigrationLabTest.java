@@ -62,13 +62,10 @@ class MigrationLabTest {
 
     private static String labScript(Path certs, Path disk, String jkvm) {
         String bootArgs = "console=ttyS0 reboot=k panic=1 root=/dev/vda rw init=/sbin/init";
-        String srcTls = "--tls-cert " + certs.resolve("source.pem") + " --tls-key " + certs.resolve("source.key")
-                + " --tls-ca " + certs.resolve("ca.pem");
-        String dstTls = "--tls-cert " + certs.resolve("dest.pem") + " --tls-key " + certs.resolve("dest.key")
-                + " --tls-ca " + certs.resolve("ca.pem");
+        String srcTls = TestPki.flags(certs, "source");
+        String dstTls = TestPki.flags(certs, "dest");
         // A node whose certificate another CA signed: both destinations must refuse it.
-        String rogueTls = "--tls-cert " + certs.resolve("rogue.pem") + " --tls-key " + certs.resolve("rogue.key")
-                + " --tls-ca " + certs.resolve("ca.pem");
+        String rogueTls = TestPki.flags(certs, "rogue");
         // No step has a time budget: each wait ends when its condition holds or the process it
         // waits for has died, and prints as the guests progress; a stuck step is ended by the
         // lab's no-output watchdog (LabGuests.NO_PROGRESS). Each VMM lives as long as the phase
@@ -76,8 +73,7 @@ class MigrationLabTest {
         return LabGuests.SHELL_LIB + String.join("\n",
                 "set -u",
                 "L=$(mktemp -d /dev/shm/jkvm-mig.XXXXXX)",
-                "c() { code=$(curl -s -m 600 --unix-socket $1 -o $L/body -w '%{http_code}' -X \"$2\" \"http://localhost$3\""
-                        + " -H 'Content-Type: application/json' ${4:+-d \"$4\"}); echo \"@@$2 $3 -> $code $(cat $L/body)\"; }",
+                LabGuests.API_CALL,
                 "lasttick() { grep -ao 'tick [0-9]* end' $1 | tail -n 1 | cut -d' ' -f2; }",
                 "migstatus() { curl -s -m 60 --unix-socket $S1 http://localhost/migrate | tr -d ' \\n'; }",
                 "S1=$L/src.sock; S2=$L/dst.sock",

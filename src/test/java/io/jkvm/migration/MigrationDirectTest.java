@@ -408,8 +408,20 @@ class MigrationDirectTest {
             });
             OutgoingMigration out = new OutgoingMigration(MigrationSource.of(src.machine(), List::of),
                     new MigrationAddress("127.0.0.1", server.getLocalPort()), pki.source, new Convergence(300),
-                    Duration.ofSeconds(2));
-            out.run();
+                    Duration.ofSeconds(2)).start();
+            // While it is stuck in round 0, the live report says how far that round got (what
+            // `jkvm migrate` draws its progress bar from).
+            MigrationReport live = out.status();
+            long deadline = System.nanoTime() + Patience.seconds(30).toNanos();
+            while (!(live.status() == MigrationReport.Status.ACTIVE && live.roundBytes() > 0 && live.bytes() > 0)
+                    && !live.status().finished() && System.nanoTime() < deadline) {
+                Thread.sleep(5); // polling a status, as `jkvm migrate` does
+                live = out.status();
+            }
+            assertThat(live.phase()).as(live.toString()).isEqualTo("precopy");
+            assertThat(live.roundBytes()).as("round 0 covers all of RAM").isEqualTo(64L << 20);
+            assertThat(live.remainingBytes()).as("the stalled destination took only part of it").isBetween(1L, live.roundBytes());
+            assertThat(out.awaitEnd(Patience.seconds(60))).isTrue();
             release.countDown();
             MigrationReport r = out.status();
             System.out.println(r.summary());

@@ -29,9 +29,17 @@ public final class TestPki {
     }
 
     public static TestPki create(Path dir) throws IOException, InterruptedException {
+        return create(dir, new String[0]);
+    }
+
+    /** As above, the nodes also named by {@code moreIps} (hosts in a test's network namespaces). */
+    public static TestPki create(Path dir, String... moreIps) throws IOException, InterruptedException {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl is not installed");
-        Files.writeString(dir.resolve("ext.cnf"), """
-                subjectAltName=DNS:localhost,IP:127.0.0.1
+        StringBuilder names = new StringBuilder("DNS:localhost,IP:127.0.0.1");
+        for (String ip : moreIps) {
+            names.append(",IP:").append(ip);
+        }
+        Files.writeString(dir.resolve("ext.cnf"), "subjectAltName=" + names + "\n" + """
                 extendedKeyUsage=serverAuth,clientAuth
                 basicConstraints=CA:FALSE
                 """);
@@ -41,6 +49,12 @@ public final class TestPki {
         node(dir, "dest", "ca");
         node(dir, "rogue", "rogueca");
         return new TestPki(dir);
+    }
+
+    /** {@code jkvm run}/{@code migrate} flags presenting {@code node}'s certificate (source, dest, rogue) and trusting the CA. */
+    public static String flags(Path dir, String node) {
+        return "--tls-cert " + dir.resolve(node + ".pem") + " --tls-key " + dir.resolve(node + ".key") + " --tls-ca "
+                + dir.resolve("ca.pem");
     }
 
     private static void ca(Path dir, String name) throws IOException, InterruptedException {

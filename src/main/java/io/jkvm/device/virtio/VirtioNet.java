@@ -5,6 +5,7 @@ import io.jkvm.mmds.MmdsStack;
 import io.jkvm.net.IoVec;
 import io.jkvm.net.MacAddress;
 import io.jkvm.net.NetBackend;
+import io.jkvm.net.SelfAnnounce;
 import io.jkvm.resources.RateLimitConfig;
 import io.jkvm.resources.Throttle;
 import io.jkvm.snapshot.DeviceMismatchException;
@@ -53,6 +54,9 @@ import java.util.List;
  * receive stops polling the TAP and re-arms by the timer; frames meanwhile wait in the TAP's
  * queue, and beyond it the host kernel drops them, as a NIC's full ring would.
  * {@link #updateRateLimiters} changes the limits from any thread and takes effect at once.
+ *
+ * <p><b>Announcing</b>: there is no control queue, so no VIRTIO_NET_F_GUEST_ANNOUNCE; after a
+ * migration or restore the VMM announces the guest itself ({@link #announceSelf}).
  *
  * <p><b>MMDS</b>: with a {@link MmdsStack} bound to the interface, each transmitted frame's
  * Ethernet/ARP/IPv4 header is peeked at (at most {@link MmdsStack#PEEK} bytes copied); a frame
@@ -104,6 +108,9 @@ public final class VirtioNet implements VirtioDevice {
     private final byte[] mmdsIn;
     private final byte[] mmdsOut;
     private final byte[] mmdsFrame;
+    /** Taken by {@link #close} and by an announcement's write: no frame goes to a closed (or reused) descriptor. */
+    private final Object backendLock = new Object();
+    private boolean backendClosed;
 
     public VirtioNet(NetBackend backend, MacAddress mac) {
         this(backend, mac, Throttle.unlimited(), Throttle.unlimited());
@@ -510,10 +517,32 @@ public final class VirtioNet implements VirtioDevice {
         backend.setOffloads(false, false, false);
     }
 
+    /**
+     * Announces the guest's MAC on this interface's new TAP ({@link SelfAnnounce}): after a live
+     * migration or a restore, so bridges learn where the guest now is before it says anything.
+     * Returns at once; the rounds run on a virtual thread and stop when the device closes.
+     */
+    public Thread announceSelf() {
+        return SelfAnnounce.start("virtio-net-announce", mac, frame -> {
+            synchronized (backendLock) {
+                if (backendClosed) {
+                    return false;
+                }
+                if (!SelfAnnounce.write(backend.fd(), frame)) {
+                    LOG.debug("announcement not sent (the TAP is down or its queue full); the next round tries again");
+                }
+                return true;
+            }
+        });
+    }
+
     @Override
     public void close() {
         rxThrottle.setWaker(null);
         txThrottle.setWaker(null);
-        backend.close();
+        synchronized (backendLock) {
+            backendClosed = true;
+            backend.close();
+        }
     }
 }

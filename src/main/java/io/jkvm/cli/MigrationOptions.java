@@ -1,0 +1,82 @@
+package io.jkvm.cli;
+
+import io.jkvm.migration.Convergence;
+import io.jkvm.migration.MigrationAddress;
+import io.jkvm.migration.MigrationException;
+import io.jkvm.migration.MigrationTls;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The options of a live migration shared by {@code jkvm migrate} and {@code jkvm vm migrate}, and
+ * the request they make. The TLS files are {@code jkvm migrate}'s alone: under the daemon a VMM
+ * uses the certificates it was started with ({@code jkvm daemon --tls-*}), the only files its
+ * Landlock domain lets it read.
+ */
+final class MigrationOptions {
+    @Option(names = "--to", paramLabel = "tcp:HOST:PORT", description = "The destination's --incoming address.")
+    String to;
+
+    @Option(names = "--max-downtime-ms", paramLabel = "N", description = "Pause budget (default: ${DEFAULT-VALUE}).")
+    long maxDowntimeMs = 300;
+
+    @Option(names = "--no-progress", description = "Print no progress on standard error while the migration runs.")
+    boolean noProgress;
+
+    /**
+     * The PUT /migrate body, every option checked here first (one line naming the bad option);
+     * the TLS files (all three or none; none: the VMM's own) are {@code jkvm migrate}'s.
+     */
+    Map<String, Object> request(Path tlsCert, Path tlsKey, Path tlsCa) {
+        if (to == null) {
+            throw new UserError("--to tcp:HOST:PORT is required");
+        }
+        try {
+            MigrationAddress.parse("--to", to);
+            new Convergence(maxDowntimeMs);
+        } catch (MigrationException e) {
+            throw new UserError(e.getMessage().replace("max_downtime_ms", "--max-downtime-ms"));
+        }
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("destination", to);
+        body.put("max_downtime_ms", maxDowntimeMs);
+        int tls = (tlsCert == null ? 0 : 1) + (tlsKey == null ? 0 : 1) + (tlsCa == null ? 0 : 1);
+        if (tls != 0 && tls != 3) {
+            throw new UserError("--tls-cert, --tls-key and --tls-ca go together");
+        }
+        if (tls == 3) {
+            try {
+                new MigrationTls(tlsCert, tlsKey, tlsCa).context(); // a bad file is reported here, naming the option
+            } catch (MigrationException e) {
+                throw new UserError(e.getMessage());
+            }
+            body.put("tls_cert", tlsCert.toAbsolutePath().toString());
+            body.put("tls_key", tlsKey.toAbsolutePath().toString());
+            body.put("tls_ca", tlsCa.toAbsolutePath().toString());
+        }
+        return body;
+    }
+
+    /** $COLUMNS if it is a sensible width, else 80. */
+    static int terminalColumns(String env) {
+        try {
+            int c = env == null ? 80 : Integer.parseInt(env.trim());
+            return c >= 20 && c <= 1000 ? c : 80;
+        } catch (NumberFormatException e) {
+            return 80;
+        }
+    }
+
+    /** The progress display on {@code err}, redrawn in place on a terminal; null with --no-progress. */
+    MigrationProgress progress(PrintWriter err) {
+        if (noProgress) {
+            return null;
+        }
+        // The display goes to standard error: whether that is a terminal decides how it draws.
+        return new MigrationProgress(err, io.jkvm.kvm.Native.isatty(2), terminalColumns(System.getenv("COLUMNS")));
+    }
+}

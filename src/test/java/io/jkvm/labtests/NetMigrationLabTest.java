@@ -1,0 +1,197 @@
+package io.jkvm.labtests;
+
+import io.jkvm.image.DefaultImage;
+import io.jkvm.lab.Lab;
+import io.jkvm.lab.LabResult;
+import io.jkvm.migration.TestPki;
+import io.jkvm.testing.JkvmCommand;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Lab: a TCP connection to a guest survives its live migration between two "hosts". Inside the lab
+ * machine, three network namespaces: {@code jna} and {@code jnb} are the hosts, each with a bridge
+ * (its address 10.77.0.2 or .3) holding a TAP for its VMM; {@code jnw} is the wire between them, a
+ * switch (bridge) joined to each host's bridge by a veth pair, and the client (10.77.0.1) sits on
+ * it. Nothing leaves the lab machine. The guest (10.77.0.10) echoes what it receives on :5000; the
+ * client streams numbered lines to it throughout the migration and keeps what comes back,
+ * time-stamped. The migration stream itself crosses the wire, over mutual TLS, from the source
+ * VMM in {@code jna} to the destination in {@code jnb}.
+ *
+ * <p>Checked: the migration completes, the connection stays up (the client's nc ends only when
+ * it has sent everything and the guest closed), every byte comes back once and in order (SHA-256
+ * of what was sent and what was echoed), and the switch has learned the guest's MAC on the new
+ * host's port. The longest gap between echoed lines is printed beside the migration's downtime.
+ */
+@Tag("lab")
+class NetMigrationLabTest {
+    private static final String MAC = "52:54:00:77:00:10";
+    private static Path kernel;
+    private static Path initrd;
+
+    @BeforeAll
+    static void needsTheLab() throws IOException {
+        LabGuests.assumeLab("mke2fs");
+        kernel = DefaultImage.defaultKernel().orElseThrow();
+        initrd = DefaultImage.ensure(kernel);
+    }
+
+    /** The guest: its address, an echo server for one connection, and a tick a second on the console. */
+    private static final String GUEST_INIT = """
+            #!/bin/busybox sh
+            /bin/busybox --install -s /bin
+            export PATH=/bin
+            ip link set lo up
+            ip addr add 10.77.0.10/24 dev eth0
+            ip link set eth0 up
+            nc -l -p 5000 -e /bin/cat &
+            echo "net-ready"
+            i=0
+            while true; do i=$((i+1)); echo "tick $i end"; sleep 1; done
+            """;
+
+    /**
+     * The client, run in the wire's namespace: numbered lines, 20 a second (pacing, as a chatty
+     * application would send), until the stop file appears; what comes back is stamped with the
+     * time it arrived ($EPOCHREALTIME: no process per line).
+     */
+    private static final String CLIENT = """
+            L=$1
+            gen() { i=0; while [ ! -e $L/stop ]; do i=$((i+1)); printf 'line %08d abcdefghijklmnopqrstuvwxyz0123456789\\n' $i; sleep 0.05; done; }
+            stamp() { while IFS= read -r l; do printf '%s %s\\n' "$EPOCHREALTIME" "$l"; done; }
+            gen | tee $L/sent | busybox nc 10.77.0.10 5000 | stamp > $L/recv
+            echo "${PIPESTATUS[2]}" > $L/client.rc
+            """;
+
+    private static String labScript(Path certs, Path disk, String jkvm) {
+        String bootArgs = "console=ttyS0 reboot=k panic=1 root=/dev/vda rw init=/sbin/init";
+        String srcTls = TestPki.flags(certs, "source");
+        String dstTls = TestPki.flags(certs, "dest");
+        return LabGuests.SHELL_LIB + String.join("\n",
+                "set -u",
+                "L=$(mktemp -d /dev/shm/jkvm-netmig.XXXXXX)",
+                LabGuests.API_CALL,
+                "lasttick() { grep -ao 'tick [0-9]* end' $1 | tail -n 1 | cut -d' ' -f2; }",
+                "lines() { wc -l < $L/recv 2>/dev/null || echo 0; }",
+                // The wire: a switch, with the client on it.
+                "ip netns add jnw && ip netns add jna && ip netns add jnb || say cannot make network namespaces",
+                "ip -n jnw link set lo up",
+                "ip -n jnw link add brw type bridge && ip -n jnw addr add 10.77.0.1/24 dev brw && ip -n jnw link set brw up",
+                // Each host: a bridge with its address, a cable to the switch, a TAP for its VMM.
+                "n=2; for h in a b; do",
+                "  ip -n jn$h link set lo up",
+                "  ip -n jn$h link add br$h type bridge && ip -n jn$h addr add 10.77.0.$n/24 dev br$h",
+                "  ip -n jn$h link add v$h type veth peer name vw$h netns jnw",
+                "  ip -n jn$h link set v$h master br$h && ip -n jnw link set vw$h master brw",
+                "  ip -n jn$h tuntap add dev jkvmt0 mode tap && ip -n jn$h link set jkvmt0 master br$h",
+                "  for d in v$h jkvmt0 br$h; do ip -n jn$h link set $d up; done; ip -n jnw link set vw$h up",
+                "  n=$((n+1))",
+                "done",
+                "ip -n jna addr; ip -n jnw link | grep -c 'master brw' | sed 's/^/@@switch-ports=/'",
+                "S1=$L/src.sock",
+                "ip netns exec jna " + jkvm + " run --api-sock $S1 --id src " + srcTls + " </dev/null > $L/s1.log 2> $L/v1.err &",
+                "src=$!",
+                "await '[ -S $S1 ]' $src 'grown $L/v1.err' || say no source api socket",
+                "c $S1 PUT /machine-config '{\"vcpu_count\": 1, \"mem_size_mib\": 128}'",
+                "c $S1 PUT /boot-source '{\"kernel_image_path\": \"" + kernel + "\", \"initrd_path\": \"" + initrd
+                        + "\", \"boot_args\": \"" + bootArgs + "\"}'",
+                "c $S1 PUT /drives/rootfs '{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk
+                        + "\", \"is_root_device\": true, \"is_read_only\": false}'",
+                "c $S1 PUT /network-interfaces/eth0 '{\"iface_id\": \"eth0\", \"host_dev_name\": \"jkvmt0\", \"guest_mac\": \""
+                        + MAC + "\"}'",
+                "c $S1 PUT /actions '{\"action_type\": \"InstanceStart\"}'",
+                // The destination listens on host b's address and takes the source's paths (the
+                // same disk file, a TAP of the same name in its own namespace).
+                "ip netns exec jnb " + jkvm + " run --api-sock $L/dst.sock --id dst --incoming tcp:10.77.0.3:47011"
+                        + " --trust-source-paths " + dstTls + " </dev/null > $L/s2.log 2> $L/v2.err &",
+                "dst=$!",
+                "await 'grep -qa migration_listening $L/v2.err' $dst 'grown $L/v2.err $L/s1.log' && say destination listening"
+                        + " || say destination not listening",
+                "await 'grep -qa net-ready $L/s1.log' $src 'grown $L/s1.log' && say guest serving || say guest not serving",
+                "cat > $L/client.sh <<'CLIENT'\n" + CLIENT + "CLIENT",
+                "ip netns exec jnw bash $L/client.sh $L &",
+                "client=$!",
+                "await '[ $(lines) -ge 20 ]' $client 'lines' && say echo flowing || say no echo",
+                "echo \"@@lines-before=$(lines)\"",
+                "bridge -n jnw fdb show dev vwa | grep -i " + MAC + " | sed 's/^/@@fdb-before /'",
+                "say migrating",
+                "ip netns exec jna " + jkvm + " migrate --api-sock $S1 --to tcp:10.77.0.3:47011 " + srcTls + " > $L/mig.out 2>&1 &",
+                "mig=$!",
+                "await '! kill -0 $mig 2>/dev/null' $dst 'lines; grown $L/v2.err'; wait $mig",
+                "echo \"@@migrate-status=$?\"",
+                "sed 's/^/@@report /' $L/mig.out",
+                "n=$(lines); echo \"@@lines-at-switch=$n\"",
+                "await \"[ \\$(lines) -ge $((n+30)) ]\" $client 'lines' && say echo goes on after the migration"
+                        + " || say echo stopped",
+                "bridge -n jnw fdb show dev vwb | grep -i " + MAC + " | sed 's/^/@@fdb-after /'",
+                "touch $L/stop",
+                "await '[ -s $L/client.rc ]' $client 'lines'; wait $client",
+                "echo \"@@client-nc-exit=$(cat $L/client.rc)\"",
+                "echo \"@@sent-lines=$(wc -l < $L/sent) @@recv-lines=$(lines)\"",
+                "echo \"@@sent-sha=$(sha256sum < $L/sent | cut -d' ' -f1)\"",
+                "echo \"@@recv-sha=$(cut -d' ' -f2- $L/recv | sha256sum | cut -d' ' -f1)\"",
+                "awk 'NR > 1 { g = ($1 - p) * 1000; if (g > m) m = g } { p = $1 } END { printf \"@@max-gap-ms=%d\\n\", m }' $L/recv",
+                "echo \"@@dest-state $(curl -s --unix-socket $L/dst.sock http://localhost/)\"",
+                "await '! kill -0 $src 2>/dev/null' $dst 'grown $L/v1.err'; wait $src; echo \"@@source-exit=$?\"",
+                "kill -9 $dst; wait $dst 2>/dev/null",
+                "say done",
+                "{ echo '--- source serial, last lines:'; tail -n 5 $L/s1.log; echo '--- source stderr:'; tail -n 15 $L/v1.err;"
+                        + " echo '--- destination serial, last lines:'; tail -n 5 $L/s2.log; echo '--- destination stderr:';"
+                        + " tail -n 15 $L/v2.err; echo '--- received, last lines:'; tail -n 3 $L/recv; } >&2",
+                "ip netns del jna; ip netns del jnb; ip netns del jnw",
+                "rm -rf $L");
+    }
+
+    @Test
+    void aTcpStreamToTheGuestSurvivesItsMigrationToAnotherHost(@TempDir Path dir) throws Exception {
+        Path disk = LabGuests.ext4WithInit(dir, GUEST_INIT, "32M");
+        Path certs = Files.createDirectories(dir.resolve("certs"));
+        TestPki.create(certs, "10.77.0.2", "10.77.0.3"); // the hosts' addresses on the wire
+
+        LabResult r = Lab.exec(List.of("bash", "-c", labScript(certs, disk, JkvmCommand.shell())), LabGuests.options());
+        String out = r.stdout();
+        String context = out + "\n--- stderr ---\n" + r.stderr();
+        System.out.println(context);
+        assertThat(r.labFailed()).as(r.error() + "\n" + context + "\n--- L1 console ---\n" + r.console()).isFalse();
+        assertThat(out).as(context).contains("@@switch-ports=2");
+        assertThat(out).as(context).contains("@@PUT /network-interfaces/eth0 -> 204");
+        assertThat(out).as(context).contains("@@PUT /actions -> 204");
+        assertThat(out).as(context).contains("@@fdb-before " + MAC);
+        assertThat(out).as(context).contains("@@migrate-status=0");
+        assertThat(out).as(context).contains("@@report migration completed to tcp:10.77.0.3:47011");
+        assertThat(out).as(context).contains("echo goes on after the migration");
+        assertThat(out).as("the switch learned the guest on host b's port; %s", context).contains("@@fdb-after " + MAC);
+        assertThat(out).as(context).contains("@@client-nc-exit=0");
+        assertThat(value(out, "@@recv-sha")).as("every byte echoed once, in order; %s", context)
+                .isEqualTo(value(out, "@@sent-sha"));
+        int atSwitch = number(out, "@@lines-at-switch");
+        assertThat(number(out, "@@recv-lines")).as(context).isGreaterThanOrEqualTo(atSwitch + 30);
+        assertThat(out).as(context).contains("@@dest-state {\"id\":\"dst\",\"state\":\"Running\"");
+        assertThat(out).as(context).contains("@@source-exit=0");
+        System.out.println("stall seen by the client: " + number(out, "@@max-gap-ms") + " ms; migration downtime: "
+                + number(out, "\"downtime_ms\" : ") + " ms");
+    }
+
+    private static String value(String out, String key) {
+        Matcher m = Pattern.compile(Pattern.quote(key) + "=([0-9a-f]{64})").matcher(out);
+        assertThat(m.find()).as("%s in %s", key, out).isTrue();
+        return m.group(1);
+    }
+
+    private static int number(String out, String key) {
+        Matcher m = Pattern.compile(Pattern.quote(key) + "=?(\\d+)").matcher(out);
+        assertThat(m.find()).as("%s in %s", key, out).isTrue();
+        return Integer.parseInt(m.group(1));
+    }
+}
