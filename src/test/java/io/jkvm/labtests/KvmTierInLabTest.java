@@ -85,14 +85,11 @@ class KvmTierInLabTest {
     private static List<DynamicTest> runTier() throws IOException {
         Path home = Path.of(System.getProperty("jkvm.home", ".")).toAbsolutePath();
         Path target = Files.createDirectories(home.resolve("target"));
-        List<JsonNode> finished = new ArrayList<>();
-        Set<String> done = new LinkedHashSet<>();
+        TierRecords records = new TierRecords();
         List<String> machines = new ArrayList<>();
         Set<String> inFlight = Set.of();
         Map<String, Integer> deaths = new HashMap<>();
         List<String> abandoned = new ArrayList<>();
-        Map<String, Integer> at = new HashMap<>();
-        List<String> retried = new ArrayList<>();
         LabResult r = null;
         String output = "";
         long t0 = System.nanoTime();
@@ -100,7 +97,7 @@ class KvmTierInLabTest {
         for (int machine = 1; machine <= MACHINES; machine++) {
             Path results = Files.createTempFile(target, "kvm-tier-", ".jsonl");
             Path skip = Files.createTempFile(target, "kvm-tier-skip-", ".txt");
-            Files.write(skip, done);
+            Files.write(skip, records.done());
             ByteArrayOutputStream captured = new ByteArrayOutputStream();
             OutputStream tee = new Tee(captured);
             Duration left = WHOLE_RUN.minusNanos(System.nanoTime() - t0);
@@ -108,47 +105,18 @@ class KvmTierInLabTest {
                     .withTimeout(left.compareTo(Duration.ofMinutes(10)) < 0 ? Duration.ofMinutes(10) : left)
                     .withIdleTimeout(NO_PROGRESS).withMachine(6144, 2), java.io.InputStream.nullInputStream(), tee, tee);
             output = captured.toString(StandardCharsets.UTF_8);
-            Set<String> started = new LinkedHashSet<>();
-            int before = finished.size();
-            for (String line : Files.readAllLines(results)) {
-                if (line.isBlank()) {
-                    continue;
-                }
-                JsonNode t = JSON.readTree(line);
-                String method = t.path("method").asText("");
-                if ("STARTED".equals(t.path("status").asText())) {
-                    started.add(method);
-                    continue;
-                }
-                Integer earlier = t.path("retry").asBoolean() ? at.get(t.path("name").asText()) : null;
-                if (earlier != null && !List.of("PASSED", "FAILED").contains(t.path("status").asText())) {
-                    continue; // skipped on retry: the first try's failure stands
-                }
-                if (earlier != null) {
-                    // The tier's retry of a failed test: its outcome stands, and a pass says it was one.
-                    JsonNode first = finished.get(earlier);
-                    ((ObjectNode) t).put("first_failure", first.path("message").asText());
-                    finished.set(earlier, t);
-                    if ("PASSED".equals(t.path("status").asText())) {
-                        retried.add(t.path("name").asText());
-                    }
-                    continue;
-                }
-                at.put(t.path("name").asText(), finished.size());
-                finished.add(t);
-                if (!method.isEmpty()) {
-                    done.add(method);
-                }
-            }
+            int before = records.size();
+            inFlight = records.machine(Files.readAllLines(results));
             Files.deleteIfExists(results);
             Files.deleteIfExists(skip);
-            started.removeAll(done);
-            inFlight = started;
             boolean completed = !r.labFailed() && r.exitCode() == 0;
-            machines.add(String.format("lab machine %d: %d tests, %s", machine, finished.size() - before,
+            if (!completed) {
+                records.machineDied();
+            }
+            machines.add(String.format("lab machine %d: %d tests, %s", machine, records.size() - before,
                     completed ? "completed" : (r.labFailed() ? "FAILED: " + r.error() : "exit " + r.exitCode())
                             + (inFlight.isEmpty() ? "" : " while " + String.join(", ", inFlight) + " ran")));
-            if (completed || machine == MACHINES || (finished.size() == before && inFlight.isEmpty())) {
+            if (completed || machine == MACHINES || (records.size() == before && inFlight.isEmpty())) {
                 break;
             }
             // The test in flight runs again in the next machine (a lab crash is seldom the test's
@@ -156,11 +124,13 @@ class KvmTierInLabTest {
             for (String m : inFlight) {
                 if (deaths.merge(m, 1, Integer::sum) >= 2) {
                     abandoned.add(m);
-                    done.add(m);
+                    records.giveUp(m);
                 }
             }
             System.out.println("KvmTierInLabTest: " + machines.getLast() + "; the rest of the tier runs in a new lab machine");
         }
+        List<JsonNode> finished = records.finished();
+        List<String> retried = records.retried();
         List<DynamicTest> tests = new ArrayList<>();
         for (JsonNode t : finished) {
             boolean flake = t.has("first_failure") && "PASSED".equals(t.path("status").asText());

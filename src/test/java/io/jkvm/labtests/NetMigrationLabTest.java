@@ -110,7 +110,11 @@ class NetMigrationLabTest {
                         + "\", \"is_root_device\": true, \"is_read_only\": false}'",
                 "c $S1 PUT /network-interfaces/eth0 '{\"iface_id\": \"eth0\", \"host_dev_name\": \"jkvmt0\", \"guest_mac\": \""
                         + MAC + "\"}'",
-                "c $S1 PUT /actions '{\"action_type\": \"InstanceStart\"}'",
+                // In the background, so the wait shows the guest's progress (the lab's watchdog
+                // ends only a silent step; a boot in a slow lab machine is not one).
+                "c $S1 PUT /actions '{\"action_type\": \"InstanceStart\"}' > $L/start.out &",
+                "starter=$!",
+                "await '! kill -0 $starter 2>/dev/null' $src 'grown $L/s1.log $L/v1.err'; cat $L/start.out",
                 // The destination listens on host b's address and takes the source's paths (the
                 // same disk file, a TAP of the same name in its own namespace).
                 "ip netns exec jnb " + jkvm + " run --api-sock $L/dst.sock --id dst --incoming tcp:10.77.0.3:47011"
