@@ -5,6 +5,7 @@ import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
@@ -18,7 +19,8 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * HTTP/1.1 over a Unix domain socket with Jetty's client: how the daemon talks to each VMM's
- * API and the CLI to the daemon. Failures to connect or answer become IOException.
+ * API and the CLI to the daemon, one connection per request. Failures to connect or answer become
+ * IOException.
  */
 public final class UdsHttpClient implements AutoCloseable {
     /** Status and body of an answer. */
@@ -70,7 +72,12 @@ public final class UdsHttpClient implements AutoCloseable {
      * silence for longer than the idle timeout is still waited for.
      */
     public Reply send(String method, String path, String json, Duration timeout) throws IOException {
+        // One connection per request. A kept-alive connection races the server's idle timeout: the
+        // server closes it as the next request goes out, and that request fails unanswered. A
+        // busy host (a daemon starting several VMMs at once) is where the gap between two
+        // requests grows past the VMM's 10 s, and a non-idempotent request cannot be resent.
         Request req = client.newRequest("http://localhost" + path).method(method)
+                .headers(h -> h.put(HttpHeader.CONNECTION, "close"))
                 .timeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
                 .idleTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
         if (json != null) {

@@ -42,6 +42,7 @@ public final class Daemon implements AutoCloseable {
     /** Checks the daemon's environment settings (JKVM_VMM_START_TIMEOUT); throws naming the bad one. */
     public static void checkEnvironment() {
         ManagedVm.startTimeout(System.getenv("JKVM_VMM_START_TIMEOUT"));
+        VmmProcess.extraJavaOptions(System.getenv(VmmProcess.JAVA_OPTS_ENV));
     }
 
     public Daemon(StateStore store, EventLog log, HostLimits limits) throws IOException {

@@ -37,6 +37,7 @@ public final class VmmProcess {
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
                 "-Xshare:auto", "-Xms8m", "-Xmx96m", "-Xss1m"));
         cmd.addAll(classDataOptions());
+        cmd.addAll(extraJavaOptions(System.getenv(JAVA_OPTS_ENV)));
         String level = System.getProperty("org.slf4j.simpleLogger.defaultLogLevel");
         if (level != null) {
             cmd.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=" + level);
@@ -51,6 +52,32 @@ public final class VmmProcess {
         }
         cmd.addAll(tuning);
         return cmd;
+    }
+
+    /** Extra JVM options for every VMM the daemon starts, e.g. {@code -Xmx200m} or {@code -XX:TieredStopAtLevel=1}. */
+    public static final String JAVA_OPTS_ENV = "JKVM_VMM_JAVA_OPTS";
+    private static final java.util.regex.Pattern JVM_OPTION =
+            java.util.regex.Pattern.compile("-(X|XX:|D)[A-Za-z0-9+_.:=/,-]+|-verbose:[a-z,]+");
+
+    /**
+     * {@value #JAVA_OPTS_ENV}, split at whitespace: JVM options only ({@code -X...}, {@code
+     * -XX:...}, {@code -D...}, {@code -verbose:...}). Anything else (a class path, a main class, an
+     * agent) is refused naming it: the VMM's command line is the daemon's to build.
+     */
+    public static List<String> extraJavaOptions(String value) {
+        if (value == null || value.isBlank()) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        for (String o : value.strip().split("\\s+")) {
+            if (!JVM_OPTION.matcher(o).matches() || o.startsWith("-Xbootclasspath") || o.startsWith("-XX:Flags")
+                    || o.startsWith("-XX:VMOptionsFile")) {
+                throw new IllegalArgumentException(JAVA_OPTS_ENV + ": '" + o + "' is not a JVM option this daemon passes on"
+                        + " (-X..., -XX:..., -D... or -verbose:...)");
+            }
+            out.add(o);
+        }
+        return List.copyOf(out);
     }
 
     /**

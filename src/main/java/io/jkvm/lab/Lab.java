@@ -91,17 +91,30 @@ public final class Lab {
         if (unavailable.isPresent()) {
             return failure(unavailable.get(), "", null, Duration.ZERO);
         }
+        MachineImages images = images(opts);
+        try (LabJob job = LabJob.create()) {
+            List<LabJob.Share> shares = shares(opts);
+            job.write(command, opts, shares, opts.tty() ? terminalSize() : Optional.empty());
+            return new Session(job, opts).run(L1CommandLine.build(images.boot(), images.initrd(), opts, job, shares),
+                    in, out, err);
+        }
+    }
+
+    /** What a lab machine boots: its kernel and its initramfs (the L1 image). */
+    private record MachineImages(Path boot, Path initrd) {}
+
+    /**
+     * Builds the lab machine's images when they are missing or stale. One caller at a time: lab
+     * machines started together (the direct-KVM tier's lanes) would otherwise each build them.
+     */
+    private static synchronized MachineImages images(LabOptions opts) throws IOException {
         Path kernel = opts.kernel() != null ? opts.kernel() : DefaultImage.defaultKernel().orElseThrow();
         String release = KernelVersion.of(kernel);
         Path initrd = L1Image.ensure(release);
         // The uncompressed PVH-bootable kernel saves ~2 s of emulated decompression per boot.
         Path boot = Vmlinux.ensure(kernel, JkvmHome.buildDir().resolve("lab").resolve("vmlinux-" + release))
                 .orElse(kernel);
-        try (LabJob job = LabJob.create()) {
-            List<LabJob.Share> shares = shares(opts);
-            job.write(command, opts, shares, opts.tty() ? terminalSize() : Optional.empty());
-            return new Session(job, opts).run(L1CommandLine.build(boot, initrd, opts, job, shares), in, out, err);
-        }
+        return new MachineImages(boot, initrd);
     }
 
     /** The project directory, the working directory and extra shares, minus what is already writable. */

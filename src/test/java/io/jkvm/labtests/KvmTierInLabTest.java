@@ -24,7 +24,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -35,10 +34,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The direct-KVM tier on a host without usable KVM (no /dev/kvm, no permission, or the device
- * setting pointing elsewhere): the whole tier runs inside one lab machine, whose nested KVM is
- * hardware-style, and every test of it is reported here as a test of its own ("[lab] Class.method"),
- * so the summary shows the tier ran. On a host with usable KVM the tier runs directly and this
- * is skipped, saying so.
+ * setting pointing elsewhere): the tier runs inside the lab, whose nested KVM is hardware-style,
+ * shared out between lab machines that run side by side (lanes, {@link TierLanes}; one per host
+ * CPU), and every test of it is reported here as a test of its own ("[lab] Class.method"), so the
+ * summary shows the tier ran. On a host with usable KVM the tier runs directly and this is
+ * skipped, saying so.
  */
 @Tag("lab")
 @Tag("kvm")
@@ -49,10 +49,10 @@ class KvmTierInLabTest {
      * the lab machine itself stopped (a wedged L1), not a quiet test.
      */
     private static final Duration NO_PROGRESS = Duration.ofMinutes(5);
-    /** The backstop for the whole run, over every lab machine (the tier takes ~15 min in the lab). */
+    /** The backstop for a lane's run, over all its lab machines (a lane takes ~20 min in the lab). */
     private static final Duration WHOLE_RUN = Duration.ofMinutes(80);
     /**
-     * Lab machines per run. The emulated lab machine now and then dies under the tier (a JVM
+     * Lab machines per lane. The emulated lab machine now and then dies under the tier (a JVM
      * crashing in JIT-patched code under QEMU's multi-threaded TCG, or L1's kernel in a soft
      * lockup); the next machine runs only the tests not yet finished, and the run says so. A test
      * that was running when two machines died is not run a third time: it fails, naming both.
@@ -68,7 +68,7 @@ class KvmTierInLabTest {
     private static List<DynamicTest> outcome;
 
     @TestFactory
-    Stream<DynamicTest> theDirectKvmTierRunsInsideTheLab() throws IOException {
+    Stream<DynamicTest> theDirectKvmTierRunsInsideTheLab() throws Exception {
         Optional<String> noKvm = KvmAvailable.unavailable();
         Assumptions.assumeTrue(noKvm.isPresent(), "this host has usable KVM: the direct-KVM tier ran here, directly");
         LabGuests.assumeLab();
@@ -82,9 +82,95 @@ class KvmTierInLabTest {
         return outcome.stream();
     }
 
-    private static List<DynamicTest> runTier() throws IOException {
+    /** One lane's run: its tests' merged results and what became of each of its lab machines. */
+    private record LaneOutcome(TierRecords records, List<String> machines, List<String> abandoned, Set<String> inFlight,
+            LabResult last, String lastOutput) {}
+
+    private static List<DynamicTest> runTier() throws Exception {
         Path home = Path.of(System.getProperty("jkvm.home", ".")).toAbsolutePath();
         Path target = Files.createDirectories(home.resolve("target"));
+        double hostJvmStart = TierLauncher.jvmStartMillis();
+        List<String> classes = TierLauncher.classes("kvm", System.getProperty(TierLauncher.CLASSES, TierLauncher.ALL_CLASSES));
+        int lanes = TierLanes.count(System.getProperty(LANES_PROPERTY), Runtime.getRuntime().availableProcessors(),
+                availableMib(), LANE_MIB);
+        List<List<String>> plan = TierLanes.split(classes, lanes, TierLanes.LAB_SECONDS);
+        System.out.printf("KvmTierInLabTest: %d test classes in %d lab machine(s) at once, one CPU each%n",
+                classes.size(), plan.size());
+        List<Thread> threads = new ArrayList<>();
+        LaneOutcome[] outcomes = new LaneOutcome[plan.size()];
+        Exception[] errors = new Exception[plan.size()];
+        for (int i = 0; i < plan.size(); i++) {
+            int lane = i;
+            String label = plan.size() == 1 ? "" : "lane " + (lane + 1);
+            System.out.println("KvmTierInLabTest: " + (label.isEmpty() ? "" : label + ": ") + "classes "
+                    + plan.get(lane).stream().map(c -> c.substring(c.lastIndexOf('.') + 1)).toList());
+            threads.add(Thread.ofPlatform().name("tier-lane-" + (lane + 1)).start(() -> {
+                try {
+                    outcomes[lane] = runLane(home, target, TierLanes.regex(plan.get(lane)), hostJvmStart, label);
+                } catch (Exception e) {
+                    errors[lane] = e;
+                }
+            }));
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        for (Exception e : errors) {
+            if (e != null) {
+                throw e;
+            }
+        }
+        List<DynamicTest> tests = new ArrayList<>();
+        List<String> machines = new ArrayList<>();
+        List<String> retried = new ArrayList<>();
+        int reported = 0;
+        for (LaneOutcome o : outcomes) {
+            machines.addAll(o.machines());
+            retried.addAll(o.records().retried());
+            for (JsonNode t : o.records().finished()) {
+                boolean flake = t.has("first_failure") && "PASSED".equals(t.path("status").asText());
+                tests.add(DynamicTest.dynamicTest("[lab] " + t.path("name").asText() + (flake ? " (passed on retry)" : ""),
+                        () -> report(t)));
+                reported++;
+                if (flake) {
+                    System.out.println("KvmTierInLabTest: " + t.path("name").asText() + " passed on retry; its first try failed: "
+                            + t.path("first_failure").asText());
+                }
+            }
+            for (String m : o.abandoned()) {
+                tests.add(DynamicTest.dynamicTest("[lab] " + m, () -> {
+                    throw new AssertionFailedError(m + " was running when two lab machines died: " + String.join("; ", o.machines()));
+                }));
+            }
+            for (String m : o.inFlight()) {
+                tests.add(DynamicTest.dynamicTest("[lab] " + m, () -> {
+                    throw new AssertionFailedError(m + " was running when the last lab machine died: "
+                            + String.join("; ", o.machines()));
+                }));
+            }
+        }
+        io.jkvm.testing.TierSummary.say(String.format("direct-KVM: ran inside the lab: %d tests reported (%s)%s",
+                reported, String.join("; ", machines),
+                retried.isEmpty() ? "" : "; passed on retry after failing once: " + String.join(", ", retried)));
+        int total = tests.size();
+        tests.add(DynamicTest.dynamicTest("[lab] the tier completed", () -> {
+            for (LaneOutcome o : outcomes) {
+                assertThat(o.last().labFailed()).as("%s\n%s\n--- output ---\n%s\n--- L1 console ---\n%s",
+                        String.join("\n", o.machines()), o.last().error(), o.lastOutput(), o.last().console()).isFalse();
+                assertThat(o.last().exitCode()).as("%s\n%s", String.join("\n", o.machines()), o.lastOutput()).isZero();
+            }
+            assertThat(total).as("tests reported by the tier").isGreaterThan(1);
+        }));
+        return List.copyOf(tests);
+    }
+
+    /**
+     * One lane: its classes in a lab machine, and in another when that one dies, up to {@link
+     * #MACHINES}. Its output goes to this test's stdout a line at a time, each line marked with
+     * {@code label} when lanes run side by side.
+     */
+    private static LaneOutcome runLane(Path home, Path target, String classes, double hostJvmStart, String label)
+            throws IOException {
         TierRecords records = new TierRecords();
         List<String> machines = new ArrayList<>();
         Set<String> inFlight = Set.of();
@@ -93,17 +179,17 @@ class KvmTierInLabTest {
         LabResult r = null;
         String output = "";
         long t0 = System.nanoTime();
-        double hostJvmStart = TierLauncher.jvmStartMillis();
         for (int machine = 1; machine <= MACHINES; machine++) {
             Path results = Files.createTempFile(target, "kvm-tier-", ".jsonl");
             Path skip = Files.createTempFile(target, "kvm-tier-skip-", ".txt");
             Files.write(skip, records.done());
             ByteArrayOutputStream captured = new ByteArrayOutputStream();
-            OutputStream tee = new Tee(captured);
+            LinesOut tee = new LinesOut(captured, label.isEmpty() ? "" : label + ", ");
             Duration left = WHOLE_RUN.minusNanos(System.nanoTime() - t0);
-            r = Lab.run(command(home, results, skip, hostJvmStart), LabOptions.defaults()
+            r = Lab.run(command(home, results, skip, hostJvmStart, classes), LabOptions.defaults()
                     .withTimeout(left.compareTo(Duration.ofMinutes(10)) < 0 ? Duration.ofMinutes(10) : left)
-                    .withIdleTimeout(NO_PROGRESS).withMachine(6144, 2), java.io.InputStream.nullInputStream(), tee, tee);
+                    .withIdleTimeout(NO_PROGRESS).withMachine(LANE_MIB, 1), java.io.InputStream.nullInputStream(), tee, tee);
+            tee.close();
             output = captured.toString(StandardCharsets.UTF_8);
             int before = records.size();
             inFlight = records.machine(Files.readAllLines(results));
@@ -113,7 +199,7 @@ class KvmTierInLabTest {
             if (!completed) {
                 records.machineDied();
             }
-            machines.add(String.format("lab machine %d: %d tests, %s", machine, records.size() - before,
+            machines.add(String.format("%slab machine %d: %d tests, %s", label.isEmpty() ? "" : label + ", ", machine, records.size() - before,
                     completed ? "completed" : (r.labFailed() ? "FAILED: " + r.error() : "exit " + r.exitCode())
                             + (inFlight.isEmpty() ? "" : " while " + String.join(", ", inFlight) + " ran")));
             if (completed || machine == MACHINES || (records.size() == before && inFlight.isEmpty())) {
@@ -127,79 +213,45 @@ class KvmTierInLabTest {
                     records.giveUp(m);
                 }
             }
-            System.out.println("KvmTierInLabTest: " + machines.getLast() + "; the rest of the tier runs in a new lab machine");
+            System.out.println("KvmTierInLabTest: " + machines.getLast() + "; the rest of the lane runs in a new lab machine");
         }
-        List<JsonNode> finished = records.finished();
-        List<String> retried = records.retried();
-        List<DynamicTest> tests = new ArrayList<>();
-        for (JsonNode t : finished) {
-            boolean flake = t.has("first_failure") && "PASSED".equals(t.path("status").asText());
-            tests.add(DynamicTest.dynamicTest("[lab] " + t.path("name").asText() + (flake ? " (passed on retry)" : ""),
-                    () -> report(t)));
-        }
-        for (String m : abandoned) {
-            tests.add(DynamicTest.dynamicTest("[lab] " + m, () -> {
-                throw new AssertionFailedError(m + " was running when two lab machines died: " + String.join("; ", machines));
-            }));
-        }
-        for (String m : inFlight) {
-            tests.add(DynamicTest.dynamicTest("[lab] " + m, () -> {
-                throw new AssertionFailedError(m + " was running when the last lab machine died: " + String.join("; ", machines));
-            }));
-        }
-        io.jkvm.testing.TierSummary.say(String.format("direct-KVM: ran inside the lab: %d tests reported (%s)%s",
-                finished.size(), String.join("; ", machines),
-                retried.isEmpty() ? "" : "; passed on retry after failing once: " + String.join(", ", retried)));
-        for (JsonNode t : finished) {
-            if (t.has("first_failure") && "PASSED".equals(t.path("status").asText())) {
-                System.out.println("KvmTierInLabTest: " + t.path("name").asText() + " passed on retry; its first try failed: "
-                        + t.path("first_failure").asText());
+        return new LaneOutcome(records, machines, abandoned, inFlight, r, output);
+    }
+
+    /** -Djkvm.tier.lanes=N: lab machines at once (default: one per host CPU, as memory allows, at most 4). */
+    static final String LANES_PROPERTY = "jkvm.tier.lanes";
+    /**
+     * Each lane's lab machine: enough for the daemon tests' five VMs and their JVMs. It has one
+     * CPU, and that is also what keeps its JVMs alive: with two, JVMs there died again and again
+     * (four in two runs) of SIGSEGV at the entry of a C1-compiled method just made not entrant.
+     * HotSpot patches a jump over the entry while other threads run it, and QEMU's multi-threaded
+     * TCG, with the patching and the executing thread on different emulated CPUs, ran a torn mix
+     * (a #GP at a well-formed jmp). On one CPU the patch and every later execution are in order;
+     * the lanes side by side win back the parallelism.
+     */
+    private static final int LANE_MIB = 6144;
+
+    /** MemAvailable from /proc/meminfo, in MiB (a lane is not started where it would not fit). */
+    private static long availableMib() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+            if (line.startsWith("MemAvailable:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
             }
         }
-        LabResult last = r;
-        String lastOutput = output;
-        tests.add(DynamicTest.dynamicTest("[lab] the tier completed", () -> {
-            assertThat(last.labFailed()).as("%s\n%s\n--- output ---\n%s\n--- L1 console ---\n%s",
-                    String.join("\n", machines), last.error(), lastOutput, last.console()).isFalse();
-            assertThat(last.exitCode()).as("%s\n%s", String.join("\n", machines), lastOutput).isZero();
-            assertThat(tests.size()).as("tests reported by the tier").isGreaterThan(1);
-        }));
-        return List.copyOf(tests);
+        return LANE_MIB;
     }
 
-    /**
-     * The tier's processes (its JVM, and every VMM, daemon and CLI JVM it starts, which inherit
-     * the affinity) run on one CPU of the lab machine: {@value #PIN_PROPERTY}, "0" unless set,
-     * empty for none. JVMs there died again and again (four in two runs) of SIGSEGV at the entry
-     * of a C1-compiled method just made not entrant: HotSpot patches a jump over the entry while
-     * other threads run it, and QEMU's multi-threaded TCG, with the patching and the executing
-     * thread on different emulated CPUs, ran a torn mix (a #GP at a well-formed jmp). On one CPU
-     * the patch and every later execution are in order. The cost is the tier's parallelism.
-     */
-    static final String PIN_PROPERTY = "jkvm.tier.cpus";
-
-    private static String pin() {
-        String cpus = System.getProperty(PIN_PROPERTY, "0");
-        if (cpus.isBlank()) {
-            return "";
-        }
-        if (!cpus.matches("[0-9,-]{1,32}")) {
-            throw new IllegalArgumentException(PIN_PROPERTY + ": a CPU list such as 0 or 0-1, not '" + cpus + "'");
-        }
-        return "taskset -c " + cpus + " ";
-    }
-
-    private static List<String> command(Path home, Path results, Path skip, double hostJvmStart) {
+    private static List<String> command(Path home, Path results, Path skip, double hostJvmStart, String classes) {
         return new ArrayList<>(List.of("sh", "-c",
                 // Unix sockets cannot live on the lab's 9p-shared /tmp: temporary files go to L1's tmpfs.
-                "T=$(mktemp -d /dev/shm/kvm-tier.XXXXXX) && exec " + pin() + "\"$@\" -Djava.io.tmpdir=$T " + TierLauncher.class.getName()
+                "T=$(mktemp -d /dev/shm/kvm-tier.XXXXXX) && exec \"$@\" -Djava.io.tmpdir=$T " + TierLauncher.class.getName()
                         + " kvm " + results, "tier",
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-Xss2m", "-Djkvm.home=" + home,
                 // The tier scales its hang detectors by how much slower the lab is (Patience).
                 "-D" + TierLauncher.HOST_JVM_START + "=" + Math.round(hostJvmStart),
-                // -Djkvm.tier.classes=REGEX runs only those classes of the tier (looking into one failure).
-                "-D" + TierLauncher.CLASSES + "=" + System.getProperty(TierLauncher.CLASSES, TierLauncher.ALL_CLASSES),
+                // This lane's classes (-Djkvm.tier.classes=REGEX on the host narrows the whole tier).
+                "-D" + TierLauncher.CLASSES + "=" + classes,
                 // -Djkvm.tier.childCds=false: children without the shared archive (to measure what it saves).
                 "-D" + TierLauncher.CHILD_CDS + "=" + System.getProperty(TierLauncher.CHILD_CDS, "true"),
                 "-D" + TierLauncher.SKIP_FILE + "=" + skip,
@@ -219,25 +271,60 @@ class KvmTierInLabTest {
         }
     }
 
-    /** Copies the lab's output to this test's stdout (progress in the build log) and keeps it. */
-    private static final class Tee extends OutputStream {
+    /**
+     * Copies a lane's output to this test's stdout (progress in the build log) a whole line at a
+     * time, each marked with the seconds since its lab machine started (and the lane, when lanes
+     * run side by side), and keeps it.
+     */
+    private static final class LinesOut extends OutputStream {
         private final ByteArrayOutputStream keep;
+        private final String lane;
+        private final long t0 = System.nanoTime();
+        private final ByteArrayOutputStream line = new ByteArrayOutputStream();
 
-        Tee(ByteArrayOutputStream keep) {
+        LinesOut(ByteArrayOutputStream keep, String lane) {
             this.keep = keep;
+            this.lane = lane;
         }
 
         @Override
         public synchronized void write(int b) {
             keep.write(b);
-            System.out.write(b);
+            line.write(b);
+            if (b == '\n' || line.size() >= 64 * 1024) {
+                emit();
+            }
         }
 
         @Override
         public synchronized void write(byte[] b, int off, int len) {
-            keep.write(b, off, len);
-            System.out.write(b, off, len);
-            System.out.flush();
+            for (int i = off; i < off + len; i++) {
+                write(b[i]);
+            }
+        }
+
+        /** Whole lines only: the lab flushes after every write, which would cut lines apart. */
+        @Override
+        public void flush() {}
+
+        /** Prints what is left of the last line (the lab machine has ended). */
+        @Override
+        public synchronized void close() {
+            emit();
+        }
+
+        private void emit() {
+            if (line.size() == 0) {
+                return;
+            }
+            synchronized (System.out) {
+                byte[] prefix = String.format("[%s%ds] ", lane, (System.nanoTime() - t0) / 1_000_000_000L)
+                        .getBytes(StandardCharsets.UTF_8);
+                System.out.write(prefix, 0, prefix.length);
+                System.out.write(line.toByteArray(), 0, line.size());
+                System.out.flush();
+            }
+            line.reset();
         }
     }
 }

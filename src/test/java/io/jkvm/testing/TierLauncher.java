@@ -12,6 +12,7 @@ import org.junit.platform.launcher.PostDiscoveryFilter;
 import org.junit.platform.launcher.TagFilter;
 import org.junit.platform.launcher.TestExecutionListener;
 import org.junit.platform.launcher.TestIdentifier;
+import org.junit.platform.launcher.TestPlan;
 import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
 import org.junit.platform.launcher.core.LauncherFactory;
 
@@ -69,19 +70,8 @@ public final class TierLauncher {
                     packed, (System.nanoTime() - t0) / 1e9);
         }
         TierStallWatch watch = TierStallWatch.install();
-        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
-                .selectors(DiscoverySelectors.selectPackage("io.jkvm"))
-                .filters(TagFilter.includeTags(tag),
-                        // The lab runners themselves carry the tag; they must not recurse.
-                        ClassNameFilter.excludeClassNamePatterns(".*InLabTest"),
-                        ClassNameFilter.includeClassNamePatterns(System.getProperty(CLASSES, ALL_CLASSES)),
-                        alreadyRun(System.getProperty(SKIP_FILE)))
-                // A hang detector per test, far above any test's needs even in the lab. On its own
-                // thread, so a test stuck where an interrupt does not reach (a blocking read) is
-                // abandoned and the rest of the tier still runs; TierStallWatch reports before.
-                .configurationParameter("junit.jupiter.execution.timeout.default", "20 m")
-                .configurationParameter("junit.jupiter.execution.timeout.thread.mode.default", "SEPARATE_THREAD")
-                .build();
+        LauncherDiscoveryRequest request = request(tag, System.getProperty(CLASSES, ALL_CLASSES),
+                alreadyRun(System.getProperty(SKIP_FILE)));
         Launcher launcher = LauncherFactory.create();
         try (Writer out = Files.newBufferedWriter(results, StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
@@ -89,6 +79,40 @@ public final class TierLauncher {
         }
         // Tests may leave non-daemon threads (servers, VMM children's pumps): the run is over.
         System.exit(0);
+    }
+
+    /** The tier's tests: those tagged {@code tag} in classes matching {@code classes}, less what {@code skip} leaves out. */
+    static LauncherDiscoveryRequest request(String tag, String classes, PostDiscoveryFilter skip) {
+        return LauncherDiscoveryRequestBuilder.request()
+                .selectors(DiscoverySelectors.selectPackage("io.jkvm"))
+                .filters(TagFilter.includeTags(tag),
+                        // The lab runners themselves carry the tag; they must not recurse.
+                        ClassNameFilter.excludeClassNamePatterns(".*InLabTest"),
+                        ClassNameFilter.includeClassNamePatterns(classes),
+                        skip)
+                // A hang detector per test, far above any test's needs even in the lab. On its own
+                // thread, so a test stuck where an interrupt does not reach (a blocking read) is
+                // abandoned and the rest of the tier still runs; TierStallWatch reports before.
+                .configurationParameter("junit.jupiter.execution.timeout.default", "20 m")
+                .configurationParameter("junit.jupiter.execution.timeout.thread.mode.default", "SEPARATE_THREAD")
+                .build();
+    }
+
+    /**
+     * The tier's test classes (fully qualified, sorted), as a run with the same {@code tag} and
+     * {@code classes} would find them: what KvmTierInLabTest shares out between its lab machines.
+     */
+    public static List<String> classes(String tag, String classes) {
+        TestPlan plan = LauncherFactory.create().discover(request(tag, classes, d -> FilterResult.included("all")));
+        java.util.SortedSet<String> found = new java.util.TreeSet<>();
+        for (TestIdentifier root : plan.getRoots()) {
+            for (TestIdentifier t : plan.getDescendants(root)) {
+                if (t.isTest() && t.getSource().orElse(null) instanceof MethodSource m) {
+                    found.add(m.getClassName());
+                }
+            }
+        }
+        return List.copyOf(found);
     }
 
     /**

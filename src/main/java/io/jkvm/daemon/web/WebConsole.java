@@ -541,6 +541,14 @@ public final class WebConsole implements AutoCloseable {
 
     private static void send(Response response, Callback callback, int status, String type, byte[] body) {
         response.setStatus(status);
+        Request request = response.getRequest();
+        boolean hasBody = request.getLength() > 0 || request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
+        if (status >= 400 && hasBody) {
+            // A refusal may leave the request's body unread (a cross-origin login is refused before
+            // its form is read). Jetty then ends the connection after this response, and a client
+            // that was not told would send its next request into the closed connection.
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        }
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, type);
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
         response.write(true, ByteBuffer.wrap(body), callback);

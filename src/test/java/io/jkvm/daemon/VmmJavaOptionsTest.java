@@ -1,0 +1,39 @@
+package io.jkvm.daemon;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** JKVM_VMM_JAVA_OPTS: JVM options the daemon adds to each VMM's command line, and nothing else. */
+class VmmJavaOptionsTest {
+    @Test
+    void jvmOptionsArePassedOnInOrder() {
+        assertThat(VmmProcess.extraJavaOptions(null)).isEmpty();
+        assertThat(VmmProcess.extraJavaOptions("  ")).isEmpty();
+        assertThat(VmmProcess.extraJavaOptions(" -XX:TieredStopAtLevel=1\t-Xmx200m -Dfoo.bar=a/b,c -verbose:gc "))
+                .containsExactly("-XX:TieredStopAtLevel=1", "-Xmx200m", "-Dfoo.bar=a/b,c", "-verbose:gc");
+    }
+
+    @Test
+    void anythingButAJvmOptionIsRefusedByName() {
+        for (String bad : new String[] {"-cp /tmp/x", "-jar evil.jar", "io.jkvm.Other", "-javaagent:/tmp/a.jar",
+                "-XX:VMOptionsFile=/tmp/o", "-Xbootclasspath/a:/tmp", "--add-opens=java.base/java.lang=ALL-UNNAMED"}) {
+            assertThatThrownBy(() -> VmmProcess.extraJavaOptions(bad)).as(bad)
+                    .hasMessageStartingWith("JKVM_VMM_JAVA_OPTS: '" + bad.split(" ")[0] + "'");
+        }
+    }
+
+    @Test
+    void theOptionsComeBeforeTheMainClass() {
+        var cmd = VmmProcess.command(Path.of("/run/a.sock"), Path.of("/run/c.sock"), "vm1", null);
+        assertThat(cmd.indexOf(VmmProcess.MAIN_CLASS)).isGreaterThan(cmd.indexOf("-cp"));
+        String opts = System.getenv(VmmProcess.JAVA_OPTS_ENV);
+        if (opts != null && !opts.isBlank()) {
+            int at = cmd.indexOf(opts.strip().split("\\s+")[0]);
+            assertThat(at).as("%s in %s", opts, cmd).isPositive().isLessThan(cmd.indexOf(VmmProcess.MAIN_CLASS));
+        }
+    }
+}
