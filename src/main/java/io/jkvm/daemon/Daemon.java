@@ -39,10 +39,22 @@ public final class Daemon implements AutoCloseable {
     /** Ids picked for VMs being defined, not yet in {@link #vms}. */
     private final java.util.Set<Integer> pendingUids = new java.util.HashSet<>();
 
-    /** Checks the daemon's environment settings (JKVM_VMM_START_TIMEOUT); throws naming the bad one. */
+    /**
+     * Checks the daemon's environment settings (JKVM_VMM_START_TIMEOUT, JKVM_VMM_JAVA_OPTS, whose
+     * options this JDK must start with); throws naming the bad one.
+     */
     public static void checkEnvironment() {
         ManagedVm.startTimeout(System.getenv("JKVM_VMM_START_TIMEOUT"));
-        VmmProcess.extraJavaOptions(System.getenv(VmmProcess.JAVA_OPTS_ENV));
+        List<String> javaOptions = VmmProcess.extraJavaOptions(System.getenv(VmmProcess.JAVA_OPTS_ENV));
+        try {
+            VmmProcess.checkJavaOptions(javaOptions);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(VmmProcess.JAVA_OPTS_ENV + ": cannot start java to check them: "
+                    + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalArgumentException(VmmProcess.JAVA_OPTS_ENV + ": interrupted while checking them", e);
+        }
     }
 
     public Daemon(StateStore store, EventLog log, HostLimits limits) throws IOException {

@@ -35,7 +35,7 @@ public final class VmmProcess {
         }
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
-                "-Xshare:auto", "-Xms8m", "-Xmx96m", "-Xss1m"));
+                "-Xshare:auto", "-Xms8m", "-Xmx96m", "-Xss1m", "-XX:-UsePerfData"));
         cmd.addAll(classDataOptions());
         cmd.addAll(extraJavaOptions(System.getenv(JAVA_OPTS_ENV)));
         String level = System.getProperty("org.slf4j.simpleLogger.defaultLogLevel");
@@ -60,9 +60,17 @@ public final class VmmProcess {
             java.util.regex.Pattern.compile("-(X|XX:|D)[A-Za-z0-9+_.:=/,-]+|-verbose:[a-z,]+");
 
     /**
+     * Options that load code, run commands or read more options: not passed on. ({@code -Xrun} loads
+     * an agent; {@code -XX:On...} runs a command on an error.)
+     */
+    private static final List<String> REFUSED = List.of("-Xrun", "-Xbootclasspath", "-XX:On", "-XX:Flags",
+            "-XX:VMOptionsFile");
+
+    /**
      * {@value #JAVA_OPTS_ENV}, split at whitespace: JVM options only ({@code -X...}, {@code
-     * -XX:...}, {@code -D...}, {@code -verbose:...}). Anything else (a class path, a main class, an
-     * agent) is refused naming it: the VMM's command line is the daemon's to build.
+     * -XX:...}, {@code -D...}, {@code -verbose:...}), less {@link #REFUSED}. Anything else (a class
+     * path, a main class, an agent) is refused naming it: the VMM's command line is the daemon's to
+     * build. Whether this JDK takes the options is {@link #checkJavaOptions}'s question.
      */
     public static List<String> extraJavaOptions(String value) {
         if (value == null || value.isBlank()) {
@@ -70,14 +78,41 @@ public final class VmmProcess {
         }
         List<String> out = new ArrayList<>();
         for (String o : value.strip().split("\\s+")) {
-            if (!JVM_OPTION.matcher(o).matches() || o.startsWith("-Xbootclasspath") || o.startsWith("-XX:Flags")
-                    || o.startsWith("-XX:VMOptionsFile")) {
+            if (!JVM_OPTION.matcher(o).matches() || REFUSED.stream().anyMatch(o::startsWith)) {
                 throw new IllegalArgumentException(JAVA_OPTS_ENV + ": '" + o + "' is not a JVM option this daemon passes on"
-                        + " (-X..., -XX:..., -D... or -verbose:...)");
+                        + " (-X..., -XX:..., -D... or -verbose:..., without agents, commands to run, option files"
+                        + " or a class path)");
             }
             out.add(o);
         }
         return List.copyOf(out);
+    }
+
+    /**
+     * Starts this JDK once with {@code options} ({@code java OPTIONS -version}), so a flag it does
+     * not know, or one that conflicts with a VMM's own, stops the daemon at start instead of every
+     * VM start. Returns nothing when the JVM starts; otherwise throws with its first error line.
+     */
+    public static void checkJavaOptions(List<String> options) throws IOException, InterruptedException {
+        if (options.isEmpty()) {
+            return;
+        }
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of("-XX:+UseSerialGC", "-Xms8m", "-Xmx96m", "-Xss1m", "-XX:-UsePerfData"));
+        cmd.addAll(options);
+        cmd.add("-version");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readNBytes(64 * 1024), StandardCharsets.UTF_8);
+        p.getInputStream().close();
+        if (!p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IllegalArgumentException(JAVA_OPTS_ENV + ": java with these options did not start within 120 s");
+        }
+        if (p.exitValue() != 0) {
+            String first = out.lines().filter(l -> !l.isBlank()).findFirst().orElse("exit status " + p.exitValue());
+            throw new IllegalArgumentException(JAVA_OPTS_ENV + ": the JVM refuses them: " + first);
+        }
     }
 
     /**

@@ -3,6 +3,7 @@ package io.jkvm.daemon;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -20,10 +21,22 @@ class VmmJavaOptionsTest {
     @Test
     void anythingButAJvmOptionIsRefusedByName() {
         for (String bad : new String[] {"-cp /tmp/x", "-jar evil.jar", "io.jkvm.Other", "-javaagent:/tmp/a.jar",
-                "-XX:VMOptionsFile=/tmp/o", "-Xbootclasspath/a:/tmp", "--add-opens=java.base/java.lang=ALL-UNNAMED"}) {
+                "-XX:VMOptionsFile=/tmp/o", "-Xbootclasspath/a:/tmp", "--add-opens=java.base/java.lang=ALL-UNNAMED",
+                "-Xrunjdwp:transport=dt_socket,server=y", "-XX:OnError=/tmp/x", "-XX:OnOutOfMemoryError=/tmp/x"}) {
             assertThatThrownBy(() -> VmmProcess.extraJavaOptions(bad)).as(bad)
                     .hasMessageStartingWith("JKVM_VMM_JAVA_OPTS: '" + bad.split(" ")[0] + "'");
         }
+    }
+
+    @Test
+    void optionsThisJdkDoesNotTakeAreRefusedWithItsOwnWords() throws Exception {
+        VmmProcess.checkJavaOptions(List.of());
+        VmmProcess.checkJavaOptions(List.of("-XX:TieredStopAtLevel=1", "-Dx=y"));
+        assertThatThrownBy(() -> VmmProcess.checkJavaOptions(List.of("-XX:+NoSuchOptionAnywhere")))
+                .hasMessageStartingWith("JKVM_VMM_JAVA_OPTS: the JVM refuses them: ")
+                .hasMessageContaining("NoSuchOptionAnywhere");
+        assertThatThrownBy(() -> VmmProcess.checkJavaOptions(List.of("-XX:+UseG1GC")))
+                .as("conflicts with the VMM's own -XX:+UseSerialGC").hasMessageContaining("JKVM_VMM_JAVA_OPTS");
     }
 
     @Test

@@ -23,6 +23,8 @@ public final class JkvmCommand {
         cmd.add("-XX:+UseSerialGC");
         cmd.add("-XX:TieredStopAtLevel=1");
         cmd.add("-Xshare:auto");
+        // No hsperfdata file: inside the lab /tmp is the host's (9p), shared by every lab machine.
+        cmd.add("-XX:-UsePerfData");
         cmd.addAll(ChildJvm.options());
         // Extra JVM options, as bin/jkvm takes them (JKVM_JAVA_OPTS): the lab's reliability experiments use it.
         String extra = System.getenv("JKVM_JAVA_OPTS");

@@ -107,8 +107,18 @@ public final class TierLauncher {
         java.util.SortedSet<String> found = new java.util.TreeSet<>();
         for (TestIdentifier root : plan.getRoots()) {
             for (TestIdentifier t : plan.getDescendants(root)) {
-                if (t.isTest() && t.getSource().orElse(null) instanceof MethodSource m) {
-                    found.add(m.getClassName());
+                // Class containers too: a class of test factories or templates has no test until
+                // it runs. A nested class goes with its top-level class (the lane's filter names that).
+                Class<?> k = switch (t.getSource().orElse(null)) {
+                    case MethodSource m -> m.getJavaClass();
+                    case org.junit.platform.engine.support.descriptor.ClassSource c -> c.getJavaClass();
+                    case null, default -> null;
+                };
+                while (k != null && k.isMemberClass() && !java.lang.reflect.Modifier.isStatic(k.getModifiers())) {
+                    k = k.getEnclosingClass();
+                }
+                if (k != null) {
+                    found.add(k.getName());
                 }
             }
         }

@@ -200,11 +200,21 @@ final class Chromium implements AutoCloseable {
         if (ws != null) {
             ws.abort();
         }
-        process.destroyForcibly();
-        try {
-            process.waitFor(30, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        // The whole tree: Chromium's helpers (zygote, renderers, crashpad) outlive a killed parent
+        // for a moment and go on writing into the profile, which the test's temporary directory
+        // holds; its deletion then fails. Taken before the kill: orphans are re-parented.
+        List<ProcessHandle> tree = new java.util.ArrayList<>(process.descendants().toList());
+        tree.add(process.toHandle());
+        tree.forEach(ProcessHandle::destroyForcibly);
+        for (ProcessHandle p : tree) {
+            try {
+                p.onExit().get(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                // gone or stuck: the directory's deletion will say which
+            }
         }
     }
 }
