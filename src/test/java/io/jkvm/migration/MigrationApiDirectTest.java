@@ -145,7 +145,7 @@ class MigrationApiDirectTest {
     @Test
     void jkvmMigrateMovesTheGuestToAnotherProcess() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process dest = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
+        Process dest = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", Patience.migrationIoTimeoutOption(), "-cp",
                 System.getProperty("java.class.path"), DestinationMain.class.getName(), certs.toString())
                 .redirectErrorStream(true).start();
         List<MigrationDirectTest.Source> started = new java.util.ArrayList<>();

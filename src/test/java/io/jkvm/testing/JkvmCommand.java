@@ -35,7 +35,7 @@ public final class JkvmCommand {
         // stderr (SilentConsoleReporter): a stuck boot in CI then says where it is stuck.
         cmd.add("-Djkvm.hang.report=" + System.getProperty("jkvm.test.hang.report", "180"));
         // Migration peers wait for each other this long; a slow host (the lab) scales it like every wait.
-        cmd.add("-Djkvm.migration.io-timeout-ms=" + Math.min(3_600_000, Patience.of(java.time.Duration.ofSeconds(60)).toMillis()));
+        cmd.add(Patience.migrationIoTimeoutOption());
         String log = System.getProperty("jkvm.test.log");
         if (log != null) {
             cmd.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=" + log);

@@ -38,6 +38,21 @@ public final class Patience {
     }
 
     /** {@code n} seconds, scaled. */
+    /**
+     * {@code -Djkvm.migration.io-timeout-ms=...}: how long migration peers wait for each other,
+     * scaled as every wait here (a JVM that starts a migration peer passes it on; the lab's own
+     * test JVM sets it on itself, {@link io.jkvm.testing.TierLauncher}).
+     */
+    public static String migrationIoTimeoutOption() {
+        return "-D" + MIGRATION_IO_TIMEOUT + "=" + migrationIoTimeoutMillis();
+    }
+
+    static final String MIGRATION_IO_TIMEOUT = "jkvm.migration.io-timeout-ms";
+
+    static long migrationIoTimeoutMillis() {
+        return Math.min(3_600_000, of(Duration.ofSeconds(60)).toMillis());
+    }
+
     public static Duration seconds(long n) {
         return of(Duration.ofSeconds(n));
     }

@@ -178,6 +178,9 @@ public final class TierLauncher {
         double here = jvmStartMillis();
         double factor = Math.max(3, here / Math.max(1, Double.parseDouble(host)));
         System.setProperty(Patience.PROPERTY, String.format(java.util.Locale.ROOT, "%.1f", factor));
+        // Migrations this JVM runs itself (a test's source VM) wait for their peer as long as
+        // the VMMs the tests start do (JkvmCommand); read once, when the migration classes load.
+        System.setProperty(Patience.MIGRATION_IO_TIMEOUT, String.valueOf(Patience.migrationIoTimeoutMillis()));
         System.out.printf("tier: patience x%.1f (a JVM starts in %.0f ms here, %s ms where this run was launched)%n",
                 Patience.factor(), here, host);
     }
