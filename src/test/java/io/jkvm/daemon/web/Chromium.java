@@ -29,6 +29,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class Chromium implements AutoCloseable {
     private final Process process;
+    private final Path profile;
     private final WebSocket ws;
     private final AtomicInteger ids = new AtomicInteger();
     private final Map<Integer, CompletableFuture<JsonNode>> pending = new ConcurrentHashMap<>();
@@ -45,6 +46,7 @@ final class Chromium implements AutoCloseable {
     }
 
     Chromium(Path profile) throws Exception {
+        this.profile = profile;
         Files.createDirectories(profile);
         List<String> cmd = new java.util.ArrayList<>(List.of(binary().toString(), "--headless=new", "--disable-gpu",
                 "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
@@ -200,10 +202,17 @@ final class Chromium implements AutoCloseable {
         if (ws != null) {
             ws.abort();
         }
-        // The whole tree: Chromium's helpers (zygote, renderers, crashpad) outlive a killed parent
-        // for a moment and go on writing into the profile, which the test's temporary directory
-        // holds; its deletion then fails. Taken before the kill: orphans are re-parented.
+        // Every process of this browser: Chromium's helpers (zygote, renderers, network service,
+        // crashpad) outlive a killed parent for a moment and go on writing into the profile (its
+        // disk cache), which the test's temporary directory holds; its deletion then fails.
+        // Taken before the kill (orphans are re-parented), and by the profile on their command
+        // line, for a helper that was never a descendant or already left the tree.
+        String mine = "--user-data-dir=" + profile;
         List<ProcessHandle> tree = new java.util.ArrayList<>(process.descendants().toList());
+        ProcessHandle.allProcesses()
+                .filter(p -> p.info().arguments().map(a -> java.util.Arrays.asList(a).contains(mine)).orElse(false))
+                .filter(p -> !tree.contains(p))
+                .forEach(tree::add);
         tree.add(process.toHandle());
         tree.forEach(ProcessHandle::destroyForcibly);
         for (ProcessHandle p : tree) {
