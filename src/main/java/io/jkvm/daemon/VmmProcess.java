@@ -34,8 +34,8 @@ public final class VmmProcess {
             cmd.add("/usr/bin/setsid");
         }
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
-                "-Xshare:auto", "-Xms8m", "-Xmx96m", "-Xss1m", "-XX:-UsePerfData"));
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.addAll(VMM_JVM);
         cmd.addAll(classDataOptions());
         cmd.addAll(extraJavaOptions(System.getenv(JAVA_OPTS_ENV)));
         String level = System.getProperty("org.slf4j.simpleLogger.defaultLogLevel");
@@ -53,6 +53,10 @@ public final class VmmProcess {
         cmd.addAll(tuning);
         return cmd;
     }
+
+    /** A VMM's own JVM settings: its collector, its sizes, no hsperfdata file. */
+    private static final List<String> VMM_JVM = List.of("-XX:+UseSerialGC", "-Xshare:auto", "-Xms8m", "-Xmx96m",
+            "-Xss1m", "-XX:-UsePerfData");
 
     /** Extra JVM options for every VMM the daemon starts, e.g. {@code -Xmx200m} or {@code -XX:TieredStopAtLevel=1}. */
     public static final String JAVA_OPTS_ENV = "JKVM_VMM_JAVA_OPTS";
@@ -99,7 +103,7 @@ public final class VmmProcess {
         }
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(List.of("-XX:+UseSerialGC", "-Xms8m", "-Xmx96m", "-Xss1m", "-XX:-UsePerfData"));
+        cmd.addAll(VMM_JVM);
         cmd.addAll(options);
         cmd.add("-version");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

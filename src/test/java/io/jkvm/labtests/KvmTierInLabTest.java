@@ -191,12 +191,12 @@ class KvmTierInLabTest {
         LabResult r = null;
         String output = "";
         long t0 = System.nanoTime();
+        String mark = label.isEmpty() ? "" : label + ", ";
         for (int machine = 1; machine <= MACHINES; machine++) {
             Path results = Files.createTempFile(target, "kvm-tier-", ".jsonl");
             Path skip = Files.createTempFile(target, "kvm-tier-skip-", ".txt");
             Files.write(skip, records.done());
             ByteArrayOutputStream captured = new ByteArrayOutputStream();
-            String mark = label.isEmpty() ? "" : label + ", ";
             long started = System.nanoTime();
             LinesOut out = new LinesOut(captured, mark, started);
             LinesOut err = new LinesOut(captured, mark, started);
@@ -215,7 +215,7 @@ class KvmTierInLabTest {
             if (!completed) {
                 records.machineDied();
             }
-            machines.add(String.format("%slab machine %d: %d tests, %s", label.isEmpty() ? "" : label + ", ", machine, records.size() - before,
+            machines.add(String.format("%slab machine %d: %d tests, %s", mark, machine, records.size() - before,
                     completed ? "completed" : (r.labFailed() ? "FAILED: " + r.error() : "exit " + r.exitCode())
                             + (inFlight.isEmpty() ? "" : " while " + String.join(", ", inFlight) + " ran")));
             if (completed || machine == MACHINES || (records.size() == before && inFlight.isEmpty())) {
@@ -342,9 +342,7 @@ class KvmTierInLabTest {
             byte[] marked = new byte[prefix.length + text.length];
             System.arraycopy(prefix, 0, marked, 0, prefix.length);
             System.arraycopy(text, 0, marked, prefix.length, text.length);
-            synchronized (keep) {
-                keep.write(text, 0, text.length);
-            }
+            keep.write(text, 0, text.length); // ByteArrayOutputStream's writes are synchronized
             System.out.write(marked, 0, marked.length); // one write: a line is never split by another's
             System.out.flush();
         }

@@ -37,7 +37,6 @@ public final class Patience {
         return Duration.ofNanos((long) (d.toNanos() * factor()));
     }
 
-    /** {@code n} seconds, scaled. */
     /**
      * {@code -Djkvm.migration.io-timeout-ms=...}: how long migration peers wait for each other,
      * scaled as every wait here (a JVM that starts a migration peer passes it on; the lab's own
@@ -53,6 +52,7 @@ public final class Patience {
         return Math.min(3_600_000, of(Duration.ofSeconds(60)).toMillis());
     }
 
+    /** {@code n} seconds, scaled. */
     public static Duration seconds(long n) {
         return of(Duration.ofSeconds(n));
     }
