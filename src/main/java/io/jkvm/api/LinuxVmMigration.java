@@ -1,7 +1,9 @@
 package io.jkvm.api;
 
 import io.jkvm.config.VmConfig;
+import io.jkvm.migration.CopiedDisk;
 import io.jkvm.migration.MigrationException;
+import io.jkvm.migration.DiskReceivingTarget;
 import io.jkvm.migration.MigrationSource;
 import io.jkvm.migration.MigrationTarget;
 import io.jkvm.migration.VmShape;
@@ -46,6 +48,22 @@ final class LinuxVmMigration {
             @Override
             public Machine machine() {
                 return m;
+            }
+
+            @Override
+            public List<CopiedDisk> startCopying(List<String> diskIds) {
+                try {
+                    return vm.startWriteLogs(diskIds).stream()
+                            .map(d -> new CopiedDisk(d.index(), d.id(), d.image(), d.writes()))
+                            .sorted(java.util.Comparator.comparingInt(CopiedDisk::index)).toList();
+                } catch (IllegalArgumentException e) {
+                    throw new MigrationException("copy_drives: " + e.getMessage());
+                }
+            }
+
+            @Override
+            public void stopCopying() {
+                vm.stopWriteLogs();
             }
 
             @Override
@@ -102,7 +120,7 @@ final class LinuxVmMigration {
     static MigrationTarget target(MachineConfig source, VmConfig own, LinuxVm.Console console,
             Function<LinuxVm, RunningGuest> run, Consumer<RunningGuest> started) {
         Machine machine = Machine.create(source.toOptions());
-        return new MigrationTarget() {
+        MigrationTarget target = new MigrationTarget() {
             private LinuxVm vm;
             /** Once the VM's run thread has the machine, it closes it (also when starting fails). */
             private boolean handedOver;
@@ -143,5 +161,10 @@ final class LinuxVmMigration {
                 }
             }
         };
+        // Disks the source copies go into this VMM's own drives; the source's recorded paths are
+        // its own disks, never written.
+        return own != null ? DiskReceivingTarget.into(target, own.devices().disks())
+                : DiskReceivingTarget.refusing(target, "the source copies its disks, but this VMM has no drives of its own"
+                        + " to receive them (configure them through the API instead of --trust-source-paths)");
     }
 }

@@ -7,6 +7,7 @@ import io.jkvm.migration.MigrationReport;
 import io.jkvm.migration.MigrationSource;
 import io.jkvm.migration.MigrationTls;
 import io.jkvm.migration.OutgoingMigration;
+import io.jkvm.migration.VmShape;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,6 +34,7 @@ final class MigrationControl {
         if (r.destination() == null) {
             throw ApiException.badField("destination", "missing field 'destination' (tcp:HOST:PORT)");
         }
+        java.util.List<String> copied = checkCopyDrives(source, r.copyDrives());
         MigrationAddress to;
         Convergence convergence;
         MigrationTls tls;
@@ -44,9 +46,42 @@ final class MigrationControl {
         } catch (MigrationException e) {
             throw ApiException.badRequest(e.getMessage().replace("--tls-", "tls_"));
         }
-        current = new OutgoingMigration(source, to, tls, convergence).start();
+        current = new OutgoingMigration(source, to, tls, convergence, copied).start();
         finalReportCollected = false;
         log.info("migration_started", "destination", to.toString(), "max_downtime_ms", convergence.maxDowntimeMillis());
+    }
+
+    /** Each id names one writable drive of this VM, once; returns their virtio-blk serials (the disks' ids). */
+    private static java.util.List<String> checkCopyDrives(MigrationSource source, java.util.List<String> ids) {
+        if (ids.isEmpty()) {
+            return ids;
+        }
+        VmShape shape;
+        try {
+            shape = source.shape();
+        } catch (MigrationException e) {
+            throw ApiException.badField("copy_drives", "copy_drives: " + e.getMessage());
+        }
+        java.util.Set<String> seen = new java.util.LinkedHashSet<>();
+        for (String id : ids) {
+            if (id == null || id.isEmpty()) {
+                throw ApiException.badField("copy_drives", "copy_drives: a drive id is empty");
+            }
+            String serial = GuestDevices.serial(id);
+            if (!seen.add(serial)) {
+                throw ApiException.badField("copy_drives", "copy_drives: drive '" + id + "' is listed twice");
+            }
+            VmShape.Disk disk = shape == null ? null
+                    : shape.disks().stream().filter(d -> serial.equals(d.id())).findFirst().orElse(null);
+            if (disk == null) {
+                throw ApiException.badField("copy_drives", "copy_drives: this VM has no drive '" + id + "'");
+            }
+            if (disk.readOnly()) {
+                throw ApiException.badField("copy_drives", "copy_drives: drive '" + id
+                        + "' is read-only: only writable drives are copied (a read-only one must be at the destination already)");
+            }
+        }
+        return java.util.List.copyOf(seen);
     }
 
     private MigrationTls tls(MigrateRequest r) {

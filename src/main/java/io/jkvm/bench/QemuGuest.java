@@ -46,8 +46,15 @@ final class QemuGuest {
      * is drained from then on.
      */
     static Process startTouched(Path image, long ramBytes, Path monitor) throws IOException, InterruptedException {
+        return startTouched(image, ramBytes, monitor, List.of());
+    }
+
+    /** As above, with {@code extra} arguments (a drive, say). */
+    static Process startTouched(Path image, long ramBytes, Path monitor, List<String> extra)
+            throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(command(image, ramBytes, true));
         cmd.addAll(List.of("-monitor", "unix:" + monitor + ",server=on,wait=off"));
+        cmd.addAll(extra);
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD)
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
         try {

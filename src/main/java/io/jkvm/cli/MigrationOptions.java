@@ -24,6 +24,11 @@ final class MigrationOptions {
     @Option(names = "--max-downtime-ms", paramLabel = "N", description = "Pause budget (default: ${DEFAULT-VALUE}).")
     long maxDowntimeMs = 300;
 
+    @Option(names = "--copy-drive", paramLabel = "DRIVE_ID",
+            description = "Copy this writable drive's contents to the destination's drive of the same id while the guest"
+                    + " runs (storage migration; repeat for more drives). Drives not named must be on storage both hosts see.")
+    java.util.List<String> copyDrives = new java.util.ArrayList<>();
+
     @Option(names = "--no-progress", description = "Print no progress on standard error while the migration runs.")
     boolean noProgress;
 
@@ -44,6 +49,15 @@ final class MigrationOptions {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("destination", to);
         body.put("max_downtime_ms", maxDowntimeMs);
+        if (!copyDrives.isEmpty()) {
+            if (copyDrives.stream().anyMatch(String::isBlank)) {
+                throw new UserError("--copy-drive: a drive id is empty");
+            }
+            if (copyDrives.stream().distinct().count() != copyDrives.size()) {
+                throw new UserError("--copy-drive: a drive is named twice");
+            }
+            body.put("copy_drives", java.util.List.copyOf(copyDrives));
+        }
         int tls = (tlsCert == null ? 0 : 1) + (tlsKey == null ? 0 : 1) + (tlsCa == null ? 0 : 1);
         if (tls != 0 && tls != 3) {
             throw new UserError("--tls-cert, --tls-key and --tls-ca go together");

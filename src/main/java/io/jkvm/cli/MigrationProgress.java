@@ -64,6 +64,12 @@ final class MigrationProgress {
                     .append(percent).append('%')
                     .append(String.format(Locale.ROOT, ", %.1f of %.1f MiB left", r.remainingBytes() / 1048576.0, round / 1048576.0));
         }
+        if (r.diskBytes() > 0) {
+            b.append(String.format(Locale.ROOT, ", disks %.1f MiB copied", r.diskBytes() / 1048576.0));
+            if (r.diskDirtyBytes() > 0) {
+                b.append(String.format(Locale.ROOT, " (%.1f MiB rewritten)", r.diskDirtyBytes() / 1048576.0));
+            }
+        }
         b.append(String.format(Locale.ROOT, ", %.1f MiB sent, %.0f MiB/s", r.bytes() / 1048576.0, r.bandwidthMibPerSecond()));
         if (r.expectedDowntimeMillis() > 0) {
             b.append(", expected downtime ").append(r.expectedDowntimeMillis()).append(" ms (max ")

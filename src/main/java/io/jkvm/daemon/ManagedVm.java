@@ -337,8 +337,7 @@ final class ManagedVm {
     }
 
     private MigrationReport watchMigration(String to) {
-        MigrationReport placeholder = new MigrationReport(MigrationReport.Status.ACTIVE, to, "starting", 0, 0, 0, 0, 0, 0, 0,
-                0, 0, 0, 0, 0, 0, 0L, 0L, 0L, null);
+        MigrationReport placeholder = MigrationReport.starting(to);
         long id = migrationWatch.incrementAndGet();
         migration = placeholder;
         long pid = runtime.pid();
@@ -462,10 +461,7 @@ final class ManagedVm {
             String how = pastThePause(last.phase())
                     ? GONE_MIGRATING_TO + last.destination() + " (last seen in phase " + last.phase() + ")"
                     : "the VMM ended during its migration to " + last.destination() + ", before the VM paused for it";
-            migration = new MigrationReport(MigrationReport.Status.FAILED, last.destination(), last.phase(),
-                    last.totalMillis(), 0, 0, 0, 0, last.maxDowntimeMillis(), last.bytes(), last.rounds(), last.pagesSent(),
-                    last.dirtyPages(), last.finalPages(), last.throttlePercent(), last.bandwidthMibPerSecond(), 0L, 0L, 0L,
-                    "the VMM ended without a final report: " + how);
+            migration = last.lost("the VMM ended without a final report: " + how);
             markStopped(how);
             log.warn("vm_migration_lost", "vm", name(), "how", how);
         } finally {

@@ -69,20 +69,38 @@ public final class IncomingMigration {
         MigrationTarget[] target = new MigrationTarget[1];
         try {
             in.header();
-            IncomingStream stream = new IncomingStream((config, shape) -> {
+            IncomingStream stream = new IncomingStream((config, shape, copiedDisks) -> {
                 try {
                     target[0] = factory.create(config, shape);
+                    target[0].receiveDisks(copiedDisks);
                 } catch (MigrationException e) {
+                    if (target[0] != null) {
+                        target[0].close();
+                        target[0] = null;
+                    }
                     reply(out, Wire.REFUSED, e.getMessage());
                     throw new ConfigRefused("refused the source's configuration: " + e.getMessage());
                 }
                 reply(out, Wire.READY, null);
                 return target[0].memory();
+            }, new IncomingStream.DiskWriter() {
+                public void write(int disk, long offset, byte[] data) {
+                    target[0].writeDisk(disk, offset, data);
+                }
+
+                public void zero(int disk, long offset, long length) {
+                    target[0].zeroDisk(disk, offset, length);
+                }
+
+                public void checkpoint() {
+                    target[0].flushDisks();
+                }
             });
             while (!stream.accept(in.read(stream))) {
                 // records are applied as they arrive
             }
             long done = System.nanoTime();
+            target[0].finishDisks();
             target[0].applyKvmState(stream.config(), stream.kvmState());
             target[0].restoreDevices(stream.devices());
             target[0].start();

@@ -10,9 +10,10 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The destination's view of the stream: enforces record order (CONFIG; then PAGES, ZERO_PAGES and
- * ROUND; then one KVM_STATE; then DEVICEs; then DONE) and writes pages into guest RAM only after
- * checking each gpa is page-aligned and inside the RAM the accepted configuration created. KVM
+ * The destination's view of the stream: enforces record order (CONFIG; then PAGES, ZERO_PAGES,
+ * BLOCKS, ZERO_BLOCKS and ROUND; then one KVM_STATE; then DEVICEs; then DONE) and writes pages into
+ * guest RAM only after checking each gpa is page-aligned and inside the RAM the accepted
+ * configuration created, and disk contents only to a disk announced as copied, inside its size. KVM
  * and device state are only collected here; applying them is {@link IncomingMigration}'s job.
  *
  * <p>What is kept until DONE is bounded by what the accepted machine can need, not by what the
@@ -33,10 +34,33 @@ final class IncomingStream implements RecordReader.Limits {
     /** Creates the destination for what the source announced (or refuses it) and returns its RAM. */
     @FunctionalInterface
     interface OnConfig {
-        GuestMemory accept(MachineConfig config, VmShape shape);
+        GuestMemory accept(MachineConfig config, VmShape shape, List<Integer> copiedDisks);
     }
 
+    /** Where the copied disks' contents go (ranges already checked against the announced disk). */
+    interface DiskWriter {
+        void write(int disk, long offset, byte[] data);
+
+        void zero(int disk, long offset, long length);
+
+        /** A pre-copy round ended: make what arrived durable now, not inside the downtime. */
+        default void checkpoint() {}
+    }
+
+    private static final DiskWriter NO_DISKS = new DiskWriter() {
+        public void write(int disk, long offset, byte[] data) {
+            throw new MigrationException("BLOCKS record: this destination takes no disk contents");
+        }
+
+        public void zero(int disk, long offset, long length) {
+            throw new MigrationException("ZERO_BLOCKS record: this destination takes no disk contents");
+        }
+    };
+
     private final OnConfig onConfig;
+    private final DiskWriter disks;
+    private List<Integer> copiedDisks = List.of();
+    private long diskBytes;
     private Phase phase = Phase.CONFIG;
     private MachineConfig config;
     private VmShape shape;
@@ -50,7 +74,13 @@ final class IncomingStream implements RecordReader.Limits {
 
     /** {@code onConfig} creates the destination for a configuration (or throws, refusing it) and returns its RAM. */
     IncomingStream(OnConfig onConfig) {
+        this(onConfig, NO_DISKS);
+    }
+
+    /** As above, with the copied disks' contents going to {@code disks}. */
+    IncomingStream(OnConfig onConfig, DiskWriter disks) {
         this.onConfig = onConfig;
+        this.disks = disks;
     }
 
     /** Takes the next record; returns true once DONE has been accepted. */
@@ -63,7 +93,8 @@ final class IncomingStream implements RecordReader.Limits {
                 expect(r, Phase.CONFIG);
                 config = c.config();
                 shape = c.shape();
-                memory = onConfig.accept(config, shape);
+                copiedDisks = c.copiedDisks();
+                memory = onConfig.accept(config, shape, copiedDisks);
                 if (memory.size() != config.memoryBytes()) {
                     throw new MigrationException("destination created " + memory.size() + " bytes of RAM for "
                             + config.memoryBytes());
@@ -90,12 +121,27 @@ final class IncomingStream implements RecordReader.Limits {
                 }
                 pages += z.gpas().length;
             }
+            case MigrationRecord.Blocks b -> {
+                expect(r, Phase.MEMORY);
+                checkDiskRange("BLOCKS", b.disk(), b.offset(), b.data().length);
+                disks.write(b.disk(), b.offset(), b.data());
+                diskBytes += b.data().length;
+            }
+            case MigrationRecord.ZeroBlocks z -> {
+                expect(r, Phase.MEMORY);
+                checkDiskRange("ZERO_BLOCKS", z.disk(), z.offset(), z.length());
+                disks.zero(z.disk(), z.offset(), z.length());
+                diskBytes += z.length();
+            }
             case MigrationRecord.Round round -> {
                 expect(r, Phase.MEMORY);
                 if (round.round() != rounds) {
                     throw new MigrationException("ROUND record: round " + round.round() + ", expected " + rounds);
                 }
                 rounds++;
+                if (!copiedDisks.isEmpty()) {
+                    disks.checkpoint();
+                }
             }
             case MigrationRecord.KvmState k -> {
                 expect(r, Phase.MEMORY);
@@ -153,7 +199,7 @@ final class IncomingStream implements RecordReader.Limits {
         if (phase != want) {
             throw new MigrationException(name(r) + " record out of order: expected " + switch (phase) {
                 case CONFIG -> "CONFIG first";
-                case MEMORY -> "PAGES, ZERO_PAGES, ROUND or KVM_STATE";
+                case MEMORY -> "PAGES, ZERO_PAGES, BLOCKS, ZERO_BLOCKS, ROUND or KVM_STATE";
                 case DEVICES -> "DEVICE or DONE after KVM_STATE";
                 case DONE -> "nothing after DONE";
             });
@@ -166,6 +212,19 @@ final class IncomingStream implements RecordReader.Limits {
         }
         if (!memory.isValid(gpa, Wire.PAGE)) {
             throw new MigrationException(String.format("%s record: gpa 0x%x is outside guest RAM", record, gpa));
+        }
+    }
+
+    /** A copied disk's range: the disk announced as copied, the range inside its announced size (whole sectors). */
+    private void checkDiskRange(String record, int disk, long offset, long length) {
+        if (!copiedDisks.contains(disk)) {
+            throw new MigrationException(record + " record: disk " + disk + " is not one the source announced as copied "
+                    + copiedDisks);
+        }
+        long size = shape.disks().get(disk).sizeBytes() / Wire.SECTOR * Wire.SECTOR;
+        if (offset > size || length > size - offset) {
+            throw new MigrationException(record + " record: range [" + offset + ", +" + length + ") is outside disk " + disk
+                    + " of " + size + " bytes");
         }
     }
 
@@ -192,6 +251,11 @@ final class IncomingStream implements RecordReader.Limits {
 
     long pages() {
         return pages;
+    }
+
+    /** Disk bytes received (zeroed ranges counted by their length). */
+    long diskBytes() {
+        return diskBytes;
     }
 
     int rounds() {

@@ -7,8 +7,34 @@ import java.util.Arrays;
 
 /** One decoded record of the migration stream ({@link Wire}); sizes already checked by the reader. */
 sealed interface MigrationRecord {
-    /** {@code shape} is null when the source did not describe its devices (not a Linux VM). */
-    record Config(MachineConfig config, VmShape shape) implements MigrationRecord {}
+    /**
+     * {@code shape} is null when the source did not describe its devices (not a Linux VM);
+     * {@code copiedDisks}: indexes into its disks whose contents follow in BLOCKS records.
+     */
+    record Config(MachineConfig config, VmShape shape, java.util.List<Integer> copiedDisks) implements MigrationRecord {
+        public Config {
+            copiedDisks = java.util.List.copyOf(copiedDisks);
+        }
+
+        Config(MachineConfig config, VmShape shape) {
+            this(config, shape, java.util.List.of());
+        }
+    }
+
+    /** {@code data}: whole sectors of copied disk {@code disk} at byte {@code offset}. */
+    record Blocks(int disk, long offset, byte[] data) implements MigrationRecord {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Blocks b && disk == b.disk && offset == b.offset && Arrays.equals(data, b.data);
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(offset) * 31 + disk;
+        }
+    }
+
+    record ZeroBlocks(int disk, long offset, long length) implements MigrationRecord {}
 
     /** {@code data} holds {@code gpas.length} pages back to back. */
     record Pages(long[] gpas, byte[] data) implements MigrationRecord {

@@ -15,6 +15,10 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * later rounds: the pages dirtied during the one before), {@code remaining_bytes} what of it is
  * still to be looked at, and {@code expected_downtime_ms} the pause the last dirty set would take
  * at the measured bandwidth (0 before round 0 ends) — what decides when pre-copy stops.
+ *
+ * <p>With storage ({@code copy_drives}): {@code disk_bytes} is the disk contents covered so far
+ * (the bulk copy and every resent chunk, zero ranges included) and {@code disk_dirty_bytes} what
+ * the guest had written again when the last round began (part of the expected downtime).
  */
 public record MigrationReport(
         @JsonProperty("status") Status status,
@@ -36,13 +40,29 @@ public record MigrationReport(
         @JsonProperty("round_bytes") Long roundBytes,
         @JsonProperty("remaining_bytes") Long remainingBytes,
         @JsonProperty("expected_downtime_ms") Long expectedDowntimeMillis,
+        @JsonProperty("disk_bytes") Long diskBytes,
+        @JsonProperty("disk_dirty_bytes") Long diskDirtyBytes,
         @JsonProperty("error") String error) {
 
-    /** The live figures are absent from an older VMM's reports (a daemon outlives its VMMs' version): 0. */
+    /** The live and disk figures are absent from an older VMM's reports (a daemon outlives its VMMs' version): 0. */
     public MigrationReport {
         roundBytes = roundBytes == null ? 0L : roundBytes;
         remainingBytes = remainingBytes == null ? 0L : remainingBytes;
         expectedDowntimeMillis = expectedDowntimeMillis == null ? 0L : expectedDowntimeMillis;
+        diskBytes = diskBytes == null ? 0L : diskBytes;
+        diskDirtyBytes = diskDirtyBytes == null ? 0L : diskDirtyBytes;
+    }
+
+    /** What a client sees of a migration it just asked for, before its VMM's first report. */
+    public static MigrationReport starting(String destination) {
+        return new MigrationReport(Status.ACTIVE, destination, "starting", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0L, 0L, 0L,
+                0L, 0L, null);
+    }
+
+    /** {@code last}'s figures, failed with {@code error}: the VMM ended without a final report. */
+    public MigrationReport lost(String error) {
+        return new MigrationReport(Status.FAILED, destination, phase, totalMillis, 0, 0, 0, 0, maxDowntimeMillis, bytes, rounds,
+                pagesSent, dirtyPages, finalPages, throttlePercent, bandwidthMibPerSecond, 0L, 0L, 0L, diskBytes, 0L, error);
     }
 
     public enum Status {
@@ -59,9 +79,10 @@ public record MigrationReport(
     /** One line for a terminal. */
     public String summary() {
         return String.format("migration %s to %s: total %d ms, downtime %d ms (target %d; pause %d, send %d,"
-                        + " destination %d), %d rounds, %.1f MiB sent (%d pages, %d at the pause), %.0f MiB/s, throttle %d%%%s",
+                        + " destination %d), %d rounds, %.1f MiB sent (%d pages, %d at the pause%s), %.0f MiB/s, throttle %d%%%s",
                 status.name().toLowerCase(java.util.Locale.ROOT), destination, totalMillis, downtimeMillis,
-                maxDowntimeMillis, pauseMillis, finalSendMillis, destinationMillis, rounds, bytes / 1048576.0, pagesSent, finalPages, bandwidthMibPerSecond,
-                throttlePercent, error == null ? "" : ": " + error);
+                maxDowntimeMillis, pauseMillis, finalSendMillis, destinationMillis, rounds, bytes / 1048576.0, pagesSent, finalPages,
+                diskBytes == 0 ? "" : String.format(java.util.Locale.ROOT, "; disks %.1f MiB", diskBytes / 1048576.0),
+                bandwidthMibPerSecond, throttlePercent, error == null ? "" : ": " + error);
     }
 }

@@ -33,6 +33,21 @@ public interface MigrationSource {
         return null;
     }
 
+    /**
+     * Storage migration: starts logging the guest's writes to the disks with these ids (their
+     * contents are copied to the destination while the guest runs) and returns them in disk
+     * order. An id that names no disk, or a read-only one, is refused (MigrationException).
+     */
+    default List<CopiedDisk> startCopying(List<String> driveIds) {
+        if (!driveIds.isEmpty()) {
+            throw new MigrationException("copy_drives: this VM has no disks to copy");
+        }
+        return List.of();
+    }
+
+    /** Ends the write logs {@link #startCopying} began (the migration finished, either way). */
+    default void stopCopying() {}
+
     /** A machine with no userspace devices worth migrating beyond {@code devices} (test guests). */
     static MigrationSource of(Machine m, java.util.function.Supplier<List<DeviceState>> devices) {
         return new MigrationSource() {

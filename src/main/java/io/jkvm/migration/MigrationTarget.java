@@ -27,6 +27,37 @@ public interface MigrationTarget extends AutoCloseable {
         }
     }
 
+    /**
+     * Storage migration: the source copies the contents of these disks (indexes into the shape it
+     * announced) into this VM's own disks of the same index. Opens them for writing now, or
+     * refuses with the reason (a {@link MigrationException}) before anything is sent.
+     */
+    default void receiveDisks(List<Integer> copiedDisks) {
+        if (!copiedDisks.isEmpty()) {
+            throw new MigrationException("this destination cannot receive disk contents");
+        }
+    }
+
+    /** Writes received contents of copied disk {@code disk} (range checked against the source's size). */
+    default void writeDisk(int disk, long offset, byte[] data) {
+        throw new MigrationException("BLOCKS record: this destination takes no disk contents");
+    }
+
+    /** Makes a range of copied disk {@code disk} read as zeros. */
+    default void zeroDisk(int disk, long offset, long length) {
+        throw new MigrationException("ZERO_BLOCKS record: this destination takes no disk contents");
+    }
+
+    /** The end of a pre-copy round: received disk contents made durable (fsync) while the source runs. */
+    default void flushDisks() {}
+
+    /**
+     * After DONE, before the devices are restored: every received disk byte is made durable
+     * (fsync) and the images opened for {@link #receiveDisks} are closed, so the VM's devices
+     * open them as their own.
+     */
+    default void finishDisks() {}
+
     /** Gives the received device states to the devices (KVM state is already applied). */
     void restoreDevices(List<DeviceState> devices);
 

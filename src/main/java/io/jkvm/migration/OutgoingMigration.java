@@ -63,6 +63,7 @@ public final class OutgoingMigration {
     private final MigrationAddress to;
     private final MigrationTls tls;
     private final Convergence convergence;
+    private final List<String> copyDrives;
     private final Object lock = new Object();
 
     private volatile boolean cancelled;
@@ -70,6 +71,9 @@ public final class OutgoingMigration {
     private volatile RecordWriter writer;
     private volatile boolean stalled;
     private volatile PageSender sender;
+    private volatile DiskSender diskSender;
+    private volatile long diskBytes;
+    private volatile long diskDirtyBytes;
     private final Duration stallTimeout;
     private volatile boolean doneSent;
     // Progress, written by the migration thread and read by status().
@@ -91,7 +95,13 @@ public final class OutgoingMigration {
     private volatile String error;
 
     public OutgoingMigration(MigrationSource source, MigrationAddress to, MigrationTls tls, Convergence convergence) {
-        this(source, to, tls, convergence, Duration.ofMillis(IO_TIMEOUT_MS));
+        this(source, to, tls, convergence, List.of());
+    }
+
+    /** With storage: the contents of the disks {@code copyDrives} names travel too (see {@link CopiedDisk}). */
+    public OutgoingMigration(MigrationSource source, MigrationAddress to, MigrationTls tls, Convergence convergence,
+            List<String> copyDrives) {
+        this(source, to, tls, convergence, Duration.ofMillis(IO_TIMEOUT_MS), copyDrives);
     }
 
     /**
@@ -100,6 +110,12 @@ public final class OutgoingMigration {
      */
     OutgoingMigration(MigrationSource source, MigrationAddress to, MigrationTls tls, Convergence convergence,
             Duration stallTimeout) {
+        this(source, to, tls, convergence, stallTimeout, List.of());
+    }
+
+    OutgoingMigration(MigrationSource source, MigrationAddress to, MigrationTls tls, Convergence convergence,
+            Duration stallTimeout, List<String> copyDrives) {
+        this.copyDrives = List.copyOf(copyDrives);
         this.stallTimeout = stallTimeout;
         this.source = source;
         this.to = to;
@@ -116,11 +132,16 @@ public final class OutgoingMigration {
         long sentPages = pagesSent;
         long roundBytes = 0;
         long remaining = 0;
+        long disk = diskBytes;
         RecordWriter w = writer;
         PageSender p = sender;
+        DiskSender ds = diskSender;
         if (!now.finished()) { // live figures: the migration thread updates its own only between rounds
             if (w != null) {
                 sentBytes = w.bytes();
+            }
+            if (ds != null) {
+                disk = ds.bytesSoFar();
             }
             if (p != null) {
                 sentPages = p.pagesSentSoFar();
@@ -129,11 +150,12 @@ public final class OutgoingMigration {
             }
         }
         double rate = bandwidth;
-        long expected = rounds == 0 || rate <= 0 ? 0 : (long) Math.ceil(Convergence.expectedMillis(dirtyPages * Wire.PAGE, rate));
+        long expected = rounds == 0 || rate <= 0 ? 0
+                : (long) Math.ceil(Convergence.expectedMillis(dirtyPages * Wire.PAGE + diskDirtyBytes, rate));
         return new MigrationReport(now, to.toString(), phase, (end - startNanos) / 1_000_000,
                 downtimeNanos / 1_000_000, pauseNanos / 1_000_000, finalSendNanos / 1_000_000,
                 destinationNanos / 1_000_000, convergence.maxDowntimeMillis(), sentBytes, rounds, sentPages, dirtyPages,
-                finalPages, throttle, rate / 1048576.0, roundBytes, remaining, expected, error);
+                finalPages, throttle, rate / 1048576.0, roundBytes, remaining, expected, disk, diskDirtyBytes, error);
     }
 
     /**
@@ -188,8 +210,11 @@ public final class OutgoingMigration {
         RecordWriter out = null;
         MigrationReport.Status outcome;
         String why = null;
+        List<CopiedDisk> disks = List.of();
+        DiskSender diskOut = null;
         try {
             VmShape shape = source.shape(); // before connecting: a failure here is ours, not the destination's
+            disks = source.startCopying(copyDrives);
             socket = tls.open(to, (int) Math.min(Integer.MAX_VALUE, stallTimeout.toMillis()));
             checkCancel();
             out = new RecordWriter(socket.tls().getOutputStream());
@@ -198,8 +223,9 @@ public final class OutgoingMigration {
             Thread.ofVirtual().name("migrate-watchdog").start(this::watchdog);
             MigrationRecord answer;
             try {
-                out.header();
-                out.config(MachineConfig.of(m.options()), shape);
+                // Without disks to copy, the version an older destination reads too.
+                out.header(disks.isEmpty() ? Wire.OLDEST_VERSION : Wire.VERSION);
+                out.config(MachineConfig.of(m.options()), shape, disks.stream().map(CopiedDisk::index).toList());
                 out.flush();
                 answer = in.read();
             } catch (IOException | MigrationException e) {
@@ -219,9 +245,22 @@ public final class OutgoingMigration {
             tracker.start();
             PageSender pages = new PageSender(m.memory(), out, () -> cancelled);
             sender = pages;
-            phase = "precopy";
+            diskOut = new DiskSender(out, () -> cancelled);
+            diskSender = diskOut;
+            if (!disks.isEmpty()) {
+                // The bulk copy: every chunk, while the guest runs. What it writes meanwhile is
+                // in the logs, sent in the rounds below (QEMU's drive-mirror, in jkvm's stream).
+                phase = "copying disks";
+                for (CopiedDisk d : disks) {
+                    d.writes().collect(); // marks from before the copy: the copy covers them
+                    diskOut.sendAll(d);
+                }
+            }
+            // Bandwidth from here: the bulk copy's zero runs put few bytes on the wire for the
+            // time they take to read, and would make the link look slower than it is.
             long t = System.nanoTime();
             long b0 = out.bytes();
+            phase = "precopy";
             long sent = pages.sendAll();
             out.round(0, sent);
             out.flush();
@@ -231,15 +270,31 @@ public final class OutgoingMigration {
             while (true) {
                 checkCancel();
                 long[] dirty = tracker.collect();
+                io.jkvm.storage.DirtyChunks.Batch[] chunks = new io.jkvm.storage.DirtyChunks.Batch[disks.size()];
+                long diskDirty = 0;
+                for (int i = 0; i < chunks.length; i++) {
+                    chunks[i] = disks.get(i).writes().collect();
+                    diskDirty += chunks[i].count() * disks.get(i).writes().chunkSize();
+                }
                 dirtyPages = dirty.length;
-                if (convergence.stopAndCopy(rounds - 1, (long) dirty.length * Wire.PAGE, bandwidth)) {
-                    // Not sent now: these pages go with the final set, collected again after the pause.
+                diskDirtyBytes = diskDirty;
+                long dirtyBytes = (long) dirty.length * Wire.PAGE + diskDirty;
+                if (convergence.stopAndCopy(rounds - 1, dirtyBytes, bandwidth)) {
+                    // Not sent now: these go with the final set, collected again after the pause.
                     tracker.requeue(dirty);
+                    for (int i = 0; i < chunks.length; i++) {
+                        disks.get(i).writes().requeue(chunks[i]);
+                    }
                     break;
                 }
-                throttle = Convergence.nextThrottle(previous, dirty.length, throttle);
+                // Disk writes count as page-sized units of dirtying: the throttle slows both.
+                long dirtyUnits = dirtyBytes / Wire.PAGE;
+                throttle = Convergence.nextThrottle(previous, dirtyUnits, throttle);
                 m.setThrottle(throttle);
-                previous = dirty.length;
+                previous = dirtyUnits;
+                for (int i = 0; i < chunks.length; i++) {
+                    diskOut.send(disks.get(i), chunks[i]);
+                }
                 out.round(rounds, pages.send(dirty));
                 out.flush();
                 measure(out, pages, b0, t);
@@ -259,6 +314,9 @@ public final class OutgoingMigration {
             List<DeviceState> devices = source.deviceStates();
             out.markProgress(); // the stall clock measures the destination, not our disk flush
             phase = "stop-and-copy";
+            for (CopiedDisk d : disks) { // what the guest wrote up to the pause, drained and flushed above
+                diskOut.send(d, d.writes().collect());
+            }
             long[] last = tracker.collectFinal();
             finalPages = last.length;
             pages.send(last);
@@ -313,6 +371,11 @@ public final class OutgoingMigration {
             }
         } finally {
             closeQuietly(socket);
+            stopCopying(); // also after a startCopying that failed half way
+            if (diskOut != null) {
+                diskBytes = diskOut.bytesCopied();
+                diskOut.close();
+            }
             if (out != null) {
                 bytes = out.bytes();
             }
@@ -336,6 +399,14 @@ public final class OutgoingMigration {
         }
     }
 
+    private void stopCopying() {
+        try {
+            source.stopCopying();
+        } catch (RuntimeException e) {
+            LOG.warn("could not stop logging disk writes: {}", e.toString());
+        }
+    }
+
     /** Closes the connection when the destination stops taking data, which fails a blocked write. */
     private void watchdog() {
         try {
@@ -345,7 +416,7 @@ public final class OutgoingMigration {
                     lock.wait(tick); // woken early when the migration finishes
                 }
                 RecordWriter w = writer;
-                boolean writing = phase.equals("precopy") || phase.equals("stop-and-copy");
+                boolean writing = phase.equals("precopy") || phase.equals("stop-and-copy") || phase.equals("copying disks");
                 if (w != null && writing && !status.finished()
                         && System.nanoTime() - w.lastProgressNanos() > stallTimeout.toNanos()) {
                     stalled = true;

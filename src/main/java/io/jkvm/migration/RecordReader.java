@@ -35,6 +35,8 @@ final class RecordReader {
 
     private final DataInputStream in;
     private long bytes;
+    /** The stream's version, from its header (replies carry none: the newest). */
+    private int version = Wire.VERSION;
 
     RecordReader(InputStream in) {
         this.in = new DataInputStream(in);
@@ -60,16 +62,19 @@ final class RecordReader {
         } catch (EOFException e) {
             throw new MigrationException("stream header: ended before the version");
         }
-        if (version != Wire.VERSION) {
+        if (version < Wire.OLDEST_VERSION || version > Wire.VERSION) {
             throw new MigrationException("stream header: version " + Integer.toUnsignedString(version)
-                    + " is not supported (this jkvm speaks version " + Wire.VERSION + ")");
+                    + " is not supported (this jkvm speaks versions " + Wire.OLDEST_VERSION + " to " + Wire.VERSION + ")");
         }
+        this.version = version;
         bytes += magic.length + 4;
     }
 
     static long maxLength(int type) {
         return switch (type) {
-            case Wire.CONFIG -> 15 + VmShape.MAX_BYTES;
+            case Wire.CONFIG -> 15 + VmShape.MAX_BYTES + 1 + VmShape.MAX_DEVICES;
+            case Wire.BLOCKS -> 9 + Wire.MAX_BLOCK_BYTES;
+            case Wire.ZERO_BLOCKS -> 17;
             case Wire.PAGES -> 4L + (long) Wire.MAX_BATCH * (8 + Wire.PAGE);
             case Wire.ZERO_PAGES -> 4L + 8L * Wire.MAX_ZERO_BATCH;
             case Wire.ROUND -> 12;
@@ -151,11 +156,24 @@ final class RecordReader {
         }
     }
 
-    private static MigrationRecord decode(int type, String name, ByteBuffer b) {
+    private MigrationRecord decode(int type, String name, ByteBuffer b) {
         return switch (type) {
-            case Wire.CONFIG -> config(b);
+            case Wire.CONFIG -> config(b, version);
             case Wire.PAGES -> pages(b);
             case Wire.ZERO_PAGES -> zeroPages(b);
+            case Wire.BLOCKS -> blocks(b);
+            case Wire.ZERO_BLOCKS -> {
+                exact(name, b, 17);
+                int disk = Byte.toUnsignedInt(b.get());
+                long offset = b.getLong();
+                long length = b.getLong();
+                sectors(name, offset, length);
+                if (length == 0 || length > Wire.MAX_ZERO_BLOCK_BYTES) {
+                    throw new MigrationException("ZERO_BLOCKS record: length " + length + " outside 512.."
+                            + Wire.MAX_ZERO_BLOCK_BYTES);
+                }
+                yield new MigrationRecord.ZeroBlocks(disk, offset, length);
+            }
             case Wire.ROUND -> {
                 exact(name, b, 12);
                 yield new MigrationRecord.Round(b.getInt(), b.getLong());
@@ -178,7 +196,7 @@ final class RecordReader {
         }
     }
 
-    private static MigrationRecord config(ByteBuffer b) {
+    private static MigrationRecord config(ByteBuffer b, int version) {
         if (b.remaining() < 15) {
             throw new MigrationException("CONFIG record: length " + b.remaining() + ", expected at least 15");
         }
@@ -189,14 +207,59 @@ final class RecordReader {
             throw new MigrationException("CONFIG record: irqchip flag is " + irqchip + ", must be 0 or 1");
         }
         int n = Short.toUnsignedInt(b.getShort());
-        exact("CONFIG", b, n);
+        int copiedBytes = version < 3 ? 0 : 1;
+        if (b.remaining() < n + copiedBytes) {
+            throw new MigrationException("CONFIG record: " + b.remaining() + " bytes left for a " + n
+                    + "-byte device shape and the copied disks");
+        }
         MachineConfig machine;
         try {
             machine = new MachineConfig(cpus, mem, irqchip == 1);
         } catch (IllegalArgumentException e) {
             throw new MigrationException("CONFIG record: " + e.getMessage());
         }
-        return new MigrationRecord.Config(machine, n == 0 ? null : VmShape.decode(b.slice()));
+        VmShape shape = n == 0 ? null : VmShape.decode(b.slice(b.position(), n));
+        b.position(b.position() + n);
+        int k = copiedBytes == 0 ? 0 : Byte.toUnsignedInt(b.get());
+        exact("CONFIG", b, k);
+        java.util.List<Integer> copied = new java.util.ArrayList<>();
+        for (int i = 0; i < k; i++) {
+            int d = Byte.toUnsignedInt(b.get());
+            int disks = shape == null ? 0 : shape.disks().size();
+            if (d >= disks) {
+                throw new MigrationException("CONFIG record: copied disk " + d + " is not one of the " + disks
+                        + " disk(s) of the device shape");
+            }
+            if (!copied.isEmpty() && d <= copied.getLast()) {
+                throw new MigrationException("CONFIG record: copied disks are not in ascending order without repeats");
+            }
+            if (shape.disks().get(d).readOnly()) {
+                throw new MigrationException("CONFIG record: copied disk " + d + " is read-only (only writable disks are copied)");
+            }
+            copied.add(d);
+        }
+        return new MigrationRecord.Config(machine, shape, copied);
+    }
+
+    private static MigrationRecord blocks(ByteBuffer b) {
+        if (b.remaining() < 9 + Wire.SECTOR) {
+            throw new MigrationException("BLOCKS record: length " + b.remaining() + ", expected at least " + (9 + Wire.SECTOR));
+        }
+        int disk = Byte.toUnsignedInt(b.get());
+        long offset = b.getLong();
+        byte[] data = new byte[b.remaining()];
+        sectors("BLOCKS", offset, data.length);
+        b.get(data);
+        return new MigrationRecord.Blocks(disk, offset, data);
+    }
+
+    /** A disk range must start and end on sector boundaries and not overflow. */
+    private static void sectors(String name, long offset, long length) {
+        if (offset < 0 || length < 0 || offset % Wire.SECTOR != 0 || length % Wire.SECTOR != 0
+                || offset > Long.MAX_VALUE - length) {
+            throw new MigrationException(name + " record: range [" + Long.toUnsignedString(offset) + ", +"
+                    + Long.toUnsignedString(length) + ") is not whole " + Wire.SECTOR + "-byte sectors");
+        }
     }
 
     private static int count(String name, ByteBuffer b, int max, int entry) {

@@ -54,9 +54,20 @@ final class RecordWriter {
         return bytes;
     }
 
+    private int version = Wire.VERSION;
+
     void header() throws IOException {
+        header(Wire.VERSION);
+    }
+
+    /** The stream header for {@code version} ({@link Wire#OLDEST_VERSION} to {@link Wire#VERSION}). */
+    void header(int version) throws IOException {
+        if (version < Wire.OLDEST_VERSION || version > Wire.VERSION) {
+            throw new IllegalArgumentException("stream version " + version);
+        }
+        this.version = version;
         out.write(Wire.MAGIC);
-        out.writeInt(Wire.VERSION);
+        out.writeInt(version);
         bytes += Wire.MAGIC.length + 4;
     }
 
@@ -70,15 +81,45 @@ final class RecordWriter {
         config(c, null);
     }
 
-    /** CONFIG with the device shape ({@code shape} null: none). */
+    /** CONFIG with the device shape ({@code shape} null: none) and no copied disks. */
     void config(MachineConfig c, VmShape shape) throws IOException {
+        config(c, shape, java.util.List.of());
+    }
+
+    /** CONFIG with the device shape and the indexes of the disks whose contents follow (ascending). */
+    void config(MachineConfig c, VmShape shape, java.util.List<Integer> copiedDisks) throws IOException {
         byte[] s = shape == null ? new byte[0] : shape.encode();
-        begin(Wire.CONFIG, 15 + s.length);
+        boolean v2 = version < 3;
+        if (v2 && !copiedDisks.isEmpty()) {
+            throw new IllegalStateException("a version " + version + " stream cannot copy disks");
+        }
+        begin(Wire.CONFIG, 15 + s.length + (v2 ? 0 : 1 + copiedDisks.size()));
         out.writeInt(c.cpus());
         out.writeLong(c.memoryBytes());
         out.writeByte(c.irqchip() ? 1 : 0);
         out.writeShort(s.length);
         out.write(s);
+        if (!v2) {
+            out.writeByte(copiedDisks.size());
+            for (int d : copiedDisks) {
+                out.writeByte(d);
+            }
+        }
+    }
+
+    /** BLOCKS: {@code len} bytes of {@code data} from {@code off}, disk {@code disk}'s contents at {@code offset}. */
+    void blocks(int disk, long offset, byte[] data, int off, int len) throws IOException {
+        begin(Wire.BLOCKS, 9 + len);
+        out.writeByte(disk);
+        out.writeLong(offset);
+        out.write(data, off, len);
+    }
+
+    void zeroBlocks(int disk, long offset, long length) throws IOException {
+        begin(Wire.ZERO_BLOCKS, 17);
+        out.writeByte(disk);
+        out.writeLong(offset);
+        out.writeLong(length);
     }
 
     /** {@code count} pages from {@code data} (count * 4096 bytes) at {@code gpas[0..count)}. */

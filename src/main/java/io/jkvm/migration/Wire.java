@@ -10,11 +10,18 @@ import java.nio.charset.StandardCharsets;
  * <pre>
  * CONFIG      u32 cpus, u64 memory bytes, u8 irqchip,         first record, exactly once
  *             u16 n, n bytes of {@link VmShape} (0: none)     (the guest-visible devices, no host paths)
+ *             u8 k, k x u8 disk index                         disks (of the shape) whose contents travel in
+ *                                                             the stream (storage migration), ascending
  * PAGES       u32 n (1..MAX_BATCH), n x (u64 gpa, 4096 bytes) guest RAM while the guest runs and at the pause
  * ZERO_PAGES  u32 n (1..MAX_ZERO_BATCH), n x u64 gpa          pages that are now all zeros
+ * BLOCKS      u8 disk, u64 offset, data (1..MAX_BLOCK_BYTES)  a copied disk's contents at offset; offset and
+ *                                                             length whole sectors (512), inside the disk
+ * ZERO_BLOCKS u8 disk, u64 offset, u64 length                 a copied disk's range that now reads as zeros
+ *             (length 1..MAX_ZERO_BLOCK_BYTES, whole sectors)
  * ROUND       u32 round, u64 pages sent in it                 end of a pre-copy round (informational)
  * KVM_STATE   the snapshot "kvm" section                      exactly once, after the last pages
  * DEVICE      u16 name length, name (UTF-8), state bytes      after KVM_STATE, names unique
+ *             (BLOCKS and ZERO_BLOCKS go where PAGES may: before KVM_STATE)
  * DONE        empty                                           last record
  * ABORT       UTF-8 reason                                    anywhere: the source gave up
  * replies: READY (config accepted), REFUSED reason, RESUMED (the guest runs here), FAILED reason
@@ -24,12 +31,21 @@ final class Wire {
     private Wire() {}
 
     static final byte[] MAGIC = "JKVMMIGR".getBytes(StandardCharsets.US_ASCII);
-    /** 2: CONFIG carries the device shape. */
-    static final int VERSION = 2;
+    /**
+     * 2: CONFIG carries the device shape. 3: and the copied disks; BLOCKS, ZERO_BLOCKS. A source
+     * copies no disk sends version 2, so a destination one version older still takes it.
+     */
+    static final int VERSION = 3;
+    static final int OLDEST_VERSION = 2;
     static final int PAGE = io.jkvm.vmm.DirtyTracker.PAGE;
     static final int MAX_BATCH = 256;
     static final int MAX_ZERO_BATCH = 4096;
     static final int MAX_REASON = 1024;
+    /** Disk bytes in one BLOCKS record: 16 chunks of {@link io.jkvm.storage.DirtyChunks}' 64 KiB. */
+    static final int MAX_BLOCK_BYTES = 1 << 20;
+    static final int SECTOR = 512;
+    /** Disk bytes one ZERO_BLOCKS may cover: the destination's work per record stays bounded. */
+    static final long MAX_ZERO_BLOCK_BYTES = 64L << 20;
 
     static final int CONFIG = 0x01;
     static final int PAGES = 0x02;
@@ -39,6 +55,8 @@ final class Wire {
     static final int DEVICE = 0x06;
     static final int DONE = 0x07;
     static final int ABORT = 0x08;
+    static final int BLOCKS = 0x09;
+    static final int ZERO_BLOCKS = 0x0a;
     static final int READY = 0x81;
     static final int REFUSED = 0x82;
     static final int RESUMED = 0x83;
@@ -54,6 +72,8 @@ final class Wire {
             case DEVICE -> "DEVICE";
             case DONE -> "DONE";
             case ABORT -> "ABORT";
+            case BLOCKS -> "BLOCKS";
+            case ZERO_BLOCKS -> "ZERO_BLOCKS";
             case READY -> "READY";
             case REFUSED -> "REFUSED";
             case RESUMED -> "RESUMED";

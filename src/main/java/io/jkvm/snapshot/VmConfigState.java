@@ -209,9 +209,11 @@ public final class VmConfigState {
     }
 
     /**
-     * Why a VM saved with {@code saved} cannot be restored as {@code target}, or null. Paths may
-     * differ (disks can be moved); what the guest sees may not: vCPUs, memory, the virtio
-     * transport, the devices in slot order, read-only flags, disk ids, MACs.
+     * Why a VM saved with {@code saved} cannot be restored as {@code target}, or null. Paths and
+     * image formats may differ (disks can be moved, converted, or copied by a live migration into
+     * the destination's own qcow2 or raw image); what the guest sees may not: vCPUs, memory, the
+     * virtio transport, the devices in slot order, read-only flags, disk ids, MACs. (A disk's size
+     * is checked by its device's state.)
      */
     public static String incompatibility(VmConfig saved, VmConfig target) {
         if (saved.cpus() != target.cpus()) {
@@ -236,10 +238,6 @@ public final class VmConfigState {
             DiskConfig y = b.disks().get(i);
             if (x.readOnly() != y.readOnly() || !Objects.equals(x.id(), y.id())) {
                 return "disk " + (i + 1) + " (" + y.path() + ") differs from the snapshot's in read-only flag or id";
-            }
-            if (x.format() != y.format()) {
-                return "disk " + (i + 1) + " (" + y.path() + ") is " + y.format().id() + ", the snapshot's was "
-                        + x.format().id();
             }
         }
         if (a.nets().size() != b.nets().size()) {

@@ -498,6 +498,10 @@ public final class LinuxVm {
         if (fn == null || !(fn.device() instanceof VirtioBlock block)) {
             throw new IllegalArgumentException("no running drive '" + driveId + "'");
         }
+        if (block.logsWrites()) {
+            throw new IllegalArgumentException("a live migration is copying drive '" + driveId
+                    + "' to its destination: it cannot be replaced until the migration ends");
+        }
         DiskConfig now = d.disks().get(index);
         io.jkvm.storage.DiskImage next = io.jkvm.storage.DiskImages.open(now.withPath(path));
         io.jkvm.storage.DiskImage old;
@@ -515,6 +519,55 @@ public final class LinuxVm {
         }
         old.close();
         setDisk(index, now.withPath(path));
+    }
+
+    /** A disk whose writes are logged for a live migration with storage: its index among the disks, its image, the log. */
+    public record LoggedDisk(int index, String id, io.jkvm.storage.DiskImage image, io.jkvm.storage.DirtyChunks writes) {}
+
+    /**
+     * Starts logging the writes of the disks whose ids (virtio-blk serials) are given, all or
+     * none: an unknown or read-only disk is an IllegalArgumentException and nothing starts. Under
+     * the lock a drive replacement takes, so the images returned are the ones being logged.
+     */
+    public List<LoggedDisk> startWriteLogs(List<String> diskIds) {
+        synchronized (limitsLock) {
+            DeviceConfig d = config.devices();
+            Map<String, VirtioTransportDevice> byId = virtioById;
+            List<LoggedDisk> disks = new ArrayList<>();
+            List<VirtioBlock> blocks = new ArrayList<>();
+            for (String id : diskIds) {
+                int index = diskIndex(d, id);
+                VirtioTransportDevice fn = byId == null ? null : byId.get(virtioIds(d).get(index));
+                if (fn == null || !(fn.device() instanceof VirtioBlock block)) {
+                    throw new IllegalArgumentException("no running drive '" + id + "'");
+                }
+                io.jkvm.storage.DiskImage image = block.image();
+                if (image.readOnly()) {
+                    throw new IllegalArgumentException("drive '" + id + "' is read-only");
+                }
+                long size = image.size() / VirtioBlock.SECTOR * VirtioBlock.SECTOR;
+                disks.add(new LoggedDisk(index, id, image, new io.jkvm.storage.DirtyChunks(size)));
+                blocks.add(block);
+            }
+            for (int i = 0; i < blocks.size(); i++) {
+                blocks.get(i).logWrites(disks.get(i).writes());
+            }
+            return disks;
+        }
+    }
+
+    /** Stops every disk's write log (a migration ended, one way or another); harmless when none runs. */
+    public void stopWriteLogs() {
+        synchronized (limitsLock) {
+            Map<String, VirtioTransportDevice> byId = virtioById;
+            if (byId != null) {
+                for (VirtioTransportDevice fn : byId.values()) {
+                    if (fn.device() instanceof VirtioBlock block) {
+                        block.logWrites(null);
+                    }
+                }
+            }
+        }
     }
 
     /** Where the disk whose id (virtio-blk serial) is {@code diskId} is in {@code d}'s disks. */

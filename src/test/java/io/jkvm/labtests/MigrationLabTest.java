@@ -31,14 +31,16 @@ import static org.assertj.core.api.Assertions.assertThat;
  *
  * <p>The guest also loops: write a 2 MiB pattern into RAM (tmpfs) and verify it, print a tick on
  * the serial console, append the tick (synced) to a file on its virtio-blk ext4 root. The
- * destination is configured through its own API (machine, boot-source, the same disk file: the
- * hosts share their storage, and a TAP of its own) before the source connects.
+ * destination is configured through its own API (machine, boot-source, a TAP of its own, and a
+ * disk of its own: an empty qcow2 image, because the hosts share no storage) before the source
+ * connects; the source copies its raw disk into it while the guest runs ({@code --copy-drive}).
  *
  * <p>Checked: the migration completes and the source VMM exits 0; the connection stays up (the
  * client's nc ends only when it has sent everything and the guest closed), every byte comes back
  * once and in order (SHA-256 of what was sent and what was echoed), and the switch has learned the
  * guest's MAC on the new host's port; the destination's console goes on from the next tick, no
- * pattern check fails on either side, and the file on the disk is complete and in order. The
+ * pattern check fails on either side, and the file on the destination's disk (read by qemu-img and
+ * debugfs) is complete and in order. The
  * longest gap between echoed lines is printed beside the migration's downtime. (A source with an
  * untrusted certificate, and a migration cancelled midway, are MigrationDirectTest's.)
  */
@@ -94,7 +96,7 @@ class MigrationLabTest {
             echo "${PIPESTATUS[2]}" > $L/client.rc
             """;
 
-    private static String labScript(Path certs, Path disk, String jkvm) {
+    private static String labScript(Path certs, Path disk, Path destinationDisk, String jkvm) {
         String bootArgs = "console=ttyS0 reboot=k panic=1 root=/dev/vda rw init=/sbin/init";
         String srcTls = TestPki.flags(certs, "source");
         String dstTls = TestPki.flags(certs, "dest");
@@ -136,7 +138,8 @@ class MigrationLabTest {
                 "starter=$!",
                 "await '! kill -0 $starter 2>/dev/null' $src 'grown $L/s1.log $L/v1.err'; cat $L/start.out",
                 // The destination listens on host b's address; its own API gives it this host's
-                // resources (the same disk file: shared storage; a TAP in its own namespace).
+                // resources: its own disk (an empty qcow2 image the migration fills: the hosts
+                // share no storage) and a TAP in its own namespace.
                 "S2=$L/dst.sock",
                 "ip netns exec jnb " + jkvm + " run --api-sock $S2 --id dst --incoming tcp:10.77.0.3:47011 " + dstTls
                         + " </dev/null > $L/s2.log 2> $L/v2.err &",
@@ -147,8 +150,8 @@ class MigrationLabTest {
                 "c $S2 PUT /machine-config '{\"vcpu_count\": 1, \"mem_size_mib\": 128}'",
                 "c $S2 PUT /boot-source '{\"kernel_image_path\": \"" + kernel + "\", \"initrd_path\": \"" + initrd
                         + "\", \"boot_args\": \"" + bootArgs + "\"}'",
-                "c $S2 PUT /drives/rootfs '{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk
-                        + "\", \"is_root_device\": true, \"is_read_only\": false}'",
+                "c $S2 PUT /drives/rootfs '{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + destinationDisk
+                        + "\", \"is_root_device\": true, \"is_read_only\": false, \"format\": \"qcow2\"}'",
                 "c $S2 PUT /network-interfaces/eth0 '{\"iface_id\": \"eth0\", \"host_dev_name\": \"jkvmt0\", \"guest_mac\": \""
                         + MAC + "\"}'",
                 "await 'grep -qa net-ready $L/s1.log' $src 'grown $L/s1.log' && say guest serving || say guest not serving",
@@ -159,7 +162,8 @@ class MigrationLabTest {
                 "echo \"@@lines-before=$(lines)\"",
                 "bridge -n jnw fdb show dev vwa | grep -i " + MAC + " | sed 's/^/@@fdb-before /'",
                 "say migrating",
-                "ip netns exec jna " + jkvm + " migrate --api-sock $S1 --to tcp:10.77.0.3:47011 " + srcTls + " > $L/mig.out 2>&1 &",
+                "ip netns exec jna " + jkvm + " migrate --api-sock $S1 --to tcp:10.77.0.3:47011 --copy-drive rootfs " + srcTls
+                        + " > $L/mig.out 2>&1 &",
                 "mig=$!",
                 "await '! kill -0 $mig 2>/dev/null' $dst 'lines; grown $L/v2.err'; wait $mig",
                 "echo \"@@migrate-status=$?\"",
@@ -197,10 +201,14 @@ class MigrationLabTest {
     @Test
     void aRunningLinuxVmMigratesToAnotherHostWithItsDiskMemoryAndATcpStream(@TempDir Path dir) throws Exception {
         Path disk = LabGuests.ext4WithInit(dir, GUEST_INIT, "32M");
+        Path destinationDisk = dir.resolve("destination.qcow2");
+        io.jkvm.storage.ImageCreator.create(new io.jkvm.storage.ImageCreator.Request(destinationDisk,
+                io.jkvm.storage.DiskFormat.QCOW2, Files.size(disk), null, null, 0, false));
         Path certs = Files.createDirectories(dir.resolve("certs"));
         TestPki.create(certs, "10.77.0.2", "10.77.0.3"); // the hosts' addresses on the wire
 
-        LabResult r = Lab.exec(List.of("bash", "-c", labScript(certs, disk, JkvmCommand.shell())), LabGuests.options());
+        LabResult r = Lab.exec(List.of("bash", "-c", labScript(certs, disk, destinationDisk, JkvmCommand.shell())),
+                LabGuests.options());
         String out = r.stdout();
         String context = out + "\n--- stderr ---\n" + r.stderr();
         System.out.println(context);
@@ -231,7 +239,11 @@ class MigrationLabTest {
         // if the pause cut that line).
         assertThat(firstDest).as(context).isBetween(lastSource + 1, lastSource + 2);
         assertThat(lastDest).as(context).isGreaterThanOrEqualTo(lastSource + 3);
-        String counter = LabGuests.host("/sbin/debugfs", "-R", "cat /counter.txt", disk.toString());
+        assertThat(out).as("the disk's contents travelled with the VM; %s", context).containsPattern("disks [0-9.]+ MiB");
+        // The destination's own disk now holds the file system, the counter synced there too.
+        Path received = dir.resolve("received.raw");
+        LabGuests.host("/usr/bin/qemu-img", "convert", "-f", "qcow2", "-O", "raw", destinationDisk.toString(), received.toString());
+        String counter = LabGuests.host("/sbin/debugfs", "-R", "cat /counter.txt", received.toString());
         List<String> ticks = counter.lines().filter(l -> l.matches("\\d+")).toList();
         assertThat(Integer.parseInt(ticks.getLast())).as(counter).isGreaterThanOrEqualTo(lastSource + 2);
         for (int i = 0; i < ticks.size(); i++) {

@@ -30,6 +30,7 @@ final class TierLanes {
             Map.entry("SnapshotDirectTest", 129),
             Map.entry("MigrationApiDirectTest", 118),
             Map.entry("VmmApiDirectTest", 100),
+            Map.entry("StorageMigrationDirectTest", 90),
             Map.entry("VmIdentityDirectTest", 54),
             Map.entry("DiffSnapshotDirectTest", 34),
             Map.entry("ExitRoundTripKvmTest", 27),

@@ -158,6 +158,24 @@ class IncomingResourceTest {
             // no vCPUs to give it to
         }
 
+        /** Disk contents are counted, not kept: the stream checked their ranges against the announced disk. */
+        long diskBytes;
+
+        @Override
+        public void receiveDisks(List<Integer> copied) {
+            // any announced disk is taken
+        }
+
+        @Override
+        public void writeDisk(int disk, long offset, byte[] data) {
+            diskBytes += data.length;
+        }
+
+        @Override
+        public void zeroDisk(int disk, long offset, long length) {
+            diskBytes += length;
+        }
+
         @Override
         public void restoreDevices(List<DeviceState> devices) {
             if (failOnDevices != null) {

@@ -43,6 +43,7 @@ class MigrationStreamTest {
         assertThat(s.devices()).containsExactly(DeviceState.of("serial0", new byte[] {9, 8, 7}));
         assertThat(s.rounds()).isEqualTo(2);
         assertThat(s.pages()).isEqualTo(4);
+        assertThat(s.diskBytes()).as("1 KiB of blocks, 8 KiB zeroed").isEqualTo(1024 + 8192);
     }
 
     @Test
@@ -63,7 +64,7 @@ class MigrationStreamTest {
         refused(magic, "stream header: magic is not JKVMMIGR (not a jkvm migration stream)");
         byte[] version = v.clone();
         version[11] = 1;
-        refused(version, "stream header: version 1 is not supported (this jkvm speaks version 2)");
+        refused(version, "stream header: version 1 is not supported (this jkvm speaks versions 2 to 3)");
     }
 
     @Test
@@ -72,7 +73,7 @@ class MigrationStreamTest {
         ByteBuffer b = ByteBuffer.allocate(s.length + 5).put(s).put((byte) Wire.PAGES).putInt(Integer.MAX_VALUE);
         refused(b.array(), "PAGES record: length 2147483647 is over the limit of 1050628 bytes");
         ByteBuffer c = ByteBuffer.allocate(12 + 5).put(Arrays.copyOf(s, 12)).put((byte) Wire.CONFIG).putInt(-1);
-        refused(c.array(), "CONFIG record: length 4294967295 is over the limit of " + (15 + VmShape.MAX_BYTES) + " bytes");
+        refused(c.array(), "CONFIG record: length 4294967295 is over the limit of " + (15 + VmShape.MAX_BYTES + 1 + VmShape.MAX_DEVICES) + " bytes");
     }
 
     @Test
@@ -107,11 +108,11 @@ class MigrationStreamTest {
         refused(stream(w -> {
             w.config(CONFIG);
             w.config(CONFIG);
-        }), "CONFIG record out of order: expected PAGES, ZERO_PAGES, ROUND or KVM_STATE");
+        }), "CONFIG record out of order: expected PAGES, ZERO_PAGES, BLOCKS, ZERO_BLOCKS, ROUND or KVM_STATE");
         refused(stream(w -> {
             w.config(CONFIG);
             w.device(DeviceState.of("a", new byte[0]));
-        }), "DEVICE record out of order: expected PAGES, ZERO_PAGES, ROUND or KVM_STATE");
+        }), "DEVICE record out of order: expected PAGES, ZERO_PAGES, BLOCKS, ZERO_BLOCKS, ROUND or KVM_STATE");
         refused(stream(w -> {
             w.config(CONFIG);
             w.kvmState(new byte[1]);
@@ -120,7 +121,7 @@ class MigrationStreamTest {
         refused(stream(w -> {
             w.config(CONFIG);
             w.empty(Wire.DONE);
-        }), "DONE record out of order: expected PAGES, ZERO_PAGES, ROUND or KVM_STATE");
+        }), "DONE record out of order: expected PAGES, ZERO_PAGES, BLOCKS, ZERO_BLOCKS, ROUND or KVM_STATE");
         refused(stream(w -> {
             w.config(CONFIG);
             w.round(1, 0);
@@ -152,6 +153,30 @@ class MigrationStreamTest {
     }
 
     @Test
+    void aVersion2StreamFromAnOlderSourceIsStillTaken() {
+        byte[] s;
+        try {
+            java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+            RecordWriter w = new RecordWriter(b);
+            w.header(2);
+            w.config(CONFIG, StreamFixture.SHAPE);
+            w.pages(new long[] {0x2000}, page(7), 1);
+            w.round(0, 1);
+            w.kvmState(new byte[] {1});
+            w.empty(Wire.DONE);
+            w.flush();
+            s = b.toByteArray();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> w.config(CONFIG, StreamFixture.SHAPE, List.of(0)))
+                    .as("version 2 has no copied disks").isInstanceOf(IllegalStateException.class);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        IncomingStream in = receive(s, ram);
+        assertThat(in.shape()).isEqualTo(StreamFixture.SHAPE);
+        assertThat(ram.memory().read(0x2000, Wire.PAGE)).isEqualTo(page(7));
+    }
+
+    @Test
     void anIncompatibleOrInvalidConfigurationIsRefused() {
         refused(stream(w -> w.config(new MachineConfig(2, RAM, false))), "refused: snapshot has 2 vCPUs, this VM has 1");
         byte[] s = stream(w -> w.config(CONFIG));
@@ -166,7 +191,7 @@ class MigrationStreamTest {
         VmShape[] got = new VmShape[1];
         GuestRam r = ram;
         byte[] s = stream(w -> w.config(CONFIG, shape));
-        IncomingStream in = new IncomingStream((c, sh) -> {
+        IncomingStream in = new IncomingStream((c, sh, copied) -> {
             got[0] = sh;
             return r.memory();
         });

@@ -9,6 +9,7 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.List;
 
 /** Migration streams built without KVM, and a destination that applies them to plain anonymous RAM. */
 final class StreamFixture {
@@ -42,10 +43,18 @@ final class StreamFixture {
         return p;
     }
 
-    /** A complete, valid stream: config, two rounds of pages, zero pages, state, a device, done. */
+    /** One writable disk of 64 KiB, copied in the valid stream. */
+    static final VmShape SHAPE = new VmShape(List.of(new VmShape.Disk("d", false, 64 << 10)), List.of(), false, false);
+
+    /**
+     * A complete, valid stream: config (with a copied disk), two rounds of pages, zero pages and
+     * disk blocks, state, a device, done.
+     */
     static byte[] valid() {
         return stream(w -> {
-            w.config(CONFIG);
+            w.config(CONFIG, SHAPE, List.of(0));
+            w.blocks(0, 4096, page(5), 0, 1024);
+            w.zeroBlocks(0, 8192, 8192);
             byte[] two = new byte[2 * Wire.PAGE];
             System.arraycopy(page(1), 0, two, 0, Wire.PAGE);
             System.arraycopy(page(2), 0, two, Wire.PAGE, Wire.PAGE);
@@ -66,12 +75,24 @@ final class StreamFixture {
      */
     static IncomingStream receive(byte[] bytes, GuestRam ram) {
         RecordReader r = new RecordReader(new ByteArrayInputStream(bytes));
-        IncomingStream s = new IncomingStream((c, shape) -> {
+        byte[] disk = new byte[64 << 10]; // ranges are checked against the announced disk's size, at most this
+        IncomingStream s = new IncomingStream((c, shape, copied) -> {
             String why = c.incompatibility(CONFIG.toOptions());
             if (why != null) {
                 throw new MigrationException("refused: " + why);
             }
+            if (shape != null && shape.disks().stream().anyMatch(d -> d.sizeBytes() > disk.length)) {
+                throw new MigrationException("refused: a disk over " + disk.length + " bytes");
+            }
             return ram.memory();
+        }, new IncomingStream.DiskWriter() {
+            public void write(int d, long offset, byte[] data) {
+                System.arraycopy(data, 0, disk, (int) offset, data.length);
+            }
+
+            public void zero(int d, long offset, long length) {
+                java.util.Arrays.fill(disk, (int) offset, (int) (offset + length), (byte) 0);
+            }
         });
         try {
             r.header();

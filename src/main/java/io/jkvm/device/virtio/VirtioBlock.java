@@ -98,6 +98,8 @@ public final class VirtioBlock implements VirtioDevice {
     private final byte[] admittedHeader = new byte[HEADER];
     private int admittedHeaderLength;
     private volatile VirtioContext context;
+    /** Where writes are logged while a live migration copies this disk; null otherwise. */
+    private volatile io.jkvm.storage.DirtyChunks writeLog;
 
     /** @param id the serial reported by GET_ID (ASCII, at most 20 bytes used) */
     public VirtioBlock(DiskImage image, String id) {
@@ -155,6 +157,27 @@ public final class VirtioBlock implements VirtioDevice {
         return throttle.stats();
     }
 
+    /**
+     * From now on, every range a request writes, discards or zeroes is marked in {@code log}
+     * after it reached the image (live migration with storage copies those chunks again);
+     * null stops it. Marked even when the request failed half way: part of it may have landed.
+     */
+    public void logWrites(io.jkvm.storage.DirtyChunks log) {
+        writeLog = log;
+    }
+
+    /** Whether a live migration is logging this disk's writes (and copying it). */
+    public boolean logsWrites() {
+        return writeLog != null;
+    }
+
+    private void logged(long offset, long length) {
+        io.jkvm.storage.DirtyChunks log = writeLog;
+        if (log != null) {
+            log.mark(offset, length);
+        }
+    }
+
     /** The backing image (live migration hands its lock over). */
     public DiskImage image() {
         return image;
@@ -174,6 +197,9 @@ public final class VirtioBlock implements VirtioDevice {
      * writability, so the new image must have the same. Returns the old image, still open.
      */
     public DiskImage replaceImage(DiskImage next) {
+        if (writeLog != null) {
+            throw new IllegalStateException("a live migration is copying this drive's contents: it cannot be replaced now");
+        }
         if (next.readOnly() != image.readOnly()) {
             throw new IllegalArgumentException("the new image is " + (next.readOnly() ? "read-only" : "writable")
                     + " and the drive " + (image.readOnly() ? "read-only" : "writable") + ": a drive keeps its writability");
@@ -349,9 +375,13 @@ public final class VirtioBlock implements VirtioDevice {
             return finish(c, statusAt, S_IOERR, 0);
         }
         long pos = sector * SECTOR;
-        for (MemorySegment s : c.readableSlices(HEADER, len)) {
-            image.write(pos, s);
-            pos += s.byteSize();
+        try {
+            for (MemorySegment s : c.readableSlices(HEADER, len)) {
+                image.write(pos, s);
+                pos += s.byteSize();
+            }
+        } finally {
+            logged(sector * SECTOR, len);
         }
         stats.out(len);
         return finish(c, statusAt, S_OK, 0);
@@ -385,10 +415,14 @@ public final class VirtioBlock implements VirtioDevice {
         for (int i = 0; i < bytes; i += SEGMENT) {
             long off = segs.getLong(i) * SECTOR;
             long len = (segs.getInt(i + 8) & 0xffff_ffffL) * SECTOR;
-            if (type == T_DISCARD) {
-                image.discard(off, len);
-            } else {
-                image.writeZeroes(off, len, (segs.getInt(i + 12) & 1) != 0);
+            try {
+                if (type == T_DISCARD) {
+                    image.discard(off, len);
+                } else {
+                    image.writeZeroes(off, len, (segs.getInt(i + 12) & 1) != 0);
+                }
+            } finally {
+                logged(off, len);
             }
         }
         return finish(c, statusAt, S_OK, 0);

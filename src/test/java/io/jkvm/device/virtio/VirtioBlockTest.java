@@ -33,6 +33,7 @@ class VirtioBlockTest {
     private VirtioDriver drv;
     private DriverQueue dq;
     private int requests;
+    private VirtioBlock block;
 
     private void start(boolean readOnly) throws IOException {
         file = dir.resolve("disk.img");
@@ -41,7 +42,8 @@ class VirtioBlockTest {
             init[i] = (byte) (i / 512);
         }
         Files.write(file, init);
-        drv = new VirtioDriver(VirtioBlock.open(new DiskConfig(file, readOnly, "serial-123")));
+        block = VirtioBlock.open(new DiskConfig(file, readOnly, "serial-123"));
+        drv = new VirtioDriver(block);
         long f = drv.deviceFeatures();
         assertThat(drv.negotiate(f)).isTrue();
         dq = drv.setupQueue(0, 0x1000, 16, VirtioPciDevice.NO_VECTOR);
@@ -151,6 +153,28 @@ class VirtioBlockTest {
         assertThat(submit(VirtioBlock.T_DISCARD, 0, unmap.array(), 0)[0]).as("unmap flag on discard").isEqualTo(S_UNSUPP);
         ByteBuffer past = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(SECTORS - 1).putInt(2).putInt(0);
         assertThat(submit(VirtioBlock.T_WRITE_ZEROES, 0, past.array(), 0)[0]).isEqualTo(S_IOERR);
+    }
+
+    @Test
+    void whileAMigrationCopiesTheDiskWritesDiscardsAndZeroesAreLoggedAndReadsAreNot() throws IOException {
+        start(false);
+        assertThat(submit(VirtioBlock.T_OUT, 1, new byte[512], 0)[0]).isEqualTo(S_OK);
+        io.jkvm.storage.DirtyChunks log = new io.jkvm.storage.DirtyChunks(SECTORS * 512);
+        block.logWrites(log);
+        assertThat(submit(VirtioBlock.T_IN, 3, null, 1024)[0]).isEqualTo(S_OK);
+        assertThat(log.count()).as("a read changes nothing").isZero();
+        assertThat(submit(VirtioBlock.T_OUT, 10, new byte[512], 0)[0]).isEqualTo(S_OK);
+        assertThat(log.collect().next(0)).isZero();
+        ByteBuffer seg = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(8).putInt(8).putInt(0);
+        assertThat(submit(VirtioBlock.T_WRITE_ZEROES, 0, seg.array(), 0)[0]).isEqualTo(S_OK);
+        assertThat(log.collect().next(0)).isZero();
+        assertThat(submit(VirtioBlock.T_DISCARD, 0, seg.array(), 0)[0]).isEqualTo(S_OK);
+        assertThat(log.collect().next(0)).isZero();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> block.replaceImage(block.image()))
+                .as("a drive being copied keeps its image").hasMessageContaining("live migration is copying");
+        block.logWrites(null);
+        assertThat(submit(VirtioBlock.T_OUT, 12, new byte[512], 0)[0]).isEqualTo(S_OK);
+        assertThat(log.count()).as("no log once the migration ended").isZero();
     }
 
     @Test
