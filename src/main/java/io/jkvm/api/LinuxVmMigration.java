@@ -1,7 +1,7 @@
 package io.jkvm.api;
 
 import io.jkvm.config.VmConfig;
-import io.jkvm.migration.CopiedDisk;
+import io.jkvm.storage.LoggedDisk;
 import io.jkvm.migration.MigrationException;
 import io.jkvm.migration.DiskReceivingTarget;
 import io.jkvm.migration.MigrationSource;
@@ -51,11 +51,10 @@ final class LinuxVmMigration {
             }
 
             @Override
-            public List<CopiedDisk> startCopying(List<String> diskIds) {
+            public List<LoggedDisk> startCopying(List<String> diskIds) {
                 try {
                     return vm.startWriteLogs(diskIds).stream()
-                            .map(d -> new CopiedDisk(d.index(), d.id(), d.image(), d.writes()))
-                            .sorted(java.util.Comparator.comparingInt(CopiedDisk::index)).toList();
+                            .sorted(java.util.Comparator.comparingInt(LoggedDisk::index)).toList();
                 } catch (IllegalArgumentException e) {
                     throw new MigrationException("copy_drives: " + e.getMessage());
                 }

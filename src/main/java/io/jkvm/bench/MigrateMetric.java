@@ -166,30 +166,6 @@ public final class MigrateMetric implements Metric {
         }
     }
 
-    static Sample jkvm(Path image, MigrationTls source, MigrationTls dest) throws Exception {
-        try (JkvmGuest g = JkvmGuest.startTouched(image, RAM, TIMEOUT_S);
-             SSLServerSocket server = dest.listen(new MigrationAddress("127.0.0.1", 0))) {
-            CompletableFuture<IncomingMigration.Result> in = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return IncomingMigration.receive(server, Target::new);
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
-            var out = new io.jkvm.migration.OutgoingMigration(MigrationSource.of(g.machine(), List::of),
-                    new MigrationAddress("127.0.0.1", server.getLocalPort()), source, new Convergence(300));
-            out.run();
-            MigrationReport r = out.status();
-            try (MigrationTarget t = in.get(TIMEOUT_S, TimeUnit.SECONDS).target()) {
-                if (r.status() != MigrationReport.Status.COMPLETED) {
-                    throw new IOException("jkvm migration did not complete: " + r.summary());
-                }
-                t.machine().requestStop(io.jkvm.vmm.StopReason.STOPPED, "benchmark sample done");
-            }
-            return new Sample(r.totalMillis(), r.downtimeMillis());
-        }
-    }
-
     /** A raw image of {@link #DISK} random bytes (a disk whose every block must travel). */
     static Path randomDisk(Path file) throws IOException {
         java.util.Random r = new java.util.Random(42);
@@ -245,42 +221,58 @@ public final class MigrateMetric implements Metric {
             }
 
             @Override
-            public List<io.jkvm.migration.CopiedDisk> startCopying(List<String> ids) {
-                return List.of(new io.jkvm.migration.CopiedDisk(0, "bench", disk,
-                        new io.jkvm.storage.DirtyChunks(io.jkvm.migration.CopiedDisk.size(disk))));
+            public List<io.jkvm.storage.LoggedDisk> startCopying(List<String> ids) {
+                return List.of(new io.jkvm.storage.LoggedDisk(0, "bench", disk,
+                        new io.jkvm.storage.DirtyChunks(io.jkvm.storage.LoggedDisk.guestSize(disk))));
             }
         };
     }
 
+    static Sample jkvm(Path image, MigrationTls source, MigrationTls dest) throws Exception {
+        return jkvm(image, source, dest, null, null);
+    }
+
     static Sample jkvmWithDisk(Path image, MigrationTls source, MigrationTls dest, Path disk, Path dir) throws Exception {
         Path received = emptyDisk(dir.resolve("migrate-disk-received.raw"));
+        try {
+            return jkvm(image, source, dest, disk, received);
+        } finally {
+            Files.deleteIfExists(received);
+        }
+    }
+
+    /** With {@code disk} (source) and {@code received} (destination): {@code copy_drives}, checked afterwards. */
+    private static Sample jkvm(Path image, MigrationTls source, MigrationTls dest, Path disk, Path received)
+            throws Exception {
         try (JkvmGuest g = JkvmGuest.startTouched(image, RAM, TIMEOUT_S);
-             io.jkvm.storage.DiskImage sourceDisk = io.jkvm.storage.RawImage.open(disk, false);
+             io.jkvm.storage.DiskImage sourceDisk = disk == null ? null : io.jkvm.storage.RawImage.open(disk, false);
              SSLServerSocket server = dest.listen(new MigrationAddress("127.0.0.1", 0))) {
+            MigrationTarget.Factory factory = disk == null ? Target::new
+                    : (c, shape) -> io.jkvm.migration.DiskReceivingTarget.into(new Target(c, null),
+                            List.of(new io.jkvm.storage.DiskConfig(received, false, "bench")));
             CompletableFuture<IncomingMigration.Result> in = CompletableFuture.supplyAsync(() -> {
                 try {
-                    return IncomingMigration.receive(server, (c, shape) -> io.jkvm.migration.DiskReceivingTarget.into(
-                            new Target(c, null), List.of(new io.jkvm.storage.DiskConfig(received, false, "bench"))));
+                    return IncomingMigration.receive(server, factory);
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }
             });
-            var out = new io.jkvm.migration.OutgoingMigration(withDisk(g.machine(), sourceDisk),
-                    new MigrationAddress("127.0.0.1", server.getLocalPort()), source, new Convergence(300), List.of("bench"));
+            var out = new io.jkvm.migration.OutgoingMigration(
+                    disk == null ? MigrationSource.of(g.machine(), List::of) : withDisk(g.machine(), sourceDisk),
+                    new MigrationAddress("127.0.0.1", server.getLocalPort()), source, new Convergence(300),
+                    disk == null ? List.of() : List.of("bench"));
             out.run();
             MigrationReport r = out.status();
             try (MigrationTarget t = in.get(TIMEOUT_S, TimeUnit.SECONDS).target()) {
                 if (r.status() != MigrationReport.Status.COMPLETED) {
-                    throw new IOException("jkvm migration with storage did not complete: " + r.summary());
+                    throw new IOException("jkvm migration did not complete: " + r.summary());
                 }
                 t.machine().requestStop(io.jkvm.vmm.StopReason.STOPPED, "benchmark sample done");
             }
-            if (Files.mismatch(disk, received) != -1) {
+            if (disk != null && Files.mismatch(disk, received) != -1) {
                 throw new IOException("jkvm migration with storage: the received disk differs from the source's");
             }
             return new Sample(r.totalMillis(), r.downtimeMillis());
-        } finally {
-            Files.deleteIfExists(received);
         }
     }
 

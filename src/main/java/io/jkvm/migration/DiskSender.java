@@ -1,5 +1,6 @@
 package io.jkvm.migration;
 
+import io.jkvm.storage.LoggedDisk;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -7,7 +8,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.function.BooleanSupplier;
 
 /**
- * Copies chunks of a {@link CopiedDisk} into BLOCKS / ZERO_BLOCKS records: read in units of
+ * Copies chunks of a {@link LoggedDisk} into BLOCKS / ZERO_BLOCKS records: read in units of
  * {@link #UNIT} bytes, contiguous non-zero units joined into BLOCKS of up to
  * {@link Wire#MAX_BLOCK_BYTES}, contiguous all-zero units into one ZERO_BLOCKS of up to
  * {@link Wire#MAX_ZERO_BLOCK_BYTES} (the destination makes those read as zeros, for free on a
@@ -28,7 +29,7 @@ final class DiskSender implements AutoCloseable {
     private final MemorySegment buf = arena.allocate(Wire.MAX_BLOCK_BYTES);
     private final MemorySegment zero = arena.allocate(UNIT);
     private final byte[] bytes = new byte[Wire.MAX_BLOCK_BYTES];
-    private CopiedDisk disk;
+    private LoggedDisk disk;
     private long dataOffset;
     private int dataLength;
     private long zeroOffset;
@@ -53,7 +54,7 @@ final class DiskSender implements AutoCloseable {
     }
 
     /** Every chunk of the disk (the bulk copy); returns the disk bytes covered. */
-    long sendAll(CopiedDisk d) throws IOException {
+    long sendAll(LoggedDisk d) throws IOException {
         begin(d);
         for (long c = 0; c < d.writes().chunks(); c++) {
             chunk(c);
@@ -62,7 +63,7 @@ final class DiskSender implements AutoCloseable {
     }
 
     /** The chunks of a batch collected from the disk's write log, ascending. */
-    long send(CopiedDisk d, io.jkvm.storage.DirtyChunks.Batch chunks) throws IOException {
+    long send(LoggedDisk d, io.jkvm.storage.DirtyChunks.Batch chunks) throws IOException {
         begin(d);
         for (long c = chunks.next(0); c >= 0; c = chunks.next(c + 1)) {
             chunk(c);
@@ -72,7 +73,7 @@ final class DiskSender implements AutoCloseable {
 
     private long before;
 
-    private void begin(CopiedDisk d) {
+    private void begin(LoggedDisk d) {
         disk = d;
         before = bytesCopied;
     }

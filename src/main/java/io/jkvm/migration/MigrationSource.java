@@ -1,5 +1,6 @@
 package io.jkvm.migration;
 
+import io.jkvm.storage.LoggedDisk;
 import io.jkvm.snapshot.DeviceState;
 import io.jkvm.vmm.Machine;
 
@@ -38,7 +39,7 @@ public interface MigrationSource {
      * contents are copied to the destination while the guest runs) and returns them in disk
      * order. An id that names no disk, or a read-only one, is refused (MigrationException).
      */
-    default List<CopiedDisk> startCopying(List<String> driveIds) {
+    default List<LoggedDisk> startCopying(List<String> driveIds) {
         if (!driveIds.isEmpty()) {
             throw new MigrationException("copy_drives: this VM has no disks to copy");
         }

@@ -1,5 +1,6 @@
 package io.jkvm.migration;
 
+import io.jkvm.storage.LoggedDisk;
 import io.jkvm.snapshot.DeviceState;
 import io.jkvm.snapshot.KvmSection;
 import io.jkvm.snapshot.MachineConfig;
@@ -18,9 +19,11 @@ import java.util.List;
  *
  * <ol>
  *   <li>Connect (mutual TLS 1.3), send CONFIG, wait for READY or REFUSED.</li>
+ *   <li>With storage, copy each copied disk whole while the guest runs; its device logs what
+ *       the guest writes meanwhile ({@link DiskSender}).</li>
  *   <li>Start dirty logging ({@link DirtyTracker}), send all non-zero RAM (round 0) while the
  *       guest runs.</li>
- *   <li>Rounds: collect the dirty set, and unless {@link Convergence} says it fits the downtime
+ *   <li>Rounds: collect the dirty set (pages and disk chunks), and unless {@link Convergence} says it fits the downtime
  *       target at the measured bandwidth, resend it (throttling vCPUs when rounds stop
  *       shrinking).</li>
  *   <li>Pause the VM (the downtime starts), take device states (drains I/O, fsyncs disks), send
@@ -98,7 +101,7 @@ public final class OutgoingMigration {
         this(source, to, tls, convergence, List.of());
     }
 
-    /** With storage: the contents of the disks {@code copyDrives} names travel too (see {@link CopiedDisk}). */
+    /** With storage: the contents of the disks {@code copyDrives} names travel too (see {@link LoggedDisk}). */
     public OutgoingMigration(MigrationSource source, MigrationAddress to, MigrationTls tls, Convergence convergence,
             List<String> copyDrives) {
         this(source, to, tls, convergence, Duration.ofMillis(IO_TIMEOUT_MS), copyDrives);
@@ -210,11 +213,12 @@ public final class OutgoingMigration {
         RecordWriter out = null;
         MigrationReport.Status outcome;
         String why = null;
-        List<CopiedDisk> disks = List.of();
+        List<LoggedDisk> disks = List.of();
         DiskSender diskOut = null;
         try {
             VmShape shape = source.shape(); // before connecting: a failure here is ours, not the destination's
             disks = source.startCopying(copyDrives);
+            checkAgainstShape(disks, shape);
             socket = tls.open(to, (int) Math.min(Integer.MAX_VALUE, stallTimeout.toMillis()));
             checkCancel();
             out = new RecordWriter(socket.tls().getOutputStream());
@@ -225,7 +229,7 @@ public final class OutgoingMigration {
             try {
                 // Without disks to copy, the version an older destination reads too.
                 out.header(disks.isEmpty() ? Wire.OLDEST_VERSION : Wire.VERSION);
-                out.config(MachineConfig.of(m.options()), shape, disks.stream().map(CopiedDisk::index).toList());
+                out.config(MachineConfig.of(m.options()), shape, disks.stream().map(LoggedDisk::index).toList());
                 out.flush();
                 answer = in.read();
             } catch (IOException | MigrationException e) {
@@ -241,8 +245,6 @@ public final class OutgoingMigration {
                 case MigrationRecord.Failed r -> throw new MigrationException("destination failed: " + r.reason());
                 case MigrationRecord r -> throw new MigrationException("destination answered CONFIG with " + r);
             }
-            tracker = new DirtyTracker(m);
-            tracker.start();
             PageSender pages = new PageSender(m.memory(), out, () -> cancelled);
             sender = pages;
             diskOut = new DiskSender(out, () -> cancelled);
@@ -251,11 +253,15 @@ public final class OutgoingMigration {
                 // The bulk copy: every chunk, while the guest runs. What it writes meanwhile is
                 // in the logs, sent in the rounds below (QEMU's drive-mirror, in jkvm's stream).
                 phase = "copying disks";
-                for (CopiedDisk d : disks) {
+                for (LoggedDisk d : disks) {
                     d.writes().collect(); // marks from before the copy: the copy covers them
                     diskOut.sendAll(d);
                 }
             }
+            // Dirty logging from here, not before the bulk copy: round 0 reads all of RAM after
+            // this, so pages the guest wrote during the copy need no second sending.
+            tracker = new DirtyTracker(m);
+            tracker.start();
             // Bandwidth from here: the bulk copy's zero runs put few bytes on the wire for the
             // time they take to read, and would make the link look slower than it is.
             long t = System.nanoTime();
@@ -314,7 +320,7 @@ public final class OutgoingMigration {
             List<DeviceState> devices = source.deviceStates();
             out.markProgress(); // the stall clock measures the destination, not our disk flush
             phase = "stop-and-copy";
-            for (CopiedDisk d : disks) { // what the guest wrote up to the pause, drained and flushed above
+            for (LoggedDisk d : disks) { // what the guest wrote up to the pause, drained and flushed above
                 diskOut.send(d, d.writes().collect());
             }
             long[] last = tracker.collectFinal();
@@ -395,6 +401,25 @@ public final class OutgoingMigration {
                 source.migratedAway();
             } catch (RuntimeException e) {
                 LOG.error("the VM migrated to {} but did not stop here: {}", to, e.toString());
+            }
+        }
+    }
+
+    /**
+     * Each copied disk is a writable disk of the shape CONFIG announces, of the size announced
+     * there (a drive swapped in between would be refused by the destination only after data
+     * went out): refused here, before connecting.
+     */
+    private static void checkAgainstShape(List<LoggedDisk> disks, VmShape shape) {
+        for (LoggedDisk d : disks) {
+            if (shape == null || d.index() >= shape.disks().size()) {
+                throw new MigrationException("copy_drives: disk " + d.id() + " (index " + d.index()
+                        + ") is not one of the disks announced to the destination");
+            }
+            VmShape.Disk announced = shape.disks().get(d.index());
+            if (announced.readOnly() || announced.sizeBytes() / Wire.SECTOR * Wire.SECTOR != d.size()) {
+                throw new MigrationException("copy_drives: disk " + d.id() + " (" + d.size() + " bytes) is not the writable "
+                        + (announced.sizeBytes() / Wire.SECTOR * Wire.SECTOR) + "-byte disk announced at its index");
             }
         }
     }

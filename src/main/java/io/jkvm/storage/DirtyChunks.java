@@ -110,10 +110,10 @@ public final class DirtyChunks {
             if (from < 0) {
                 from = 0;
             }
-            int w = (int) (from >>> 6);
-            if (w >= words.length) {
+            if ((from >>> 6) >= words.length) {
                 return -1;
             }
+            int w = (int) (from >>> 6);
             long v = words[w] & (-1L << (from & 63));
             while (v == 0) {
                 if (++w == words.length) {

@@ -494,10 +494,8 @@ public final class LinuxVm {
     private void replaceDiskLocked(String driveId, java.nio.file.Path path) throws IOException {
         DeviceConfig d = config.devices();
         int index = diskIndex(d, driveId);
-        VirtioTransportDevice fn = virtioById.get(virtioIds(d).get(index));
-        if (fn == null || !(fn.device() instanceof VirtioBlock block)) {
-            throw new IllegalArgumentException("no running drive '" + driveId + "'");
-        }
+        VirtioTransportDevice fn = blockFunction(d, index, driveId);
+        VirtioBlock block = (VirtioBlock) fn.device();
         if (block.logsWrites()) {
             throw new IllegalArgumentException("a live migration is copying drive '" + driveId
                     + "' to its destination: it cannot be replaced until the migration ends");
@@ -521,32 +519,25 @@ public final class LinuxVm {
         setDisk(index, now.withPath(path));
     }
 
-    /** A disk whose writes are logged for a live migration with storage: its index among the disks, its image, the log. */
-    public record LoggedDisk(int index, String id, io.jkvm.storage.DiskImage image, io.jkvm.storage.DirtyChunks writes) {}
-
     /**
      * Starts logging the writes of the disks whose ids (virtio-blk serials) are given, all or
      * none: an unknown or read-only disk is an IllegalArgumentException and nothing starts. Under
      * the lock a drive replacement takes, so the images returned are the ones being logged.
      */
-    public List<LoggedDisk> startWriteLogs(List<String> diskIds) {
+    public List<io.jkvm.storage.LoggedDisk> startWriteLogs(List<String> diskIds) {
         synchronized (limitsLock) {
             DeviceConfig d = config.devices();
-            Map<String, VirtioTransportDevice> byId = virtioById;
-            List<LoggedDisk> disks = new ArrayList<>();
+            List<io.jkvm.storage.LoggedDisk> disks = new ArrayList<>();
             List<VirtioBlock> blocks = new ArrayList<>();
             for (String id : diskIds) {
                 int index = diskIndex(d, id);
-                VirtioTransportDevice fn = byId == null ? null : byId.get(virtioIds(d).get(index));
-                if (fn == null || !(fn.device() instanceof VirtioBlock block)) {
-                    throw new IllegalArgumentException("no running drive '" + id + "'");
-                }
+                VirtioBlock block = (VirtioBlock) blockFunction(d, index, id).device();
                 io.jkvm.storage.DiskImage image = block.image();
                 if (image.readOnly()) {
                     throw new IllegalArgumentException("drive '" + id + "' is read-only");
                 }
-                long size = image.size() / VirtioBlock.SECTOR * VirtioBlock.SECTOR;
-                disks.add(new LoggedDisk(index, id, image, new io.jkvm.storage.DirtyChunks(size)));
+                disks.add(new io.jkvm.storage.LoggedDisk(index, id, image,
+                        new io.jkvm.storage.DirtyChunks(io.jkvm.storage.LoggedDisk.guestSize(image))));
                 blocks.add(block);
             }
             for (int i = 0; i < blocks.size(); i++) {
@@ -568,6 +559,16 @@ public final class LinuxVm {
                 }
             }
         }
+    }
+
+    /** The running virtio-blk function of disk {@code index} of {@code d} ({@code id} names it in the error). */
+    private VirtioTransportDevice blockFunction(DeviceConfig d, int index, String id) {
+        Map<String, VirtioTransportDevice> byId = virtioById;
+        VirtioTransportDevice fn = byId == null ? null : byId.get(virtioIds(d).get(index));
+        if (fn == null || !(fn.device() instanceof VirtioBlock)) {
+            throw new IllegalArgumentException("no running drive '" + id + "'");
+        }
+        return fn;
     }
 
     /** Where the disk whose id (virtio-blk serial) is {@code diskId} is in {@code d}'s disks. */

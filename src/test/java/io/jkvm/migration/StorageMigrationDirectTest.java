@@ -1,5 +1,6 @@
 package io.jkvm.migration;
 
+import io.jkvm.storage.LoggedDisk;
 import io.jkvm.snapshot.CounterGuest;
 import io.jkvm.snapshot.DeviceState;
 import io.jkvm.snapshot.MachineConfig;
@@ -140,10 +141,10 @@ class StorageMigrationDirectTest {
         }
 
         @Override
-        public List<CopiedDisk> startCopying(List<String> ids) {
+        public List<LoggedDisk> startCopying(List<String> ids) {
             assertThat(ids).containsExactly("data");
             log = new DirtyChunks(DISK);
-            return List.of(new CopiedDisk(0, "data", image, log));
+            return List.of(new LoggedDisk(0, "data", image, log));
         }
 
         @Override

@@ -1,5 +1,6 @@
 package io.jkvm.migration;
 
+import io.jkvm.storage.LoggedDisk;
 import io.jkvm.memory.GuestRam;
 import io.jkvm.snapshot.DeviceState;
 import io.jkvm.storage.DirtyChunks;
@@ -80,7 +81,7 @@ class StorageStreamTest {
         AtomicInteger writes = new AtomicInteger();
         try (RawImage image = RawImage.open(src, false)) {
             DirtyChunks log = new DirtyChunks(DISK);
-            CopiedDisk disk = new CopiedDisk(0, "data", image, log);
+            LoggedDisk disk = new LoggedDisk(0, "data", image, log);
             AtomicBoolean paused = new AtomicBoolean();
             CountDownLatch writing = new CountDownLatch(50);
             Thread guest = Thread.ofPlatform().start(() -> {
@@ -168,7 +169,7 @@ class StorageStreamTest {
         AtomicInteger records = new AtomicInteger();
         try (RawImage image = RawImage.open(src, false);
              DiskSender sender = new DiskSender(new RecordWriter(new ByteArrayOutputStream()), () -> records.incrementAndGet() > 3)) {
-            CopiedDisk disk = new CopiedDisk(0, "data", image, new DirtyChunks(DISK));
+            LoggedDisk disk = new LoggedDisk(0, "data", image, new DirtyChunks(DISK));
             assertThatThrownBy(() -> sender.sendAll(disk)).isInstanceOf(MigrationCancelledException.class);
         }
         assertThat(fileSha(src)).isEqualTo(before);

@@ -70,6 +70,8 @@ class DirtyChunksTest {
         assertThat(b.next(4)).isEqualTo(130);
         assertThat(b.next(131)).isEqualTo(-1);
         assertThat(b.next(1000)).isEqualTo(-1);
+        assertThat(b.next(1L << 38)).as("far past the bitmap, not wrapped back into it").isEqualTo(-1);
+        assertThat(b.next(Long.MAX_VALUE)).isEqualTo(-1);
         log.markAll();
         assertThat(log.collect().count()).isEqualTo(160);
     }
