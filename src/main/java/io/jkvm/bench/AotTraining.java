@@ -38,6 +38,11 @@ public final class AotTraining {
                         }
                     }
                 }
+                try {
+                    trainMigration(dir);
+                } catch (Exception e) { // best effort: the cache is still worth having without it
+                    System.err.println("jkvm: AOT training: the loopback migration failed: " + e);
+                }
             } finally {
                 deleteTree(dir);
             }
@@ -85,6 +90,23 @@ public final class AotTraining {
         try (JkvmGuest r = JkvmGuest.restore(state, mem, k, java.io.OutputStream.nullOutputStream())) {
             r.machine().vcpus();
         }
+    }
+
+    /**
+     * A live migration over loopback TLS between two machines of this JVM (certificates made with
+     * openssl, as the bench makes them): certificate and key parsing, the JDK's TLS 1.3 and
+     * AES-GCM classes, the stream and KVM state capture and restore are then in the cache,
+     * already loaded and linked with their profiles, instead of loaded cold inside the first
+     * migration a VMM makes (seconds on a slow host). Skipped without openssl.
+     */
+    private static void trainMigration(Path dir) throws Exception {
+        if (!Tools.onPath("openssl")) {
+            return;
+        }
+        long ram = 16L << 20;
+        Path image = BenchGuest.build(dir, "train-migrate", BenchGuest.Kind.SPIN, 0, ram);
+        io.jkvm.migration.MigrationTls[] tls = MigrateMetric.pki(java.nio.file.Files.createDirectories(dir.resolve("pki")));
+        MigrateMetric.jkvm(image, ram, tls[0], tls[1], null, null);
     }
 
     private static void deleteTree(Path dir) throws IOException {

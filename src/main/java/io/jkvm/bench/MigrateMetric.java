@@ -31,9 +31,10 @@ import javax.net.ssl.SSLServerSocket;
  * another, and each VMM reports its own total time and downtime. jkvm: source and destination
  * machines in this JVM, over TLS 1.3 with mutual authentication (certificates made with openssl
  * at run time), the engine users get through {@code jkvm migrate}. QEMU: two processes,
- * {@code -incoming tcp:} and HMP {@code migrate} with no bandwidth cap, plain TCP (QEMU's TLS
- * needs a credentials setup of its own; jkvm always encrypts, so this favours QEMU). Both have a
- * 300 ms downtime target.
+ * {@code -incoming tcp:} and HMP {@code migrate} with no bandwidth cap, twice: over TLS with the
+ * same certificates ({@code tls-creds-x509} objects with {@code verify-peer=on} on both ends:
+ * the fair peer, since jkvm always encrypts) and over plain TCP (what QEMU does by default).
+ * Both have a 300 ms downtime target.
  *
  * <p>With storage: the same guest with a {@link #DISK}-byte raw disk of random bytes that is not
  * on shared storage. jkvm copies it into the destination's own image in its stream
@@ -68,7 +69,11 @@ public final class MigrateMetric implements Metric {
     }
 
     /** One migration as its VMM reported it. */
-    record Sample(double totalMs, double downtimeMs) {}
+    record Sample(double totalMs, double downtimeMs, String detail) {
+        Sample(double totalMs, double downtimeMs) {
+            this(totalMs, downtimeMs, "");
+        }
+    }
 
     @Override
     public List<MetricResult> run(BenchContext ctx) throws Exception {
@@ -80,33 +85,47 @@ public final class MigrateMetric implements Metric {
         List<Double> jDown = new ArrayList<>();
         List<Double> qTotal = new ArrayList<>();
         List<Double> qDown = new ArrayList<>();
+        List<Double> qtTotal = new ArrayList<>();
+        List<Double> qtDown = new ArrayList<>();
+        QemuTls qemuTls = QemuTls.of(pki);
         List<Double> jStorage = new ArrayList<>();
         List<Double> qStorage = new ArrayList<>();
         Path disk = randomDisk(dir.resolve("migrate-disk.raw"));
         for (int i = 0; i < ctx.samples(); i++) {
             Sample j = jkvm(image, tls[0], tls[1]);
-            Sample q = qemu(image, dir);
+            Sample qt = qemu(image, dir, qemuTls);
+            Sample q = qemu(image, dir, null);
             jTotal.add(j.totalMs());
             jDown.add(j.downtimeMs());
+            qtTotal.add(qt.totalMs());
+            qtDown.add(qt.downtimeMs());
             qTotal.add(q.totalMs());
             qDown.add(q.downtimeMs());
-            ctx.say("migrate sample %d/%d: jkvm total %.0f ms, downtime %.0f ms; qemu total %.0f ms, downtime %.0f ms",
-                    i + 1, ctx.samples(), j.totalMs(), j.downtimeMs(), q.totalMs(), q.downtimeMs());
+            ctx.say("migrate sample %d/%d: jkvm total %.0f ms, downtime %.0f ms; qemu over TLS total %.0f ms,"
+                    + " downtime %.0f ms; qemu plain total %.0f ms, downtime %.0f ms", i + 1, ctx.samples(),
+                    j.totalMs(), j.downtimeMs(), qt.totalMs(), qt.downtimeMs(), q.totalMs(), q.downtimeMs());
+            ctx.say("  jkvm: %s", j.detail());
             Sample js = jkvmWithDisk(image, tls[0], tls[1], disk, dir);
             Sample qs = qemuWithDisk(image, dir, disk);
             jStorage.add(js.totalMs());
             qStorage.add(qs.totalMs());
             ctx.say("migrate with a %d MiB disk, sample %d/%d: jkvm total %.0f ms; qemu (migrate -b) total %.0f ms",
                     DISK >> 20, i + 1, ctx.samples(), js.totalMs(), qs.totalMs());
+            ctx.say("  jkvm: %s", js.detail());
         }
         Stats js = Stats.of(jStorage);
         Stats qs = Stats.of(qStorage);
         String storageNote = String.format(java.util.Locale.ROOT, "a %d MiB raw disk of random bytes copied with the guest"
                 + " (jkvm copy_drives over TLS 1.3; QEMU migrate -b over plain TCP): disk throughput jkvm %.0f MiB/s,"
                 + " QEMU %.0f MiB/s", DISK >> 20, (DISK >> 20) * 1000.0 / js.median(), (DISK >> 20) * 1000.0 / qs.median());
-        String note = "directly on this host over loopback: 1 vCPU, 128 MiB, every page touched; jkvm over TLS 1.3, "
-                + "QEMU plain TCP without a bandwidth cap";
+        String where = "directly on this host over loopback: 1 vCPU, 128 MiB, every page touched, no bandwidth cap; ";
+        String tlsNote = where + "both over TLS with mutual authentication and the same certificates";
+        String note = where + "jkvm over TLS 1.3, QEMU plain TCP (its default)";
         return List.of(
+                new MetricResult("migrate_total_vs_qemu_tls", "live migration over TLS: total time", "ms",
+                        Stats.of(jTotal), Stats.of(qtTotal), "qemu", tlsNote),
+                new MetricResult("migrate_downtime_vs_qemu_tls", "live migration over TLS: downtime", "ms",
+                        Stats.of(jDown), Stats.of(qtDown), "qemu", tlsNote),
                 new MetricResult("migrate_total_vs_qemu", "live migration: total time", "ms", Stats.of(jTotal),
                         Stats.of(qTotal), "qemu", note),
                 new MetricResult("migrate_downtime_vs_qemu", "live migration: downtime", "ms", Stats.of(jDown),
@@ -244,7 +263,13 @@ public final class MigrateMetric implements Metric {
     /** With {@code disk} (source) and {@code received} (destination): {@code copy_drives}, checked afterwards. */
     private static Sample jkvm(Path image, MigrationTls source, MigrationTls dest, Path disk, Path received)
             throws Exception {
-        try (JkvmGuest g = JkvmGuest.startTouched(image, RAM, TIMEOUT_S);
+        return jkvm(image, RAM, source, dest, disk, received);
+    }
+
+    /** As above for a guest built for {@code ramBytes} of RAM (the AOT training's is small). */
+    static Sample jkvm(Path image, long ramBytes, MigrationTls source, MigrationTls dest, Path disk, Path received)
+            throws Exception {
+        try (JkvmGuest g = JkvmGuest.startTouched(image, ramBytes, TIMEOUT_S);
              io.jkvm.storage.DiskImage sourceDisk = disk == null ? null : io.jkvm.storage.RawImage.open(disk, false);
              SSLServerSocket server = dest.listen(new MigrationAddress("127.0.0.1", 0))) {
             MigrationTarget.Factory factory = disk == null ? Target::new
@@ -272,21 +297,22 @@ public final class MigrateMetric implements Metric {
             if (disk != null && Files.mismatch(disk, received) != -1) {
                 throw new IOException("jkvm migration with storage: the received disk differs from the source's");
             }
-            return new Sample(r.totalMillis(), r.downtimeMillis());
+            return new Sample(r.totalMillis(), r.downtimeMillis(), r.summary());
         }
     }
 
     static Sample qemuWithDisk(Path image, Path dir, Path disk) throws Exception {
         Path received = emptyDisk(dir.resolve("migrate-disk-qemu.raw"));
         try {
-            return qemu(image, dir, disk, received);
+            return qemu(image, dir, disk, received, null);
         } finally {
             Files.deleteIfExists(received);
         }
     }
 
-    static Sample qemu(Path image, Path dir) throws Exception {
-        return qemu(image, dir, null, null);
+    /** Over TLS with {@code tls}'s credentials, or plain TCP when it is null. */
+    static Sample qemu(Path image, Path dir, QemuTls tls) throws Exception {
+        return qemu(image, dir, null, null, tls);
     }
 
     private static List<String> drive(Path disk) {
@@ -295,7 +321,7 @@ public final class MigrateMetric implements Metric {
     }
 
     /** With {@code disk} (source) and {@code received} (destination): block migration, {@code migrate -b}. */
-    private static Sample qemu(Path image, Path dir, Path disk, Path received) throws Exception {
+    private static Sample qemu(Path image, Path dir, Path disk, Path received, QemuTls tls) throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             port = s.getLocalPort();
@@ -308,14 +334,27 @@ public final class MigrateMetric implements Metric {
         List<String> destCmd = new ArrayList<>(QemuGuest.command(image, RAM, true));
         destCmd.addAll(List.of("-incoming", "defer", "-monitor", "unix:" + destMonitor + ",server=on,wait=off"));
         destCmd.addAll(drive(received));
+        if (tls != null) {
+            destCmd.addAll(tls.object(true));
+        }
         Path monitor = dir.resolve("migrate-monitor.sock");
         Files.deleteIfExists(monitor);
         Process dest = quiet(destCmd);
         Process src = null;
         try (QemuMonitor destHmp = QemuMonitor.connectWhenUp(destMonitor, dest)) {
+            if (tls != null) {
+                QemuTls.use(destHmp);
+            }
             destHmp.command("migrate_incoming tcp:127.0.0.1:" + port);
-            src = QemuGuest.startTouched(image, RAM, monitor, drive(disk));
+            List<String> extra = new ArrayList<>(drive(disk));
+            if (tls != null) {
+                extra.addAll(tls.object(false));
+            }
+            src = QemuGuest.startTouched(image, RAM, monitor, extra);
             try (QemuMonitor hmp = QemuMonitor.connect(monitor)) {
+                if (tls != null) {
+                    QemuTls.use(hmp);
+                }
                 hmp.command("migrate_set_parameter max-bandwidth 100G");
                 hmp.command("migrate_set_parameter downtime-limit 300");
                 String said = hmp.command("migrate -d " + (disk == null ? "" : "-b ") + "tcp:127.0.0.1:" + port);

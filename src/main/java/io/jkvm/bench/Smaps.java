@@ -11,8 +11,8 @@ import java.util.regex.Pattern;
 /**
  * {@code /proc/PID/smaps}, reduced to what the memory figures need: each mapping's size, PSS,
  * anonymous pages and name. Guest RAM is recognised as an anonymous or shared-anonymous mapping exactly the size of
- * guest RAM (jkvm: MAP_SHARED|MAP_ANONYMOUS, shown as {@code /dev/zero (deleted)}; QEMU: a private
- * anonymous mapping, or {@code /memfd:...} with a memfd backend).
+ * guest RAM (jkvm and QEMU: a private anonymous mapping; a shared anonymous one shows as
+ * {@code /dev/zero (deleted)}, QEMU's memfd backend as {@code /memfd:...}).
  */
 public record Smaps(List<Mapping> mappings) {
     private static final Pattern HEADER = Pattern.compile(

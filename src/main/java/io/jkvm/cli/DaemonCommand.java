@@ -76,21 +76,13 @@ public final class DaemonCommand implements Callable<Integer> {
             throw new UserError(e.getMessage());
         }
         java.util.List<String> tlsFlags = java.util.List.of();
-        int tls = (tlsCert == null ? 0 : 1) + (tlsKey == null ? 0 : 1) + (tlsCa == null ? 0 : 1);
-        if (tls != 0 && tls != 3) {
-            throw new UserError("--tls-cert, --tls-key and --tls-ca go together");
-        }
-        if (tls == 3 && uids != null) {
+        io.jkvm.migration.MigrationTls tls = MigrationTlsFlags.checked(tlsCert, tlsKey, tlsCa);
+        if (tls != null && uids != null) {
             // Each VMM then runs as its own user, which must not be able to read the host's key.
             throw new UserError("--tls-key: not with --vm-uids (each VMM runs as its own user, which must not hold the"
                     + " host's private key)");
         }
-        if (tls == 3) {
-            try {
-                new io.jkvm.migration.MigrationTls(tlsCert, tlsKey, tlsCa).context(); // a bad file is named now
-            } catch (io.jkvm.migration.MigrationException e) {
-                throw new UserError(e.getMessage());
-            }
+        if (tls != null) {
             tlsFlags = java.util.List.of("--tls-cert", tlsCert.toAbsolutePath().toString(), "--tls-key",
                     tlsKey.toAbsolutePath().toString(), "--tls-ca", tlsCa.toAbsolutePath().toString());
         }

@@ -1,6 +1,5 @@
 package io.jkvm.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.jkvm.api.Json;
 import io.jkvm.api.UdsHttpClient;
 import io.jkvm.api.UdsHttpServer;
@@ -52,41 +51,19 @@ public final class MigrateCommand implements Callable<Integer> {
             if (!r.ok()) {
                 throw new ExitCodeError(Cli.EXIT_FAILURE, "the VMM refused the migration: " + fault(r.body()));
             }
-            MigrationProgress progress = options.progress(spec.commandLine().getErr());
-            JsonNode report = await(http, progress);
+            // The VMM stays up until a client has read its finished report: this one.
+            MigrationReport report = options.await(() -> {
+                UdsHttpClient.Reply g = http.get("/migrate", Duration.ofSeconds(30));
+                if (!g.ok()) {
+                    throw new ExitCodeError(Cli.EXIT_FAILURE, "GET /migrate: " + fault(g.body()));
+                }
+                return Json.MAPPER.readValue(g.body(), MigrationReport.class);
+            }, spec.commandLine().getErr());
             java.io.PrintWriter out = spec.commandLine().getOut();
-            out.println(Json.MAPPER.treeToValue(report, MigrationReport.class).summary());
+            out.println(report.summary());
             out.println(Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(report));
             out.flush();
-            return report.path("status").asText().equals("completed") ? 0 : Cli.EXIT_FAILURE;
-        }
-    }
-
-    /** Polls GET /migrate until the migration has finished; the VMM stays up until we have read it. */
-    private static JsonNode await(UdsHttpClient http, MigrationProgress progress) throws IOException, InterruptedException {
-        try {
-            return poll(http, progress);
-        } finally {
-            if (progress != null) {
-                progress.done();
-            }
-        }
-    }
-
-    private static JsonNode poll(UdsHttpClient http, MigrationProgress progress) throws IOException, InterruptedException {
-        while (true) {
-            UdsHttpClient.Reply r = http.get("/migrate", Duration.ofSeconds(30));
-            if (!r.ok()) {
-                throw new ExitCodeError(Cli.EXIT_FAILURE, "GET /migrate: " + fault(r.body()));
-            }
-            JsonNode report = Json.MAPPER.readTree(r.body());
-            if (!report.path("status").asText().equals("active")) {
-                return report;
-            }
-            if (progress != null) {
-                progress.show(Json.MAPPER.treeToValue(report, MigrationReport.class));
-            }
-            Thread.sleep(100); // polling interval of a progress display, not synchronization
+            return report.status() == MigrationReport.Status.COMPLETED ? 0 : Cli.EXIT_FAILURE;
         }
     }
 

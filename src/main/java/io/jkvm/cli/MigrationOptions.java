@@ -3,7 +3,6 @@ package io.jkvm.cli;
 import io.jkvm.migration.Convergence;
 import io.jkvm.migration.MigrationAddress;
 import io.jkvm.migration.MigrationException;
-import io.jkvm.migration.MigrationTls;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
@@ -58,16 +57,7 @@ final class MigrationOptions {
             }
             body.put("copy_drives", java.util.List.copyOf(copyDrives));
         }
-        int tls = (tlsCert == null ? 0 : 1) + (tlsKey == null ? 0 : 1) + (tlsCa == null ? 0 : 1);
-        if (tls != 0 && tls != 3) {
-            throw new UserError("--tls-cert, --tls-key and --tls-ca go together");
-        }
-        if (tls == 3) {
-            try {
-                new MigrationTls(tlsCert, tlsKey, tlsCa).context(); // a bad file is reported here, naming the option
-            } catch (MigrationException e) {
-                throw new UserError(e.getMessage());
-            }
+        if (MigrationTlsFlags.checked(tlsCert, tlsKey, tlsCa) != null) {
             body.put("tls_cert", tlsCert.toAbsolutePath().toString());
             body.put("tls_key", tlsKey.toAbsolutePath().toString());
             body.put("tls_ca", tlsCa.toAbsolutePath().toString());
@@ -86,6 +76,41 @@ final class MigrationOptions {
     }
 
     /** The progress display on {@code err}, redrawn in place on a terminal; null with --no-progress. */
+    /** How one command fetches the migration's report (GET /migrate of the VMM, or of the daemon's VM). */
+    @FunctionalInterface
+    interface ReportSource {
+        io.jkvm.migration.MigrationReport get() throws java.io.IOException;
+    }
+
+    /** Between two reports while a migration runs: a progress display's refresh, not synchronization. */
+    private static final long POLL_MS = 200;
+
+    /**
+     * Polls {@code source} until the migration has finished and returns its last report, showing
+     * progress on {@code err} meanwhile (unless --no-progress). The VMM keeps a finished report
+     * until a client has read it, so none is missed between two polls.
+     */
+    io.jkvm.migration.MigrationReport await(ReportSource source, PrintWriter err)
+            throws java.io.IOException, InterruptedException {
+        MigrationProgress progress = progress(err);
+        try {
+            while (true) {
+                io.jkvm.migration.MigrationReport r = source.get();
+                if (r.status().finished()) {
+                    return r;
+                }
+                if (progress != null) {
+                    progress.show(r);
+                }
+                Thread.sleep(POLL_MS);
+            }
+        } finally {
+            if (progress != null) {
+                progress.done();
+            }
+        }
+    }
+
     MigrationProgress progress(PrintWriter err) {
         if (noProgress) {
             return null;

@@ -199,23 +199,11 @@ public final class RunCommand implements Callable<Integer> {
 
     /** The migration TLS options, validated together (null when none is given). */
     io.jkvm.migration.MigrationTls migrationTls() {
-        int n = (tlsCert == null ? 0 : 1) + (tlsKey == null ? 0 : 1) + (tlsCa == null ? 0 : 1);
-        if (n == 0) {
-            return null;
-        }
-        if (n != 3) {
-            throw new UserError("--tls-cert, --tls-key and --tls-ca go together");
-        }
-        if (apiSock == null) {
+        io.jkvm.migration.MigrationTls tls = MigrationTlsFlags.checked(tlsCert, tlsKey, tlsCa);
+        if (tls != null && apiSock == null) {
             throw new UserError("--tls-cert/--tls-key/--tls-ca go with --api-sock (migration is driven through the API)");
         }
-        try {
-            io.jkvm.migration.MigrationTls tls = new io.jkvm.migration.MigrationTls(tlsCert, tlsKey, tlsCa);
-            tls.context();
-            return tls;
-        } catch (io.jkvm.migration.MigrationException e) {
-            throw new UserError(e.getMessage());
-        }
+        return tls;
     }
 
     /** --incoming's address, validated with the options it needs (null without --incoming). */

@@ -396,24 +396,9 @@ public final class VmCommand implements Runnable {
             try (DaemonClient c = common.client()) {
                 String path = "/vms/" + name + "/migrate";
                 c.call("POST", path, body, common.wait(DaemonClient.QUICK));
-                MigrationProgress progress = options.progress(new java.io.PrintWriter(System.err, true));
-                io.jkvm.migration.MigrationReport r;
-                try {
-                    while (true) {
-                        r = Json.MAPPER.readValue(c.call("GET", path, null), io.jkvm.migration.MigrationReport.class);
-                        if (r.status().finished()) {
-                            break;
-                        }
-                        if (progress != null) {
-                            progress.show(r);
-                        }
-                        Thread.sleep(200); // polling interval of a progress display, not synchronization
-                    }
-                } finally {
-                    if (progress != null) {
-                        progress.done();
-                    }
-                }
+                io.jkvm.migration.MigrationReport r = options.await(
+                        () -> Json.MAPPER.readValue(c.call("GET", path, null), io.jkvm.migration.MigrationReport.class),
+                        new java.io.PrintWriter(System.err, true));
                 System.out.println(common.json ? Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(r) : r.summary());
                 return r.status() == io.jkvm.migration.MigrationReport.Status.COMPLETED ? 0 : Cli.EXIT_FAILURE;
             }

@@ -8,8 +8,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Allocates guest RAM as anonymous shared mappings and lays it out around the 32-bit device
- * hole: RAM up to {@link Layout#MMIO32_START} sits at 0, the rest above 4 GiB.
+ * Allocates guest RAM as private anonymous mappings (hugetlb pages: shared) and lays it out
+ * around the 32-bit device hole: RAM up to {@link Layout#MMIO32_START} sits at 0, the rest above
+ * 4 GiB.
  *
  * <p>MAP_NORESERVE: RAM the guest never touches costs the host nothing. The mappings live
  * until {@link #close()}; they are never handed to the garbage collector.
@@ -39,9 +40,8 @@ public final class GuestRam implements AutoCloseable {
     }
 
     /**
-     * As {@link #allocate(long, RamBacking)}; {@code mergeable}: private anonymous pages marked
-     * MADV_MERGEABLE for the host's KSM, which merges only private anonymous memory (a shared
-     * mapping would take the advice and never merge). Not with hugetlb pages, which KSM skips.
+     * As {@link #allocate(long, RamBacking)}; {@code mergeable}: the private anonymous pages are
+     * marked MADV_MERGEABLE for the host's KSM. Not with hugetlb pages, which KSM skips.
      */
     public static GuestRam allocate(long ramBytes, RamBacking backing, boolean mergeable) {
         if (mergeable) {
@@ -57,11 +57,14 @@ public final class GuestRam implements AutoCloseable {
         List<GuestMemory.Region> regions = new ArrayList<>();
         try {
             for (long[] r : layout(ramBytes)) {
+                // Private anonymous memory, as QEMU's default: KSM merges only such pages, and
+                // MADV_HUGEPAGE follows the host's transparent_hugepage/enabled ("madvise" is the
+                // usual default). A shared anonymous mapping is shmem, whose huge pages follow
+                // shmem_enabled instead, "never" by default: Transparent did nothing there.
                 // hugetlb: no MAP_NORESERVE, so the pages are reserved now and a short pool fails
                 // this mmap (ENOMEM) instead of the guest's first touch (SIGBUS).
-                int sharing = mergeable ? Native.MAP_PRIVATE : Native.MAP_SHARED;
-                int flags = backing == RamBacking.HUGETLB_2M ? sharing | Native.MAP_ANONYMOUS | Native.MAP_HUGETLB
-                        : sharing | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE;
+                int flags = backing == RamBacking.HUGETLB_2M ? Native.MAP_SHARED | Native.MAP_ANONYMOUS | Native.MAP_HUGETLB
+                        : Native.MAP_PRIVATE | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE;
                 MemorySegment m;
                 try {
                     m = Native.mmap(0, r[1], Native.PROT_READ | Native.PROT_WRITE, flags, -1, 0);

@@ -8,11 +8,11 @@ import java.lang.foreign.MemorySegment;
  * Gives host memory behind guest RAM back to the host (what a balloon inflate does). How depends
  * on the mapping {@link GuestRam} made:
  * <ul>
- *   <li>shared anonymous RAM (the default) lives in shmem: MADV_DONTNEED would only drop the page
- *       table entries and keep the pages, so MADV_REMOVE frees them (madvise(2));</li>
- *   <li>private RAM (KSM-mergeable RAM, a restored snapshot's private file mapping) refuses
- *       MADV_REMOVE; MADV_DONTNEED drops the private copies (anonymous pages then read as zeros,
- *       a snapshot's pages as the memory file has them: either way the guest gave them up);</li>
+ *   <li>private RAM (the default anonymous RAM, a restored snapshot's private file mapping)
+ *       refuses MADV_REMOVE; MADV_DONTNEED drops the private copies (anonymous pages then read as
+ *       zeros, a snapshot's pages as the memory file has them: either way the guest gave them up);</li>
+ *   <li>shared memory (shmem) would keep its pages under MADV_DONTNEED, which drops only the page
+ *       table entries: MADV_REMOVE frees them (madvise(2)), so it is tried first;</li>
  *   <li>hugetlb RAM cannot be freed in 4 KiB pieces: both calls fail and the range stays (as
  *       Firecracker, docs/hugepages.md: the balloon still limits the guest, not the host).</li>
  * </ul>

@@ -1,6 +1,5 @@
 package io.jkvm.migration;
 
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLServerSocket;
@@ -43,12 +42,6 @@ public record MigrationTls(Path cert, Path key, Path ca) {
         List<X509Certificate> cas = PemFiles.certificates("--tls-ca", ca);
         requireMatch(pk, chain.getFirst());
         try {
-            char[] pw = new char[0];
-            KeyStore ks = KeyStore.getInstance("PKCS12");
-            ks.load(null, null);
-            ks.setKeyEntry("self", pk, pw, chain.toArray(X509Certificate[]::new));
-            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-            kmf.init(ks, pw);
             KeyStore ts = KeyStore.getInstance("PKCS12");
             ts.load(null, null);
             for (int i = 0; i < cas.size(); i++) {
@@ -57,10 +50,10 @@ public record MigrationTls(Path cert, Path key, Path ca) {
             TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
             tmf.init(ts);
             SSLContext ctx = SSLContext.getInstance("TLSv1.3");
-            ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+            ctx.init(new javax.net.ssl.KeyManager[] {new OwnKeyManager(pk, chain)}, tmf.getTrustManagers(), null);
             return ctx;
         } catch (GeneralSecurityException | IOException e) {
-            throw new MigrationException("--tls-key: the key does not fit --tls-cert or cannot be used: " + e.getMessage(), e);
+            throw new MigrationException("--tls-ca: " + ca + " cannot be used to check the peer: " + e.getMessage(), e);
         }
     }
 

@@ -50,6 +50,48 @@ class HugePagesTest {
         }
     }
 
+    /**
+     * The advice takes effect: touched Transparent RAM is backed by 2 MiB pages where the host's
+     * transparent_hugepage/enabled allows it ("always" or "madvise"). Shared anonymous RAM would
+     * follow shmem_enabled instead ("never" by default), and get none. When the kernel tried and
+     * found no free 2 MiB page (thp_fault_fallback grew), the host is too fragmented to tell.
+     */
+    @Test
+    void touchedTransparentRamIsBackedByHugePages() throws IOException {
+        String enabled = Files.readString(Path.of("/sys/kernel/mm/transparent_hugepage/enabled"));
+        assumeTrue(!enabled.contains("[never]"), "transparent huge pages are off on this host: " + enabled.strip());
+        long fallbacksBefore = vmstat("thp_fault_fallback");
+        try (GuestRam ram = GuestRam.allocate(8L << 20, RamBacking.TRANSPARENT)) {
+            java.lang.foreign.MemorySegment host = ram.memory().regions().getFirst().host();
+            for (long off = 0; off < host.byteSize(); off += 4096) {
+                ram.memory().writeByte(off, (byte) 1);
+            }
+            long huge = anonHugePagesKb(host.address());
+            assumeTrue(huge > 0 || vmstat("thp_fault_fallback") == fallbacksBefore,
+                    "the kernel found no free 2 MiB page (thp_fault_fallback grew)");
+            // An 8 MiB mapping holds at least three aligned 2 MiB ranges.
+            assertThat(huge).as("AnonHugePages of the guest RAM mapping, KiB").isGreaterThanOrEqualTo(2048);
+        }
+    }
+
+    private static long vmstat(String name) throws IOException {
+        return value(Files.readString(Path.of("/proc/vmstat")).replace(name + " ", name + ":"), name + ":");
+    }
+
+    /** AnonHugePages of the mapping of this process that starts at {@code address}. */
+    private static long anonHugePagesKb(long address) throws IOException {
+        String start = Long.toHexString(address) + "-";
+        boolean inside = false;
+        for (String line : Files.readAllLines(Path.of("/proc/self/smaps"))) {
+            if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) { // a mapping's header; its fields follow
+                inside = line.startsWith(start);
+            } else if (inside && line.startsWith("AnonHugePages:")) {
+                return Long.parseLong(line.substring("AnonHugePages:".length()).replace("kB", "").trim());
+            }
+        }
+        throw new IllegalStateException("no mapping at 0x" + Long.toHexString(address) + " in /proc/self/smaps");
+    }
+
     /** On this host's real pool: grown by 8 pages for the test (root), then put back. */
     @Test
     void aHugetlbMappingReservesItsPagesWhenMadeAndAShortPoolFailsThenNamingIt() throws IOException {

@@ -99,6 +99,16 @@ class MigrationStreamTest {
         refused(b.array(), "ZERO_PAGES record: page count 0 outside 1..4096");
         ByteBuffer c = ByteBuffer.allocate(s.length + 5 + 12).put(s).put((byte) Wire.ZERO_PAGES).putInt(12).putInt(2).putLong(0);
         refused(c.array(), "ZERO_PAGES record: length 8, expected 16");
+        // PAGES is read straight from the stream: the count and length are checked before its arrays exist.
+        ByteBuffer d = ByteBuffer.allocate(s.length + 5 + 4).put(s).put((byte) Wire.PAGES).putInt(4).putInt(257);
+        refused(d.array(), "PAGES record: page count 257 outside 1..256");
+        ByteBuffer e = ByteBuffer.allocate(s.length + 5 + 4).put(s).put((byte) Wire.PAGES).putInt(4).putInt(1);
+        refused(e.array(), "PAGES record: length 0, expected 4104");
+        ByteBuffer f = ByteBuffer.allocate(s.length + 5 + 2).put(s).put((byte) Wire.PAGES).putInt(2).putShort((short) 0);
+        refused(f.array(), "PAGES record: no page count");
+        ByteBuffer g = ByteBuffer.allocate(s.length + 5 + 4 + 8 + 100).put(s).put((byte) Wire.PAGES).putInt(4 + 8 + 4096)
+                .putInt(1).putLong(0);
+        refused(g.array(), "PAGES record: stream ended inside the 4108-byte payload");
     }
 
     @Test

@@ -222,10 +222,13 @@ class StorageMigrationDirectTest {
             DiskSource source = new DiskSource(vm.machine(), image);
             OutgoingMigration out = new OutgoingMigration(source, new MigrationAddress("127.0.0.1", server.getLocalPort()),
                     pki.source, new Convergence(300), List.of("data")).start();
-            assertThat(copying.await(Patience.secondsOf(60), TimeUnit.SECONDS)).isTrue();
-            assertThat(out.cancel()).isTrue();
-            assertThat(out.awaitEnd(Patience.seconds(30))).as("cancel ends the migration").isTrue();
-            release.countDown();
+            try {
+                assertThat(copying.await(Patience.secondsOf(60), TimeUnit.SECONDS)).isTrue();
+                assertThat(out.cancel()).isTrue();
+                assertThat(out.awaitEnd(Patience.seconds(30))).as("cancel ends the migration").isTrue();
+            } finally {
+                release.countDown(); // the fake destination ends now, whatever failed above
+            }
             MigrationReport r = out.status();
             System.out.println(r.summary());
             assertThat(r.status()).isEqualTo(MigrationReport.Status.CANCELLED);

@@ -105,7 +105,8 @@ class StorageStreamTest {
             out.header();
             out.config(StreamFixture.CONFIG, SHAPE, List.of(0));
             try (DiskSender sender = new DiskSender(out, () -> false)) {
-                writing.await();
+                assertThat(writing.await(io.jkvm.testing.Patience.secondsOf(60), java.util.concurrent.TimeUnit.SECONDS))
+                        .as("the writer thread is writing").isTrue();
                 assertThat(sender.sendAll(disk)).isEqualTo(DISK);
                 for (int round = 0; round < 3; round++) {
                     sender.send(disk, log.collect());
@@ -160,6 +161,52 @@ class StorageStreamTest {
             String said = new String(p.getInputStream().readAllBytes());
             assertThat(p.waitFor()).as("qemu-img compare: %s", said).isZero();
         }
+    }
+
+    /**
+     * A long run of zeros goes as ZERO_BLOCKS of at most {@link Wire#MAX_ZERO_BLOCK_BYTES} each
+     * (the destination's work per record stays bounded), then data joins into BLOCKS of at most
+     * {@link Wire#MAX_BLOCK_BYTES}; together they cover the disk once, in order.
+     */
+    @Test
+    void zeroRunsAndDataAreSplitAtTheWireLimits() throws Exception {
+        long size = 2 * Wire.MAX_ZERO_BLOCK_BYTES + (3L << 20); // sparse: 128 MiB of zeros, then 3 MiB of data
+        Path src = dir.resolve("sparse.raw");
+        try (java.nio.channels.FileChannel f = java.nio.channels.FileChannel.open(src,
+                java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
+            byte[] data = new byte[3 << 20];
+            new Random(11).nextBytes(data);
+            f.write(java.nio.ByteBuffer.wrap(data), 2 * Wire.MAX_ZERO_BLOCK_BYTES);
+        }
+        ByteArrayOutputStream wire = new ByteArrayOutputStream();
+        try (RawImage image = RawImage.open(src, true);
+             DiskSender sender = new DiskSender(new RecordWriter(wire), () -> false)) {
+            assertThat(sender.sendAll(new LoggedDisk(0, "data", image, new DirtyChunks(size)))).isEqualTo(size);
+        }
+        RecordReader reader = new RecordReader(new ByteArrayInputStream(wire.toByteArray()));
+        List<MigrationRecord> records = new java.util.ArrayList<>();
+        long at = 0;
+        while (at < size) {
+            MigrationRecord r = reader.read();
+            records.add(r);
+            switch (r) {
+                case MigrationRecord.ZeroBlocks z -> {
+                    assertThat(z.offset()).isEqualTo(at);
+                    at += z.length();
+                }
+                case MigrationRecord.Blocks b -> {
+                    assertThat(b.offset()).isEqualTo(at);
+                    at += b.data().length;
+                }
+                default -> throw new AssertionError("unexpected " + r);
+            }
+        }
+        assertThat(at).isEqualTo(size);
+        assertThat(records).hasSize(5);
+        assertThat(records.subList(0, 2)).allSatisfy(r -> assertThat(((MigrationRecord.ZeroBlocks) r).length())
+                .isEqualTo(Wire.MAX_ZERO_BLOCK_BYTES));
+        assertThat(records.subList(2, 5)).allSatisfy(r -> assertThat(((MigrationRecord.Blocks) r).data())
+                .hasSize(Wire.MAX_BLOCK_BYTES));
     }
 
     @Test

@@ -64,8 +64,19 @@ public final class TestPki {
                 "-addext", "keyUsage=critical,keyCertSign,cRLSign");
     }
 
+    /** One more node in {@code dir}, signed by its CA, with an RSA key (2048 bits) instead of P-256. */
+    public static MigrationTls rsaNode(Path dir, String name) throws IOException, InterruptedException {
+        openssl(dir, "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", name + ".key");
+        sign(dir, name, "ca");
+        return new MigrationTls(dir.resolve(name + ".pem"), dir.resolve(name + ".key"), dir.resolve("ca.pem"));
+    }
+
     private static void node(Path dir, String name, String ca) throws IOException, InterruptedException {
         key(dir, name);
+        sign(dir, name, ca);
+    }
+
+    private static void sign(Path dir, String name, String ca) throws IOException, InterruptedException {
         openssl(dir, "req", "-new", "-key", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name);
         openssl(dir, "x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key",
                 "-CAcreateserial", "-out", name + ".pem", "-days", "2", "-extfile", "ext.cnf");
