@@ -66,7 +66,7 @@ class HugePagesTest {
             for (long off = 0; off < host.byteSize(); off += 4096) {
                 ram.memory().writeByte(off, (byte) 1);
             }
-            long huge = anonHugePagesKb(host.address());
+            long huge = io.jkvm.testing.OwnMapping.kib(host.address(), "AnonHugePages");
             assumeTrue(huge > 0 || vmstat("thp_fault_fallback") == fallbacksBefore,
                     "the kernel found no free 2 MiB page (thp_fault_fallback grew)");
             // An 8 MiB mapping holds at least three aligned 2 MiB ranges.
@@ -76,20 +76,6 @@ class HugePagesTest {
 
     private static long vmstat(String name) throws IOException {
         return value(Files.readString(Path.of("/proc/vmstat")).replace(name + " ", name + ":"), name + ":");
-    }
-
-    /** AnonHugePages of the mapping of this process that starts at {@code address}. */
-    private static long anonHugePagesKb(long address) throws IOException {
-        String start = Long.toHexString(address) + "-";
-        boolean inside = false;
-        for (String line : Files.readAllLines(Path.of("/proc/self/smaps"))) {
-            if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) { // a mapping's header; its fields follow
-                inside = line.startsWith(start);
-            } else if (inside && line.startsWith("AnonHugePages:")) {
-                return Long.parseLong(line.substring("AnonHugePages:".length()).replace("kB", "").trim());
-            }
-        }
-        throw new IllegalStateException("no mapping at 0x" + Long.toHexString(address) + " in /proc/self/smaps");
     }
 
     /** On this host's real pool: grown by 8 pages for the test (root), then put back. */
