@@ -248,25 +248,23 @@ public final class MigrateMetric implements Metric {
     }
 
     static Sample jkvm(Path image, MigrationTls source, MigrationTls dest) throws Exception {
-        return jkvm(image, source, dest, null, null);
+        return jkvm(image, RAM, source, dest, null, null);
     }
 
     static Sample jkvmWithDisk(Path image, MigrationTls source, MigrationTls dest, Path disk, Path dir) throws Exception {
         Path received = emptyDisk(dir.resolve("migrate-disk-received.raw"));
         try {
-            return jkvm(image, source, dest, disk, received);
+            return jkvm(image, RAM, source, dest, disk, received);
         } finally {
             Files.deleteIfExists(received);
         }
     }
 
-    /** With {@code disk} (source) and {@code received} (destination): {@code copy_drives}, checked afterwards. */
-    private static Sample jkvm(Path image, MigrationTls source, MigrationTls dest, Path disk, Path received)
-            throws Exception {
-        return jkvm(image, RAM, source, dest, disk, received);
-    }
-
-    /** As above for a guest built for {@code ramBytes} of RAM (the AOT training's is small). */
+    /**
+     * A guest built for {@code ramBytes} of RAM (the bench's {@link #RAM}; the AOT training's is
+     * small); with {@code disk} (source) and {@code received} (destination): {@code copy_drives},
+     * checked afterwards.
+     */
     static Sample jkvm(Path image, long ramBytes, MigrationTls source, MigrationTls dest, Path disk, Path received)
             throws Exception {
         try (JkvmGuest g = JkvmGuest.startTouched(image, ramBytes, TIMEOUT_S);
@@ -310,7 +308,11 @@ public final class MigrateMetric implements Metric {
         }
     }
 
-    /** {@link #qemu(Path, Path, QemuTls)}, once more after a sample QEMU itself reported wrongly (said on the console). */
+    /**
+     * {@link #qemu(Path, Path, QemuTls)}, taken once more after a failed sample, the failure said
+     * on the console (a second failure fails the figure). Seen once: QEMU reporting a completed
+     * migration of 0 ms.
+     */
     private static Sample qemuRetried(BenchContext ctx, Path image, Path dir, QemuTls tls) throws Exception {
         try {
             return qemu(image, dir, tls);

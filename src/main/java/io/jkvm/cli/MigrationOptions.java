@@ -75,7 +75,6 @@ final class MigrationOptions {
         }
     }
 
-    /** The progress display on {@code err}, redrawn in place on a terminal; null with --no-progress. */
     /** How one command fetches the migration's report (GET /migrate of the VMM, or of the daemon's VM). */
     @FunctionalInterface
     interface ReportSource {
@@ -111,6 +110,7 @@ final class MigrationOptions {
         }
     }
 
+    /** The progress display on {@code err}, redrawn in place on a terminal; null with --no-progress. */
     MigrationProgress progress(PrintWriter err) {
         if (noProgress) {
             return null;

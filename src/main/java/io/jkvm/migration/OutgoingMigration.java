@@ -417,9 +417,10 @@ public final class OutgoingMigration {
                         + ") is not one of the disks announced to the destination");
             }
             VmShape.Disk announced = shape.disks().get(d.index());
-            if (announced.readOnly() || announced.sizeBytes() / Wire.SECTOR * Wire.SECTOR != d.size()) {
+            long announcedSize = announced.sizeBytes() / Wire.SECTOR * Wire.SECTOR;
+            if (announced.readOnly() || announcedSize != d.size()) {
                 throw new MigrationException("copy_drives: disk " + d.id() + " (" + d.size() + " bytes) is not the writable "
-                        + (announced.sizeBytes() / Wire.SECTOR * Wire.SECTOR) + "-byte disk announced at its index");
+                        + announcedSize + "-byte disk announced at its index");
             }
         }
     }
