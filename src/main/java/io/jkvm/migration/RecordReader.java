@@ -17,7 +17,8 @@ import java.util.Arrays;
  * of its record type (and, given {@link Limits}, against what the receiver can take at this
  * point of the stream) before anything is allocated; a payload is then read in chunks of at most
  * {@link #CHUNK} bytes, so memory follows the bytes that actually arrived, not the length the
- * peer announced. The payload must be consumed exactly by its fields, and every problem is a
+ * peer announced. PAGES, the exception, is read straight into its record once its count is checked
+ * against the announced length: at most {@link Wire#MAX_BATCH} pages. The payload must be consumed exactly by its fields, and every problem is a
  * {@link MigrationException} naming the record and field. Record order and guest addresses are
  * checked by {@link IncomingStream}, which knows the configuration.
  */
