@@ -98,7 +98,8 @@ public final class SeccompFilter {
         m.put(167, "swapon");
         m.put(168, "swapoff");
         m.put(298, "perf_event_open");
-        // jkvm does not use userfaultfd (snapshot memory is mapped from the file, not faulted in).
+        // The lazy restore's userfaultfd comes from /dev/userfaultfd (USERFAULTFD_IOC_NEW), whose file
+        // mode says who may have one; the system call would bypass that.
         m.put(323, "userfaultfd");
         return java.util.Collections.unmodifiableMap(m);
     }

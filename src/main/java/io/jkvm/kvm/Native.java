@@ -48,6 +48,8 @@ public final class Native {
     public static final int MAP_ANONYMOUS = 0x20;
     public static final int MAP_NORESERVE = 0x4000;
     public static final int MAP_HUGETLB = 0x40000;
+    public static final int MAP_FIXED = 0x10;
+    public static final int MFD_CLOEXEC = 1;
     public static final int MADV_DONTNEED = 4;
     /** Frees the range and its backing store (shmem, shared anonymous memory); only on shared writable mappings. */
     public static final int MADV_REMOVE = 9;
@@ -165,6 +167,7 @@ public final class Native {
     private static final MethodHandle FCNTL_PTR = LINKER.downcallHandle(LIBC.find("fcntl").orElseThrow(),
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
             CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle MEMFD_CREATE = errnoFn("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SOCKETPAIR = errnoFn("socketpair",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
 
@@ -619,6 +622,20 @@ public final class Native {
     }
 
     /** socketpair(2); returns the two descriptors. */
+    /** memfd_create(2): an anonymous file, empty until it is written or truncated longer. */
+    public static int memfdCreate(String name, int flags) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment cap = CAPTURE_BUF.get();
+            int fd = (int) MEMFD_CREATE.invokeExact(cap, a.allocateFrom(name), flags);
+            if (fd < 0) {
+                throw new NativeException("memfd_create(" + name + ")", errno(cap));
+            }
+            return fd;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     public static int[] socketpair(int domain, int type, int protocol) {
         MemorySegment cap = CAPTURE_BUF.get();
         try (Arena a = Arena.ofConfined()) {

@@ -55,6 +55,8 @@ public final class GuestMemory {
 
     private final Region[] regions;
     private volatile WriteTracker tracker;
+    /** While RAM is being filled lazily: asked to bring in every view's pages before Java touches them. */
+    private volatile LazyFill fill;
 
     public GuestMemory(List<Region> regions) {
         List<Region> sorted = new ArrayList<>(regions);
@@ -121,7 +123,40 @@ public final class GuestMemory {
         if (r == null) {
             throw new GuestMemoryException(gpa, len);
         }
-        return r.host().asSlice(gpa - r.guestAddress(), len);
+        MemorySegment v = r.host().asSlice(gpa - r.guestAddress(), len);
+        LazyFill f = fill;
+        if (f != null) {
+            f.prefault(v); // see LazyFill: a fault taken in Java code could hang the JVM
+        }
+        return v;
+    }
+
+    void startFill(LazyFill f) {
+        fill = f;
+    }
+
+    void endFill(LazyFill f) {
+        if (fill == f) {
+            fill = null;
+        }
+    }
+
+    /**
+     * For code that reads all of RAM through {@link Region#host()} (snapshot, migration): waits
+     * until a lazy fill has brought everything in. Throws when it failed: that RAM is gone.
+     */
+    public void awaitPresent() {
+        LazyFill f = fill;
+        if (f == null) {
+            return;
+        }
+        f.awaitEnded();
+        if (f.failure() != null) {
+            throw new IllegalStateException("guest RAM is not all present: " + f.failure().getMessage());
+        }
+        if (!f.isComplete()) {
+            throw new IllegalStateException("guest RAM is not all present: its fill was stopped");
+        }
     }
 
     public void write(long gpa, byte[] src) {

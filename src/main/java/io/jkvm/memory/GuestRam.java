@@ -18,6 +18,7 @@ import java.util.List;
 public final class GuestRam implements AutoCloseable {
     private final GuestMemory memory;
     private final List<MemorySegment> mappings;
+    private LazyFill fill;
 
     private GuestRam(GuestMemory memory, List<MemorySegment> mappings) {
         this.memory = memory;
@@ -130,9 +131,36 @@ public final class GuestRam implements AutoCloseable {
         return memory;
     }
 
+    /**
+     * Fills this RAM (fresh from {@link #allocate(long, RamBacking)} with {@link RamBacking#PAGES},
+     * nothing touched yet) from {@code source} on first touch, and ahead of any touch with
+     * {@code ahead}; see {@link LazyFill}. Throws
+     * when the host cannot, leaving this RAM untouched and the source open.
+     */
+    public synchronized LazyFill fillLazily(int chunkSize, LazyFill.ChunkSource source, boolean ahead,
+            java.util.function.Consumer<Exception> onFailure) {
+        if (fill != null) {
+            throw new IllegalStateException("this RAM is being filled already");
+        }
+        fill = LazyFill.start(memory, chunkSize, source, ahead, onFailure);
+        return fill;
+    }
+
+    /** The lazy fill of this RAM, or null when it was filled up front. */
+    public synchronized LazyFill lazyFill() {
+        return fill;
+    }
+
+    /** Unmaps the RAM, after stopping a lazy fill. */
     @Override
-    public void close() {
-        mappings.forEach(Native::munmap);
-        mappings.clear();
+    public synchronized void close() {
+        try {
+            if (fill != null) {
+                fill.stop();
+            }
+        } finally {
+            mappings.forEach(Native::munmap);
+            mappings.clear();
+        }
     }
 }

@@ -217,6 +217,7 @@ public final class OutgoingMigration {
         DiskSender diskOut = null;
         try {
             VmShape shape = source.shape(); // before connecting: a failure here is ours, not the destination's
+            m.memory().awaitPresent(); // a VM restored lazily: the page loop reads RAM from Java code
             disks = source.startCopying(copyDrives);
             checkAgainstShape(disks, shape);
             socket = tls.open(to, (int) Math.min(Integer.MAX_VALUE, stallTimeout.toMillis()));

@@ -20,16 +20,24 @@ import java.util.List;
 
 /**
  * The memory file: guest RAM, region after region. In clear ({@link Protection#HMAC_SHA256}) it
- * is exactly the RAM bytes, so restore maps it MAP_PRIVATE; encrypted, it is AES-GCM chunks
- * (see {@link SnapshotHeader.Memory}) that restore decrypts into anonymous memory. Either way
- * its length and HMAC-SHA256 go into the state file's authenticated header, which authenticates
- * this file and binds it to that state file.
+ * is exactly the RAM bytes; encrypted, it is AES-GCM chunks (see {@link SnapshotHeader.Memory}).
+ * Either way its length and HMAC-SHA256 go into the state file's authenticated header, which
+ * authenticates this file and binds it to that state file; a clear file's per-chunk MACs go
+ * there too. Restore reads it chunk by chunk on first touch ({@link MemoryChunks}) or, where it
+ * cannot, verifies it whole and maps it MAP_PRIVATE (clear) or decrypts it (encrypted).
  */
 final class MemoryFile {
     private MemoryFile() {}
 
     static final int CHUNK = 1 << 20;
     static final int TAG = 16;
+    /** Bytes of a chunk MAC kept in the table: HMAC-SHA256 truncated to 128 bits (RFC 2104 section 5). */
+    static final int CHUNK_MAC = 16;
+    /**
+     * Largest chunk MAC table written (32 GiB of RAM, ~700 KB of base64): the state header has
+     * a 1 MiB limit. Bigger guests restore by reading the whole file first.
+     */
+    static final int MAX_TABLE_CHUNKS = 32768;
 
     /** Streams guest RAM to {@code out} (already created, empty); returns the header's memory record. */
     static SnapshotHeader.Memory write(FileChannel out, GuestMemory mem, SnapshotKey key, Protection p,
@@ -40,6 +48,7 @@ final class MemoryFile {
         long fileLength = 0;
         long chunkIndex = 0;
         ByteBuffer cipherOut = p == Protection.AES_256_GCM ? ByteBuffer.allocateDirect(CHUNK + TAG) : null;
+        ChunkTable table = cipherOut == null ? ChunkTable.forRam(mem) : null;
         for (GuestMemory.Region r : mem.regions()) {
             regions.add(new SnapshotHeader.Region(r.guestAddress(), r.size(), plainOffset));
             plainOffset += r.size();
@@ -47,6 +56,9 @@ final class MemoryFile {
                 long len = Math.min(CHUNK, r.size() - off);
                 ByteBuffer plain = r.host().asSlice(off, len).asByteBuffer();
                 ByteBuffer data = plain;
+                if (table != null) {
+                    table.add(key, plain.duplicate());
+                }
                 if (cipherOut != null) {
                     cipherOut.clear();
                     boolean last = off + len == r.size() && r == mem.regions().getLast();
@@ -66,7 +78,8 @@ final class MemoryFile {
             }
         }
         return new SnapshotHeader.Memory(fileLength, HexFormat.of().formatHex(mac.doFinal()), regions,
-                cipherOut != null ? CHUNK : null, cipherOut != null ? HexFormat.of().formatHex(nonceBase) : null);
+                cipherOut != null ? CHUNK : null, cipherOut != null ? HexFormat.of().formatHex(nonceBase) : null,
+                table != null ? table.encoded() : null);
     }
 
     /**
@@ -76,16 +89,22 @@ final class MemoryFile {
      */
     static SnapshotHeader.Memory ramRecord(GuestMemory mem, SnapshotKey key) {
         BulkMac mac = key.newBulkMac();
+        ChunkTable table = ChunkTable.forRam(mem);
         List<SnapshotHeader.Region> regions = new ArrayList<>();
         long offset = 0;
         for (GuestMemory.Region r : mem.regions()) {
             regions.add(new SnapshotHeader.Region(r.guestAddress(), r.size(), offset));
             offset += r.size();
             for (long off = 0; off < r.size(); off += CHUNK) {
-                mac.update(r.host().asSlice(off, Math.min(CHUNK, r.size() - off)).asByteBuffer());
+                ByteBuffer chunk = r.host().asSlice(off, Math.min(CHUNK, r.size() - off)).asByteBuffer();
+                if (table != null) {
+                    table.add(key, chunk.duplicate());
+                }
+                mac.update(chunk);
             }
         }
-        return new SnapshotHeader.Memory(offset, HexFormat.of().formatHex(mac.doFinal()), regions, null, null);
+        return new SnapshotHeader.Memory(offset, HexFormat.of().formatHex(mac.doFinal()), regions, null, null,
+                table != null ? table.encoded() : null);
     }
 
     static final String FULL_MISMATCH = "(modified, or from another snapshot: MAC mismatch)";
@@ -139,7 +158,7 @@ final class MemoryFile {
         }
     }
 
-    private static void checkLayout(Path file, SnapshotHeader.Memory m, MachineConfig config, Protection p) {
+    static void checkLayout(Path file, SnapshotHeader.Memory m, MachineConfig config, Protection p) {
         List<long[]> want = GuestRam.layout(config.memoryBytes());
         List<SnapshotHeader.Region> got = m.regions();
         boolean ok = got.size() == want.size();
@@ -208,7 +227,41 @@ final class MemoryFile {
         return ram;
     }
 
-    private static Cipher chunkCipher(int mode, SnapshotKey key, byte[] nonceBase, byte[] snapshotId, long index,
+    /** The chunk MAC table of a clear memory file being written (see {@link SnapshotHeader.Memory}). */
+    private static final class ChunkTable {
+        private final byte[] macs;
+        private int count;
+
+        private ChunkTable(int chunks) {
+            macs = new byte[chunks * CHUNK_MAC];
+        }
+
+        /** A table for {@code mem}, or null when it has more chunks than a header holds. */
+        static ChunkTable forRam(GuestMemory mem) {
+            long chunks = 0;
+            for (GuestMemory.Region r : mem.regions()) {
+                chunks += (r.size() + CHUNK - 1) / CHUNK;
+            }
+            return chunks <= MAX_TABLE_CHUNKS ? new ChunkTable((int) chunks) : null;
+        }
+
+        void add(SnapshotKey key, ByteBuffer chunk) {
+            System.arraycopy(chunkMac(key, chunk), 0, macs, count++ * CHUNK_MAC, CHUNK_MAC);
+        }
+
+        String encoded() {
+            return java.util.Base64.getEncoder().encodeToString(macs);
+        }
+    }
+
+    /** The full HMAC-SHA256 of one chunk of RAM; the table keeps its first {@link #CHUNK_MAC} bytes. */
+    static byte[] chunkMac(SnapshotKey key, ByteBuffer chunk) {
+        BulkMac m = key.newBulkMac();
+        m.update(chunk);
+        return m.doFinal();
+    }
+
+    static Cipher chunkCipher(int mode, SnapshotKey key, byte[] nonceBase, byte[] snapshotId, long index,
             boolean last) throws GeneralSecurityException {
         byte[] nonce = nonceBase.clone();
         for (int i = 0; i < 8; i++) {

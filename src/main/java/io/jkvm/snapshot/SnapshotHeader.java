@@ -44,10 +44,17 @@ record SnapshotHeader(int format, String snapshotId, String createdAt, String ki
      * regions lie in the file one after another at {@code fileOffset}. With encryption the file is
      * a sequence of AES-GCM chunks of at most {@code chunkSize} plaintext bytes (never spanning
      * two regions), each followed by its 16-byte tag; {@code nonceBase} is hex.
+     *
+     * <p>{@code chunkMacs} (clear files, base64; absent in files written before lazy restore and
+     * for guests over {@link MemoryFile#MAX_TABLE_CHUNKS} chunks): the first 16 bytes of the
+     * HMAC-SHA256 of each {@link MemoryFile#CHUNK}-byte chunk of RAM (cut per region, as the
+     * encrypted chunks are), in order. Restore checks each chunk against it on first touch
+     * instead of reading the whole file up front ({@link MemoryChunks}).
      */
     @JsonIgnoreProperties(ignoreUnknown = true)
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    record Memory(long length, String mac, List<Region> regions, Integer chunkSize, String nonceBase) {}
+    record Memory(long length, String mac, List<Region> regions, Integer chunkSize, String nonceBase,
+            String chunkMacs) {}
 
     record Region(long gpa, long size, long fileOffset) {}
 

@@ -34,14 +34,17 @@ import java.util.function.Consumer;
  * carries the memory file's length and MAC, so the two cannot be mixed across snapshots. With
  * {@link Protection#AES_256_GCM} both are also encrypted.
  *
- * <p>Trade-offs. In clear mode the memory file is mapped MAP_PRIVATE, so creating the machine
- * is independent of guest size and pages are read on first touch; but authentication reads the
- * whole file once before it is used (a sequential HMAC at roughly a GB/s). The mapping then
- * reflects the file, so the snapshot directory must not be writable by anyone the VMM does not
- * trust while the VM runs (MAP_PRIVATE pages not yet copied follow later writes to the file);
- * a memory file that group or others can write is refused for that reason.
- * Encrypted mode has no such window (each chunk's GCM tag is checked as it is decrypted) but
- * decrypts all of RAM into anonymous memory: restore time and host memory grow with guest size.
+ * <p>Restore is lazy where it can be ({@link LazyRestore}): guest RAM is anonymous memory filled
+ * on first touch through a userfaultfd, one 1 MiB chunk at a time, each chunk checked as it is
+ * read (clear: against the chunk MAC table in the authenticated header; encrypted: its GCM
+ * tag), and a fill thread reads the untouched chunks meanwhile. So restore time does not grow
+ * with guest size, and a memory file changed after the restore began is still refused (the
+ * machine stops with the reason). Snapshots written before the table, guests over 32 GiB, and
+ * hosts without a usable /dev/userfaultfd restore as before: the whole file authenticated up
+ * front, then a clear file mapped MAP_PRIVATE (pages read on first touch; the snapshot
+ * directory must then not be writable by anyone the VMM does not trust while the VM runs, and
+ * a memory file that group or others can write is refused) or an encrypted one decrypted into
+ * anonymous memory.
  *
  * <p>Files are written to temporaries (mode 0600) and renamed into place, memory file first,
  * so a crash never leaves a state file pointing at a half-written memory file.
@@ -58,7 +61,7 @@ public final class Snapshots {
 
     /** A verified, decoded snapshot not yet applied to any machine. */
     public record Loaded(Path stateFile, Path memoryFile, Protection protection, String snapshotId,
-            String createdAt, VmState state, List<DeviceState> devices, SnapshotHeader.Memory memory) {
+            String createdAt, VmState state, List<DeviceState> devices, SnapshotHeader.Memory memory, boolean diff) {
         public MachineConfig config() {
             return state.config();
         }
@@ -95,6 +98,7 @@ public final class Snapshots {
         if (!m.isQuiescent()) {
             throw new SnapshotException("the machine must be paused (Machine.pause()) before it is snapshotted");
         }
+        m.memory().awaitPresent(); // a VM restored lazily: writing reads RAM from Java code
         long t0 = System.nanoTime();
         VmState state = KvmStateCapture.capture(m);
         SaveResult r = write(state, m.memory(), devices, stateFile, memFile, key, protection, t0, null);
@@ -128,6 +132,7 @@ public final class Snapshots {
             throw new SnapshotException("a Diff snapshot needs a base: take a Full snapshot of this machine first"
                     + " (none since it booted, or a migration attempt took over the dirty log)");
         }
+        m.memory().awaitPresent();
         long t0 = System.nanoTime();
         VmState state = KvmStateCapture.capture(m);
         // Userspace-written pages ever seen are included: a device may write through a view it
@@ -233,6 +238,14 @@ public final class Snapshots {
      * naming the file and the problem for anything modified, truncated, mismatched or malformed.
      */
     public static Loaded load(Path stateFile, Path memFile, SnapshotKey key) throws IOException {
+        return load(stateFile, memFile, key, true);
+    }
+
+    /**
+     * As {@link #load(Path, Path, SnapshotKey)}; with {@code verifyMemory} false the memory
+     * file is left for a lazy restore to check chunk by chunk ({@link MemoryChunks}).
+     */
+    static Loaded load(Path stateFile, Path memFile, SnapshotKey key, boolean verifyMemory) throws IOException {
         long size = Files.size(stateFile);
         if (size > SnapshotFile.MAX_SIZE) {
             throw new SnapshotException(stateFile, "state file is " + size + " bytes, over the " + SnapshotFile.MAX_SIZE
@@ -241,10 +254,12 @@ public final class Snapshots {
         Decoded d = decode(stateFile, Files.readAllBytes(stateFile), key);
         SnapshotFile.Parsed p = d.parsed();
         SnapshotHeader h = p.header();
-        MemoryFile.verify(memFile, stateFile, h.memory(), h.config(), p.protection(), key,
-                h.isDiff() ? MemoryFile.DIFF_MISMATCH : MemoryFile.FULL_MISMATCH);
+        if (verifyMemory) {
+            MemoryFile.verify(memFile, stateFile, h.memory(), h.config(), p.protection(), key,
+                    h.isDiff() ? MemoryFile.DIFF_MISMATCH : MemoryFile.FULL_MISMATCH);
+        }
         return new Loaded(stateFile, memFile, p.protection(), h.snapshotId(), h.createdAt(), d.state(), d.devices(),
-                h.memory());
+                h.memory(), h.isDiff());
     }
 
     record Decoded(SnapshotFile.Parsed parsed, VmState state, List<DeviceState> devices) {}
@@ -339,11 +354,27 @@ public final class Snapshots {
     public static Restored restore(Path stateFile, Path memFile, SnapshotKey key, Consumer<Machine> beforeState)
             throws IOException {
         long t0 = System.nanoTime();
-        Loaded l = load(stateFile, memFile, key);
+        Loaded l = load(stateFile, memFile, key, false);
         MachineConfig cfg = l.config();
         byte[] id = SnapshotFile.hex(stateFile, l.snapshotId(), 16, "snapshot id");
+        LazyRestore lazy = LazyRestore.start(l, cfg, key, id);
+        if (lazy == null) {
+            MemoryFile.verify(memFile, stateFile, l.memory(), cfg, l.protection(), key,
+                    l.diff() ? MemoryFile.DIFF_MISMATCH : MemoryFile.FULL_MISMATCH);
+        }
         long tCreate = System.nanoTime();
-        Machine m = Machine.create(cfg.toOptions(), o -> ramFor(l, cfg, key, id));
+        Machine m;
+        try {
+            m = Machine.create(cfg.toOptions(), o -> lazy != null ? lazy.ram() : ramFor(l, cfg, key, id));
+        } catch (RuntimeException e) {
+            if (lazy != null) {
+                lazy.ram().close();
+            }
+            throw e;
+        }
+        if (lazy != null) {
+            lazy.attach(m);
+        }
         long tApply = System.nanoTime();
         try {
             KvmStateRestore.applyCpuid(m, l.state());

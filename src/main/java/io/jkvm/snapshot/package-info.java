@@ -60,9 +60,10 @@
  * State file: {@link io.jkvm.snapshot.SnapshotFile} (magic "JKVMSNAP", version, protection, key
  * id, JSON header with configuration, memory-file length + MAC and section directory, payload
  * sections "kvm" ({@link io.jkvm.snapshot.KvmStateCodec}) and "device/NAME", trailing
- * HMAC-SHA256). Memory file: raw RAM regions back to back (mapped MAP_PRIVATE on restore), or
- * 1 MiB AES-GCM chunks when encrypted. The memory file's MAC in the authenticated state header
- * binds the two files. The "kvm" section encoding is self-contained so live migration can send
+ * HMAC-SHA256). Memory file: raw RAM regions back to back, or 1 MiB AES-GCM chunks when
+ * encrypted. The memory file's MAC in the authenticated state header binds the two files; for a
+ * clear file the header also has a MAC per 1 MiB chunk, so a restore can fill RAM lazily and
+ * check each chunk on first touch ({@link io.jkvm.snapshot.MemoryChunks}). The "kvm" section encoding is self-contained so live migration can send
  * it as is.
  *
  * <h2>Diff snapshots</h2>

@@ -15,6 +15,11 @@ mount -t devtmpfs devtmpfs /dev
 # reaches the console. Not 0: panic() and oops raise the level only when it is not 0
 # (console_verbose), and a lab machine that panics must say why instead of vanishing.
 echo 1 > /proc/sys/kernel/printk
+# The project's hosts run transparent huge pages "madvise" (docs/host-kvm.md); Debian's kernel
+# defaults to "always", and then khugepaged collapses the guest RAM of every VMM in L1 (private
+# anonymous memory) on an emulated CPU: seen stuck for minutes (soft lockups) while a lab test
+# timed out. L1 stands for such a host, so it runs the hosts' setting.
+echo madvise > /sys/kernel/mm/transparent_hugepage/enabled
 
 # Progress lines (with L1 uptime) stay in the console log, which the host shows on failure.
 say() { echo "jkvm-lab: $(cut -d' ' -f1 /proc/uptime) $*"; }
