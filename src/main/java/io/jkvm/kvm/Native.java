@@ -621,7 +621,6 @@ public final class Native {
         }
     }
 
-    /** socketpair(2); returns the two descriptors. */
     /** memfd_create(2): an anonymous file, empty until it is written or truncated longer. */
     public static int memfdCreate(String name, int flags) {
         try (Arena a = Arena.ofConfined()) {
@@ -636,6 +635,7 @@ public final class Native {
         }
     }
 
+    /** socketpair(2); returns the two descriptors. */
     public static int[] socketpair(int domain, int type, int protocol) {
         MemorySegment cap = CAPTURE_BUF.get();
         try (Arena a = Arena.ofConfined()) {

@@ -146,11 +146,6 @@ public final class GuestRam implements AutoCloseable {
         return fill;
     }
 
-    /** The lazy fill of this RAM, or null when it was filled up front. */
-    public synchronized LazyFill lazyFill() {
-        return fill;
-    }
-
     /** Unmaps the RAM, after stopping a lazy fill. */
     @Override
     public synchronized void close() {

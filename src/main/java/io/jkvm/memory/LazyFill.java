@@ -109,15 +109,18 @@ public final class LazyFill {
         regionHost = new long[regions.size()];
         regionSize = new long[regions.size()];
         regionFirst = new int[regions.size()];
-        List<long[]> chunks = chunks(memory, chunkSize);
-        int first = 0;
+        // Each region cut from its start into chunkSize pieces (its last one shorter), region
+        // after region in guest order: the chunk numbering a ChunkSource reads by.
+        List<long[]> chunks = new ArrayList<>();
         for (int i = 0; i < regions.size(); i++) {
             GuestMemory.Region r = regions.get(i);
             regionHost[i] = r.host().address();
             regionSize[i] = r.size();
-            regionFirst[i] = first;
-            first += (int) ((r.size() + chunkSize - 1) / chunkSize);
+            regionFirst[i] = chunks.size();
             ranges.add(r.host());
+            for (long off = 0; off < r.size(); off += chunkSize) {
+                chunks.add(new long[] {r.host().address() + off, Math.min(chunkSize, r.size() - off)});
+            }
         }
         chunkHost = new long[chunks.size()];
         chunkLength = new long[chunks.size()];
@@ -189,20 +192,6 @@ public final class LazyFill {
         } finally {
             Native.munmap(probe);
         }
-    }
-
-    /**
-     * The chunks of {@code memory}: [host address, length], region after region, each region cut
-     * from its start into {@code chunkSize} pieces (its last one shorter), never spanning two.
-     */
-    public static List<long[]> chunks(GuestMemory memory, int chunkSize) {
-        List<long[]> out = new ArrayList<>();
-        for (GuestMemory.Region r : memory.regions()) {
-            for (long off = 0; off < r.size(); off += chunkSize) {
-                out.add(new long[] {r.host().address() + off, Math.min(chunkSize, r.size() - off)});
-            }
-        }
-        return out;
     }
 
     /**

@@ -35,7 +35,6 @@ public final class UserFaultFd implements AutoCloseable {
     /** sizeof(struct uffd_msg). */
     public static final int MSG_BYTES = 32;
     static final int EEXIST = 17;
-    static final int ENOENT = 2;
 
     private final int fd;
     private final Arena arena = Arena.ofShared();

@@ -100,11 +100,7 @@ final class MemoryChunks implements LazyFill.ChunkSource {
         }
         FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
         try {
-            long size = ch.size();
-            if (size != m.length()) {
-                throw new SnapshotException(file, "memory file is " + size + " bytes, state file " + stateFile.getFileName()
-                        + " expects " + m.length() + (size < m.length() ? " (truncated)" : " (extended or wrong file)"));
-            }
+            MemoryFile.checkLength(file, stateFile, m, ch.size());
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;

@@ -133,10 +133,7 @@ final class MemoryFile {
         }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
-            if (size != m.length()) {
-                throw new SnapshotException(file, "memory file is " + size + " bytes, state file " + stateFile.getFileName()
-                        + " expects " + m.length() + (size < m.length() ? " (truncated)" : " (extended or wrong file)"));
-            }
+            checkLength(file, stateFile, m, size);
             BulkMac mac = key.newBulkMac();
             ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
             long total = 0;
@@ -155,6 +152,14 @@ final class MemoryFile {
                 throw new SnapshotException(file, "memory file does not match state file " + stateFile.getFileName()
                         + " " + why);
             }
+        }
+    }
+
+    /** Refuses a memory file of {@code size} bytes when the header says another length. */
+    static void checkLength(Path file, Path stateFile, SnapshotHeader.Memory m, long size) {
+        if (size != m.length()) {
+            throw new SnapshotException(file, "memory file is " + size + " bytes, state file " + stateFile.getFileName()
+                    + " expects " + m.length() + (size < m.length() ? " (truncated)" : " (extended or wrong file)"));
         }
     }
 

@@ -254,12 +254,18 @@ public final class Snapshots {
         Decoded d = decode(stateFile, Files.readAllBytes(stateFile), key);
         SnapshotFile.Parsed p = d.parsed();
         SnapshotHeader h = p.header();
+        Loaded l = new Loaded(stateFile, memFile, p.protection(), h.snapshotId(), h.createdAt(), d.state(),
+                d.devices(), h.memory(), h.isDiff());
         if (verifyMemory) {
-            MemoryFile.verify(memFile, stateFile, h.memory(), h.config(), p.protection(), key,
-                    h.isDiff() ? MemoryFile.DIFF_MISMATCH : MemoryFile.FULL_MISMATCH);
+            verifyMemoryFile(l, key);
         }
-        return new Loaded(stateFile, memFile, p.protection(), h.snapshotId(), h.createdAt(), d.state(), d.devices(),
-                h.memory(), h.isDiff());
+        return l;
+    }
+
+    /** Checks the whole memory file (layout, length, MAC) before it is used, naming a Diff's rule on a mismatch. */
+    private static void verifyMemoryFile(Loaded l, SnapshotKey key) throws IOException {
+        MemoryFile.verify(l.memoryFile(), l.stateFile(), l.memory(), l.config(), l.protection(), key,
+                l.diff() ? MemoryFile.DIFF_MISMATCH : MemoryFile.FULL_MISMATCH);
     }
 
     record Decoded(SnapshotFile.Parsed parsed, VmState state, List<DeviceState> devices) {}
@@ -359,8 +365,7 @@ public final class Snapshots {
         byte[] id = SnapshotFile.hex(stateFile, l.snapshotId(), 16, "snapshot id");
         LazyRestore lazy = LazyRestore.start(l, cfg, key, id);
         if (lazy == null) {
-            MemoryFile.verify(memFile, stateFile, l.memory(), cfg, l.protection(), key,
-                    l.diff() ? MemoryFile.DIFF_MISMATCH : MemoryFile.FULL_MISMATCH);
+            verifyMemoryFile(l, key);
         }
         long tCreate = System.nanoTime();
         Machine m;
