@@ -40,7 +40,8 @@ final class MigrationControl {
         MigrationTls tls;
         try {
             to = MigrationAddress.parse("destination", r.destination());
-            convergence = new Convergence(r.maxDowntimeMs() == null ? MigrateRequest.DEFAULT_MAX_DOWNTIME_MS : r.maxDowntimeMs());
+            convergence = new Convergence(r.maxDowntimeMs() == null ? MigrateRequest.DEFAULT_MAX_DOWNTIME_MS : r.maxDowntimeMs(),
+                    r.postcopy());
             tls = tls(r);
             tls.context(); // refuse unreadable or mismatched files now, naming the field
         } catch (MigrationException e) {
@@ -48,7 +49,8 @@ final class MigrationControl {
         }
         current = new OutgoingMigration(source, to, tls, convergence, copied).start();
         finalReportCollected = false;
-        log.info("migration_started", "destination", to.toString(), "max_downtime_ms", convergence.maxDowntimeMillis());
+        log.info("migration_started", "destination", to.toString(), "max_downtime_ms", convergence.maxDowntimeMillis(),
+                "postcopy", convergence.postcopy());
     }
 
     /** Each id names one writable drive of this VM, once; returns their virtio-blk serials (the disks' ids). */
@@ -129,9 +131,16 @@ final class MigrationControl {
         }
     }
 
-    /** True if a migration completed: the VM now runs elsewhere. */
-    synchronized boolean migratedAway() {
-        return current != null && current.status().status() == MigrationReport.Status.COMPLETED;
+    /**
+     * True if a migration ended this VM here: it completed (the VM runs elsewhere) or post-copy
+     * broke after the switch-over (stopped here; the report says why).
+     */
+    synchronized boolean endedTheVmHere() {
+        if (current == null) {
+            return false;
+        }
+        MigrationReport r = current.status();
+        return r.status() == MigrationReport.Status.COMPLETED || r.brokeInPostcopy();
     }
 
     /** Waits until a client has fetched the final report, at most {@code timeout}. */

@@ -397,11 +397,12 @@ public final class VmmController {
     }
 
     /**
-     * When the guest ended because it migrated away, waits (at most {@code timeout}) until a
-     * client has read the final report, so {@code jkvm migrate} can print it before we exit.
+     * When the guest ended because it migrated away (or post-copy broke after the switch-over),
+     * waits (at most {@code timeout}) until a client has read the final report, so
+     * {@code jkvm migrate} can print it before we exit.
      */
     public void awaitMigrationReport(Duration timeout) throws InterruptedException {
-        if (migration.migratedAway()) {
+        if (migration.endedTheVmHere()) {
             migration.awaitReportCollected(timeout);
         }
     }

@@ -342,7 +342,21 @@ final class ApiVmm {
                 io.jkvm.migration.IncomingMigration.Result r = io.jkvm.migration.IncomingMigration.receive(listener,
                         vmm::incomingTarget);
                 log.info("migration_received", "bytes", r.bytes(), "pages", r.pages(), "rounds", r.rounds(),
-                        "elapsed_ms", r.elapsed().toMillis(), "apply_ms", r.apply().toMillis());
+                        "elapsed_ms", r.elapsed().toMillis(), "apply_ms", r.apply().toMillis(), "postcopy", r.postcopy() != null);
+                if (r.postcopy() != null) {
+                    // The guest runs; the rest of its RAM is still coming. A failure has stopped
+                    // the machine with the reason already: this only records how it ended.
+                    long t0 = System.nanoTime();
+                    if (r.postcopy().awaitFilled(java.time.Duration.ofDays(365))) {
+                        log.info("migration_postcopy_completed", "chunks_on_touch", r.postcopy().faultFills(),
+                                "chunks_ahead", r.postcopy().prefetchFills(), "ms", (System.nanoTime() - t0) / 1_000_000);
+                    } else {
+                        Exception why = r.postcopy().failure();
+                        log.error("migration_postcopy_failed", "error", why == null ? "stopped" : String.valueOf(why.getMessage()));
+                    }
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             } catch (IOException | RuntimeException e) {
                 log.error("migration_failed", "error", String.valueOf(e.getMessage()));
                 exited.complete(new MachineExit(io.jkvm.vmm.StopReason.ERROR, "incoming migration failed: " + e.getMessage()));

@@ -28,6 +28,12 @@ final class MigrationOptions {
                     + " runs (storage migration; repeat for more drives). Drives not named must be on storage both hosts see.")
     java.util.List<String> copyDrives = new java.util.ArrayList<>();
 
+    @Option(names = "--postcopy",
+            description = "If pre-copy does not converge, start the VM at the destination at once and let it fetch the"
+                    + " pages still dirty from here (instead of throttling the guest). A connection lost before it has"
+                    + " them all loses the guest.")
+    boolean postcopy;
+
     @Option(names = "--no-progress", description = "Print no progress on standard error while the migration runs.")
     boolean noProgress;
 
@@ -56,6 +62,9 @@ final class MigrationOptions {
                 throw new UserError("--copy-drive: a drive is named twice");
             }
             body.put("copy_drives", java.util.List.copyOf(copyDrives));
+        }
+        if (postcopy) {
+            body.put("postcopy", true);
         }
         if (MigrationTlsFlags.checked(tlsCert, tlsKey, tlsCa) != null) {
             body.put("tls_cert", tlsCert.toAbsolutePath().toString());

@@ -64,6 +64,14 @@ final class MigrationProgress {
                     .append(percent).append('%')
                     .append(String.format(Locale.ROOT, ", %.1f of %.1f MiB left", r.remainingBytes() / 1048576.0, round / 1048576.0));
         }
+        if (r.phase().equals("postcopy") && r.postcopyChunks() > 0) {
+            long done = r.postcopySent();
+            long all = r.postcopyChunks();
+            int filled = (int) (done * BAR / all);
+            b.append(" [").append("#".repeat(filled)).append("-".repeat(BAR - filled)).append("] ")
+                    .append(done * 100 / all).append("%, ").append(all - done).append(" of ").append(all)
+                    .append(" chunks still to fetch (the VM runs at the destination)");
+        }
         if (r.diskBytes() > 0) {
             b.append(String.format(Locale.ROOT, ", disks %.1f MiB copied", r.diskBytes() / 1048576.0));
             if (r.diskDirtyBytes() > 0) {

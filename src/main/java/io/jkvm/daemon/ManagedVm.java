@@ -427,7 +427,8 @@ final class ManagedVm {
         log.info("vm_migration_ended", "vm", name(), "status", r.status().name().toLowerCase(java.util.Locale.ROOT),
                 "downtime_ms", r.downtimeMillis(), "error", String.valueOf(r.error()));
         boolean completed = r.status() == MigrationReport.Status.COMPLETED;
-        if (completed) {
+        boolean broke = r.brokeInPostcopy();
+        if (completed || broke) {
             VmmProcess.awaitGone(pid, CALL_TIMEOUT); // it exits once the final report was read (by us, just now)
         }
         lock.lock();
@@ -436,12 +437,17 @@ final class ManagedVm {
             if (deleted || migrationWatch.get() != id || (now.running() && now.pid() != pid)) {
                 return; // another VMM is recorded: never overwrite a live record
             }
-            if (!completed) {
+            if (!completed && !broke) {
                 if (now.running()) {
                     save(now.withMigratingTo(null)); // it runs on here
                 }
             } else if (now.running() && VmmProcess.alive(pid)) {
                 log.warn("vm_migration_source_lingers", "vm", name(), "pid", pid); // stays "migrating": no second start
+            } else if (broke) {
+                // Stopped here after the switch-over: the destination may have the guest, only the operator can tell.
+                String how = GONE_MIGRATING_TO + r.destination() + " (post-copy broke after the switch-over)";
+                markStopped(how);
+                log.warn("vm_migration_lost", "vm", name(), "how", how);
             } else {
                 markStopped(MIGRATED_TO + r.destination());
                 log.info("vm_migrated", "vm", name(), "destination", r.destination());

@@ -90,6 +90,8 @@ public record LandlockPolicy(List<Rule> rules) {
             }
         }
         rules.add(new Rule(io.jkvm.kvm.KvmDevice.path(), Access.DEVICE, "KVM"));
+        // Guest RAM filled on first touch: a lazy snapshot restore, a post-copy migration's destination.
+        rules.add(new Rule(Path.of("/dev/userfaultfd"), Access.DEVICE, "userfaultfd (lazy restore, post-copy)"));
         if (!config.devices().nets().isEmpty()) {
             rules.add(new Rule(Path.of("/dev/net/tun"), Access.DEVICE, "TAP (re-attached on a guest reboot)"));
         }

@@ -19,10 +19,13 @@ public final class GuestRam implements AutoCloseable {
     private final GuestMemory memory;
     private final List<MemorySegment> mappings;
     private LazyFill fill;
+    /** Why this RAM cannot be filled on first touch, or null (private anonymous 4 KiB or THP pages). */
+    private final String notFillable;
 
-    private GuestRam(GuestMemory memory, List<MemorySegment> mappings) {
+    private GuestRam(GuestMemory memory, List<MemorySegment> mappings, String notFillable) {
         this.memory = memory;
         this.mappings = mappings;
+        this.notFillable = notFillable;
     }
 
     /** The split of {@code ramBytes} into guest-physical ranges: [start, size] pairs. */
@@ -91,7 +94,9 @@ public final class GuestRam implements AutoCloseable {
             maps.forEach(Native::munmap);
             throw e;
         }
-        return new GuestRam(new GuestMemory(regions), maps);
+        // A lazy fill copies and drops 4 KiB pages; hugetlb pages move only whole (UFFDIO_COPY of 2 MiB).
+        return new GuestRam(new GuestMemory(regions), maps, backing == RamBacking.HUGETLB_2M
+                ? "guest RAM on 2 MiB hugetlb pages cannot be filled in chunks on first touch" : null);
     }
 
     /**
@@ -124,7 +129,7 @@ public final class GuestRam implements AutoCloseable {
         } finally {
             Native.close(fd); // the mappings keep the file open
         }
-        return new GuestRam(new GuestMemory(regions), maps);
+        return new GuestRam(new GuestMemory(regions), maps, "guest RAM mapped from a file is filled by the file");
     }
 
     public GuestMemory memory() {
@@ -137,13 +142,27 @@ public final class GuestRam implements AutoCloseable {
      * {@code ahead}; see {@link LazyFill}. Throws
      * when the host cannot, leaving this RAM untouched and the source open.
      */
-    public synchronized LazyFill fillLazily(int chunkSize, LazyFill.ChunkSource source, boolean ahead,
+    public LazyFill fillLazily(int chunkSize, LazyFill.ChunkSource source, boolean ahead,
             java.util.function.Consumer<Exception> onFailure) {
+        return fillLazily(chunkSize, source, ahead, onFailure, null);
+    }
+
+    /** As above, for RAM whose chunks outside {@code missing} hold their bytes already (see {@link LazyFill}). */
+    public synchronized LazyFill fillLazily(int chunkSize, LazyFill.ChunkSource source, boolean ahead,
+            java.util.function.Consumer<Exception> onFailure, java.util.BitSet missing) {
+        requireFillable();
         if (fill != null) {
             throw new IllegalStateException("this RAM is being filled already");
         }
-        fill = LazyFill.start(memory, chunkSize, source, ahead, onFailure);
+        fill = LazyFill.start(memory, chunkSize, source, ahead, onFailure, missing);
         return fill;
+    }
+
+    /** Throws, saying why, if this RAM's backing cannot be filled on first touch ({@link LazyFill}). */
+    public void requireFillable() {
+        if (notFillable != null) {
+            throw new IllegalStateException(notFillable);
+        }
     }
 
     /** Unmaps the RAM, after stopping a lazy fill. */

@@ -8,13 +8,15 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * Fills guest RAM on first touch from a {@link ChunkSource} (a snapshot memory file), through a
+ * Fills guest RAM on first touch from a {@link ChunkSource} (a snapshot memory file; the source
+ * of a post-copy migration, for the chunks its pre-copy left behind), through a
  * {@link UserFaultFd}: the guest runs before its RAM has been read, and each chunk is checked
  * by the source as it is read, so a restore costs the same whatever the guest's size and a
  * chunk changed after the restore began is still refused.
@@ -52,6 +54,15 @@ public final class LazyFill {
          * its check.
          */
         void read(int index, MemorySegment into) throws Exception;
+
+        /** Every chunk is in RAM (before {@link #close}; not called when the fill failed or was stopped). */
+        default void filled() throws Exception {}
+
+        /**
+         * Called by {@link #stop} from another thread, before it waits for the fill thread: a
+         * source whose {@link #read} can block (on a network peer) makes it return now.
+         */
+        default void interrupt() {}
 
         @Override
         default void close() throws Exception {}
@@ -91,13 +102,15 @@ public final class LazyFill {
     private volatile long zeroPages;
     private volatile Exception failure;
     private volatile boolean complete;
-    /** Set on the fill thread (or in {@link #stop} after it ended) once the ranges are released. */
+    /** Set once the ranges are unregistered: views need no prefault from then on. */
     private volatile boolean released;
+    /** Set when a release begins (once: on the fill thread, or in {@link #stop} after it ended). */
+    private boolean releasing;
     private boolean stopped;
     private final Object releaseLock = new Object();
 
     private LazyFill(UserFaultFd uffd, GuestMemory memory, int chunkSize, ChunkSource source, boolean ahead,
-            Consumer<Exception> onFailure, Arena arena) {
+            Consumer<Exception> onFailure, Arena arena, BitSet missing) {
         this.memory = memory;
         this.uffd = uffd;
         this.chunkSize = chunkSize;
@@ -106,30 +119,27 @@ public final class LazyFill {
         this.onFailure = onFailure;
         this.arena = arena;
         List<GuestMemory.Region> regions = memory.regions();
+        RamChunks numbering = RamChunks.of(memory, chunkSize); // the numbering a ChunkSource reads by
         regionHost = new long[regions.size()];
         regionSize = new long[regions.size()];
         regionFirst = new int[regions.size()];
-        // Each region cut from its start into chunkSize pieces (its last one shorter), region
-        // after region in guest order: the chunk numbering a ChunkSource reads by.
-        List<long[]> chunks = new ArrayList<>();
         for (int i = 0; i < regions.size(); i++) {
             GuestMemory.Region r = regions.get(i);
             regionHost[i] = r.host().address();
             regionSize[i] = r.size();
-            regionFirst[i] = chunks.size();
+            regionFirst[i] = numbering.indexOf(r.guestAddress());
             ranges.add(r.host());
-            for (long off = 0; off < r.size(); off += chunkSize) {
-                chunks.add(new long[] {r.host().address() + off, Math.min(chunkSize, r.size() - off)});
-            }
         }
-        chunkHost = new long[chunks.size()];
-        chunkLength = new long[chunks.size()];
-        for (int i = 0; i < chunks.size(); i++) {
-            chunkHost[i] = chunks.get(i)[0];
-            chunkLength[i] = chunks.get(i)[1];
+        int count = numbering.count();
+        chunkHost = new long[count];
+        chunkLength = new long[count];
+        filled = new boolean[count];
+        for (int i = 0; i < count; i++) {
+            chunkHost[i] = numbering.region(i).host().address() + numbering.offset(i);
+            chunkLength[i] = numbering.length(i);
+            filled[i] = missing != null && !missing.get(i);
         }
-        filled = new boolean[chunks.size()];
-        remaining = chunks.size();
+        remaining = missing == null ? count : missing.get(0, count).cardinality();
         buffer = arena.allocate(chunkSize, PAGE);
         msgs = arena.allocate((long) BATCH * UserFaultFd.MSG_BYTES, 8);
         pollFds = arena.allocate(16, 8);
@@ -145,6 +155,19 @@ public final class LazyFill {
      */
     public static LazyFill start(GuestMemory memory, int chunkSize, ChunkSource source, boolean ahead,
             Consumer<Exception> onFailure) {
+        return start(memory, chunkSize, source, ahead, onFailure, null);
+    }
+
+    /**
+     * As above, for RAM that holds the right bytes already except in the chunks of {@code missing}
+     * (post-copy: the destination of a live migration, whose pre-copy rounds left those behind).
+     * Those chunks are given back to the kernel once the ranges are registered, so their next
+     * touch faults to the fill; the other chunks stay as they are (a page of theirs never
+     * written reads as zeros). {@code missing} null: every chunk, fresh RAM. A failure to start
+     * leaves the source open; chunks of {@code missing} may have been emptied already.
+     */
+    public static LazyFill start(GuestMemory memory, int chunkSize, ChunkSource source, boolean ahead,
+            Consumer<Exception> onFailure, BitSet missing) {
         if (chunkSize <= 0 || chunkSize % PAGE != 0) {
             throw new IllegalArgumentException("chunk size must be a positive multiple of 4 KiB: " + chunkSize);
         }
@@ -154,11 +177,14 @@ public final class LazyFill {
         LazyFill f = null;
         List<MemorySegment> registered = new ArrayList<>();
         try {
-            f = new LazyFill(uffd, memory, chunkSize, source, ahead, onFailure, arena);
+            f = new LazyFill(uffd, memory, chunkSize, source, ahead, onFailure, arena, missing);
             f.stopFd = Native.eventfd(0, Native.EFD_CLOEXEC | Native.EFD_NONBLOCK);
             for (MemorySegment r : f.ranges) {
                 uffd.register(r);
                 registered.add(r);
+            }
+            if (missing != null) {
+                f.dropMissing();
             }
             memory.startFill(f);
         } catch (RuntimeException e) {
@@ -179,6 +205,28 @@ public final class LazyFill {
         f.thread.setDaemon(true);
         f.thread.start();
         return f;
+    }
+
+    /**
+     * Empties the chunks still to be filled (registered already: a touch from here on faults to
+     * the fill, never reads the stale bytes or zeros). Before any vCPU runs.
+     */
+    private void dropMissing() {
+        for (int i = 0; i < filled.length; i++) {
+            if (!filled[i] && !Native.madvise(MemorySegment.ofAddress(chunkHost[i]).reinterpret(chunkLength[i]),
+                    Native.MADV_DONTNEED)) {
+                throw new IllegalStateException("madvise(MADV_DONTNEED) of a guest RAM chunk failed");
+            }
+        }
+    }
+
+    /**
+     * Throws, saying why, when this host cannot fill RAM on first touch (no usable
+     * userfaultfd, no MADV_POPULATE_READ); for a peer that must know before it relies on it.
+     */
+    public static void probe() {
+        requirePopulate();
+        UserFaultFd.open().close();
     }
 
     /** Refuses a host whose kernel lacks MADV_POPULATE_READ (before 5.14), which {@link #prefault} needs. */
@@ -238,6 +286,11 @@ public final class LazyFill {
                 }
             }
             complete = true;
+            try {
+                source.filled();
+            } catch (Exception e) { // everything is here: telling the source is a courtesy, not a failure
+                LOG.warn("guest RAM filled, but its source could not be told: {}", e.toString());
+            }
             release();
             LOG.debug("guest RAM filled: {} chunks on touch, {} ahead, {} zero pages", faultFills, prefetchFills,
                     zeroPages);
@@ -350,13 +403,10 @@ public final class LazyFill {
     /** Unregisters the ranges, closes the userfaultfd and the source; once. */
     private void release() {
         synchronized (releaseLock) { // not this: stop() holds that while it joins the fill thread
-            if (released) {
+            if (releasing) {
                 return;
             }
-            released = true;
-        }
-        if (failure == null) {
-            memory.endFill(this); // after a failure awaitPresent must keep saying so
+            releasing = true;
         }
         try {
             for (MemorySegment r : ranges) {
@@ -365,6 +415,12 @@ public final class LazyFill {
         } catch (RuntimeException e) {
             LOG.error("unregistering guest RAM from the userfaultfd: {}", e.getMessage());
         } finally {
+            // Prefaulting ends only now: until the ranges are unregistered a page still absent
+            // (post-copy leaves many, zero pages of chunks it kept) would fault to nobody.
+            released = true;
+            if (failure == null) {
+                memory.endFill(this); // after a failure awaitPresent must keep saying so
+            }
             uffd.close();
             arena.close();
             try {
@@ -430,6 +486,7 @@ public final class LazyFill {
                 one.set(ValueLayout.JAVA_LONG, 0, 1L);
                 Native.write(stopFd, one, 8);
             }
+            source.interrupt(); // a read blocked on a peer would keep the thread from seeing the eventfd
         }
         boolean interrupted = false;
         while (thread.isAlive()) {

@@ -3,10 +3,13 @@ package io.jkvm.migration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.jkvm.snapshot.MachineConfig;
+
 import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSocket;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.List;
 
 /**
  * The destination side: waits on a TLS listening socket for one source, receives the stream
@@ -26,9 +29,13 @@ public final class IncomingMigration {
 
     private IncomingMigration() {}
 
-    /** What arrived: the started VM and the stream's figures. */
-    /** {@code apply}: from DONE to RESUMED (decode and apply KVM and device state, start). */
-    public record Result(MigrationTarget target, long bytes, long pages, int rounds, Duration elapsed, Duration apply) {}
+    /**
+     * What arrived: the started VM and the stream's figures. {@code apply}: from DONE to RESUMED
+     * (decode and apply KVM and device state, start). {@code postcopy}: the fill still bringing in
+     * the RAM pre-copy left behind, over the connection it now owns; null after a pre-copy.
+     */
+    public record Result(MigrationTarget target, long bytes, long pages, int rounds, Duration elapsed, Duration apply,
+            io.jkvm.memory.LazyFill postcopy) {}
 
     /** Accepts connections until one source has migrated its VM here (or failed trying). */
     public static Result receive(SSLServerSocket server, MigrationTarget.Factory factory) throws IOException {
@@ -36,6 +43,7 @@ public final class IncomingMigration {
             SSLSocket s = (SSLSocket) server.accept();
             try {
                 s.setSoTimeout(OutgoingMigration.IO_TIMEOUT_MS);
+                s.setTcpNoDelay(true); // as the source's (MigrationTls.open): replies and post-copy's chunks are waited on
                 s.startHandshake();
             } catch (IOException e) {
                 s.close();
@@ -45,44 +53,73 @@ public final class IncomingMigration {
                 }
                 continue;
             }
-            try (s) {
-                return receiveFrom(s, factory);
+            Result r = null;
+            try {
+                r = receiveFrom(s, factory);
+                return r;
             } catch (ConfigRefused e) {
                 LOG.warn("migration source {} refused: {}", s.getRemoteSocketAddress(), e.getMessage());
                 if (++refused >= MAX_REFUSED_PEERS) {
                     throw new MigrationException("gave up after " + refused + " refused peers; last: " + e.getMessage());
+                }
+            } finally {
+                if (r == null || r.postcopy() == null) { // post-copy: the fill closes it when done
+                    s.close();
                 }
             }
         }
     }
 
     static Result receiveFrom(SSLSocket s, MigrationTarget.Factory factory) throws IOException {
-        return receiveFrom(s.getInputStream(), s.getOutputStream(), factory);
+        return receiveFrom(s.getInputStream(), s.getOutputStream(), factory, s);
     }
 
     /** One source's stream on {@code input}, replies on {@code output}. */
     static Result receiveFrom(java.io.InputStream input, java.io.OutputStream output, MigrationTarget.Factory factory)
             throws IOException {
+        return receiveFrom(input, output, factory, () -> {});
+    }
+
+    /** As above; {@code connection} is closed by a post-copy's fill once it no longer needs it. */
+    static Result receiveFrom(java.io.InputStream input, java.io.OutputStream output, MigrationTarget.Factory factory,
+            AutoCloseable connection) throws IOException {
         long t0 = System.nanoTime();
         RecordReader in = new RecordReader(input);
         RecordWriter out = new RecordWriter(output);
         MigrationTarget[] target = new MigrationTarget[1];
         try {
             in.header();
-            IncomingStream stream = new IncomingStream((config, shape, copiedDisks) -> {
-                try {
-                    target[0] = factory.create(config, shape);
-                    target[0].receiveDisks(copiedDisks);
-                } catch (MigrationException e) {
-                    if (target[0] != null) {
-                        target[0].close();
-                        target[0] = null;
-                    }
-                    reply(out, Wire.REFUSED, e.getMessage());
-                    throw new ConfigRefused("refused the source's configuration: " + e.getMessage());
+            IncomingStream stream = new IncomingStream(new IncomingStream.OnConfig() {
+                public io.jkvm.memory.GuestMemory accept(MachineConfig config, VmShape shape, List<Integer> copiedDisks) {
+                    return accept(config, shape, copiedDisks, false);
                 }
-                reply(out, Wire.READY, null);
-                return target[0].memory();
+
+                public io.jkvm.memory.GuestMemory accept(MachineConfig config, VmShape shape, List<Integer> copiedDisks,
+                        boolean postcopy) {
+                    try {
+                        if (postcopy) {
+                            probePostcopy();
+                        }
+                        target[0] = factory.create(config, shape);
+                        if (postcopy) {
+                            try {
+                                target[0].checkPostcopy();
+                            } catch (IllegalStateException e) {
+                                throw new MigrationException("post-copy: " + e.getMessage());
+                            }
+                        }
+                        target[0].receiveDisks(copiedDisks);
+                    } catch (MigrationException e) {
+                        if (target[0] != null) {
+                            target[0].close();
+                            target[0] = null;
+                        }
+                        reply(out, Wire.REFUSED, e.getMessage());
+                        throw new ConfigRefused("refused the source's configuration: " + e.getMessage());
+                    }
+                    reply(out, Wire.READY, null);
+                    return target[0].memory();
+                }
             }, new IncomingStream.DiskWriter() {
                 public void write(int disk, long offset, byte[] data) {
                     target[0].writeDisk(disk, offset, data);
@@ -102,23 +139,43 @@ public final class IncomingMigration {
             long done = System.nanoTime();
             target[0].finishDisks();
             target[0].applyKvmState(stream.config(), stream.kvmState());
+            io.jkvm.memory.LazyFill fill = null;
+            PostcopyPull pull = null;
+            MigrationRecord.Postcopy pc = stream.postcopy();
+            if (pc != null) {
+                // From here the fill thread reads the connection (CHUNKs) and writes REQUESTs;
+                // this thread only writes its replies, under the writer's monitor.
+                java.util.BitSet missing = pc.missing();
+                pull = new PostcopyPull(in, out, connection, missing.cardinality(), OutgoingMigration.IO_TIMEOUT_MS);
+                fill = target[0].fetchRam(Wire.POSTCOPY_CHUNK, pull, missing);
+            }
             target[0].restoreDevices(stream.devices());
             target[0].start();
             reply(out, Wire.RESUMED, null);
+            if (pull != null) {
+                pull.resumedSent();
+            }
             long end = System.nanoTime();
             return new Result(target[0], in.bytes(), stream.pages(), stream.rounds(), Duration.ofNanos(end - t0),
-                    Duration.ofNanos(end - done));
+                    Duration.ofNanos(end - done), fill);
         } catch (IOException | RuntimeException | Error e) {
             // Errors too (OutOfMemoryError while applying state, say): the half-built VM must not
             // outlive the attempt, and the VMM goes on (it reports the failure).
             String why = e instanceof MigrationException ? e.getMessage() : e.toString();
             if (!(e instanceof ConfigRefused)) { // that one has been answered with REFUSED already
                 try {
-                    out.reason(Wire.FAILED, why);
-                    out.flush();
+                    synchronized (out) {
+                        out.reason(Wire.FAILED, why);
+                        out.flush();
+                    }
                 } catch (IOException | RuntimeException ignored) {
                     // the source is gone: nothing to tell it
                 }
+            }
+            try {
+                connection.close(); // first: a post-copy fill blocked reading it would hold up the close below
+            } catch (Exception ignored) {
+                // already broken
             }
             if (target[0] != null) {
                 target[0].close();
@@ -134,14 +191,26 @@ public final class IncomingMigration {
         }
     }
 
+    /** The destination must be able to fill RAM on first touch before it agrees to post-copy. */
+    private static void probePostcopy() {
+        try {
+            io.jkvm.memory.LazyFill.probe();
+        } catch (RuntimeException e) {
+            throw new MigrationException("post-copy: this destination cannot fetch guest RAM on first touch: "
+                    + e.getMessage() + " (migrate without post-copy, or give the VMM /dev/userfaultfd)");
+        }
+    }
+
     private static void reply(RecordWriter out, int type, String reason) {
         try {
-            if (reason == null) {
-                out.empty(type);
-            } else {
-                out.reason(type, reason);
+            synchronized (out) {
+                if (reason == null) {
+                    out.empty(type);
+                } else {
+                    out.reason(type, reason);
+                }
+                out.flush();
             }
-            out.flush();
         } catch (IOException e) {
             throw new MigrationException("cannot answer the source: " + e.getMessage(), e);
         }

@@ -11,7 +11,8 @@ import java.util.Set;
 
 /**
  * The destination's view of the stream: enforces record order (CONFIG; then PAGES, ZERO_PAGES,
- * BLOCKS, ZERO_BLOCKS and ROUND; then one KVM_STATE; then DEVICEs; then DONE) and writes pages into
+ * BLOCKS, ZERO_BLOCKS and ROUND; then at most one POSTCOPY, if CONFIG announced it; then one
+ * KVM_STATE; then DEVICEs; then DONE) and writes pages into
  * guest RAM only after checking each gpa is page-aligned and inside the RAM the accepted
  * configuration created, and disk contents only to a disk announced as copied, inside its size. KVM
  * and device state are only collected here; applying them is {@link IncomingMigration}'s job.
@@ -35,6 +36,14 @@ final class IncomingStream implements RecordReader.Limits {
     @FunctionalInterface
     interface OnConfig {
         GuestMemory accept(MachineConfig config, VmShape shape, List<Integer> copiedDisks);
+
+        /** {@code postcopy}: the source may switch to post-copy; a destination that cannot take it refuses. */
+        default GuestMemory accept(MachineConfig config, VmShape shape, List<Integer> copiedDisks, boolean postcopy) {
+            if (postcopy) {
+                throw new MigrationException("post-copy: this destination cannot fetch guest RAM after the start");
+            }
+            return accept(config, shape, copiedDisks);
+        }
     }
 
     /** Where the copied disks' contents go (ranges already checked against the announced disk). */
@@ -71,6 +80,8 @@ final class IncomingStream implements RecordReader.Limits {
     private long pages;
     private int rounds;
     private long deviceBytes;
+    private boolean postcopyAnnounced;
+    private MigrationRecord.Postcopy postcopy;
 
     /** {@code onConfig} creates the destination for a configuration (or throws, refusing it) and returns its RAM. */
     IncomingStream(OnConfig onConfig) {
@@ -94,7 +105,8 @@ final class IncomingStream implements RecordReader.Limits {
                 config = c.config();
                 shape = c.shape();
                 copiedDisks = c.copiedDisks();
-                memory = onConfig.accept(config, shape, copiedDisks);
+                postcopyAnnounced = c.postcopy();
+                memory = onConfig.accept(config, shape, copiedDisks, postcopyAnnounced);
                 if (memory.size() != config.memoryBytes()) {
                     throw new MigrationException("destination created " + memory.size() + " bytes of RAM for "
                             + config.memoryBytes());
@@ -143,6 +155,17 @@ final class IncomingStream implements RecordReader.Limits {
                     disks.checkpoint();
                 }
             }
+            case MigrationRecord.Postcopy p -> {
+                expect(r, Phase.MEMORY);
+                if (!postcopyAnnounced) {
+                    throw new MigrationException("POSTCOPY record: CONFIG did not announce post-copy");
+                }
+                int chunks = postcopyChunks();
+                if (p.chunks() != chunks) {
+                    throw new MigrationException("POSTCOPY record: " + p.chunks() + " chunks, this machine's RAM has " + chunks);
+                }
+                postcopy = p;
+            }
             case MigrationRecord.KvmState k -> {
                 expect(r, Phase.MEMORY);
                 kvmState = k.bytes();
@@ -183,6 +206,20 @@ final class IncomingStream implements RecordReader.Limits {
             return new RecordReader.Limit(Math.min(wire, kvmStateLimit(config.cpus())),
                     "KVM state for " + config.cpus() + " vCPU" + (config.cpus() == 1 ? "" : "s"));
         }
+        if ((type & 0x80) != 0) {
+            return new RecordReader.Limit(0, "a source sends no replies");
+        }
+        if (type == Wire.CHUNK) {
+            return new RecordReader.Limit(0, "CHUNK comes only after DONE, asked for");
+        }
+        if (type == Wire.POSTCOPY && (memory == null || !postcopyAnnounced)) {
+            return new RecordReader.Limit(0, "CONFIG did not announce post-copy");
+        }
+        if (type == Wire.POSTCOPY) {
+            int chunks = postcopyChunks();
+            return new RecordReader.Limit(Math.min(wire, 4 + (chunks + 7L) / 8), "the bitmap of this machine's " + chunks
+                    + " chunks");
+        }
         if (type == Wire.DEVICE) {
             return new RecordReader.Limit(Math.min(wire, 2 + MAX_DEVICE_BYTES - deviceBytes),
                     "device states may take " + (MAX_DEVICE_BYTES >> 20) + " MiB in all, " + (MAX_DEVICE_BYTES - deviceBytes)
@@ -195,11 +232,19 @@ final class IncomingStream implements RecordReader.Limits {
         return KVM_STATE_BASE + cpus * KVM_STATE_PER_VCPU;
     }
 
+    /** This machine's RAM in post-copy chunks (the numbering both ends derive from the same size). */
+    private int postcopyChunks() {
+        return io.jkvm.memory.RamChunks.of(memory, Wire.POSTCOPY_CHUNK).count();
+    }
+
     private void expect(MigrationRecord r, Phase want) {
+        if (postcopy != null && phase == Phase.MEMORY && !(r instanceof MigrationRecord.KvmState)) {
+            throw new MigrationException(name(r) + " record out of order: only KVM_STATE may follow POSTCOPY");
+        }
         if (phase != want) {
             throw new MigrationException(name(r) + " record out of order: expected " + switch (phase) {
                 case CONFIG -> "CONFIG first";
-                case MEMORY -> "PAGES, ZERO_PAGES, BLOCKS, ZERO_BLOCKS, ROUND or KVM_STATE";
+                case MEMORY -> "PAGES, ZERO_PAGES, BLOCKS, ZERO_BLOCKS, ROUND, POSTCOPY or KVM_STATE";
                 case DEVICES -> "DEVICE or DONE after KVM_STATE";
                 case DONE -> "nothing after DONE";
             });
@@ -239,6 +284,11 @@ final class IncomingStream implements RecordReader.Limits {
     /** The source's device shape, or null if it sent none. */
     VmShape shape() {
         return shape;
+    }
+
+    /** The switch to post-copy, or null (pre-copy sent everything). */
+    MigrationRecord.Postcopy postcopy() {
+        return postcopy;
     }
 
     byte[] kvmState() {

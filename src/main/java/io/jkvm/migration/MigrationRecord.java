@@ -9,17 +9,54 @@ import java.util.Arrays;
 sealed interface MigrationRecord {
     /**
      * {@code shape} is null when the source did not describe its devices (not a Linux VM);
-     * {@code copiedDisks}: indexes into its disks whose contents follow in BLOCKS records.
+     * {@code copiedDisks}: indexes into its disks whose contents follow in BLOCKS records;
+     * {@code postcopy}: the source may switch to post-copy (a POSTCOPY record may follow).
      */
-    record Config(MachineConfig config, VmShape shape, java.util.List<Integer> copiedDisks) implements MigrationRecord {
+    record Config(MachineConfig config, VmShape shape, java.util.List<Integer> copiedDisks, boolean postcopy)
+            implements MigrationRecord {
         public Config {
             copiedDisks = java.util.List.copyOf(copiedDisks);
+        }
+
+        Config(MachineConfig config, VmShape shape, java.util.List<Integer> copiedDisks) {
+            this(config, shape, copiedDisks, false);
         }
 
         Config(MachineConfig config, VmShape shape) {
             this(config, shape, java.util.List.of());
         }
     }
+
+    /** The switch to post-copy: of {@code chunks} chunks, those in {@code missing} are fetched after the start. */
+    record Postcopy(int chunks, java.util.BitSet missing) implements MigrationRecord {
+        public Postcopy {
+            missing = (java.util.BitSet) missing.clone();
+        }
+
+        @Override
+        public java.util.BitSet missing() {
+            return (java.util.BitSet) missing.clone();
+        }
+    }
+
+    /** Post-copy: chunk {@code index}'s bytes. */
+    record Chunk(int index, byte[] data) implements MigrationRecord {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Chunk c && index == c.index && Arrays.equals(data, c.data);
+        }
+
+        @Override
+        public int hashCode() {
+            return index;
+        }
+    }
+
+    /** Post-copy, from the destination: send chunk {@code index}. */
+    record Request(int index) implements MigrationRecord {}
+
+    /** Post-copy, from the destination: every chunk arrived. */
+    record Filled() implements MigrationRecord {}
 
     /** {@code data}: whole sectors of copied disk {@code disk} at byte {@code offset}. */
     record Blocks(int disk, long offset, byte[] data) implements MigrationRecord {

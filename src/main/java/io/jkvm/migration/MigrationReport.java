@@ -19,6 +19,12 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * <p>With storage ({@code copy_drives}): {@code disk_bytes} is the disk contents covered so far
  * (the bulk copy and every resent chunk, zero ranges included) and {@code disk_dirty_bytes} what
  * the guest had written again when the last round began (part of the expected downtime).
+ *
+ * <p>After a switch to post-copy ({@code postcopy} asked for, pre-copy not converging):
+ * {@code postcopy_chunks} is how many chunks of 64 KiB were still dirty at the pause and stayed
+ * here, {@code postcopy_sent} how many of them the destination has fetched, and
+ * {@code postcopy_ms} the time from RESUMED until it had them all (the guest runs there
+ * meanwhile, waiting on each chunk it touches first). The migration completes then.
  */
 public record MigrationReport(
         @JsonProperty("status") Status status,
@@ -42,6 +48,9 @@ public record MigrationReport(
         @JsonProperty("expected_downtime_ms") Long expectedDowntimeMillis,
         @JsonProperty("disk_bytes") Long diskBytes,
         @JsonProperty("disk_dirty_bytes") Long diskDirtyBytes,
+        @JsonProperty("postcopy_chunks") Long postcopyChunks,
+        @JsonProperty("postcopy_sent") Long postcopySent,
+        @JsonProperty("postcopy_ms") Long postcopyMillis,
         @JsonProperty("error") String error) {
 
     /** The live and disk figures are absent from an older VMM's reports (a daemon outlives its VMMs' version): 0. */
@@ -51,6 +60,20 @@ public record MigrationReport(
         expectedDowntimeMillis = expectedDowntimeMillis == null ? 0L : expectedDowntimeMillis;
         diskBytes = diskBytes == null ? 0L : diskBytes;
         diskDirtyBytes = diskDirtyBytes == null ? 0L : diskDirtyBytes;
+        postcopyChunks = postcopyChunks == null ? 0L : postcopyChunks;
+        postcopySent = postcopySent == null ? 0L : postcopySent;
+        postcopyMillis = postcopyMillis == null ? 0L : postcopyMillis;
+    }
+
+    /** Without post-copy figures. */
+    public MigrationReport(Status status, String destination, String phase, long totalMillis, long downtimeMillis,
+            long pauseMillis, long finalSendMillis, long destinationMillis, long maxDowntimeMillis, long bytes, int rounds,
+            long pagesSent, long dirtyPages, long finalPages, int throttlePercent, double bandwidthMibPerSecond,
+            Long roundBytes, Long remainingBytes, Long expectedDowntimeMillis, Long diskBytes, Long diskDirtyBytes,
+            String error) {
+        this(status, destination, phase, totalMillis, downtimeMillis, pauseMillis, finalSendMillis, destinationMillis,
+                maxDowntimeMillis, bytes, rounds, pagesSent, dirtyPages, finalPages, throttlePercent, bandwidthMibPerSecond,
+                roundBytes, remainingBytes, expectedDowntimeMillis, diskBytes, diskDirtyBytes, 0L, 0L, 0L, error);
     }
 
     /** What a client sees of a migration it just asked for, before its VMM's first report. */
@@ -62,7 +85,16 @@ public record MigrationReport(
     /** {@code last}'s figures, failed with {@code error}: the VMM ended without a final report. */
     public MigrationReport lost(String error) {
         return new MigrationReport(Status.FAILED, destination, phase, totalMillis, 0, 0, 0, 0, maxDowntimeMillis, bytes, rounds,
-                pagesSent, dirtyPages, finalPages, throttlePercent, bandwidthMibPerSecond, 0L, 0L, 0L, diskBytes, 0L, error);
+                pagesSent, dirtyPages, finalPages, throttlePercent, bandwidthMibPerSecond, 0L, 0L, 0L, diskBytes, 0L,
+                postcopyChunks, postcopySent, postcopyMillis, error);
+    }
+
+    /**
+     * Post-copy broke after the VM started at the destination: the source stopped its VM (phase
+     * {@code lost}), which may run at neither end, or only there.
+     */
+    public boolean brokeInPostcopy() {
+        return status == Status.FAILED && "lost".equals(phase);
     }
 
     public enum Status {
@@ -83,6 +115,8 @@ public record MigrationReport(
                 status.name().toLowerCase(java.util.Locale.ROOT), destination, totalMillis, downtimeMillis,
                 maxDowntimeMillis, pauseMillis, finalSendMillis, destinationMillis, rounds, bytes / 1048576.0, pagesSent, finalPages,
                 diskBytes == 0 ? "" : String.format(java.util.Locale.ROOT, "; disks %.1f MiB", diskBytes / 1048576.0),
-                bandwidthMibPerSecond, throttlePercent, error == null ? "" : ": " + error);
+                bandwidthMibPerSecond, throttlePercent, (postcopyChunks == 0 ? "" : String.format(java.util.Locale.ROOT,
+                        ", post-copy %d of %d chunks in %d ms", postcopySent, postcopyChunks, postcopyMillis))
+                        + (error == null ? "" : ": " + error));
     }
 }

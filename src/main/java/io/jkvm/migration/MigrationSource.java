@@ -26,6 +26,14 @@ public interface MigrationSource {
     void migratedAway();
 
     /**
+     * Post-copy broke after the VM started at the destination: it cannot go on here (its state
+     * there has moved on) nor there (RAM it needs is here). Stop it here, saying why.
+     */
+    default void lost(String why) {
+        machine().requestStop(io.jkvm.vmm.StopReason.ERROR, why);
+    }
+
+    /**
      * The guest-visible devices, announced to the destination with the machine so it can check
      * its own devices against them before anything is sent; null for a VM that has none worth
      * describing (test guests).

@@ -58,6 +58,21 @@ public interface MigrationTarget extends AutoCloseable {
      */
     default void finishDisks() {}
 
+    /** Throws, saying why, if this VM's RAM cannot be filled on first touch (post-copy is refused then). */
+    default void checkPostcopy() {
+        machine().requireLazyFillableRam();
+    }
+
+    /**
+     * Post-copy, after KVM state and before the devices: the chunks of {@code missing} are emptied
+     * and fetched from {@code source} on first touch (and ahead of it) once the VM runs; one that
+     * cannot be fetched stops the VM.
+     */
+    default io.jkvm.memory.LazyFill fetchRam(int chunkSize, io.jkvm.memory.LazyFill.ChunkSource source,
+            java.util.BitSet missing) {
+        return machine().fillRamLazily(chunkSize, source, missing);
+    }
+
     /** Gives the received device states to the devices (KVM state is already applied). */
     void restoreDevices(List<DeviceState> devices);
 

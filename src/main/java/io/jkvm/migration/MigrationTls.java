@@ -114,6 +114,9 @@ public record MigrationTls(Path cert, Path key, Path ca) {
         try {
             raw.connect(new InetSocketAddress(InetAddress.getByName(to.host()), to.port()), timeoutMillis);
             raw.setSoTimeout(timeoutMillis);
+            // Records are buffered and flushed whole: Nagle would only hold back the small
+            // exchanges each side waits on (DONE/RESUMED inside the downtime, post-copy's REQUESTs).
+            raw.setTcpNoDelay(true);
             SSLSocket s = (SSLSocket) context().getSocketFactory().createSocket(raw, to.host(), to.port(), true);
             s.setEnabledProtocols(PROTOCOLS);
             s.setUseClientMode(true);

@@ -31,6 +31,13 @@ import java.util.List;
  *       section and device states, DONE; the destination applies them, starts, answers RESUMED,
  *       and the VM stops here.</li>
  * </ol>
+ * With post-copy allowed ({@link Convergence#postcopy()}) and pre-copy not converging, the pause
+ * sends no pages: a POSTCOPY record names the chunks still dirty, the destination starts the VM
+ * at once and fetches them as it touches them ({@link PostcopySender}, {@link PostcopyPull}); the
+ * migration completes when it says all arrived (FILLED). A connection lost after RESUMED loses the
+ * guest: it cannot go on at either end, the report says so and the VM here stops.
+ *
+ * <p>
  * Any failure or a cancel before DONE is sent leaves the VM running here as before: logging off,
  * throttle off, vCPUs resumed. If the connection breaks after DONE but before RESUMED arrives,
  * it cannot be known whether the destination started; the VM is resumed here and the report
@@ -61,6 +68,15 @@ public final class OutgoingMigration {
         }
         return 60_000;
     }
+
+    /**
+     * What the source reads: replies only (READY, REFUSED, RESUMED, FAILED, and post-copy's
+     * REQUEST and FILLED, types 0x8x), so a destination cannot make it take a source's record of
+     * megabytes (a POSTCOPY bitmap, KVM state) into the VMM that runs the guest.
+     */
+    static final RecordReader.Limits REPLIES = type -> (type & 0x80) != 0
+            ? new RecordReader.Limit(RecordReader.maxLength(type), null)
+            : new RecordReader.Limit(0, "the destination may send only replies");
 
     private final MigrationSource source;
     private final MigrationAddress to;
@@ -96,6 +112,10 @@ public final class OutgoingMigration {
     private volatile int throttle;
     private volatile double bandwidth;
     private volatile String error;
+    private volatile PostcopySender postcopy;
+    private volatile long postcopyNanos;
+    /** RESUMED arrived in post-copy: from here a failure loses the guest instead of rolling back. */
+    private volatile boolean runningThere;
 
     public OutgoingMigration(MigrationSource source, MigrationAddress to, MigrationTls tls, Convergence convergence) {
         this(source, to, tls, convergence, List.of());
@@ -155,10 +175,12 @@ public final class OutgoingMigration {
         double rate = bandwidth;
         long expected = rounds == 0 || rate <= 0 ? 0
                 : (long) Math.ceil(Convergence.expectedMillis(dirtyPages * Wire.PAGE + diskDirtyBytes, rate));
+        PostcopySender pc = postcopy;
         return new MigrationReport(now, to.toString(), phase, (end - startNanos) / 1_000_000,
                 downtimeNanos / 1_000_000, pauseNanos / 1_000_000, finalSendNanos / 1_000_000,
                 destinationNanos / 1_000_000, convergence.maxDowntimeMillis(), sentBytes, rounds, sentPages, dirtyPages,
-                finalPages, throttle, rate / 1048576.0, roundBytes, remaining, expected, disk, diskDirtyBytes, error);
+                finalPages, throttle, rate / 1048576.0, roundBytes, remaining, expected, disk, diskDirtyBytes,
+                pc == null ? 0L : (long) pc.missing(), pc == null ? 0L : (long) pc.sent(), postcopyNanos / 1_000_000, error);
     }
 
     /**
@@ -167,13 +189,15 @@ public final class OutgoingMigration {
      * closing its connection.
      */
     public boolean cancel() {
-        if (doneSent || status.finished()) {
-            return false;
+        synchronized (lock) {
+            if (doneSent || status.finished()) {
+                return false;
+            }
+            cancelled = true;
         }
-        cancelled = true;
         Thread.ofVirtual().start(() -> {
             try {
-                if (!awaitEnd(Duration.ofSeconds(2))) {
+                if (!awaitEnd(Duration.ofSeconds(2)) && !doneSent) {
                     closeQuietly(socket);
                 }
             } catch (InterruptedException e) {
@@ -228,11 +252,12 @@ public final class OutgoingMigration {
             Thread.ofVirtual().name("migrate-watchdog").start(this::watchdog);
             MigrationRecord answer;
             try {
-                // Without disks to copy, the version an older destination reads too.
-                out.header(disks.isEmpty() ? Wire.OLDEST_VERSION : Wire.VERSION);
-                out.config(MachineConfig.of(m.options()), shape, disks.stream().map(LoggedDisk::index).toList());
+                // The oldest version that says what this migration needs: older destinations take it.
+                out.header(convergence.postcopy() ? 4 : disks.isEmpty() ? Wire.OLDEST_VERSION : 3);
+                out.config(MachineConfig.of(m.options()), shape, disks.stream().map(LoggedDisk::index).toList(),
+                        convergence.postcopy());
                 out.flush();
-                answer = in.read();
+                answer = in.read(REPLIES);
             } catch (IOException | MigrationException e) {
                 checkCancel();
                 // TLS 1.3: the server checks our certificate after our side of the handshake
@@ -274,6 +299,7 @@ public final class OutgoingMigration {
             measure(out, pages, b0, t);
             rounds = 1;
             long previous = -1;
+            boolean switchToPostcopy = false;
             while (true) {
                 checkCancel();
                 long[] dirty = tracker.collect();
@@ -286,16 +312,19 @@ public final class OutgoingMigration {
                 dirtyPages = dirty.length;
                 diskDirtyBytes = diskDirty;
                 long dirtyBytes = (long) dirty.length * Wire.PAGE + diskDirty;
-                if (convergence.stopAndCopy(rounds - 1, dirtyBytes, bandwidth)) {
+                // Disk writes count as page-sized units of dirtying: the throttle slows both.
+                long dirtyUnits = dirtyBytes / Wire.PAGE;
+                Convergence.Next next = convergence.after(rounds - 1, previous < 0 ? -1 : previous * Wire.PAGE,
+                        dirtyUnits * Wire.PAGE, bandwidth);
+                if (next != Convergence.Next.ANOTHER_ROUND) {
                     // Not sent now: these go with the final set, collected again after the pause.
                     tracker.requeue(dirty);
                     for (int i = 0; i < chunks.length; i++) {
                         disks.get(i).writes().requeue(chunks[i]);
                     }
+                    switchToPostcopy = next == Convergence.Next.POSTCOPY;
                     break;
                 }
-                // Disk writes count as page-sized units of dirtying: the throttle slows both.
-                long dirtyUnits = dirtyBytes / Wire.PAGE;
                 throttle = Convergence.nextThrottle(previous, dirtyUnits, throttle);
                 m.setThrottle(throttle);
                 previous = dirtyUnits;
@@ -326,32 +355,47 @@ public final class OutgoingMigration {
             }
             long[] last = tracker.collectFinal();
             finalPages = last.length;
-            pages.send(last);
+            PostcopySender pc = null;
+            if (switchToPostcopy) {
+                // The pages still dirty stay here: the destination fetches their chunks once it runs.
+                phase = "switching to post-copy";
+                pc = PostcopySender.of(m.memory(), last, out);
+                pc.announce();
+                postcopy = pc;
+            } else {
+                pages.send(last);
+            }
             byte[] kvm = KvmSection.capture(m);
             out.kvmState(kvm);
             for (DeviceState d : devices) {
                 out.device(d);
             }
-            checkCancel();
+            synchronized (lock) { // against cancel(): once it succeeded no DONE goes out, once DONE goes out it fails
+                checkCancel();
+                doneSent = true;
+            }
             out.empty(Wire.DONE);
-            doneSent = true;
             out.flush();
             long doneAt = System.nanoTime();
             finalSendNanos = doneAt - paused0;
             bytes = out.bytes();
             pagesSent = pages.pagesSent();
             phase = "awaiting destination";
-            switch (in.read()) {
-                case MigrationRecord.Resumed r -> { }
-                case MigrationRecord.Failed r -> {
-                    doneSent = false; // it said so: the VM does not run there
-                    throw new MigrationException("destination failed: " + r.reason());
+            if (pc == null) {
+                switch (in.read(REPLIES)) {
+                    case MigrationRecord.Resumed r -> { }
+                    case MigrationRecord.Failed r -> {
+                        doneSent = false; // it said so: the VM does not run there
+                        throw new MigrationException("destination failed: " + r.reason());
+                    }
+                    case MigrationRecord r -> throw new MigrationException("destination answered DONE with " + r);
                 }
-                case MigrationRecord r -> throw new MigrationException("destination answered DONE with " + r);
+                long resumedAt = System.nanoTime();
+                destinationNanos = resumedAt - doneAt;
+                downtimeNanos = resumedAt - pauseStart;
+            } else {
+                servePostcopy(in, pc, doneAt, pauseStart);
             }
-            long resumedAt = System.nanoTime();
-            destinationNanos = resumedAt - doneAt;
-            downtimeNanos = resumedAt - pauseStart;
             phase = "completed";
             tracker.close();
             tracker = null;
@@ -361,12 +405,19 @@ public final class OutgoingMigration {
             why = "cancelled";
             abort(out, "cancelled by the source");
         } catch (Exception | Error e) {
-            outcome = cancelled ? MigrationReport.Status.CANCELLED : MigrationReport.Status.FAILED;
-            why = cancelled ? "cancelled (" + message(e) + ")" : message(e);
+            outcome = cancelled && !doneSent ? MigrationReport.Status.CANCELLED : MigrationReport.Status.FAILED;
+            why = cancelled && !doneSent ? "cancelled (" + message(e) + ")" : message(e);
             if (stalled) {
                 why = "the destination accepted no data for " + stallTimeout.toMillis() + " ms (" + why + ")";
             }
-            if (doneSent) {
+            if (runningThere) {
+                PostcopySender pc = postcopy;
+                why = pc.sent() < pc.missing()
+                        ? "post-copy broke after the VM started at the destination, with " + (pc.missing() - pc.sent()) + " of "
+                                + pc.missing() + " chunks of its RAM still here: the guest cannot go on at either end (" + why + ")"
+                        : "post-copy broke after the VM started at the destination and every chunk of its RAM was sent, before"
+                                + " it confirmed them: the VM may run there, check it; it stays stopped here (" + why + ")";
+            } else if (doneSent) {
                 why += " (after DONE was sent: check that the destination did not start the VM too)";
             }
             LOG.warn("migration to {} failed: {}", to, why);
@@ -390,11 +441,25 @@ public final class OutgoingMigration {
                 pagesSent = sender.pagesSent();
             }
         }
-        if (outcome != MigrationReport.Status.COMPLETED) {
+        boolean lost = runningThere && outcome != MigrationReport.Status.COMPLETED;
+        if (lost) {
+            closeTracker(tracker);
+            m.setThrottle(0);
+            phase = "lost";
+        } else if (outcome != MigrationReport.Status.COMPLETED) {
             rollBack(m, tracker, paused);
             phase = "rolled back";
         }
         finish(outcome, why);
+        if (lost) {
+            // After the report (as a completed migration does): the VMM, once its VM has stopped,
+            // waits for a client to read it, so whoever asked learns why.
+            try {
+                source.lost(why);
+            } catch (RuntimeException e) {
+                LOG.error("could not stop the VM after post-copy broke: {}", e.toString());
+            }
+        }
         if (outcome == MigrationReport.Status.COMPLETED) {
             // After the report says so: the VMM, once its VM has stopped, waits for a client to
             // read a finished report, and the guest runs at the destination now whatever happens here.
@@ -443,7 +508,13 @@ public final class OutgoingMigration {
                     lock.wait(tick); // woken early when the migration finishes
                 }
                 RecordWriter w = writer;
-                boolean writing = phase.equals("precopy") || phase.equals("stop-and-copy") || phase.equals("copying disks");
+                // Post-copy's phases too: a destination that asks for chunks and stops reading them
+                // would otherwise hold the paused VM here forever (each record it sends counts as
+                // progress, see servePostcopy).
+                String p = phase;
+                boolean writing = p.equals("precopy") || p.equals("stop-and-copy") || p.equals("copying disks")
+                        || p.equals("switching to post-copy") || p.equals("postcopy")
+                        || (p.equals("awaiting destination") && postcopy != null);
                 if (w != null && writing && !status.finished()
                         && System.nanoTime() - w.lastProgressNanos() > stallTimeout.toNanos()) {
                     stalled = true;
@@ -456,7 +527,44 @@ public final class OutgoingMigration {
         }
     }
 
-    private void rollBack(Machine m, DirtyTracker tracker, boolean paused) {
+    /**
+     * After DONE in post-copy: answers the destination's REQUESTs (which may come before its
+     * RESUMED: restoring devices can touch RAM) until it reports every chunk arrived (FILLED).
+     * A FAILED before RESUMED means the VM never ran there: rolled back here as before.
+     */
+    private void servePostcopy(RecordReader in, PostcopySender pc, long doneAt, long pauseStart) throws IOException {
+        long resumedAt = 0;
+        boolean filled = false; // may come first: a few chunks are fetched before the VM starts there
+        while (!runningThere || !filled) {
+            if (!runningThere && System.nanoTime() - doneAt > stallTimeout.toNanos()) {
+                // Asking for chunk after chunk, never starting: the VM here must not stay paused for ever.
+                throw new MigrationException("the destination did not start the VM within " + stallTimeout.toMillis()
+                        + " ms of DONE (" + pc.sent() + " chunks sent meanwhile)");
+            }
+            MigrationRecord r = in.read(REPLIES);
+            writer.markProgress(); // the destination is there: the watchdog times our writes from here
+            if (r instanceof MigrationRecord.Request q && !filled) {
+                pc.send(q.index());
+            } else if (r instanceof MigrationRecord.Resumed && !runningThere) {
+                resumedAt = System.nanoTime();
+                destinationNanos = resumedAt - doneAt;
+                downtimeNanos = resumedAt - pauseStart;
+                runningThere = true;
+                phase = "postcopy";
+            } else if (r instanceof MigrationRecord.Filled && !filled && pc.sent() == pc.missing()) {
+                filled = true;
+            } else if (r instanceof MigrationRecord.Failed f) {
+                doneSent = runningThere; // before RESUMED it said so: the VM does not run there
+                throw new MigrationException("destination failed: " + f.reason());
+            } else {
+                throw new MigrationException("destination sent " + r + " during post-copy (" + pc.sent() + " of "
+                        + pc.missing() + " chunks sent" + (runningThere ? "" : ", before RESUMED") + ")");
+            }
+        }
+        postcopyNanos = System.nanoTime() - resumedAt;
+    }
+
+    private static void closeTracker(DirtyTracker tracker) {
         try {
             if (tracker != null) {
                 tracker.close();
@@ -464,6 +572,10 @@ public final class OutgoingMigration {
         } catch (RuntimeException e) {
             LOG.warn("could not turn dirty logging off: {}", e.toString());
         }
+    }
+
+    private void rollBack(Machine m, DirtyTracker tracker, boolean paused) {
+        closeTracker(tracker);
         m.setThrottle(0);
         throttle = 0;
         if (paused) {

@@ -82,7 +82,11 @@ final class RecordReader {
             case Wire.KVM_STATE -> KvmSection.MAX_BYTES;
             case Wire.DEVICE -> 2L + DeviceState.MAX_NAME + DeviceState.MAX_BYTES;
             case Wire.ABORT, Wire.REFUSED, Wire.FAILED -> Wire.MAX_REASON;
-            case Wire.DONE, Wire.READY, Wire.RESUMED -> 0;
+            // The wire's bound for the largest machine (64 TiB); a destination holds it to its own size.
+            case Wire.POSTCOPY -> 4 + ((1L << 46) / Wire.POSTCOPY_CHUNK + 64) / 8;
+            case Wire.CHUNK -> 4 + Wire.POSTCOPY_CHUNK;
+            case Wire.REQUEST -> 4;
+            case Wire.DONE, Wire.READY, Wire.RESUMED, Wire.FILLED -> 0;
             default -> -1;
         };
     }
@@ -185,6 +189,21 @@ final class RecordReader {
             }
             case Wire.KVM_STATE -> new MigrationRecord.KvmState(b.array());
             case Wire.DEVICE -> device(b);
+            case Wire.POSTCOPY -> postcopy(b);
+            case Wire.CHUNK -> {
+                if (b.remaining() < 5) {
+                    throw new MigrationException("CHUNK record: length " + b.remaining() + ", expected at least 5");
+                }
+                int index = index(name, b.getInt());
+                byte[] data = new byte[b.remaining()];
+                b.get(data);
+                yield new MigrationRecord.Chunk(index, data);
+            }
+            case Wire.REQUEST -> {
+                exact(name, b, 4);
+                yield new MigrationRecord.Request(index(name, b.getInt()));
+            }
+            case Wire.FILLED -> new MigrationRecord.Filled();
             case Wire.DONE -> new MigrationRecord.Done();
             case Wire.READY -> new MigrationRecord.Ready();
             case Wire.RESUMED -> new MigrationRecord.Resumed();
@@ -226,7 +245,8 @@ final class RecordReader {
         VmShape shape = n == 0 ? null : VmShape.decode(b.slice(b.position(), n));
         b.position(b.position() + n);
         int k = copiedBytes == 0 ? 0 : Byte.toUnsignedInt(b.get());
-        exact("CONFIG", b, k);
+        int flagBytes = version < 4 ? 0 : 1;
+        exact("CONFIG", b, k + flagBytes);
         java.util.List<Integer> copied = new java.util.ArrayList<>();
         for (int i = 0; i < k; i++) {
             int d = Byte.toUnsignedInt(b.get());
@@ -243,7 +263,39 @@ final class RecordReader {
             }
             copied.add(d);
         }
-        return new MigrationRecord.Config(machine, shape, copied);
+        int flags = flagBytes == 0 ? 0 : Byte.toUnsignedInt(b.get());
+        if ((flags & ~Wire.FLAG_POSTCOPY) != 0) {
+            throw new MigrationException(String.format("CONFIG record: unknown flags 0x%02x", flags));
+        }
+        return new MigrationRecord.Config(machine, shape, copied, (flags & Wire.FLAG_POSTCOPY) != 0);
+    }
+
+    /** A chunk number: a u32 the wire holds below 2^31 (no machine has more chunks). */
+    private static int index(String name, int index) {
+        if (index < 0) {
+            throw new MigrationException(name + " record: chunk " + Integer.toUnsignedString(index) + " is out of range");
+        }
+        return index;
+    }
+
+    /** POSTCOPY: the chunk count and exactly its bitmap, no bit set past the count. */
+    private static MigrationRecord postcopy(ByteBuffer b) {
+        if (b.remaining() < 4) {
+            throw new MigrationException("POSTCOPY record: no chunk count");
+        }
+        int n = b.getInt();
+        if (n < 1) {
+            throw new MigrationException("POSTCOPY record: chunk count " + Integer.toUnsignedString(n) + " is out of range");
+        }
+        exact("POSTCOPY", b, (n + 7L) / 8);
+        byte[] bits = new byte[b.remaining()];
+        b.get(bits);
+        java.util.BitSet missing = java.util.BitSet.valueOf(bits);
+        if (missing.length() > n) {
+            throw new MigrationException("POSTCOPY record: chunk " + (missing.length() - 1) + " is marked, but there are "
+                    + n);
+        }
+        return new MigrationRecord.Postcopy(n, missing);
     }
 
     private static MigrationRecord blocks(ByteBuffer b) {

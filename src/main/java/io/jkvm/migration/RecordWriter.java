@@ -88,12 +88,21 @@ final class RecordWriter {
 
     /** CONFIG with the device shape and the indexes of the disks whose contents follow (ascending). */
     void config(MachineConfig c, VmShape shape, java.util.List<Integer> copiedDisks) throws IOException {
+        config(c, shape, copiedDisks, false);
+    }
+
+    /** As above; {@code postcopy}: a POSTCOPY record may follow (version 4). */
+    void config(MachineConfig c, VmShape shape, java.util.List<Integer> copiedDisks, boolean postcopy) throws IOException {
         byte[] s = shape == null ? new byte[0] : shape.encode();
         boolean v2 = version < 3;
+        boolean flags = version >= 4;
         if (v2 && !copiedDisks.isEmpty()) {
             throw new IllegalStateException("a version " + version + " stream cannot copy disks");
         }
-        begin(Wire.CONFIG, 15 + s.length + (v2 ? 0 : 1 + copiedDisks.size()));
+        if (!flags && postcopy) {
+            throw new IllegalStateException("a version " + version + " stream cannot switch to post-copy");
+        }
+        begin(Wire.CONFIG, 15 + s.length + (v2 ? 0 : 1 + copiedDisks.size()) + (flags ? 1 : 0));
         out.writeInt(c.cpus());
         out.writeLong(c.memoryBytes());
         out.writeByte(c.irqchip() ? 1 : 0);
@@ -105,6 +114,32 @@ final class RecordWriter {
                 out.writeByte(d);
             }
         }
+        if (flags) {
+            out.writeByte(postcopy ? Wire.FLAG_POSTCOPY : 0);
+        }
+    }
+
+    /** POSTCOPY: of {@code chunks} chunks, those set in {@code missing} are fetched after the start. */
+    void postcopy(int chunks, java.util.BitSet missing) throws IOException {
+        if (missing.length() > chunks) {
+            throw new IllegalArgumentException("chunk " + (missing.length() - 1) + " of " + chunks);
+        }
+        byte[] bits = java.util.Arrays.copyOf(missing.toByteArray(), (int) ((chunks + 7L) / 8));
+        begin(Wire.POSTCOPY, 4 + bits.length);
+        out.writeInt(chunks);
+        out.write(bits);
+    }
+
+    /** CHUNK: chunk {@code index}'s bytes, {@code len} of them from {@code data}. */
+    void chunk(int index, byte[] data, int len) throws IOException {
+        begin(Wire.CHUNK, 4 + len);
+        out.writeInt(index);
+        out.write(data, 0, len);
+    }
+
+    void request(int index) throws IOException {
+        begin(Wire.REQUEST, 4);
+        out.writeInt(index);
     }
 
     /** BLOCKS: {@code len} bytes of {@code data} from {@code off}, disk {@code disk}'s contents at {@code offset}. */

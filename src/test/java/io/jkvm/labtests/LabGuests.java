@@ -98,6 +98,16 @@ public final class LabGuests {
         return disk;
     }
 
+    /**
+     * The number a lab script printed after {@code key} (as {@code key=N}, or {@code key N} where
+     * the key ends in its own separator), asserting it is there.
+     */
+    static int number(String out, String key) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(key) + "=?(\\d+)").matcher(out);
+        assertThat(m.find()).as("%s in %s", key, out).isTrue();
+        return Integer.parseInt(m.group(1));
+    }
+
     /** Runs a host command to completion (60 s at most), asserting success; returns its output. */
     static String host(String... cmd) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

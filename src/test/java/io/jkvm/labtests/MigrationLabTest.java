@@ -227,14 +227,14 @@ class MigrationLabTest {
         assertThat(out).as(context).contains("@@client-nc-exit=0");
         assertThat(value(out, "@@recv-sha")).as("every byte echoed once, in order; %s", context)
                 .isEqualTo(value(out, "@@sent-sha"));
-        int atSwitch = number(out, "@@lines-at-switch");
-        assertThat(number(out, "@@recv-lines")).as(context).isGreaterThanOrEqualTo(atSwitch + 30);
+        int atSwitch = LabGuests.number(out, "@@lines-at-switch");
+        assertThat(LabGuests.number(out, "@@recv-lines")).as(context).isGreaterThanOrEqualTo(atSwitch + 30);
         assertThat(out).as(context).contains("@@dest-state {\"id\":\"dst\",\"state\":\"Running\"");
         assertThat(out).as(context).contains("@@source-exit=0");
         assertThat(out).as(context).doesNotContain("@@bad ");
-        int lastSource = number(out, "@@last-source");
-        int firstDest = number(out, "@@first-dest");
-        int lastDest = number(out, "@@last-dest");
+        int lastSource = LabGuests.number(out, "@@last-source");
+        int firstDest = LabGuests.number(out, "@@first-dest");
+        int lastDest = LabGuests.number(out, "@@last-dest");
         // The console goes on: the first complete line there is the next tick (or the one after,
         // if the pause cut that line).
         assertThat(firstDest).as(context).isBetween(lastSource + 1, lastSource + 2);
@@ -249,19 +249,13 @@ class MigrationLabTest {
         for (int i = 0; i < ticks.size(); i++) {
             assertThat(ticks.get(i)).as("line %d of %s", i, counter).isEqualTo(String.valueOf(i + 1));
         }
-        System.out.println("stall seen by the client: " + number(out, "@@max-gap-ms") + " ms; migration downtime: "
-                + number(out, "\"downtime_ms\" : ") + " ms");
+        System.out.println("stall seen by the client: " + LabGuests.number(out, "@@max-gap-ms") + " ms; migration downtime: "
+                + LabGuests.number(out, "\"downtime_ms\" : ") + " ms");
     }
 
     private static String value(String out, String key) {
         Matcher m = Pattern.compile(Pattern.quote(key) + "=([0-9a-f]{64})").matcher(out);
         assertThat(m.find()).as("%s in %s", key, out).isTrue();
         return m.group(1);
-    }
-
-    private static int number(String out, String key) {
-        Matcher m = Pattern.compile(Pattern.quote(key) + "=?(\\d+)").matcher(out);
-        assertThat(m.find()).as("%s in %s", key, out).isTrue();
-        return Integer.parseInt(m.group(1));
     }
 }

@@ -15,8 +15,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -141,9 +139,9 @@ class SnapshotLabTest {
         assertThat(out).as(context).containsPattern("@@PUT /snapshot/load -> 400 \\{\"fault_message\":\"cannot load the snapshot: .*bad\\.state");
         assertThat(out).as(context).contains("@@PUT /snapshot/load -> 204");
         assertThat(out).as(context).contains("@@state-after-load {\"id\":\"snap2\",\"state\":\"Running\"");
-        int before = number(out, "@@last-before");
-        int firstAfter = number(out, "@@first-after");
-        int lastAfter = number(out, "@@last-after");
+        int before = LabGuests.number(out, "@@last-before");
+        int firstAfter = LabGuests.number(out, "@@first-after");
+        int lastAfter = LabGuests.number(out, "@@last-after");
         // The console continues where it stopped: the first complete line after the load is the next
         // number, or the one after it if the pause cut that line (its rest then starts the new output).
         assertThat(firstAfter).as(context).isBetween(before + 1, before + 2);
@@ -156,12 +154,6 @@ class SnapshotLabTest {
         for (int i = 0; i < lines.size(); i++) {
             assertThat(lines.get(i)).as("line %d of %s", i, counter).isEqualTo(String.valueOf(i + 1));
         }
-    }
-
-    private static int number(String out, String key) {
-        Matcher m = Pattern.compile(Pattern.quote(key) + "=(\\d+)").matcher(out);
-        assertThat(m.find()).as("%s in %s", key, out).isTrue();
-        return Integer.parseInt(m.group(1));
     }
 
 }

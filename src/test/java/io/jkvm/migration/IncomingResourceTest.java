@@ -154,6 +154,17 @@ class IncomingResourceTest {
         }
 
         @Override
+        public void checkPostcopy() {
+            ram.requireFillable();
+        }
+
+        @Override
+        public io.jkvm.memory.LazyFill fetchRam(int chunkSize, io.jkvm.memory.LazyFill.ChunkSource source,
+                java.util.BitSet missing) {
+            return ram.fillLazily(chunkSize, source, true, e -> { }, missing);
+        }
+
+        @Override
         public void applyKvmState(MachineConfig config, byte[] state) {
             // no vCPUs to give it to
         }

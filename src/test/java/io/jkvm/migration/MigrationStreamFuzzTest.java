@@ -14,7 +14,8 @@ import java.io.IOException;
  * hostile or broken source's stream, given whole to {@link IncomingMigration#receiveFrom} with a
  * destination that has no KVM ({@link IncomingResourceTest.FakeTarget}). The input edits a valid
  * stream ({@link StreamFixture#valid()}: config, page rounds, zero pages, KVM state, a device
- * record, done) or replaces it, so the fuzzer starts past the framing.
+ * record, done; or one that switches to post-copy, whose fill then reads chunks from what
+ * follows) or replaces it, so the fuzzer starts past the framing.
  *
  * <p>Oracles: the stream is accepted or refused with a {@link MigrationException} whose cause, if
  * any, is an I/O error (a truncated stream) or another MigrationException; anything else (an
@@ -26,6 +27,19 @@ class MigrationStreamFuzzTest {
     /** What the destination accepts: the fixture's machine, not a source's claim of terabytes. */
     private static final long MAX_RAM = 64L << 20;
     private static final byte[] VALID = StreamFixture.valid();
+    /** A stream that switches to post-copy: the destination's fill then reads what follows DONE. */
+    private static final byte[] VALID_POSTCOPY = StreamFixture.stream(w -> {
+        w.config(StreamFixture.CONFIG, null, java.util.List.of(), true);
+        w.pages(new long[] {0x1000}, StreamFixture.page(1), 1);
+        w.round(0, 1);
+        java.util.BitSet missing = new java.util.BitSet();
+        missing.set(0);
+        missing.set(3);
+        w.postcopy((int) (StreamFixture.RAM / Wire.POSTCOPY_CHUNK), missing);
+        w.kvmState(new byte[] {1});
+        w.empty(Wire.DONE);
+        w.chunk(0, new byte[Wire.POSTCOPY_CHUNK], Wire.POSTCOPY_CHUNK);
+    });
 
     @FuzzTest(maxDuration = "10m")
     void stream(FuzzedDataProvider data) {
@@ -56,8 +70,9 @@ class MigrationStreamFuzzTest {
 
     /** The valid stream with byte edits, a cut or an extension from the input. */
     private static byte[] edited(FuzzedDataProvider data) {
-        int len = data.consumeInt(0, VALID.length + 256);
-        byte[] b = java.util.Arrays.copyOf(VALID, len);
+        byte[] base = data.consumeBoolean() ? VALID : VALID_POSTCOPY;
+        int len = data.consumeInt(0, base.length + 256);
+        byte[] b = java.util.Arrays.copyOf(base, len);
         int edits = data.consumeInt(0, 16);
         for (int i = 0; i < edits && len > 0; i++) {
             b[data.consumeInt(0, len - 1)] = data.consumeByte();

@@ -64,7 +64,7 @@ class MigrationStreamTest {
         refused(magic, "stream header: magic is not JKVMMIGR (not a jkvm migration stream)");
         byte[] version = v.clone();
         version[11] = 1;
-        refused(version, "stream header: version 1 is not supported (this jkvm speaks versions 2 to 3)");
+        refused(version, "stream header: version 1 is not supported (this jkvm speaks versions 2 to 4)");
     }
 
     @Test
@@ -118,11 +118,11 @@ class MigrationStreamTest {
         refused(stream(w -> {
             w.config(CONFIG);
             w.config(CONFIG);
-        }), "CONFIG record out of order: expected PAGES, ZERO_PAGES, BLOCKS, ZERO_BLOCKS, ROUND or KVM_STATE");
+        }), "CONFIG record out of order: expected PAGES, ZERO_PAGES, BLOCKS, ZERO_BLOCKS, ROUND, POSTCOPY or KVM_STATE");
         refused(stream(w -> {
             w.config(CONFIG);
             w.device(DeviceState.of("a", new byte[0]));
-        }), "DEVICE record out of order: expected PAGES, ZERO_PAGES, BLOCKS, ZERO_BLOCKS, ROUND or KVM_STATE");
+        }), "DEVICE record out of order: expected PAGES, ZERO_PAGES, BLOCKS, ZERO_BLOCKS, ROUND, POSTCOPY or KVM_STATE");
         refused(stream(w -> {
             w.config(CONFIG);
             w.kvmState(new byte[1]);
@@ -131,7 +131,7 @@ class MigrationStreamTest {
         refused(stream(w -> {
             w.config(CONFIG);
             w.empty(Wire.DONE);
-        }), "DONE record out of order: expected PAGES, ZERO_PAGES, BLOCKS, ZERO_BLOCKS, ROUND or KVM_STATE");
+        }), "DONE record out of order: expected PAGES, ZERO_PAGES, BLOCKS, ZERO_BLOCKS, ROUND, POSTCOPY or KVM_STATE");
         refused(stream(w -> {
             w.config(CONFIG);
             w.round(1, 0);
