@@ -201,17 +201,17 @@ public final class Machine implements AutoCloseable {
         return ram.memory();
     }
 
+    /** Throws, saying why, if this machine's RAM cannot be filled on first touch (its backing). */
+    public void requireLazyFillableRam() {
+        ram.requireFillable();
+    }
+
     /**
      * Post-copy migration's destination, before {@link #start}: the chunks of {@code missing} are
      * emptied and filled from {@code source} on first touch (ahead of it too), the rest of RAM is
      * kept. A chunk the source cannot deliver stops this machine with the reason, and the RAM
      * that never arrived fails on access ({@link io.jkvm.memory.LazyFill}).
      */
-    /** Throws, saying why, if this machine's RAM cannot be filled on first touch (its backing). */
-    public void requireLazyFillableRam() {
-        ram.requireFillable();
-    }
-
     public io.jkvm.memory.LazyFill fillRamLazily(int chunkSize, io.jkvm.memory.LazyFill.ChunkSource source,
             java.util.BitSet missing) {
         return ram.fillLazily(chunkSize, source, true, e -> requestStop(StopReason.ERROR, e.getMessage()), missing);

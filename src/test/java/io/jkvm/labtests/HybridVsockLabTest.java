@@ -30,6 +30,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the vsock device are on virtio-mmio, as Firecracker's, and the guest boots with {@code pci=off}
  * as Kata's Firecracker guests do.
  *
+ * <p>The host client tries its CONNECT again while the guest's listener is not bound yet (the
+ * guest cannot tell when socat listens; a CONNECT to a port nobody listens on is closed without
+ * {@code OK}, as Firecracker's is), at most 30 times.
+ *
  * <p>Named so that {@code -Dtest='Vsock*'} (the device's unit tests) does not pick up this lab run.
  */
 @Tag("lab")
@@ -85,8 +89,17 @@ class HybridVsockLabTest {
                 vm.replace("@UDS@", "'\"$U\"'") + " </dev/null > $L/vm.log 2>&1 &",
                 "vm=$!",
                 "awaitline 'vsock-test: listening' $L/vm.log && say guest listening || say guest not listening",
-                "{ printf 'CONNECT 1024\\n'; cat $D/to-guest.bin; } | socat -t 120 - UNIX-CONNECT:$U > $L/reply.txt",
-                "echo \"lab: client-exit=$?\"",
+                // The guest prints its line when socat has started, not when it listens: a CONNECT
+                // before that is refused (the VMM closes the connection without OK, as
+                // Firecracker's does), so the client tries again, as Kata's agent clients do.
+                "n=0; while :; do",
+                "  { printf 'CONNECT 1024\\n'; cat $D/to-guest.bin; } | socat -t 120 - UNIX-CONNECT:$U > $L/reply.txt 2> $L/client.err",
+                "  rc=$?; grep -q '^OK ' $L/reply.txt && break",
+                "  n=$((n+1)); [ $n -ge 30 ] && break; kill -0 $vm 2>/dev/null || break",
+                "  say connect refused, again; sleep 1",
+                "done",
+                "echo \"lab: client-exit=$rc attempts=$((n+1))\"",
+                "grep -q '^OK ' $L/reply.txt || { say no OK, stopping the VM; cat $L/client.err; kill $vm $rx; }",
                 "echo \"lab: reply-line=$(head -n 1 $L/reply.txt)\"",
                 "echo \"lab: guest-got=$(sed -n 2p $L/reply.txt | cut -d' ' -f1)\"",
                 "wait $vm; echo \"lab: vm-exit=$?\"; say vm exited",
