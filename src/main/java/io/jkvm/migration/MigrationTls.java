@@ -123,7 +123,16 @@ public record MigrationTls(Path cert, Path key, Path ca) {
             SSLParameters p = s.getSSLParameters();
             p.setEndpointIdentificationAlgorithm("HTTPS");
             s.setSSLParameters(p);
-            s.startHandshake();
+            try {
+                s.startHandshake();
+            } catch (IOException e) {
+                // A peer refusing our certificate closes the connection: with TCP_NODELAY that can
+                // surface as a broken pipe while our last handshake flight is still being written.
+                javax.net.ssl.SSLHandshakeException h = new javax.net.ssl.SSLHandshakeException("TLS handshake with " + to
+                        + " failed (does the peer trust this side's certificate, and this side the peer's?): " + e);
+                h.initCause(e);
+                throw h;
+            }
             return new Connection(raw, s);
         } catch (IOException | RuntimeException e) {
             raw.close();
