@@ -41,10 +41,6 @@ public final class RamChunks {
         return first[regions.size()];
     }
 
-    public int chunkSize() {
-        return chunkSize;
-    }
-
     /** The region holding chunk {@code index}. */
     public GuestMemory.Region region(int index) {
         return regions.get(regionIndex(index));
@@ -58,10 +54,6 @@ public final class RamChunks {
     public long length(int index) {
         GuestMemory.Region r = region(index);
         return Math.min(chunkSize, r.size() - offset(index));
-    }
-
-    public long gpa(int index) {
-        return region(index).guestAddress() + offset(index);
     }
 
     /** The chunk holding guest address {@code gpa}, or -1 outside guest RAM. */

@@ -206,7 +206,7 @@ final class IncomingStream implements RecordReader.Limits {
             return new RecordReader.Limit(Math.min(wire, kvmStateLimit(config.cpus())),
                     "KVM state for " + config.cpus() + " vCPU" + (config.cpus() == 1 ? "" : "s"));
         }
-        if ((type & 0x80) != 0) {
+        if (Wire.isReply(type)) {
             return new RecordReader.Limit(0, "a source sends no replies");
         }
         if (type == Wire.CHUNK) {

@@ -65,21 +65,10 @@ public record MigrationReport(
         postcopyMillis = postcopyMillis == null ? 0L : postcopyMillis;
     }
 
-    /** Without post-copy figures. */
-    public MigrationReport(Status status, String destination, String phase, long totalMillis, long downtimeMillis,
-            long pauseMillis, long finalSendMillis, long destinationMillis, long maxDowntimeMillis, long bytes, int rounds,
-            long pagesSent, long dirtyPages, long finalPages, int throttlePercent, double bandwidthMibPerSecond,
-            Long roundBytes, Long remainingBytes, Long expectedDowntimeMillis, Long diskBytes, Long diskDirtyBytes,
-            String error) {
-        this(status, destination, phase, totalMillis, downtimeMillis, pauseMillis, finalSendMillis, destinationMillis,
-                maxDowntimeMillis, bytes, rounds, pagesSent, dirtyPages, finalPages, throttlePercent, bandwidthMibPerSecond,
-                roundBytes, remainingBytes, expectedDowntimeMillis, diskBytes, diskDirtyBytes, 0L, 0L, 0L, error);
-    }
-
     /** What a client sees of a migration it just asked for, before its VMM's first report. */
     public static MigrationReport starting(String destination) {
         return new MigrationReport(Status.ACTIVE, destination, "starting", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0L, 0L, 0L,
-                0L, 0L, null);
+                0L, 0L, 0L, 0L, 0L, null);
     }
 
     /** {@code last}'s figures, failed with {@code error}: the VMM ended without a final report. */

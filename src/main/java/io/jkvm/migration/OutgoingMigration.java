@@ -74,7 +74,7 @@ public final class OutgoingMigration {
      * REQUEST and FILLED, types 0x8x), so a destination cannot make it take a source's record of
      * megabytes (a POSTCOPY bitmap, KVM state) into the VMM that runs the guest.
      */
-    static final RecordReader.Limits REPLIES = type -> (type & 0x80) != 0
+    static final RecordReader.Limits REPLIES = type -> Wire.isReply(type)
             ? new RecordReader.Limit(RecordReader.maxLength(type), null)
             : new RecordReader.Limit(0, "the destination may send only replies");
 
@@ -253,7 +253,7 @@ public final class OutgoingMigration {
             MigrationRecord answer;
             try {
                 // The oldest version that says what this migration needs: older destinations take it.
-                out.header(convergence.postcopy() ? 4 : disks.isEmpty() ? Wire.OLDEST_VERSION : 3);
+                out.header(convergence.postcopy() ? Wire.POSTCOPY_VERSION : disks.isEmpty() ? Wire.OLDEST_VERSION : Wire.DISKS_VERSION);
                 out.config(MachineConfig.of(m.options()), shape, disks.stream().map(LoggedDisk::index).toList(),
                         convergence.postcopy());
                 out.flush();
@@ -314,8 +314,8 @@ public final class OutgoingMigration {
                 long dirtyBytes = (long) dirty.length * Wire.PAGE + diskDirty;
                 // Disk writes count as page-sized units of dirtying: the throttle slows both.
                 long dirtyUnits = dirtyBytes / Wire.PAGE;
-                Convergence.Next next = convergence.after(rounds - 1, previous < 0 ? -1 : previous * Wire.PAGE,
-                        dirtyUnits * Wire.PAGE, bandwidth);
+                Convergence.Next next = convergence.after(rounds - 1, previous < 0 ? -1 : previous * Wire.PAGE, dirtyBytes,
+                        bandwidth);
                 if (next != Convergence.Next.ANOTHER_ROUND) {
                     // Not sent now: these go with the final set, collected again after the pause.
                     tracker.requeue(dirty);

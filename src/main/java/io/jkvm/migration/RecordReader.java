@@ -231,7 +231,7 @@ final class RecordReader {
             throw new MigrationException("CONFIG record: irqchip flag is " + irqchip + ", must be 0 or 1");
         }
         int n = Short.toUnsignedInt(b.getShort());
-        int copiedBytes = version < 3 ? 0 : 1;
+        int copiedBytes = version < Wire.DISKS_VERSION ? 0 : 1;
         if (b.remaining() < n + copiedBytes) {
             throw new MigrationException("CONFIG record: " + b.remaining() + " bytes left for a " + n
                     + "-byte device shape and the copied disks");
@@ -245,7 +245,7 @@ final class RecordReader {
         VmShape shape = n == 0 ? null : VmShape.decode(b.slice(b.position(), n));
         b.position(b.position() + n);
         int k = copiedBytes == 0 ? 0 : Byte.toUnsignedInt(b.get());
-        int flagBytes = version < 4 ? 0 : 1;
+        int flagBytes = version < Wire.POSTCOPY_VERSION ? 0 : 1;
         exact("CONFIG", b, k + flagBytes);
         java.util.List<Integer> copied = new java.util.ArrayList<>();
         for (int i = 0; i < k; i++) {

@@ -94,8 +94,8 @@ final class RecordWriter {
     /** As above; {@code postcopy}: a POSTCOPY record may follow (version 4). */
     void config(MachineConfig c, VmShape shape, java.util.List<Integer> copiedDisks, boolean postcopy) throws IOException {
         byte[] s = shape == null ? new byte[0] : shape.encode();
-        boolean v2 = version < 3;
-        boolean flags = version >= 4;
+        boolean v2 = version < Wire.DISKS_VERSION;
+        boolean flags = version >= Wire.POSTCOPY_VERSION;
         if (v2 && !copiedDisks.isEmpty()) {
             throw new IllegalStateException("a version " + version + " stream cannot copy disks");
         }

@@ -48,6 +48,10 @@ final class Wire {
      */
     static final int VERSION = 4;
     static final int OLDEST_VERSION = 2;
+    /** The first version with copied disks in CONFIG (BLOCKS, ZERO_BLOCKS). */
+    static final int DISKS_VERSION = 3;
+    /** The first version with CONFIG's flags and post-copy's records. */
+    static final int POSTCOPY_VERSION = 4;
     static final int PAGE = io.jkvm.vmm.DirtyTracker.PAGE;
     static final int MAX_BATCH = 256;
     static final int MAX_ZERO_BATCH = 4096;
@@ -83,6 +87,11 @@ final class Wire {
     static final int FAILED = 0x84;
     static final int REQUEST = 0x85;
     static final int FILLED = 0x86;
+
+    /** Reply types (the destination's) are 0x8x; the source's records are below. */
+    static boolean isReply(int type) {
+        return (type & 0x80) != 0;
+    }
 
     static String name(int type) {
         return switch (type) {

@@ -13,7 +13,7 @@ class MigrationProgressTest {
 
     private static MigrationReport active(String phase, int rounds, long round, long remaining, long expected, int throttle) {
         return new MigrationReport(MigrationReport.Status.ACTIVE, "tcp:10.0.0.2:4444", phase, 1500, 0, 0, 0, 0, 300,
-                40 * MIB, rounds, 10240, 512, 0, throttle, 850.4, round, remaining, expected, 0L, 0L, null);
+                40 * MIB, rounds, 10240, 512, 0, throttle, 850.4, round, remaining, expected, 0L, 0L, 0L, 0L, 0L, null);
     }
 
     @Test
