@@ -22,7 +22,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Lab: post-copy live migration of a running Linux guest that dirties memory faster than pre-copy
  * can send it. Two VMMs in the lab machine, the stream over loopback TLS; the root disk is a
- * read-only ext4 image both open (shared storage). The guest rewrites 16 MiB of tmpfs again and
+ * read-only ext4 image both open (shared storage). The guest rewrites 8 MiB of tmpfs again and
  * again, each pass a new pattern checked after it is written, and once a second checks a 2 MiB
  * pattern and prints a tick. (It leaves the lab machine's CPUs some room: the migration's own
  * link runs in them, at a few MiB/s, and a guest that also ran flat out starved it. It still
@@ -52,12 +52,12 @@ class PostcopyLabTest {
             /bin/busybox --install -s /bin
             export PATH=/bin
             mount -t proc proc /proc
-            mount -t tmpfs -o size=40m tmpfs /tmp
+            mount -t tmpfs -o size=24m tmpfs /tmp
             ( j=0
               while true; do
                 j=$((j+1))
-                yes "dirt $j" | head -c 16777216 > /tmp/dirt
-                yes "dirt $j" | head -c 16777216 | cmp -s - /tmp/dirt || echo "MISMATCH in pass $j"
+                yes "dirt $j" | head -c 8388608 > /tmp/dirt
+                yes "dirt $j" | head -c 8388608 | cmp -s - /tmp/dirt || echo "MISMATCH in pass $j"
                 sleep 1
               done ) &
             i=0
@@ -72,7 +72,7 @@ class PostcopyLabTest {
 
     private static String labScript(Path certs, Path disk, String jkvm) {
         String bootArgs = "console=ttyS0 reboot=k panic=1 root=/dev/vda ro init=/sbin/init";
-        String machine = "'{\"vcpu_count\": 1, \"mem_size_mib\": 128}'";
+        String machine = "'{\"vcpu_count\": 1, \"mem_size_mib\": 96}'";
         String boot = "'{\"kernel_image_path\": \"" + kernel + "\", \"initrd_path\": \"" + initrd + "\", \"boot_args\": \""
                 + bootArgs + "\"}'";
         String drive = "'{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk
@@ -92,6 +92,7 @@ class PostcopyLabTest {
                 "c $S1 PUT /actions '{\"action_type\": \"InstanceStart\"}' > $L/start.out &",
                 "starter=$!",
                 "await '! kill -0 $starter 2>/dev/null' $src 'grown $L/s1.log $L/v1.err'; cat $L/start.out",
+                "grep -q ' -> 204' $L/start.out || { say source refused to start; kill -9 $src; exit 1; }",
                 "S2=$L/dst.sock",
                 jkvm + " run --api-sock $S2 --id dst --incoming tcp:127.0.0.1:47012 " + TestPki.flags(certs, "dest")
                         + " </dev/null > $L/s2.log 2> $L/v2.err &",
