@@ -29,36 +29,88 @@ public final class LabBench {
 
     private LabBench() {}
 
-    /** Runs {@code metrics} in one lab machine; returns their rows, renamed and labelled. */
-    public static List<MetricResult> run(List<Metric> metrics, BenchContext ctx) throws IOException {
-        Path json = Files.createTempFile(Path.of("/tmp"), "jkvm-lab-bench-", ".json");
-        try {
-            List<String> cmd = new ArrayList<>(List.of("env", "JKVM_NO_BUILD=1",
-                    // The lab's /tmp is the host's, over 9p: no Unix sockets there; L1's tmpfs instead.
-                    "JKVM_JAVA_OPTS=-Djava.io.tmpdir=/dev/shm",
-                    JkvmHome.get().resolve("bin/jkvm").toString(), "bench",
-                    "--metrics", String.join(",", metrics.stream().map(Metric::id).toList()),
-                    "--samples", String.valueOf(ctx.samples()), "--exits", String.valueOf(ctx.exits()),
-                    "--json", json.toString()));
-            if (ctx.quick()) {
-                cmd.add("--quick");
+    /** A lab machine that dies or goes silent is replaced this many times for the metrics it had not finished. */
+    static final int REPLACEMENTS = 1;
+    /** Lines of a failed lab machine's console shown with its failure. */
+    private static final int CONSOLE_LINES = 15;
+
+    /** The rows measured in the lab, and a line for each metric that failed there. */
+    public record Outcome(List<MetricResult> rows, List<String> failures) {}
+
+    /** What one {@code jkvm bench --json} file holds: rows so far, metrics ended, why some failed. */
+    record Progress(List<MetricResult> rows, List<String> finished, List<String> failed) {}
+
+    /**
+     * Runs {@code metrics} in a lab machine and returns their rows, renamed and labelled. The inner
+     * bench rewrites its JSON as each metric ends, so when the lab machine itself fails (silent for
+     * {@link #NO_PROGRESS}, or dead: the emulated lab machine sometimes wedges under load, see the
+     * README) the figures it finished are kept, its last console lines are shown, and the metrics it
+     * had not finished are measured again in a new lab machine, once, saying so.
+     */
+    public static Outcome run(List<Metric> metrics, BenchContext ctx) throws IOException {
+        List<MetricResult> rows = new ArrayList<>();
+        List<String> failures = new ArrayList<>();
+        List<Metric> left = new ArrayList<>(metrics);
+        for (int machine = 0; !left.isEmpty(); machine++) {
+            String ids = String.join(", ", left.stream().map(Metric::id).toList());
+            ctx.say("no usable KVM on this host: running %s inside the lab (one lab machine, jkvm and its peers side by side)", ids);
+            Path json = Files.createTempFile(Path.of("/tmp"), "jkvm-lab-bench-", ".json");
+            LabResult r;
+            Progress p;
+            try {
+                r = Lab.run(command(left, ctx, json), LabOptions.defaults().withTimeout(Duration.ofHours(3))
+                        .withIdleTimeout(NO_PROGRESS), InputStream.nullInputStream(), ctx.log(), ctx.log());
+                p = Files.size(json) == 0 ? new Progress(List.of(), List.of(), List.of()) : progress(Files.readString(json));
+            } finally {
+                Files.deleteIfExists(json);
             }
-            ctx.say("no usable KVM on this host: running %s inside the lab (one lab machine, jkvm and its peers side by side)",
-                    String.join(", ", metrics.stream().map(Metric::id).toList()));
-            LabResult r = Lab.run(cmd, LabOptions.defaults().withTimeout(Duration.ofHours(3)).withIdleTimeout(NO_PROGRESS),
-                    InputStream.nullInputStream(), ctx.log(), ctx.log());
-            // The inner bench writes the figures it measured even when another one failed (exit 1).
-            if (r.labFailed() || Files.size(json) == 0) {
-                throw new IOException("the lab run of the direct figures failed (exit " + r.exitCode() + ")"
-                        + (r.error() == null ? "" : ": " + r.error()));
+            rows.addAll(p.rows());
+            p.failed().forEach(f -> failures.add(f + " [in the lab]"));
+            left.removeIf(m -> p.finished().contains(m.id()));
+            if (left.isEmpty()) {
+                break;
             }
-            if (r.exitCode() != 0) {
-                ctx.say("some direct figures failed in the lab (exit %d); reporting the others", r.exitCode());
+            String why = r.labFailed() ? "the lab machine failed: " + r.error() : "the lab run ended (exit " + r.exitCode() + ")";
+            String unfinished = String.join(", ", left.stream().map(Metric::id).toList());
+            if (r.labFailed()) {
+                ctx.say("%s, with %s unfinished; its console's last lines:%n%s", why, unfinished, lastLines(r.console()));
             }
-            return labelled(Files.readString(json));
-        } finally {
-            Files.deleteIfExists(json);
+            if (!r.labFailed() || machine >= REPLACEMENTS) {
+                left.forEach(m -> failures.add(m.id() + " (" + why + ")"));
+                break;
+            }
+            ctx.say("measuring %s again in a new lab machine", unfinished);
         }
+        return new Outcome(rows, failures);
+    }
+
+    private static List<String> command(List<Metric> metrics, BenchContext ctx, Path json) {
+        List<String> cmd = new ArrayList<>(List.of("env", "JKVM_NO_BUILD=1",
+                // The lab's /tmp is the host's, over 9p: no Unix sockets there; L1's tmpfs instead.
+                "JKVM_JAVA_OPTS=-Djava.io.tmpdir=/dev/shm",
+                JkvmHome.get().resolve("bin/jkvm").toString(), "bench",
+                "--metrics", String.join(",", metrics.stream().map(Metric::id).toList()),
+                "--samples", String.valueOf(ctx.samples()), "--exits", String.valueOf(ctx.exits()),
+                "--json", json.toString()));
+        if (ctx.quick()) {
+            cmd.add("--quick");
+        }
+        return cmd;
+    }
+
+    private static String lastLines(String console) {
+        List<String> lines = console == null ? List.of() : console.lines().toList();
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - CONSOLE_LINES), lines.size()));
+    }
+
+    /** A {@code jkvm bench --json} file: its rows renamed and labelled, the metrics it finished, its failures. */
+    static Progress progress(String json) throws IOException {
+        JsonNode root = new ObjectMapper().readTree(json);
+        List<String> finished = new ArrayList<>();
+        root.path("finished").forEach(n -> finished.add(n.asText()));
+        List<String> failed = new ArrayList<>();
+        root.path("failed").forEach(n -> failed.add(n.asText()));
+        return new Progress(labelled(json), finished, failed);
     }
 
     /** The rows of a {@code jkvm bench --json} file, renamed {@code lab_*} and titled as lab figures. */

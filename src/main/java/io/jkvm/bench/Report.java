@@ -47,11 +47,19 @@ public final class Report {
         return String.format(Locale.ROOT, f, v);
     }
 
-    /** One object per figure: name, unit, jkvm, peer, peer_name, ratio, samples (and spreads, note). */
-    public static String json(List<MetricResult> results, String command, boolean quick) throws IOException {
+    /**
+     * One object per figure: name, unit, jkvm, peer, peer_name, ratio, samples (and spreads, note);
+     * {@code finished}: the ids of the metrics that have ended (measured or failed), so a reader of a
+     * file written while the bench ran knows which are still to come; {@code failed}: why those that
+     * failed did.
+     */
+    public static String json(List<MetricResult> results, List<String> finished, List<String> failed, String command,
+            boolean quick) throws IOException {
         ObjectNode root = JSON.createObjectNode();
         root.put("command", command);
         root.put("quick", quick);
+        finished.forEach(root.putArray("finished")::add);
+        failed.forEach(root.putArray("failed")::add);
         ArrayNode metrics = root.putArray("metrics");
         for (MetricResult r : results) {
             ObjectNode o = metrics.addObject();
@@ -73,8 +81,20 @@ public final class Report {
         return JSON.writeValueAsString(root) + "\n";
     }
 
-    public static void writeJson(Path file, List<MetricResult> results, String command, boolean quick)
-            throws IOException {
-        Files.writeString(file, json(results, command, quick));
+    /**
+     * Writes the JSON whole or not at all (a temporary file beside it, then renamed): the bench
+     * rewrites it as each metric ends, and a run killed mid-write must leave the last whole file.
+     */
+    public static void writeJson(Path file, List<MetricResult> results, List<String> finished, List<String> failed,
+            String command, boolean quick) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        Path tmp = Files.createTempFile(dir, ".jkvm-bench-", ".json");
+        try {
+            Files.writeString(tmp, json(results, finished, failed, command, quick));
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 }

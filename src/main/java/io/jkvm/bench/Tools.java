@@ -27,12 +27,20 @@ final class Tools {
     static String run(Path dir, List<String> cmd, long timeoutSeconds) throws IOException {
         Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        // Read on another thread: a program that hangs with its output open must still meet the timeout.
+        var output = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                return "";
+            }
+        }, r -> Thread.ofPlatform().daemon().start(r));
         try {
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 throw new IOException(String.join(" ", cmd) + ": timed out after " + timeoutSeconds + " s");
             }
+            String out = output.join();
             if (p.exitValue() != 0) {
                 throw new IOException(String.join(" ", cmd) + " failed (exit " + p.exitValue() + "): " + out.strip());
             }

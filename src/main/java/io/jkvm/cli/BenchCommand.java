@@ -92,6 +92,7 @@ public final class BenchCommand implements Callable<Integer> {
         List<MetricResult> results = new ArrayList<>();
         List<String> skipped = new ArrayList<>();
         List<String> failed = new ArrayList<>();
+        List<String> finished = new ArrayList<>();
         long t0 = System.nanoTime();
         try (BenchContext ctx = BenchContext.create(n, quick, e, System.err)) {
             ctx.say("%d samples per figure%s; the machine is shared, so compare ratios, not absolute numbers",
@@ -109,11 +110,11 @@ public final class BenchCommand implements Callable<Integer> {
                     inLab.forEach(m -> skipped.add(m.id() + " (" + noKvm.get() + ", and the lab cannot run: " + noLab.get() + ")"));
                 } else {
                     long t = System.nanoTime();
-                    try {
-                        results.addAll(LabBench.run(inLab, ctx));
-                    } catch (java.io.IOException labFailure) {
-                        failed.add(String.join(", ", inLab.stream().map(Metric::id).toList()) + " (" + labFailure.getMessage() + ")");
-                    }
+                    LabBench.Outcome lab = LabBench.run(inLab, ctx);
+                    results.addAll(lab.rows());
+                    failed.addAll(lab.failures());
+                    inLab.forEach(m -> finished.add(m.id()));
+                    saveJson(results, finished, failed);
                     ctx.say("%s done in the lab in %.0f s", String.join(", ", inLab.stream().map(Metric::id).toList()),
                             (System.nanoTime() - t) / 1e9);
                 }
@@ -134,6 +135,8 @@ public final class BenchCommand implements Callable<Integer> {
                     ctx.say("%s failed after %.0f s: %s", m.id(), (System.nanoTime() - t) / 1e9, failure.getMessage());
                     failed.add(m.id() + " (" + failure.getMessage() + ")");
                 }
+                finished.add(m.id());
+                saveJson(results, finished, failed);
             }
             ctx.say("total %.0f s", (System.nanoTime() - t0) / 1e9);
         }
@@ -144,13 +147,21 @@ public final class BenchCommand implements Callable<Integer> {
         if (!failed.isEmpty()) {
             System.out.println("failed: " + String.join("; ", failed));
         }
-        if (json != null) {
-            Report.writeJson(json, results, commandLine(), quick);
-        }
+        saveJson(results, finished, failed);
         if (chart != null) {
             Chart.write(chart, results);
         }
         return results.isEmpty() || !failed.isEmpty() ? Cli.EXIT_FAILURE : 0;
+    }
+
+    /**
+     * Rewrites --json as each metric ends, so a run cut short (the lab machine that runs the direct
+     * figures on a host without KVM going silent, say) still leaves what it measured.
+     */
+    private void saveJson(List<MetricResult> results, List<String> finished, List<String> failed) throws java.io.IOException {
+        if (json != null) {
+            Report.writeJson(json, results, finished, failed, commandLine(), quick);
+        }
     }
 
     private String commandLine() {

@@ -35,7 +35,7 @@ class ReportTest {
 
     @Test
     void jsonHasOneObjectPerMetricWithTheAgreedFields() throws Exception {
-        JsonNode root = new ObjectMapper().readTree(Report.json(RESULTS, "jkvm bench --quick", true));
+        JsonNode root = new ObjectMapper().readTree(Report.json(RESULTS, List.of(), List.of(), "jkvm bench --quick", true));
         assertThat(root.get("command").asText()).isEqualTo("jkvm bench --quick");
         assertThat(root.get("quick").asBoolean()).isTrue();
         JsonNode m = root.get("metrics");
