@@ -31,6 +31,12 @@ public final class LabBench {
 
     /** A lab machine that dies or goes silent is replaced this many times for the metrics it had not finished. */
     static final int REPLACEMENTS = 1;
+    /**
+     * The restore figure's 2 GiB guest is in RAM three times over in the lab machine (the running
+     * guest, its snapshot on L1's tmpfs, the restored guest), and QEMU's stream beside them: in
+     * the default 4 GiB the bench's JVM was killed there (exit 137).
+     */
+    static final int MEMORY_MIB = 8192;
     /** Lines of a failed lab machine's console shown with its failure. */
     private static final int CONSOLE_LINES = 15;
 
@@ -63,7 +69,7 @@ public final class LabBench {
                 // segmentation fault or went silent (a C1 method entry HotSpot was patching on the
                 // other CPU, a cross-modifying-code race under QEMU's multi-threaded TCG; see the
                 // README's test section). Every VMM measured shares that CPU alike.
-                options = options.withMachine(options.memoryMib(), 1).withTimeout(Duration.ofHours(3))
+                options = options.withMachine(MEMORY_MIB, 1).withTimeout(Duration.ofHours(3))
                         .withIdleTimeout(NO_PROGRESS);
                 r = Lab.run(command(left, ctx, json), options, InputStream.nullInputStream(), ctx.log(), ctx.log());
                 p = Files.size(json) == 0 ? new Progress(List.of(), List.of(), List.of()) : progress(Files.readString(json));
@@ -76,7 +82,9 @@ public final class LabBench {
             if (left.isEmpty()) {
                 break;
             }
-            String why = r.labFailed() ? "the lab machine failed: " + r.error() : "the lab run ended (exit " + r.exitCode() + ")";
+            String why = r.labFailed() ? "the lab machine failed: " + r.error()
+                    : "the lab run ended (exit " + r.exitCode() + (r.exitCode() > 128 ? ": killed by signal "
+                            + (r.exitCode() - 128) + (r.exitCode() == 137 ? ", the lab machine's OOM killer?" : "") : "") + ")";
             String unfinished = String.join(", ", left.stream().map(Metric::id).toList());
             if (r.labFailed()) {
                 ctx.say("%s, with %s unfinished; its console's last lines:%n%s", why, unfinished, lastLines(r.console()));
