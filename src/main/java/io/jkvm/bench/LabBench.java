@@ -32,11 +32,12 @@ public final class LabBench {
     /** A lab machine that dies or goes silent is replaced this many times for the metrics it had not finished. */
     static final int REPLACEMENTS = 1;
     /**
-     * The restore figure's 2 GiB guest is in RAM three times over in the lab machine (the running
-     * guest, its snapshot on L1's tmpfs, the restored guest), and QEMU's stream beside them: in
-     * the default 4 GiB the bench's JVM was killed there (exit 137).
+     * The restore figure's 2 GiB guest is in the lab machine's RAM several times over: jkvm's
+     * snapshot and QEMU's stream side by side on L1's tmpfs (4 GiB, which tmpfs allows only in a
+     * machine of 8 GiB or more: half its RAM), and the guest running while it is saved or
+     * restored. In the default 4 GiB the bench's JVM was killed there (exit 137).
      */
-    static final int MEMORY_MIB = 8192;
+    static final int MEMORY_MIB = 12288;
     /** Lines of a failed lab machine's console shown with its failure. */
     private static final int CONSOLE_LINES = 15;
 
