@@ -65,12 +65,11 @@ public final class LabBench {
             LabResult r;
             Progress p;
             try {
-                LabOptions options = LabOptions.defaults();
                 // One CPU, as the direct-KVM tier's lab machines: with two, the bench's JVM died of a
                 // segmentation fault or went silent (a C1 method entry HotSpot was patching on the
                 // other CPU, a cross-modifying-code race under QEMU's multi-threaded TCG; see the
                 // README's test section). Every VMM measured shares that CPU alike.
-                options = options.withMachine(MEMORY_MIB, 1).withTimeout(Duration.ofHours(3))
+                LabOptions options = LabOptions.defaults().withMachine(MEMORY_MIB, 1).withTimeout(Duration.ofHours(3))
                         .withIdleTimeout(NO_PROGRESS);
                 r = Lab.run(command(left, ctx, json), options, InputStream.nullInputStream(), ctx.log(), ctx.log());
                 p = Files.size(json) == 0 ? new Progress(List.of(), List.of(), List.of()) : progress(Files.readString(json));
@@ -83,9 +82,7 @@ public final class LabBench {
             if (left.isEmpty()) {
                 break;
             }
-            String why = r.labFailed() ? "the lab machine failed: " + r.error()
-                    : "the lab run ended (exit " + r.exitCode() + (r.exitCode() > 128 ? ": killed by signal "
-                            + (r.exitCode() - 128) + (r.exitCode() == 137 ? ", the lab machine's OOM killer?" : "") : "") + ")";
+            String why = r.labFailed() ? "the lab machine failed: " + r.error() : ended(r.exitCode());
             String unfinished = String.join(", ", left.stream().map(Metric::id).toList());
             if (r.labFailed()) {
                 ctx.say("%s, with %s unfinished; its console's last lines:%n%s", why, unfinished, lastLines(r.console()));
@@ -97,6 +94,13 @@ public final class LabBench {
             ctx.say("measuring %s again in a new lab machine", unfinished);
         }
         return new Outcome(rows, failures);
+    }
+
+    /** Why an inner bench that left metrics unfinished ended, from its exit status. */
+    private static String ended(int exit) {
+        String signal = exit <= 128 ? "" : ": killed by signal " + (exit - 128)
+                + (exit == 137 ? ", the lab machine's OOM killer?" : "");
+        return "the lab run ended (exit " + exit + signal + ")";
     }
 
     private static List<String> command(List<Metric> metrics, BenchContext ctx, Path json) {
