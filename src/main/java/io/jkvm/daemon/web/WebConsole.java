@@ -301,12 +301,16 @@ public final class WebConsole implements AutoCloseable {
                 json(response, callback, 409, Json.fault("VM '" + name + "' has an action under way; wait for it to finish"));
                 return;
             }
+            String done;
             try {
                 log.info("web_action", "vm", name, "action", action, "scope", s.admin() ? "admin" : "vm");
-                json(response, callback, 200, Json.write(view(backend.act(name, action))));
+                done = Json.write(view(backend.act(name, action)));
             } finally {
+                // Before the answer goes out: a client that sends its next action as soon as it
+                // reads this one's answer must not find the VM still busy (409).
                 acting.remove(name);
             }
+            json(response, callback, 200, done);
             return;
         }
         json(response, callback, 404, Json.fault("no such endpoint"));
