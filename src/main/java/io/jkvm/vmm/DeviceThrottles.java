@@ -13,7 +13,7 @@ import java.util.Map;
  * VM's whole life. A guest reboot builds new device models; they take the same throttles, so
  * bucket levels and the one-time burst carry over (a guest cannot earn a fresh burst by
  * rebooting), counters add up over boots like the VM's other metrics, and an update made
- * between two boots applies to the next. Keyed by virtio device id ({@code LinuxVm.virtioIds}):
+ * between two boots applies to the next. Keyed by virtio device id ({@code DeviceManager.virtioIds}):
  * a disk's id, and a network interface's id with "/rx" and "/tx".
  */
 final class DeviceThrottles {

@@ -1,57 +1,31 @@
 package io.jkvm.vmm;
 
 import io.jkvm.arch.x86.Layout;
-import io.jkvm.arch.x86.X86BootSetup;
-import io.jkvm.arch.x86.cpu.BootCpuState;
-import io.jkvm.arch.x86.cpu.BootMsrs;
-import io.jkvm.arch.x86.cpu.Segment;
-import io.jkvm.arch.x86.cpuid.CpuidBuilder;
+import io.jkvm.arch.x86.X86VcpuSetup;
 import io.jkvm.config.DeviceConfig;
-import io.jkvm.config.VsockConfig;
 import io.jkvm.config.OnReboot;
-import io.jkvm.device.virtio.IoStats;
-import io.jkvm.device.virtio.VirtioBlock;
-import io.jkvm.device.virtio.VirtioConsole;
-import io.jkvm.device.virtio.VirtioNet;
-import io.jkvm.device.virtio.VirtioBalloon;
-import io.jkvm.device.virtio.VirtioRng;
-import io.jkvm.device.virtio.vsock.VirtioVsock;
-import io.jkvm.net.NetConfig;
-import io.jkvm.net.Tap;
-import io.jkvm.storage.DiskConfig;
 import io.jkvm.config.VmConfig;
-import io.jkvm.resources.NanoClock;
-import io.jkvm.resources.RateLimitConfig;
-import io.jkvm.resources.Throttle;
-import io.jkvm.device.BusDevice;
-import io.jkvm.device.legacy.AcpiPmDevice;
 import io.jkvm.device.legacy.BufferedTransmitter;
-import io.jkvm.device.legacy.CmosRtc;
 import io.jkvm.device.legacy.I8042;
 import io.jkvm.device.legacy.Serial16550;
-import io.jkvm.device.pci.PciConfigIo;
-import io.jkvm.device.pci.PciRoot;
+import io.jkvm.device.virtio.IoStats;
+import io.jkvm.device.virtio.VirtioBalloon;
+import io.jkvm.device.virtio.VirtioBlock;
+import io.jkvm.device.virtio.VirtioTransportDevice;
 import io.jkvm.kvm.CpuidEntry;
 import io.jkvm.kvm.Kvm;
 import io.jkvm.kvm.KvmIoctls;
-import io.jkvm.kvm.KvmStructs;
-import io.jkvm.kvm.MsrEntry;
-import io.jkvm.kvm.Regs;
-import io.jkvm.kvm.Sregs;
-import io.jkvm.kvm.StructBuffer;
-import io.jkvm.kvm.VcpuFd;
-import io.jkvm.memory.GuestRam;
-import io.jkvm.vmm.diag.MachineReport;
-import io.jkvm.device.pci.PciConfigSpace;
-import io.jkvm.device.virtio.VirtioTransportDevice;
-import io.jkvm.device.virtio.VirtioDevice;
-import io.jkvm.snapshot.DeviceCodecs;
+import io.jkvm.net.NetConfig;
+import io.jkvm.resources.NanoClock;
+import io.jkvm.resources.RateLimitConfig;
 import io.jkvm.snapshot.DeviceState;
 import io.jkvm.snapshot.Protection;
 import io.jkvm.snapshot.SnapshotException;
 import io.jkvm.snapshot.SnapshotKey;
 import io.jkvm.snapshot.Snapshots;
 import io.jkvm.snapshot.VmConfigState;
+import io.jkvm.storage.DiskConfig;
+import io.jkvm.vmm.diag.MachineReport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,13 +33,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.Set;
-import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -73,9 +45,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * A Linux guest on a {@link Machine}: the PC devices Linux expects (16550 UART on COM1, i8042
- * for the reset line, CMOS RTC, ACPI hardware-reduced power management, a PCI host bridge),
- * the boot data in guest RAM, CPUID and MSRs for every vCPU and the boot CPU's registers.
+ * A Linux guest, machine after machine: {@link MachineBuilder} builds each machine with its
+ * devices ({@link DeviceManager}) by one path for a boot, a snapshot restore and an incoming
+ * migration; this class runs it, starts the next one when the guest reboots and asked to, and
+ * keeps what outlives one machine (the UART, the display, counters, rate limits, settings).
  * Reboots either end the run or start the machine again from scratch, per {@link OnReboot}.
  *
  * <p>Control from other threads (the API, signals) goes through {@link #stop}, {@link #pause},
@@ -86,13 +59,6 @@ import java.util.concurrent.TimeoutException;
 public final class LinuxVm {
     private static final Logger LOG = LoggerFactory.getLogger(LinuxVm.class);
 
-    // Device ids in the snapshot's device section; virtio functions are keyed by virtioIds().
-    static final String SERIAL = "serial0";
-    static final String I8042_ID = "i8042";
-    static final String RTC = "rtc";
-    static final String ACPI_PM = "acpi_pm";
-    static final String PCI_HOST = "pci_host";
-
     /** Where the serial console goes and comes from. */
     public record Console(InputStream in, OutputStream out, boolean interactive) {}
 
@@ -102,11 +68,10 @@ public final class LinuxVm {
     private final DeviceThrottles throttles;
     private final Console console;
     private volatile Machine current;
-    private volatile VirtioAttachment virtio;
-    private PciRoot pci;
-    private volatile I8042 keyboard;
+    /** The current machine's devices (those of the last machine once it ended; null before the first). */
+    private volatile DeviceManager devices;
     private volatile boolean quit;
-    private final DeviceCounters devices = new DeviceCounters();
+    private final DeviceCounters counters = new DeviceCounters();
     /** Exits of machines that already ended (earlier boots), by reason; guarded by this. */
     private final long[] pastExits = new long[64];
     /** Port-write and MMIO-write exits of earlier boots; guarded by this. */
@@ -118,13 +83,6 @@ public final class LinuxVm {
     private volatile long startedNanos;
     private volatile int boots;
     private final CompletableFuture<MachineExit> exited = new CompletableFuture<>();
-    // The current machine's device models, for snapshots (set before its vCPUs start).
-    private volatile Serial16550 uart;
-    private volatile CmosRtc rtc;
-    private volatile PciConfigIo pciIo;
-    private volatile AcpiPmDevice acpiPm;
-    /** The current machine's virtio devices (PCI functions or virtio-mmio windows) by device id, in attach order. */
-    private volatile Map<String, VirtioTransportDevice> virtioById = Map.of();
     /** A restored machine and the device states to apply to it, consumed by the first boot. */
     private Snapshots.Restored pendingRestore;
     private volatile boolean startPaused;
@@ -142,8 +100,6 @@ public final class LinuxVm {
     private final io.jkvm.display.SwitchableInputSink input = new io.jkvm.display.SwitchableInputSink();
     /** The VNC server ({@link #serveVnc}), or null. */
     private volatile io.jkvm.display.vnc.VncServer vnc;
-    /** The current machine's display device, or null. */
-    private volatile io.jkvm.device.display.BochsDisplay display;
 
     /** The metadata service's binding: the interfaces on its TAP devices answer for it (null: none). */
     private volatile io.jkvm.mmds.MmdsBinding mmds;
@@ -162,7 +118,7 @@ public final class LinuxVm {
             io.jkvm.arch.x86.VirtioMmioSlots.requireFits(config.devices().count());
         }
         this.config = config;
-        this.throttles = new DeviceThrottles(config.devices(), virtioIds(config.devices()), NanoClock.SYSTEM);
+        this.throttles = new DeviceThrottles(config.devices(), DeviceManager.virtioIds(config.devices()), NanoClock.SYSTEM);
         this.console = console;
         io.jkvm.config.DisplayConfig dc = config.devices().display();
         // Reserved lazily (MAP_NORESERVE): a display costs the pages the guest draws on.
@@ -330,77 +286,39 @@ public final class LinuxVm {
         };
         Snapshots.Restored first = pendingRestore;
         SavedDevices firstSaved;
-        Serial16550 serial;
+        Serial16550 uart;
         try {
             firstSaved = first == null ? null : new SavedDevices(first.devices(),
                     Set.of(VmConfigState.NAME, io.jkvm.mmds.MmdsState.NAME));
-            serial = firstSaved == null ? new Serial16550(serialIrq, tx)
-                    : firstSaved.restore(SERIAL, Serial16550.State.class, s -> Serial16550.restore(serialIrq, tx, s));
+            uart = firstSaved == null ? new Serial16550(serialIrq, tx)
+                    : firstSaved.restore(DeviceManager.SERIAL, Serial16550.State.class, s -> Serial16550.restore(serialIrq, tx, s));
         } catch (RuntimeException e) {
             first.machine().close();
             throw e;
         }
-        this.uart = serial;
-        Serial16550 uart = serial;
-        ConsoleInput input = new ConsoleInput(console.in(), uart, console.interactive(), () -> {
+        ConsoleInput consoleInput = new ConsoleInput(console.in(), uart, console.interactive(), () -> {
             LOG.info("console escape: stopping the VM");
             stop();
         });
         boolean inputStarted = false;
+        DeviceManager.Shared shared = new DeviceManager.Shared(uart, console, counters, throttles, ioStats, input, vram, framebuffer);
         try (Kvm kvm = openKvm()) {
             List<CpuidEntry> supported = kvm.supportedCpuid();
+            MachineBuilder builder = new MachineBuilder(kvm, shared);
             while (true) {
                 Snapshots.Restored restore = pendingRestore;
                 pendingRestore = null;
-                try (Machine m = restore != null ? restore.machine()
-                        : Machine.create(kvm, new Machine.Options(config.cpus(), config.memoryBytes(), true, ramBacking),
-                                o -> io.jkvm.memory.GuestRam.allocate(o.memoryBytes(), o.ramBacking(), ksm));
-                        // Closed before the machine: the display's memory slot and dirty log go while the VM fd is open.
-                        Cleanup displayCleanup = this::detachDisplay) {
-                    if (ksm) {
-                        if (restore != null) {
-                            // A restored guest's RAM is a private file mapping: its copied-on-write pages are anonymous and merge.
-                            try {
-                                io.jkvm.memory.Ksm.enable(m.memory());
-                            } catch (IllegalStateException e) {
-                                throw new IOException(e.getMessage(), e);
-                            }
-                        }
-                        if (!io.jkvm.memory.Ksm.hostMerging()) {
-                            LOG.warn("--ksm: guest RAM is mergeable, but the host's ksmd is not running"
-                                    + " (echo 1 > /sys/kernel/mm/ksm/run)");
-                        }
-                    }
-                    if (trackDirtyPages) {
-                        // Before devices attach and states apply: whatever they write to guest RAM
-                        // after the restore differs from the snapshot's image, so it is logged.
-                        m.trackDirtyPages().setBaseline(restore != null);
-                    }
-                    SavedDevices saved = restore != null ? firstSaved : null;
-                    if (saved == null) {
-                        uart.reset();
-                    }
-                    // Confinement before the devices exist: their I/O threads, which parse what the guest
-                    // writes, are started by this thread and so inherit a per-thread Landlock domain
-                    // (ABI < 8). Everything attaching opens, a guest reboot opens again anyway.
-                    java.util.function.Consumer<VmConfig> hook = beforeFirstStart;
-                    if (hook != null) {
-                        beforeFirstStart = null;
-                        hook.accept(config);
-                    }
-                    wireDevices(m, uart, saved);
-                    virtio = attachVirtio(m, saved);
-                    attachDisplay(m, saved);
-                    if (saved != null) {
-                        saved.finish();
-                        LOG.info("resuming from a snapshot");
-                    } else {
-                        BootCpuState bsp = X86BootSetup.setup(m.memory(), new X86BootSetup.Config(config.memoryBytes(),
-                                config.cpus(), config.kernel(), config.initrd().orElse(null),
-                                kernelCommandLine(config.cmdline(), virtio.kernelParameters()),
-                                virtio.mmioWindows()));
-                        configureVcpus(m, supported, bsp);
-                    }
+                SavedDevices saved = restore != null ? firstSaved : null;
+                // Confinement before the devices exist: their I/O threads, which parse what the guest
+                // writes, are started by this thread and so inherit a per-thread Landlock domain
+                // (ABI < 8). Everything attaching opens, a guest reboot opens again anyway.
+                java.util.function.Consumer<VmConfig> hook = beforeFirstStart;
+                beforeFirstStart = null;
+                MachineBuilder.Settings settings = new MachineBuilder.Settings(ramBacking, ksm, trackDirtyPages,
+                        new X86VcpuSetup.CpuModel(supported, config.nested(), config.cpuTemplate()));
+                try (MachineBuilder.Built built = builder.build(config, settings, mmds, restore, saved, hook)) {
+                    Machine m = built.machine();
+                    devices = built.devices();
                     current = m;
                     if (quit) {
                         return new MachineExit(StopReason.STOPPED, "stop requested");
@@ -421,17 +339,16 @@ public final class LinuxVm {
                         startedNanos = System.nanoTime();
                     }
                     if (restore != null && !startPaused) {
-                        announceNets();
+                        built.devices().announceNets();
                     }
                     started.complete(null);
                     // With a virtio console, stdin belongs to hvc0; the UART only shows early output.
                     if (!inputStarted && !config.devices().virtioConsole()) {
                         inputStarted = true;
-                        input.start();
+                        consoleInput.start();
                     }
                     MachineExit exit = m.awaitExit();
                     current = null;
-                    keyboard = null;
                     synchronized (this) {
                         for (int i = 0; i < pastExits.length; i++) {
                             pastExits[i] += m.exitCount(i);
@@ -446,10 +363,6 @@ public final class LinuxVm {
                     return exit;
                 } finally {
                     current = null;
-                    if (virtio != null) {
-                        virtio.close();
-                        virtio = null;
-                    }
                 }
             }
         }
@@ -469,13 +382,9 @@ public final class LinuxVm {
      * ({@link #captureDeviceStates}) and takes them back if the migration fails.
      */
     public void setDiskLocks(boolean locked) throws IOException {
-        if (virtio == null) {
-            return;
-        }
-        for (VirtioTransportDevice d : virtioById.values()) {
-            if (d.device() instanceof io.jkvm.device.virtio.VirtioBlock b) {
-                b.image().setLocked(locked);
-            }
+        DeviceManager d = devices;
+        if (d != null) {
+            d.setDiskLocks(locked);
         }
     }
 
@@ -550,21 +459,17 @@ public final class LinuxVm {
     /** Stops every disk's write log (a migration ended, one way or another); harmless when none runs. */
     public void stopWriteLogs() {
         synchronized (limitsLock) {
-            Map<String, VirtioTransportDevice> byId = virtioById;
-            if (byId != null) {
-                for (VirtioTransportDevice fn : byId.values()) {
-                    if (fn.device() instanceof VirtioBlock block) {
-                        block.logWrites(null);
-                    }
-                }
+            DeviceManager d = devices;
+            if (d != null) {
+                d.stopWriteLogs();
             }
         }
     }
 
     /** The running virtio-blk function of disk {@code index} of {@code d} ({@code id} names it in the error). */
     private VirtioTransportDevice blockFunction(DeviceConfig d, int index, String id) {
-        Map<String, VirtioTransportDevice> byId = virtioById;
-        VirtioTransportDevice fn = byId == null ? null : byId.get(virtioIds(d).get(index));
+        DeviceManager running = devices;
+        VirtioTransportDevice fn = running == null ? null : running.function(DeviceManager.virtioIds(d).get(index));
         if (fn == null || !(fn.device() instanceof VirtioBlock)) {
             throw new IllegalArgumentException("no running drive '" + id + "'");
         }
@@ -653,25 +558,12 @@ public final class LinuxVm {
     /** Resumes the vCPUs, and device I/O if {@link #captureDeviceStates} stopped it. */
     public void resume() {
         Machine m = requireMachine();
-        if (virtio != null) {
-            virtioById.values().forEach(VirtioTransportDevice::resumeIo);
-        }
+        DeviceManager d = devices;
+        d.resumeIo();
         m.resume();
         if (announcePending) {
             announcePending = false;
-            announceNets();
-        }
-    }
-
-    /**
-     * The guest now runs behind TAPs it was never seen on (a restore, the destination of a
-     * migration): each NIC announces its MAC there, so bridges send its traffic here at once.
-     */
-    private void announceNets() {
-        for (VirtioTransportDevice d : virtioById.values()) {
-            if (d.device() instanceof VirtioNet net) {
-                net.announceSelf();
-            }
+            d.announceNets();
         }
     }
 
@@ -688,30 +580,17 @@ public final class LinuxVm {
             throw new IllegalStateException("pause the VM before capturing its device state");
         }
         if (config.devices().display() != null) {
-            throw new IllegalStateException(DISPLAY_ID + ": snapshots and migration of a VM with a display are not"
+            throw new IllegalStateException(DeviceManager.DISPLAY_ID + ": snapshots and migration of a VM with a display are not"
                     + " supported (its VRAM is not saved); start it without --display");
         }
-        Map<String, VirtioTransportDevice> functions = virtioById;
-        for (VirtioTransportDevice d : functions.values()) {
-            try {
-                d.suspendIo();
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(d + ": cannot make its writes durable: " + e.getMessage(), e);
-            }
-        }
+        List<DeviceState> deviceStates = devices.capture();
         List<DeviceState> out = new ArrayList<>();
         out.add(VmConfigState.capture(config));
-        DeviceCodecs codecs = DeviceStateFormat.CODECS;
         io.jkvm.mmds.MmdsBinding binding = mmds;
         if (binding != null) {
-            out.add(codecs.encode(io.jkvm.mmds.MmdsState.NAME, binding.state()));
+            out.add(DeviceStateFormat.CODECS.encode(io.jkvm.mmds.MmdsState.NAME, binding.state()));
         }
-        out.add(codecs.encode(SERIAL, uart.save()));
-        out.add(codecs.encode(I8042_ID, keyboard.save()));
-        out.add(codecs.encode(RTC, rtc.save()));
-        out.add(codecs.encode(ACPI_PM, acpiPm.save()));
-        out.add(codecs.encode(PCI_HOST, pciIo.save()));
-        functions.forEach((id, d) -> out.add(codecs.encode(id, d.save())));
+        out.addAll(deviceStates);
         return out;
     }
 
@@ -744,7 +623,7 @@ public final class LinuxVm {
      */
     public boolean sendCtrlAltDel() {
         requireMachine();
-        I8042 k = keyboard;
+        I8042 k = devices.keyboard();
         return k != null && k.injectCtrlAltDel();
     }
 
@@ -790,17 +669,14 @@ public final class LinuxVm {
         long uptime = since == 0 ? 0 : (System.nanoTime() - since) / 1_000_000;
         Map<String, IoStats.Snapshot> io = new TreeMap<>();
         ioStats.forEach((id, st) -> io.put(id, st.snapshot()));
-        return new VmMetrics(config.cpus(), uptime, exits, devices.snapshot(), boots, throttles.stats(),
+        return new VmMetrics(config.cpus(), uptime, exits, counters.snapshot(), boots, throttles.stats(),
                 io, ioOut, mmioWrite);
     }
 
-    /** The balloon's device id (snapshots, migration). */
-    static final String BALLOON_ID = "balloon0";
-
     /** The running balloon device, or null (none configured, or the guest is not running). */
     public VirtioBalloon balloon() {
-        VirtioTransportDevice fn = virtioById.get(BALLOON_ID);
-        return fn != null && fn.device() instanceof VirtioBalloon b ? b : null;
+        DeviceManager d = devices;
+        return d == null ? null : d.balloon();
     }
 
     /**
@@ -852,7 +728,7 @@ public final class LinuxVm {
             NetConfig n = nets.get(i);
             nets.set(i, new NetConfig(n.tap(), n.mac(), rx, tx));
             config = config.withDevices(d.withNets(nets));
-            String id = virtioIds(d).get(d.disks().size() + i);
+            String id = DeviceManager.virtioIds(d).get(d.disks().size() + i);
             throttles.rx(id).update(rx);
             throttles.tx(id).update(tx);
         }
@@ -871,273 +747,8 @@ public final class LinuxVm {
             int i = diskIndex(d, diskId);
             DiskConfig k = d.disks().get(i);
             setDisk(i, k.withRateLimit(limit));
-            throttles.disk(virtioIds(d).get(i)).update(limit);
+            throttles.disk(DeviceManager.virtioIds(d).get(i)).update(limit);
         }
         LOG.info("disk {}: rate limit {}", diskId, limit);
-    }
-
-    /** The platform devices, new for a boot or built from {@code saved} states (null when booting). */
-    private void wireDevices(Machine m, Serial16550 uart, SavedDevices saved) {
-        m.pio().register(Layout.COM1_PORT, Serial16550.REGISTER_COUNT, devices.counting("serial", uart));
-        Runnable kbdReset = () -> m.requestStop(StopReason.REBOOT, "guest reset through the i8042 keyboard controller");
-        I8042 kbd = saved == null ? new I8042(m.irqLine(Layout.I8042_KBD_IRQ), m.irqLine(Layout.I8042_AUX_IRQ), kbdReset)
-                : saved.restore(I8042_ID, I8042.State.class, s -> I8042.restore(m.irqLine(Layout.I8042_KBD_IRQ), m.irqLine(Layout.I8042_AUX_IRQ), kbdReset, s));
-        keyboard = kbd;
-        m.pio().register(Layout.I8042_PORT, 5, devices.counting("i8042", kbd));
-        long low = GuestRam.layout(config.memoryBytes()).get(0)[1];
-        long high = config.memoryBytes() - low;
-        CmosRtc clock = saved == null ? new CmosRtc(Clock.systemUTC(), low, high)
-                : saved.restore(RTC, CmosRtc.State.class, s -> CmosRtc.restore(Clock.systemUTC(), low, high, s));
-        rtc = clock;
-        m.pio().register(Layout.RTC_PORT, 2, devices.counting("rtc", clock));
-        Runnable powerOff = () -> m.requestStop(StopReason.POWER_OFF, "guest powered off (ACPI S5)");
-        Runnable acpiReset = () -> m.requestStop(StopReason.REBOOT, "guest reset through the ACPI reset register");
-        AcpiPmDevice pm = saved == null ? new AcpiPmDevice(powerOff, acpiReset)
-                : saved.restore(ACPI_PM, AcpiPmDevice.State.class, s -> AcpiPmDevice.restore(powerOff, acpiReset, s));
-        acpiPm = pm;
-        m.pio().register(Layout.ACPI_PM_PORT, 3, devices.counting("acpi_pm", pm));
-        PciRoot root = new PciRoot();
-        pci = root;
-        pciIo = saved == null ? new PciConfigIo(root)
-                : saved.restore(PCI_HOST, PciConfigIo.State.class, s -> PciConfigIo.restore(root, s));
-        m.pio().register(Layout.PCI_CONFIG_PORT, 8, devices.counting("pci_config", pciIo));
-        // Port 0x80 is the POST/delay port Linux writes to for I/O delays: accept silently.
-        m.pio().register(0x80, 1, Sink.INSTANCE);
-    }
-
-    /**
-     * The virtio devices, on the configured transport ({@link VirtioAttachment}): PCI bus 0 from
-     * slot 1 (Linux uses MSI-X), or virtio-mmio windows the command line declares. With
-     * {@code saved} states, each is rebuilt from the state saved under its id
-     * ({@link #virtioIds}) around a device opened from this configuration's host resources.
-     */
-    private VirtioAttachment attachVirtio(Machine m, SavedDevices saved) throws IOException {
-        DeviceConfig d = config.devices();
-        VirtioAttachment v = VirtioAttachment.of(config.virtioTransport(), m, pci);
-        Map<String, VirtioTransportDevice> byId = new LinkedHashMap<>();
-        List<String> ids = virtioIds(d);
-        try {
-            int index = 0;
-            for (DiskConfig disk : d.disks()) {
-                String id = ids.get(index);
-                Throttle limit = throttles.disk(id);
-                IoStats stats = ioStats(id);
-                attach(v, saved, byId, id, index++, st -> st == null ? VirtioBlock.open(disk, limit, stats)
-                        : VirtioBlock.restore(disk, limit, stats, VirtioDevice.stateOf(st, VirtioBlock.State.class, id)));
-            }
-            for (NetConfig net : d.nets()) {
-                String id = ids.get(index);
-                attach(v, saved, byId, id, index++,
-                        st -> new VirtioNet(Tap.open(net.tap()), net.mac(), throttles.rx(id), throttles.tx(id), ioStats("tap/" + net.tap()),
-                                mmds == null ? null : mmds.stackFor(net.tap())));
-            }
-            if (d.rng()) {
-                attach(v, saved, byId, ids.get(index), index++, st -> new VirtioRng());
-            }
-            if (d.virtioConsole()) {
-                attach(v, saved, byId, ids.get(index), index++, st -> new VirtioConsole(console.in(), console.out(), 80, 25));
-            }
-            if (d.vsock() != null) {
-                VsockConfig vs = d.vsock();
-                attach(v, saved, byId, ids.get(index), index++, st -> new VirtioVsock(vs.guestCid(), vs.udsPath()));
-            }
-            if (d.balloon() != null) {
-                io.jkvm.config.BalloonConfig b = d.balloon();
-                attach(v, saved, byId, ids.get(index), index++,
-                        st -> new VirtioBalloon(b.amountMib(), b.deflateOnOom(), b.statsIntervalS()));
-            }
-            if (d.display() != null) {
-                // Input for display clients (virtio 1.2 §5.8): absolute pointer, so a VNC or browser
-                // pointer lands where it is shown, with no grab; the i8042 keyboard stays too.
-                io.jkvm.device.virtio.input.VirtioInput keyboard = io.jkvm.device.virtio.input.VirtioInput.keyboard();
-                io.jkvm.device.virtio.input.VirtioInput tablet = io.jkvm.device.virtio.input.VirtioInput.tablet();
-                attach(v, saved, byId, ids.get(index), index++, st -> keyboard);
-                attach(v, saved, byId, ids.get(index), index++, st -> tablet);
-                input.switchTo(io.jkvm.device.virtio.input.VirtioInput.inputSink(keyboard, tablet));
-            }
-        } catch (IOException | RuntimeException e) {
-            v.close();
-            throw e;
-        }
-        virtioById = java.util.Collections.unmodifiableMap(byId);
-        return v;
-    }
-
-    /** Device id of the display in error messages (snapshots refuse a VM with one). */
-    static final String DISPLAY_ID = "display";
-
-    /**
-     * The bochs-display function after the virtio ones (its slot does not move theirs), its VRAM
-     * a KVM memory slot of its own above guest RAM's, its EDID offering the configured mode.
-     */
-    private void attachDisplay(Machine m, SavedDevices saved) {
-        io.jkvm.config.DisplayConfig dc = config.devices().display();
-        if (dc == null) {
-            return;
-        }
-        if (saved != null) {
-            throw new SnapshotException(DISPLAY_ID + ": a VM with a display cannot be restored from a snapshot or migration"
-                    + " (its VRAM is not saved)");
-        }
-        io.jkvm.device.display.KvmVramMapping mapping = new io.jkvm.device.display.KvmVramMapping(m.vm(), m.allocateMemorySlot(), vram);
-        io.jkvm.device.display.BochsDisplay dev;
-        try {
-            dev = new io.jkvm.device.display.BochsDisplay(vram, mapping, m.mmio(),
-                    io.jkvm.device.display.Edid.forMode(dc.width(), dc.height()));
-            pci.add(dev);
-        } catch (RuntimeException e) {
-            mapping.close();
-            throw e;
-        }
-        display = dev;
-        framebuffer.attach(dev);
-    }
-
-    /** A per-boot teardown step that throws nothing checked. */
-    private interface Cleanup extends AutoCloseable {
-        @Override
-        void close();
-    }
-
-    /** Takes the current machine's display away from the framebuffer and deletes its memory slot (idempotent). */
-    private void detachDisplay() {
-        input.switchTo(io.jkvm.display.InputSink.NONE); // the machine's input devices go with it
-        io.jkvm.device.display.BochsDisplay dev = display;
-        if (dev != null) {
-            display = null;
-            framebuffer.detach(dev);
-            dev.close();
-        }
-    }
-
-    private IoStats ioStats(String deviceId) {
-        return ioStats.computeIfAbsent(deviceId, k -> new IoStats());
-    }
-
-    private static void attach(VirtioAttachment v, SavedDevices saved, Map<String, VirtioTransportDevice> byId, String id,
-            int index, VirtioAttachment.DeviceOpener opener) throws IOException {
-        byId.put(id, v.attach(id, index, opener, saved));
-    }
-
-    /** The configured command line, then what the transport needs the guest to know (virtio-mmio's device= parameters). */
-    static String kernelCommandLine(String configured, String transportParameters) {
-        return transportParameters.isEmpty() ? configured
-                : configured.isEmpty() ? transportParameters : configured + " " + transportParameters;
-    }
-
-    /**
-     * The device ids of the virtio functions, in slot order: a disk's drive_id ("drive/ID"; a
-     * disk configured without one is "diskN", N its position among the disks), a network
-     * interface's guest MAC ("net/MAC", which live migration keeps), "rng0", "console0", "vsock0", "balloon0",
-     * and with a display "keyboard0" and "tablet0".
-     */
-    static List<String> virtioIds(DeviceConfig d) {
-        List<String> ids = new ArrayList<>();
-        for (int i = 0; i < d.disks().size(); i++) {
-            String id = d.disks().get(i).id();
-            ids.add(id != null ? "drive/" + id : "disk" + i);
-        }
-        for (NetConfig n : d.nets()) {
-            ids.add("net/" + n.mac());
-        }
-        if (d.rng()) {
-            ids.add("rng0");
-        }
-        if (d.virtioConsole()) {
-            ids.add("console0");
-        }
-        if (d.vsock() != null) {
-            ids.add("vsock0");
-        }
-        if (d.balloon() != null) {
-            ids.add(BALLOON_ID);
-        }
-        if (d.display() != null) {
-            ids.add("keyboard0");
-            ids.add("tablet0");
-        }
-        return ids;
-    }
-
-    /** An MSR's value on a fresh vCPU, which a CPU template's modifier starts from. */
-    private static long currentMsr(VcpuFd v, int addr) {
-        List<MsrEntry> got = v.getMsrs(new int[] {addr});
-        if (got.isEmpty()) {
-            throw new IllegalStateException(String.format(
-                    "the CPU template changes MSR %#x, which KVM cannot read on this host", addr));
-        }
-        return got.getFirst().data();
-    }
-
-    private void configureVcpus(Machine m, List<CpuidEntry> supported, BootCpuState bsp) {
-        // Leaf 1 ECX[24] (TSC-deadline timer, KVM_CAP_TSC_DEADLINE_TIMER) stays clear although QEMU
-        // and Firecracker set it: lab runs with it set saw the lab machine stop twice in ~30 boots,
-        // unexplained. It goes in once measured against the lab.
-        CpuidBuilder cpuid = new CpuidBuilder(supported, config.nested());
-        io.jkvm.arch.x86.cpuid.CpuTemplate template = config.cpuTemplate();
-        for (int cap : template.kvmCapabilities()) {
-            if (m.kvm().checkExtension(cap) <= 0) {
-                throw new IllegalStateException("the CPU template needs KVM capability " + cap + ", which this host lacks");
-            }
-        }
-        for (VcpuFd v : m.vcpus()) {
-            // The template after CpuidBuilder (topology, hypervisor bit) and before KVM_SET_CPUID2;
-            // its MSRs after KVM_SET_CPUID2, which decides which MSRs KVM accepts (api.rst).
-            v.setCpuid(template.applyToCpuid(cpuid.forVcpu(v.id(), config.cpus())));
-            v.setMsrs(template.applyToMsrs(BootMsrs.entries(), addr -> currentMsr(v, addr)));
-            // x87 and SSE control words as after FNINIT / reset (Intel SDM 9.1.1).
-            StructBuffer fpu = v.getFpu();
-            fpu.u16(KvmStructs.Fpu.FCW, 0x37f);
-            fpu.u32(KvmStructs.Fpu.MXCSR, 0x1f80);
-            v.setFpu(fpu);
-            // LINT0 as ExtINT (the 8259 behind the local APIC), LINT1 as NMI: the virtual-wire
-            // setup of a PC (MP spec 3.6.2.2), which Linux expects before switching to the IOAPIC.
-            StructBuffer lapic = v.getLapic();
-            lapic.u32(KvmStructs.Lapic.LVT_LINT0, (lapic.u32(KvmStructs.Lapic.LVT_LINT0) & ~0x700 & ~0x10000) | 0x700);
-            lapic.u32(KvmStructs.Lapic.LVT_LINT1, (lapic.u32(KvmStructs.Lapic.LVT_LINT1) & ~0x700 & ~0x10000) | 0x400);
-            v.setLapic(lapic);
-        }
-        VcpuFd boot = m.vcpus().get(0);
-        Sregs s = boot.getSregs();
-        s.cs(seg(bsp.cs()));
-        s.segment(KvmStructs.Sregs.DS, seg(bsp.ds()));
-        s.segment(KvmStructs.Sregs.ES, seg(bsp.es()));
-        s.segment(KvmStructs.Sregs.FS, seg(bsp.fs()));
-        s.segment(KvmStructs.Sregs.GS, seg(bsp.gs()));
-        s.segment(KvmStructs.Sregs.SS, seg(bsp.ss()));
-        s.tr(seg(bsp.tr()));
-        s.ldt(seg(bsp.ldt()));
-        s.gdt(bsp.gdt().base(), bsp.gdt().limit());
-        s.idt(bsp.idt().base(), bsp.idt().limit());
-        s.cr0(bsp.cr0());
-        s.cr3(bsp.cr3());
-        s.cr4(bsp.cr4());
-        s.efer(bsp.efer());
-        boot.setSregs(s);
-        Regs r = new Regs();
-        r.rip(bsp.rip());
-        r.rsi(bsp.rsi());
-        r.rbx(bsp.rbx());
-        r.rsp(bsp.rsp());
-        r.rbp(bsp.rsp());
-        r.rflags(bsp.rflags());
-        boot.setRegs(r);
-    }
-
-    private static Sregs.Seg seg(Segment s) {
-        return new Sregs.Seg(s.base(), (int) s.limit(), s.selector(), s.type(), s.present(), s.dpl(), s.db(),
-                s.s(), s.l(), s.g(), s.avl(), s.unusable());
-    }
-
-    /** Reads as zero, ignores writes, never logs. */
-    private enum Sink implements BusDevice {
-        INSTANCE;
-
-        public long read(long offset, int size) {
-            return 0;
-        }
-
-        public void write(long offset, int size, long value) {
-        }
     }
 }

@@ -25,8 +25,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 
@@ -83,10 +81,9 @@ public final class Machine implements AutoCloseable {
     private boolean started;
     /** Set (under lock) before the vCPU and VM fds are closed: no report may touch them then. */
     private boolean closed;
-    /** Percentage of wall time each vCPU thread sleeps between KVM_RUNs (migration auto-converge). */
-    private volatile int throttlePercent;
+    /** Migration auto-converge: the hook around each vCPU's KVM_RUN. */
+    private final VcpuThrottle throttle = new VcpuThrottle(this::kickAll);
     private volatile DirtyTracker dirtyTracker;
-    private Thread throttleTicker;
     private volatile VcpuPlacement placement = VcpuPlacement.NONE;
     /** The next KVM memory slot {@link #allocateMemorySlot} hands out; guarded by this. */
     private int nextMemorySlot;
@@ -307,66 +304,15 @@ public final class Machine implements AutoCloseable {
 
     /**
      * Slows the guest down for live migration's auto-converge: each vCPU thread sleeps
-     * {@code percent}% of wall time between KVM_RUNs (0 = full speed, at most 99). Sleeping happens
-     * outside every lock, and while throttled a ticker kicks the vCPUs every 10 ms so a guest that
-     * never exits to userspace is throttled too.
+     * {@code percent}% of wall time between KVM_RUNs (0 = full speed, at most 99; see
+     * {@link VcpuThrottle}).
      */
     public void setThrottle(int percent) {
-        if (percent < 0 || percent > 99) {
-            throw new IllegalArgumentException("throttle must be 0..99 percent, got " + percent);
-        }
-        synchronized (lock) {
-            throttlePercent = percent;
-            if (percent > 0 && throttleTicker == null) {
-                throttleTicker = Thread.ofPlatform().name("vcpu-throttle").daemon(true).start(this::throttleTick);
-            }
-        }
+        throttle.set(percent);
     }
 
     public int throttle() {
-        return throttlePercent;
-    }
-
-    private void throttleTick() {
-        try {
-            while (true) {
-                synchronized (lock) {
-                    // Decided under the lock setThrottle takes, so a new throttle never misses its ticker.
-                    if (throttlePercent == 0 || stopping) {
-                        throttleTicker = null;
-                        return;
-                    }
-                }
-                Thread.sleep(10); // a timer, not synchronization: it only bounds the time between kicks
-                kickAll();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            synchronized (lock) {
-                throttleTicker = null;
-            }
-        }
-    }
-
-    /**
-     * Throttling after a KVM_RUN that lasted {@code ranNanos}: to run (100 - p)% of the time a
-     * vCPU owes p / (100 - p) ns of sleep per ns run. The debt is paid in sleeps of at least 1 ms,
-     * so a guest that exits every few microseconds is slowed by p%, not by a sleep per exit.
-     * Returns the debt still owed.
-     */
-    private long throttleAfterRun(VcpuActivity activity, long ranNanos, long owed) {
-        int p = throttlePercent;
-        if (p == 0 || stopping) {
-            return 0;
-        }
-        owed += ranNanos * p / (100 - p);
-        if (owed >= 1_000_000L) {
-            activity.enter(VcpuActivity.Phase.THROTTLED);
-            LockSupport.parkNanos(Math.min(owed, TimeUnit.MILLISECONDS.toNanos(100)));
-            activity.enter(VcpuActivity.Phase.HANDLING_EXIT);
-            return 0;
-        }
-        return owed;
+        return throttle.percent();
     }
 
     /**
@@ -446,6 +392,7 @@ public final class Machine implements AutoCloseable {
             stopping = true;
             lock.notifyAll();
         }
+        throttle.stop();
         kickAll();
     }
 
@@ -529,7 +476,7 @@ public final class Machine implements AutoCloseable {
         try {
             fd.bindToCurrentThread();
             Vcpu vcpu = new Vcpu(this, fd, exits);
-            long throttleDebt = 0;
+            VcpuThrottle.Meter throttled = throttle.meter(activity);
             while (true) {
                 // Clear before checking the flags: a kick that lands after the check leaves its
                 // signal pending, so the next KVM_RUN returns at once.
@@ -546,14 +493,12 @@ public final class Machine implements AutoCloseable {
                     park(fd);
                     continue;
                 }
-                // Timed only while throttled: two clock reads per exit are not free on the hot path.
-                boolean throttled = throttlePercent > 0;
-                long t0 = throttled ? System.nanoTime() : 0;
+                throttled.beforeRun();
                 activity.enter(VcpuActivity.Phase.IN_KVM_RUN);
                 int reason = fd.run();
                 activity.enter(VcpuActivity.Phase.HANDLING_EXIT);
                 activity.countExit(reason);
-                throttleDebt = throttled ? throttleAfterRun(activity, System.nanoTime() - t0, throttleDebt) : 0;
+                throttled.afterRun();
                 if (!vcpu.handleExit(reason)) {
                     break;
                 }

@@ -22,9 +22,9 @@ class BalloonSlotTest {
     @Test
     void theBalloonComesLastAsBalloon0AndCounts() {
         DeviceConfig d = new DeviceConfig(List.of(), List.of(), true, false, new VsockConfig(3, Path.of("/run/v.sock")), BALLOON);
-        assertThat(LinuxVm.virtioIds(d)).containsExactly("rng0", "vsock0", "balloon0");
+        assertThat(DeviceManager.virtioIds(d)).containsExactly("rng0", "vsock0", "balloon0");
         assertThat(d.count()).isEqualTo(3);
-        assertThat(LinuxVm.virtioIds(d.withBalloon(null))).doesNotContain("balloon0");
+        assertThat(DeviceManager.virtioIds(d.withBalloon(null))).doesNotContain("balloon0");
         assertThat(d.withVsock(null).balloon()).as("withVsock keeps the balloon").isEqualTo(BALLOON);
     }
 
@@ -32,7 +32,7 @@ class BalloonSlotTest {
     void aDisplayBringsAKeyboardAndATabletLast() {
         DeviceConfig d = new DeviceConfig(List.of(), List.of(), true, false, null, BALLOON)
                 .withDisplay(io.jkvm.config.DisplayConfig.DEFAULT);
-        assertThat(LinuxVm.virtioIds(d)).containsExactly("rng0", "balloon0", "keyboard0", "tablet0");
+        assertThat(DeviceManager.virtioIds(d)).containsExactly("rng0", "balloon0", "keyboard0", "tablet0");
         assertThat(d.count()).isEqualTo(4);
     }
 

@@ -236,7 +236,7 @@ class DeviceStateFormatTest {
         DeviceConfig d = new DeviceConfig(List.of(new DiskConfig(Path.of("/a.img"), false, "rootfs"),
                 new DiskConfig(Path.of("/b.img"), true, null)),
                 List.of(new NetConfig("tap0", MacAddress.parse("52:54:00:12:34:56"))), true, true);
-        assertThat(LinuxVm.virtioIds(d)).containsExactly("drive/rootfs", "disk1", "net/52:54:00:12:34:56", "rng0", "console0");
+        assertThat(DeviceManager.virtioIds(d)).containsExactly("drive/rootfs", "disk1", "net/52:54:00:12:34:56", "rng0", "console0");
         MacAddress mac = MacAddress.parse("52:54:00:12:34:56");
         assertThatThrownBy(() -> new DeviceConfig(List.of(), List.of(new NetConfig("tap0", mac), new NetConfig("tap1", mac)),
                 false, false)).isInstanceOf(io.jkvm.config.ConfigException.class).hasMessageContaining("the same MAC");

@@ -22,8 +22,8 @@ class VsockSlotTest {
     void theVsockFunctionComesLastAsVsock0() {
         DeviceConfig d = new DeviceConfig(List.of(), List.of(new NetConfig("tap0", MacAddress.parse("52:54:00:12:34:56"))),
                 true, true, VSOCK);
-        assertThat(LinuxVm.virtioIds(d)).containsExactly("net/52:54:00:12:34:56", "rng0", "console0", "vsock0");
-        assertThat(LinuxVm.virtioIds(d.withVsock(null))).doesNotContain("vsock0");
+        assertThat(DeviceManager.virtioIds(d)).containsExactly("net/52:54:00:12:34:56", "rng0", "console0", "vsock0");
+        assertThat(DeviceManager.virtioIds(d.withVsock(null))).doesNotContain("vsock0");
     }
 
     @Test
