@@ -12,6 +12,8 @@ final class SocketPairBackend implements NetBackend {
     final int deviceFd;
     final int peerFd;
     volatile boolean csum;
+    volatile boolean tso4;
+    volatile boolean tso6;
 
     SocketPairBackend() {
         int[] fds = Native.socketpair(Native.AF_UNIX, Native.SOCK_SEQPACKET | Native.SOCK_NONBLOCK | Native.SOCK_CLOEXEC, 0);
@@ -27,6 +29,8 @@ final class SocketPairBackend implements NetBackend {
     @Override
     public boolean setOffloads(boolean csum, boolean tso4, boolean tso6) {
         this.csum = csum;
+        this.tso4 = tso4;
+        this.tso6 = tso6;
         return true;
     }
 
