@@ -35,11 +35,7 @@ class ApiLabTest {
         initrd = DefaultImage.ensure(kernel);
     }
 
-    /*
-     * The config-file VM, the second boot in this lab machine, has one vCPU: a 2-vCPU guest booted
-     * after another VM in the same TCG-emulated lab machine has been seen to stall a vCPU (see
-     * LinuxBootLabTest); the API VM before it has two.
-     */
+    /* Both VMs, the API's and the config file's after it in the same lab machine, have two vCPUs. */
     @Test
     void curlConfiguresBootsPausesResumesAndCtrlAltDelsLinuxAndTheConfigFileBootsItToo() throws IOException {
         String jkvm = JkvmCommand.shell();
@@ -101,7 +97,7 @@ class ApiLabTest {
                 cat > $D/vm.json <<EOF
                 {"boot-source": {"kernel_image_path": "%2$s", "initrd_path": "%3$s",
                                  "boot_args": "console=ttyS0 reboot=k panic=1 quiet jkvm.demo"},
-                 "machine-config": {"vcpu_count": 1, "mem_size_mib": 256}}
+                 "machine-config": {"vcpu_count": 2, "mem_size_mib": 256}}
                 EOF
                 %1$s run --config-file $D/vm.json --no-api >$D/serial2.out 2>$D/err2 </dev/null
                 echo "@@config-exit=$?"

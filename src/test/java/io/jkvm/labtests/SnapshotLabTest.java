@@ -19,7 +19,7 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Lab: a Linux guest with an ext4 root on virtio-blk counts, printing each number on the serial
+ * Lab: a Linux guest with two vCPUs and an ext4 root on virtio-blk counts, printing each number on the serial
  * console and appending it (synced) to a file on the disk. Over the API it is paused and
  * snapshotted, its VMM is killed, and a new VMM process loads the snapshot with resume_vm: the
  * count continues on the console from where it stopped and the file keeps growing. A copy of
@@ -44,6 +44,7 @@ class SnapshotLabTest {
             #!/bin/busybox sh
             /bin/busybox --install -s /bin
             export PATH=/bin
+            echo "guest-cpus=$(grep -c ^processor /proc/cpuinfo) online"
             i=0
             while true; do
               i=$((i+1))
@@ -75,13 +76,14 @@ class SnapshotLabTest {
                 jkvm + " run --api-sock $S --snapshot-key $D/key --id snap1 --virtio-transport mmio </dev/null > $L/s1.log 2> $L/v1.err &",
                 "vm=$!",
                 "await '[ -S $S ]' $vm 'grown $L/v1.err' || say no api socket",
-                "c PUT /machine-config '{\"vcpu_count\": 1, \"mem_size_mib\": 128}'",
+                "c PUT /machine-config '{\"vcpu_count\": 2, \"mem_size_mib\": 128}'",
                 "c PUT /boot-source '{\"kernel_image_path\": \"" + kernel + "\", \"initrd_path\": \"" + initrd
                         + "\", \"boot_args\": \"" + bootArgs + "\"}'",
                 "c PUT /drives/rootfs '{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk
                         + "\", \"is_root_device\": true, \"is_read_only\": false}'",
                 "c PUT /actions '{\"action_type\": \"InstanceStart\"}'",
                 "await 'grep -qa \"tick 4\" $L/s1.log' $vm 'grown $L/s1.log' && say counting || say not counting",
+                "echo \"@@$(grep -ao 'guest-cpus=[0-9]* online' $L/s1.log)\"",
                 "c PUT /snapshot/create '{\"snapshot_type\": \"Full\", \"snapshot_path\": \"'$L'/vm.state\", \"mem_file_path\": \"'$L'/vm.mem\"}'",
                 "c PATCH /vm '{\"state\": \"Paused\"}'",
                 "c PUT /snapshot/create '{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"'$L'/vm.state\", \"mem_file_path\": \"'$L'/vm.mem\"}'",
@@ -131,6 +133,7 @@ class SnapshotLabTest {
         System.out.println(context);
         assertThat(r.labFailed()).as(r.error() + "\n" + context + "\n--- L1 console ---\n" + r.console()).isFalse();
         assertThat(out).as(context).contains("@@PUT /actions -> 204");
+        assertThat(out).as(context).contains("@@guest-cpus=2 online");
         assertThat(out).as(context).contains("@@PUT /snapshot/create -> 400 {\"fault_message\":\"the microVM must be paused");
         assertThat(out).as(context).contains("@@PUT /snapshot/create -> 400 {\"fault_message\":\"snapshot_type 'Diff'");
         assertThat(out).as(context).contains("@@PUT /snapshot/create -> 204");
