@@ -27,9 +27,9 @@ class VirtioNetTest {
             long f = VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VirtioNet.F_MAC)
                     | VirtioFeatures.bit(VirtioNet.F_GUEST_CSUM);
             assertThat(drv.negotiate(f)).isTrue();
-            DriverQueue rx = drv.setupQueue(VirtioNet.RX, 0x1000, 16, VirtioPciDevice.NO_VECTOR);
-            DriverQueue tx = drv.setupQueue(VirtioNet.TX, 0x3000, 16, VirtioPciDevice.NO_VECTOR);
-            drv.driverOk();
+            Queues queues = Queues.start(drv);
+            DriverQueue rx = queues.rx();
+            DriverQueue tx = queues.tx();
             assertThat(be.csum).as("GUEST_CSUM enables checksum offload on the backend").isTrue();
 
             // TX: header and payload split over two readable buffers, gathered into one frame.
@@ -71,9 +71,8 @@ class VirtioNetTest {
         try (VirtioDriver drv = new VirtioDriver(new VirtioNet(be, MAC))) {
             long f = VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VirtioNet.F_MRG_RXBUF);
             assertThat(drv.negotiate(f)).isTrue();
-            DriverQueue rx = drv.setupQueue(VirtioNet.RX, 0x1000, 16, VirtioPciDevice.NO_VECTOR);
-            drv.setupQueue(VirtioNet.TX, 0x3000, 16, VirtioPciDevice.NO_VECTOR);
-            drv.driverOk();
+            Queues queues = Queues.start(drv);
+            DriverQueue rx = queues.rx();
             for (int i = 0; i < 4; i++) {
                 rx.setDesc(i, 0x8000 + 1024L * i, 1024, Virtqueue.F_WRITE, 0);
                 rx.publish(i);
@@ -89,6 +88,16 @@ class VirtioNetTest {
             be.send(frame(40, (byte) 0x44));
             drv.awaitUsed(rx, 3);
             assertThat(rx.usedElem(2)).containsExactly(2, VirtioNet.HDR + 40);
+        }
+    }
+
+    /** Both queues set up (16 entries each, no MSI-X vector) and DRIVER_OK written, after the features were negotiated. */
+    private record Queues(DriverQueue rx, DriverQueue tx) {
+        static Queues start(VirtioDriver drv) {
+            DriverQueue rx = drv.setupQueue(VirtioNet.RX, 0x1000, 16, VirtioPciDevice.NO_VECTOR);
+            DriverQueue tx = drv.setupQueue(VirtioNet.TX, 0x3000, 16, VirtioPciDevice.NO_VECTOR);
+            drv.driverOk();
+            return new Queues(rx, tx);
         }
     }
 
@@ -124,18 +133,14 @@ class VirtioNetTest {
         SocketPairBackend alone = new SocketPairBackend();
         try (VirtioDriver drv = new VirtioDriver(new VirtioNet(alone, MAC))) {
             drv.negotiate(features(VirtioNet.F_GUEST_TSO4));
-            drv.setupQueue(VirtioNet.RX, 0x1000, 16, VirtioPciDevice.NO_VECTOR);
-            drv.setupQueue(VirtioNet.TX, 0x3000, 16, VirtioPciDevice.NO_VECTOR);
-            drv.driverOk();
+            Queues.start(drv);
             assertThat(alone.csum).isFalse();
             assertThat(alone.tso4).isFalse();
         }
         SocketPairBackend both = new SocketPairBackend();
         try (VirtioDriver drv = new VirtioDriver(new VirtioNet(both, MAC))) {
             assertThat(drv.negotiate(features(VirtioNet.F_GUEST_CSUM, VirtioNet.F_GUEST_TSO4, VirtioNet.F_GUEST_TSO6))).isTrue();
-            drv.setupQueue(VirtioNet.RX, 0x1000, 16, VirtioPciDevice.NO_VECTOR);
-            drv.setupQueue(VirtioNet.TX, 0x3000, 16, VirtioPciDevice.NO_VECTOR);
-            drv.driverOk();
+            Queues.start(drv);
             assertThat(both.csum).isTrue();
             assertThat(both.tso4).isTrue();
             assertThat(both.tso6).isTrue();
@@ -148,9 +153,8 @@ class VirtioNetTest {
         VirtioNet net = new VirtioNet(be, MAC);
         try (VirtioDriver drv = new VirtioDriver(net)) {
             drv.negotiate(features());
-            drv.setupQueue(VirtioNet.RX, 0x1000, 16, VirtioPciDevice.NO_VECTOR);
-            DriverQueue tx = drv.setupQueue(VirtioNet.TX, 0x3000, 16, VirtioPciDevice.NO_VECTOR);
-            drv.driverOk();
+            Queues queues = Queues.start(drv);
+            DriverQueue tx = queues.tx();
             byte[][] frames = {frame(60, (byte) 1), frame(8, (byte) 2), frame(1500, (byte) 3)};
             for (int i = 0; i < frames.length; i++) {
                 if (i == 1) {
@@ -179,9 +183,8 @@ class VirtioNetTest {
         VirtioNet net = new VirtioNet(be, MAC);
         try (VirtioDriver drv = new VirtioDriver(net)) {
             drv.negotiate(features());
-            drv.setupQueue(VirtioNet.RX, 0x1000, 16, VirtioPciDevice.NO_VECTOR);
-            DriverQueue tx = drv.setupQueue(VirtioNet.TX, 0x3000, 16, VirtioPciDevice.NO_VECTOR);
-            drv.driverOk();
+            Queues queues = Queues.start(drv);
+            DriverQueue tx = queues.tx();
             byte[] big = frame(1500, (byte) 0x55);
             drv.gm.memory.write(0x8000, big, 0, big.length);
             // Nobody reads the TAP's other end: its buffer (a few hundred KiB) fills up.
@@ -206,9 +209,8 @@ class VirtioNetTest {
         SocketPairBackend be = new SocketPairBackend();
         try (VirtioDriver drv = new VirtioDriver(new VirtioNet(be, MAC))) {
             drv.negotiate(features());
-            DriverQueue rx = drv.setupQueue(VirtioNet.RX, 0x1000, 16, VirtioPciDevice.NO_VECTOR);
-            drv.setupQueue(VirtioNet.TX, 0x3000, 16, VirtioPciDevice.NO_VECTOR);
-            drv.driverOk();
+            Queues queues = Queues.start(drv);
+            DriverQueue rx = queues.rx();
             rx.setDesc(0, 0x8000, 8, Virtqueue.F_WRITE, 0);
             rx.publish(0);
             rx.setDesc(1, 0x9000, 2048, Virtqueue.F_WRITE, 0);
@@ -227,9 +229,8 @@ class VirtioNetTest {
         SocketPairBackend be = new SocketPairBackend();
         try (VirtioDriver drv = new VirtioDriver(new VirtioNet(be, MAC))) {
             drv.negotiate(features(VirtioNet.F_MRG_RXBUF));
-            DriverQueue rx = drv.setupQueue(VirtioNet.RX, 0x1000, 16, VirtioPciDevice.NO_VECTOR);
-            drv.setupQueue(VirtioNet.TX, 0x3000, 16, VirtioPciDevice.NO_VECTOR);
-            drv.driverOk();
+            Queues queues = Queues.start(drv);
+            DriverQueue rx = queues.rx();
             // The device reads a frame before it knows its size, so it first gathers room for the
             // largest one (1518 bytes and the header): 1024 bytes are not enough even for 76.
             rx.setDesc(0, 0x8000, 1024, Virtqueue.F_WRITE, 0);
