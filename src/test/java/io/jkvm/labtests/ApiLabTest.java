@@ -62,7 +62,7 @@ class ApiLabTest {
                   echo "@@no-socket"; cat $D/vmm.err; kill $P; exit 1; fi
                 echo "@@state-before $(curl -s --unix-socket $S http://localhost/)"
                 c PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
-                c PUT /boot-source '{"kernel_image_path": "%2$s", "initrd_path": "%3$s", "boot_args": "console=ttyS0 reboot=k panic=1"}'
+                c PUT /boot-source '{"kernel_image_path": "%2$s", "initrd_path": "%3$s", "boot_args": "console=ttyS0 reboot=k panic=1 quiet"}'
                 # Kata's sandbox: eight empty placeholder drives it patches later, so the scratch drive is the
                 # ninth virtio-mmio device, on GSI 16 (past the ISA-range inputs).
                 for i in 0 1 2 3 4 5 6 7; do : > $D/drive_$i.img

@@ -61,7 +61,7 @@ class BalloonLabTest {
                 g() { printf '%%s\\n' "$2 | sed 's/^/@@$1 /'" >&3; await "grep -q '^@@$1 [^/]' $D/serial.out" $P "grown $D/serial.out"; }
                 if ! await '[ -S $S ]' $P 'grown $D/vmm.err'; then echo "@@no-socket"; cat $D/vmm.err; exit 1; fi
                 c PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
-                c PUT /boot-source '{"kernel_image_path": "%2$s", "initrd_path": "%3$s", "boot_args": "console=ttyS0 reboot=k panic=1"}'
+                c PUT /boot-source '{"kernel_image_path": "%2$s", "initrd_path": "%3$s", "boot_args": "console=ttyS0 reboot=k panic=1 quiet"}'
                 c PUT /balloon '{"amount_mib": 0, "deflate_on_oom": false, "stats_polling_interval_s": 1}'
                 c GET /balloon
                 c PATCH /balloon '{"amount_mib": 64}'

@@ -77,7 +77,7 @@ class DisplayLabTest {
     private static String vmJson(Path root) {
         return """
                 {"boot-source": {"kernel_image_path": "%s", "initrd_path": "%s",
-                   "boot_args": "console=tty0 console=ttyS0 reboot=k panic=1 consoleblank=0 root=/dev/vda init=/sbin/init"},
+                   "boot_args": "console=tty0 console=ttyS0 reboot=k panic=1 quiet consoleblank=0 root=/dev/vda init=/sbin/init"},
                  "machine-config": {"vcpu_count": 2, "mem_size_mib": 256},
                  "drives": [{"drive_id": "root", "path_on_host": "%s", "is_root_device": true, "is_read_only": false}]}
                 """.formatted(kernel, initrd, root);

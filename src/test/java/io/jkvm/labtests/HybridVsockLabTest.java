@@ -117,7 +117,7 @@ class HybridVsockLabTest {
 
         String vm = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--memory", "256M", "--disk", "path=" + root, "--vsock", "cid=3,uds=@UDS@", "--virtio-transport", "mmio",
-                "--cmdline", "console=ttyS0 reboot=k panic=1 pci=off root=/dev/vda init=/sbin/init");
+                "--cmdline", "console=ttyS0 reboot=k panic=1 quiet pci=off root=/dev/vda init=/sbin/init");
         LabResult r = Lab.exec(List.of("bash", "-c", labScript(dir, vm)), LabGuests.options());
         String out = r.stdout();
         String context = out + "\n--- stderr ---\n" + r.stderr();

@@ -57,7 +57,9 @@ class LinuxBootLabTest {
     /**
      * Every boot has two vCPUs and the guest's RCU stall detector on: a vCPU that stops being run
      * is a failure to see, not noise (20 consecutive 2-vCPU systemd boots and power-offs in the
-     * lab, tools/hang/boot-loop.sh, ran with it on and none hung).
+     * lab, tools/hang/boot-loop.sh, ran with it on and none hung). The first boot prints the
+     * kernel's whole log, the others are {@code quiet} ({@link LabGuests}: each console byte costs
+     * the lab an exit to the VMM).
      */
     private static String[] runArgs(Path kernel, String onReboot, String extraCmdline) {
         return new String[] {"run", "--kernel", kernel.toString(), "--initrd", initrd.toString(), "--cpus", "2",
@@ -70,10 +72,10 @@ class LinuxBootLabTest {
         String script = String.join("\n",
                 JkvmCommand.shell(runArgs(kernel, "exit", "jkvm.demo")) + " </dev/null",
                 "echo \"@@poweroff-exit=$?\"",
-                JkvmCommand.shell(runArgs(kernel, "exit", "jkvm.reboot")) + " </dev/null",
+                JkvmCommand.shell(runArgs(kernel, "exit", "quiet jkvm.reboot")) + " </dev/null",
                 "echo \"@@reboot-exit=$?\"",
                 vmlinux == null ? "echo '@@pvh-exit=skipped'"
-                        : JkvmCommand.shell(runArgs(vmlinux, "exit", "jkvm.demo")) + " </dev/null",
+                        : JkvmCommand.shell(runArgs(vmlinux, "exit", "quiet jkvm.demo")) + " </dev/null",
                 "echo \"@@pvh-exit=$?\"");
         Instant before = Instant.now();
         LabResult r = Lab.exec(List.of("sh", "-c", script), options());
@@ -112,7 +114,7 @@ class LinuxBootLabTest {
         CompletableFuture<LabResult> run = new CompletableFuture<>();
         Thread lab = Thread.ofPlatform().name("lab-run").start(() -> {
             try {
-                run.complete(Lab.run(JkvmCommand.of(runArgs(kernel, "restart", "")), options(), stdin, screen, err));
+                run.complete(Lab.run(JkvmCommand.of(runArgs(kernel, "restart", "quiet")), options(), stdin, screen, err));
             } catch (Throwable e) {
                 run.completeExceptionally(e);
             } finally {

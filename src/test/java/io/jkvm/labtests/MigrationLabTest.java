@@ -97,7 +97,7 @@ class MigrationLabTest {
             """;
 
     private static String labScript(Path certs, Path disk, Path destinationDisk, String jkvm) {
-        String bootArgs = "console=ttyS0 reboot=k panic=1 root=/dev/vda rw init=/sbin/init";
+        String bootArgs = "console=ttyS0 reboot=k panic=1 quiet root=/dev/vda rw init=/sbin/init";
         String srcTls = TestPki.flags(certs, "source");
         String dstTls = TestPki.flags(certs, "dest");
         return LabGuests.SHELL_LIB + String.join("\n",

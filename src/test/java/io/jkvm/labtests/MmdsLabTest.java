@@ -93,7 +93,7 @@ class MmdsLabTest {
     private static String vmJson(Path root, String version) {
         return """
                 {"boot-source": {"kernel_image_path": "%s", "initrd_path": "%s",
-                   "boot_args": "console=ttyS0 reboot=k panic=1 root=/dev/vda init=/sbin/init mmdsver=%s"},
+                   "boot_args": "console=ttyS0 reboot=k panic=1 quiet root=/dev/vda init=/sbin/init mmdsver=%s"},
                  "machine-config": {"vcpu_count": 2, "mem_size_mib": 256},
                  "drives": [{"drive_id": "root", "path_on_host": "%s", "is_root_device": true, "is_read_only": false}],
                  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "jkvmt0", "guest_mac": "06:00:ac:10:00:02"}],

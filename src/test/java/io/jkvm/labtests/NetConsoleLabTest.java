@@ -111,7 +111,7 @@ class NetConsoleLabTest {
 
         String netVm = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--memory", "256M", "--disk", "path=" + root, "--net", "tap=jkvmt0,mac=52:54:00:12:34:56",
-                "--cmdline", "console=ttyS0 reboot=k panic=1 root=/dev/vda init=/sbin/init");
+                "--cmdline", "console=ttyS0 reboot=k panic=1 quiet root=/dev/vda init=/sbin/init");
         String consoleVm = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--memory", "256M", "--console", "virtio");
         LabResult r = Lab.exec(List.of("bash", "-c", labScript(dir, netVm, consoleVm)),

@@ -71,7 +71,7 @@ class PostcopyLabTest {
             """;
 
     private static String labScript(Path certs, Path disk, String jkvm) {
-        String bootArgs = "console=ttyS0 reboot=k panic=1 root=/dev/vda ro init=/sbin/init";
+        String bootArgs = "console=ttyS0 reboot=k panic=1 quiet root=/dev/vda ro init=/sbin/init";
         String machine = "'{\"vcpu_count\": 1, \"mem_size_mib\": 96}'";
         String boot = "'{\"kernel_image_path\": \"" + kernel + "\", \"initrd_path\": \"" + initrd + "\", \"boot_args\": \""
                 + bootArgs + "\"}'";

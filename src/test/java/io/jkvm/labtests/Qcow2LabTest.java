@@ -69,7 +69,7 @@ class Qcow2LabTest {
 
         String cmd = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--memory", "256M", "--disk", "path=" + overlay + ",format=qcow2,id=root", "--virtio-transport", "mmio",
-                "--cmdline", "console=ttyS0 reboot=k panic=1 root=/dev/vda init=/sbin/init");
+                "--cmdline", "console=ttyS0 reboot=k panic=1 quiet root=/dev/vda init=/sbin/init");
         LabResult r = Lab.exec(List.of("sh", "-c", cmd + " </dev/null"), LabGuests.options());
         String out = r.stdout();
         assertThat(r.labFailed()).as(r.error() + "\n--- stdout ---\n" + out + "\n--- stderr ---\n" + r.stderr()

@@ -62,7 +62,7 @@ class SnapshotLabTest {
      * machine's tmpfs (sockets cannot be bound on 9p, and tmpfs is fast for the memory file).
      */
     private static String labScript(Path dir, Path disk, String jkvm) {
-        String bootArgs = "console=ttyS0 reboot=k panic=1 root=/dev/vda rw init=/sbin/init";
+        String bootArgs = "console=ttyS0 reboot=k panic=1 quiet root=/dev/vda rw init=/sbin/init";
         return LabGuests.SHELL_LIB + String.join("\n",
                 "set -u",
                 "D=" + dir,

@@ -92,7 +92,7 @@ class VirtioLabTest {
         String cmd = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--cpus", "2", "--memory", "512M", "--rng",
                 "--disk", "path=" + root + ",id=root", "--disk", "path=" + ro + ",readonly=on,id=ro",
-                "--cmdline", "console=ttyS0 reboot=k panic=1 acpi=off root=/dev/vda init=/sbin/init");
+                "--cmdline", "console=ttyS0 reboot=k panic=1 quiet acpi=off root=/dev/vda init=/sbin/init");
         LabResult r = Lab.exec(List.of("sh", "-c", cmd + " </dev/null"),
                 LabGuests.options());
         String out = r.stdout();
