@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jkvm.lab.Lab;
 import io.jkvm.lab.LabResult;
+import io.jkvm.labtests.LabClass;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,14 +13,13 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * Boots the default image as a real L2 guest (QEMU with KVM inside the lab) until jkvm's own VMM
  * can: once with {@code jkvm.demo}, once switching to an ext4 root on {@code /dev/vda}.
  */
-@Tag("lab")
+@LabClass
 class DefaultImageLabTest {
     @Test
     void bootsAndPrintsFactsAndSwitchesToAnExt4Root() throws Exception {

@@ -2,6 +2,7 @@ package io.jkvm.lab;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jkvm.labtests.LabClass;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -10,14 +11,13 @@ import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The lab end to end. Each L1 boot costs several seconds of emulation, so checks are grouped:
  * one boot looks at the environment, one at stdin, one at the lab's own failure path.
  */
-@Tag("lab")
+@LabClass
 class LabTest {
     private static final Path JAVA_HOME = Path.of("/usr/lib/jvm/temurin-25-jdk-amd64");
 
@@ -28,7 +28,7 @@ class LabTest {
     }
 
     private static LabOptions options() {
-        return LabOptions.defaults().withTimeout(Duration.ofSeconds(240))
+        return LabOptions.defaults().withTimeout(Duration.ofSeconds(240)).withMachine(LabOptions.defaults().memoryMib(), 1)
                 .withEnv("JAVA_HOME", JAVA_HOME.toString());
     }
 

@@ -5,7 +5,6 @@ import io.jkvm.lab.Lab;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -23,7 +22,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the guest. Before it come Kata's eight empty placeholder drives, so the swapped drive is the
  * ninth virtio-mmio device and interrupts on GSI 16. One L1 boot for all of it.
  */
-@Tag("lab")
+@LabClass
 class ApiLabTest {
     private static Path kernel;
     private static Path initrd;
@@ -62,7 +61,7 @@ class ApiLabTest {
                   echo "@@no-socket"; cat $D/vmm.err; kill $P; exit 1; fi
                 echo "@@state-before $(curl -s --unix-socket $S http://localhost/)"
                 c PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
-                c PUT /boot-source '{"kernel_image_path": "%2$s", "initrd_path": "%3$s", "boot_args": "console=ttyS0 reboot=k panic=1 quiet"}'
+                c PUT /boot-source '{"kernel_image_path": "%2$s", "initrd_path": "%3$s", "boot_args": "%4$s"}'
                 # Kata's sandbox: eight empty placeholder drives it patches later, so the scratch drive is the
                 # ninth virtio-mmio device, on GSI 16 (past the ISA-range inputs).
                 for i in 0 1 2 3 4 5 6 7; do : > $D/drive_$i.img
@@ -96,7 +95,7 @@ class ApiLabTest {
                 cat $D/vmm.err >&2
                 cat > $D/vm.json <<EOF
                 {"boot-source": {"kernel_image_path": "%2$s", "initrd_path": "%3$s",
-                                 "boot_args": "console=ttyS0 reboot=k panic=1 quiet jkvm.demo"},
+                                 "boot_args": "%4$s jkvm.demo"},
                  "machine-config": {"vcpu_count": 2, "mem_size_mib": 256}}
                 EOF
                 %1$s run --config-file $D/vm.json --no-api >$D/serial2.out 2>$D/err2 </dev/null
@@ -106,7 +105,7 @@ class ApiLabTest {
                 echo "@@9p-exit=$? $(head -n 1 $D/err3)"
                 grep 'jkvm-guest:' $D/serial2.out
                 cat $D/err2 >&2
-                """.formatted(jkvm, kernel, initrd);
+                """.formatted(jkvm, kernel, initrd, LabGuests.BOOT_ARGS);
         LabResult r = Lab.exec(List.of("sh", "-c", script), LabGuests.options());
         String out = r.stdout();
         System.out.println(out);

@@ -5,7 +5,6 @@ import io.jkvm.lab.Lab;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -27,7 +26,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * MADV_REMOVE). Deflating to 0 gives the memory back; the statistics interval can change but
  * not turn off.
  */
-@Tag("lab")
+@LabClass
 class BalloonLabTest {
     private static Path kernel;
     private static Path initrd;
@@ -61,7 +60,7 @@ class BalloonLabTest {
                 g() { printf '%%s\\n' "$2 | sed 's/^/@@$1 /'" >&3; await "grep -q '^@@$1 [^/]' $D/serial.out" $P "grown $D/serial.out"; }
                 if ! await '[ -S $S ]' $P 'grown $D/vmm.err'; then echo "@@no-socket"; cat $D/vmm.err; exit 1; fi
                 c PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
-                c PUT /boot-source '{"kernel_image_path": "%2$s", "initrd_path": "%3$s", "boot_args": "console=ttyS0 reboot=k panic=1 quiet"}'
+                c PUT /boot-source '{"kernel_image_path": "%2$s", "initrd_path": "%3$s", "boot_args": "%4$s"}'
                 c PUT /balloon '{"amount_mib": 0, "deflate_on_oom": false, "stats_polling_interval_s": 1}'
                 c GET /balloon
                 c PATCH /balloon '{"amount_mib": 64}'
@@ -91,7 +90,7 @@ class BalloonLabTest {
                 tr -d '\\r' < $D/serial.out | grep -a '^@@'
                 grep -i 'balloon' $D/serial.out | head -n 5
                 cat $D/vmm.err >&2
-                """.formatted(jkvm, kernel, initrd);
+                """.formatted(jkvm, kernel, initrd, LabGuests.BOOT_ARGS);
         LabResult r = Lab.exec(List.of("sh", "-c", script), LabGuests.options());
         String out = r.stdout();
         System.out.println(out);

@@ -8,7 +8,6 @@ import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import javax.imageio.ImageIO;
@@ -31,7 +30,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * kernel's keyboard handler) is what the guest then reads from its console. Screenshots are kept
  * under {@code target/display-lab/}.
  */
-@Tag("lab")
+@LabClass
 class DisplayLabTest {
     private static final int WIDTH = 800;
     private static final int HEIGHT = 600;
@@ -77,10 +76,10 @@ class DisplayLabTest {
     private static String vmJson(Path root) {
         return """
                 {"boot-source": {"kernel_image_path": "%s", "initrd_path": "%s",
-                   "boot_args": "console=tty0 console=ttyS0 reboot=k panic=1 quiet consoleblank=0 root=/dev/vda init=/sbin/init"},
+                   "boot_args": "console=tty0 %s consoleblank=0 root=/dev/vda init=/sbin/init"},
                  "machine-config": {"vcpu_count": 2, "mem_size_mib": 256},
                  "drives": [{"drive_id": "root", "path_on_host": "%s", "is_root_device": true, "is_read_only": false}]}
-                """.formatted(kernel, initrd, root);
+                """.formatted(kernel, initrd, LabGuests.BOOT_ARGS, root);
     }
 
     /** The lab side: the VMM with an API socket and VNC on loopback TCP; waits are on the guest's lines. */

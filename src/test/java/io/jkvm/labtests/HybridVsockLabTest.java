@@ -6,7 +6,6 @@ import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,7 +35,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  *
  * <p>Named so that {@code -Dtest='Vsock*'} (the device's unit tests) does not pick up this lab run.
  */
-@Tag("lab")
+@LabClass
 class HybridVsockLabTest {
     private static final Path SOCAT = Path.of("/usr/bin/socat");
     private static Path kernel;
@@ -117,7 +116,7 @@ class HybridVsockLabTest {
 
         String vm = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--memory", "256M", "--disk", "path=" + root, "--vsock", "cid=3,uds=@UDS@", "--virtio-transport", "mmio",
-                "--cmdline", "console=ttyS0 reboot=k panic=1 quiet pci=off root=/dev/vda init=/sbin/init");
+                "--cmdline", LabGuests.BOOT_ARGS + " pci=off root=/dev/vda init=/sbin/init");
         LabResult r = Lab.exec(List.of("bash", "-c", labScript(dir, vm)), LabGuests.options());
         String out = r.stdout();
         String context = out + "\n--- stderr ---\n" + r.stderr();

@@ -11,6 +11,11 @@ import io.jkvm.testing.TierLauncher;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
+import org.junit.jupiter.api.parallel.Resources;
 import org.junit.jupiter.api.TestFactory;
 import org.opentest4j.AssertionFailedError;
 import org.opentest4j.TestAbortedException;
@@ -42,6 +47,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @Tag("lab")
 @Tag("kvm")
+@Execution(ExecutionMode.CONCURRENT)
+@ResourceLock(LabClass.CORES)
+@ResourceLock(value = Resources.SYSTEM_PROPERTIES, mode = ResourceAccessMode.READ)
 class KvmTierInLabTest {
     /**
      * The lab's hang detector: the tier prints a line per test, tests print as they go, and the

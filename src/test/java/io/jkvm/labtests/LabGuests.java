@@ -1,5 +1,6 @@
 package io.jkvm.labtests;
 
+import io.jkvm.config.VmConfig;
 import io.jkvm.lab.Lab;
 import org.junit.jupiter.api.Assumptions;
 
@@ -25,9 +26,23 @@ import static org.assertj.core.api.Assertions.assertThat;
  * 70-85 s from start to power-off, a quiet one 34-43 s (10 boots). {@code quiet} is loglevel 4:
  * warnings, RCU stalls, soft lockups, oopses and panics still print. LinuxBootLabTest's first
  * boot keeps the whole log.
+ *
+ * <p>Lab machines have one CPU. In 2-CPU lab machines 2-vCPU guests failed now and then with both
+ * of the lab machine's CPUs in a soft lockup at once ({@code CPU#0 stuck for 45s! [kthreadd]},
+ * {@code CPU#1 ... [rcu_preempt]}) or the whole machine silent: 5 of about 32 such boots (two CI
+ * runs, two loops, timing runs). With one CPU (one TCG thread, no IPIs inside the lab machine)
+ * LinuxBootLabTest's three boots ran 20 of 20 in a loop (tools/hang/boot-loop.sh --scenario
+ * lbt), ~30% slower each (51 s against 39) but on one host core instead of ~1.4, so two such
+ * machines side by side do more in the same time: lab classes run two at a time ({@link LabClass}).
  */
 public final class LabGuests {
     private LabGuests() {}
+
+    /**
+     * The kernel command line every lab guest starts from: the product's default and
+     * {@code quiet}. Tests append their own arguments (root device, init, a scenario's flag).
+     */
+    public static final String BOOT_ARGS = VmConfig.DEFAULT_CMDLINE + " quiet";
 
     /**
      * How long a lab run may print nothing (the command's output and the lab machine's console
@@ -39,9 +54,10 @@ public final class LabGuests {
     /** The backstop for a whole run, far beyond any test's need; stuck runs end at NO_PROGRESS. */
     static final Duration BACKSTOP = Duration.ofMinutes(60);
 
-    /** Lab options for a test: the progress watchdog and the backstop, no budget. */
+    /** Lab options for a test: a 1-CPU lab machine, the progress watchdog and the backstop, no budget. */
     public static LabOptions options() {
-        return LabOptions.defaults().withTimeout(BACKSTOP).withIdleTimeout(NO_PROGRESS);
+        LabOptions o = LabOptions.defaults().withTimeout(BACKSTOP).withIdleTimeout(NO_PROGRESS);
+        return o.withMachine(o.memoryMib(), 1);
     }
 
     /**

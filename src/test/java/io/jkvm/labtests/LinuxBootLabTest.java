@@ -1,16 +1,15 @@
 package io.jkvm.labtests;
 
+import io.jkvm.config.VmConfig;
 import io.jkvm.image.DefaultImage;
 import io.jkvm.image.JkvmHome;
 import io.jkvm.image.KernelVersion;
 import io.jkvm.image.Vmlinux;
 import io.jkvm.lab.Lab;
-import io.jkvm.lab.LabOptions;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
 import io.jkvm.testing.RecordingSink;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -32,7 +31,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Lab: Debian's stock kernel boots under jkvm on real (nested) KVM. Each L1 boot costs seconds
  * of emulation, so one lab run covers the scripted checks and one covers the interactive ones.
  */
-@Tag("lab")
+@LabClass
 class LinuxBootLabTest {
     /** busybox ash's prompt for root in / (the default guest's shell). */
     private static final String PROMPT = "/ # ";
@@ -51,43 +50,30 @@ class LinuxBootLabTest {
     }
 
     /**
-     * A lab machine with one CPU. In 2-CPU lab machines these boots failed now and then with both
-     * of the lab machine's CPUs in a soft lockup at once ({@code CPU#0 stuck for 45s! [kthreadd]},
-     * {@code CPU#1 ... [rcu_preempt]}) or the whole machine silent: 5 of about 32 such boots (two
-     * CI runs, two loops, timing runs). With one CPU (one TCG thread, no IPIs inside the lab
-     * machine) the same three boots ran 20 of 20 in a loop (tools/hang/boot-loop.sh --scenario
-     * lbt), ~30% slower each (51 s against 39).
-     */
-    private static LabOptions options() {
-        LabOptions o = LabGuests.options();
-        return o.withMachine(o.memoryMib(), 1);
-    }
-
-    /**
      * Every boot has two vCPUs and the guest's RCU stall detector on: a vCPU that stops being run
      * is a failure to see, not noise (20 consecutive 2-vCPU systemd boots and power-offs in the
      * lab, tools/hang/boot-loop.sh, ran with it on and none hung). The first boot prints the
      * kernel's whole log, the others are {@code quiet} ({@link LabGuests}: each console byte costs
      * the lab an exit to the VMM).
      */
-    private static String[] runArgs(Path kernel, String onReboot, String extraCmdline) {
+    private static String[] runArgs(Path kernel, String onReboot, String bootArgs) {
         return new String[] {"run", "--kernel", kernel.toString(), "--initrd", initrd.toString(), "--cpus", "2",
                 "--memory", "512M", "--on-reboot", onReboot,
-                "--cmdline", "console=ttyS0 reboot=k panic=1 " + extraCmdline};
+                "--cmdline", bootArgs};
     }
 
     @Test
     void bootsToUserspaceWithTwoCpusTheMemoryAndTheDatePowersOffAndRebootExits() throws IOException {
         String script = String.join("\n",
-                JkvmCommand.shell(runArgs(kernel, "exit", "jkvm.demo")) + " </dev/null",
+                JkvmCommand.shell(runArgs(kernel, "exit", VmConfig.DEFAULT_CMDLINE + " jkvm.demo")) + " </dev/null",
                 "echo \"@@poweroff-exit=$?\"",
-                JkvmCommand.shell(runArgs(kernel, "exit", "quiet jkvm.reboot")) + " </dev/null",
+                JkvmCommand.shell(runArgs(kernel, "exit", LabGuests.BOOT_ARGS + " jkvm.reboot")) + " </dev/null",
                 "echo \"@@reboot-exit=$?\"",
                 vmlinux == null ? "echo '@@pvh-exit=skipped'"
-                        : JkvmCommand.shell(runArgs(vmlinux, "exit", "quiet jkvm.demo")) + " </dev/null",
+                        : JkvmCommand.shell(runArgs(vmlinux, "exit", LabGuests.BOOT_ARGS + " jkvm.demo")) + " </dev/null",
                 "echo \"@@pvh-exit=$?\"");
         Instant before = Instant.now();
-        LabResult r = Lab.exec(List.of("sh", "-c", script), options());
+        LabResult r = Lab.exec(List.of("sh", "-c", script), LabGuests.options());
         String out = r.stdout();
         assertThat(r.labFailed()).as(r.error() + "\n--- stdout ---\n" + r.stdout() + "\n--- stderr ---\n" + r.stderr() + "\n--- L1 console ---\n" + r.console()).isFalse();
         assertThat(out).contains("Run /init as init process").contains("jkvm-guest: up");
@@ -123,7 +109,7 @@ class LinuxBootLabTest {
         CompletableFuture<LabResult> run = new CompletableFuture<>();
         Thread lab = Thread.ofPlatform().name("lab-run").start(() -> {
             try {
-                run.complete(Lab.run(JkvmCommand.of(runArgs(kernel, "restart", "quiet")), options(), stdin, screen, err));
+                run.complete(Lab.run(JkvmCommand.of(runArgs(kernel, "restart", LabGuests.BOOT_ARGS)), LabGuests.options(), stdin, screen, err));
             } catch (Throwable e) {
                 run.completeExceptionally(e);
             } finally {

@@ -6,7 +6,6 @@ import io.jkvm.lab.LabResult;
 import io.jkvm.migration.TestPki;
 import io.jkvm.testing.JkvmCommand;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -44,7 +43,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * longest gap between echoed lines is printed beside the migration's downtime. (A source with an
  * untrusted certificate, and a migration cancelled midway, are MigrationDirectTest's.)
  */
-@Tag("lab")
+@LabClass
 class MigrationLabTest {
     private static final String MAC = "52:54:00:77:00:10";
     private static Path kernel;
@@ -97,7 +96,7 @@ class MigrationLabTest {
             """;
 
     private static String labScript(Path certs, Path disk, Path destinationDisk, String jkvm) {
-        String bootArgs = "console=ttyS0 reboot=k panic=1 quiet root=/dev/vda rw init=/sbin/init";
+        String bootArgs = LabGuests.BOOT_ARGS + " root=/dev/vda rw init=/sbin/init";
         String srcTls = TestPki.flags(certs, "source");
         String dstTls = TestPki.flags(certs, "dest");
         return LabGuests.SHELL_LIB + String.join("\n",

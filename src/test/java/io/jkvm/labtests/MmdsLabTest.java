@@ -5,7 +5,6 @@ import io.jkvm.lab.Lab;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,7 +25,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * missing path, and finally the value the host changes at run time with {@code PATCH /mmds}.
  * Nothing leaves the lab machine; the MMDS's frames never reach the TAP.
  */
-@Tag("lab")
+@LabClass
 class MmdsLabTest {
     private static Path kernel;
     private static Path initrd;
@@ -93,12 +92,12 @@ class MmdsLabTest {
     private static String vmJson(Path root, String version) {
         return """
                 {"boot-source": {"kernel_image_path": "%s", "initrd_path": "%s",
-                   "boot_args": "console=ttyS0 reboot=k panic=1 quiet root=/dev/vda init=/sbin/init mmdsver=%s"},
+                   "boot_args": "%s root=/dev/vda init=/sbin/init mmdsver=%s"},
                  "machine-config": {"vcpu_count": 2, "mem_size_mib": 256},
                  "drives": [{"drive_id": "root", "path_on_host": "%s", "is_root_device": true, "is_read_only": false}],
                  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "jkvmt0", "guest_mac": "06:00:ac:10:00:02"}],
                  "mmds-config": {"version": "%s", "network_interfaces": ["eth0"]}}
-                """.formatted(kernel, initrd, version.substring(1), root, version);
+                """.formatted(kernel, initrd, LabGuests.BOOT_ARGS, version.substring(1), root, version);
     }
 
     /**

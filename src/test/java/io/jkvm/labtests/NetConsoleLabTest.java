@@ -5,7 +5,6 @@ import io.jkvm.lab.Lab;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,7 +22,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * of its own; the guest is 10.99.0.2. Data goes both ways over TCP and is compared by SHA-256;
  * ping works. Then a second VM runs its shell on hvc0.
  */
-@Tag("lab")
+@LabClass
 class NetConsoleLabTest {
     private static Path kernel;
     private static Path initrd;
@@ -111,7 +110,7 @@ class NetConsoleLabTest {
 
         String netVm = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--memory", "256M", "--disk", "path=" + root, "--net", "tap=jkvmt0,mac=52:54:00:12:34:56",
-                "--cmdline", "console=ttyS0 reboot=k panic=1 quiet root=/dev/vda init=/sbin/init");
+                "--cmdline", LabGuests.BOOT_ARGS + " root=/dev/vda init=/sbin/init");
         String consoleVm = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--memory", "256M", "--console", "virtio");
         LabResult r = Lab.exec(List.of("bash", "-c", labScript(dir, netVm, consoleVm)),

@@ -6,7 +6,6 @@ import io.jkvm.lab.LabResult;
 import io.jkvm.migration.TestPki;
 import io.jkvm.testing.JkvmCommand;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,7 +34,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * destination's console goes on from the next tick, and no pattern check fails on either side
  * (a chunk that arrived wrong or not at all would break the guest's own checks, or the guest).
  */
-@Tag("lab")
+@LabClass
 class PostcopyLabTest {
     private static Path kernel;
     private static Path initrd;
@@ -71,7 +70,7 @@ class PostcopyLabTest {
             """;
 
     private static String labScript(Path certs, Path disk, String jkvm) {
-        String bootArgs = "console=ttyS0 reboot=k panic=1 quiet root=/dev/vda ro init=/sbin/init";
+        String bootArgs = LabGuests.BOOT_ARGS + " root=/dev/vda ro init=/sbin/init";
         String machine = "'{\"vcpu_count\": 1, \"mem_size_mib\": 96}'";
         String boot = "'{\"kernel_image_path\": \"" + kernel + "\", \"initrd_path\": \"" + initrd + "\", \"boot_args\": \""
                 + bootArgs + "\"}'";

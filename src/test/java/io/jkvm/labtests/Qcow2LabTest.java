@@ -5,7 +5,6 @@ import io.jkvm.lab.Lab;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,7 +29,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * is byte for byte what it was, and the new file read back through qemu-img's own reading of
  * the overlay has the digest the guest printed.
  */
-@Tag("lab")
+@LabClass
 class Qcow2LabTest {
     private static Path kernel;
     private static Path initrd;
@@ -69,7 +68,7 @@ class Qcow2LabTest {
 
         String cmd = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--memory", "256M", "--disk", "path=" + overlay + ",format=qcow2,id=root", "--virtio-transport", "mmio",
-                "--cmdline", "console=ttyS0 reboot=k panic=1 quiet root=/dev/vda init=/sbin/init");
+                "--cmdline", LabGuests.BOOT_ARGS + " root=/dev/vda init=/sbin/init");
         LabResult r = Lab.exec(List.of("sh", "-c", cmd + " </dev/null"), LabGuests.options());
         String out = r.stdout();
         assertThat(r.labFailed()).as(r.error() + "\n--- stdout ---\n" + out + "\n--- stderr ---\n" + r.stderr()

@@ -5,7 +5,6 @@ import io.jkvm.lab.Lab;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,7 +26,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The first VMM puts its disk on virtio-mmio; the second, started with the default (PCI), restores
  * it on virtio-mmio, because a snapshot loads onto the transport it was made on.
  */
-@Tag("lab")
+@LabClass
 class SnapshotLabTest {
     private static Path kernel;
     private static Path initrd;
@@ -62,7 +61,7 @@ class SnapshotLabTest {
      * machine's tmpfs (sockets cannot be bound on 9p, and tmpfs is fast for the memory file).
      */
     private static String labScript(Path dir, Path disk, String jkvm) {
-        String bootArgs = "console=ttyS0 reboot=k panic=1 quiet root=/dev/vda rw init=/sbin/init";
+        String bootArgs = LabGuests.BOOT_ARGS + " root=/dev/vda rw init=/sbin/init";
         return LabGuests.SHELL_LIB + String.join("\n",
                 "set -u",
                 "D=" + dir,

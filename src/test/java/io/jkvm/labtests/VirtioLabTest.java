@@ -5,7 +5,6 @@ import io.jkvm.lab.Lab;
 import io.jkvm.lab.LabResult;
 import io.jkvm.testing.JkvmCommand;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,7 +31,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code acpi=off}, as Kata's Firecracker guests do, so it learns its two CPUs and its interrupt
  * wiring from the MP table alone (io.jkvm.arch.x86.mptable).
  */
-@Tag("lab")
+@LabClass
 class VirtioLabTest {
     private static Path kernel;
     private static Path initrd;
@@ -92,7 +91,7 @@ class VirtioLabTest {
         String cmd = JkvmCommand.shell("run", "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--cpus", "2", "--memory", "512M", "--rng",
                 "--disk", "path=" + root + ",id=root", "--disk", "path=" + ro + ",readonly=on,id=ro",
-                "--cmdline", "console=ttyS0 reboot=k panic=1 quiet acpi=off root=/dev/vda init=/sbin/init");
+                "--cmdline", LabGuests.BOOT_ARGS + " acpi=off root=/dev/vda init=/sbin/init");
         LabResult r = Lab.exec(List.of("sh", "-c", cmd + " </dev/null"),
                 LabGuests.options());
         String out = r.stdout();

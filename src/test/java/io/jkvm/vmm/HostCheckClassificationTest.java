@@ -1,8 +1,9 @@
 package io.jkvm.vmm;
 
 import io.jkvm.kvm.KvmDevice;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.ResourceLock;
+import org.junit.jupiter.api.parallel.Resources;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -16,44 +17,43 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 /**
- * Unit: host-check tells each kind of host apart, with the KVM device setting pointed at paths
- * that simulate them and a made-up sysfs and cpuinfo. No /dev/kvm is needed; the cases that need
+ * Unit: host-check tells each kind of host apart, with the KVM device pointed at paths that
+ * simulate them and a made-up sysfs and cpuinfo. No /dev/kvm is needed; the cases that need
  * an open KVM (PVM, slow, hardware, probe failure) are classified from probe results.
  */
 class HostCheckClassificationTest {
     @TempDir Path dir;
 
-    @AfterEach
-    void clearSetting() {
-        System.clearProperty(KvmDevice.PROPERTY);
-    }
-
     private static final Function<io.jkvm.kvm.Kvm, LongModeProbe.Result> NO_PROBE = kvm -> {
         throw new AssertionError("the probe must not run when KVM cannot be opened");
     };
 
-    private HostCheck.Host host(String cpuFlags, String... modules) throws IOException {
+    private HostCheck.Host host(Path device, String cpuFlags, String... modules) throws IOException {
         Path sys = Files.createDirectories(dir.resolve("sys"));
         for (String m : modules) {
             Files.createDirectories(sys.resolve("module").resolve(m));
         }
         Path cpuinfo = Files.writeString(dir.resolve("cpuinfo"), "processor\t: 0\nflags\t\t: fpu vme " + cpuFlags + " sse2\n");
-        return new HostCheck.Host(KvmDevice.path(), sys, cpuinfo);
+        return new HostCheck.Host(device, sys, cpuinfo);
     }
 
+    /** The one test that sets the device property, which lab classes running beside it read. */
     @Test
+    @ResourceLock(Resources.SYSTEM_PROPERTIES)
     void theDeviceSettingDecidesWhichNodeIsChecked() {
         System.setProperty(KvmDevice.PROPERTY, dir.resolve("kvm").toString());
-        assertThat(HostCheck.Host.current().device()).isEqualTo(dir.resolve("kvm"));
-        System.clearProperty(KvmDevice.PROPERTY);
+        try {
+            assertThat(HostCheck.Host.current().device()).isEqualTo(dir.resolve("kvm"));
+        } finally {
+            System.clearProperty(KvmDevice.PROPERTY);
+        }
         assertThat(KvmDevice.path().toString()).isEqualTo(System.getenv(KvmDevice.ENV) != null
                 ? System.getenv(KvmDevice.ENV) : KvmDevice.DEFAULT);
     }
 
     @Test
     void modulesLoadedButNoDeviceNodeIsAContainerThatDidNotPassItThrough() throws IOException {
-        System.setProperty(KvmDevice.PROPERTY, dir.resolve("no-such-kvm").toString());
-        HostCheck.Report r = HostCheck.run(host("", "kvm", "kvm_pvm"), NO_PROBE);
+        HostCheck.Report r = HostCheck.run(host(dir.resolve("no-such-kvm"), "", "kvm", "kvm_pvm"), NO_PROBE);
         assertThat(r.kind()).isEqualTo(HostCheck.Kind.NO_DEVICE_NODE);
         assertThat(r.exitCode()).isEqualTo(HostCheck.EXIT_NO_KVM);
         assertThat(r.verdict()).contains("kvm, kvm_pvm").contains("no KVM device at " + dir.resolve("no-such-kvm"))
@@ -62,8 +62,7 @@ class HostCheckClassificationTest {
 
     @Test
     void aRegisteredMiscDeviceWithoutANodeSaysHowToCreateIt() throws IOException {
-        System.setProperty(KvmDevice.PROPERTY, dir.resolve("no-such-kvm").toString());
-        HostCheck.Host h = host("svm", "kvm", "kvm_amd");
+        HostCheck.Host h = host(dir.resolve("no-such-kvm"), "svm", "kvm", "kvm_amd");
         Files.createDirectories(h.sysfs().resolve("class/misc/kvm"));
         HostCheck.Report r = HostCheck.run(h, NO_PROBE);
         assertThat(r.kind()).isEqualTo(HostCheck.Kind.NO_DEVICE_NODE);
@@ -72,18 +71,16 @@ class HostCheckClassificationTest {
 
     @Test
     void noModuleOnAVirtualizationCapableCpuSaysWhichModuleToLoad() throws IOException {
-        System.setProperty(KvmDevice.PROPERTY, dir.resolve("no-such-kvm").toString());
-        HostCheck.Report intel = HostCheck.run(host("vmx"), NO_PROBE);
+        HostCheck.Report intel = HostCheck.run(host(dir.resolve("no-such-kvm"), "vmx"), NO_PROBE);
         assertThat(intel.kind()).isEqualTo(HostCheck.Kind.NO_MODULE);
         assertThat(intel.exitCode()).isEqualTo(HostCheck.EXIT_NO_KVM);
         assertThat(intel.verdict()).contains("modprobe kvm_intel");
-        assertThat(HostCheck.run(host("svm"), NO_PROBE).verdict()).contains("modprobe kvm_amd");
+        assertThat(HostCheck.run(host(dir.resolve("no-such-kvm"), "svm"), NO_PROBE).verdict()).contains("modprobe kvm_amd");
     }
 
     @Test
     void noModuleAndNoVirtualizationFlagPointsAtTheFirmwareOrNestedVirtualization() throws IOException {
-        System.setProperty(KvmDevice.PROPERTY, dir.resolve("no-such-kvm").toString());
-        HostCheck.Report r = HostCheck.run(host(""), NO_PROBE);
+        HostCheck.Report r = HostCheck.run(host(dir.resolve("no-such-kvm"), ""), NO_PROBE);
         assertThat(r.kind()).isEqualTo(HostCheck.Kind.NO_MODULE);
         assertThat(r.verdict()).contains("no VT-x/AMD-V").contains("firmware");
     }
@@ -91,8 +88,7 @@ class HostCheckClassificationTest {
     @Test
     void aPathThatIsNotACharacterDeviceIsUnusableAndNamesTheSetting() throws IOException {
         Path file = Files.writeString(dir.resolve("plain-file"), "not a device");
-        System.setProperty(KvmDevice.PROPERTY, file.toString());
-        HostCheck.Report r = HostCheck.run(host("vmx", "kvm", "kvm_intel"), NO_PROBE);
+        HostCheck.Report r = HostCheck.run(host(file, "vmx", "kvm", "kvm_intel"), NO_PROBE);
         assertThat(r.kind()).isEqualTo(HostCheck.Kind.UNUSABLE);
         assertThat(r.exitCode()).isEqualTo(HostCheck.EXIT_NO_KVM);
         assertThat(r.verdict()).contains(file.toString()).contains(KvmDevice.ENV);
@@ -102,8 +98,7 @@ class HostCheckClassificationTest {
     void aCharacterDeviceWithNoDriverBehindItIsTold() throws Exception {
         // /dev/null is a character device, but not KVM: opening works and the first KVM ioctl
         // fails (ENOTTY), which is "not usable"; ENODEV/ENXIO from open is "no driver".
-        System.setProperty(KvmDevice.PROPERTY, "/dev/null");
-        HostCheck.Report r = HostCheck.run(host("vmx", "kvm"), NO_PROBE);
+        HostCheck.Report r = HostCheck.run(host(Path.of("/dev/null"), "vmx", "kvm"), NO_PROBE);
         assertThat(r.kind()).isEqualTo(HostCheck.Kind.UNUSABLE);
         assertThat(r.verdict()).contains("/dev/null").contains("KVM_GET_API_VERSION");
         assertThat(HostCheck.openFailed(new ArrayList<>(), Path.of("/dev/kvm"), 19, "open(/dev/kvm): No such device (errno 19)")
