@@ -54,8 +54,12 @@ public final class VmmProcess {
         return cmd;
     }
 
-    /** A VMM's own JVM settings: its collector, its sizes, no hsperfdata file. */
-    private static final List<String> VMM_JVM = List.of("-XX:+UseSerialGC", "-Xshare:auto", "-Xms8m", "-Xmx96m",
+    /**
+     * A VMM's own JVM settings: its collector, its sizes, no hsperfdata file. No -Xshare option:
+     * the JDK's default (auto) maps its CDS archive anyway, and the JVM refuses any -Xshare
+     * option beside -XX:AOTCache, which a daemon started by bin/jkvm passes on to its VMMs.
+     */
+    private static final List<String> VMM_JVM = List.of("-XX:+UseSerialGC", "-Xms8m", "-Xmx96m",
             "-Xss1m", "-XX:-UsePerfData");
 
     /** Extra JVM options for every VMM the daemon starts, e.g. {@code -Xmx200m} or {@code -XX:TieredStopAtLevel=1}. */
@@ -125,8 +129,13 @@ public final class VmmProcess {
      * instead of loading and linking every class again.
      */
     static List<String> classDataOptions() {
+        return classDataOptions(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+    }
+
+    /** The class-data options among a daemon JVM's {@code jvmArgs}. */
+    static List<String> classDataOptions(List<String> jvmArgs) {
         List<String> out = new ArrayList<>();
-        for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+        for (String a : jvmArgs) {
             if (a.startsWith("-XX:AOTCache=") || a.startsWith("-XX:SharedArchiveFile=")
                     || a.equals("-XX:+AutoCreateSharedArchive") || a.startsWith("-Xlog:aot") || a.startsWith("-Xlog:cds")) {
                 out.add(a);

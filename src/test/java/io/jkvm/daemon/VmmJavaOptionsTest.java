@@ -1,6 +1,7 @@
 package io.jkvm.daemon;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -37,6 +38,18 @@ class VmmJavaOptionsTest {
                 .hasMessageContaining("NoSuchOptionAnywhere");
         assertThatThrownBy(() -> VmmProcess.checkJavaOptions(List.of("-XX:+UseG1GC")))
                 .as("conflicts with the VMM's own -XX:+UseSerialGC").hasMessageContaining("JKVM_VMM_JAVA_OPTS");
+    }
+
+    @Test
+    void aVmmStartsWithTheAotCacheOfADaemonThatBinJkvmStarted(@TempDir Path dir) throws Exception {
+        // bin/jkvm starts the daemon with its AOT cache; the VMMs get the same options, and the
+        // JVM refuses -XX:AOTCache beside any -Xshare option. A missing cache file is only a
+        // warning (switched off here), so the JVM starts as a VMM would.
+        List<String> daemon = List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m",
+                "-XX:AOTCache=" + dir.resolve("jkvm.aot"), "-Xlog:aot=off", "-Xlog:cds=off");
+        List<String> passedOn = VmmProcess.classDataOptions(daemon);
+        assertThat(passedOn).containsExactly("-XX:AOTCache=" + dir.resolve("jkvm.aot"), "-Xlog:aot=off", "-Xlog:cds=off");
+        VmmProcess.checkJavaOptions(passedOn);
     }
 
     @Test

@@ -18,24 +18,35 @@ import java.util.stream.Collectors;
 final class TierLanes {
     private TierLanes() {}
 
-    /** Seconds a class took in a one-CPU lab machine (lanes of the tier, November 2026). */
+    /**
+     * Seconds a class's tests took in a one-CPU lab machine, two lanes side by side (the sum of
+     * its tests' times in the tier's log, one no-KVM run, November 2026). Classes under 5 s count
+     * as {@link #UNKNOWN_SECONDS}.
+     */
     static final Map<String, Integer> LAB_SECONDS = Map.ofEntries(
-            Map.entry("DaemonDirectTest", 870),
-            Map.entry("DaemonSnapshotDirectTest", 480),
-            Map.entry("DaemonMigrateDirectTest", 395),
-            Map.entry("WebConsoleDirectTest", 200),
-            Map.entry("DaemonVmUidsDirectTest", 195),
-            Map.entry("MigrationDirectTest", 180),
-            Map.entry("IncomingCommandDirectTest", 147),
-            Map.entry("SnapshotDirectTest", 129),
-            Map.entry("MigrationApiDirectTest", 118),
-            Map.entry("VmmApiDirectTest", 100),
-            Map.entry("StorageMigrationDirectTest", 90),
-            Map.entry("VmIdentityDirectTest", 54),
-            Map.entry("DiffSnapshotDirectTest", 34),
-            Map.entry("ExitRoundTripKvmTest", 27),
-            Map.entry("SerialGuestTest", 26),
-            Map.entry("MachinePlacementDirectTest", 23));
+            Map.entry("DaemonDirectTest", 621),
+            Map.entry("DaemonSnapshotDirectTest", 311),
+            Map.entry("DaemonMigrateDirectTest", 188),
+            Map.entry("MigrationDirectTest", 175),
+            Map.entry("WebConsoleDirectTest", 144),
+            Map.entry("MigrationApiDirectTest", 136),
+            Map.entry("SnapshotDirectTest", 89),
+            Map.entry("DaemonVmUidsDirectTest", 85),
+            Map.entry("VmmApiDirectTest", 73),
+            Map.entry("PostcopyDirectTest", 71),
+            Map.entry("IncomingCommandDirectTest", 55),
+            Map.entry("DiffSnapshotDirectTest", 48),
+            Map.entry("StorageMigrationDirectTest", 38),
+            Map.entry("VmIdentityDirectTest", 38),
+            Map.entry("ExitRoundTripKvmTest", 36),
+            Map.entry("SerialGuestTest", 15),
+            Map.entry("MachinePlacementDirectTest", 14),
+            Map.entry("LinuxVmVirtioMmioKvmTest", 13),
+            Map.entry("MachineReportDirectTest", 9),
+            Map.entry("MachineDirectTest", 8),
+            Map.entry("VirtioSnapshotKvmTest", 7),
+            Map.entry("LinuxVmBalloonKvmTest", 5),
+            Map.entry("MachineThrottleDirectTest", 5));
     static final int UNKNOWN_SECONDS = 10;
 
     /** {@code classes} (fully qualified) in {@code lanes} groups of about equal weight; none is empty. */

@@ -12,19 +12,21 @@ import java.util.jar.JarOutputStream;
 import java.util.stream.Stream;
 
 /**
- * The class path and class-data sharing of the JVMs tests start (VMMs, the daemon, CLI calls).
- * Normally the test JVM's own class path, as is. Inside the lab, where each of those JVMs loads
- * a few thousand classes through the emulated CPU and the 9p share, {@link TierLauncher} packs the
- * class directories into jars in the lab machine's RAM once ({@link #prepare}), and the children
- * then share one dynamic CDS archive (JEP 350, -XX:+AutoCreateSharedArchive): the first child to
- * exit writes it, later ones map the classes instead of loading them. CDS takes classes from jars
- * only, hence the packing.
+ * The class path and class data of the JVMs tests start (VMMs, the daemon, CLI calls). Normally
+ * the test JVM's own class path, as is, and nothing more. Inside the lab, where each of those JVMs
+ * loads a few thousand classes through the emulated CPU and the 9p share, {@link TierLauncher}
+ * packs the class directories into jars in the lab machine's RAM once ({@link #pack}), and the
+ * children share one dynamic CDS archive (JEP 350, -XX:+AutoCreateSharedArchive): the first child
+ * to exit writes it, later ones map the classes instead of loading them. Class data comes from
+ * jars only, hence the packing. An AOT cache (JEP 483/514) trained in each lane's machine by
+ * {@code jkvm bench train} was tried instead: training took ~110 s a lane and four daemon and API
+ * test classes ran 8-30% slower with it than with the archive (448 s against 401), so not.
  */
 public final class ChildJvm {
     /** System property: the children's class path (jars only). */
     public static final String CLASS_PATH = "jkvm.test.child.classpath";
-    /** System property: the children's dynamic CDS archive. */
-    public static final String ARCHIVE = "jkvm.test.child.cds";
+    /** System property: the children's class-data options, one per line. */
+    public static final String OPTIONS = "jkvm.test.child.options";
 
     private ChildJvm() {}
 
@@ -33,18 +35,30 @@ public final class ChildJvm {
         return System.getProperty(CLASS_PATH, System.getProperty("java.class.path"));
     }
 
-    /** JVM options for a child JVM: the shared archive when {@link #prepare} made one. */
+    /** JVM options for a child JVM: the class data {@link Setup#install} set, if any. */
     public static List<String> options() {
-        String archive = System.getProperty(ARCHIVE);
-        return archive == null ? List.of() : List.of("-XX:SharedArchiveFile=" + archive, "-XX:+AutoCreateSharedArchive",
-                "-Xlog:cds=off", "-Xlog:cds+dynamic=off");
+        String options = System.getProperty(OPTIONS, "").strip();
+        return options.isEmpty() ? List.of() : List.of(options.split("\n"));
+    }
+
+    /** What children get: a class path of jars and their class-data options. */
+    public record Setup(String classPath, List<String> options) {
+        public Setup {
+            options = List.copyOf(options);
+        }
+
+        /** Makes this the setup of every child this JVM starts ({@link JkvmCommand}). */
+        public void install() {
+            System.setProperty(CLASS_PATH, classPath);
+            System.setProperty(OPTIONS, String.join("\n", options));
+        }
     }
 
     /**
-     * Packs each class directory of this JVM's class path into a jar under {@code dir} and sets
-     * {@link #CLASS_PATH} and {@link #ARCHIVE} for the children. Returns how many entries were packed.
+     * Packs each class directory of this JVM's class path into a jar under {@code dir}: the
+     * children's class path, sharing a dynamic CDS archive (written by the first child to exit).
      */
-    public static int prepare(Path dir) {
+    public static Setup pack(Path dir) {
         List<String> out = new ArrayList<>();
         int packed = 0;
         for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
@@ -60,9 +74,9 @@ public final class ChildJvm {
                 out.add(p.toAbsolutePath().toString());
             }
         }
-        System.setProperty(CLASS_PATH, String.join(java.io.File.pathSeparator, out));
-        System.setProperty(ARCHIVE, dir.resolve("children.jsa").toString());
-        return packed;
+        return new Setup(String.join(java.io.File.pathSeparator, out), List.of(
+                "-XX:SharedArchiveFile=" + dir.resolve("children.jsa"), "-XX:+AutoCreateSharedArchive",
+                "-Xlog:cds=off", "-Xlog:cds+dynamic=off"));
     }
 
     /** A stored (uncompressed) jar of every file under {@code root}, in a stable order. */

@@ -17,15 +17,20 @@ public final class JkvmCommand {
 
     /** A JVM as {@link #of} starts it, running {@code mainClass} of the classes under test (a test tool). */
     public static List<String> java(String mainClass, String... args) {
+        return java(ChildJvm.classPath(), ChildJvm.options(), mainClass, args);
+    }
+
+    /** The same with {@code classPath} and class-data options {@code classData} of its own. */
+    static List<String> java(String classPath, List<String> classData, String mainClass, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-XX:+UseSerialGC");
         cmd.add("-XX:TieredStopAtLevel=1");
-        cmd.add("-Xshare:auto");
+        // No -Xshare option: auto is the default, and the JVM refuses any beside -XX:AOTCache.
         // No hsperfdata file: inside the lab /tmp is the host's (9p), shared by every lab machine.
         cmd.add("-XX:-UsePerfData");
-        cmd.addAll(ChildJvm.options());
+        cmd.addAll(classData);
         // Extra JVM options, as bin/jkvm takes them (JKVM_JAVA_OPTS): the lab's reliability experiments use it.
         String extra = System.getenv("JKVM_JAVA_OPTS");
         if (extra != null && !extra.isBlank()) {
@@ -41,7 +46,7 @@ public final class JkvmCommand {
             cmd.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=" + log);
         }
         cmd.add("-cp");
-        cmd.add(ChildJvm.classPath());
+        cmd.add(classPath);
         cmd.add(mainClass);
         cmd.addAll(List.of(args));
         return cmd;

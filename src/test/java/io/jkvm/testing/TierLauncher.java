@@ -65,9 +65,9 @@ public final class TierLauncher {
         calibrate();
         if (Boolean.parseBoolean(System.getProperty(CHILD_CDS, "true"))) {
             long t0 = System.nanoTime();
-            int packed = ChildJvm.prepare(Path.of(System.getProperty("java.io.tmpdir")));
-            System.out.printf("tier: %d class directories packed for the child JVMs' shared archive (%.1f s)%n",
-                    packed, (System.nanoTime() - t0) / 1e9);
+            ChildJvm.pack(Path.of(System.getProperty("java.io.tmpdir"))).install();
+            System.out.printf("tier: class directories packed for the child JVMs' shared archive (%.1f s)%n",
+                    (System.nanoTime() - t0) / 1e9);
         }
         TierStallWatch watch = TierStallWatch.install();
         LauncherDiscoveryRequest request = request(tag, System.getProperty(CLASSES, ALL_CLASSES),
