@@ -11,12 +11,12 @@ import io.jkvm.testing.TierLauncher;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.parallel.Execution;
 import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.parallel.ResourceAccessMode;
 import org.junit.jupiter.api.parallel.ResourceLock;
 import org.junit.jupiter.api.parallel.Resources;
-import org.junit.jupiter.api.TestFactory;
 import org.opentest4j.AssertionFailedError;
 import org.opentest4j.TestAbortedException;
 
@@ -43,7 +43,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * shared out between lab machines that run side by side (lanes, {@link TierLanes}; one per host
  * CPU), and every test of it is reported here as a test of its own ("[lab] Class.method"), so the
  * summary shows the tier ran. On a host with usable KVM the tier runs directly and this is
- * skipped, saying so.
+ * skipped, saying so. Its lanes keep every host core busy, so it holds the lab's cores alone
+ * ({@link LabClass#CORES}): no lab class runs beside it. It reads the KVM device setting, which
+ * one host-check test sets for a moment, hence the read lock on system properties.
  */
 @Tag("lab")
 @Tag("kvm")
