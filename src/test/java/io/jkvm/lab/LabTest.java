@@ -28,8 +28,8 @@ class LabTest {
     }
 
     private static LabOptions options() {
-        return LabOptions.defaults().withTimeout(Duration.ofSeconds(240)).withMachine(LabOptions.defaults().memoryMib(), 1)
-                .withEnv("JAVA_HOME", JAVA_HOME.toString());
+        LabOptions o = LabOptions.defaults();
+        return o.withTimeout(Duration.ofSeconds(240)).withMachine(o.memoryMib(), 1).withEnv("JAVA_HOME", JAVA_HOME.toString());
     }
 
     @Test

@@ -25,8 +25,8 @@ import java.util.stream.Stream;
 public final class ChildJvm {
     /** System property: the children's class path (jars only). */
     public static final String CLASS_PATH = "jkvm.test.child.classpath";
-    /** System property: the children's class-data options, one per line. */
-    public static final String OPTIONS = "jkvm.test.child.options";
+    /** System property: the children's dynamic CDS archive. */
+    public static final String ARCHIVE = "jkvm.test.child.cds";
 
     private ChildJvm() {}
 
@@ -35,22 +35,28 @@ public final class ChildJvm {
         return System.getProperty(CLASS_PATH, System.getProperty("java.class.path"));
     }
 
-    /** JVM options for a child JVM: the class data {@link Setup#install} set, if any. */
+    /** JVM options for a child JVM: the shared archive {@link Setup#install} set, if any. */
     public static List<String> options() {
-        String options = System.getProperty(OPTIONS, "").strip();
-        return options.isEmpty() ? List.of() : List.of(options.split("\n"));
+        String archive = System.getProperty(ARCHIVE);
+        return archive == null ? List.of() : archiveOptions(archive);
     }
 
-    /** What children get: a class path of jars and their class-data options. */
-    public record Setup(String classPath, List<String> options) {
-        public Setup {
-            options = List.copyOf(options);
+    private static List<String> archiveOptions(String archive) {
+        return List.of("-XX:SharedArchiveFile=" + archive, "-XX:+AutoCreateSharedArchive",
+                "-Xlog:cds=off", "-Xlog:cds+dynamic=off");
+    }
+
+    /** What children get: a class path of jars and the dynamic CDS archive they share. */
+    public record Setup(String classPath, Path archive) {
+        /** The JVM options that share {@link #archive}. */
+        public List<String> options() {
+            return archiveOptions(archive.toString());
         }
 
         /** Makes this the setup of every child this JVM starts ({@link JkvmCommand}). */
         public void install() {
             System.setProperty(CLASS_PATH, classPath);
-            System.setProperty(OPTIONS, String.join("\n", options));
+            System.setProperty(ARCHIVE, archive.toString());
         }
     }
 
@@ -74,9 +80,7 @@ public final class ChildJvm {
                 out.add(p.toAbsolutePath().toString());
             }
         }
-        return new Setup(String.join(java.io.File.pathSeparator, out), List.of(
-                "-XX:SharedArchiveFile=" + dir.resolve("children.jsa"), "-XX:+AutoCreateSharedArchive",
-                "-Xlog:cds=off", "-Xlog:cds+dynamic=off"));
+        return new Setup(String.join(java.io.File.pathSeparator, out), dir.resolve("children.jsa"));
     }
 
     /** A stored (uncompressed) jar of every file under {@code root}, in a stable order. */

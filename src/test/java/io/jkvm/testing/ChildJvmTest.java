@@ -26,6 +26,8 @@ class ChildJvmTest {
         ChildJvm.Setup setup = ChildJvm.pack(dir);
         String[] cp = setup.classPath().split(File.pathSeparator);
         assertThat(cp).allSatisfy(e -> assertThat(Files.isRegularFile(Path.of(e))).as(e).isTrue());
+        assertThat(cp).as("class directories packed into jars under %s", dir)
+                .anySatisfy(e -> assertThat(Path.of(e).getParent()).isEqualTo(dir));
         assertThat(cp).anySatisfy(e -> {
             try (JarFile j = new JarFile(e)) {
                 assertThat(j.getEntry("io/jkvm/testing/ChildJvmTest.class")).isNotNull();
