@@ -55,9 +55,10 @@ public final class VmmProcess {
     }
 
     /**
-     * A VMM's own JVM settings: its collector, its sizes, no hsperfdata file. No -Xshare option:
-     * the JDK's default (auto) maps its CDS archive anyway, and the JVM refuses any -Xshare
-     * option beside -XX:AOTCache, which a daemon started by bin/jkvm passes on to its VMMs.
+     * A VMM's own JVM settings: its collector, its sizes, no hsperfdata file. Its -Xshare mode is
+     * the daemon's ({@link #classDataOptions}): the JVM refuses any -Xshare option beside
+     * -XX:AOTCache, and with a -XX:SharedArchiveFile it needs -Xshare:auto to start without an
+     * archive it cannot use.
      */
     private static final List<String> VMM_JVM = List.of("-XX:+UseSerialGC", "-Xms8m", "-Xmx96m",
             "-Xss1m", "-XX:-UsePerfData");
@@ -136,7 +137,7 @@ public final class VmmProcess {
     static List<String> classDataOptions(List<String> jvmArgs) {
         List<String> out = new ArrayList<>();
         for (String a : jvmArgs) {
-            if (a.startsWith("-XX:AOTCache=") || a.startsWith("-XX:SharedArchiveFile=")
+            if (a.startsWith("-XX:AOTCache=") || a.startsWith("-XX:SharedArchiveFile=") || a.startsWith("-Xshare:")
                     || a.equals("-XX:+AutoCreateSharedArchive") || a.startsWith("-Xlog:aot") || a.startsWith("-Xlog:cds")) {
                 out.add(a);
             }

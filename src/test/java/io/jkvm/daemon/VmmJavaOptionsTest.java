@@ -53,6 +53,15 @@ class VmmJavaOptionsTest {
     }
 
     @Test
+    void aVmmSharesTheDaemonsArchiveInTheDaemonsShareMode() {
+        // The lab tier's daemon: a dynamic archive that may not be usable yet, so -Xshare:auto too.
+        List<String> daemon = List.of("-XX:+UseSerialGC", "-Xshare:auto", "-XX:SharedArchiveFile=/run/t/children.jsa",
+                "-XX:+AutoCreateSharedArchive", "-Xmx256m");
+        assertThat(VmmProcess.classDataOptions(daemon)).containsExactly("-Xshare:auto",
+                "-XX:SharedArchiveFile=/run/t/children.jsa", "-XX:+AutoCreateSharedArchive");
+    }
+
+    @Test
     void theOptionsComeBeforeTheMainClass() {
         var cmd = VmmProcess.command(Path.of("/run/a.sock"), Path.of("/run/c.sock"), "vm1", null);
         assertThat(cmd.indexOf(VmmProcess.MAIN_CLASS)).isGreaterThan(cmd.indexOf("-cp"));

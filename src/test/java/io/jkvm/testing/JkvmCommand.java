@@ -27,7 +27,9 @@ public final class JkvmCommand {
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-XX:+UseSerialGC");
         cmd.add("-XX:TieredStopAtLevel=1");
-        // No -Xshare option: auto is the default, and the JVM refuses any beside -XX:AOTCache.
+        // Explicit: beside a -XX:SharedArchiveFile (the tier's children) the JVM otherwise refuses to
+        // start when that archive cannot be used.
+        cmd.add("-Xshare:auto");
         // No hsperfdata file: inside the lab /tmp is the host's (9p), shared by every lab machine.
         cmd.add("-XX:-UsePerfData");
         cmd.addAll(classData);
