@@ -69,11 +69,14 @@ public final class VmmProcess {
             java.util.regex.Pattern.compile("-(X|XX:|D)[A-Za-z0-9+_.:=/,-]+|-verbose:[a-z,]+");
 
     /**
-     * Options that load code, run commands or read more options: not passed on. ({@code -Xrun} loads
-     * an agent; {@code -XX:On...} runs a command on an error.)
+     * Options that load code, run commands, read more options or write class data at exit: not
+     * passed on. ({@code -Xrun} loads an agent; {@code -XX:On...} runs a command on an error; the
+     * class-data writers would let a VMM, running as its VM's uid, write what other JVMs load:
+     * {@link #classDataOptions}.)
      */
     private static final List<String> REFUSED = List.of("-Xrun", "-Xbootclasspath", "-XX:On", "-XX:Flags",
-            "-XX:VMOptionsFile");
+            "-XX:VMOptionsFile", "-XX:ArchiveClassesAtExit", "-XX:+AutoCreateSharedArchive", "-XX:AOTCacheOutput",
+            "-XX:AOTMode=record");
 
     /**
      * {@value #JAVA_OPTS_ENV}, split at whitespace: JVM options only ({@code -X...}, {@code
@@ -90,7 +93,7 @@ public final class VmmProcess {
             if (!JVM_OPTION.matcher(o).matches() || REFUSED.stream().anyMatch(o::startsWith)) {
                 throw new IllegalArgumentException(JAVA_OPTS_ENV + ": '" + o + "' is not a JVM option this daemon passes on"
                         + " (-X..., -XX:..., -D... or -verbose:..., without agents, commands to run, option files"
-                        + " or a class path)");
+                        + ", class data written at exit or a class path)");
             }
             out.add(o);
         }
@@ -127,7 +130,12 @@ public final class VmmProcess {
     /**
      * The daemon's own class-data options (bin/jkvm's AOT cache, or a CDS archive), for its VMMs:
      * they run the same classes from the same class path, so they start from the same cache
-     * instead of loading and linking every class again.
+     * instead of loading and linking every class again. They read it and never write it: a
+     * dynamic archive is written by the first JVM to exit, and a VMM exits as its VM's own uid,
+     * confined; what it wrote would then be mapped by every later JVM, root's included (a guest
+     * that took over one VMM could plant class data in all of them). One written that way in the
+     * lab made the next JVM stop at start ("Unrecoverable archive loading error"), so
+     * -XX:+AutoCreateSharedArchive stays with the daemon.
      */
     static List<String> classDataOptions() {
         return classDataOptions(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
@@ -138,7 +146,7 @@ public final class VmmProcess {
         List<String> out = new ArrayList<>();
         for (String a : jvmArgs) {
             if (a.startsWith("-XX:AOTCache=") || a.startsWith("-XX:SharedArchiveFile=") || a.startsWith("-Xshare:")
-                    || a.equals("-XX:+AutoCreateSharedArchive") || a.startsWith("-Xlog:aot") || a.startsWith("-Xlog:cds")) {
+                    || a.startsWith("-Xlog:aot") || a.startsWith("-Xlog:cds")) {
                 out.add(a);
             }
         }

@@ -23,7 +23,9 @@ class VmmJavaOptionsTest {
     void anythingButAJvmOptionIsRefusedByName() {
         for (String bad : new String[] {"-cp /tmp/x", "-jar evil.jar", "io.jkvm.Other", "-javaagent:/tmp/a.jar",
                 "-XX:VMOptionsFile=/tmp/o", "-Xbootclasspath/a:/tmp", "--add-opens=java.base/java.lang=ALL-UNNAMED",
-                "-Xrunjdwp:transport=dt_socket,server=y", "-XX:OnError=/tmp/x", "-XX:OnOutOfMemoryError=/tmp/x"}) {
+                "-Xrunjdwp:transport=dt_socket,server=y", "-XX:OnError=/tmp/x", "-XX:OnOutOfMemoryError=/tmp/x",
+                "-XX:ArchiveClassesAtExit=/tmp/a.jsa", "-XX:+AutoCreateSharedArchive", "-XX:AOTCacheOutput=/tmp/a.aot",
+                "-XX:AOTMode=record"}) {
             assertThatThrownBy(() -> VmmProcess.extraJavaOptions(bad)).as(bad)
                     .hasMessageStartingWith("JKVM_VMM_JAVA_OPTS: '" + bad.split(" ")[0] + "'");
         }
@@ -53,12 +55,13 @@ class VmmJavaOptionsTest {
     }
 
     @Test
-    void aVmmSharesTheDaemonsArchiveInTheDaemonsShareMode() {
+    void aVmmReadsTheDaemonsArchiveInTheDaemonsShareModeAndNeverWritesIt() {
         // The lab tier's daemon: a dynamic archive that may not be usable yet, so -Xshare:auto too.
+        // The daemon may write it at exit; a VMM, running as its VM's uid, must not.
         List<String> daemon = List.of("-XX:+UseSerialGC", "-Xshare:auto", "-XX:SharedArchiveFile=/run/t/children.jsa",
                 "-XX:+AutoCreateSharedArchive", "-Xmx256m");
         assertThat(VmmProcess.classDataOptions(daemon)).containsExactly("-Xshare:auto",
-                "-XX:SharedArchiveFile=/run/t/children.jsa", "-XX:+AutoCreateSharedArchive");
+                "-XX:SharedArchiveFile=/run/t/children.jsa");
     }
 
     @Test

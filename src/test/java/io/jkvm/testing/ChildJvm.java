@@ -16,8 +16,9 @@ import java.util.stream.Stream;
  * the test JVM's own class path, as is, and nothing more. Inside the lab, where each of those JVMs
  * loads a few thousand classes through the emulated CPU and the 9p share, {@link TierLauncher}
  * packs the class directories into jars in the lab machine's RAM once ({@link #pack}), and the
- * children share one dynamic CDS archive (JEP 350, -XX:+AutoCreateSharedArchive): the first child
- * to exit writes it, later ones map the classes instead of loading them. Class data comes from
+ * children share one dynamic CDS archive (JEP 350, -XX:+AutoCreateSharedArchive), written before
+ * the first test by a VMM booted for the purpose ({@link ChildArchiveWarmUp}); the children map
+ * the classes instead of loading them. Class data comes from
  * jars only, hence the packing. An AOT cache (JEP 483/514) trained in each lane's machine by
  * {@code jkvm bench train} was tried instead: training took ~110 s a lane and four daemon and API
  * test classes ran 8-30% slower with it than with the archive (448 s against 401), so not.
@@ -62,7 +63,7 @@ public final class ChildJvm {
 
     /**
      * Packs each class directory of this JVM's class path into a jar under {@code dir}: the
-     * children's class path, sharing a dynamic CDS archive (written by the first child to exit).
+     * children's class path, sharing a dynamic CDS archive ({@link ChildArchiveWarmUp} writes it).
      */
     public static Setup pack(Path dir) {
         List<String> out = new ArrayList<>();

@@ -55,7 +55,7 @@ public final class TierLauncher {
     /** Without {@link #CLASSES}: the test classes surefire runs (pom.xml includes). */
     public static final String ALL_CLASSES = ".*Test|.*Tests|.*Properties";
 
-    public static void main(String[] args) throws IOException {
+    public static void main(String[] args) throws IOException, InterruptedException {
         if (args.length != 2) {
             System.err.println("usage: TierLauncher TAG RESULTS_FILE");
             System.exit(2);
@@ -65,9 +65,13 @@ public final class TierLauncher {
         calibrate();
         if (Boolean.parseBoolean(System.getProperty(CHILD_CDS, "true"))) {
             long t0 = System.nanoTime();
-            ChildJvm.pack(Path.of(System.getProperty("java.io.tmpdir"))).install();
+            Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+            ChildJvm.pack(tmp).install();
             System.out.printf("tier: class directories packed for the child JVMs' shared archive (%.1f s)%n",
                     (System.nanoTime() - t0) / 1e9);
+            t0 = System.nanoTime();
+            String warmUp = ChildArchiveWarmUp.run(Files.createDirectories(tmp.resolve("warm-up")));
+            System.out.printf("tier: %s (%.1f s)%n", warmUp, (System.nanoTime() - t0) / 1e9);
         }
         TierStallWatch watch = TierStallWatch.install();
         LauncherDiscoveryRequest request = request(tag, System.getProperty(CLASSES, ALL_CLASSES),
