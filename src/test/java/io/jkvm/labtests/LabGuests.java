@@ -69,19 +69,35 @@ public final class LabGuests {
      * time limit. While it waits it prints a line each time the PROGRESS command's output changes
      * (checked every 5 s; {@code grown FILE...} counts the bytes of files such as a guest's
      * console log), so the lab's no-output watchdog ({@link #NO_PROGRESS}) tells a slow run from
-     * a stuck one.
+     * a stuck one. It also prints each hang report a VMM writes ({@code hang_reports}: the
+     * SilentConsoleReporter's, after {@code jkvm.hang.report} seconds of console silence) to a
+     * {@code *.err} file in the script's scratch directory ({@code $D} or {@code $L}) when it
+     * appears: a guest that stays silent until the watchdog stops the lab machine still shows
+     * each vCPU's state, which the scripts' own "cat vmm.err" on failure never reaches then.
      */
     static final String SHELL_LIB = String.join("\n",
             "_lab_t0=$(date +%s)",
+            "_lab_reports=0",
             "say() { echo \"lab: [$(( $(date +%s) - _lab_t0 ))s] $*\"; }",
             "grown() { cat \"$@\" 2>/dev/null | wc -c; }",
+            "hang_reports() {",
+            "  _n=0",
+            "  for _f in ${D:+$D/*.err} ${L:+$L/*.err}; do",
+            "    if [ -f \"$_f\" ]; then _n=$((_n + $(grep -c 'has been silent for' \"$_f\" || true))); fi",
+            "  done",
+            "  [ \"$_n\" -gt \"$_lab_reports\" ] || return 0",
+            "  _lab_reports=$_n",
+            "  for _f in ${D:+$D/*.err} ${L:+$L/*.err}; do",
+            "    if [ -f \"$_f\" ]; then grep -A 80 'has been silent for' \"$_f\" | sed \"s|^|lab: [$(( $(date +%s) - _lab_t0 ))s] $_f: |\"; fi",
+            "  done",
+            "}",
             "await() {",
             "  _cond=$1; _pid=$2; _progress=${3:-true}; _last=; _t=$(date +%s)",
             "  until eval \"$_cond\"; do",
             "    kill -0 \"$_pid\" 2>/dev/null || return 1",
             "    _now=$(date +%s)",
             "    if [ $((_now - _t)) -ge 5 ]; then",
-            "      _t=$_now; _seen=$(eval \"$_progress\" 2>/dev/null)",
+            "      _t=$_now; hang_reports; _seen=$(eval \"$_progress\" 2>/dev/null)",
             "      if [ \"$_seen\" != \"$_last\" ]; then echo \"lab: [$((_now - _lab_t0))s] waiting for: $_cond (progress: $_seen)\"; _last=$_seen; fi",
             "    fi",
             "    sleep 0.2",
