@@ -150,6 +150,11 @@ public final class VmmProcess {
                 out.add(a);
             }
         }
+        // A daemon that writes its archive itself may run without an -Xshare mode; a VMM that
+        // only reads it needs -Xshare:auto to start while the archive does not exist yet.
+        if (out.stream().anyMatch(a -> a.startsWith("-XX:SharedArchiveFile=")) && out.stream().noneMatch(a -> a.startsWith("-Xshare:"))) {
+            out.addFirst("-Xshare:auto");
+        }
         return out;
     }
 

@@ -65,6 +65,17 @@ class VmmJavaOptionsTest {
     }
 
     @Test
+    void aVmmThatOnlyReadsAnArchiveStartsWhileItDoesNotExistYet(@TempDir Path dir) throws Exception {
+        // A daemon writing its own archive needs no -Xshare mode; without -Xshare:auto a VMM given
+        // the archive alone would refuse to start until the daemon had written it.
+        List<String> daemon = List.of("-XX:SharedArchiveFile=" + dir.resolve("d.jsa"), "-XX:+AutoCreateSharedArchive",
+                "-Xlog:cds=off");
+        List<String> passedOn = VmmProcess.classDataOptions(daemon);
+        assertThat(passedOn).containsExactly("-Xshare:auto", "-XX:SharedArchiveFile=" + dir.resolve("d.jsa"), "-Xlog:cds=off");
+        VmmProcess.checkJavaOptions(passedOn);
+    }
+
+    @Test
     void theOptionsComeBeforeTheMainClass() {
         var cmd = VmmProcess.command(Path.of("/run/a.sock"), Path.of("/run/c.sock"), "vm1", null);
         assertThat(cmd.indexOf(VmmProcess.MAIN_CLASS)).isGreaterThan(cmd.indexOf("-cp"));

@@ -71,24 +71,26 @@ public final class LabGuests {
      * console log), so the lab's no-output watchdog ({@link #NO_PROGRESS}) tells a slow run from
      * a stuck one. It also prints each hang report a VMM writes ({@code hang_reports}: the
      * SilentConsoleReporter's, after {@code jkvm.hang.report} seconds of console silence) to a
-     * {@code *.err} file in the script's scratch directory ({@code $D} or {@code $L}) when it
-     * appears: a guest that stays silent until the watchdog stops the lab machine still shows
-     * each vCPU's state, which the scripts' own "cat vmm.err" on failure never reaches then.
+     * {@code *.err} or {@code *.log} file in the script's scratch directory ({@code $D} or
+     * {@code $L}) once, when it appears: a guest that stays silent until the watchdog stops the
+     * lab machine still shows each vCPU's state, which the scripts' own "cat vmm.err" on failure
+     * never reaches then.
      */
     static final String SHELL_LIB = String.join("\n",
             "_lab_t0=$(date +%s)",
-            "_lab_reports=0",
+            "_lab_seen=",
             "say() { echo \"lab: [$(( $(date +%s) - _lab_t0 ))s] $*\"; }",
             "grown() { cat \"$@\" 2>/dev/null | wc -c; }",
             "hang_reports() {",
-            "  _n=0",
-            "  for _f in ${D:+$D/*.err} ${L:+$L/*.err}; do",
-            "    if [ -f \"$_f\" ]; then _n=$((_n + $(grep -c 'has been silent for' \"$_f\" || true))); fi",
-            "  done",
-            "  [ \"$_n\" -gt \"$_lab_reports\" ] || return 0",
-            "  _lab_reports=$_n",
-            "  for _f in ${D:+$D/*.err} ${L:+$L/*.err}; do",
-            "    if [ -f \"$_f\" ]; then grep -A 80 'has been silent for' \"$_f\" | sed \"s|^|lab: [$(( $(date +%s) - _lab_t0 ))s] $_f: |\"; fi",
+            "  for _f in ${D:+$D/*.err $D/*.log} ${L:+$L/*.err $L/*.log}; do",
+            "    [ -f \"$_f\" ] || continue",
+            "    _c=$(grep -ac 'has been silent for' \"$_f\" 2>/dev/null) || :",
+            "    _s=$(printf '%s\\n' \"$_lab_seen\" | awk -v f=\"$_f\" '$2 == f {print $1}')",
+            "    if [ \"${_c:-0}\" -gt \"${_s:-0}\" ]; then",
+            "      awk -v n=\"${_s:-0}\" '/has been silent for/ {k++} k > n' \"$_f\" | head -n 300 \\",
+            "        | sed \"s|^|lab: [$(( $(date +%s) - _lab_t0 ))s] $_f: |\"",
+            "      _lab_seen=$(printf '%s\\n' \"$_lab_seen\" | awk -v f=\"$_f\" 'NF && $2 != f'; echo \"$_c $_f\")",
+            "    fi",
             "  done",
             "}",
             "await() {",

@@ -66,11 +66,12 @@ public final class TierLauncher {
         if (Boolean.parseBoolean(System.getProperty(CHILD_CDS, "true"))) {
             long t0 = System.nanoTime();
             Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
-            ChildJvm.pack(tmp).install();
+            ChildJvm.Setup setup = ChildJvm.pack(tmp);
+            setup.install();
             System.out.printf("tier: class directories packed for the child JVMs' shared archive (%.1f s)%n",
                     (System.nanoTime() - t0) / 1e9);
             t0 = System.nanoTime();
-            String warmUp = ChildArchiveWarmUp.run(Files.createDirectories(tmp.resolve("warm-up")));
+            String warmUp = ChildArchiveWarmUp.run(Files.createDirectories(tmp.resolve("warm-up")), setup.archive());
             System.out.printf("tier: %s (%.1f s)%n", warmUp, (System.nanoTime() - t0) / 1e9);
         }
         TierStallWatch watch = TierStallWatch.install();
