@@ -316,15 +316,20 @@ public final class VncServer implements AutoCloseable {
         }
     }
 
-    /** The session ended (both threads are told to stop): unsubscribe if it was the last. */
+    /**
+     * The session ended (both threads are told to stop): unsubscribe if it was the last. The
+     * subscription goes before the session leaves {@link #clientCount}, which is read without this
+     * lock: a count of 0 then means nothing is subscribed any more (HostileClientProperties saw
+     * the count at 0 and the framebuffer still subscribed once in a no-KVM run).
+     */
     synchronized void sessionEnded(ClientSession s) {
-        live.remove(s);
-        refusing.remove(s);
         active.remove(s);
         if (active.isEmpty() && subscription != null) {
             subscription.close();
             subscription = null;
         }
+        live.remove(s);
+        refusing.remove(s);
     }
 
     private final DamageListener damage = new DamageListener() {
