@@ -102,6 +102,11 @@ public final class DaemonCommand implements Callable<Integer> {
         Path dir = stateDir != null ? stateDir : DaemonPaths.defaultStateDir();
         Path sock = socket != null ? socket : (stateDir != null ? dir.resolve("daemon.sock") : DaemonPaths.defaultSocket());
         EventLog log = EventLog.toStderr("daemon");
+        for (String var : io.jkvm.daemon.VmmProcess.jvmOptionVariablesSet(System.getenv())) {
+            // Said once at start: the daemon's JVM took them, its VMMs will not.
+            log.warn("jvm_options_not_passed_on", "variable", var, "note",
+                    "applies to the daemon's JVM only; options for VMMs go in " + io.jkvm.daemon.VmmProcess.JAVA_OPTS_ENV);
+        }
         StateStore store;
         try {
             store = new StateStore(dir);

@@ -69,14 +69,24 @@ public final class VmmProcess {
             java.util.regex.Pattern.compile("-(X|XX:|D)[A-Za-z0-9+_.:=/,-]+|-verbose:[a-z,]+");
 
     /**
-     * Options that load code, run commands, read more options or write class data at exit: not
-     * passed on. ({@code -Xrun} loads an agent; {@code -XX:On...} runs a command on an error; the
-     * class-data writers would let a VMM, running as its VM's uid, write what other JVMs load:
-     * {@link #classDataOptions}.)
+     * Options that load code, run commands, read more options or write class data: not passed on.
+     * ({@code -Xrun} loads an agent; {@code -XX:On...} runs a command on an error; the class-data
+     * writers, at exit, at start or on a jcmd request, would let a VMM, running as its VM's uid,
+     * write what other JVMs load: {@link #classDataOptions}.)
      */
     private static final List<String> REFUSED = List.of("-Xrun", "-Xbootclasspath", "-XX:On", "-XX:Flags",
             "-XX:VMOptionsFile", "-XX:ArchiveClassesAtExit", "-XX:+AutoCreateSharedArchive", "-XX:AOTCacheOutput",
-            "-XX:AOTMode=record");
+            "-XX:AOTMode=record", "-XX:AOTMode=create", "-Xshare:dump", "-XX:DumpLoadedClassList",
+            "-XX:+RecordDynamicDumpInfo");
+
+    /**
+     * The environment variables a JVM reads options from (JAVA_TOOL_OPTIONS and _JAVA_OPTIONS by
+     * HotSpot itself, JDK_JAVA_OPTIONS by the java launcher). A VMM's environment does not carry
+     * them: its options are the daemon's to build, and what they hold would bypass the checks of
+     * {@value #JAVA_OPTS_ENV} (a class-data writer, an agent). They apply to the daemon's own JVM.
+     */
+    public static final List<String> JVM_OPTION_VARIABLES = List.of("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
+            "JDK_JAVA_OPTIONS");
 
     /**
      * {@value #JAVA_OPTS_ENV}, split at whitespace: JVM options only ({@code -X...}, {@code
@@ -93,7 +103,7 @@ public final class VmmProcess {
             if (!JVM_OPTION.matcher(o).matches() || REFUSED.stream().anyMatch(o::startsWith)) {
                 throw new IllegalArgumentException(JAVA_OPTS_ENV + ": '" + o + "' is not a JVM option this daemon passes on"
                         + " (-X..., -XX:..., -D... or -verbose:..., without agents, commands to run, option files"
-                        + ", class data written at exit or a class path)");
+                        + ", class data written or a class path)");
             }
             out.add(o);
         }
@@ -173,6 +183,17 @@ public final class VmmProcess {
         return sb.toString();
     }
 
+    /** The daemon's environment, less what would give a VMM JVM options: {@link #JVM_OPTION_VARIABLES}. */
+    static void scrubJvmOptions(java.util.Map<String, String> environment) {
+        environment.keySet().removeAll(JVM_OPTION_VARIABLES);
+    }
+
+    /** Those of {@link #JVM_OPTION_VARIABLES} set (not blank) in {@code environment}, for the daemon to say so at start. */
+    public static List<String> jvmOptionVariablesSet(java.util.Map<String, String> environment) {
+        return JVM_OPTION_VARIABLES.stream().filter(v -> environment.get(v) != null && !environment.get(v).isBlank())
+                .toList();
+    }
+
     /** Starts the VMM with stdin from /dev/null, serial output (stdout) and events (stderr) appended to logs. */
     static Process spawn(Path apiSocket, Path consoleSocket, String id, Path snapshotKey, List<String> tuning,
             Path serialLog, Path vmmLog) throws IOException {
@@ -180,6 +201,7 @@ public final class VmmProcess {
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(serialLog.toFile()))
                 .redirectError(ProcessBuilder.Redirect.appendTo(vmmLog.toFile()));
+        scrubJvmOptions(pb.environment());
         if (io.jkvm.kvm.KvmDevice.overridden()) {
             // --kvm-device given to the daemon: its VMMs open the same device.
             pb.environment().put(io.jkvm.kvm.KvmDevice.ENV, io.jkvm.kvm.KvmDevice.path().toString());

@@ -21,18 +21,21 @@ final class JvmArgs {
     /**
      * The command line's arguments and the options the JVM took from its environment:
      * JAVA_TOOL_OPTIONS (read by every JVM) and JDK_JAVA_OPTIONS (by the java launcher), which
-     * are not on /proc/self/cmdline. Split at white space, as the JVM splits them.
+     * come before the command line, and _JAVA_OPTIONS, which HotSpot reads after it (so its
+     * options win); none is on /proc/self/cmdline. Split at white space, as the JVM splits them.
      */
     static List<String> all(java.util.Map<String, String> env, String[] cmdline) {
         List<String> out = new ArrayList<>();
         for (String var : List.of("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")) {
-            String v = env.get(var);
-            if (v != null && !v.isBlank()) {
-                out.addAll(List.of(v.strip().split("\\s+")));
-            }
+            out.addAll(options(env.get(var)));
         }
         out.addAll(List.of(cmdline));
+        out.addAll(options(env.get("_JAVA_OPTIONS")));
         return out;
+    }
+
+    private static List<String> options(String value) {
+        return value == null || value.isBlank() ? List.of() : List.of(value.strip().split("\\s+"));
     }
 
     /** The files the JVM writes at exit (dynamic CDS archive, AOT configuration), per {@code args}. */

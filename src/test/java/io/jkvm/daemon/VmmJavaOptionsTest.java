@@ -25,7 +25,8 @@ class VmmJavaOptionsTest {
                 "-XX:VMOptionsFile=/tmp/o", "-Xbootclasspath/a:/tmp", "--add-opens=java.base/java.lang=ALL-UNNAMED",
                 "-Xrunjdwp:transport=dt_socket,server=y", "-XX:OnError=/tmp/x", "-XX:OnOutOfMemoryError=/tmp/x",
                 "-XX:ArchiveClassesAtExit=/tmp/a.jsa", "-XX:+AutoCreateSharedArchive", "-XX:AOTCacheOutput=/tmp/a.aot",
-                "-XX:AOTMode=record"}) {
+                "-XX:AOTMode=record", "-XX:AOTMode=create", "-Xshare:dump", "-XX:DumpLoadedClassList=/tmp/c.lst",
+                "-XX:+RecordDynamicDumpInfo"}) {
             assertThatThrownBy(() -> VmmProcess.extraJavaOptions(bad)).as(bad)
                     .hasMessageStartingWith("JKVM_VMM_JAVA_OPTS: '" + bad.split(" ")[0] + "'");
         }
@@ -73,6 +74,19 @@ class VmmJavaOptionsTest {
         List<String> passedOn = VmmProcess.classDataOptions(daemon);
         assertThat(passedOn).containsExactly("-Xshare:auto", "-XX:SharedArchiveFile=" + dir.resolve("d.jsa"), "-Xlog:cds=off");
         VmmProcess.checkJavaOptions(passedOn);
+    }
+
+    @Test
+    void aVmmsEnvironmentCarriesNoJvmOptions() {
+        // What the daemon's environment gives its own JVM must not reach a VMM past the checks above.
+        var env = new java.util.HashMap<String, String>(java.util.Map.of("PATH", "/usr/bin",
+                "JAVA_TOOL_OPTIONS", "-XX:ArchiveClassesAtExit=/tmp/a.jsa", "_JAVA_OPTIONS", "-javaagent:/tmp/a.jar",
+                "JDK_JAVA_OPTIONS", "-XX:+AutoCreateSharedArchive", "JKVM_KVM_DEVICE", "/dev/kvm"));
+        assertThat(VmmProcess.jvmOptionVariablesSet(env)).containsExactly("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
+                "JDK_JAVA_OPTIONS");
+        VmmProcess.scrubJvmOptions(env);
+        assertThat(env).containsOnlyKeys("PATH", "JKVM_KVM_DEVICE");
+        assertThat(VmmProcess.jvmOptionVariablesSet(java.util.Map.of("JAVA_TOOL_OPTIONS", " "))).isEmpty();
     }
 
     @Test

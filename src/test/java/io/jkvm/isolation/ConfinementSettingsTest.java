@@ -72,6 +72,9 @@ class ConfinementSettingsTest {
                 new String[] {"-cp", "x"}))).as("an option from JAVA_TOOL_OPTIONS").isTrue();
         assertThat(JvmArgs.writtenAtExit(JvmArgs.all(java.util.Map.of("JDK_JAVA_OPTIONS", "-XX:ArchiveClassesAtExit=/e.jsa"),
                 new String[0]))).containsExactly(java.nio.file.Path.of("/e.jsa"));
+        assertThat(JvmArgs.all(java.util.Map.of("_JAVA_OPTIONS", "-XX:AOTCacheOutput=/f.aot", "JAVA_TOOL_OPTIONS", "-Xss1m"),
+                new String[] {"-cp", "x"})).as("_JAVA_OPTIONS is read after the command line")
+                .containsExactly("-Xss1m", "-cp", "x", "-XX:AOTCacheOutput=/f.aot");
         assertThat(JvmArgs.all()).as("this JVM's own command line").contains("--enable-native-access=ALL-UNNAMED");
     }
 }
