@@ -238,15 +238,8 @@ class VmmApiDirectTest {
     @Test
     void bootsFromAFirecrackerConfigFileWithoutAnApi() {
         Patience.hangDetector(120, () -> {
+            Path config = TestKernels.rebootsAtOnceConfig(dir, "vm.json", "[]");
             Path kernel = TestKernels.rebootsAtOnce(dir);
-            Path config = Files.writeString(dir.resolve("vm.json"), """
-                    {
-                      "boot-source": {"kernel_image_path": "%s", "boot_args": "console=ttyS0 reboot=k panic=1"},
-                      "machine-config": {"vcpu_count": 1, "mem_size_mib": 32, "smt": false},
-                      "drives": [],
-                      "network-interfaces": []
-                    }
-                    """.formatted(kernel));
             Path serial = dir.resolve("serial.out");
             Path events = dir.resolve("vmm.err");
             Process p = new ProcessBuilder(JkvmCommand.of("run", "--config-file", config.toString(), "--no-api"))

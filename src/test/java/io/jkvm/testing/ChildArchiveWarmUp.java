@@ -43,16 +43,10 @@ final class ChildArchiveWarmUp {
     }
 
     private static String boot(Path dir, Path archive) throws IOException, InterruptedException {
-        Path kernel = TestKernels.rebootsAtOnce(dir);
         Path disk = Files.write(dir.resolve("warm-up.img"), new byte[1 << 20]);
-        Path config = Files.writeString(dir.resolve("warm-up.json"), """
-                {
-                  "boot-source": {"kernel_image_path": "%s", "boot_args": "console=ttyS0 reboot=k panic=1"},
-                  "machine-config": {"vcpu_count": 1, "mem_size_mib": 32, "smt": false},
-                  "drives": [{"drive_id": "warm", "path_on_host": "%s", "is_root_device": false, "is_read_only": false}],
-                  "network-interfaces": []
-                }
-                """.formatted(kernel, disk));
+        Path config = TestKernels.rebootsAtOnceConfig(dir, "warm-up.json", """
+                [{"drive_id": "warm", "path_on_host": "%s", "is_root_device": false, "is_read_only": false}]
+                """.formatted(disk).strip());
         Path log = dir.resolve("warm-up.out");
         Process p = new ProcessBuilder(JkvmCommand.of("run", "--config-file", config.toString(),
                 "--api-sock", dir.resolve("warm-up.sock").toString()))

@@ -58,6 +58,22 @@ public final class TestKernels {
     }
 
     /**
+     * A Firecracker configuration file ({@code jkvm run --config-file}) that boots {@link
+     * #rebootsAtOnce} with one vCPU and 32 MiB, its console on the serial port, and {@code
+     * drives}: a JSON array (Firecracker's "drives" section).
+     */
+    public static Path rebootsAtOnceConfig(Path dir, String name, String drives) throws IOException {
+        return Files.writeString(dir.resolve(name), """
+                {
+                  "boot-source": {"kernel_image_path": "%s", "boot_args": "console=ttyS0 reboot=k panic=1"},
+                  "machine-config": {"vcpu_count": 1, "mem_size_mib": 32, "smt": false},
+                  "drives": %s,
+                  "network-interfaces": []
+                }
+                """.formatted(rebootsAtOnce(dir), drives));
+    }
+
+    /**
      * Prints, then polls the i8042 for keyboard data; on Del (set 1 make code 0x53, as in
      * Ctrl+Alt+Del) prints {@link #CTRL_ALT_DEL} and pulses the reset line (command 0xFE), as
      * Linux's ctrl_alt_del → reboot=k would. Busy-polls: use for one VM at a time.
