@@ -24,8 +24,10 @@ import java.util.List;
  */
 public final class IncomingMigration {
     private static final Logger LOG = LoggerFactory.getLogger(IncomingMigration.class);
-    /** Handshake failures tolerated before giving up (a scanner must not keep us waiting forever). */
+    /** Refused sources (authenticated, configuration not acceptable here) tolerated before giving up. */
     static final int MAX_REFUSED_PEERS = 64;
+    /** Failed handshakes logged one by one ({@value}); after that, one line every 100th. */
+    static final int HANDSHAKE_FAILURES_LOGGED = 10;
 
     private IncomingMigration() {}
 
@@ -39,17 +41,30 @@ public final class IncomingMigration {
 
     /** Accepts connections until one source has migrated its VM here (or failed trying). */
     public static Result receive(SSLServerSocket server, MigrationTarget.Factory factory) throws IOException {
+        return receive(server, factory, OutgoingMigration.IO_TIMEOUT_MS);
+    }
+
+    /**
+     * As above, each TLS handshake given {@code handshakeMillis} in all. Connections are taken one
+     * at a time, and anyone who can reach the port can open one before authenticating: a deadline
+     * on the whole handshake (not on each read, which a peer trickling one byte at a time keeps
+     * resetting) means a real source behind such a peer waits at most that long, and a peer that
+     * fails its handshake (a scanner, a source with an untrusted certificate) is logged and
+     * forgotten, never counted toward giving up: otherwise unauthenticated connections alone
+     * would end this VMM. Only authenticated sources whose configuration is refused count.
+     */
+    static Result receive(SSLServerSocket server, MigrationTarget.Factory factory, long handshakeMillis) throws IOException {
+        long failedHandshakes = 0;
         for (int refused = 0; ; ) {
             SSLSocket s = (SSLSocket) server.accept();
             try {
-                s.setSoTimeout(OutgoingMigration.IO_TIMEOUT_MS);
-                s.setTcpNoDelay(true); // as the source's (MigrationTls.open): replies and post-copy's chunks are waited on
-                s.startHandshake();
+                handshake(s, handshakeMillis);
             } catch (IOException e) {
                 s.close();
-                LOG.warn("migration peer {} refused: {}", s.getRemoteSocketAddress(), e.toString());
-                if (++refused >= MAX_REFUSED_PEERS) {
-                    throw new MigrationException("gave up after " + refused + " peers failed the TLS handshake");
+                failedHandshakes++;
+                if (failedHandshakes <= HANDSHAKE_FAILURES_LOGGED || failedHandshakes % 100 == 0) {
+                    LOG.warn("migration peer {} refused: {} ({} failed handshakes so far)", s.getRemoteSocketAddress(),
+                            e.getMessage(), failedHandshakes);
                 }
                 continue;
             }
@@ -67,6 +82,39 @@ public final class IncomingMigration {
                     s.close();
                 }
             }
+        }
+    }
+
+    /**
+     * The TLS handshake, within {@code millis} from start to end; the socket is closed if it
+     * overruns. Whichever settles first, the handshake or the deadline, wins: a socket handed on
+     * is never closed under the stream by a deadline firing late.
+     */
+    private static void handshake(SSLSocket s, long millis) throws IOException {
+        java.util.concurrent.atomic.AtomicBoolean settled = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.ScheduledFuture<?> deadline = MigrationDeadlines.after(millis, () -> {
+            if (settled.compareAndSet(false, true)) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // closing is all that is left to do
+                }
+            }
+        });
+        try {
+            s.setSoTimeout(OutgoingMigration.IO_TIMEOUT_MS);
+            s.setTcpNoDelay(true); // as the source's (MigrationTls.open): replies and post-copy's chunks are waited on
+            s.startHandshake();
+        } catch (IOException e) {
+            if (!settled.compareAndSet(false, true)) {
+                throw new IOException("the TLS handshake did not complete within " + millis + " ms", e);
+            }
+            throw e;
+        } finally {
+            deadline.cancel(false);
+        }
+        if (!settled.compareAndSet(false, true)) { // the deadline closed it as the handshake ended
+            throw new IOException("the TLS handshake did not complete within " + millis + " ms");
         }
     }
 

@@ -202,6 +202,11 @@ final class IncomingStream implements RecordReader.Limits {
     @Override
     public RecordReader.Limit next(int type) {
         long wire = RecordReader.maxLength(type);
+        if (phase == Phase.CONFIG && type != Wire.CONFIG && type != Wire.ABORT && !Wire.isReply(type)) {
+            // Refused on its header: a KVM_STATE record may announce 64 MiB, read in full before
+            // accept() would see it is out of order.
+            throw new MigrationException(Wire.name(type) + " record out of order: expected CONFIG first");
+        }
         if (type == Wire.KVM_STATE && config != null) {
             return new RecordReader.Limit(Math.min(wire, kvmStateLimit(config.cpus())),
                     "KVM state for " + config.cpus() + " vCPU" + (config.cpus() == 1 ? "" : "s"));

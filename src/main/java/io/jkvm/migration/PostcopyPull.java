@@ -6,8 +6,6 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Post-copy's destination end: where the lazy fill of guest RAM ({@link LazyFill}) gets the
@@ -27,9 +25,6 @@ import java.util.concurrent.TimeUnit;
  */
 final class PostcopyPull implements LazyFill.ChunkSource {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PostcopyPull.class);
-    /** Closes the connection of a chunk overdue: one daemon thread for every pull of this VMM. */
-    private static final ScheduledThreadPoolExecutor DEADLINES = deadlines();
-
     private final RecordReader in;
     /** Shared with the receiving thread's replies (RESUMED, FAILED): every write holds its monitor. */
     private final RecordWriter out;
@@ -50,16 +45,6 @@ final class PostcopyPull implements LazyFill.ChunkSource {
         this.deadlineMillis = deadlineMillis;
     }
 
-    private static ScheduledThreadPoolExecutor deadlines() {
-        ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, "jkvm-postcopy-deadline");
-            t.setDaemon(true);
-            return t;
-        });
-        e.setRemoveOnCancelPolicy(true);
-        return e;
-    }
-
     @Override
     public void read(int index, MemorySegment into) throws Exception {
         long length = into.byteSize();
@@ -70,10 +55,10 @@ final class PostcopyPull implements LazyFill.ChunkSource {
             default -> new RecordReader.Limit(0, "only CHUNK answers a REQUEST");
         };
         MigrationRecord r;
-        ScheduledFuture<?> deadline = DEADLINES.schedule(() -> {
+        ScheduledFuture<?> deadline = MigrationDeadlines.after(deadlineMillis, () -> {
             overdue = true;
             closeConnection();
-        }, deadlineMillis, TimeUnit.MILLISECONDS);
+        });
         try {
             synchronized (out) {
                 out.request(index);

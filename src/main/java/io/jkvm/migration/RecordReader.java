@@ -390,7 +390,7 @@ final class RecordReader {
         try {
             return new MigrationRecord.Device(DeviceState.of(new String(name, StandardCharsets.UTF_8), state));
         } catch (IllegalArgumentException e) {
-            throw new MigrationException("DEVICE record: " + e.getMessage());
+            throw new MigrationException("DEVICE record: " + Wire.printable(e.getMessage()));
         }
     }
 
@@ -398,6 +398,6 @@ final class RecordReader {
         byte[] t = new byte[b.remaining()];
         b.get(t);
         // Printable only: the peer's reason ends up in our logs and on a terminal.
-        return new String(t, StandardCharsets.UTF_8).replaceAll("[\\p{Cntrl}&&[^\\n]]", "?");
+        return Wire.printable(new String(t, StandardCharsets.UTF_8));
     }
 }

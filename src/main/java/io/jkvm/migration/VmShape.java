@@ -145,6 +145,6 @@ public record VmShape(List<Disk> disks, List<Nic> nics, boolean rng, boolean vir
     }
 
     private static MigrationException bad(String why) {
-        return new MigrationException("CONFIG record: device shape: " + why);
+        return new MigrationException("CONFIG record: device shape: " + Wire.printable(why)); // may quote the peer's ids
     }
 }

@@ -88,6 +88,15 @@ final class Wire {
     static final int REQUEST = 0x85;
     static final int FILLED = 0x86;
 
+    /**
+     * {@code text} from the peer as one printable line for our logs, replies and terminals: line
+     * breaks become spaces, every other control or format character (C0 and C1 controls, such as
+     * the CSI that starts a terminal escape; bidi overrides; unassigned code points) a '?'.
+     */
+    static String printable(String text) {
+        return text.replaceAll("[\\r\\n]", " ").replaceAll("\\p{C}", "?");
+    }
+
     /** Reply types (the destination's) are 0x8x; the source's records are below. */
     static boolean isReply(int type) {
         return (type & 0x80) != 0;

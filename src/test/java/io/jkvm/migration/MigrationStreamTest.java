@@ -112,6 +112,16 @@ class MigrationStreamTest {
     }
 
     @Test
+    void aBigRecordBeforeConfigIsRefusedOnItsHeaderAlone() {
+        // KVM_STATE may announce up to the wire's limit; before CONFIG, nothing of it is read or
+        // kept (it was read in full, in 256 KiB pieces and then once more whole, then refused).
+        byte[] s = stream(w -> {});
+        ByteBuffer b = ByteBuffer.allocate(s.length + 5).put(s).put((byte) Wire.KVM_STATE)
+                .putInt((int) RecordReader.maxLength(Wire.KVM_STATE));
+        refused(b.array(), "KVM_STATE record out of order: expected CONFIG first");
+    }
+
+    @Test
     void recordsOutOfOrderAreRefused() {
         refused(stream(w -> w.pages(new long[] {0}, page(1), 1)),
                 "PAGES record out of order: expected CONFIG first");
@@ -160,6 +170,18 @@ class MigrationStreamTest {
             w.config(CONFIG);
             w.reason(Wire.ABORT, "cancelled\u0007 by the operator");
         }), "the source aborted the migration: cancelled? by the operator");
+    }
+
+    @Test
+    void aReasonOrDeviceNameFromThePeerIsOnePrintableLine() {
+        // A C1 CSI (a terminal escape without ESC), a right-to-left override, a line break that
+        // would forge a log line of its own.
+        refused(stream(w -> {
+            w.config(CONFIG);
+            w.reason(Wire.ABORT, "cancelled\u009b2J\u202e\n{\"level\":\"info\"}");
+        }), "the source aborted the migration: cancelled?2J? {\"level\":\"info\"}");
+        assertThat(Wire.printable("caf\u00e9 \ud83d\ude80 \u001b[0m")).as("printable text stays")
+                .isEqualTo("caf\u00e9 \ud83d\ude80 ?[0m");
     }
 
     @Test

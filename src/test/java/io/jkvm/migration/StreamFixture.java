@@ -96,7 +96,7 @@ final class StreamFixture {
         });
         try {
             r.header();
-            while (!s.accept(r.read())) {
+            while (!s.accept(r.read(s))) { // the stream's own limits, as IncomingMigration reads
                 // next record
             }
         } catch (IOException e) {
