@@ -1,6 +1,7 @@
 package io.jkvm.api;
 
 import io.jkvm.config.VmConfig;
+import io.jkvm.storage.ImageLocks;
 import io.jkvm.storage.LoggedDisk;
 import io.jkvm.migration.MigrationException;
 import io.jkvm.migration.DiskReceivingTarget;
@@ -32,10 +33,15 @@ import java.util.function.Function;
  * <p>Disks: the source flushes them while capturing device state (fsync) and then releases its
  * image locks, so the destination VMM, which opens the images when it starts the received VM,
  * can lock them (same host, or shared storage at the same paths). A failed migration takes the
- * locks back before the vCPUs resume.
+ * locks back before the vCPUs resume, waiting a bounded time for a destination still letting go.
  */
 final class LinuxVmMigration {
     private static final Logger LOG = LoggerFactory.getLogger(LinuxVmMigration.class);
+    /**
+     * How long a failed migration's source waits for its images' locks: the destination lets go
+     * of them as it tears down, which a slow host may finish some seconds after it said FAILED.
+     */
+    static final long RELOCK_WAIT_MS = 15_000;
 
     private LinuxVmMigration() {}
 
@@ -73,10 +79,15 @@ final class LinuxVmMigration {
             @Override
             public void resume() {
                 try {
-                    vm.setDiskLocks(true);
+                    // A destination that failed late may still be closing the images it opened.
+                    ImageLocks.retake(() -> vm.setDiskLocks(true), RELOCK_WAIT_MS);
                 } catch (IOException e) {
                     // Someone else holds an image now: running on would corrupt it. Stop instead.
-                    LOG.error("migration rollback: {}; stopping the VM", e.getMessage());
+                    LOG.error("migration rollback: {} (waited {} ms); stopping the VM", e.getMessage(), RELOCK_WAIT_MS);
+                    vm.stop();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    LOG.error("migration rollback: interrupted while taking the disk images' locks back; stopping the VM");
                     vm.stop();
                 }
                 vm.resume();

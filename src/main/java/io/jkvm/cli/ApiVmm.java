@@ -342,7 +342,9 @@ final class ApiVmm {
                 io.jkvm.migration.IncomingMigration.Result r = io.jkvm.migration.IncomingMigration.receive(listener,
                         vmm::incomingTarget);
                 log.info("migration_received", "bytes", r.bytes(), "pages", r.pages(), "rounds", r.rounds(),
-                        "elapsed_ms", r.elapsed().toMillis(), "apply_ms", r.apply().toMillis(), "postcopy", r.postcopy() != null);
+                        "elapsed_ms", r.elapsed().toMillis(), "apply_ms", r.apply().toMillis(), "postcopy", r.postcopy() != null,
+                        "apply_disks_ms", r.steps().disksMs(), "apply_kvm_state_ms", r.steps().kvmStateMs(),
+                        "apply_devices_ms", r.steps().devicesMs(), "apply_start_ms", r.steps().startMs());
                 if (r.postcopy() != null) {
                     // The guest runs; the rest of its RAM is still coming. A failure has stopped
                     // the machine with the reason already: this only records how it ended.

@@ -37,7 +37,14 @@ public final class IncomingMigration {
      * the RAM pre-copy left behind, over the connection it now owns; null after a pre-copy.
      */
     public record Result(MigrationTarget target, long bytes, long pages, int rounds, Duration elapsed, Duration apply,
-            io.jkvm.memory.LazyFill postcopy) {}
+            io.jkvm.memory.LazyFill postcopy, ApplySteps steps) {}
+
+    /**
+     * Where the switch-over's time at the destination went, in ms: the copied disks made durable,
+     * the vCPUs' KVM state set, the devices built from their states, the VM started. Logged with
+     * each received migration, because the downtime a user sees is mostly this.
+     */
+    public record ApplySteps(long disksMs, long kvmStateMs, long devicesMs, long startMs) {}
 
     /** Accepts connections until one source has migrated its VM here (or failed trying). */
     public static Result receive(SSLServerSocket server, MigrationTarget.Factory factory) throws IOException {
@@ -135,6 +142,7 @@ public final class IncomingMigration {
         RecordReader in = new RecordReader(input);
         RecordWriter out = new RecordWriter(output);
         MigrationTarget[] target = new MigrationTarget[1];
+        boolean filling = false;
         try {
             in.header();
             IncomingStream stream = new IncomingStream(new IncomingStream.OnConfig() {
@@ -186,7 +194,9 @@ public final class IncomingMigration {
             }
             long done = System.nanoTime();
             target[0].finishDisks();
+            long disksDone = System.nanoTime();
             target[0].applyKvmState(stream.config(), stream.kvmState());
+            long kvmStateDone = System.nanoTime();
             io.jkvm.memory.LazyFill fill = null;
             PostcopyPull pull = null;
             MigrationRecord.Postcopy pc = stream.postcopy();
@@ -195,21 +205,32 @@ public final class IncomingMigration {
                 // this thread only writes its replies, under the writer's monitor.
                 java.util.BitSet missing = pc.missing();
                 pull = new PostcopyPull(in, out, connection, missing.cardinality(), OutgoingMigration.IO_TIMEOUT_MS);
+                filling = true; // from here a fill thread may be blocked reading the connection
                 fill = target[0].fetchRam(Wire.POSTCOPY_CHUNK, pull, missing);
             }
+            long devicesFrom = System.nanoTime();
             target[0].restoreDevices(stream.devices());
+            long devicesDone = System.nanoTime();
             target[0].start();
+            long started = System.nanoTime();
             reply(out, Wire.RESUMED, null);
             if (pull != null) {
                 pull.resumedSent();
             }
             long end = System.nanoTime();
             return new Result(target[0], in.bytes(), stream.pages(), stream.rounds(), Duration.ofNanos(end - t0),
-                    Duration.ofNanos(end - done), fill);
+                    Duration.ofNanos(end - done), fill, new ApplySteps(millis(disksDone - done),
+                            millis(kvmStateDone - disksDone), millis(devicesDone - devicesFrom), millis(started - devicesDone)));
         } catch (IOException | RuntimeException | Error e) {
             // Errors too (OutOfMemoryError while applying state, say): the half-built VM must not
             // outlive the attempt, and the VMM goes on (it reports the failure).
             String why = e instanceof MigrationException ? e.getMessage() : e.toString();
+            if (!filling && target[0] != null) {
+                // Before FAILED: the source takes its disk images' locks back when it reads it,
+                // and this VM may hold them (a failure after the devices opened them).
+                closeQuietly(target[0]);
+                target[0] = null;
+            }
             if (!(e instanceof ConfigRefused)) { // that one has been answered with REFUSED already
                 try {
                     synchronized (out) {
@@ -221,7 +242,9 @@ public final class IncomingMigration {
                 }
             }
             try {
-                connection.close(); // first: a post-copy fill blocked reading it would hold up the close below
+                // With a post-copy fill running, first: a fill blocked reading the connection
+                // would hold up the close below. The source then waits for the images' locks.
+                connection.close();
             } catch (Exception ignored) {
                 // already broken
             }
@@ -229,6 +252,18 @@ public final class IncomingMigration {
                 target[0].close();
             }
             throw e instanceof MigrationException me ? me : new MigrationException("incoming migration failed: " + why, e);
+        }
+    }
+
+    private static long millis(long nanos) {
+        return nanos / 1_000_000;
+    }
+
+    private static void closeQuietly(MigrationTarget target) {
+        try {
+            target.close();
+        } catch (RuntimeException e) {
+            LOG.warn("closing the half-built VM of a failed migration: {}", e.toString());
         }
     }
 

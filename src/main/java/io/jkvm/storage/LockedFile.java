@@ -77,7 +77,7 @@ final class LockedFile implements ImageFile {
         try {
             int r = lock ? Native.ofdLock(fd, readOnly ? Native.F_RDLCK : Native.F_WRLCK) : 0;
             if (r == -Native.EAGAIN || r == -Native.EACCES) {
-                throw new IOException("disk image " + path + " is in use by another VM or process (cannot get "
+                throw new ImageInUseException("disk image " + path + " is in use by another VM or process (cannot get "
                         + (readOnly ? "a shared" : "an exclusive") + " lock); use readonly=on on every user to share it");
             }
             if (r < 0) {
@@ -182,6 +182,9 @@ final class LockedFile implements ImageFile {
     public synchronized void setLocked(boolean locked) throws IOException {
         short type = !locked ? Native.F_UNLCK : readOnly ? Native.F_RDLCK : Native.F_WRLCK;
         int r = Native.ofdLock(fd, type);
+        if (locked && (r == -Native.EAGAIN || r == -Native.EACCES)) {
+            throw new ImageInUseException("cannot re-lock disk image " + path + ": another VM or process holds it");
+        }
         if (r < 0) {
             throw new IOException("cannot " + (locked ? "re-lock" : "unlock") + " disk image " + path + ": "
                     + Native.strerror(-r));

@@ -95,6 +95,31 @@ class IncomingResourceTest {
                 .contains("OutOfMemoryError");
     }
 
+    /**
+     * The source takes its disk images' locks back when it reads FAILED, so the half-built VM (which
+     * may have opened them) is closed before FAILED is written, not after.
+     */
+    @Test
+    void aFailingDestinationLetsGoOfItsVmBeforeItTellsTheSource() {
+        FakeTarget[] made = new FakeTarget[1];
+        List<Boolean> closedAtEachWrite = new ArrayList<>();
+        ByteArrayOutputStream replies = new ByteArrayOutputStream() {
+            @Override
+            public synchronized void write(byte[] b, int off, int len) {
+                closedAtEachWrite.add(made[0] != null && made[0].closed);
+                super.write(b, off, len);
+            }
+        };
+        assertThatThrownBy(() -> IncomingMigration.receiveFrom(bytes(StreamFixture.valid()), replies, (c, shape) -> {
+            made[0] = new FakeTarget(c);
+            made[0].refuseDevices = new MigrationException("DEVICE records: test: a device cannot be restored");
+            return made[0];
+        })).isInstanceOf(MigrationException.class).hasMessageContaining("a device cannot be restored");
+        assertThat(new String(replies.toByteArray(), StandardCharsets.ISO_8859_1)).contains("a device cannot be restored");
+        assertThat(closedAtEachWrite).as("READY while the VM is being built, FAILED once it is closed")
+                .isNotEmpty().startsWith(false).endsWith(true);
+    }
+
     private static IncomingMigration.Result receive(InputStream in, FakeTarget[] made) throws Exception {
         return IncomingMigration.receiveFrom(in, new ByteArrayOutputStream(), (c, shape) -> {
             made[0] = new FakeTarget(c);
@@ -138,6 +163,7 @@ class IncomingResourceTest {
         final GuestRam ram;
         volatile boolean closed;
         Error failOnDevices;
+        RuntimeException refuseDevices;
 
         FakeTarget(MachineConfig c) {
             ram = GuestRam.allocate(c.memoryBytes(), io.jkvm.memory.RamBacking.PAGES);
@@ -191,6 +217,9 @@ class IncomingResourceTest {
         public void restoreDevices(List<DeviceState> devices) {
             if (failOnDevices != null) {
                 throw failOnDevices;
+            }
+            if (refuseDevices != null) {
+                throw refuseDevices;
             }
         }
 
