@@ -142,7 +142,7 @@ public final class IncomingMigration {
         RecordReader in = new RecordReader(input);
         RecordWriter out = new RecordWriter(output);
         MigrationTarget[] target = new MigrationTarget[1];
-        boolean filling = false;
+        PostcopyPull pull = null; // once set, a fill thread may be blocked reading the connection
         try {
             in.header();
             IncomingStream stream = new IncomingStream(new IncomingStream.OnConfig() {
@@ -198,14 +198,12 @@ public final class IncomingMigration {
             target[0].applyKvmState(stream.config(), stream.kvmState());
             long kvmStateDone = System.nanoTime();
             io.jkvm.memory.LazyFill fill = null;
-            PostcopyPull pull = null;
             MigrationRecord.Postcopy pc = stream.postcopy();
             if (pc != null) {
                 // From here the fill thread reads the connection (CHUNKs) and writes REQUESTs;
                 // this thread only writes its replies, under the writer's monitor.
                 java.util.BitSet missing = pc.missing();
                 pull = new PostcopyPull(in, out, connection, missing.cardinality(), OutgoingMigration.IO_TIMEOUT_MS);
-                filling = true; // from here a fill thread may be blocked reading the connection
                 fill = target[0].fetchRam(Wire.POSTCOPY_CHUNK, pull, missing);
             }
             long devicesFrom = System.nanoTime();
@@ -225,7 +223,7 @@ public final class IncomingMigration {
             // Errors too (OutOfMemoryError while applying state, say): the half-built VM must not
             // outlive the attempt, and the VMM goes on (it reports the failure).
             String why = e instanceof MigrationException ? e.getMessage() : e.toString();
-            if (!filling && target[0] != null) {
+            if (pull == null && target[0] != null) {
                 // Before FAILED: the source takes its disk images' locks back when it reads it,
                 // and this VM may hold them (a failure after the devices opened them).
                 closeQuietly(target[0]);

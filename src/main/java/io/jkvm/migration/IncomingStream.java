@@ -205,7 +205,7 @@ final class IncomingStream implements RecordReader.Limits {
         if (phase == Phase.CONFIG && type != Wire.CONFIG && type != Wire.ABORT && !Wire.isReply(type)) {
             // Refused on its header: a KVM_STATE record may announce 64 MiB, read in full before
             // accept() would see it is out of order.
-            throw new MigrationException(Wire.name(type) + " record out of order: expected CONFIG first");
+            throw outOfOrder(Wire.name(type));
         }
         if (type == Wire.KVM_STATE && config != null) {
             return new RecordReader.Limit(Math.min(wire, kvmStateLimit(config.cpus())),
@@ -247,13 +247,18 @@ final class IncomingStream implements RecordReader.Limits {
             throw new MigrationException(name(r) + " record out of order: only KVM_STATE may follow POSTCOPY");
         }
         if (phase != want) {
-            throw new MigrationException(name(r) + " record out of order: expected " + switch (phase) {
-                case CONFIG -> "CONFIG first";
-                case MEMORY -> "PAGES, ZERO_PAGES, BLOCKS, ZERO_BLOCKS, ROUND, POSTCOPY or KVM_STATE";
-                case DEVICES -> "DEVICE or DONE after KVM_STATE";
-                case DONE -> "nothing after DONE";
-            });
+            throw outOfOrder(name(r));
         }
+    }
+
+    /** A {@code record} the current phase does not take, naming what it does. */
+    private MigrationException outOfOrder(String record) {
+        return new MigrationException(record + " record out of order: expected " + switch (phase) {
+            case CONFIG -> "CONFIG first";
+            case MEMORY -> "PAGES, ZERO_PAGES, BLOCKS, ZERO_BLOCKS, ROUND, POSTCOPY or KVM_STATE";
+            case DEVICES -> "DEVICE or DONE after KVM_STATE";
+            case DONE -> "nothing after DONE";
+        });
     }
 
     private void checkGpa(String record, long gpa) {

@@ -76,7 +76,7 @@ final class LockedFile implements ImageFile {
         }
         try {
             int r = lock ? Native.ofdLock(fd, readOnly ? Native.F_RDLCK : Native.F_WRLCK) : 0;
-            if (r == -Native.EAGAIN || r == -Native.EACCES) {
+            if (heldElsewhere(r)) {
                 throw new ImageInUseException("disk image " + path + " is in use by another VM or process (cannot get "
                         + (readOnly ? "a shared" : "an exclusive") + " lock); use readonly=on on every user to share it");
             }
@@ -182,13 +182,18 @@ final class LockedFile implements ImageFile {
     public synchronized void setLocked(boolean locked) throws IOException {
         short type = !locked ? Native.F_UNLCK : readOnly ? Native.F_RDLCK : Native.F_WRLCK;
         int r = Native.ofdLock(fd, type);
-        if (locked && (r == -Native.EAGAIN || r == -Native.EACCES)) {
+        if (locked && heldElsewhere(r)) {
             throw new ImageInUseException("cannot re-lock disk image " + path + ": another VM or process holds it");
         }
         if (r < 0) {
             throw new IOException("cannot " + (locked ? "re-lock" : "unlock") + " disk image " + path + ": "
                     + Native.strerror(-r));
         }
+    }
+
+    /** F_OFD_SETLK's refusal because another open holds a conflicting lock (fcntl(2): EAGAIN or EACCES). */
+    private static boolean heldElsewhere(int r) {
+        return r == -Native.EAGAIN || r == -Native.EACCES;
     }
 
     boolean closed() {
