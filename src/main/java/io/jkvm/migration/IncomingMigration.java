@@ -99,13 +99,10 @@ public final class IncomingMigration {
      */
     private static void handshake(SSLSocket s, long millis) throws IOException {
         java.util.concurrent.atomic.AtomicBoolean settled = new java.util.concurrent.atomic.AtomicBoolean();
+        Runnable reset = ConnectionReset.of(s);
         java.util.concurrent.ScheduledFuture<?> deadline = MigrationDeadlines.after(millis, () -> {
             if (settled.compareAndSet(false, true)) {
-                try {
-                    s.close();
-                } catch (IOException ignored) {
-                    // closing is all that is left to do
-                }
+                reset.run();
             }
         });
         try {
@@ -126,18 +123,22 @@ public final class IncomingMigration {
     }
 
     static Result receiveFrom(SSLSocket s, MigrationTarget.Factory factory) throws IOException {
-        return receiveFrom(s.getInputStream(), s.getOutputStream(), factory, s);
+        return receiveFrom(s.getInputStream(), s.getOutputStream(), factory, s, ConnectionReset.of(s));
     }
 
     /** One source's stream on {@code input}, replies on {@code output}. */
     static Result receiveFrom(java.io.InputStream input, java.io.OutputStream output, MigrationTarget.Factory factory)
             throws IOException {
-        return receiveFrom(input, output, factory, () -> {});
+        return receiveFrom(input, output, factory, () -> {}, () -> {});
     }
 
-    /** As above; {@code connection} is closed by a post-copy's fill once it no longer needs it. */
+    /**
+     * As above; {@code connection} is closed by a post-copy's fill once it no longer needs it,
+     * and {@code reset} ends it at once when a reply cannot be written within the I/O timeout
+     * (a source that stopped reading would otherwise hold this thread forever).
+     */
     static Result receiveFrom(java.io.InputStream input, java.io.OutputStream output, MigrationTarget.Factory factory,
-            AutoCloseable connection) throws IOException {
+            AutoCloseable connection, Runnable reset) throws IOException {
         long t0 = System.nanoTime();
         RecordReader in = new RecordReader(input);
         RecordWriter out = new RecordWriter(output);
@@ -170,10 +171,10 @@ public final class IncomingMigration {
                             target[0].close();
                             target[0] = null;
                         }
-                        reply(out, Wire.REFUSED, e.getMessage());
+                        reply(out, Wire.REFUSED, e.getMessage(), reset);
                         throw new ConfigRefused("refused the source's configuration: " + e.getMessage());
                     }
-                    reply(out, Wire.READY, null);
+                    reply(out, Wire.READY, null, reset);
                     return target[0].memory();
                 }
             }, new IncomingStream.DiskWriter() {
@@ -203,7 +204,7 @@ public final class IncomingMigration {
                 // From here the fill thread reads the connection (CHUNKs) and writes REQUESTs;
                 // this thread only writes its replies, under the writer's monitor.
                 java.util.BitSet missing = pc.missing();
-                pull = new PostcopyPull(in, out, connection, missing.cardinality(), OutgoingMigration.IO_TIMEOUT_MS);
+                pull = new PostcopyPull(in, out, connection, reset, missing.cardinality(), OutgoingMigration.IO_TIMEOUT_MS);
                 fill = target[0].fetchRam(Wire.POSTCOPY_CHUNK, pull, missing);
             }
             long devicesFrom = System.nanoTime();
@@ -211,7 +212,7 @@ public final class IncomingMigration {
             long devicesDone = System.nanoTime();
             target[0].start();
             long started = System.nanoTime();
-            reply(out, Wire.RESUMED, null);
+            reply(out, Wire.RESUMED, null, reset);
             if (pull != null) {
                 pull.resumedSent();
             }
@@ -231,12 +232,9 @@ public final class IncomingMigration {
             }
             if (!(e instanceof ConfigRefused)) { // that one has been answered with REFUSED already
                 try {
-                    synchronized (out) {
-                        out.reason(Wire.FAILED, why);
-                        out.flush();
-                    }
-                } catch (IOException | RuntimeException ignored) {
-                    // the source is gone: nothing to tell it
+                    reply(out, Wire.FAILED, why, reset);
+                } catch (RuntimeException ignored) {
+                    // the source is gone (or stopped reading): nothing to tell it
                 }
             }
             try {
@@ -282,7 +280,12 @@ public final class IncomingMigration {
         }
     }
 
-    private static void reply(RecordWriter out, int type, String reason) {
+    /**
+     * Writes one reply within the I/O timeout, waiting for the writer's monitor included (a
+     * post-copy REQUEST may hold it): past that the connection is reset and the write fails.
+     */
+    private static void reply(RecordWriter out, int type, String reason, Runnable reset) {
+        java.util.concurrent.ScheduledFuture<?> deadline = MigrationDeadlines.after(OutgoingMigration.IO_TIMEOUT_MS, reset);
         try {
             synchronized (out) {
                 if (reason == null) {
@@ -294,6 +297,8 @@ public final class IncomingMigration {
             }
         } catch (IOException e) {
             throw new MigrationException("cannot answer the source: " + e.getMessage(), e);
+        } finally {
+            deadline.cancel(false);
         }
     }
 }

@@ -29,6 +29,8 @@ final class PostcopyPull implements LazyFill.ChunkSource {
     /** Shared with the receiving thread's replies (RESUMED, FAILED): every write holds its monitor. */
     private final RecordWriter out;
     private final AutoCloseable connection;
+    /** Ends the connection at once (a deadline's action: a plain close could wait behind a blocked writer). */
+    private final Runnable reset;
     private final int missing;
     private final long deadlineMillis;
     private int received;
@@ -37,10 +39,11 @@ final class PostcopyPull implements LazyFill.ChunkSource {
     private boolean filledSent;
     private boolean fillEnded;
 
-    PostcopyPull(RecordReader in, RecordWriter out, AutoCloseable connection, int missing, long deadlineMillis) {
+    PostcopyPull(RecordReader in, RecordWriter out, AutoCloseable connection, Runnable reset, int missing, long deadlineMillis) {
         this.in = in;
         this.out = out;
         this.connection = connection;
+        this.reset = reset;
         this.missing = missing;
         this.deadlineMillis = deadlineMillis;
     }
@@ -57,7 +60,7 @@ final class PostcopyPull implements LazyFill.ChunkSource {
         MigrationRecord r;
         ScheduledFuture<?> deadline = MigrationDeadlines.after(deadlineMillis, () -> {
             overdue = true;
-            closeConnection();
+            reset.run();
         });
         try {
             synchronized (out) {
@@ -91,9 +94,14 @@ final class PostcopyPull implements LazyFill.ChunkSource {
     /** Every chunk is in RAM: FILLED, so the source lets go. */
     @Override
     public void filled() throws IOException {
-        synchronized (out) {
-            out.empty(Wire.FILLED);
-            out.flush();
+        ScheduledFuture<?> deadline = MigrationDeadlines.after(deadlineMillis, reset); // a source that stopped reading
+        try {
+            synchronized (out) {
+                out.empty(Wire.FILLED);
+                out.flush();
+            }
+        } finally {
+            deadline.cancel(false);
         }
         synchronized (this) {
             filledSent = true;
@@ -116,7 +124,7 @@ final class PostcopyPull implements LazyFill.ChunkSource {
     /** A stop from another thread: a read blocked on the source returns (failing the fill). */
     @Override
     public void interrupt() {
-        closeConnection();
+        reset.run();
     }
 
     /** The fill ended: the connection closes now, or after RESUMED when the fill succeeded first. */
