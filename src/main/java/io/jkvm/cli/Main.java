@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code jkvm} command. */
 @Command(name = "jkvm", mixinStandardHelpOptions = true, version = "jkvm " + io.jkvm.api.Versions.JKVM,
         description = "A KVM virtual machine monitor and manager.",
-        subcommands = {RunCommand.class, FirecrackerCommand.class, MigrateCommand.class, VmCommand.class, DaemonCommand.class, DemoCommand.class, HostCheckCommand.class,
+        subcommands = {RunCommand.class, FirecrackerCommand.class, JailerCommand.class, MigrateCommand.class, VmCommand.class, DaemonCommand.class, DemoCommand.class, HostCheckCommand.class,
                 LabCommand.class, ImageCommand.class, SnapshotCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

@@ -456,7 +456,8 @@ public final class VmCommand implements Runnable {
                     System.out.println(all.toPrettyString());
                 } else {
                     all.path("status").properties().forEach(e -> System.out.printf("%-15s %s%n", e.getKey() + ":",
-                            e.getValue().isNull() ? "-" : e.getValue().asText()));
+                            e.getValue().isNull() ? "-" : e.getValue().isContainerNode() ? e.getValue().toString()
+                                    : e.getValue().asText()));
                     System.out.println("definition:");
                     System.out.println(all.path("definition").path("config").toPrettyString());
                 }

@@ -129,7 +129,7 @@ final class ManagedVm {
         return new VmStatus(name, state, r.running() ? r.pid() : null, m.vcpuCount(), m.memSizeMib(),
                 c.bootSource().kernelImagePath(), r.startedAt(), r.lastExit(),
                 store.apiSocket(name).toString(), store.consoleSocket(name).toString(),
-                store.serialLog(name).toString(), store.vmmLog(name).toString());
+                store.serialLog(name).toString(), store.vmmLog(name).toString(), r.running() ? VmConfinement.of(r.pid()) : null);
     }
 
     // ---- operations ----

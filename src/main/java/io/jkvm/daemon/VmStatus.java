@@ -6,7 +6,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * One VM as {@code GET /vms} reports it. {@code state}: "stopped" (defined, not running),
  * "starting", "running", "paused", "stopping", "migrating" (a live migration is under way),
  * "migrated" (it runs at the destination now, or may: its VMM ended after pausing it for the
- * switch-over; it is not started here again).
+ * switch-over; it is not started here again). {@code confinement}: how the running VMM is
+ * confined, read from /proc (null when it is not running).
  */
 public record VmStatus(
         @JsonProperty("name") String name,
@@ -20,5 +21,6 @@ public record VmStatus(
         @JsonProperty("api_socket") String apiSocket,
         @JsonProperty("console_socket") String consoleSocket,
         @JsonProperty("serial_log") String serialLog,
-        @JsonProperty("vmm_log") String vmmLog) {
+        @JsonProperty("vmm_log") String vmmLog,
+        @JsonProperty("confinement") VmConfinement confinement) {
 }

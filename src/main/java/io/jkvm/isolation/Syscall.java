@@ -65,10 +65,14 @@ final class Syscall {
     }
 
     static Result call(long nr, long a1, long a2, long a3, long a4) {
+        return call(nr, a1, a2, a3, a4, 0);
+    }
+
+    static Result call(long nr, long a1, long a2, long a3, long a4, long a5) {
         MemorySegment cap = CAPTURE_BUF.get();
         long r;
         try {
-            r = (long) SYSCALL.invokeExact(cap, nr, a1, a2, a3, a4, 0L);
+            r = (long) SYSCALL.invokeExact(cap, nr, a1, a2, a3, a4, a5);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {

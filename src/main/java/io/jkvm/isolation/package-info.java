@@ -12,6 +12,11 @@
  * open and its devices attached, before the vCPUs first run the guest, on the thread that then
  * starts them. Settings are checked before anything boots ({@link io.jkvm.isolation.Confinement#checked}).
  *
+ * <p>Before the VMM starts: {@link io.jkvm.isolation.Jail} builds a Firecracker-style jail
+ * ({@code jkvm jailer}, from a checked {@link io.jkvm.isolation.JailerConfig}) with the calls of
+ * {@link io.jkvm.isolation.JailCalls}: limits, cgroups, a mount namespace and pivot_root, device
+ * nodes, the network and PID namespaces, the VM's user, then exec or spawn of the VMM.
+ *
  * <p>Not done: a tighter filter per vCPU thread (ioctl by request number). A vCPU thread runs
  * Java code, so the JVM makes its own calls on it (futex at safepoints, mmap/madvise for the
  * heap, open/read for lazily loaded classes, signals), and device emulation on it issues KVM,

@@ -37,13 +37,24 @@ public final class Cgroups {
         if (!id.matches("[A-Za-z0-9_-]{1,64}")) {
             throw new IllegalArgumentException("cgroup: the VM id '" + id + "' cannot name a cgroup");
         }
+        return applyAt(pid, "jkvm-" + id, settings, parent);
+    }
+
+    /**
+     * As {@link #apply}, with the cgroup named {@code leaf} itself: Firecracker's jailer makes
+     * {@code <hierarchy>/<parent>/<id>}, and tools that drive it look for that path.
+     */
+    public static Applied applyAt(long pid, String leaf, List<CgroupSetting> settings, String parent) {
+        if (!leaf.matches("[A-Za-z0-9_-]{1,70}")) {
+            throw new IllegalArgumentException("cgroup: '" + leaf + "' cannot name a cgroup");
+        }
         requireParent(parent);
         Map<String, Path> mounts = v1Mounts();
         Map<String, String> current = currentPaths(pid);
         Map<String, Path> dirs = new LinkedHashMap<>();
         Map<String, Path> previous = new LinkedHashMap<>();
         try {
-            makeDirs(settings, mounts, current, parent, id, dirs, previous);
+            makeDirs(settings, mounts, current, parent, leaf, dirs, previous);
         } catch (IllegalStateException e) {
             release(new Applied(pid, Map.copyOf(dirs), Map.of())); // only the ones made here; the process never moved
             throw e;
@@ -70,7 +81,7 @@ public final class Cgroups {
 
     /** Creates the VM's cgroup in each controller's hierarchy, recording each one made in {@code dirs}. */
     private static void makeDirs(List<CgroupSetting> settings, Map<String, Path> mounts, Map<String, String> current,
-                                 String parent, String id, Map<String, Path> dirs, Map<String, Path> previous) {
+                                 String parent, String leaf, Map<String, Path> dirs, Map<String, Path> previous) {
         for (CgroupSetting s : settings) {
             String c = s.controller();
             if (dirs.containsKey(c)) {
@@ -79,17 +90,17 @@ public final class Cgroups {
             Path mount = mounts.get(c);
             if (mount == null) {
                 throw new IllegalStateException("cgroup " + s + ": no cgroup-v1 hierarchy with the " + c
-                        + " controller is mounted on this host (cgroup v2 is not supported yet)");
+                        + " controller is mounted on this host (for cgroup v2: jkvm jailer --cgroup-version 2)");
             }
             String here = current.getOrDefault(c, "/");
             Path base = parent != null ? mount.resolve(parent.replaceFirst("^/+", "")) : mount.resolve(here.replaceFirst("^/+", ""));
-            Path dir = base.resolve("jkvm-" + id);
+            Path dir = base.resolve(leaf);
             try {
                 // A cgroup of this name that still holds processes is another VM's with the same
                 // id: sharing it would pool both VMs' limits, so the id must differ.
                 if (Files.isDirectory(dir) && !Files.readString(dir.resolve("cgroup.procs")).isBlank()) {
                     throw new IllegalStateException("cgroup " + s + ": " + dir + " already holds another process"
-                            + " (a VM with the id '" + id + "' is running; give each VM its own id)");
+                            + " (a VM with the id '" + leaf.replaceFirst("^jkvm-", "") + "' is running; give each VM its own id)");
                 }
                 Files.createDirectories(dir);
                 if (c.equals("cpuset")) {
@@ -197,7 +208,7 @@ public final class Cgroups {
         }
     }
 
-    private static void write(Path f, String value, String what) {
+    static void write(Path f, String value, String what) {
         try {
             Files.writeString(f, value, StandardCharsets.US_ASCII);
         } catch (IOException e) {

@@ -128,6 +128,13 @@ class DaemonVmUidsDirectTest {
         // The VMM leaves root once its VM is built, before the guest runs: by now it is the VM's user.
         assertThat(ids(pidA)).isEqualTo(List.of("Uid:\t4300\t4300\t4300\t4300", "Gid:\t4300\t4300\t4300\t4300").toString());
         assertThat(ids(pidB)).isEqualTo(List.of("Uid:\t4301\t4301\t4301\t4301", "Gid:\t4301\t4301\t4301\t4301").toString());
+        // jkvm vm show's report of it (GET /vms/a's status.confinement): the kernel's view of the VMM.
+        JsonNode confinement = api("GET", "/vms/a", null, 200).path("status").path("confinement");
+        assertThat(confinement.path("uid").asInt()).as(confinement.toString()).isEqualTo(FIRST);
+        assertThat(confinement.path("gid").asInt()).isEqualTo(FIRST);
+        assertThat(confinement.path("seccomp").asText()).isEqualTo("filter");
+        assertThat(confinement.path("no_new_privs").asBoolean()).isTrue();
+        assertThat(confinement.path("capabilities").asText()).isEqualTo("0000000000000000");
         assertThat(Files.getAttribute(diskA, "unix:uid")).isEqualTo(FIRST);
         assertThat(Files.getAttribute(diskB, "unix:uid")).isEqualTo(FIRST + 1);
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(diskA))).isEqualTo("rw-------");

@@ -15,6 +15,14 @@ public final class JkvmCommand {
         return java("io.jkvm.cli.Main", args);
     }
 
+    /**
+     * As {@link #of}, on this JVM's own class path and without the children's shared archive: for
+     * a child that starts a JVM as another user (the tier's packed jars and archive may be root's alone).
+     */
+    public static List<String> ofOwnClassPath(String... args) {
+        return java(System.getProperty("java.class.path"), List.of(), "io.jkvm.cli.Main", args);
+    }
+
     /** A JVM as {@link #of} starts it, running {@code mainClass} of the classes under test (a test tool). */
     public static List<String> java(String mainClass, String... args) {
         return java(ChildJvm.classPath(), ChildJvm.options(), mainClass, args);

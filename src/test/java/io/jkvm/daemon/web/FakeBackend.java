@@ -26,7 +26,7 @@ final class FakeBackend implements WebBackend {
     }
 
     private VmStatus statusOf(String name, String state) {
-        return new VmStatus(name, state, 4242L, 1, 64, "vmlinux", "2026-01-01T00:00:00Z", null, null, null, null, null);
+        return new VmStatus(name, state, 4242L, 1, 64, "vmlinux", "2026-01-01T00:00:00Z", null, null, null, null, null, null);
     }
 
     @Override

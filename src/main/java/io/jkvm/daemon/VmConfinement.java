@@ -1,0 +1,80 @@
+package io.jkvm.daemon;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * How a running VMM is confined, as the kernel sees it (read from /proc, not from what was
+ * asked): what {@code jkvm vm show} reports of each running VM. The Landlock ruleset is not
+ * visible there; the VMM's {@code confined} log event gives its rule count.
+ *
+ * @param uid            the VMM's effective user id
+ * @param gid            its effective group id
+ * @param seccomp        "off", "strict" or "filter" (proc(5), /proc/PID/status Seccomp)
+ * @param noNewPrivs     whether no_new_privs is set
+ * @param capabilities   its effective capability set, as the kernel prints it (hex)
+ * @param cgroups        its cgroups, one "controllers:path" per hierarchy ("0::/path" for v2)
+ * @param ownNamespaces  the namespaces it does not share with the daemon (mnt, net, pid...)
+ */
+public record VmConfinement(
+        @JsonProperty("uid") int uid,
+        @JsonProperty("gid") int gid,
+        @JsonProperty("seccomp") String seccomp,
+        @JsonProperty("no_new_privs") boolean noNewPrivs,
+        @JsonProperty("capabilities") String capabilities,
+        @JsonProperty("cgroups") List<String> cgroups,
+        @JsonProperty("own_namespaces") List<String> ownNamespaces) {
+    private static final List<String> NAMESPACES = List.of("mnt", "net", "pid", "uts", "ipc", "user", "cgroup");
+
+    public VmConfinement {
+        cgroups = List.copyOf(cgroups);
+        ownNamespaces = List.copyOf(ownNamespaces);
+    }
+
+    /** Process {@code pid}'s confinement; null when it is gone (or its /proc entry cannot be read). */
+    public static VmConfinement of(long pid) {
+        Path proc = Path.of("/proc", Long.toString(pid));
+        try {
+            List<String> status = Files.readAllLines(proc.resolve("status"));
+            List<String> cgroups = new ArrayList<>();
+            for (String line : Files.readAllLines(proc.resolve("cgroup"))) {
+                int colon = line.indexOf(':');
+                if (colon > 0) {
+                    cgroups.add(line.substring(colon + 1)); // without the hierarchy number
+                }
+            }
+            List<String> own = new ArrayList<>();
+            for (String ns : NAMESPACES) {
+                Path mine = Path.of("/proc/self/ns", ns);
+                Path its = proc.resolve("ns").resolve(ns);
+                if (Files.exists(mine) && Files.exists(its) && !Files.readSymbolicLink(mine).equals(Files.readSymbolicLink(its))) {
+                    own.add(ns);
+                }
+            }
+            return new VmConfinement(Integer.parseInt(field(status, "Uid", 1)), Integer.parseInt(field(status, "Gid", 1)),
+                    switch (field(status, "Seccomp", 0)) {
+                        case "0" -> "off";
+                        case "1" -> "strict";
+                        default -> "filter";
+                    },
+                    field(status, "NoNewPrivs", 0).equals("1"), field(status, "CapEff", 0), cgroups, own);
+        } catch (IOException | RuntimeException gone) {
+            return null; // it ended while being read, or this kernel lacks a field: nothing to report
+        }
+    }
+
+    /** Word {@code index} of the status line {@code name:} (Uid's second word is the effective id). */
+    private static String field(List<String> status, String name, int index) {
+        for (String line : status) {
+            if (line.startsWith(name + ":")) {
+                return line.substring(name.length() + 1).strip().split("\\s+")[index];
+            }
+        }
+        throw new IllegalStateException("no " + name + " in /proc status");
+    }
+}

@@ -1,0 +1,33 @@
+package io.jkvm.daemon;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** What {@code jkvm vm show} says of a VMM's confinement comes from the kernel's view of the process. */
+class VmConfinementTest {
+    @Test
+    void thisProcessIsReadAsTheKernelReportsIt() throws Exception {
+        VmConfinement c = VmConfinement.of(ProcessHandle.current().pid());
+        assertThat(c).isNotNull();
+        String status = Files.readString(Path.of("/proc/self/status"));
+        assertThat(status).containsPattern("(?m)^Uid:\\s+\\d+\\s+" + c.uid() + "\\s")
+                .containsPattern("(?m)^Gid:\\s+\\d+\\s+" + c.gid() + "\\s")
+                .containsPattern("(?m)^CapEff:\\s+" + c.capabilities() + "$");
+        assertThat(c.seccomp()).isEqualTo(status.contains("Seccomp:\t0") ? "off" : status.contains("Seccomp:\t1") ? "strict" : "filter");
+        assertThat(c.noNewPrivs()).isEqualTo(status.contains("NoNewPrivs:\t1"));
+        assertThat(c.cgroups()).isNotEmpty().allMatch(g -> g.contains(":/"));
+        assertThat(c.ownNamespaces()).as("it shares every namespace with itself").isEmpty();
+    }
+
+    @Test
+    void aProcessThatIsGoneHasNoReport() throws Exception {
+        Process p = new ProcessBuilder("true").start();
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(VmConfinement.of(p.pid())).isNull();
+    }
+}
