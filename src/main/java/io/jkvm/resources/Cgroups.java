@@ -216,9 +216,15 @@ public final class Cgroups {
         }
     }
 
-    /** cgroup-v1 mount points by controller, from /proc/self/mountinfo. */
-    static Map<String, Path> v1Mounts() {
-        Map<String, Path> out = new LinkedHashMap<>();
+    /**
+     * A cgroup file system mounted at its hierarchy's root (a bind of a sub-hierarchy would need
+     * its offset): its type ("cgroup" or "cgroup2"), mount point and super options (v1: its controllers).
+     */
+    record HierarchyMount(String type, Path point, List<String> options) {}
+
+    /** The cgroup hierarchies mounted at their root, from /proc/self/mountinfo (proc(5)). */
+    static List<HierarchyMount> hierarchies() {
+        List<HierarchyMount> out = new ArrayList<>();
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
                 int dash = line.indexOf(" - ");
@@ -227,19 +233,27 @@ public final class Cgroups {
                 }
                 String[] pre = line.substring(0, dash).split(" ");
                 String[] post = line.substring(dash + 3).split(" ");
-                if (post.length < 3 || !post[0].equals("cgroup") || pre.length < 5) {
+                if (post.length < 3 || pre.length < 5 || !pre[3].equals("/")
+                        || !(post[0].equals("cgroup") || post[0].equals("cgroup2"))) {
                     continue;
                 }
-                // Only hierarchies mounted at their root: a bind of a sub-hierarchy would need its offset.
-                if (!pre[3].equals("/")) {
-                    continue;
-                }
-                for (String opt : post[2].split(",")) {
-                    out.putIfAbsent(opt, Path.of(pre[4]));
-                }
+                out.add(new HierarchyMount(post[0], Path.of(pre[4]), List.of(post[2].split(","))));
             }
         } catch (IOException e) {
             throw new IllegalStateException("cgroup: cannot read /proc/self/mountinfo: " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    /** cgroup-v1 mount points by controller. */
+    static Map<String, Path> v1Mounts() {
+        Map<String, Path> out = new LinkedHashMap<>();
+        for (HierarchyMount m : hierarchies()) {
+            if (m.type().equals("cgroup")) {
+                for (String opt : m.options()) {
+                    out.putIfAbsent(opt, m.point());
+                }
+            }
         }
         return out;
     }

@@ -78,24 +78,11 @@ public final class CgroupsV2 {
         return dir;
     }
 
-    /** The cgroup2 mount point (mounted at its root), from /proc/self/mountinfo. */
+    /** The cgroup2 mount point (mounted at its root). */
     static Path mount() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
-                int dash = line.indexOf(" - ");
-                if (dash < 0) {
-                    continue;
-                }
-                String[] pre = line.substring(0, dash).split(" ");
-                String[] post = line.substring(dash + 3).split(" ");
-                if (post.length >= 1 && post[0].equals("cgroup2") && pre.length >= 5 && pre[3].equals("/")) {
-                    return Path.of(pre[4]);
-                }
-            }
-        } catch (IOException e) {
-            throw new IllegalStateException("cgroup: cannot read /proc/self/mountinfo: " + e.getMessage(), e);
-        }
-        throw new IllegalStateException("cgroup: no cgroup-v2 hierarchy is mounted on this host (use --cgroup-version 1)");
+        return Cgroups.hierarchies().stream().filter(m -> m.type().equals("cgroup2")).map(Cgroups.HierarchyMount::point)
+                .findFirst().orElseThrow(() -> new IllegalStateException(
+                        "cgroup: no cgroup-v2 hierarchy is mounted on this host (use --cgroup-version 1)"));
     }
 
     private static String read(Path f) {

@@ -17,10 +17,8 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -86,20 +84,7 @@ class JailDirectTest {
             }
             assertThat(Path.of("/proc", String.valueOf(vmm), "root", "etc")).doesNotExist();
         } finally {
-            if (vmm > 0) {
-                ProcessHandle.of(vmm).ifPresent(h -> {
-                    h.destroyForcibly();
-                    h.onExit().orTimeout(Patience.secondsOf(60), TimeUnit.SECONDS).join();
-                });
-            }
-            if (pids != null) {
-                pids.remove("firecracker", id);
-            }
-            try (Stream<Path> all = Files.walk(base)) {
-                for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.delete(p);
-                }
-            }
+            JailCleanup.after(vmm, pids, id, base);
         }
     }
 

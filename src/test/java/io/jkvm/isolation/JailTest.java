@@ -18,10 +18,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -49,22 +47,7 @@ class JailTest {
 
     @AfterEach
     void clean() throws Exception {
-        if (vmmPid > 0) {
-            ProcessHandle.of(vmmPid).ifPresent(h -> {
-                h.destroyForcibly();
-                h.onExit().orTimeout(Patience.secondsOf(30), TimeUnit.SECONDS).join();
-            });
-        }
-        if (pids != null) {
-            pids.remove("firecracker", id);
-        }
-        if (base != null) {
-            try (Stream<Path> all = Files.walk(base)) { // does not follow the jail's links out of it
-                for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.delete(p);
-                }
-            }
-        }
+        JailCleanup.after(vmmPid, pids, id, base);
     }
 
     /** The jailer runs jkvm's own launcher only: it learns where jkvm is as bin/jkvm tells it, from JKVM_HOME. */
