@@ -25,9 +25,6 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
     public static final String SECCOMP_FLAG = "--seccomp";
     public static final String LANDLOCK_FLAG = "--landlock";
 
-    /** PR_SET_NO_NEW_PRIVS (linux/prctl.h). */
-    private static final int PR_SET_NO_NEW_PRIVS = 38;
-
     /** Nothing at all (tests of other things, and {@code --seccomp off --landlock off}). */
     public static final Confinement NONE = new Confinement(SeccompMode.OFF, true, LandlockMode.OFF, null);
 
@@ -161,7 +158,7 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
             return new Outcome("off", "off", null, null, false, 0);
         }
         long t0 = System.nanoTime();
-        Syscall.call(Syscall.PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0).orThrow("prctl(PR_SET_NO_NEW_PRIVS)");
+        Syscall.noNewPrivs();
         String ll = "off";
         String scope = null;
         LandlockPolicy applied = null;

@@ -56,8 +56,6 @@ public final class Jail {
     /** The host's top-level links into /usr (a merged-/usr system) or directories, mirrored in the jail. */
     private static final List<String> ROOT_ENTRIES = List.of("bin", "sbin", "lib", "lib32", "lib64", "libx32");
     private static final String OLD_ROOT = "old_root";
-    // linux/prctl.h
-    private static final long PR_SET_NO_NEW_PRIVS = 38;
 
     /**
      * Builds the jail and starts {@code vmm} in it.
@@ -118,7 +116,7 @@ public final class Jail {
             JailCalls.unshare(JailCalls.CLONE_NEWPID, "CLONE_NEWPID"); // for the children of this thread only
         }
         // Inherited by what this thread execs or spawns: no set-uid or file-capability gain, ever.
-        Syscall.call(Syscall.PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0).orThrow("prctl(PR_SET_NO_NEW_PRIVS)");
+        Syscall.noNewPrivs();
         if (c.uid() != 0) {
             new VmIdentity(c.uid(), c.gid()).assume(); // leaving uid 0 clears every capability
         }

@@ -85,6 +85,17 @@ final class Syscall {
         return call(nr, a1, a2, a3, 0);
     }
 
+    /** PR_SET_NO_NEW_PRIVS (linux/prctl.h). */
+    private static final long PR_SET_NO_NEW_PRIVS = 38;
+
+    /**
+     * prctl(PR_SET_NO_NEW_PRIVS): no exec by this thread or its children gains privileges (set-uid,
+     * file capabilities) from here on; inherited across fork and execve.
+     */
+    static void noNewPrivs() {
+        call(PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0).orThrow("prctl(PR_SET_NO_NEW_PRIVS)");
+    }
+
     /** close(2), whose errors leave the descriptor closed on Linux: nothing to report. */
     static void close(int fd) {
         call(CLOSE, fd, 0, 0);
