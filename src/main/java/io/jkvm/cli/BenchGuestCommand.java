@@ -35,11 +35,21 @@ public final class BenchGuestCommand implements Callable<Integer> {
     @Option(names = "--memory", paramLabel = "SIZE", description = "Guest RAM (default: ${DEFAULT-VALUE}).")
     String memory = "128M";
 
+    @Option(names = "--seccomp", paramLabel = "MODE",
+            description = "off, log or on: confine this process as a VMM does before its guest runs (default: ${DEFAULT-VALUE}; Landlock stays off).")
+    String seccomp = "off";
+
+    @Option(names = "--timed", description = "Print 'nanos N' on stderr: from starting the vCPU to the done port.")
+    boolean timed;
+
     @Override
     public Integer call() throws Exception {
         if (restore != null) {
             if (restoreMemory == null || key == null) {
                 throw new UserError("--restore needs --restore-memory and --key");
+            }
+            if (!"off".equals(seccomp)) {
+                throw new UserError("--seccomp is for --image runs");
             }
             try (JkvmGuest g = JkvmGuest.restore(restore, restoreMemory, SnapshotKey.fromFile(key),
                     new FileOutputStream(FileDescriptor.out))) {
@@ -59,13 +69,25 @@ public final class BenchGuestCommand implements Callable<Integer> {
             throw new UserError("--memory " + memory + ": " + e.getMessage());
         }
         // In-kernel irqchip as for a real VM: a halted vCPU then waits in the kernel, costing nothing.
+        io.jkvm.isolation.Confinement confinement;
+        try {
+            confinement = io.jkvm.isolation.Confinement.of(seccomp, "off").checked();
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
         try (JkvmGuest g = JkvmGuest.create(Files.readAllBytes(image), ram, true,
                 new FileOutputStream(FileDescriptor.out))) {
+            confinement.apply(() -> null);
             return run(g);
         }
     }
 
-    private static int run(JkvmGuest g) throws InterruptedException {
+    private int run(JkvmGuest g) throws InterruptedException {
+        if (timed) {
+            long nanos = g.runTimed(java.time.Duration.ofSeconds(600));
+            System.err.println("nanos " + nanos);
+            return g.doneValue() < 0 ? Cli.EXIT_FAILURE : (g.doneValue() << 1) | 1;
+        }
         g.machine().start();
         g.machine().awaitExit();
         return g.doneValue() < 0 ? Cli.EXIT_FAILURE : (g.doneValue() << 1) | 1;

@@ -16,6 +16,10 @@ import java.util.List;
  * @param uid            the VMM's effective user id
  * @param gid            its effective group id
  * @param seccomp        "off", "strict" or "filter" (proc(5), /proc/PID/status Seccomp)
+ * @param seccompFilters how many filters its main thread has (Seccomp_filters, Linux 5.9+; null before)
+ * @param vcpuSeccompFilters the fewest filters any of its vCPU threads ("fc_vcpu N") has: one more
+ *        than the process's when each installed its own (io.jkvm.isolation.VcpuSeccompFilter);
+ *        null without vCPU threads or before Linux 5.9
  * @param noNewPrivs     whether no_new_privs is set
  * @param capabilities   its effective capability set, as the kernel prints it (hex)
  * @param cgroups        its cgroups, one "controllers:path" per hierarchy ("0::/path" for v2)
@@ -25,6 +29,8 @@ public record VmConfinement(
         @JsonProperty("uid") int uid,
         @JsonProperty("gid") int gid,
         @JsonProperty("seccomp") String seccomp,
+        @JsonProperty("seccomp_filters") Integer seccompFilters,
+        @JsonProperty("vcpu_seccomp_filters") Integer vcpuSeccompFilters,
         @JsonProperty("no_new_privs") boolean noNewPrivs,
         @JsonProperty("capabilities") String capabilities,
         @JsonProperty("cgroups") List<String> cgroups,
@@ -62,10 +68,42 @@ public record VmConfinement(
                         case "1" -> "strict";
                         default -> "filter";
                     },
+                    optionalInt(status, "Seccomp_filters"), vcpuFilters(proc),
                     field(status, "NoNewPrivs", 0).equals("1"), field(status, "CapEff", 0), cgroups, own);
         } catch (IOException | RuntimeException gone) {
             return null; // it ended while being read, or this kernel lacks a field: nothing to report
         }
+    }
+
+    /** The status line {@code name:}'s number, or null if this kernel does not print it. */
+    private static Integer optionalInt(List<String> status, String name) {
+        for (String line : status) {
+            if (line.startsWith(name + ":")) {
+                return Integer.valueOf(line.substring(name.length() + 1).strip());
+            }
+        }
+        return null;
+    }
+
+    /** The fewest seccomp filters of the process's vCPU threads, or null (none, or no count). */
+    private static Integer vcpuFilters(Path proc) throws IOException {
+        Integer fewest = null;
+        try (var tasks = Files.newDirectoryStream(proc.resolve("task"))) {
+            for (Path task : tasks) {
+                try {
+                    if (!Files.readString(task.resolve("comm")).startsWith(io.jkvm.vmm.Machine.VCPU_THREAD_PREFIX)) {
+                        continue;
+                    }
+                    Integer n = optionalInt(Files.readAllLines(task.resolve("status")), "Seccomp_filters");
+                    if (n != null && (fewest == null || n < fewest)) {
+                        fewest = n;
+                    }
+                } catch (IOException threadGone) {
+                    // that thread ended while being read
+                }
+            }
+        }
+        return fewest;
     }
 
     /** Word {@code index} of the status line {@code name:} (Uid's second word is the effective id). */

@@ -22,6 +22,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 public final class Bpf {
     // Instruction classes and fields (linux/bpf_common.h).
     public static final int LD = 0x00;
+    public static final int ALU = 0x04;
     public static final int JMP = 0x05;
     public static final int RET = 0x06;
     public static final int W = 0x00;
@@ -30,6 +31,8 @@ public final class Bpf {
     public static final int JEQ = 0x10;
     public static final int JGE = 0x30;
     public static final int JSET = 0x40;
+    public static final int AND = 0x50;
+    public static final int RSH = 0x70;
 
     /** One instruction. */
     public record Insn(int code, int jt, int jf, int k) {}
@@ -42,6 +45,16 @@ public final class Bpf {
     /** {@code A = *(u32 *)(data + offset)}: a word of struct seccomp_data. */
     public Bpf loadWord(int offset) {
         return add(LD | W | ABS, offset, null, null);
+    }
+
+    /** {@code A >>= k} (logical). */
+    public Bpf rsh(int k) {
+        return add(ALU | RSH | K, k, null, null);
+    }
+
+    /** {@code A &= k}. */
+    public Bpf and(int k) {
+        return add(ALU | AND | K, k, null, null);
     }
 
     /** Jump to {@code ifTrue} when {@code A == k}, else to {@code ifFalse} (null: next instruction). */

@@ -190,6 +190,7 @@ public record Confinement(SeccompMode seccomp, boolean seccompExplicit, Landlock
         }
         if (seccomp != SeccompMode.OFF) {
             SeccompFilter.install(seccomp);
+            VcpuSeccompFilter.arm(seccomp); // after: a thread's own filter would make TSYNC fail
         }
         return new Outcome(seccomp.toString(), ll, scope, applied, allThreads, (System.nanoTime() - t0) / 1000);
     }

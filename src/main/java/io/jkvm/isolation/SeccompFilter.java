@@ -67,6 +67,7 @@ public final class SeccompFilter {
         m.put(59, "execve");
         m.put(322, "execveat");
         m.put(101, "ptrace");
+        m.put(438, "pidfd_getfd");
         m.put(310, "process_vm_readv");
         m.put(311, "process_vm_writev");
         m.put(165, "mount");

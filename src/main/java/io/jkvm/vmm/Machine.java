@@ -359,7 +359,15 @@ public final class Machine implements AutoCloseable {
             // sandbox's cgroup, and per-thread tools (top -H, bpftrace) match it.
             Thread t = Thread.ofPlatform().name(VCPU_THREAD_PREFIX + fd.id()).daemon(true).unstarted(() -> {
                 if (applied.onVcpuThread(fd.id())) {
-                    vcpuLoop(fd, activity);
+                    // The thread's own seccomp filter (io.jkvm.isolation.VcpuSeccompFilter), when the
+                    // process is confined: after the placement, before the guest first runs here.
+                    String refused = io.jkvm.isolation.VcpuSeccompFilter.onVcpuThread();
+                    if (refused == null) {
+                        vcpuLoop(fd, activity);
+                    } else {
+                        requestStop(StopReason.ERROR, refused);
+                        vcpuDone(activity);
+                    }
                 } else {
                     requestStop(StopReason.ERROR, applied.refusal()); // the refusal, not "all vCPUs halted"
                     vcpuDone(activity);

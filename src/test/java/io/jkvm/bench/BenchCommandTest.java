@@ -23,7 +23,7 @@ class BenchCommandTest {
     void unknownMetricIsNamed() {
         String[] r = run("bench", "--metrics", "exit-pio,warp");
         assertThat(r[0]).isEqualTo("2");
-        assertThat(r[1].strip()).isEqualTo("jkvm: --metrics: unknown figure 'warp' (known: exit-pio, exit-mmio, memory, restore, migrate, boot, io)");
+        assertThat(r[1].strip()).isEqualTo("jkvm: --metrics: unknown figure 'warp' (known: exit-pio, exit-mmio, exit-confined, memory, restore, migrate, boot, io)");
     }
 
     @Test

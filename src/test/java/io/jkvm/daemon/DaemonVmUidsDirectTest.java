@@ -134,6 +134,11 @@ class DaemonVmUidsDirectTest {
         assertThat(confinement.path("gid").asInt()).isEqualTo(FIRST);
         assertThat(confinement.path("seccomp").asText()).isEqualTo("filter");
         assertThat(confinement.path("no_new_privs").asBoolean()).isTrue();
+        if (!confinement.path("seccomp_filters").isNull()) {
+            // Each vCPU thread adds its own filter (ioctl by type, no sockets) to the process's.
+            assertThat(confinement.path("vcpu_seccomp_filters").asInt()).as(confinement.toString())
+                    .isEqualTo(confinement.path("seccomp_filters").asInt() + 1);
+        }
         assertThat(confinement.path("capabilities").asText()).isEqualTo("0000000000000000");
         assertThat(Files.getAttribute(diskA, "unix:uid")).isEqualTo(FIRST);
         assertThat(Files.getAttribute(diskB, "unix:uid")).isEqualTo(FIRST + 1);

@@ -25,6 +25,30 @@ class VmConfinementTest {
     }
 
     @Test
+    void vcpuThreadsAreFoundByNameAndTheirFiltersCounted() throws Exception {
+        assertThat(VmConfinement.of(ProcessHandle.current().pid()).vcpuSeccompFilters()).as("no vCPU thread yet").isNull();
+        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch named = new java.util.concurrent.CountDownLatch(1);
+        Thread t = Thread.ofPlatform().name(io.jkvm.vmm.Machine.VCPU_THREAD_PREFIX + "9").start(() -> {
+            named.countDown();
+            try {
+                done.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        try {
+            named.await();
+            VmConfinement c = VmConfinement.of(ProcessHandle.current().pid());
+            // No filter of its own here: the same count as the process (null together on kernels before 5.9).
+            assertThat(c.vcpuSeccompFilters()).isEqualTo(c.seccompFilters());
+        } finally {
+            done.countDown();
+            t.join();
+        }
+    }
+
+    @Test
     void aProcessThatIsGoneHasNoReport() throws Exception {
         Process p = new ProcessBuilder("true").start();
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();

@@ -61,6 +61,8 @@ public final class ConfinedProbe {
                 case "execve" -> execve(arg);
                 case "ptrace" -> "ptrace " + errnoOf(Syscall.call(101, 2 /* PTRACE_PEEKDATA */, ProcessHandle.current().pid(), 0));
                 case "clone-process" -> "clone " + errnoOf(Syscall.call(56, 17 /* SIGCHLD: a fork */, 0, 0));
+                case "ioctl" -> "ioctl " + arg + " " + ioctl(arg);
+                case "vcpu-thread" -> onVcpuThread(arg);
                 default -> throw new IllegalArgumentException(a);
             };
             System.out.println(result);
@@ -143,6 +145,38 @@ public final class ConfinedProbe {
             int errno = (int) Linker.Option.captureStateLayout()
                     .varHandle(MemoryLayout.PathElement.groupElement("errno")).get(cap, 0L);
             return "execve " + path + " returned " + r + " errno " + errno;
+        }
+    }
+
+    /** ioctl(-1, request): EBADF (9) when the filters let it through. */
+    private static String ioctl(String request) {
+        return errnoOf(Syscall.call(16, -1, Long.decode(request), 0));
+    }
+
+    /**
+     * On a new platform thread, as a vCPU thread does before its first KVM_RUN: the vCPU filter,
+     * then {@code what}: {@code ioctl=REQUEST} or {@code socket}.
+     */
+    private static String onVcpuThread(String what) throws InterruptedException {
+        String[] out = new String[1];
+        Thread t = Thread.ofPlatform().name("fc_vcpu 0").start(() -> {
+            String refused = VcpuSeccompFilter.onVcpuThread();
+            System.out.println("vcpu filter " + (refused == null ? "installed" : refused) + " " + threadFilters());
+            System.out.flush();
+            out[0] = what.startsWith("ioctl=") ? "vcpu ioctl " + what.substring(6) + " " + ioctl(what.substring(6))
+                    : "vcpu socket " + errnoOf(Syscall.call(41, 1 /* AF_UNIX */, 1 /* SOCK_STREAM */, 0));
+        });
+        t.join();
+        return out[0];
+    }
+
+    /** This thread's "Seccomp_filters:N" from /proc/thread-self/status (Linux 5.9+; empty before). */
+    private static String threadFilters() {
+        try {
+            return Files.readAllLines(Path.of("/proc/thread-self/status")).stream().filter(l -> l.startsWith("Seccomp_filters:"))
+                    .map(l -> l.replaceAll("\\s+", "")).findFirst().orElse("");
+        } catch (java.io.IOException e) {
+            return e.toString();
         }
     }
 

@@ -94,6 +94,47 @@ class ConfinementProbeTest {
         assertThat(r.status()).isEqualTo(KILLED_BY_SIGSYS);
     }
 
+    /** KVM_GET_API_VERSION (_IO(KVMIO, 0x00)), TUNSETOFFLOAD, FS_IOC_GETFLAGS (_IOR('f', 1, long)). */
+    static final String KVM_IOCTL = "0xAE00", TUN_IOCTL = "0x400454d0", FS_IOCTL = "0x80086601";
+
+    @Test
+    void aVcpuThreadMayMakeKvmAndTunIoctls() throws Exception {
+        Run r = probe("--seccomp", "on", "--landlock", "off", "vcpu-thread:ioctl=" + KVM_IOCTL, "vcpu-thread:ioctl=" + TUN_IOCTL);
+        // Two filters on the vCPU thread: the process's (inherited) and its own; the calls reach the kernel (EBADF).
+        assertThat(r.out()).contains("vcpu filter installed Seccomp_filters:2")
+                .contains("vcpu ioctl " + KVM_IOCTL + " errno 9").contains("vcpu ioctl " + TUN_IOCTL + " errno 9");
+        assertThat(r.status()).as("stderr: %s", r.err()).isZero();
+    }
+
+    @Test
+    void aVcpuThreadIsKilledForAnyOtherIoctlWhileOtherThreadsMayMakeIt() throws Exception {
+        Run r = probe("--seccomp", "on", "--landlock", "off", "ioctl:" + FS_IOCTL, "vcpu-thread:ioctl=" + FS_IOCTL);
+        assertThat(r.out()).contains("ioctl " + FS_IOCTL + " errno 9").contains("vcpu filter installed")
+                .doesNotContain("vcpu ioctl");
+        assertThat(r.status()).as("killed by SIGSYS; stderr: %s", r.err()).isEqualTo(KILLED_BY_SIGSYS);
+    }
+
+    @Test
+    void aVcpuThreadIsKilledForMakingASocket() throws Exception {
+        Run r = probe("--seccomp", "on", "--landlock", "off", "vcpu-thread:socket");
+        assertThat(r.out()).contains("vcpu filter installed").doesNotContain("vcpu socket");
+        assertThat(r.status()).as("killed by SIGSYS; stderr: %s", r.err()).isEqualTo(KILLED_BY_SIGSYS);
+    }
+
+    @Test
+    void withSeccompLogAVcpuThreadsForbiddenCallsRun() throws Exception {
+        Run r = probe("--seccomp", "log", "--landlock", "off", "vcpu-thread:ioctl=" + FS_IOCTL, "vcpu-thread:socket");
+        assertThat(r.out()).contains("vcpu ioctl " + FS_IOCTL + " errno 9").containsPattern("vcpu socket returned \\d+");
+        assertThat(r.status()).as("stderr: %s", r.err()).isZero();
+    }
+
+    @Test
+    void withSeccompOffAVcpuThreadInstallsNothing() throws Exception {
+        Run r = probe("--seccomp", "off", "--landlock", "off", "vcpu-thread:socket");
+        assertThat(r.out()).contains("vcpu filter installed Seccomp_filters:0").containsPattern("vcpu socket returned \\d+");
+        assertThat(r.status()).isZero();
+    }
+
     @Test
     void theJvmKeepsWorkingUnderLoadWhenConfined() throws Exception {
         Run r = probe("--seccomp", "on", "--landlock", "auto", "load", "status");

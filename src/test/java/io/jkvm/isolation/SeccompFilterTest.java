@@ -9,7 +9,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The generated BPF program, run by a tiny classic-BPF interpreter here (the subset the
- * builder emits: LD|W|ABS, JEQ/JGE/JSET with K, RET|K) on hand-made seccomp_data.
+ * builder emits: LD|W|ABS, ALU AND/RSH with K, JEQ/JGE/JSET with K, RET|K) on hand-made seccomp_data.
  */
 class SeccompFilterTest {
     static final int ARCH_I386 = 0x40000003; // AUDIT_ARCH_I386
@@ -22,6 +22,11 @@ class SeccompFilterTest {
 
     /** Runs {@code program} on seccomp_data {nr, arch, ip 0, args[0] = arg0}. */
     static int run(List<Bpf.Insn> program, int nr, int arch, long arg0) {
+        return run(program, nr, arch, arg0, 0);
+    }
+
+    /** Runs {@code program} on seccomp_data {nr, arch, ip 0, args[0] = arg0, args[1] = arg1}. */
+    static int run(List<Bpf.Insn> program, int nr, int arch, long arg0, long arg1) {
         int a = 0;
         int pc = 0;
         for (int steps = 0; steps < 10_000; steps++) {
@@ -35,7 +40,17 @@ class SeccompFilterTest {
                         case 4 -> arch;
                         case 16 -> (int) arg0;
                         case 20 -> (int) (arg0 >>> 32);
+                        case 24 -> (int) arg1;
+                        case 28 -> (int) (arg1 >>> 32);
                         default -> throw new AssertionError("load of seccomp_data offset " + in.k());
+                    };
+                    pc++;
+                }
+                case Bpf.ALU -> {
+                    a = switch (in.code() & 0xf0) {
+                        case Bpf.AND -> a & in.k();
+                        case Bpf.RSH -> a >>> in.k();
+                        default -> throw new AssertionError("ALU op " + in.code());
                     };
                     pc++;
                 }
