@@ -20,12 +20,14 @@ final class CgroupOptions {
     static final int MAX_SETTINGS = 32;
 
     @Option(names = "--cgroup", paramLabel = "FILE=VALUE",
-            description = "Write VALUE to cgroup file FILE of this VM's own cgroup (cgroup v1), e.g."
-                    + " memory.limit_in_bytes=1G, cpu.cfs_quota_us=50000, pids.max=512; repeatable.")
+            description = "Write VALUE to cgroup file FILE of this VM's own cgroup, in the v1 hierarchy that has the"
+                    + " controller, else in cgroup v2 (beneath /jkvm), e.g. memory.limit_in_bytes=1G or memory.max=1G,"
+                    + " cpu.cfs_quota_us=50000 or cpu.max=\"50000 100000\", pids.max=512; repeatable.")
     List<String> cgroups = new ArrayList<>();
 
     @Option(names = "--parent-cgroup", paramLabel = "PATH",
-            description = "Create the VM's cgroups beneath PATH of each hierarchy (default: beneath the VMM's current cgroups).")
+            description = "Create the VM's cgroups beneath PATH of each hierarchy (default: beneath the VMM's current"
+                    + " cgroups in v1, beneath /jkvm in v2).")
     String parent;
 
     /** The settings, checked for syntax. @throws UserError naming the flag */

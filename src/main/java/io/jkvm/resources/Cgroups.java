@@ -28,21 +28,51 @@ public final class Cgroups {
 
     /**
      * Creates {@code jkvm-<id>} for each controller of {@code settings}, writes them in order and
-     * moves process {@code pid} in.
+     * moves process {@code pid} in. Each controller goes where this host has it: a cgroup-v1
+     * hierarchy of its own (hybrid hosts, this project's), beneath the process's current cgroup
+     * there; else the unified v2 hierarchy (most hosts today, where v1 is not mounted), beneath
+     * {@code /jkvm} ({@link CgroupsV2#DEFAULT_PARENT}).
      *
-     * @param parent the parent cgroup below each hierarchy's root (null: the process's current one)
+     * @param parent the parent cgroup below each hierarchy's root (null: as above)
      * @throws IllegalStateException naming the setting, controller or file and why
      */
     public static Applied apply(long pid, String id, List<CgroupSetting> settings, String parent) {
         if (!id.matches("[A-Za-z0-9_-]{1,64}")) {
             throw new IllegalArgumentException("cgroup: the VM id '" + id + "' cannot name a cgroup");
         }
-        return applyAt(pid, "jkvm-" + id, settings, parent);
+        String leaf = "jkvm-" + id;
+        requireParent(parent);
+        Map<String, Path> mounts = v1Mounts();
+        List<CgroupSetting> v1 = settings.stream().filter(s -> mounts.containsKey(s.controller())).toList();
+        List<CgroupSetting> v2 = settings.stream().filter(s -> !mounts.containsKey(s.controller())).toList();
+        Applied a = v1.isEmpty() ? new Applied(pid, Map.of(), Map.of()) : applyV1(pid, leaf, v1, parent, mounts);
+        if (v2.isEmpty()) {
+            return a;
+        }
+        try {
+            if (CgroupsV2.mountIfAny().isEmpty()) {
+                throw new IllegalStateException("cgroup " + v2.getFirst() + ": this host has no "
+                        + v2.getFirst().controller() + " controller (no cgroup-v1 hierarchy with it, and no cgroup v2 mounted)");
+            }
+            Path previous = CgroupsV2.current(pid);
+            Path dir = CgroupsV2.apply(pid, leaf, v2, parent == null ? CgroupsV2.DEFAULT_PARENT : parent);
+            Map<String, Path> dirs = new LinkedHashMap<>(a.dirs());
+            Map<String, Path> back = new LinkedHashMap<>(a.previous());
+            for (String c : controllers(v2)) {
+                dirs.put(c, dir);
+                back.put(c, previous);
+            }
+            return new Applied(pid, Map.copyOf(dirs), Map.copyOf(back));
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            release(a); // the v1 part too: a refused setting leaves no cgroup behind
+            throw e;
+        }
     }
 
     /**
-     * As {@link #apply}, with the cgroup named {@code leaf} itself: Firecracker's jailer makes
-     * {@code <hierarchy>/<parent>/<id>}, and tools that drive it look for that path.
+     * Cgroup v1 only, with the cgroup named {@code leaf} itself: Firecracker's jailer with
+     * {@code --cgroup-version 1} makes {@code <hierarchy>/<parent>/<id>}, and tools that drive it
+     * look for that path. A controller no v1 hierarchy has is refused, naming it.
      */
     public static Applied applyAt(long pid, String leaf, List<CgroupSetting> settings, String parent) {
         if (!leaf.matches("[A-Za-z0-9_-]{1,70}")) {
@@ -50,6 +80,17 @@ public final class Cgroups {
         }
         requireParent(parent);
         Map<String, Path> mounts = v1Mounts();
+        for (CgroupSetting s : settings) {
+            if (!mounts.containsKey(s.controller())) {
+                throw new IllegalStateException("cgroup " + s + ": no cgroup-v1 hierarchy with the " + s.controller()
+                        + " controller is mounted on this host (for cgroup v2: --cgroup-version 2)");
+            }
+        }
+        return applyV1(pid, leaf, settings, parent, mounts);
+    }
+
+    /** A cgroup per controller, each in its v1 hierarchy ({@code mounts} has every controller named). */
+    private static Applied applyV1(long pid, String leaf, List<CgroupSetting> settings, String parent, Map<String, Path> mounts) {
         Map<String, String> current = currentPaths(pid);
         Map<String, Path> dirs = new LinkedHashMap<>();
         Map<String, Path> previous = new LinkedHashMap<>();
@@ -88,10 +129,6 @@ public final class Cgroups {
                 continue;
             }
             Path mount = mounts.get(c);
-            if (mount == null) {
-                throw new IllegalStateException("cgroup " + s + ": no cgroup-v1 hierarchy with the " + c
-                        + " controller is mounted on this host (for cgroup v2: jkvm jailer --cgroup-version 2)");
-            }
             String here = current.getOrDefault(c, "/");
             Path base = parent != null ? mount.resolve(parent.replaceFirst("^/+", "")) : mount.resolve(here.replaceFirst("^/+", ""));
             Path dir = base.resolve(leaf);
@@ -158,13 +195,19 @@ public final class Cgroups {
         try {
             Map<String, Path> mounts = v1Mounts();
             Map<String, String> current = currentPaths(relativeTo);
+            java.util.Set<Path> dirs = new java.util.LinkedHashSet<>();
             for (String c : controllers) {
                 Path mount = mounts.get(c);
                 if (mount == null) {
+                    // Where applyAt put a controller v1 lacks: the v2 hierarchy, beneath the default parent.
+                    CgroupsV2.mountIfAny().ifPresent(m -> dirs.add(m.resolve((parent != null ? parent
+                            : CgroupsV2.DEFAULT_PARENT).replaceFirst("^/+", "")).resolve("jkvm-" + id)));
                     continue;
                 }
                 String base = parent != null ? parent : current.getOrDefault(c, "/");
-                Path dir = mount.resolve(base.replaceFirst("^/+", "")).resolve("jkvm-" + id);
+                dirs.add(mount.resolve(base.replaceFirst("^/+", "")).resolve("jkvm-" + id));
+            }
+            for (Path dir : dirs) {
                 try {
                     awaitEmpty(dir);
                     if (Files.deleteIfExists(dir)) {
@@ -188,7 +231,7 @@ public final class Cgroups {
      * zombie while its other threads are still exiting, and rmdir refuses a cgroup with threads.
      */
     private static void awaitEmpty(Path dir) throws IOException {
-        Path tasks = dir.resolve("tasks");
+        Path tasks = Files.isRegularFile(dir.resolve("tasks")) ? dir.resolve("tasks") : dir.resolve("cgroup.threads");
         long deadline = System.nanoTime() + EXIT_GRACE_NANOS;
         while (Files.isRegularFile(tasks) && !Files.readString(tasks).isBlank() && System.nanoTime() < deadline) {
             try {

@@ -19,6 +19,28 @@ public final class CgroupsV2 {
     private CgroupsV2() {}
 
     /**
+     * Where a VM's v2 cgroup goes without a parent given: {@code <mount>/jkvm/jkvm-<id>}. Not
+     * beneath the VMM's own cgroup, as on v1: a v2 cgroup that holds processes cannot enable
+     * controllers for its children (cgroup-v2.rst, "No Internal Process Constraint"), and the
+     * VMM's own (a login session's scope, a service's cgroup) holds at least the VMM.
+     */
+    public static final String DEFAULT_PARENT = "jkvm";
+
+    /**
+     * The v2 files for what cgroup-v1 file names say (cgroup-v2.rst, "Deprecated v1 Core
+     * Features" and each controller's interface files), for the one line that refuses a v1 name
+     * on a v2 host.
+     */
+    static final java.util.Map<String, String> V2_NAMES = java.util.Map.of(
+            "memory.limit_in_bytes", "memory.max",
+            "memory.soft_limit_in_bytes", "memory.low or memory.high",
+            "memory.memsw.limit_in_bytes", "memory.swap.max (swap alone, not memory + swap)",
+            "cpu.cfs_quota_us", "cpu.max (\"QUOTA PERIOD\")",
+            "cpu.cfs_period_us", "cpu.max (\"QUOTA PERIOD\")",
+            "cpu.shares", "cpu.weight (1-10000, default 100)",
+            "blkio.weight", "io.weight");
+
+    /**
      * Makes the cgroup, writes {@code settings} and moves process {@code pid} in.
      *
      * @return the cgroup's directory
@@ -33,8 +55,9 @@ public final class CgroupsV2 {
         List<String> available = List.of(read(mount.resolve("cgroup.controllers")).strip().split("\\s+"));
         for (CgroupSetting s : settings) {
             if (!available.contains(s.controller())) {
-                throw new IllegalStateException("cgroup " + s + ": the cgroup-v2 hierarchy at " + mount + " has no "
-                        + s.controller() + " controller (on this host it is bound to cgroup v1: use --cgroup-version 1)");
+                throw new IllegalStateException("cgroup " + s + ": this host has no " + s.controller()
+                        + " controller: no cgroup-v1 hierarchy has it, nor the cgroup-v2 one at " + mount
+                        + " (a controller bound to v1 is not offered in v2)");
             }
         }
         Path parentDir = parent == null ? mount : mount.resolve(parent.replaceFirst("^/+", ""));
@@ -61,8 +84,9 @@ public final class CgroupsV2 {
             for (CgroupSetting s : settings) {
                 Path f = dir.resolve(s.file());
                 if (!Files.isRegularFile(f)) {
+                    String v2 = V2_NAMES.get(s.file());
                     throw new IllegalStateException("cgroup " + s + ": " + s.file() + " is not a file of the "
-                            + s.controller() + " controller in cgroup v2");
+                            + s.controller() + " controller in cgroup v2" + (v2 == null ? "" : ", which has " + v2));
                 }
                 Cgroups.write(f, s.value(), "cgroup " + s);
             }
@@ -80,9 +104,29 @@ public final class CgroupsV2 {
 
     /** The cgroup2 mount point (mounted at its root). */
     static Path mount() {
+        return mountIfAny().orElseThrow(() -> new IllegalStateException(
+                "cgroup: no cgroup-v2 hierarchy is mounted on this host, and no cgroup-v1 one has the controllers named"));
+    }
+
+    /** The cgroup2 mount point, if one is mounted at its root. */
+    static java.util.Optional<Path> mountIfAny() {
         return Cgroups.hierarchies().stream().filter(m -> m.type().equals("cgroup2")).map(Cgroups.HierarchyMount::point)
-                .findFirst().orElseThrow(() -> new IllegalStateException(
-                        "cgroup: no cgroup-v2 hierarchy is mounted on this host (use --cgroup-version 1)"));
+                .findFirst();
+    }
+
+    /** Process {@code pid}'s v2 cgroup directory (its {@code 0::PATH} line of /proc/PID/cgroup). */
+    static Path current(long pid) {
+        Path mount = mount();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "cgroup"))) {
+                if (line.startsWith("0::")) {
+                    return mount.resolve(line.substring(3).replaceFirst("^/+", ""));
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cgroup: cannot read /proc/" + pid + "/cgroup: " + e.getMessage(), e);
+        }
+        return mount;
     }
 
     private static String read(Path f) {

@@ -17,7 +17,7 @@ import java.util.TreeMap;
  * name another parent, so no VM escapes the limits its daemon runs under.
  *
  * @param vcpuPin host CPUs by vCPU index, or "all"
- * @param cgroup cgroup-v1 settings, {@code FILE=VALUE} each
+ * @param cgroup cgroup settings, {@code FILE=VALUE} each (v1 or v2 file names, as the host has the controller)
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VmTuning(@JsonProperty("vcpu_pin") Map<String, String> vcpuPin,
@@ -78,7 +78,12 @@ public record VmTuning(@JsonProperty("vcpu_pin") Map<String, String> vcpuPin,
      */
     public static final java.util.Set<String> DAEMON_CGROUP_FILES = java.util.Set.of("memory.limit_in_bytes",
             "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes", "cpu.cfs_quota_us", "cpu.cfs_period_us",
-            "cpu.shares", "pids.max", "cpuset.cpus", "cpuset.mems");
+            "cpu.shares", "pids.max", "cpuset.cpus", "cpuset.mems",
+            // Block I/O limits on a device ("MAJOR:MINOR VALUE"): the VM's own throughput, not a share.
+            "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device", "blkio.throttle.read_iops_device",
+            "blkio.throttle.write_iops_device",
+            // Their cgroup-v2 counterparts, for hosts whose controllers are in the unified hierarchy.
+            "memory.max", "memory.high", "memory.swap.max", "cpu.max", "cpu.weight", "io.max");
 
     /** Most cgroup settings one VM may have: more than any controller has files. */
     public static final int MAX_CGROUP_SETTINGS = 32;
@@ -110,6 +115,18 @@ public record VmTuning(@JsonProperty("vcpu_pin") Map<String, String> vcpuPin,
             if (!DAEMON_CGROUP_FILES.contains(s.file())) {
                 throw new IllegalArgumentException("tuning.cgroup " + s.file() + ": a daemon VM may set only its own limits: "
                         + DAEMON_CGROUP_FILES);
+            }
+            if (s.file().equals("cpu.weight")) {
+                long weight;
+                try {
+                    weight = Long.parseLong(s.value());
+                } catch (NumberFormatException e) {
+                    weight = -1;
+                }
+                if (weight < 1 || weight > 100) {
+                    throw new IllegalArgumentException("tuning.cgroup cpu.weight=" + s.value() + ": must be 1 to 100"
+                            + " (more than the default weight would take CPU from the daemon's other VMs)");
+                }
             }
             if (s.file().equals("cpu.shares")) {
                 long shares;

@@ -57,6 +57,21 @@ class VmTuningTest {
     }
 
     @Test
+    void cgroupV2SettingsAreTakenWithTheSameBoundsAsTheirV1Counterparts() {
+        VmTuning t = new VmTuning(null, null, null, null, null, null,
+                java.util.List.of("memory.max=512M", "cpu.max=50000 100000", "cpu.weight=100", "pids.max=64", "memory.swap.max=0",
+                        "io.max=8:0 wbps=10485760", "blkio.throttle.read_bps_device=8:0 10485760"));
+        t.validate(1);
+        assertThat(t.cgroupSettings()).hasSize(7);
+        assertThatThrownBy(() -> new VmTuning(null, null, null, null, null, null, java.util.List.of("cpu.weight=101"))
+                .validate(1)).hasMessageContaining("tuning.cgroup cpu.weight=101: must be 1 to 100");
+        assertThatThrownBy(() -> new VmTuning(null, null, null, null, null, null, java.util.List.of("cpu.weight=0"))
+                .validate(1)).hasMessageContaining("tuning.cgroup cpu.weight=0: must be 1 to 100");
+        assertThatThrownBy(() -> new VmTuning(null, null, null, null, null, null, java.util.List.of("cgroup.subtree_control=+cpu"))
+                .validate(1)).hasMessageContaining("tuning.cgroup cgroup.subtree_control");
+    }
+
+    @Test
     void onlyFifoAndRrAreRealTime() {
         assertThat(new VmTuning(null, null, "fifo:1", null, null, null).realTime()).isTrue();
         assertThat(new VmTuning(null, null, "rr:5", null, null, null).realTime()).isTrue();
