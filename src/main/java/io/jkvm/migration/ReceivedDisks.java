@@ -27,6 +27,8 @@ public final class ReceivedDisks implements AutoCloseable {
 
     private final Map<Integer, DiskImage> images = new LinkedHashMap<>();
     private long unflushed;
+    /** Something was written or zeroed since the last flush: a ROUND with nothing new costs no fsync. */
+    private boolean dirty;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment buffer = arena.allocate(Wire.MAX_BLOCK_BYTES);
 
@@ -73,13 +75,20 @@ public final class ReceivedDisks implements AutoCloseable {
             throw new MigrationException("writing the received disk " + image.path() + ": " + e.getMessage(), e);
         }
         unflushed += data.length;
+        dirty = true;
         if (unflushed >= FLUSH_EVERY_BYTES) {
             flush();
         }
     }
 
-    /** Makes everything received so far durable (fsync), during pre-copy while the source's guest runs. */
-    public void flush() {
+    /**
+     * Makes everything received so far durable (fsync), during pre-copy while the source's guest
+     * runs. Nothing received since the last one: nothing to do. Returns whether it synced.
+     */
+    public boolean flush() {
+        if (!dirty) {
+            return false;
+        }
         for (DiskImage image : images.values()) {
             try {
                 image.flush();
@@ -88,12 +97,15 @@ public final class ReceivedDisks implements AutoCloseable {
             }
         }
         unflushed = 0;
+        dirty = false;
+        return true;
     }
 
     public void zero(int disk, long offset, long length) {
         DiskImage image = image(disk, "ZERO_BLOCKS");
         try {
             image.writeZeroes(offset, length, true);
+            dirty = true;
         } catch (IOException e) {
             throw new MigrationException("zeroing a range of the received disk " + image.path() + ": " + e.getMessage(), e);
         }

@@ -269,6 +269,20 @@ class StorageStreamTest {
         }
     }
 
+    @Test
+    void aRoundWithNothingReceivedSinceTheLastFlushCostsNoFsync() throws Exception {
+        Path dst = destinationDisk();
+        try (ReceivedDisks disks = ReceivedDisks.open(List.of(new DiskConfig(dst, false, "data", io.jkvm.resources.RateLimitConfig.UNLIMITED, DiskFormat.QCOW2)),
+                List.of(0))) {
+            assertThat(disks.flush()).as("nothing received yet").isFalse();
+            disks.write(0, 0, new byte[512]);
+            assertThat(disks.flush()).as("a block received").isTrue();
+            assertThat(disks.flush()).as("nothing since").isFalse();
+            disks.zero(0, 4096, 4096);
+            assertThat(disks.flush()).as("a range zeroed").isTrue();
+        }
+    }
+
     private void assertRefused(byte[] stream, Path dst, String message) throws Exception {
         try (ReceivedDisks disks = ReceivedDisks.open(List.of(new DiskConfig(dst, false, "data", io.jkvm.resources.RateLimitConfig.UNLIMITED, DiskFormat.QCOW2)),
                 List.of(0))) {
