@@ -38,6 +38,14 @@ import java.util.TreeMap;
  *
  * <p>It must be installed after the process-wide filter: that one is installed with TSYNC,
  * which the kernel refuses once a thread has a filter of its own that the caller lacks.
+ *
+ * <p>A thread started by a vCPU thread inherits this filter (clone copies it). The VMM starts
+ * none there: device I/O threads, the vsock and console threads start when their device is
+ * built, before the vCPUs, and a reboot, restore or migration builds the next machine on the
+ * thread that runs the VM, not on a vCPU thread. The virtual threads of the VMM (a cancelled
+ * migration's closer, its watchdog, the self-announcement after a migration) make neither
+ * sockets nor ioctls, so a carrier thread the JDK happens to start from a vCPU thread when one
+ * of them wakes loses nothing they need.
  */
 public final class VcpuSeccompFilter {
     private VcpuSeccompFilter() {}
@@ -111,6 +119,13 @@ public final class VcpuSeccompFilter {
             ch.size();
         } catch (java.io.IOException | RuntimeException e) {
             // Only a warm-up: without /proc the VMM has opened other files already.
+        }
+        // The socket channel classes' own start-up asks the same of libnio (Net's IPv6 probe):
+        // done here too, in case the first socket write of the process came from a vCPU thread.
+        try (var ch = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            ch.isOpen();
+        } catch (java.io.IOException | RuntimeException e) {
+            // As above.
         }
     }
 
