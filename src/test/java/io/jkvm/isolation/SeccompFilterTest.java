@@ -140,6 +140,20 @@ class SeccompFilterTest {
     }
 
     @Test
+    void ioctlIsAllowedBeforeTheDenyListIsWalked() {
+        List<Bpf.Insn> p = SeccompFilter.program(SeccompMode.ON);
+        int at = -1;
+        for (int i = 0; i < p.size(); i++) {
+            if (p.get(i).code() == (Bpf.JMP | Bpf.JEQ | Bpf.K) && p.get(i).k() == 16) {
+                at = i;
+                break;
+            }
+        }
+        assertThat(at).as("the ioctl test, right after the architecture and x32 checks").isBetween(0, 5);
+        assertThat(run(p, 16, SeccompFilter.AUDIT_ARCH_X86_64, 0)).isEqualTo(SeccompFilter.RET_ALLOW);
+    }
+
+    @Test
     void theBuilderRefusesBackwardAndMissingJumps() {
         assertThatThrownBy(() -> new Bpf().label("top").loadWord(0).jeq(1, "top", null).ret(0).build())
                 .hasMessageContaining("must be 0 to 255");
