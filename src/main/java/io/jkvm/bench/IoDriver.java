@@ -24,7 +24,8 @@ import java.util.regex.Pattern;
 
 /**
  * Runs inside the lab: boots the bench guest (default initramfs plus {@code guest-io}, see
- * {@link IoMetric}) once under jkvm and once under QEMU, each with the same raw disk on the lab
+ * {@link IoMetric}) once under jkvm, once under jkvm with a drive rate limiter of
+ * {@value #LIMIT_MIBS} MiB/s, and once under QEMU, each with the same raw disk on the lab
  * machine's tmpfs and the same TAP device, and prints one JSON object per VMM and round with the
  * rates the guest measured. The TAP's address and the two TCP servers the guest talks to
  * ({@value #RX_PORT}: sends for the round's seconds, {@value #TX_PORT}: reads to end of stream)
@@ -40,6 +41,14 @@ public final class IoDriver {
     static final int DISK_MIB = 64;
     static final int MEMORY_MIB = 256;
     static final String LINE = "jkvm-io: round=";
+    /**
+     * The rate limit of the third run (jkvm, drive {@code rate_limiter}): 10 MiB/s as a bucket of
+     * 1 MiB refilled every 100 ms, so the starting burst (one bucket) is a tenth of a second's
+     * worth and a round of a few seconds measures the rate, not the burst.
+     */
+    static final int LIMIT_MIBS = 10;
+    static final long LIMIT_BUCKET_BYTES = 1L << 20;
+    static final int LIMIT_REFILL_MS = 100;
     private static final Pattern ROUND = Pattern.compile("jkvm-io: round=(\\d+)((?: \\w+=[0-9.]+)+)");
     private static final Pattern PAIR = Pattern.compile("(\\w+)=([0-9.]+)");
 
@@ -79,10 +88,15 @@ public final class IoDriver {
                 "-drive", "file=" + disk + ",format=raw,if=none,id=d0", "-device", "virtio-blk-pci,drive=d0",
                 "-netdev", "tap,id=n0,ifname=" + TAP + ",script=no,downscript=no,vhost=off",
                 "-device", "virtio-net-pci,netdev=n0");
+        // The same guest and disk under a drive rate limiter, from Firecracker's configuration document.
+        Path config = Files.createTempFile(Path.of("/dev/shm"), "jkvm-io", ".json");
+        Files.writeString(config, limitedConfig(kernel, initrd, cmdline, disk.toString()));
+        List<String> limited = List.of(launcher, "run", "--config-file", config.toString(), "--no-api");
         long timeout = 240 + (long) rounds * seconds * 8;
-        for (String vmm : List.of("jkvm", "qemu")) {
-            run(vmm, vmm.equals("jkvm") ? jkvm : qemu, rounds, timeout);
-        }
+        run("jkvm", jkvm, rounds, timeout);
+        run("jkvm-limited", limited, rounds, timeout);
+        run("qemu", qemu, rounds, timeout);
+        Files.deleteIfExists(config);
         Files.deleteIfExists(disk);
     }
 
@@ -124,6 +138,19 @@ public final class IoDriver {
                     + " rounds (exit " + status + "): " + why.replace("\\", "\\\\").replace("\"", "'").replace("\n", " | ")
                     + "\"}");
         }
+    }
+
+    /** Firecracker's configuration document for the limited run: the same machine, disk and TAP. */
+    static String limitedConfig(String kernel, String initrd, String cmdline, String disk) {
+        var m = new com.fasterxml.jackson.databind.ObjectMapper();
+        var root = m.createObjectNode();
+        root.putObject("boot-source").put("kernel_image_path", kernel).put("initrd_path", initrd).put("boot_args", cmdline);
+        root.putObject("machine-config").put("vcpu_count", 1).put("mem_size_mib", MEMORY_MIB);
+        var drive = root.putArray("drives").addObject().put("drive_id", "vda").put("path_on_host", disk)
+                .put("is_root_device", false).put("is_read_only", false);
+        drive.putObject("rate_limiter").putObject("bandwidth").put("size", LIMIT_BUCKET_BYTES).put("refill_time", LIMIT_REFILL_MS);
+        root.putArray("network-interfaces").addObject().put("iface_id", "eth0").put("host_dev_name", TAP);
+        return root.toString();
     }
 
     /** The figures of one "jkvm-io: round=N k=v ..." line, with "round" among them, or null. */

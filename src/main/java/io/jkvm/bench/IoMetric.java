@@ -62,10 +62,11 @@ public final class IoMetric implements Metric {
         int seconds = ctx.quick() ? 2 : 3;
         List<String> cmd = BootMetric.driverCommand(IoDriver.class, String.valueOf(ctx.samples()), String.valueOf(seconds),
                 kernel.toString(), initrd.toString(), JkvmHome.get().resolve("bin/jkvm").toString());
-        ctx.say("io: virtio-blk and virtio-net, %d rounds of %d s per test in one boot each of jkvm and QEMU (lab)",
+        ctx.say("io: virtio-blk and virtio-net, %d rounds of %d s per test in one boot each of jkvm, jkvm with a drive"
+                + " rate limiter and QEMU (lab)",
                 ctx.samples(), seconds);
         LabResult r = Lab.exec(cmd, LabOptions.defaults()
-                .withTimeout(Duration.ofSeconds(300 + 2L * ctx.samples() * seconds * 8)));
+                .withTimeout(Duration.ofSeconds(450 + 3L * ctx.samples() * seconds * 8)));
         List<JsonNode> rounds = parse(r.stdout());
         List<String> errors = rounds.stream().filter(n -> n.has("error"))
                 .map(n -> n.path("vmm").asText() + ": " + n.path("error").asText()).toList();
@@ -88,8 +89,24 @@ public final class IoMetric implements Metric {
             out.add(new MetricResult(f.name(), f.title(), f.unit(), stats(rounds, "jkvm", f.key()),
                     stats(rounds, "qemu", f.key()), "qemu", note));
         }
+        if (rounds.stream().anyMatch(n -> n.path("vmm").asText().equals(LIMITED))) {
+            // Issue 14's figure: what the guest measures under a drive rate limiter, against the limit.
+            String limitNote = String.format("drive rate_limiter bandwidth %d MiB/s (a %d KiB bucket refilled every %d ms),"
+                    + " same guest and disk; 1.00x is the limit exactly", IoDriver.LIMIT_MIBS, IoDriver.LIMIT_BUCKET_BYTES >> 10,
+                    IoDriver.LIMIT_REFILL_MS);
+            for (String[] f : new String[][] {{"seqread_mibs", "blk_seq_read_limited_vs_limit", "sequential read"},
+                    {"seqwrite_mibs", "blk_seq_write_limited_vs_limit", "sequential write + fdatasync"}}) {
+                Stats got = stats(rounds, LIMITED, f[0]);
+                List<Double> limit = java.util.Collections.nCopies(got.samples().size(), (double) IoDriver.LIMIT_MIBS);
+                out.add(new MetricResult(f[1], "virtio-blk " + f[2] + " under a " + IoDriver.LIMIT_MIBS
+                        + " MiB/s rate limiter (guest-measured)", "MiB/s", got, Stats.of(limit), "the limit", limitNote));
+            }
+        }
         return out;
     }
+
+    /** The rounds of the run with a drive rate limiter ({@link IoDriver#LIMIT_MIBS}). */
+    static final String LIMITED = "jkvm-limited";
 
     private static Stats stats(List<JsonNode> rounds, String vmm, String key) {
         List<Double> v = rounds.stream().filter(n -> n.path("vmm").asText().equals(vmm) && n.has(key))

@@ -199,7 +199,7 @@ public final class Cgroups {
             for (String c : controllers) {
                 Path mount = mounts.get(c);
                 if (mount == null) {
-                    // Where applyAt put a controller v1 lacks: the v2 hierarchy, beneath the default parent.
+                    // Where apply put a controller v1 lacks: the v2 hierarchy, beneath the default parent.
                     CgroupsV2.mountIfAny().ifPresent(m -> dirs.add(m.resolve((parent != null ? parent
                             : CgroupsV2.DEFAULT_PARENT).replaceFirst("^/+", "")).resolve("jkvm-" + id)));
                     continue;

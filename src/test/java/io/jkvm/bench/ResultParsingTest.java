@@ -62,6 +62,27 @@ class ResultParsingTest {
                 "blk_rand_read_vs_qemu", "net_tx_vs_qemu", "net_rx_vs_qemu");
         assertThat(r.get(2).ratio()).isEqualTo(1.601);
         assertThat(r.get(4).jkvm().median()).isEqualTo(113.26);
+
+        // With the rate-limited run: two more rows, the guest's rate against the limit.
+        String limited = out + "\n" + IoDriver.json(IoMetric.LIMITED, IoDriver.parseRound("jkvm-io: round=1 seqread_mibs=10.4"
+                + " seqwrite_mibs=9.8 randread_iops=700 net_tx_mibs=80 net_rx_mibs=200"));
+        List<MetricResult> withLimit = IoMetric.results(IoMetric.parse(limited));
+        assertThat(withLimit).extracting(MetricResult::name).endsWith("blk_seq_read_limited_vs_limit", "blk_seq_write_limited_vs_limit");
+        assertThat(withLimit.get(5).ratio()).isCloseTo(1.04, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(withLimit.get(6).peerName()).isEqualTo("the limit");
+    }
+
+    @Test
+    void theLimitedRunsConfigurationIsFirecrackersDocumentWithTheDrivesRateLimiter() throws Exception {
+        var doc = new com.fasterxml.jackson.databind.ObjectMapper().readTree(IoDriver.limitedConfig("/k", "/i", "console=ttyS0", "/d.raw"));
+        assertThat(doc.path("boot-source").path("boot_args").asText()).isEqualTo("console=ttyS0");
+        var drive = doc.path("drives").get(0);
+        assertThat(drive.path("path_on_host").asText()).isEqualTo("/d.raw");
+        assertThat(drive.path("rate_limiter").path("bandwidth").path("size").asLong()).isEqualTo(1L << 20);
+        assertThat(drive.path("rate_limiter").path("bandwidth").path("refill_time").asInt()).isEqualTo(100);
+        assertThat(doc.path("network-interfaces").get(0).path("host_dev_name").asText()).isEqualTo(IoDriver.TAP);
+        // 1 MiB per 100 ms is the limit the rows compare against.
+        assertThat(IoDriver.LIMIT_BUCKET_BYTES * (1000 / IoDriver.LIMIT_REFILL_MS) >> 20).isEqualTo(IoDriver.LIMIT_MIBS);
     }
 
     @Test
