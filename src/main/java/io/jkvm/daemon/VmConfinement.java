@@ -24,6 +24,8 @@ import java.util.List;
  * @param capabilities   its effective capability set, as the kernel prints it (hex)
  * @param cgroups        its cgroups, one "controllers:path" per hierarchy ("0::/path" for v2)
  * @param ownNamespaces  the namespaces it does not share with the daemon (mnt, net, pid...)
+ * @param usage          its memory and pids limits and current use from those cgroups, by file
+ *                       name (io.jkvm.resources.CgroupUsage)
  */
 public record VmConfinement(
         @JsonProperty("uid") int uid,
@@ -34,12 +36,14 @@ public record VmConfinement(
         @JsonProperty("no_new_privs") boolean noNewPrivs,
         @JsonProperty("capabilities") String capabilities,
         @JsonProperty("cgroups") List<String> cgroups,
-        @JsonProperty("own_namespaces") List<String> ownNamespaces) {
+        @JsonProperty("own_namespaces") List<String> ownNamespaces,
+        @JsonProperty("usage") java.util.Map<String, String> usage) {
     private static final List<String> NAMESPACES = List.of("mnt", "net", "pid", "uts", "ipc", "user", "cgroup");
 
     public VmConfinement {
         cgroups = List.copyOf(cgroups);
         ownNamespaces = List.copyOf(ownNamespaces);
+        usage = usage == null ? java.util.Map.of() : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(usage));
     }
 
     /** Process {@code pid}'s confinement; null when it is gone (or its /proc entry cannot be read). */
@@ -69,7 +73,8 @@ public record VmConfinement(
                         default -> "filter";
                     },
                     optionalInt(status, "Seccomp_filters"), vcpuFilters(proc),
-                    field(status, "NoNewPrivs", 0).equals("1"), field(status, "CapEff", 0), cgroups, own);
+                    field(status, "NoNewPrivs", 0).equals("1"), field(status, "CapEff", 0), cgroups, own,
+                    io.jkvm.resources.CgroupUsage.of(pid));
         } catch (IOException | RuntimeException gone) {
             return null; // it ended while being read, or this kernel lacks a field: nothing to report
         }

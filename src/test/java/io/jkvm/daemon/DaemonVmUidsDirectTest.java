@@ -134,6 +134,7 @@ class DaemonVmUidsDirectTest {
         assertThat(confinement.path("gid").asInt()).isEqualTo(FIRST);
         assertThat(confinement.path("seccomp").asText()).isEqualTo("filter");
         assertThat(confinement.path("no_new_privs").asBoolean()).isTrue();
+        assertThat(confinement.path("usage").isObject()).as("limits and use from its cgroups (none mounted in the lab)").isTrue();
         if (!confinement.path("seccomp_filters").isNull()) {
             // Each vCPU thread adds its own filter (ioctl by type, no sockets) to the process's.
             assertThat(confinement.path("vcpu_seccomp_filters").asInt()).as(confinement.toString())

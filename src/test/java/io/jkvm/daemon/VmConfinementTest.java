@@ -22,6 +22,12 @@ class VmConfinementTest {
         assertThat(c.noNewPrivs()).isEqualTo(status.contains("NoNewPrivs:\t1"));
         assertThat(c.cgroups()).isNotEmpty().allMatch(g -> g.contains(":/"));
         assertThat(c.ownNamespaces()).as("it shares every namespace with itself").isEmpty();
+        // Limits and use from its cgroups: numbers or "max", and where memory is accounted, a use above zero.
+        assertThat(c.usage()).allSatisfy((file, value) -> assertThat(value).matches("[0-9]+|max"));
+        String used = c.usage().getOrDefault("memory.usage_in_bytes", c.usage().get("memory.current"));
+        if (used != null) {
+            assertThat(Long.parseLong(used)).isPositive();
+        }
     }
 
     @Test
