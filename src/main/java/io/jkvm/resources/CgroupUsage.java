@@ -42,6 +42,9 @@ public final class CgroupUsage {
                 continue;
             }
             String rel = f[2].replaceFirst("^/+", "");
+            if (rel.contains("..")) {
+                continue; // outside the reader's cgroup namespace (proc(7)): not under the mount here
+            }
             if (f[1].isEmpty()) {
                 CgroupsV2.mountIfAny().ifPresent(m -> read(m.resolve(rel), V2, out));
             } else {
