@@ -117,9 +117,8 @@ public final class SeccompFilter {
     /** The filter program for {@code mode} (ON or LOG). */
     public static List<Bpf.Insn> program(SeccompMode mode) {
         int deny = denyAction(mode);
-        Bpf b = new Bpf();
-        b.loadWord(DATA_ARCH).jeq(AUDIT_ARCH_X86_64, "arch_ok", null).ret(RET_KILL_PROCESS);
-        b.label("arch_ok").loadWord(DATA_NR).jge(X32_SYSCALL_BIT, "deny", null);
+        Bpf b = x86_64Call();
+        b.jge(X32_SYSCALL_BIT, "deny", null);
         // ioctl first: KVM_RUN is the call a VMM makes most, and it is not on the list. (Linux 5.11+
         // caches an answer that does not depend on the arguments and skips the program; older
         // kernels run it at every call, and this way ioctl costs 6 instructions, not 50.)
@@ -139,21 +138,36 @@ public final class SeccompFilter {
     }
 
     /**
+     * The start of both filters (this one and {@link VcpuSeccompFilter}'s): a call of another
+     * architecture is killed, in {@code log} mode too (its numbers are not x86-64's, so no list
+     * would mean what it says); then A holds the call's number.
+     */
+    static Bpf x86_64Call() {
+        Bpf b = new Bpf();
+        b.loadWord(DATA_ARCH).jeq(AUDIT_ARCH_X86_64, "arch_ok", null).ret(RET_KILL_PROCESS);
+        return b.label("arch_ok").loadWord(DATA_NR);
+    }
+
+    /** seccomp(SECCOMP_SET_MODE_FILTER, {@code flags}, {@code program}) for the calling thread (and with TSYNC, all). */
+    static Syscall.Result load(List<Bpf.Insn> program, int flags) {
+        try (Arena a = Arena.ofConfined()) {
+            return Syscall.call(Syscall.SECCOMP, SET_MODE_FILTER, flags, Bpf.fprog(a, program).address());
+        }
+    }
+
+    /**
      * Installs the filter on every thread of the process: SECCOMP_FILTER_FLAG_TSYNC, so the
      * JVM's threads (GC, JIT, API workers) get it too, not only the caller. no_new_privs must be
      * set first (man 2 seccomp: otherwise only a CAP_SYS_ADMIN caller may install a filter).
      */
     public static void install(SeccompMode mode) {
-        try (Arena a = Arena.ofConfined()) {
-            var prog = Bpf.fprog(a, program(mode));
-            Syscall.Result r = Syscall.call(Syscall.SECCOMP, SET_MODE_FILTER, FILTER_FLAG_TSYNC, prog.address());
-            if (r.value() > 0) {
-                // With TSYNC a positive result is the id of a thread that could not be synchronised.
-                throw new IllegalStateException("seccomp(SET_MODE_FILTER, TSYNC): thread " + r.value()
-                        + " could not take the filter");
-            }
-            r.orThrow("seccomp(SET_MODE_FILTER, TSYNC)");
+        Syscall.Result r = load(program(mode), FILTER_FLAG_TSYNC);
+        if (r.value() > 0) {
+            // With TSYNC a positive result is the id of a thread that could not be synchronised.
+            throw new IllegalStateException("seccomp(SET_MODE_FILTER, TSYNC): thread " + r.value()
+                    + " could not take the filter");
         }
+        r.orThrow("seccomp(SET_MODE_FILTER, TSYNC)");
     }
 
     /**

@@ -1,6 +1,5 @@
 package io.jkvm.isolation;
 
-import java.lang.foreign.Arena;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -80,10 +79,8 @@ public final class VcpuSeccompFilter {
     /** The filter program for {@code mode} (ON or LOG). */
     public static List<Bpf.Insn> program(SeccompMode mode) {
         int deny = SeccompFilter.denyAction(mode);
-        Bpf b = new Bpf();
-        b.loadWord(SeccompFilter.DATA_ARCH).jeq(SeccompFilter.AUDIT_ARCH_X86_64, "arch_ok", null)
-                .ret(SeccompFilter.RET_KILL_PROCESS);
-        b.label("arch_ok").loadWord(SeccompFilter.DATA_NR).jeq(NR_IOCTL, "ioctl", null);
+        Bpf b = SeccompFilter.x86_64Call();
+        b.jeq(NR_IOCTL, "ioctl", null);
         for (int nr : DENIED.keySet()) {
             b.jeq(nr, "deny", null);
         }
@@ -151,10 +148,6 @@ public final class VcpuSeccompFilter {
         // no_new_privs is per thread; the process's was set before the process-wide filter, and
         // TSYNC gave it to every thread, so this is only belt and braces for an unprivileged caller.
         Syscall.noNewPrivs();
-        try (Arena a = Arena.ofConfined()) {
-            var prog = Bpf.fprog(a, program(mode));
-            Syscall.call(Syscall.SECCOMP, SeccompFilter.SET_MODE_FILTER, 0, prog.address())
-                    .orThrow("seccomp(SET_MODE_FILTER) on a vCPU thread");
-        }
+        SeccompFilter.load(program(mode), 0).orThrow("seccomp(SET_MODE_FILTER) on a vCPU thread");
     }
 }
