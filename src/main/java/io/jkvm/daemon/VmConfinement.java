@@ -52,7 +52,8 @@ public record VmConfinement(
         try {
             List<String> status = Files.readAllLines(proc.resolve("status"));
             List<String> cgroups = new ArrayList<>();
-            for (String line : Files.readAllLines(proc.resolve("cgroup"))) {
+            List<String> procCgroup = Files.readAllLines(proc.resolve("cgroup"));
+            for (String line : procCgroup) {
                 int colon = line.indexOf(':');
                 if (colon > 0) {
                     cgroups.add(line.substring(colon + 1)); // without the hierarchy number
@@ -74,7 +75,7 @@ public record VmConfinement(
                     },
                     optionalInt(status, "Seccomp_filters"), vcpuFilters(proc),
                     field(status, "NoNewPrivs", 0).equals("1"), field(status, "CapEff", 0), cgroups, own,
-                    io.jkvm.resources.CgroupUsage.of(pid));
+                    io.jkvm.resources.CgroupUsage.of(procCgroup));
         } catch (IOException | RuntimeException gone) {
             return null; // it ended while being read, or this kernel lacks a field: nothing to report
         }

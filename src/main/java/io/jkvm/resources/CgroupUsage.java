@@ -26,32 +26,23 @@ public final class CgroupUsage {
     /** Longer than any of these files' one number; a longer one is not what it should be and is left out. */
     private static final int MAX_VALUE = 32;
 
-    /** File name to value for process {@code pid}; empty when it is gone or in no such cgroup. */
-    public static Map<String, String> of(long pid) {
+    /**
+     * File name to value for the process whose /proc/PID/cgroup lines are {@code procCgroup};
+     * empty when it is in no such cgroup.
+     */
+    public static Map<String, String> of(List<String> procCgroup) {
         Map<String, String> out = new TreeMap<>();
-        List<String> lines;
-        try {
-            lines = Files.readAllLines(Path.of("/proc", Long.toString(pid), "cgroup"));
-        } catch (IOException gone) {
-            return out;
-        }
         Map<String, Path> v1 = Cgroups.v1Mounts();
-        for (String line : lines) {
-            String[] f = line.split(":", 3);
-            if (f.length != 3) {
-                continue;
-            }
-            String rel = f[2].replaceFirst("^/+", "");
-            if (rel.contains("..")) {
+        for (Cgroups.Membership m : Cgroups.memberships(procCgroup)) {
+            if (m.path().contains("..")) {
                 continue; // outside the reader's cgroup namespace (proc(7)): not under the mount here
             }
-            if (f[1].isEmpty()) {
-                CgroupsV2.mountIfAny().ifPresent(m -> read(m.resolve(rel), V2, out));
-            } else {
-                for (String c : f[1].split(",")) {
-                    if (V1.containsKey(c) && v1.containsKey(c)) {
-                        read(v1.get(c).resolve(rel), V1.get(c), out);
-                    }
+            if (m.controllers().isEmpty()) {
+                CgroupsV2.mountIfAny().ifPresent(mount -> read(mount.resolve(m.relative()), V2, out));
+            }
+            for (String c : m.controllers()) {
+                if (V1.containsKey(c) && v1.containsKey(c)) {
+                    read(v1.get(c).resolve(m.relative()), V1.get(c), out);
                 }
             }
         }

@@ -301,20 +301,45 @@ public final class Cgroups {
         return out;
     }
 
+    /**
+     * One line of /proc/PID/cgroup (cgroups(7)): the hierarchy's controllers, none for the
+     * unified (v2) hierarchy, and the process's path in it.
+     */
+    record Membership(List<String> controllers, String path) {
+        /** The path without its leading slash, to resolve against the hierarchy's mount point. */
+        String relative() {
+            return path.replaceFirst("^/+", "");
+        }
+    }
+
+    /** The lines of a /proc/PID/cgroup file, parsed (a malformed line is skipped). */
+    static List<Membership> memberships(List<String> lines) {
+        List<Membership> out = new ArrayList<>();
+        for (String line : lines) {
+            String[] f = line.split(":", 3);
+            if (f.length == 3) {
+                out.add(new Membership(f[1].isEmpty() ? List.of() : List.of(f[1].split(",")), f[2]));
+            }
+        }
+        return out;
+    }
+
+    /** Process {@code pid}'s /proc/PID/cgroup, parsed. */
+    static List<Membership> memberships(long pid) {
+        try {
+            return memberships(Files.readAllLines(Path.of("/proc", Long.toString(pid), "cgroup")));
+        } catch (IOException e) {
+            throw new IllegalStateException("cgroup: cannot read /proc/" + pid + "/cgroup: " + e.getMessage(), e);
+        }
+    }
+
     /** The process's cgroup path per v1 controller, from /proc/PID/cgroup. */
     static Map<String, String> currentPaths(long pid) {
         Map<String, String> out = new LinkedHashMap<>();
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "cgroup"))) {
-                String[] f = line.split(":", 3);
-                if (f.length == 3 && !f[1].isEmpty()) {
-                    for (String c : f[1].split(",")) {
-                        out.put(c, f[2]);
-                    }
-                }
+        for (Membership m : memberships(pid)) {
+            for (String c : m.controllers()) {
+                out.put(c, m.path());
             }
-        } catch (IOException e) {
-            throw new IllegalStateException("cgroup: cannot read /proc/" + pid + "/cgroup: " + e.getMessage(), e);
         }
         return out;
     }

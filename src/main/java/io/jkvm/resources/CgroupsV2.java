@@ -117,16 +117,8 @@ public final class CgroupsV2 {
     /** Process {@code pid}'s v2 cgroup directory (its {@code 0::PATH} line of /proc/PID/cgroup). */
     static Path current(long pid) {
         Path mount = mount();
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "cgroup"))) {
-                if (line.startsWith("0::")) {
-                    return mount.resolve(line.substring(3).replaceFirst("^/+", ""));
-                }
-            }
-        } catch (IOException e) {
-            throw new IllegalStateException("cgroup: cannot read /proc/" + pid + "/cgroup: " + e.getMessage(), e);
-        }
-        return mount;
+        return Cgroups.memberships(pid).stream().filter(m -> m.controllers().isEmpty()).findFirst()
+                .map(m -> mount.resolve(m.relative())).orElse(mount);
     }
 
     private static String read(Path f) {
