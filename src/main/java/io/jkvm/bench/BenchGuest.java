@@ -129,6 +129,11 @@ public final class BenchGuest {
         return Tools.onPath("as") && Tools.onPath("ld") ? null : "GNU as/ld (binutils) not installed";
     }
 
+    /** Why a bench guest cannot run on this host's own KVM (no usable KVM, or no assembler), or null. */
+    static String unavailableOnKvm() {
+        return io.jkvm.kvm.KvmDevice.whyUnusable().orElseGet(BenchGuest::unavailable);
+    }
+
     /** The source of a guest doing {@code exits} exits (PIO/MMIO) or touching RAM up to {@code ramBytes}. */
     static String source(Kind kind, int exits, long ramBytes) {
         if (exits % UNROLL != 0 || exits < 0) {

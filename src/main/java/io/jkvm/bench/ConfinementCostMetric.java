@@ -33,11 +33,7 @@ public final class ConfinementCostMetric implements Metric {
 
     @Override
     public String unavailable(BenchContext ctx) {
-        java.util.Optional<String> noKvm = io.jkvm.kvm.KvmDevice.whyUnusable();
-        if (noKvm.isPresent()) {
-            return noKvm.get();
-        }
-        String why = BenchGuest.unavailable();
+        String why = BenchGuest.unavailableOnKvm();
         return why != null ? why : io.jkvm.isolation.SeccompFilter.unavailable();
     }
 

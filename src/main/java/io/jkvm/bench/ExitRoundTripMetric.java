@@ -43,15 +43,8 @@ public final class ExitRoundTripMetric implements Metric {
 
     @Override
     public String unavailable(BenchContext ctx) {
-        java.util.Optional<String> noKvm = io.jkvm.kvm.KvmDevice.whyUnusable();
-        if (noKvm.isPresent()) {
-            return noKvm.get();
-        }
-        String why = BenchGuest.unavailable();
-        if (why == null) {
-            why = CFloor.unavailable();
-        }
-        return why;
+        String why = BenchGuest.unavailableOnKvm();
+        return why != null ? why : CFloor.unavailable();
     }
 
     /** Per-exit microseconds of each VMM, sample by sample. */

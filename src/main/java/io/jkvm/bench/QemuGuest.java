@@ -19,11 +19,7 @@ final class QemuGuest {
 
     /** Why a bench guest cannot run side by side under jkvm and QEMU on this host, or null. */
     static String sideBySideUnavailable() {
-        java.util.Optional<String> noKvm = io.jkvm.kvm.KvmDevice.whyUnusable();
-        if (noKvm.isPresent()) {
-            return noKvm.get();
-        }
-        String why = BenchGuest.unavailable();
+        String why = BenchGuest.unavailableOnKvm();
         return why != null ? why : unavailable();
     }
 

@@ -117,32 +117,31 @@ public record VmTuning(@JsonProperty("vcpu_pin") Map<String, String> vcpuPin,
                         + DAEMON_CGROUP_FILES);
             }
             if (s.file().equals("cpu.weight")) {
-                long weight;
-                try {
-                    weight = Long.parseLong(s.value());
-                } catch (NumberFormatException e) {
-                    weight = -1;
-                }
-                if (weight < 1 || weight > 100) {
-                    throw new IllegalArgumentException("tuning.cgroup cpu.weight=" + s.value() + ": must be 1 to 100"
-                            + " (more than the default weight would take CPU from the daemon's other VMs)");
-                }
+                requireAtMostDefaultWeight(s, 1, 100);
             }
             if (s.file().equals("cpu.shares")) {
-                long shares;
-                try {
-                    shares = Long.parseLong(s.value());
-                } catch (NumberFormatException e) {
-                    shares = -1;
-                }
-                if (shares < 2 || shares > 1024) {
-                    throw new IllegalArgumentException("tuning.cgroup cpu.shares=" + s.value() + ": must be 2 to 1024"
-                            + " (more than the default weight would take CPU from the daemon's other VMs)");
-                }
+                requireAtMostDefaultWeight(s, 2, 1024);
             }
             out.add(s);
         }
         return out;
+    }
+
+    /**
+     * A CPU weight ({@code cpu.shares} in v1, {@code cpu.weight} in v2) from {@code min} to the
+     * controller's default {@code max}: more would take CPU from the daemon's other VMs.
+     */
+    private static void requireAtMostDefaultWeight(CgroupSetting s, long min, long max) {
+        long weight;
+        try {
+            weight = Long.parseLong(s.value());
+        } catch (NumberFormatException e) {
+            weight = -1;
+        }
+        if (weight < min || weight > max) {
+            throw new IllegalArgumentException("tuning.cgroup " + s + ": must be " + min + " to " + max
+                    + " (more than the default weight would take CPU from the daemon's other VMs)");
+        }
     }
 
     /** Whether the vCPUs ask for a real-time scheduling class (SCHED_FIFO or SCHED_RR). */
